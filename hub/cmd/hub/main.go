@@ -1,0 +1,64 @@
+// Command hub consumes signals from edge agents over NATS JetStream and turns
+// them into monthly equipment activity, stored in InfluxDB and served over HTTP.
+//
+//	hub run   -config configs/hub.yaml
+//	hub check -config configs/hub.yaml
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/floorpulse/floorpulse/hub/internal/app"
+	"github.com/floorpulse/floorpulse/hub/internal/config"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+	}
+	cmd, args := os.Args[1], os.Args[2:]
+	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
+	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
+	level := fs.String("log-level", "info", "debug | info | warn | error")
+	_ = fs.Parse(args)
+
+	switch cmd {
+	case "check":
+		if _, err := config.Load(*cfgPath); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Println("config ok")
+	case "run":
+		var lvl slog.Level
+		if err := lvl.UnmarshalText([]byte(*level)); err != nil {
+			fmt.Fprintln(os.Stderr, "-log-level:", err)
+			os.Exit(2)
+		}
+		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		if err := app.Run(ctx, cfg, log); err != nil {
+			log.Error("hub stopped", "err", err)
+			os.Exit(1)
+		}
+	default:
+		usage()
+	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE")
+	os.Exit(2)
+}

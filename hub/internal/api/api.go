@@ -1,0 +1,169 @@
+// Package api serves the hub's figures as JSON (and a plain HTML page) over
+// HTTP, computed from the same engine that feeds InfluxDB.
+//
+//	GET /healthz                 200 while the process runs
+//	GET /readyz                  200 when connected to NATS
+//	GET /metrics                 Prometheus text format counters
+//	GET /api/v1/months/{YYYY-MM} monthly figures: equipment, lines, site
+//	GET /api/v1/months           the months that hold data
+//	GET /                        the current and previous month as HTML tables
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/consume"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
+)
+
+// New returns the hub's HTTP handler.
+func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site string, nc *nats.Conn) http.Handler {
+	h := &handler{eng: eng, stats: stats, loc: loc, site: site, nc: nc}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", h.ready)
+	mux.HandleFunc("GET /metrics", h.metrics)
+	mux.HandleFunc("GET /api/v1/months", h.months)
+	mux.HandleFunc("GET /api/v1/months/{month}", h.month)
+	mux.HandleFunc("GET /{$}", h.page)
+	return mux
+}
+
+type handler struct {
+	eng   *engine.Engine
+	stats *consume.Stats
+	loc   *time.Location
+	site  string
+	nc    *nats.Conn
+}
+
+func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {
+	if h.nc == nil || !h.nc.IsConnected() {
+		http.Error(w, "not connected to nats", http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+func (h *handler) metrics(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+	fmt.Fprintf(w, "# TYPE floorpulse_hub_signals_consumed_total counter\nfloorpulse_hub_signals_consumed_total %d\n", h.stats.Consumed.Load())
+	fmt.Fprintf(w, "# TYPE floorpulse_hub_bad_messages_total counter\nfloorpulse_hub_bad_messages_total %d\n", h.stats.Bad.Load())
+	fmt.Fprintf(w, "# TYPE floorpulse_hub_batch_failures_total counter\nfloorpulse_hub_batch_failures_total %d\n", h.stats.Failures.Load())
+	fmt.Fprintf(w, "# TYPE floorpulse_hub_batches_total counter\nfloorpulse_hub_batches_total %d\n", h.stats.Batches.Load())
+}
+
+// EquipmentJSON is one equipment month in the API.
+type EquipmentJSON struct {
+	Site        string  `json:"site"`
+	Line        string  `json:"line"`
+	Equipment   string  `json:"equipment"`
+	Class       string  `json:"class"`
+	Registered  bool    `json:"registered"`
+	RunSeconds  float64 `json:"run_seconds"`
+	RunHours    float64 `json:"run_hours"`
+	Active      bool    `json:"active"`
+	Utilization float64 `json:"utilization"`
+	Coverage    float64 `json:"coverage"`
+}
+
+// LineJSON is one line month in the API.
+type LineJSON struct {
+	Site       string  `json:"site"`
+	Line       string  `json:"line"`
+	Registered int     `json:"registered"`
+	Active     int     `json:"active"`
+	ActiveRate float64 `json:"active_rate"`
+	RunHours   float64 `json:"run_hours"`
+}
+
+// MonthJSON is the answer of /api/v1/months/{month}.
+type MonthJSON struct {
+	Month         string          `json:"month"`
+	Timezone      string          `json:"timezone"`
+	CalendarHours float64         `json:"calendar_hours"`
+	Equipment     []EquipmentJSON `json:"equipment"`
+	Lines         []LineJSON      `json:"lines"`
+	Site          LineJSON        `json:"site"`
+}
+
+func (h *handler) build(m activity.Month) MonthJSON {
+	ems, lms := h.eng.Month(m)
+	out := MonthJSON{Month: m.Name(), Timezone: h.loc.String(), CalendarHours: m.Hours(),
+		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: h.site}}
+	for _, e := range ems {
+		out.Equipment = append(out.Equipment, EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
+			Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds, RunHours: e.RunHours(),
+			Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage()})
+	}
+	for _, l := range lms {
+		out.Lines = append(out.Lines, LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
+			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds / 3600})
+		out.Site.Registered += l.Registered
+		out.Site.Active += l.Active
+		out.Site.RunHours += l.RunSeconds / 3600
+	}
+	if out.Site.Registered > 0 {
+		out.Site.ActiveRate = float64(out.Site.Active) / float64(out.Site.Registered)
+	}
+	return out
+}
+
+func (h *handler) month(w http.ResponseWriter, r *http.Request) {
+	m, err := activity.ParseMonth(r.PathValue("month"), h.loc)
+	if err != nil {
+		http.Error(w, "month must be YYYY-MM", http.StatusBadRequest)
+		return
+	}
+	writeJSON(w, h.build(m))
+}
+
+func (h *handler) months(w http.ResponseWriter, _ *http.Request) {
+	names := []string{}
+	if first, last, ok := h.eng.Span(); ok {
+		for _, m := range activity.MonthsBetween(first, last, h.loc) {
+			names = append(names, m.Name())
+		}
+	}
+	writeJSON(w, map[string]any{"months": names})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+var page = template.Must(template.New("page").Funcs(template.FuncMap{
+	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+	"h":   func(f float64) string { return fmt.Sprintf("%.1f", f) },
+}).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>floorpulse</title>
+<meta http-equiv="refresh" content="15">
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,td:nth-child(2){text-align:left}.no{color:#999}</style></head><body>
+<h1>floorpulse: monthly activity</h1>
+{{range .}}<h2>{{.Month}} ({{h .CalendarHours}} h, {{.Timezone}})</h2>
+<p>Site: {{.Site.Active}} of {{.Site.Registered}} registered machines active, active rate {{pct .Site.ActiveRate}}, {{h .Site.RunHours}} run hours.</p>
+<table><tr><th>line</th><th>registered</th><th>active</th><th>active rate</th><th>run hours</th></tr>
+{{range .Lines}}<tr><td>{{.Line}}</td><td>{{.Registered}}</td><td>{{.Active}}</td><td>{{pct .ActiveRate}}</td><td>{{h .RunHours}}</td></tr>{{end}}</table>
+<table><tr><th>line</th><th>equipment</th><th>class</th><th>run hours</th><th>active</th><th>utilization</th><th>data coverage</th></tr>
+{{range .Equipment}}<tr{{if not .Registered}} class="no"{{end}}><td>{{.Line}}</td><td>{{.Equipment}}{{if not .Registered}} (not registered){{end}}</td><td>{{.Class}}</td><td>{{h .RunHours}}</td><td>{{if .Active}}yes{{else}}no{{end}}</td><td>{{pct .Utilization}}</td><td>{{pct .Coverage}}</td></tr>{{end}}</table>
+{{end}}<p>JSON: <a href="/api/v1/months">/api/v1/months</a></p></body></html>`))
+
+func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
+	var months []MonthJSON
+	if _, last, ok := h.eng.Span(); ok {
+		cur := activity.MonthOf(last, h.loc)
+		prev := activity.MonthOf(cur.Start.Add(-time.Hour), h.loc)
+		months = append(months, h.build(cur), h.build(prev))
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = page.Execute(w, months)
+}

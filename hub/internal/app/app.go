@@ -1,0 +1,164 @@
+// Package app wires the hub: NATS (embedded or external), the durable state
+// store, the activity engine, the InfluxDB writer and the HTTP API, each a
+// Run(ctx) part supervised together. The order of a batch's effects is the
+// hub's delivery guarantee: state store commit, then InfluxDB write, then
+// JetStream ack. A crash anywhere before the ack redelivers the batch, and
+// both writes are idempotent, so nothing is lost or counted twice.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/api"
+	"github.com/floorpulse/floorpulse/hub/internal/broker"
+	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/hub/internal/consume"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/influx"
+	"github.com/floorpulse/floorpulse/hub/internal/store"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Run runs the hub until ctx ends.
+func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	saved, err := st.Load()
+	if err != nil {
+		return err
+	}
+	eng := engine.New(engine.Options{Location: cfg.Location, Registry: Registry(cfg), Threshold: cfg.Threshold}, saved)
+	log.Info("state loaded", "equipment", len(saved), "registered", len(Registry(cfg)))
+
+	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org,
+		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})
+	defer w.Close()
+	for attempt := 0; ; attempt++ {
+		err := w.Prepare(ctx)
+		if err == nil {
+			break
+		}
+		if attempt%10 == 0 {
+			log.Warn("influxdb not ready; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+
+	g, ctx := errgroup.WithContext(ctx)
+	natsURL := cfg.NATS.URL
+	if natsURL == "" {
+		storeDir := cfg.NATS.StoreDir
+		if storeDir == "" {
+			storeDir = filepath.Join(cfg.DataDir, "jetstream")
+		}
+		srv, err := broker.Start(cfg.NATS.Listen, storeDir, log.With("part", "nats"))
+		if err != nil {
+			return err
+		}
+		defer srv.Close()
+		natsURL = srv.URL()
+	}
+	nc, err := nats.Connect(natsURL, natsOptions(cfg, log)...)
+	if err != nil {
+		return fmt.Errorf("connecting to nats %s: %w", natsURL, err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+
+	stats := &consume.Stats{}
+	handle := func(ctx context.Context, sigs []signal.Signal) error {
+		changes, dirty := eng.Apply(sigs)
+		if err := st.Save(changes); err != nil {
+			return fmt.Errorf("saving state: %w", err)
+		}
+		ems, lms := eng.Figures(dirty)
+		wctx, cancel := context.WithTimeout(ctx, cfg.Influx.Timeout)
+		defer cancel()
+		return w.Write(wctx, ems, lms)
+	}
+	g.Go(func() error {
+		return consume.Run(ctx, js, consume.Config{
+			Stream: cfg.NATS.Stream, SubjectPrefix: cfg.NATS.SubjectPrefix, Consumer: cfg.NATS.Consumer,
+			DuplicateWindow: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Batch: cfg.NATS.Batch,
+		}, handle, stats, log.With("part", "consume"))
+	})
+	if cfg.HTTP != "" {
+		srv := &http.Server{Addr: cfg.HTTP, Handler: api.New(eng, stats, cfg.Location, cfg.Site, nc), ReadHeaderTimeout: 5 * time.Second}
+		g.Go(func() error {
+			log.Info("http listening", "addr", "http://"+cfg.HTTP)
+			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("http: %w", err)
+			}
+			return nil
+		})
+		g.Go(func() error {
+			<-ctx.Done()
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			return srv.Shutdown(sctx)
+		})
+	}
+	return g.Wait()
+}
+
+// Registry expands the configured equipment registry.
+func Registry(cfg *config.Config) []activity.Equipment {
+	var out []activity.Equipment
+	for _, r := range cfg.Registry {
+		site := r.Site
+		if site == "" {
+			site = cfg.Site
+		}
+		for _, id := range r.IDs {
+			out = append(out, activity.Equipment{Key: signal.Key{Site: site, Line: r.Line, Equipment: id}, Class: r.Class, Registered: true})
+		}
+	}
+	return out
+}
+
+func natsOptions(cfg *config.Config, log *slog.Logger) []nats.Option {
+	opts := []nats.Option{
+		nats.Name("floorpulse-hub"),
+		nats.MaxReconnects(-1),
+		nats.RetryOnFailedConnect(true),
+		nats.ReconnectWait(time.Second),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
+	}
+	if cfg.NATS.User != "" {
+		opts = append(opts, nats.UserInfo(cfg.NATS.User, cfg.NATS.Password))
+	}
+	if cfg.NATS.Token != "" {
+		opts = append(opts, nats.Token(cfg.NATS.Token))
+	}
+	return opts
+}

@@ -1,0 +1,143 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+// The hub consumes signals from its embedded JetStream, writes monthly run
+// hours to a real InfluxDB, and ignores duplicates and bad messages.
+func TestHubWritesMonthlyActivity(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	in := testenv.StartInflux(t, "floorpulse")
+	natsPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
+	dir := t.TempDir()
+	cfgText := fmt.Sprintf(`site: s1
+timezone: Europe/Berlin
+data_dir: %s
+http: 127.0.0.1:%d
+nats: {listen: "127.0.0.1:%d", batch: 50}
+influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
+equipment:
+  - {line: L1, class: cnc, ids: [M01, M02]}
+`, filepath.Join(dir, "hub"), httpPort, natsPort, in.URL)
+	cfg, err := config.Decode("hub.yaml", []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	nc := connect(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
+	js, _ := jetstream.New(nc)
+	loc := cfg.Location
+	// M01 runs 100 h in October 2026 (active) with a stop across the month end,
+	// including the 25 h day of the DST change.
+	at := func(mon time.Month, d, h int) time.Time { return time.Date(2026, mon, d, h, 0, 0, 0, loc) }
+	sigs := []signal.Signal{
+		run("M01", at(10, 20, 0), true),
+		run("M01", at(10, 24, 4), false), // 100 h
+		run("M01", at(10, 31, 22), true),
+		run("M01", at(11, 1, 3), false), // 2 h in October, 3 h in November... DST is Oct 25
+		run("M01", at(11, 2, 0), false),
+	}
+	publish(t, js, sigs)
+	publish(t, js, sigs[:3]) // duplicates change nothing
+	if _, err := js.Publish(context.Background(), "floorpulse.signals.s1.L1.M01", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{"2026-10-01": 102 * 3600, "2026-11-01": 3 * 3600}
+	q := influxdb2.NewClient(in.URL, "").QueryAPI("")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := map[string]float64{}
+		res, err := q.Query(context.Background(), `from(bucket:"floorpulse/autogen") |> range(start: 2026-01-01T00:00:00Z, stop: 2027-01-01T00:00:00Z)
+			|> filter(fn: (r) => r._measurement == "equipment_activity" and r.equipment == "M01" and r._field == "run_seconds")`)
+		if err == nil {
+			for res.Next() {
+				got[res.Record().Time().In(loc).Format("2006-01-02")] = res.Record().Value().(float64)
+			}
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run_seconds in InfluxDB = %v (err %v), want %v", got, err, want)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	// The line's active rate counts the silent M02: 1 of 2.
+	body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", httpPort))
+	if !strings.Contains(body, `"active_rate": 0.5`) || !strings.Contains(body, `"calendar_hours": 745`) {
+		t.Fatalf("month API: %s", body)
+	}
+	if m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)); !strings.Contains(m, "floorpulse_hub_bad_messages_total 1") {
+		t.Fatalf("bad message not counted: %s", m)
+	}
+}
+
+func run(eq string, t time.Time, on bool) signal.Signal {
+	return signal.Signal{Site: "s1", Line: "L1", Equipment: eq, Name: signal.Run, Value: signal.Bool(on), Time: t, Agent: "test"}
+}
+
+func connect(t *testing.T, url string) *nats.Conn {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	return nc
+}
+
+func publish(t *testing.T, js jetstream.JetStream, sigs []signal.Signal) {
+	t.Helper()
+	for _, s := range sigs {
+		b, err := signal.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, err = js.Publish(context.Background(), s.Subject(signal.SubjectPrefix), b, jetstream.WithMsgID(s.ID()))
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("publishing: %v", err)
+			}
+			time.Sleep(50 * time.Millisecond) // the hub creates the stream at start
+		}
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+

@@ -1,0 +1,222 @@
+// Package config is the hub's configuration: where signals come from (an
+// embedded NATS server with JetStream, or an external one), where results go
+// (InfluxDB), the plant time zone, the equipment registry and the activity
+// thresholds. Load fails on unknown keys and names every bad key with its line.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	pconfig "github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Config is the whole hub configuration.
+type Config struct {
+	Site     string         `yaml:"site"`
+	Timezone string         `yaml:"timezone"`
+	DataDir  string         `yaml:"data_dir"`
+	HTTP     string         `yaml:"http"`
+	NATS     NATS           `yaml:"nats"`
+	Influx   Influx         `yaml:"influx"`
+	Activity Activity       `yaml:"activity"`
+	Registry []Registered   `yaml:"equipment"`
+	Location *time.Location `yaml:"-"`
+}
+
+// NATS says where signals are consumed from.
+type NATS struct {
+	// URL of an external NATS server; empty runs the embedded one.
+	URL string `yaml:"url"`
+	// Listen is the embedded server's client address.
+	Listen string `yaml:"listen"`
+	// StoreDir holds the embedded server's JetStream files (default data_dir/jetstream).
+	StoreDir        string        `yaml:"store_dir"`
+	Stream          string        `yaml:"stream"`
+	SubjectPrefix   string        `yaml:"subject_prefix"`
+	Consumer        string        `yaml:"consumer"`
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+	MaxAge          time.Duration `yaml:"max_age"`
+	Batch           int           `yaml:"batch"`
+	User            string        `yaml:"user"`
+	Password        string        `yaml:"password"`
+	Token           string        `yaml:"token"`
+}
+
+// Influx says where results are written.
+type Influx struct {
+	URL    string `yaml:"url"`
+	Token  string `yaml:"token"`  // InfluxDB 2.x token, or "user:password" for 1.8
+	Org    string `yaml:"org"`    // ignored by 1.8
+	Bucket string `yaml:"bucket"` // 2.x bucket, or "database/retention-policy" for 1.8
+	// CreateDatabase, for InfluxDB 1.8, runs CREATE DATABASE for the bucket's database at start.
+	CreateDatabase bool          `yaml:"create_database"`
+	Timeout        time.Duration `yaml:"timeout"`
+}
+
+// Activity holds the thresholds of the monthly figures.
+type Activity struct {
+	// ActiveThreshold is the run time that makes a month active (default 80h).
+	ActiveThreshold time.Duration `yaml:"active_threshold"`
+	// ClassThresholds override it per equipment class.
+	ClassThresholds map[string]time.Duration `yaml:"class_thresholds"`
+}
+
+// Registered is one entry of the equipment registry: a line's equipment ids of one class.
+type Registered struct {
+	Site  string   `yaml:"site"` // default: the top-level site
+	Line  string   `yaml:"line"`
+	IDs   []string `yaml:"ids"`
+	Class string   `yaml:"class"`
+}
+
+// SetToDefault fills defaults before the file is decoded.
+func (c *Config) SetToDefault() {
+	*c = Config{
+		Timezone: "UTC",
+		DataDir:  "var/hub",
+		HTTP:     "127.0.0.1:8080",
+		NATS: NATS{
+			Listen:          "127.0.0.1:4222",
+			Stream:          "FLOORPULSE_SIGNALS",
+			SubjectPrefix:   signal.SubjectPrefix,
+			Consumer:        "hub",
+			DuplicateWindow: 2 * time.Minute,
+			MaxAge:          45 * 24 * time.Hour,
+			Batch:           1000,
+		},
+		Influx: Influx{
+			URL:     "http://127.0.0.1:8086",
+			Bucket:  "floorpulse/autogen",
+			Timeout: 30 * time.Second,
+		},
+		Activity: Activity{ActiveThreshold: 80 * time.Hour},
+	}
+}
+
+// Validate checks every key and returns all problems at once.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) { errs = append(errs, pconfig.Errorf(path, format, args...)) }
+	if !signal.ValidToken(c.Site) {
+		add("site", "required, a name without spaces, dots, '*' or '>' (got %q)", c.Site)
+	}
+	loc, err := time.LoadLocation(c.Timezone)
+	if err != nil {
+		add("timezone", "unknown IANA time zone %q", c.Timezone)
+	}
+	c.Location = loc
+	if c.DataDir == "" {
+		add("data_dir", "required")
+	}
+	if c.HTTP != "" {
+		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
+			add("http", "not host:port: %v", err)
+		}
+	}
+	if c.NATS.URL != "" {
+		if u, err := url.Parse(c.NATS.URL); err != nil || u.Host == "" {
+			add("nats.url", "not a URL like nats://host:4222 (got %q)", c.NATS.URL)
+		}
+	} else if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+		add("nats.listen", "not host:port: %v", err)
+	}
+	if !signal.ValidToken(c.NATS.Stream) {
+		add("nats.stream", "invalid stream name %q", c.NATS.Stream)
+	}
+	if c.NATS.SubjectPrefix == "" || strings.ContainsAny(c.NATS.SubjectPrefix, " *>") {
+		add("nats.subject_prefix", "invalid subject prefix %q", c.NATS.SubjectPrefix)
+	}
+	if !signal.ValidToken(c.NATS.Consumer) {
+		add("nats.consumer", "invalid consumer name %q", c.NATS.Consumer)
+	}
+	if c.NATS.DuplicateWindow <= 0 {
+		add("nats.duplicate_window", "must be positive")
+	}
+	if c.NATS.MaxAge < c.NATS.DuplicateWindow {
+		add("nats.max_age", "must be at least the duplicate window")
+	}
+	if c.NATS.Batch < 1 || c.NATS.Batch > 10000 {
+		add("nats.batch", "must be between 1 and 10000 (got %d)", c.NATS.Batch)
+	}
+	if u, err := url.Parse(c.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("influx.url", "not an http(s) URL (got %q)", c.Influx.URL)
+	}
+	if c.Influx.Bucket == "" {
+		add("influx.bucket", "required (for InfluxDB 1.8: database/retention-policy)")
+	}
+	if c.Influx.CreateDatabase && strings.Count(c.Influx.Bucket, "/") != 1 {
+		add("influx.create_database", "needs a bucket of the form database/retention-policy")
+	}
+	if c.Influx.Timeout <= 0 {
+		add("influx.timeout", "must be positive")
+	}
+	if c.Activity.ActiveThreshold <= 0 {
+		add("activity.active_threshold", "must be positive")
+	}
+	for class, d := range c.Activity.ClassThresholds {
+		if d <= 0 {
+			add("activity.class_thresholds."+class, "must be positive")
+		}
+	}
+	seen := map[signal.Key]string{}
+	for i, r := range c.Registry {
+		p := fmt.Sprintf("equipment[%d]", i)
+		site := r.Site
+		if site == "" {
+			site = c.Site
+		}
+		if !signal.ValidToken(site) {
+			add(p+".site", "invalid site %q", site)
+		}
+		if !signal.ValidToken(r.Line) {
+			add(p+".line", "required, a name without spaces, dots, '*' or '>' (got %q)", r.Line)
+		}
+		if len(r.IDs) == 0 {
+			add(p+".ids", "list at least one equipment id")
+		}
+		for j, id := range r.IDs {
+			if !signal.ValidToken(id) {
+				add(fmt.Sprintf("%s.ids[%d]", p, j), "invalid equipment id %q", id)
+				continue
+			}
+			k := signal.Key{Site: site, Line: r.Line, Equipment: id}
+			if prev, dup := seen[k]; dup {
+				add(fmt.Sprintf("%s.ids[%d]", p, j), "%s registered twice (also at %s)", k, prev)
+			}
+			seen[k] = fmt.Sprintf("%s.ids[%d]", p, j)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Threshold returns the active-month threshold of a class.
+func (c *Config) Threshold(class string) time.Duration {
+	if d, ok := c.Activity.ClassThresholds[class]; ok {
+		return d
+	}
+	return c.Activity.ActiveThreshold
+}
+
+// Load reads and validates a hub configuration file.
+func Load(path string) (*Config, error) {
+	var c Config
+	if err := pconfig.Load(path, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Decode reads and validates a hub configuration from memory.
+func Decode(name string, data []byte) (*Config, error) {
+	var c Config
+	if err := pconfig.Decode(name, data, &c); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}

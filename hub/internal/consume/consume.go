@@ -1,0 +1,156 @@
+// Package consume reads signals from the JetStream stream with a durable pull
+// consumer and hands them to the hub in batches. A batch's messages are
+// acknowledged only after the handler returned nil, i.e. after its effects are
+// durable; when the handler fails, the batch is negatively acknowledged and
+// comes back. Messages that do not decode are counted, logged at a limited
+// rate and terminated (never redelivered, never a crash).
+package consume
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Handler makes a batch's effects durable.
+type Handler func(ctx context.Context, sigs []signal.Signal) error
+
+// Config says what to consume.
+type Config struct {
+	Stream          string
+	SubjectPrefix   string
+	Consumer        string
+	DuplicateWindow time.Duration
+	MaxAge          time.Duration
+	Batch           int
+}
+
+// Stats are the consumer's counters.
+type Stats struct {
+	Consumed  atomic.Uint64 // signals handed to the handler and acked
+	Bad       atomic.Uint64 // messages that did not decode
+	Failures  atomic.Uint64 // handler failures (batch redelivered)
+	Batches   atomic.Uint64
+	LastBatch atomic.Int64 // unix nanoseconds of the last handled batch
+}
+
+// EnsureStream creates or updates the signals stream.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
+	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "floorpulse signals from edge agents",
+		Subjects:    []string{cfg.SubjectPrefix + ".>"},
+		Storage:     jetstream.FileStorage,
+		Retention:   jetstream.LimitsPolicy,
+		MaxAge:      cfg.MaxAge,
+		Duplicates:  cfg.DuplicateWindow,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating stream %s: %w", cfg.Stream, err)
+	}
+	return st, nil
+}
+
+// Run consumes until ctx ends.
+func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler, stats *Stats, log *slog.Logger) error {
+	st, err := EnsureStream(ctx, js, cfg)
+	if err != nil {
+		return err
+	}
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       cfg.Consumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       2 * time.Minute,
+		MaxAckPending: max(20000, 4*cfg.Batch),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("creating consumer %s: %w", cfg.Consumer, err)
+	}
+	log.Info("consuming", "stream", cfg.Stream, "consumer", cfg.Consumer)
+	badLog := newLimiter(time.Second)
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		batch, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(250*time.Millisecond))
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			log.Warn("fetch failed", "err", err)
+			sleep(ctx, time.Second)
+			continue
+		}
+		var msgs []jetstream.Msg
+		var sigs []signal.Signal
+		for msg := range batch.Messages() {
+			s, err := signal.Unmarshal(msg.Data())
+			if err != nil {
+				stats.Bad.Add(1)
+				if badLog.allow() {
+					log.Warn("bad signal message set aside", "subject", msg.Subject(), "err", err, "bad_total", stats.Bad.Load())
+				}
+				_ = msg.Term()
+				continue
+			}
+			msgs = append(msgs, msg)
+			sigs = append(sigs, s)
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+			log.Debug("fetch ended", "err", err)
+		}
+		if len(msgs) == 0 {
+			continue
+		}
+		if err := handle(ctx, sigs); err != nil {
+			stats.Failures.Add(1)
+			log.Warn("batch not stored; will be redelivered", "signals", len(sigs), "err", err, "retry_in", backoff)
+			for _, m := range msgs {
+				_ = m.NakWithDelay(backoff)
+			}
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		for _, m := range msgs {
+			_ = m.Ack()
+		}
+		stats.Consumed.Add(uint64(len(msgs)))
+		stats.Batches.Add(1)
+		stats.LastBatch.Store(time.Now().UnixNano())
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+// limiter allows one event per interval (for logging on hot paths).
+type limiter struct {
+	every time.Duration
+	next  atomic.Int64
+}
+
+func newLimiter(every time.Duration) *limiter { return &limiter{every: every} }
+
+func (l *limiter) allow() bool {
+	now := time.Now().UnixNano()
+	n := l.next.Load()
+	if now < n {
+		return false
+	}
+	return l.next.CompareAndSwap(n, now+int64(l.every))
+}

@@ -1,0 +1,298 @@
+// Package e2e runs the whole system as real processes: the plant simulator
+// (publishing to a real mosquitto and serving OPC UA), the agent, the hub with
+// its embedded NATS/JetStream, and InfluxDB 1.8. It checks the monthly figures
+// read back from InfluxDB against the simulator's ground truth, to the
+// millisecond, for every machine-month.
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/influxdata/influxdb-client-go/v2/api"
+
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+// truth is the simulator's ground truth file.
+type truth struct {
+	Site      string `json:"site"`
+	Timezone  string `json:"timezone"`
+	Equipment []struct {
+		Line      string    `json:"line"`
+		Equipment string    `json:"equipment"`
+		Class     string    `json:"class"`
+		Source    string    `json:"source"`
+		Start     time.Time `json:"start"`
+		End       time.Time `json:"end"`
+		Months    map[string]struct {
+			RunMS int64 `json:"run_ms"`
+		} `json:"months"`
+	} `json:"equipment"`
+}
+
+const threshold = 80 * time.Hour
+
+func TestEndToEndMonthlyRunHours(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	root := testenv.Root(t)
+	bin := t.TempDir()
+	build := exec.Command("go", "build", "-o", bin+"/", "./agent/cmd/agent", "./hub/cmd/hub", "./simulators/cmd/simulator")
+	build.Dir = root
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+
+	influx := testenv.StartInflux(t, "floorpulse")
+	mosq := testenv.StartMosquitto(t)
+	dir := t.TempDir()
+	natsPort, hubHTTP, agentHTTP, opcPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	hubCfg := write("hub.yaml", fmt.Sprintf(`site: plant1
+timezone: Europe/Berlin
+data_dir: %s/hub
+http: 127.0.0.1:%d
+nats: {listen: "127.0.0.1:%d"}
+influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
+equipment:
+  - {line: L1, class: cnc, ids: [M01, M02, M03]}
+  - {line: L2, class: press, ids: [M01, M02, M03, M04]}   # M04 never reports
+  - {line: L3, class: assembly, ids: [M01, M02]}
+`, dir, hubHTTP, natsPort, influx.URL))
+	var nodes strings.Builder
+	for _, m := range []string{"M01", "M02"} {
+		for _, s := range []string{"run", "state", "count", "power", "operator"} {
+			fmt.Fprintf(&nodes, "      - {node_id: \"ns=%d;s=plant1.L3.%s.%s\", line: L3, equipment: %s, signal: %s}\n", opcNamespace, m, s, m, s)
+		}
+	}
+	agentCfg := write("agent.yaml", fmt.Sprintf(`agent_id: e2e
+site: plant1
+data_dir: %s/agent
+http: 127.0.0.1:%d
+nats: {url: "nats://127.0.0.1:%d"}
+mqtt:
+  - broker: %s
+    client_id: floorpulse-agent-e2e
+    qos: 1
+    subscriptions:
+      - topic: floorpulse/+/+/+/+
+        template: floorpulse/{site}/{line}/{equipment}/{signal}
+        format: json
+        value: value
+        time: ts
+        time_format: rfc3339
+opcua:
+  - endpoint: opc.tcp://127.0.0.1:%d
+    publishing_interval: 50ms
+    nodes:
+%s`, dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
+	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
+timezone: Europe/Berlin
+seed: 7
+history: 960h
+live: 25s
+sample_interval: 20m
+mqtt: {broker: %q, topic_prefix: floorpulse, qos: 1, client_id: floorpulse-simulator-e2e}
+opcua: {host: 127.0.0.1, port: %d}
+shifts:
+  - {name: early, start: "06:00", end: "14:00"}
+  - {name: late,  start: "14:00", end: "22:00"}
+  - {name: night, start: "22:00", end: "06:00"}
+lines:
+  - {name: L1, source: mqtt, machines: 3, class: cnc, shifts: [early, late], operators: 6}
+  - {name: L2, source: mqtt, machines: 3, class: press, shifts: [early, late, night], weekend: true, operators: 8}
+  - {name: L3, source: opcua, machines: 2, class: assembly, shifts: [early, late, night], weekend: true, operators: 6,
+     mean_run: 4s, mean_idle: 2s, mean_setup: 3s, breakdowns_per_day: 2000, mean_repair: 3s}
+`, mosq.URL, opcPort))
+
+	hub := testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
+	agent := testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
+	// The agent's MQTT session must exist before the simulator publishes history.
+	waitMetric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP), mqttConnectedMetric, agent, 30*time.Second)
+	truthPath := filepath.Join(dir, "truth.json")
+	sim := testenv.Start(t, "simulator", exec.Command(bin+"/simulator", "run", "-config", simCfg, "-truth", truthPath))
+
+	var tr truth
+	deadline := time.Now().Add(6 * time.Minute)
+	for {
+		if b, err := os.ReadFile(truthPath); err == nil && json.Unmarshal(b, &tr) == nil {
+			break
+		}
+		if sim.Exited() || time.Now().After(deadline) {
+			t.Fatalf("simulator wrote no ground truth (exited: %v)", sim.Exited())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	loc, err := time.LoadLocation(tr.Timezone)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Expected figures from the ground truth.
+	wantRun := map[em]float64{}
+	wantActive := map[string]map[string]int{} // month -> line -> active
+	registered := map[string]int{"L1": 3, "L2": 4, "L3": 2}
+	sources := map[string]bool{}
+	for _, e := range tr.Equipment {
+		sources[e.Source] = true
+		for month, f := range e.Months {
+			wantRun[em{e.Line, e.Equipment, month}] = float64(f.RunMS) / 1000
+			if wantActive[month] == nil {
+				wantActive[month] = map[string]int{}
+			}
+			if time.Duration(f.RunMS)*time.Millisecond >= threshold {
+				wantActive[month][e.Line]++
+			}
+		}
+	}
+	if !sources["mqtt"] || !sources["opcua"] || len(wantRun) < 16 {
+		t.Fatalf("ground truth too thin: sources %v, %d machine-months", sources, len(wantRun))
+	}
+
+	q := influxdb2.NewClient(influx.URL, "").QueryAPI("")
+	var problems []string
+	deadline = time.Now().Add(4 * time.Minute)
+	for {
+		problems = problems[:0]
+		gotRun, gotActive, gotRate, err := readActivity(q, loc)
+		if err != nil {
+			problems = append(problems, err.Error())
+		}
+		for k, want := range wantRun {
+			got, ok := gotRun[em{k.line, k.eq, k.month}]
+			if !ok {
+				problems = append(problems, fmt.Sprintf("%s/%s %s: no equipment_activity point, want run_seconds %.3f", k.line, k.eq, k.month, want))
+			} else if math.Abs(got-want) > 0.0005 {
+				problems = append(problems, fmt.Sprintf("%s/%s %s: run_seconds %.3f, want %.3f (off by %.3f s)", k.line, k.eq, k.month, got, want, got-want))
+			} else if gotActive[em{k.line, k.eq, k.month}] != (want >= threshold.Seconds()) {
+				problems = append(problems, fmt.Sprintf("%s/%s %s: active flag wrong", k.line, k.eq, k.month))
+			}
+		}
+		for month, lines := range wantActive {
+			for line, n := range registered {
+				want := float64(lines[line]) / float64(n)
+				if got, ok := gotRate[[2]string{line, month}]; !ok || math.Abs(got-want) > 1e-9 {
+					problems = append(problems, fmt.Sprintf("line %s %s: active_rate %v (present %v), want %v", line, month, got, ok, want))
+				}
+			}
+		}
+		if len(problems) == 0 {
+			break
+		}
+		if time.Now().After(deadline) || hub.Exited() || agent.Exited() {
+			sort.Strings(problems)
+			if len(problems) > 30 {
+				problems = append(problems[:30], fmt.Sprintf("... and %d more", len(problems)-30))
+			}
+			t.Fatalf("figures in InfluxDB differ from the ground truth:\n%s", strings.Join(problems, "\n"))
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("%d machine-months and %d line-months match the ground truth", len(wantRun), len(wantActive)*len(registered))
+}
+
+// em names one equipment month.
+type em struct{ line, eq, month string }
+
+// readActivity reads equipment_activity and line_activity back through Flux.
+func readActivity(q api.QueryAPI, loc *time.Location) (run map[em]float64, active map[em]bool, rate map[[2]string]float64, err error) {
+	run, active, rate = map[em]float64{}, map[em]bool{}, map[[2]string]float64{}
+	res, err := q.Query(context.Background(), `from(bucket:"floorpulse/autogen")
+		|> range(start: 2020-01-01T00:00:00Z, stop: 2100-01-01T00:00:00Z)
+		|> filter(fn: (r) => (r._measurement == "equipment_activity" and (r._field == "run_seconds" or r._field == "active"))
+		                  or (r._measurement == "line_activity" and r._field == "active_rate"))`)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("flux query: %w", err)
+	}
+	defer res.Close()
+	for res.Next() {
+		r := res.Record()
+		month := r.Time().In(loc).Format("2006-01")
+		line, _ := r.ValueByKey("line").(string)
+		switch r.Measurement() {
+		case "equipment_activity":
+			eq, _ := r.ValueByKey("equipment").(string)
+			k := em{line, eq, month}
+			switch v := r.Value().(type) {
+			case float64:
+				run[k] = v
+			case bool:
+				active[k] = v
+			}
+		case "line_activity":
+			if v, ok := r.Value().(float64); ok {
+				rate[[2]string{line, month}] = v
+			}
+		}
+	}
+	return run, active, rate, res.Err()
+}
+
+// waitMetric waits until the metrics page holds a line starting with prefix and ending in " 1".
+func waitMetric(t *testing.T, url, prefix string, p *testenv.Process, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if resp, err := http.Get(url); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.HasPrefix(line, prefix) && strings.HasSuffix(line, " 1") {
+					return
+				}
+			}
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("%s never showed %s... 1 (exited: %v)", url, prefix, p.Exited())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func waitHTTP(t *testing.T, url string, p *testenv.Process, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		resp, err := http.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("%s not ready (exited: %v)", url, p.Exited())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Names that tie this test to the agent's and simulator's contracts.
+const (
+	// opcNamespace is the namespace index of the simulator's OPC UA nodes.
+	opcNamespace = 2
+	// mqttConnectedMetric prefixes the agent's metric for a connected MQTT source.
+	mqttConnectedMetric = `floorpulse_agent_source_connected{source="mqtt`
+)

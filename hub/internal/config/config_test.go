@@ -1,0 +1,59 @@
+package config
+
+import (
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// The shipped sample configuration loads.
+func TestSampleConfigLoads(t *testing.T) {
+	_, file, _, _ := runtime.Caller(0)
+	cfg, err := Load(filepath.Join(filepath.Dir(file), "..", "..", "..", "configs", "hub.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Location.String() != "Europe/Berlin" || cfg.Threshold("cnc") != 80*time.Hour || len(cfg.Registry) == 0 {
+		t.Fatalf("unexpected sample config: %+v", cfg)
+	}
+}
+
+func TestBadConfigNamesEveryKey(t *testing.T) {
+	_, err := Decode("hub.yaml", []byte(`site: plant1
+timezone: Mars/Olympus
+nats:
+  batch: 0
+influx:
+  url: ftp://x
+activity:
+  class_thresholds: {press: -1h}
+equipment:
+  - {line: L1, ids: [M1, M1]}
+  - {line: "", ids: []}
+`))
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{
+		"hub.yaml:2: timezone: unknown IANA time zone",
+		"hub.yaml:4: nats.batch: must be between 1 and 10000",
+		"hub.yaml:6: influx.url: not an http(s) URL",
+		"hub.yaml:8: activity.class_thresholds.press: must be positive",
+		"hub.yaml:10: equipment[0].ids[1]: plant1/L1/M1 registered twice",
+		"hub.yaml:11: equipment[1].line: required",
+		"hub.yaml:11: equipment[1].ids: list at least one",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestUnknownKey(t *testing.T) {
+	_, err := Decode("hub.yaml", []byte("site: p\nnats:\n  strem: x\n"))
+	if err == nil || !strings.Contains(err.Error(), `hub.yaml: line 3: unknown key "strem"`) {
+		t.Fatalf("got %v", err)
+	}
+}

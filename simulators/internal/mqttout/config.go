@@ -1,0 +1,76 @@
+package mqttout
+
+import (
+	"errors"
+	"net"
+	"net/url"
+	"strings"
+
+	"github.com/floorpulse/floorpulse/pkg/config"
+)
+
+// Config is the simulator's MQTT side (key "mqtt").
+type Config struct {
+	// Listen is the built-in broker's address, used when Broker is empty.
+	Listen string `yaml:"listen"`
+	// Broker is an external broker's URL (tcp://host:port); then no broker is built in.
+	Broker      string `yaml:"broker"`
+	TopicPrefix string `yaml:"topic_prefix"`
+	QoS         byte   `yaml:"qos"`
+	ClientID    string `yaml:"client_id"`
+}
+
+// SetToDefault fills the defaults.
+func (c *Config) SetToDefault() {
+	*c = Config{Listen: "127.0.0.1:1883", TopicPrefix: "floorpulse", QoS: 1, ClientID: "floorpulse-simulator"}
+}
+
+// Validate returns every problem, the keys prefixed with prefix (e.g. "mqtt").
+func (c *Config) Validate(prefix string) error {
+	var errs []error
+	if c.Broker == "" {
+		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+			errs = append(errs, config.Errorf(prefix+".listen", "invalid address %q: %v", c.Listen, err))
+		}
+	} else if u, err := url.Parse(c.Broker); err != nil || u.Host == "" || (u.Scheme != "tcp" && u.Scheme != "mqtt" && u.Scheme != "ssl" && u.Scheme != "tls") {
+		errs = append(errs, config.Errorf(prefix+".broker", "invalid broker URL %q, want tcp://host:port", c.Broker))
+	}
+	if c.TopicPrefix == "" || strings.ContainsAny(c.TopicPrefix, "+#") {
+		errs = append(errs, config.Errorf(prefix+".topic_prefix", "must be non-empty and without wildcards, got %q", c.TopicPrefix))
+	}
+	if c.QoS > 2 {
+		errs = append(errs, config.Errorf(prefix+".qos", "must be 0, 1 or 2, got %d", c.QoS))
+	}
+	if c.ClientID == "" {
+		errs = append(errs, config.Errorf(prefix+".client_id", "is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Topic is the topic of one signal: prefix/site/line/equipment/signal.
+func Topic(prefix, site, line, equipment, name string) string {
+	return prefix + "/" + site + "/" + line + "/" + equipment + "/" + name
+}
+
+// Matches reports whether the MQTT topic filter (with + and #, optionally a
+// shared subscription $share/group/filter) matches topic.
+func Matches(filter, topic string) bool {
+	if strings.HasPrefix(filter, "$share/") {
+		parts := strings.SplitN(filter, "/", 3)
+		if len(parts) < 3 {
+			return false
+		}
+		filter = parts[2]
+	}
+	f := strings.Split(filter, "/")
+	t := strings.Split(topic, "/")
+	for i, p := range f {
+		if p == "#" {
+			return true
+		}
+		if i >= len(t) || (p != "+" && p != t[i]) {
+			return false
+		}
+	}
+	return len(f) == len(t)
+}

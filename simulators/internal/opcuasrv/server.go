@@ -1,0 +1,243 @@
+// Package opcuasrv serves the simulated machines of OPC UA lines from a
+// gopcua server.
+//
+// Address space: the namespace "urn:floorpulse:simulator" gets index 1 (the
+// first after the standard namespace 0; the server adds no others). Under
+// Objects it holds folders <site>/<line>/<equipment>/ with one variable per
+// signal, node id ns=1;s=<site>.<line>.<equipment>.<signal>, for example
+// ns=1;s=plant1.L3.M01.run. Endpoints: security None, and Basic256Sha256 with
+// Sign and with SignAndEncrypt (a self-signed certificate made at start);
+// anonymous login.
+//
+// What always holds: a value is a DataValue with status Good, SourceTimestamp
+// the event's time and ServerTimestamp the time it was set, and every set
+// notifies the monitored items of that node. gopcua keeps only the latest
+// value per monitored item within a publishing interval, so values set faster
+// than that are coalesced; the simulator therefore serves OPC UA lines live only.
+package opcuasrv
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/big"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/server"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// NamespaceURI is the simulator's namespace.
+const NamespaceURI = "urn:floorpulse:simulator"
+
+// Config is the OPC UA side (key "opcua").
+type Config struct {
+	Host string `yaml:"host"`
+	Port int    `yaml:"port"`
+}
+
+// SetToDefault fills the defaults.
+func (c *Config) SetToDefault() { *c = Config{Host: "127.0.0.1", Port: 4840} }
+
+// Validate returns every problem, keys prefixed with prefix.
+func (c *Config) Validate(prefix string) error {
+	var errs []error
+	if c.Host == "" {
+		errs = append(errs, config.Errorf(prefix+".host", "is required"))
+	}
+	if c.Port < 1 || c.Port > 65535 {
+		errs = append(errs, config.Errorf(prefix+".port", "must be between 1 and 65535, got %d", c.Port))
+	}
+	return errors.Join(errs...)
+}
+
+// Equipment is one machine to serve.
+type Equipment struct {
+	Line, Equipment string
+}
+
+// Signals are the variables every machine has.
+var Signals = []string{signal.Run, signal.State, signal.Count, "power", signal.Operator}
+
+// NodeID is the string node id of a signal in namespace ns.
+func NodeID(ns uint16, site, line, equipment, name string) *ua.NodeID {
+	return ua.NewStringNodeID(ns, site+"."+line+"."+equipment+"."+name)
+}
+
+// Server is the simulator's OPC UA server.
+type Server struct {
+	srv   *server.Server
+	ns    *server.NodeNameSpace
+	site  string
+	nodes map[string]*server.Node
+	url   string
+	log   *slog.Logger
+
+	mu    sync.Mutex
+	ready bool
+}
+
+// New builds the server and its address space.
+func New(c Config, site string, eqs []Equipment, log *slog.Logger) (*Server, error) {
+	key, cert, err := selfSigned(c.Host)
+	if err != nil {
+		return nil, fmt.Errorf("making a certificate: %w", err)
+	}
+	srv := server.New(
+		server.EndPoint(c.Host, c.Port),
+		server.PrivateKey(key),
+		server.Certificate(cert),
+		server.EnableSecurity("None", ua.MessageSecurityModeNone),
+		server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSign),
+		server.EnableSecurity("Basic256Sha256", ua.MessageSecurityModeSignAndEncrypt),
+		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
+		server.ServerName("floorpulse simulator"),
+		server.ManufacturerName("floorpulse"),
+		server.ProductName("floorpulse plant simulator"),
+		server.SetLogger(quiet{log}),
+	)
+	s := &Server{srv: srv, site: site, nodes: map[string]*server.Node{}, url: fmt.Sprintf("opc.tcp://%s:%d", c.Host, c.Port), log: log}
+	s.ns = server.NewNodeNameSpace(srv, NamespaceURI)
+	root, err := srv.Namespace(0)
+	if err != nil {
+		return nil, err
+	}
+	objs := s.ns.Objects()
+	root.Objects().AddRef(objs, id.HasComponent, true)
+	siteNode := s.folder(objs, site, site)
+	lines := map[string]*server.Node{}
+	for _, e := range eqs {
+		ln := lines[e.Line]
+		if ln == nil {
+			ln = s.folder(siteNode, site+"."+e.Line, e.Line)
+			lines[e.Line] = ln
+		}
+		en := s.folder(ln, site+"."+e.Line+"."+e.Equipment, e.Equipment)
+		for _, name := range Signals {
+			nid := NodeID(s.ns.ID(), site, e.Line, e.Equipment, name)
+			v := server.NewVariableNode(nid, name, &ua.DataValue{
+				EncodingMask:    ua.DataValueStatusCode | ua.DataValueServerTimestamp,
+				Status:          ua.StatusBadWaitingForInitialData,
+				ServerTimestamp: time.Now(),
+			})
+			s.ns.AddNode(v)
+			en.AddRef(v, id.HasComponent, true)
+			s.nodes[nid.String()] = v
+		}
+	}
+	return s, nil
+}
+
+func (s *Server) folder(parent *server.Node, sid, name string) *server.Node {
+	n := server.NewFolderNode(ua.NewStringNodeID(s.ns.ID(), sid), name)
+	s.ns.AddNode(n)
+	parent.AddRef(n, id.Organizes, true)
+	return n
+}
+
+// Namespace is the index of the simulator's namespace.
+func (s *Server) Namespace() uint16 { return s.ns.ID() }
+
+// URL is the endpoint URL.
+func (s *Server) URL() string { return s.url }
+
+// Run serves until ctx is done.
+func (s *Server) Run(ctx context.Context) error {
+	if err := s.srv.Start(ctx); err != nil {
+		return fmt.Errorf("starting opc ua server on %s: %w", s.url, err)
+	}
+	s.mu.Lock()
+	s.ready = true
+	s.mu.Unlock()
+	<-ctx.Done()
+	s.mu.Lock()
+	s.ready = false
+	s.mu.Unlock()
+	return s.srv.Close()
+}
+
+// Set sets a signal's value at source time t and notifies subscribers.
+func (s *Server) Set(line, equipment, name string, t time.Time, v signal.Value) error {
+	nid := NodeID(s.ns.ID(), s.site, line, equipment, name)
+	n := s.nodes[nid.String()]
+	if n == nil {
+		return fmt.Errorf("no node %s", nid)
+	}
+	var val any
+	switch v.Kind {
+	case signal.KindBool:
+		val = v.Bool
+	case signal.KindNumber:
+		val = v.Num
+	default:
+		val = v.Str
+	}
+	variant, err := ua.NewVariant(val)
+	if err != nil {
+		return fmt.Errorf("value of %s: %w", nid, err)
+	}
+	dv := &ua.DataValue{Value: variant, Status: ua.StatusGood, SourceTimestamp: t, ServerTimestamp: time.Now()}
+	dv.UpdateMask()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := n.SetAttribute(ua.AttributeIDValue, dv); err != nil {
+		return err
+	}
+	if s.ready {
+		s.srv.ChangeNotification(nid)
+	}
+	return nil
+}
+
+// selfSigned makes an RSA key and a self-signed certificate for host whose
+// application URI is the namespace URI.
+func selfSigned(host string) (*rsa.PrivateKey, []byte, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 128))
+	if err != nil {
+		return nil, nil, err
+	}
+	uri, _ := url.Parse(NamespaceURI)
+	tmpl := x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "floorpulse simulator", Organization: []string{"floorpulse"}},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(5 * 365 * 24 * time.Hour),
+		KeyUsage: x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment | x509.KeyUsageDigitalSignature |
+			x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{uri},
+		DNSNames:              []string{"localhost"},
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+	} else {
+		tmpl.DNSNames = append(tmpl.DNSNames, host)
+	}
+	der, err := x509.CreateCertificate(rand.Reader, &tmpl, &tmpl, &key.PublicKey, key)
+	return key, der, err
+}
+
+// quiet adapts slog to gopcua's printf-style logger, at debug level except errors.
+type quiet struct{ l *slog.Logger }
+
+func (q quiet) Debug(msg string, args ...any) {}
+func (q quiet) Info(msg string, args ...any)  { q.l.Debug(fmt.Sprintf(msg, args...)) }
+func (q quiet) Warn(msg string, args ...any)  { q.l.Debug(fmt.Sprintf(msg, args...)) }
+func (q quiet) Error(msg string, args ...any) { q.l.Warn(fmt.Sprintf(msg, args...)) }

@@ -1,0 +1,110 @@
+package opcuasrv
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+func TestSubscribeGetsValuesWithSourceTimestamp(t *testing.T) {
+	port := testenv.FreePort(t)
+	s, err := New(Config{Host: "127.0.0.1", Port: port}, "plant1", []Equipment{{"L3", "M01"}, {"L3", "M02"}}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Namespace() != 1 {
+		t.Fatalf("namespace index %d, want 1 (documented)", s.Namespace())
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srvCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(srvCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	testenv.WaitPort(t, "127.0.0.1:"+strconv.Itoa(port), 10*time.Second)
+
+	c, err := opcua.NewClient(s.URL(), opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.AuthAnonymous())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+
+	// The namespace array names our namespace at the documented index.
+	resp, err := c.Read(ctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: ua.NewNumericNodeID(0, id.Server_NamespaceArray), AttributeID: ua.AttributeIDValue}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nss, ok := resp.Results[0].Value.Value().([]string); !ok || len(nss) < 2 || nss[1] != NamespaceURI {
+		t.Fatalf("namespace array %v", resp.Results[0].Value.Value())
+	}
+
+	notes := make(chan *opcua.PublishNotificationData, 64)
+	sub, err := c.Subscribe(ctx, &opcua.SubscriptionParameters{Interval: 50 * time.Millisecond}, notes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes := []*ua.NodeID{
+		ua.MustParseNodeID("ns=1;s=plant1.L3.M01.run"),
+		ua.MustParseNodeID("ns=1;s=plant1.L3.M02.state"),
+		ua.MustParseNodeID("ns=1;s=plant1.L3.M02.count"),
+	}
+	var reqs []*ua.MonitoredItemCreateRequest
+	for i, n := range nodes {
+		reqs = append(reqs, opcua.NewMonitoredItemCreateRequestWithDefaults(n, ua.AttributeIDValue, uint32(i)))
+	}
+	if res, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...); err != nil || res.Results[0].StatusCode != ua.StatusOK {
+		t.Fatalf("monitor: %v", err)
+	}
+	src := time.Date(2026, 10, 1, 6, 0, 0, 123e6, time.UTC)
+	want := map[uint32]any{0: true, 1: "running", 2: 42.0}
+	set := func() {
+		for _, e := range []struct {
+			eq, name string
+			v        signal.Value
+		}{{"M01", "run", signal.Bool(true)}, {"M02", "state", signal.String("running")}, {"M02", "count", signal.Number(42)}} {
+			if err := s.Set("L3", e.eq, e.name, src, e.v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	set()
+	got := map[uint32]bool{}
+	for len(got) < len(want) {
+		select {
+		case n := <-notes:
+			if n.Error != nil {
+				t.Fatal(n.Error)
+			}
+			dc, ok := n.Value.(*ua.DataChangeNotification)
+			if !ok {
+				continue
+			}
+			for _, it := range dc.MonitoredItems {
+				if it.Value.Status != ua.StatusOK || it.Value.Value == nil || it.Value.Value.Value() != want[it.ClientHandle] {
+					continue // the initial value, or not yet the new one
+				}
+				if !it.Value.SourceTimestamp.Equal(src) {
+					t.Fatalf("handle %d: source timestamp %v, want %v", it.ClientHandle, it.Value.SourceTimestamp, src)
+				}
+				got[it.ClientHandle] = true
+			}
+		case <-ctx.Done():
+			t.Fatalf("got %v of %v", got, want)
+		}
+	}
+	if err := s.Set("L3", "M09", "run", src, signal.Bool(true)); err == nil {
+		t.Error("setting an unknown node succeeded")
+	}
+}

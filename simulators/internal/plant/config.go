@@ -1,0 +1,192 @@
+package plant
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Sources a line's machines can be served by.
+const (
+	SourceMQTT  = "mqtt"
+	SourceOPCUA = "opcua"
+)
+
+// Defaults for a line's optional durations.
+const (
+	DefaultMeanRun          = 90 * time.Minute
+	DefaultMeanIdle         = 12 * time.Minute
+	DefaultMeanSetup        = 30 * time.Minute
+	DefaultBreakdownsPerDay = 0.15
+	DefaultMeanRepair       = 2 * time.Hour
+)
+
+// Config is the plant: its calendar, lines and machines. It is the part of
+// the simulator's configuration the generator needs.
+type Config struct {
+	Site           string        `yaml:"site"`
+	Timezone       string        `yaml:"timezone"`
+	Seed           int64         `yaml:"seed"`
+	SampleInterval time.Duration `yaml:"sample_interval"`
+	Shifts         []Shift       `yaml:"shifts"`
+	Lines          []Line        `yaml:"lines"`
+}
+
+// Shift is a named daily window in plant local time. An end at or before the
+// start means the shift ends the next day.
+type Shift struct {
+	Name  string `yaml:"name"`
+	Start string `yaml:"start"` // "HH:MM"
+	End   string `yaml:"end"`   // "HH:MM"
+}
+
+// Line is a group of machines of one class, worked in some shifts by its own
+// operators.
+type Line struct {
+	Name      string   `yaml:"name"`
+	Source    string   `yaml:"source"`
+	Machines  int      `yaml:"machines"`
+	Class     string   `yaml:"class"`
+	Shifts    []string `yaml:"shifts"`
+	Weekend   bool     `yaml:"weekend"`
+	Operators int      `yaml:"operators"`
+	// Optional; zero means the default.
+	MeanRun    time.Duration `yaml:"mean_run"`
+	MeanIdle   time.Duration `yaml:"mean_idle"`
+	MeanSetup  time.Duration `yaml:"mean_setup"`
+	MeanRepair time.Duration `yaml:"mean_repair"`
+	// BreakdownsPerDay is the expected number of breakdowns per 24 h of
+	// running; absent means the default, 0 means none.
+	BreakdownsPerDay *float64 `yaml:"breakdowns_per_day"`
+}
+
+// SetToDefault fills the defaults of the plant-wide keys.
+func (c *Config) SetToDefault() {
+	*c = Config{
+		Site:           "plant1",
+		Timezone:       "UTC",
+		Seed:           1,
+		SampleInterval: 5 * time.Minute,
+	}
+}
+
+// Validate returns every problem with the plant configuration, each naming its key.
+func (c *Config) Validate() error {
+	var errs []error
+	if !signal.ValidToken(c.Site) {
+		errs = append(errs, config.Errorf("site", "%q is not a valid name", c.Site))
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil || c.Timezone == "" {
+		errs = append(errs, config.Errorf("timezone", "unknown time zone %q", c.Timezone))
+	}
+	if c.SampleInterval < 100*time.Millisecond {
+		errs = append(errs, config.Errorf("sample_interval", "must be at least 100ms, got %s", c.SampleInterval))
+	}
+	shifts := map[string]bool{}
+	if len(c.Shifts) == 0 {
+		errs = append(errs, config.Errorf("shifts", "at least one shift is required"))
+	}
+	for i, s := range c.Shifts {
+		p := fmt.Sprintf("shifts[%d]", i)
+		if s.Name == "" {
+			errs = append(errs, config.Errorf(p+".name", "is required"))
+		} else if shifts[s.Name] {
+			errs = append(errs, config.Errorf(p+".name", "duplicate shift %q", s.Name))
+		}
+		shifts[s.Name] = true
+		a, errA := parseClock(s.Start)
+		if errA != nil {
+			errs = append(errs, config.Errorf(p+".start", "%v", errA))
+		}
+		b, errB := parseClock(s.End)
+		if errB != nil {
+			errs = append(errs, config.Errorf(p+".end", "%v", errB))
+		}
+		if errA == nil && errB == nil && a == b {
+			errs = append(errs, config.Errorf(p+".end", "equals the start; a shift must be shorter than a day"))
+		}
+	}
+	if len(c.Lines) == 0 {
+		errs = append(errs, config.Errorf("lines", "at least one line is required"))
+	}
+	lines := map[string]bool{}
+	for i, l := range c.Lines {
+		p := fmt.Sprintf("lines[%d]", i)
+		switch {
+		case !signal.ValidToken(l.Name):
+			errs = append(errs, config.Errorf(p+".name", "%q is not a valid name", l.Name))
+		case lines[l.Name]:
+			errs = append(errs, config.Errorf(p+".name", "duplicate line %q", l.Name))
+		}
+		lines[l.Name] = true
+		if l.Source != SourceMQTT && l.Source != SourceOPCUA {
+			errs = append(errs, config.Errorf(p+".source", "must be %q or %q, got %q", SourceMQTT, SourceOPCUA, l.Source))
+		}
+		if l.Machines < 1 || l.Machines > 999 {
+			errs = append(errs, config.Errorf(p+".machines", "must be between 1 and 999, got %d", l.Machines))
+		}
+		if l.Class == "" {
+			errs = append(errs, config.Errorf(p+".class", "is required"))
+		}
+		if len(l.Shifts) == 0 {
+			errs = append(errs, config.Errorf(p+".shifts", "at least one shift is required"))
+		}
+		seen := map[string]bool{}
+		for j, s := range l.Shifts {
+			if !shifts[s] {
+				errs = append(errs, config.Errorf(fmt.Sprintf("%s.shifts[%d]", p, j), "unknown shift %q", s))
+			} else if seen[s] {
+				errs = append(errs, config.Errorf(fmt.Sprintf("%s.shifts[%d]", p, j), "duplicate shift %q", s))
+			}
+			seen[s] = true
+		}
+		if l.Operators < 0 {
+			errs = append(errs, config.Errorf(p+".operators", "must not be negative, got %d", l.Operators))
+		}
+		for _, d := range []struct {
+			key string
+			v   time.Duration
+		}{{"mean_run", l.MeanRun}, {"mean_idle", l.MeanIdle}, {"mean_setup", l.MeanSetup}, {"mean_repair", l.MeanRepair}} {
+			if d.v < 0 || (d.v > 0 && d.v < 100*time.Millisecond) {
+				errs = append(errs, config.Errorf(p+"."+d.key, "must be at least 100ms (or absent for the default), got %s", d.v))
+			}
+		}
+		if l.BreakdownsPerDay != nil && (*l.BreakdownsPerDay < 0 || *l.BreakdownsPerDay > 1000) {
+			errs = append(errs, config.Errorf(p+".breakdowns_per_day", "must be between 0 and 1000, got %v", *l.BreakdownsPerDay))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns the line with its optional values filled in.
+func (l Line) withDefaults() Line {
+	if l.MeanRun == 0 {
+		l.MeanRun = DefaultMeanRun
+	}
+	if l.MeanIdle == 0 {
+		l.MeanIdle = DefaultMeanIdle
+	}
+	if l.MeanSetup == 0 {
+		l.MeanSetup = DefaultMeanSetup
+	}
+	if l.MeanRepair == 0 {
+		l.MeanRepair = DefaultMeanRepair
+	}
+	if l.BreakdownsPerDay == nil {
+		b := DefaultBreakdownsPerDay
+		l.BreakdownsPerDay = &b
+	}
+	return l
+}
+
+// parseClock parses "HH:MM" into minutes after midnight.
+func parseClock(s string) (int, error) {
+	t, err := time.Parse("15:04", s)
+	if err != nil {
+		return 0, fmt.Errorf("invalid time of day %q, want HH:MM", s)
+	}
+	return t.Hour()*60 + t.Minute(), nil
+}

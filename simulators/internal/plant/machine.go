@@ -1,0 +1,275 @@
+package plant
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// States a machine reports in its state signal.
+const (
+	Running = "running"
+	Idle    = "idle"
+	Setup   = "setup"
+	Down    = "down"
+)
+
+// machine generates one machine's behaviour. During its line's shifts it
+// cycles idle -> running -> idle/setup -> ...; a run may end in a breakdown,
+// whose repair goes on regardless of shifts. Outside shifts it is idle (not
+// running) unless it is still down.
+type machine struct {
+	line *line
+	name string
+	r    *rand.Rand
+	seed int64
+
+	// behaviour
+	idleMean time.Duration
+	cycle    time.Duration // per good part
+	kw       float64       // power while running
+	base     float64       // counter value at the generator's start
+
+	// generator state
+	st       string
+	on       bool      // within a shift
+	phaseEnd time.Time // next transition
+	cut      bool      // the phase ends because the shift ends
+	after    string    // state after the phase when not cut
+	runMs    int64     // running time since the generator's start, up to runFrom
+	runFrom  time.Time // start of the current run when running
+
+	// operators
+	opq []opChange
+	ops []string // logged in, sorted
+
+	// emission
+	started    bool
+	nextSample time.Time
+	pubState   string
+	pubRun     bool
+	pubOps     string
+	acct       *account
+}
+
+func (m *machine) dur(mean time.Duration, lo, hi float64) time.Duration {
+	d := time.Duration(float64(mean) * (lo + (hi-lo)*m.r.Float64())).Truncate(time.Millisecond)
+	return max(d, time.Millisecond)
+}
+
+// startIdle is the idle time at the start of a shift or after a repair;
+// rarely used machines often stay idle much longer.
+func (m *machine) startIdle() time.Duration {
+	if m.idleMean > 2*m.line.cfg.MeanIdle {
+		return m.dur(m.idleMean, 0.05, 1.2)
+	}
+	return m.dur(m.line.cfg.MeanIdle, 0.1, 0.6)
+}
+
+// initGen starts the generator at t.
+func (m *machine) initGen(t time.Time) {
+	if m.line.cal.covered(t) {
+		m.on = true
+		m.beginPhase(t, Idle, m.startIdle(), Running)
+		return
+	}
+	m.goOff(t)
+}
+
+func (m *machine) goOff(t time.Time) {
+	m.setState(t, Idle)
+	m.on, m.cut = false, false
+	m.phaseEnd = m.line.cal.nextStart(t)
+}
+
+func (m *machine) setState(t time.Time, st string) {
+	if m.st == Running && st != Running {
+		m.runMs += t.Sub(m.runFrom).Milliseconds()
+	}
+	if st == Running && m.st != Running {
+		m.runFrom = t
+	}
+	m.st = st
+}
+
+// beginPhase enters state st at t for d (cut short by the end of the shift),
+// then after.
+func (m *machine) beginPhase(t time.Time, st string, d time.Duration, after string) {
+	m.setState(t, st)
+	sched := t.Add(d)
+	end := m.line.cal.workEnd(t, sched)
+	m.phaseEnd, m.cut, m.after = end, end.Before(sched), after
+}
+
+func (m *machine) beginRun(t time.Time) {
+	d := m.dur(m.line.cfg.MeanRun, 0.5, 1.5)
+	rate := *m.line.cfg.BreakdownsPerDay
+	if rate > 0 && m.r.Float64() < 1-math.Exp(-rate*d.Hours()/24) {
+		at := time.Duration(float64(d) * m.r.Float64()).Truncate(time.Millisecond)
+		m.beginPhase(t, Running, max(at, time.Millisecond), Down)
+		return
+	}
+	next := Idle
+	if m.r.Float64() < 0.15 {
+		next = Setup
+	}
+	m.beginPhase(t, Running, d, next)
+}
+
+// advance makes the transition due at phaseEnd.
+func (m *machine) advance() {
+	t := m.phaseEnd
+	cfg := m.line.cfg
+	switch {
+	case m.st == Down: // repaired
+		if m.line.cal.covered(t) {
+			m.on = true
+			m.beginPhase(t, Idle, m.startIdle(), Running)
+		} else {
+			m.goOff(t)
+		}
+	case !m.on: // a shift starts
+		m.on = true
+		m.beginPhase(t, Idle, m.startIdle(), Running)
+	case m.cut: // the shift ended
+		m.goOff(t)
+	case m.after == Down:
+		m.setState(t, Down)
+		mean := float64(cfg.MeanRepair)
+		d := time.Duration(mean * math.Min(4, math.Max(0.25, -math.Log(1-m.r.Float64())))).Truncate(time.Millisecond)
+		m.phaseEnd, m.cut = t.Add(max(d, time.Millisecond)), false
+	case m.after == Running:
+		m.beginRun(t)
+	case m.after == Setup:
+		m.beginPhase(t, Setup, m.dur(cfg.MeanSetup, 0.5, 1.5), Running)
+	default: // idle
+		next := Running
+		if m.r.Float64() < 0.1 {
+			next = Setup
+		}
+		m.beginPhase(t, Idle, m.dur(m.idleMean, 0.5, 1.5), next)
+	}
+}
+
+// nextOp returns the time of the machine's next operator change.
+func (m *machine) nextOp() time.Time {
+	for len(m.opq) == 0 || !m.opq[0].t.Before(m.line.horizon()) {
+		m.line.planNext()
+	}
+	return m.opq[0].t
+}
+
+// applyOps applies the operator changes at t.
+func (m *machine) applyOps(t time.Time) {
+	for m.nextOp().Equal(t) {
+		c := m.opq[0]
+		m.opq = m.opq[1:]
+		i, found := slices.BinarySearch(m.ops, c.op)
+		switch {
+		case c.in && !found:
+			m.ops = slices.Insert(m.ops, i, c.op)
+		case !c.in && found:
+			m.ops = slices.Delete(m.ops, i, i+1)
+		}
+	}
+}
+
+// peek returns the time of the machine's next batch of events.
+func (m *machine) peek() time.Time {
+	t := m.phaseEnd
+	if o := m.nextOp(); o.Before(t) {
+		t = o
+	}
+	if m.started && m.nextSample.Before(t) {
+		t = m.nextSample
+	}
+	return t
+}
+
+// step processes everything due at t = peek() and returns the events to publish.
+func (m *machine) step(t time.Time) []Event {
+	for !m.phaseEnd.After(t) {
+		m.advance()
+	}
+	if m.nextOp().Equal(t) {
+		m.applyOps(t)
+	}
+	if !m.started {
+		return nil
+	}
+	var evs []Event
+	run := m.st == Running
+	countDone := false
+	if m.st != m.pubState {
+		evs = append(evs, m.event(t, signal.State, signal.String(m.st)))
+		if run != m.pubRun {
+			evs = append(evs, m.event(t, signal.Run, signal.Bool(run)))
+		}
+		evs = append(evs, m.event(t, signal.Count, signal.Number(m.count(t))))
+		countDone = true
+	}
+	if m.nextSample.Equal(t) {
+		if !countDone {
+			evs = append(evs, m.event(t, signal.Count, signal.Number(m.count(t))))
+		}
+		evs = append(evs, m.event(t, Power, signal.Number(m.power(t))))
+		m.nextSample = m.nextSample.Add(m.line.sample)
+	}
+	if ops := strings.Join(m.ops, ","); ops != m.pubOps {
+		evs = append(evs, m.event(t, signal.Operator, signal.String(ops)))
+	}
+	m.publish(t)
+	return evs
+}
+
+// all returns every signal of the machine at t (initial and final samples).
+func (m *machine) all(t time.Time) []Event {
+	return []Event{
+		m.event(t, signal.State, signal.String(m.st)),
+		m.event(t, signal.Run, signal.Bool(m.st == Running)),
+		m.event(t, signal.Count, signal.Number(m.count(t))),
+		m.event(t, Power, signal.Number(m.power(t))),
+		m.event(t, signal.Operator, signal.String(strings.Join(m.ops, ","))),
+	}
+}
+
+// publish records the published values at t, after accounting up to t.
+func (m *machine) publish(t time.Time) {
+	m.acct.observe(t, m.st == Running, m.ops)
+	m.pubState, m.pubRun, m.pubOps = m.st, m.st == Running, strings.Join(m.ops, ",")
+}
+
+func (m *machine) event(t time.Time, name string, v signal.Value) Event {
+	return Event{Time: t, Line: m.line.cfg.Name, Equipment: m.name, Source: m.line.source, Name: name, Value: v}
+}
+
+// count is the good-part counter at t.
+func (m *machine) count(t time.Time) float64 {
+	ms := m.runMs
+	if m.st == Running {
+		ms += t.Sub(m.runFrom).Milliseconds()
+	}
+	return m.base + math.Floor(float64(ms)/float64(m.cycle.Milliseconds()))
+}
+
+// power is the machine's power draw in kW at t: a level by state with noise
+// that depends only on the machine and t.
+func (m *machine) power(t time.Time) float64 {
+	level := 0.06
+	switch {
+	case m.st == Running:
+		level = 1
+	case m.st == Setup:
+		level = 0.3
+	case m.st == Down:
+		level = 0.04
+	case m.on:
+		level = 0.18
+	}
+	n := float64(hash(m.line.cfg.Name, m.name, t.UTC().Format(time.RFC3339Nano))^uint64(m.seed)) / float64(math.MaxUint64)
+	return math.Round(m.kw*level*(0.92+0.16*n)*100) / 100
+}

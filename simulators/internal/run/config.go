@@ -1,0 +1,49 @@
+package run
+
+import (
+	"errors"
+	"time"
+
+	"github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/simulators/internal/mqttout"
+	"github.com/floorpulse/floorpulse/simulators/internal/opcuasrv"
+	"github.com/floorpulse/floorpulse/simulators/internal/plant"
+)
+
+// Config is the simulator's configuration file (configs/simulator.yaml).
+type Config struct {
+	plant.Config `yaml:",inline"`
+	// History is how much history before now is generated and published fast.
+	History time.Duration `yaml:"history"`
+	// Live is how long the simulation then runs in real time; 0 = until interrupted.
+	Live  time.Duration   `yaml:"live"`
+	MQTT  mqttout.Config  `yaml:"mqtt"`
+	OPCUA opcuasrv.Config `yaml:"opcua"`
+}
+
+// SetToDefault fills every default.
+func (c *Config) SetToDefault() {
+	c.Config.SetToDefault()
+	c.History, c.Live = 0, 0
+	c.MQTT.SetToDefault()
+	c.OPCUA.SetToDefault()
+}
+
+// Validate returns every problem, each naming its key.
+func (c *Config) Validate() error {
+	errs := []error{c.Config.Validate(), c.MQTT.Validate("mqtt"), c.OPCUA.Validate("opcua")}
+	if c.History < 0 {
+		errs = append(errs, config.Errorf("history", "must not be negative, got %s", c.History))
+	}
+	if c.Live < 0 {
+		errs = append(errs, config.Errorf("live", "must not be negative, got %s", c.Live))
+	}
+	return errors.Join(errs...)
+}
+
+// Load reads and validates a configuration file.
+func Load(path string) (Config, error) {
+	var c Config
+	err := config.Load(path, &c)
+	return c, err
+}

@@ -292,7 +292,7 @@ func waitHTTP(t *testing.T, url string, p *testenv.Process, timeout time.Duratio
 // Names that tie this test to the agent's and simulator's contracts.
 const (
 	// opcNamespace is the namespace index of the simulator's OPC UA nodes.
-	opcNamespace = 2
-	// mqttConnectedMetric prefixes the agent's metric for a connected MQTT source.
-	mqttConnectedMetric = `floorpulse_agent_source_connected{source="mqtt`
+	opcNamespace = 1
+	// mqttConnectedMetric prefixes the agent's metric for an MQTT source whose subscriptions are active.
+	mqttConnectedMetric = `floorpulse_agent_source_subscribed{kind="mqtt"`
 )

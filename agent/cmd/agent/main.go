@@ -1,0 +1,64 @@
+// Command agent is the floorpulse edge agent: it reads equipment signals over
+// MQTT and OPC UA, keeps them in an on-disk queue and forwards them to NATS
+// JetStream.
+//
+//	agent run   -config agent.yaml   run until SIGINT/SIGTERM
+//	agent check -config agent.yaml   validate the configuration and exit
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/floorpulse/floorpulse/agent/internal/app"
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+)
+
+const usage = `usage:
+  agent run   -config FILE   run the agent
+  agent check -config FILE   validate the configuration (exit 1 on problems)
+`
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || (args[0] != "run" && args[0] != "check") {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	fs := flag.NewFlagSet("agent "+args[0], flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", "configs/agent.yaml", "configuration file")
+	if err := fs.Parse(args[1:]); err != nil {
+		return 2
+	}
+	cfg, err := config.Load(*path)
+	if err != nil {
+		for _, line := range strings.Split(err.Error(), "\n") {
+			fmt.Fprintln(stderr, line)
+		}
+		return 1
+	}
+	if args[0] == "check" {
+		fmt.Fprintln(stdout, "config ok")
+		return 0
+	}
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := app.New(cfg, log).Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		log.Error("agent failed", "err", err)
+		return 1
+	}
+	return 0
+}

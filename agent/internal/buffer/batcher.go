@@ -1,0 +1,152 @@
+package buffer
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"time"
+
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Appender is what the Batcher commits to; *Queue implements it.
+type Appender interface {
+	Append(ctx context.Context, sigs []signal.Signal) error
+}
+
+var _ Appender = (*Queue)(nil)
+
+// Entry is one unit handed to the Batcher: the signals of one upstream
+// message or notification, and what to do once they are committed (or not:
+// Done gets a non-nil error only when the Batcher stops first).
+type Entry struct {
+	Signals []signal.Signal
+	Done    func(err error)
+}
+
+// Batcher is a group committer: it gathers entries from every source for up to
+// linger or max signals, appends them in one transaction (one fsync), and only
+// then calls each entry's Done, in the order the entries arrived. A failed
+// append (a full disk, say) is retried with back-off, holding the entries; the
+// sources block on Add meanwhile, which is the back-pressure upstream.
+type Batcher struct {
+	q      Appender
+	in     chan Entry
+	max    int
+	linger time.Duration
+	log    *slog.Logger
+}
+
+// NewBatcher returns a Batcher committing up to max signals per transaction,
+// waiting at most linger for a transaction to fill.
+func NewBatcher(q Appender, max int, linger time.Duration, log *slog.Logger) *Batcher {
+	if max < 1 {
+		max = 1
+	}
+	return &Batcher{q: q, in: make(chan Entry, 4*max), max: max, linger: linger, log: log}
+}
+
+// Add hands an entry to the Batcher. It blocks while the Batcher is behind.
+func (b *Batcher) Add(ctx context.Context, e Entry) error {
+	select {
+	case b.in <- e:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Commit appends sigs and waits until they are durable.
+func (b *Batcher) Commit(ctx context.Context, sigs []signal.Signal) error {
+	done := make(chan error, 1)
+	if err := b.Add(ctx, Entry{Signals: sigs, Done: func(err error) { done <- err }}); err != nil {
+		return err
+	}
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run commits entries until ctx ends.
+func (b *Batcher) Run(ctx context.Context) error {
+	var (
+		batch []Entry
+		sigs  []signal.Signal
+		timer = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+	for {
+		batch, sigs = batch[:0], sigs[:0]
+		select {
+		case <-ctx.Done():
+			return nil
+		case e := <-b.in:
+			batch = append(batch, e)
+			sigs = appendValid(sigs, e.Signals, b.log)
+		}
+		timer.Reset(b.linger)
+	fill:
+		for len(sigs) < b.max {
+			select {
+			case e := <-b.in:
+				batch = append(batch, e)
+				sigs = appendValid(sigs, e.Signals, b.log)
+			case <-timer.C:
+				break fill
+			case <-ctx.Done():
+				break fill
+			}
+		}
+		timer.Stop()
+		err := b.append(ctx, sigs)
+		for _, e := range batch {
+			if e.Done != nil {
+				e.Done(err)
+			}
+		}
+		if err != nil {
+			return nil // ctx ended before the append succeeded
+		}
+	}
+}
+
+// append retries until the signals are committed or ctx ends.
+func (b *Batcher) append(ctx context.Context, sigs []signal.Signal) error {
+	if len(sigs) == 0 {
+		return nil
+	}
+	wait := 100 * time.Millisecond
+	for {
+		err := b.q.Append(context.WithoutCancel(ctx), sigs)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, ErrClosed) {
+			return err
+		}
+		b.log.Error("committing signals to the queue failed, retrying", "signals", len(sigs), "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+// appendValid appends the valid signals; sources validate what they produce,
+// so an invalid one here is a bug, logged and dropped rather than blocking
+// every later commit.
+func appendValid(dst, src []signal.Signal, log *slog.Logger) []signal.Signal {
+	for _, s := range src {
+		if err := s.Validate(); err != nil {
+			log.Error("dropping an invalid signal", "err", err)
+			continue
+		}
+		dst = append(dst, s)
+	}
+	return dst
+}

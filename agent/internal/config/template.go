@@ -1,0 +1,100 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Template maps the levels of an MQTT topic to signal fields, e.g.
+// "floorpulse/{site}/{line}/{equipment}/{signal}". A level is a literal that
+// must match, "+" (any value, ignored) or one of {site}, {line}, {equipment},
+// {signal}. A final "#" matches any remaining levels.
+type Template struct {
+	levels []level
+	multi  bool // ends with "#"
+}
+
+type level struct {
+	literal string
+	field   string // site | line | equipment | signal; "" for a literal or "+"
+}
+
+// Fields a template can fill.
+const (
+	FieldSite      = "site"
+	FieldLine      = "line"
+	FieldEquipment = "equipment"
+	FieldSignal    = "signal"
+)
+
+// ParseTemplate compiles a topic template.
+func ParseTemplate(s string) (Template, error) {
+	if s == "" {
+		return Template{}, fmt.Errorf("empty template")
+	}
+	var t Template
+	seen := map[string]bool{}
+	parts := strings.Split(s, "/")
+	for i, p := range parts {
+		switch {
+		case p == "#":
+			if i != len(parts)-1 {
+				return Template{}, fmt.Errorf("%q: # must be the last level", s)
+			}
+			t.multi = true
+		case strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}"):
+			f := p[1 : len(p)-1]
+			switch f {
+			case FieldSite, FieldLine, FieldEquipment, FieldSignal:
+			default:
+				return Template{}, fmt.Errorf("%q: unknown field {%s} (want site, line, equipment or signal)", s, f)
+			}
+			if seen[f] {
+				return Template{}, fmt.Errorf("%q: field {%s} appears twice", s, f)
+			}
+			seen[f] = true
+			t.levels = append(t.levels, level{field: f})
+		case strings.ContainsAny(p, "{}#"):
+			return Template{}, fmt.Errorf("%q: level %q mixes a field with text", s, p)
+		default:
+			t.levels = append(t.levels, level{literal: p})
+		}
+	}
+	return t, nil
+}
+
+// Has reports whether the template fills field.
+func (t Template) Has(field string) bool {
+	for _, l := range t.levels {
+		if l.field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// Match extracts the fields from a topic. It fails when the topic does not fit
+// the template or a field is not a valid signal name token.
+func (t Template) Match(topic string) (map[string]string, error) {
+	parts := strings.Split(topic, "/")
+	if len(parts) < len(t.levels) || (!t.multi && len(parts) != len(t.levels)) {
+		return nil, fmt.Errorf("topic %q has %d levels, template wants %d", topic, len(parts), len(t.levels))
+	}
+	out := make(map[string]string, 4)
+	for i, l := range t.levels {
+		p := parts[i]
+		switch {
+		case l.field != "":
+			if !signal.ValidToken(p) {
+				return nil, fmt.Errorf("topic %q: level %d (%s) %q is not a valid name", topic, i, l.field, p)
+			}
+			out[l.field] = p
+		case l.literal == "+":
+		case l.literal != p:
+			return nil, fmt.Errorf("topic %q: level %d is %q, template wants %q", topic, i, p, l.literal)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,195 @@
+// Package forward moves signals from the on-disk queue to NATS JetStream.
+//
+// What always holds: a record leaves the queue only after JetStream
+// acknowledged it. Each signal is published to signal.Subject(prefix) with
+// its stable ID as Nats-Msg-Id, so a batch retried after a failure (or
+// resent after a crash between the ack and the delete) is dropped by the
+// stream's duplicate window instead of being stored twice.
+package forward
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/floorpulse/floorpulse/agent/internal/buffer"
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/agent/internal/lograte"
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Queue is the part of buffer.Queue the forwarder uses.
+type Queue interface {
+	Peek(n int) ([]buffer.Record, error)
+	Delete(upto uint64) error
+}
+
+// Publisher is the part of jetstream.JetStream the forwarder uses.
+type Publisher interface {
+	PublishAsync(subject string, data []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
+}
+
+var (
+	_ Queue     = (*buffer.Queue)(nil)
+	_ Publisher = jetstream.JetStream(nil)
+)
+
+// Forwarder publishes queued signals in batches.
+type Forwarder struct {
+	q          Queue
+	js         Publisher
+	prefix     string
+	batch      int
+	ackTimeout time.Duration
+	idle       time.Duration // poll interval while the queue is empty
+	log        *slog.Logger
+	warn       *lograte.Logger
+	m          *metrics.Registry
+}
+
+// New returns a Forwarder.
+func New(q Queue, js Publisher, cfg config.NATS, m *metrics.Registry, log *slog.Logger) *Forwarder {
+	return &Forwarder{
+		q: q, js: js, prefix: cfg.SubjectPrefix, batch: cfg.Batch, ackTimeout: cfg.AckTimeout,
+		idle: 10 * time.Millisecond, log: log, warn: lograte.New(log, 10*time.Second), m: m,
+	}
+}
+
+// Connect connects to NATS, retrying in the background when the server is
+// unreachable (the agent buffers meanwhile), and returns a JetStream handle.
+func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+	opts := []nats.Option{
+		nats.Name(name),
+		nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(time.Second),
+		nats.ReconnectJitter(200*time.Millisecond, time.Second),
+		nats.ConnectHandler(func(*nats.Conn) { m.NATSConnected.Store(true); log.Info("connected to nats") }),
+		nats.ReconnectHandler(func(*nats.Conn) { m.NATSConnected.Store(true); log.Info("reconnected to nats") }),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			m.NATSConnected.Store(false)
+			log.Warn("disconnected from nats", "err", err)
+		}),
+		nats.ClosedHandler(func(*nats.Conn) { m.NATSConnected.Store(false) }),
+	}
+	switch {
+	case cfg.Creds != "":
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	case cfg.Token != "":
+		opts = append(opts, nats.Token(cfg.Token))
+	case cfg.User != "":
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	nc, err := nats.Connect(cfg.URL, opts...)
+	if err != nil {
+		return nil, nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+	}
+	if nc.IsConnected() {
+		m.NATSConnected.Store(true)
+	}
+	js, err := jetstream.New(nc,
+		jetstream.WithPublishAsyncMaxPending(2*cfg.Batch),
+		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout),
+	)
+	if err != nil {
+		nc.Close()
+		return nil, nil, fmt.Errorf("jetstream: %w", err)
+	}
+	return nc, js, nil
+}
+
+// Run forwards until ctx ends.
+func (f *Forwarder) Run(ctx context.Context) error {
+	const minWait, maxWait = 100 * time.Millisecond, 5 * time.Second
+	wait := minWait
+	for {
+		if ctx.Err() != nil {
+			return nil
+		}
+		recs, err := f.q.Peek(f.batch)
+		if err != nil {
+			if errors.Is(err, buffer.ErrClosed) {
+				return err
+			}
+			f.warn.Warn("reading the queue failed", "err", err)
+			sleep(ctx, wait)
+			continue
+		}
+		if len(recs) == 0 {
+			sleep(ctx, f.idle)
+			continue
+		}
+		if err := f.publish(ctx, recs); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			f.m.PublishErrors.Add(1)
+			f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", wait)
+			sleep(ctx, wait)
+			wait = min(2*wait, maxWait)
+			continue
+		}
+		wait = minWait
+		if err := f.q.Delete(recs[len(recs)-1].Seq); err != nil {
+			// The batch is in the stream; resending it later is deduplicated.
+			f.warn.Warn("deleting a forwarded batch failed", "upto", recs[len(recs)-1].Seq, "err", err)
+			if errors.Is(err, buffer.ErrClosed) {
+				return err
+			}
+			sleep(ctx, wait)
+		}
+	}
+}
+
+// publish sends one batch and waits until JetStream acked every message.
+func (f *Forwarder) publish(ctx context.Context, recs []buffer.Record) error {
+	futures := make([]jetstream.PubAckFuture, 0, len(recs))
+	for _, r := range recs {
+		s, err := signal.Unmarshal(r.Data)
+		if err != nil {
+			// Only a corrupted file gets here; the record cannot be sent anywhere.
+			f.warn.Warn("skipping an undecodable queue record", "seq", r.Seq, "err", err)
+			continue
+		}
+		fut, err := f.js.PublishAsync(s.Subject(f.prefix), r.Data, jetstream.WithMsgID(s.ID()))
+		if err != nil {
+			return fmt.Errorf("publishing seq %d: %w", r.Seq, err)
+		}
+		futures = append(futures, fut)
+	}
+	timeout := time.NewTimer(f.ackTimeout + time.Second)
+	defer timeout.Stop()
+	var dups uint64
+	for _, fut := range futures {
+		select {
+		case ack := <-fut.Ok():
+			if ack.Duplicate {
+				dups++
+			}
+		case err := <-fut.Err():
+			return fmt.Errorf("batch from seq %d: %w", recs[0].Seq, err)
+		case <-timeout.C:
+			return fmt.Errorf("batch from seq %d: no ack within %s", recs[0].Seq, f.ackTimeout)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	f.m.Forwarded.Add(uint64(len(futures)))
+	f.m.Duplicates.Add(dups)
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

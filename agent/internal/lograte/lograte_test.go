@@ -1,0 +1,29 @@
+package lograte
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLimits(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(slog.New(slog.NewTextHandler(&buf, nil)), time.Second)
+	now := time.Unix(1000, 0)
+	l.now = func() time.Time { return now }
+	for i := 0; i < 100; i++ {
+		l.Warn("bad payload", "i", i)
+	}
+	l.Warn("other")
+	now = now.Add(2 * time.Second)
+	l.Warn("bad payload", "i", 100)
+	out := buf.String()
+	if n := strings.Count(out, "bad payload"); n != 2 {
+		t.Fatalf("logged %d times, want 2:\n%s", n, out)
+	}
+	if !strings.Contains(out, "suppressed=99") || !strings.Contains(out, "other") {
+		t.Fatalf("missing suppressed count or other message:\n%s", out)
+	}
+}

@@ -1,0 +1,230 @@
+package mqtt
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// maxPayload bounds what a decoder reads; larger messages are decode errors.
+const maxPayload = signal.MaxEncodedSize
+
+// errDecode is wrapped by every decoding error.
+var errDecode = errors.New("undecodable message")
+
+// Decoder turns the messages of one subscription into signals.
+type Decoder struct {
+	tmpl       config.Template
+	fixed      map[string]string // field -> value when the template does not give it
+	format     string
+	valuePath  []string
+	timePath   []string
+	timeFormat string
+	agent      string
+}
+
+// NewDecoder builds the decoder of a validated subscription.
+func NewDecoder(sub config.Subscription, defaultSite, agent string) *Decoder {
+	site := sub.Site
+	if site == "" {
+		site = defaultSite
+	}
+	return &Decoder{
+		tmpl: sub.Compiled(),
+		fixed: map[string]string{
+			config.FieldSite: site, config.FieldLine: sub.Line, config.FieldEquipment: sub.Equipment, config.FieldSignal: sub.Signal,
+		},
+		format:     sub.Format,
+		valuePath:  splitPath(sub.Value),
+		timePath:   splitPath(sub.Time),
+		timeFormat: sub.TimeFormat,
+		agent:      agent,
+	}
+}
+
+func splitPath(p string) []string {
+	if p == "" {
+		return nil
+	}
+	return strings.Split(p, ".")
+}
+
+// Decode maps one message to a signal. rx is the receive time, used (and
+// flagged) when the message carries no timestamp.
+func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Signal, error) {
+	fields, err := d.tmpl.Match(topic)
+	if err != nil {
+		return signal.Signal{}, fmt.Errorf("%w: %v", errDecode, err)
+	}
+	get := func(f string) string {
+		if v, ok := fields[f]; ok {
+			return v
+		}
+		return d.fixed[f]
+	}
+	s := signal.Signal{
+		Site: get(config.FieldSite), Line: get(config.FieldLine), Equipment: get(config.FieldEquipment),
+		Name: get(config.FieldSignal), Agent: d.agent,
+	}
+	var ts time.Time
+	switch d.format {
+	case "plain":
+		s.Value, err = DecodePlain(payload)
+	default:
+		s.Value, ts, err = DecodeJSON(payload, d.valuePath, d.timePath, d.timeFormat)
+	}
+	if err != nil {
+		return signal.Signal{}, err
+	}
+	if ts.IsZero() {
+		ts, s.Received = rx, true
+	}
+	s.Time = ts
+	if err := s.Validate(); err != nil {
+		return signal.Signal{}, fmt.Errorf("%w: %v", errDecode, err)
+	}
+	return s, nil
+}
+
+// DecodePlain reads a text payload: "true"/"false" are bools, a finite number
+// is a number, anything else (valid UTF-8) is a string.
+func DecodePlain(payload []byte) (signal.Value, error) {
+	if len(payload) > maxPayload {
+		return signal.Value{}, fmt.Errorf("%w: payload of %d bytes", errDecode, len(payload))
+	}
+	if !utf8.Valid(payload) {
+		return signal.Value{}, fmt.Errorf("%w: payload is not UTF-8 text", errDecode)
+	}
+	text := strings.TrimSpace(string(payload))
+	switch text {
+	case "true":
+		return signal.Bool(true), nil
+	case "false":
+		return signal.Bool(false), nil
+	}
+	if f, err := strconv.ParseFloat(text, 64); err == nil {
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return signal.Value{}, fmt.Errorf("%w: %q is not a finite number", errDecode, text)
+		}
+		return signal.Number(f), nil
+	}
+	return signal.String(text), nil
+}
+
+// DecodeJSON reads the value at valuePath (nil: the whole document) and the
+// timestamp at timePath (nil: none) of a JSON payload. A missing timestamp
+// field gives a zero time (the caller uses the receive time); a timestamp
+// that is present but unreadable is an error.
+func DecodeJSON(payload []byte, valuePath, timePath []string, timeFormat string) (signal.Value, time.Time, error) {
+	if len(payload) > maxPayload {
+		return signal.Value{}, time.Time{}, fmt.Errorf("%w: payload of %d bytes", errDecode, len(payload))
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	var doc any
+	if err := dec.Decode(&doc); err != nil {
+		return signal.Value{}, time.Time{}, fmt.Errorf("%w: %v", errDecode, err)
+	}
+	if dec.More() {
+		return signal.Value{}, time.Time{}, fmt.Errorf("%w: trailing data after JSON", errDecode)
+	}
+	raw, ok := lookup(doc, valuePath)
+	if !ok {
+		return signal.Value{}, time.Time{}, fmt.Errorf("%w: no value at %q", errDecode, strings.Join(valuePath, "."))
+	}
+	v, err := jsonValue(raw)
+	if err != nil {
+		return signal.Value{}, time.Time{}, err
+	}
+	if timePath == nil {
+		return v, time.Time{}, nil
+	}
+	rawTS, ok := lookup(doc, timePath)
+	if !ok || rawTS == nil {
+		return v, time.Time{}, nil
+	}
+	ts, err := parseTime(rawTS, timeFormat)
+	if err != nil {
+		return signal.Value{}, time.Time{}, err
+	}
+	return v, ts, nil
+}
+
+func lookup(doc any, path []string) (any, bool) {
+	for _, k := range path {
+		m, ok := doc.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if doc, ok = m[k]; !ok {
+			return nil, false
+		}
+	}
+	return doc, true
+}
+
+func jsonValue(raw any) (signal.Value, error) {
+	switch x := raw.(type) {
+	case bool:
+		return signal.Bool(x), nil
+	case json.Number:
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return signal.Value{}, fmt.Errorf("%w: number %s out of range", errDecode, x)
+		}
+		return signal.Number(f), nil
+	case string:
+		return signal.String(x), nil
+	case nil:
+		return signal.Value{}, fmt.Errorf("%w: value is null", errDecode)
+	default:
+		return signal.Value{}, fmt.Errorf("%w: value is a JSON %T, want bool, number or string", errDecode, raw)
+	}
+}
+
+func parseTime(raw any, format string) (time.Time, error) {
+	var text string
+	switch x := raw.(type) {
+	case string:
+		text = x
+	case json.Number:
+		text = string(x)
+	default:
+		return time.Time{}, fmt.Errorf("%w: timestamp is a JSON %T", errDecode, raw)
+	}
+	switch format {
+	case "unix", "unix_ms":
+		unit := int64(time.Second)
+		if format == "unix_ms" {
+			unit = int64(time.Millisecond)
+		}
+		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
+			if n > math.MaxInt64/unit || n < math.MinInt64/unit {
+				return time.Time{}, fmt.Errorf("%w: timestamp %s out of range", errDecode, text)
+			}
+			return time.Unix(0, n*unit).UTC(), nil
+		}
+		f, err := strconv.ParseFloat(text, 64)
+		if err != nil || math.IsNaN(f) || math.Abs(f*float64(unit)) > math.MaxInt64/2 {
+			return time.Time{}, fmt.Errorf("%w: timestamp %q is not a %s time", errDecode, text, format)
+		}
+		// Round to the microsecond: float seconds carry no more, and the same
+		// payload must always give the same time.
+		return time.Unix(0, int64(f*float64(unit))).Round(time.Microsecond).UTC(), nil
+	default:
+		t, err := time.Parse(time.RFC3339Nano, text)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("%w: timestamp %q is not RFC 3339", errDecode, text)
+		}
+		return t.UTC(), nil
+	}
+}

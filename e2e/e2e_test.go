@@ -110,7 +110,7 @@ opcua:
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
 timezone: Europe/Berlin
 seed: 7
-history: 960h
+history: 1500h
 live: 25s
 sample_interval: 20m
 mqtt: {broker: %q, topic_prefix: floorpulse, qos: 1, client_id: floorpulse-simulator-e2e}
@@ -123,7 +123,7 @@ lines:
   - {name: L1, source: mqtt, machines: 3, class: cnc, shifts: [early, late], operators: 6}
   - {name: L2, source: mqtt, machines: 3, class: press, shifts: [early, late, night], weekend: true, operators: 8}
   - {name: L3, source: opcua, machines: 2, class: assembly, shifts: [early, late, night], weekend: true, operators: 6,
-     mean_run: 4s, mean_idle: 2s, mean_setup: 3s, breakdowns_per_day: 2000, mean_repair: 3s}
+     mean_run: 4s, mean_idle: 2s, mean_setup: 3s, breakdowns_per_day: 500, mean_repair: 3s}
 `, mosq.URL, opcPort))
 
 	hub := testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
@@ -155,9 +155,13 @@ lines:
 	wantActive := map[string]map[string]int{} // month -> line -> active
 	registered := map[string]int{"L1": 3, "L2": 4, "L3": 2}
 	sources := map[string]bool{}
+	var opcRunMS int64
 	for _, e := range tr.Equipment {
 		sources[e.Source] = true
 		for month, f := range e.Months {
+			if e.Source == "opcua" {
+				opcRunMS += f.RunMS
+			}
 			wantRun[em{e.Line, e.Equipment, month}] = float64(f.RunMS) / 1000
 			if wantActive[month] == nil {
 				wantActive[month] = map[string]int{}
@@ -167,8 +171,8 @@ lines:
 			}
 		}
 	}
-	if !sources["mqtt"] || !sources["opcua"] || len(wantRun) < 16 {
-		t.Fatalf("ground truth too thin: sources %v, %d machine-months", sources, len(wantRun))
+	if !sources["mqtt"] || !sources["opcua"] || len(wantRun) < 3*6+2 || opcRunMS == 0 {
+		t.Fatalf("ground truth too thin: sources %v, %d machine-months, %d ms of OPC UA run time", sources, len(wantRun), opcRunMS)
 	}
 
 	q := influxdb2.NewClient(influx.URL, "").QueryAPI("")

@@ -124,8 +124,8 @@ func (e *Engine) pointAt(k signal.Key, t int64) state.Point {
 }
 
 // Figures returns the equipment months and line months to write for dirty:
-// every month a dirty range touches, for its equipment and for every
-// registered equipment of its line (the line's active rate depends on all).
+// every month a dirty range touches, for its equipment, and for every
+// registered line (a line's active rate depends on all its equipment).
 func (e *Engine) Figures(dirty Dirty) ([]activity.EquipmentMonth, []activity.LineMonth) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
@@ -144,9 +144,13 @@ func (e *Engine) Figures(dirty Dirty) ([]activity.EquipmentMonth, []activity.Lin
 				eqMonths[k] = map[int64]bool{}
 			}
 			eqMonths[k][ms] = true
-			if e.equipment[k].Registered {
-				lineMonths[lineMonth{[2]string{k.Site, k.Line}, ms}] = true
-			}
+		}
+	}
+	// Every registered line gets figures for every dirty month, so a line whose
+	// machines were all silent that month still shows its (zero) active rate.
+	for ms := range months {
+		for line := range e.lines {
+			lineMonths[lineMonth{line, ms}] = true
 		}
 	}
 	var ems []activity.EquipmentMonth

@@ -46,16 +46,29 @@ const NamespaceURI = "urn:floorpulse:simulator"
 type Config struct {
 	Host string `yaml:"host"`
 	Port int    `yaml:"port"`
+	// WaitForClient holds the live phase until a client monitors some item,
+	// so that no live change happens unseen (OPC UA keeps no history here).
+	WaitForClient bool `yaml:"wait_for_client"`
+	// MinChangeGap is the least wall time between two changes of one node.
+	// The server reports a node's latest value once per publishing interval,
+	// so two changes closer than that reach a client as one; when the
+	// simulator catches up on events that are due already, it spaces them.
+	MinChangeGap time.Duration `yaml:"min_change_gap"`
 }
 
 // SetToDefault fills the defaults.
-func (c *Config) SetToDefault() { *c = Config{Host: "127.0.0.1", Port: 4840} }
+func (c *Config) SetToDefault() {
+	*c = Config{Host: "127.0.0.1", Port: 4840, WaitForClient: true, MinChangeGap: 250 * time.Millisecond}
+}
 
 // Validate returns every problem, keys prefixed with prefix.
 func (c *Config) Validate(prefix string) error {
 	var errs []error
 	if c.Host == "" {
 		errs = append(errs, config.Errorf(prefix+".host", "is required"))
+	}
+	if c.MinChangeGap < 0 {
+		errs = append(errs, config.Errorf(prefix+".min_change_gap", "must not be negative"))
 	}
 	if c.Port < 1 || c.Port > 65535 {
 		errs = append(errs, config.Errorf(prefix+".port", "must be between 1 and 65535, got %d", c.Port))
@@ -85,8 +98,10 @@ type Server struct {
 	url   string
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	ready bool
+	mu      sync.Mutex
+	ready   bool
+	lastSet map[string]time.Time // wall time of each node's last change
+	minGap  time.Duration
 }
 
 // New builds the server and its address space.
@@ -108,7 +123,7 @@ func New(c Config, site string, eqs []Equipment, log *slog.Logger) (*Server, err
 		server.ProductName("floorpulse plant simulator"),
 		server.SetLogger(quiet{log}),
 	)
-	s := &Server{srv: srv, site: site, nodes: map[string]*server.Node{}, url: fmt.Sprintf("opc.tcp://%s:%d", c.Host, c.Port), log: log}
+	s := &Server{srv: srv, site: site, nodes: map[string]*server.Node{}, url: fmt.Sprintf("opc.tcp://%s:%d", c.Host, c.Port), log: log, minGap: c.MinChangeGap}
 	s.ns = server.NewNodeNameSpace(srv, NamespaceURI)
 	root, err := srv.Namespace(0)
 	if err != nil {
@@ -168,6 +183,27 @@ func (s *Server) Run(ctx context.Context) error {
 	return s.srv.Close()
 }
 
+// WaitClient waits until some client monitors at least one item (or ctx ends),
+// so that live changes are not made before anyone can see them.
+func (s *Server) WaitClient(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		mis := s.srv.MonitoredItemService
+		mis.Mu.Lock()
+		n := len(mis.Items)
+		mis.Mu.Unlock()
+		if n > 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // Set sets a signal's value at source time t and notifies subscribers.
 func (s *Server) Set(line, equipment, name string, t time.Time, v signal.Value) error {
 	nid := NodeID(s.ns.ID(), s.site, line, equipment, name)
@@ -188,10 +224,20 @@ func (s *Server) Set(line, equipment, name string, t time.Time, v signal.Value) 
 	if err != nil {
 		return fmt.Errorf("value of %s: %w", nid, err)
 	}
-	dv := &ua.DataValue{Value: variant, Status: ua.StatusGood, SourceTimestamp: t, ServerTimestamp: time.Now()}
-	dv.UpdateMask()
+	key := nid.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if last, ok := s.lastSet[key]; ok {
+		if wait := s.minGap - time.Since(last); wait > 0 {
+			time.Sleep(wait)
+		}
+	}
+	if s.lastSet == nil {
+		s.lastSet = map[string]time.Time{}
+	}
+	s.lastSet[key] = time.Now()
+	dv := &ua.DataValue{Value: variant, Status: ua.StatusGood, SourceTimestamp: t, ServerTimestamp: time.Now()}
+	dv.UpdateMask()
 	if err := n.SetAttribute(ua.AttributeIDValue, dv); err != nil {
 		return err
 	}

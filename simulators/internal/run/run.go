@@ -153,6 +153,13 @@ func (s *Simulator) simulate(ctx context.Context, broker *mqttout.Broker, opc *o
 		}
 	}
 
+	if opc != nil && s.cfg.OPCUA.WaitForClient {
+		s.log.Info("waiting for an opc ua client to subscribe before going live", "endpoint", opc.URL())
+		if err := opc.WaitClient(ctx); err != nil {
+			return false, nil
+		}
+	}
+
 	now := s.clock.Now().Truncate(time.Millisecond)
 	p, err := plant.New(s.cfg.Config, now.Add(-s.cfg.History), now)
 	if err != nil {

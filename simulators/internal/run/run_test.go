@@ -73,6 +73,8 @@ func TestSimulatorTruthMatchesMQTTStream(t *testing.T) {
 	c.Live = 20 * time.Minute
 	c.MQTT.Listen = "127.0.0.1:0"
 	c.OPCUA.Port = testenv.FreePort(t)
+	c.OPCUA.WaitForClient = false // nobody reads OPC UA here, and time is faked
+	c.OPCUA.MinChangeGap = 0
 	c.Shifts = []plant.Shift{{Name: "early", Start: "06:00", End: "14:00"}, {Name: "late", Start: "14:00", End: "22:00"}, {Name: "night", Start: "22:00", End: "06:00"}}
 	c.Lines = []plant.Line{
 		{Name: "L1", Source: plant.SourceMQTT, Machines: 3, Class: "cnc", Shifts: []string{"early", "late", "night"}, Weekend: true, Operators: 4, MeanRun: 20 * time.Minute, MeanIdle: 5 * time.Minute},

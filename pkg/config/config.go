@@ -72,20 +72,27 @@ func Decode(name string, data []byte, v any) error {
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
+	var decodeErr error
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", name, cleanYAMLError(err))
+		decodeErr = fmt.Errorf("%s: %w", name, cleanYAMLError(err))
+		var te *yaml.TypeError
+		if !errors.As(err, &te) {
+			return decodeErr // not YAML at all: nothing to validate
+		}
+		// Unknown keys and mistyped values: the rest was decoded, so report
+		// its problems too, all at once.
 	}
 	var root yaml.Node
 	_ = yaml.Unmarshal(data, &root)
 	val, ok := v.(Validator)
 	if !ok {
-		return nil
+		return decodeErr
 	}
 	err := val.Validate()
 	if err == nil {
-		return nil
+		return decodeErr
 	}
-	return annotate(name, &root, err)
+	return errors.Join(decodeErr, annotate(name, &root, err))
 }
 
 // annotate sets File and Line on every FieldError in err.

@@ -67,8 +67,12 @@ func TestDecodeNamesKeyAndLine(t *testing.T) {
 
 func TestDecodeUnknownKey(t *testing.T) {
 	var s sample
-	err := Decode("agent.yaml", []byte("name: x\nopcua:\n  - endpoint: e\n    nodez: []\n"), &s)
-	if err == nil || !strings.Contains(err.Error(), `line 4: unknown key "nodez"`) {
+	err := Decode("agent.yaml", []byte("name: x\nopcua:\n  - nodez: []\n"), &s)
+	if err == nil || !strings.Contains(err.Error(), `line 3: unknown key "nodez"`) {
 		t.Fatalf("got %v", err)
+	}
+	// The other problems are reported in the same go.
+	if !strings.Contains(err.Error(), "agent.yaml:3: opcua[0].endpoint: required") {
+		t.Fatalf("validation problems missing: %v", err)
 	}
 }

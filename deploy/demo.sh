@@ -19,6 +19,7 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   echo "stopped. Logs are in $VAR/*.log"
+  exit 0
 }
 trap cleanup INT TERM EXIT
 

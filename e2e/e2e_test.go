@@ -134,6 +134,15 @@ lines:
 	truthPath := filepath.Join(dir, "truth.json")
 	sim := testenv.Start(t, "simulator", exec.Command(bin+"/simulator", "run", "-config", simCfg, "-truth", truthPath))
 
+	// Kill the hub (and its embedded NATS) with SIGKILL while history flows,
+	// then start it again: nothing may be lost or counted twice.
+	hubMetrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", hubHTTP)
+	waitCounter(t, hubMetrics, "floorpulse_hub_signals_consumed_total", 15000, hub, 3*time.Minute)
+	hub.Kill()
+	t.Log("hub killed with SIGKILL during the history; restarting it")
+	hub = testenv.Start(t, "hub (restarted)", exec.Command(bin+"/hub", "run", "-config", hubCfg))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
+
 	var tr truth
 	deadline := time.Now().Add(6 * time.Minute)
 	for {
@@ -252,6 +261,30 @@ func readActivity(q api.QueryAPI, loc *time.Location) (run map[em]float64, activ
 		}
 	}
 	return run, active, rate, res.Err()
+}
+
+// waitCounter waits until the metric named name reaches at least min.
+func waitCounter(t *testing.T, url, name string, min float64, p *testenv.Process, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		if resp, err := http.Get(url); err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			for _, line := range strings.Split(string(b), "\n") {
+				var v float64
+				if strings.HasPrefix(line, name+" ") {
+					if _, err := fmt.Sscan(strings.TrimPrefix(line, name+" "), &v); err == nil && v >= min {
+						return
+					}
+				}
+			}
+		}
+		if p.Exited() || time.Now().After(deadline) {
+			t.Fatalf("%s never reached %s >= %v (exited: %v)", url, name, min, p.Exited())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // waitMetric waits until the metrics page holds a line starting with prefix and ending in " 1".

@@ -266,29 +266,24 @@ func readActivity(q api.QueryAPI, loc *time.Location) (run map[em]float64, activ
 // waitCounter waits until the metric named name reaches at least min.
 func waitCounter(t *testing.T, url, name string, min float64, p *testenv.Process, timeout time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		if resp, err := http.Get(url); err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			for _, line := range strings.Split(string(b), "\n") {
-				var v float64
-				if strings.HasPrefix(line, name+" ") {
-					if _, err := fmt.Sscan(strings.TrimPrefix(line, name+" "), &v); err == nil && v >= min {
-						return
-					}
-				}
-			}
-		}
-		if p.Exited() || time.Now().After(deadline) {
-			t.Fatalf("%s never reached %s >= %v (exited: %v)", url, name, min, p.Exited())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitMetricLine(t, url, fmt.Sprintf("%s >= %v", name, min), p, timeout, func(line string) bool {
+		var v float64
+		rest, ok := strings.CutPrefix(line, name+" ")
+		_, err := fmt.Sscan(rest, &v)
+		return ok && err == nil && v >= min
+	})
 }
 
 // waitMetric waits until the metrics page holds a line starting with prefix and ending in " 1".
 func waitMetric(t *testing.T, url, prefix string, p *testenv.Process, timeout time.Duration) {
+	t.Helper()
+	waitMetricLine(t, url, prefix+"... 1", p, timeout, func(line string) bool {
+		return strings.HasPrefix(line, prefix) && strings.HasSuffix(line, " 1")
+	})
+}
+
+// waitMetricLine polls a metrics page until one of its lines satisfies ok.
+func waitMetricLine(t *testing.T, url, what string, p *testenv.Process, timeout time.Duration, ok func(string) bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -296,15 +291,15 @@ func waitMetric(t *testing.T, url, prefix string, p *testenv.Process, timeout ti
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
 			for _, line := range strings.Split(string(b), "\n") {
-				if strings.HasPrefix(line, prefix) && strings.HasSuffix(line, " 1") {
+				if ok(line) {
 					return
 				}
 			}
 		}
 		if p.Exited() || time.Now().After(deadline) {
-			t.Fatalf("%s never showed %s... 1 (exited: %v)", url, prefix, p.Exited())
+			t.Fatalf("%s never showed %s (exited: %v)", url, what, p.Exited())
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

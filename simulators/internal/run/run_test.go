@@ -39,7 +39,7 @@ func TestSampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.History != 840*time.Hour || c.Site != "plant1" || len(c.Lines) != 4 || c.Lines[3].Source != plant.SourceOPCUA {
+	if c.History != 1500*time.Hour || c.Site != "plant1" || len(c.Lines) != 4 || c.Lines[3].Source != plant.SourceOPCUA {
 		t.Errorf("unexpected sample config %+v", c)
 	}
 }

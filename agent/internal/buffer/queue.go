@@ -98,6 +98,14 @@ func putUint(b *bolt.Bucket, k []byte, v uint64) error {
 	return b.Put(k, buf[:])
 }
 
+// putStats stores the record count and byte total in the meta bucket.
+func putStats(m *bolt.Bucket, recs, size uint64) error {
+	if err := putUint(m, keyRecords, recs); err != nil {
+		return err
+	}
+	return putUint(m, keyBytes, size)
+}
+
 func seqKey(seq uint64) []byte {
 	k := make([]byte, 8)
 	binary.BigEndian.PutUint64(k, seq)
@@ -141,10 +149,7 @@ func (q *Queue) Append(ctx context.Context, sigs []signal.Signal) error {
 				return err
 			}
 		}
-		if err := putUint(m, keyRecords, recs); err != nil {
-			return err
-		}
-		return putUint(m, keyBytes, size)
+		return putStats(m, recs, size)
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
@@ -270,10 +275,7 @@ func (q *Queue) Delete(upto uint64) error {
 			}
 		}
 		recs -= min(recs, uint64(len(keys)))
-		if err := putUint(m, keyRecords, recs); err != nil {
-			return err
-		}
-		return putUint(m, keyBytes, size)
+		return putStats(m, recs, size)
 	})
 	if err != nil {
 		if errors.Is(err, bolt.ErrDatabaseNotOpen) {

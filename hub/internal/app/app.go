@@ -45,8 +45,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	eng := engine.New(engine.Options{Location: cfg.Location, Registry: Registry(cfg), Threshold: cfg.Threshold}, saved)
-	log.Info("state loaded", "equipment", len(saved), "registered", len(Registry(cfg)))
+	registry := Registry(cfg)
+	eng := engine.New(engine.Options{Location: cfg.Location, Registry: registry, Threshold: cfg.Threshold}, saved)
+	log.Info("state loaded", "equipment", len(saved), "registered", len(registry))
 
 	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org,
 		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})

@@ -21,6 +21,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
 // New returns the hub's HTTP handler.
@@ -72,6 +73,11 @@ type EquipmentJSON struct {
 	Active      bool    `json:"active"`
 	Utilization float64 `json:"utilization"`
 	Coverage    float64 `json:"coverage"`
+	// Availability is APT over known planned busy time; absent when there was none.
+	Availability *float64 `json:"availability,omitempty"`
+	// StateHours are the hours in each state; they add up to the calendar hours.
+	StateHours map[string]float64 `json:"state_hours"`
+	Failures   int                `json:"failures"`
 }
 
 // LineJSON is one line month in the API.
@@ -82,6 +88,8 @@ type LineJSON struct {
 	Active     int     `json:"active"`
 	ActiveRate float64 `json:"active_rate"`
 	RunHours   float64 `json:"run_hours"`
+	// Tiers counts registered equipment per tier.
+	Tiers map[string]int `json:"tiers"`
 }
 
 // MonthJSON is the answer of /api/v1/months/{month}.
@@ -94,24 +102,33 @@ type MonthJSON struct {
 	Site          LineJSON        `json:"site"`
 }
 
-func (h *handler) build(m activity.Month) MonthJSON {
-	ems, lms := h.eng.Month(m)
+func (h *handler) build(m activity.Period) MonthJSON {
+	ems, rollups := h.eng.Month(m)
 	out := MonthJSON{Month: m.Name(), Timezone: h.loc.String(), CalendarHours: m.Hours(),
-		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: h.site}}
+		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: h.site, Tiers: map[string]int{}}}
 	for _, e := range ems {
-		out.Equipment = append(out.Equipment, EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
-			Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds, RunHours: e.RunHours(),
-			Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage()})
+		ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
+			Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
+			Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage(), Failures: e.Failures,
+			StateHours: map[string]float64{}}
+		if v, ok := e.Availability(); ok {
+			ej.Availability = &v
+		}
+		for i, s := range e.Seconds {
+			ej.StateHours[state.State(i).String()] = s / 3600
+		}
+		out.Equipment = append(out.Equipment, ej)
 	}
-	for _, l := range lms {
-		out.Lines = append(out.Lines, LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
-			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds / 3600})
-		out.Site.Registered += l.Registered
-		out.Site.Active += l.Active
-		out.Site.RunHours += l.RunSeconds / 3600
-	}
-	if out.Site.Registered > 0 {
-		out.Site.ActiveRate = float64(out.Site.Active) / float64(out.Site.Registered)
+	for _, l := range rollups {
+		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
+			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers}
+		if l.Line == "" {
+			if l.Site == h.site {
+				out.Site = lj
+			}
+			continue
+		}
+		out.Lines = append(out.Lines, lj)
 	}
 	return out
 }

@@ -46,8 +46,12 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return err
 	}
 	registry := Registry(cfg)
-	eng := engine.New(engine.Options{Location: cfg.Location, Registry: registry, Threshold: cfg.Threshold}, saved)
-	log.Info("state loaded", "equipment", len(saved), "registered", len(registry))
+	eng := engine.New(Options(cfg), saved)
+	pend, err := st.Pending()
+	if err != nil {
+		return err
+	}
+	log.Info("state loaded", "equipment", len(saved), "registered", len(registry), "pending", len(pend))
 
 	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org,
 		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})
@@ -92,16 +96,17 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 
 	stats := &consume.Stats{}
+	fl := newFlusher(eng, st, w, cfg.Influx.Timeout, log.With("part", "flush"))
+	fl.mark(pend)
 	handle := func(ctx context.Context, sigs []signal.Signal) error {
 		changes, dirty := eng.Apply(sigs)
-		if err := st.Save(changes); err != nil {
+		fl.mark(dirty) // before the commit: a flush in between keeps the stored range
+		if err := st.Save(changes, dirty); err != nil {
 			return fmt.Errorf("saving state: %w", err)
 		}
-		ems, lms := eng.Figures(dirty)
-		wctx, cancel := context.WithTimeout(ctx, cfg.Influx.Timeout)
-		defer cancel()
-		return w.Write(wctx, ems, lms)
+		return nil
 	}
+	g.Go(func() error { return fl.Run(ctx, cfg.Activity.FlushInterval) })
 	g.Go(func() error {
 		return consume.Run(ctx, js, consume.Config{
 			Stream: cfg.NATS.Stream, SubjectPrefix: cfg.NATS.SubjectPrefix, Consumer: cfg.NATS.Consumer,
@@ -125,6 +130,16 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		})
 	}
 	return g.Wait()
+}
+
+// Options are the engine options of a configuration.
+func Options(cfg *config.Config) engine.Options {
+	return engine.Options{
+		Location: cfg.Location, Registry: Registry(cfg), Threshold: cfg.Threshold,
+		Timeout: cfg.State.SignalTimeout, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
+		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(),
+		OperatorThreshold: cfg.Operators.ActiveThreshold, OperatorTiers: cfg.OperatorTiers(), Attrition: cfg.AttritionRule(),
+	}
 }
 
 // Registry expands the configured equipment registry.

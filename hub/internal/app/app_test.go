@@ -35,6 +35,8 @@ data_dir: %s
 http: 127.0.0.1:%d
 nats: {listen: "127.0.0.1:%d", batch: 50}
 influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
+state: {signal_timeout: 0s}     # run changes only, no heartbeats
+activity: {flush_interval: 50ms}
 equipment:
   - {line: L1, class: cnc, ids: [M01, M02]}
 `, filepath.Join(dir, "hub"), httpPort, natsPort, in.URL)
@@ -71,7 +73,7 @@ equipment:
 	for {
 		got := map[string]float64{}
 		res, err := q.Query(context.Background(), `from(bucket:"floorpulse/autogen") |> range(start: 2026-01-01T00:00:00Z, stop: 2027-01-01T00:00:00Z)
-			|> filter(fn: (r) => r._measurement == "equipment_activity" and r.equipment == "M01" and r._field == "run_seconds")`)
+			|> filter(fn: (r) => r._measurement == "equipment_activity" and r.period == "month" and r.equipment == "M01" and r._field == "run_seconds")`)
 		if err == nil {
 			for res.Next() {
 				got[res.Record().Time().In(loc).Format("2006-01-02")] = res.Record().Value().(float64)

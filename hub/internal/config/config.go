@@ -12,21 +12,34 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 	pconfig "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // Config is the whole hub configuration.
 type Config struct {
-	Site     string         `yaml:"site"`
-	Timezone string         `yaml:"timezone"`
-	DataDir  string         `yaml:"data_dir"`
-	HTTP     string         `yaml:"http"`
-	NATS     NATS           `yaml:"nats"`
-	Influx   Influx         `yaml:"influx"`
-	Activity Activity       `yaml:"activity"`
-	Registry []Registered   `yaml:"equipment"`
-	Location *time.Location `yaml:"-"`
+	Site     string   `yaml:"site"`
+	Timezone string   `yaml:"timezone"`
+	DataDir  string   `yaml:"data_dir"`
+	HTTP     string   `yaml:"http"`
+	NATS     NATS     `yaml:"nats"`
+	Influx   Influx   `yaml:"influx"`
+	Activity Activity `yaml:"activity"`
+	State    State    `yaml:"state"`
+	// Calendar is the plant's production calendar (no shifts: around the clock).
+	Calendar Calendar `yaml:"calendar"`
+	// LineCalendars replace the plant calendar for some lines.
+	LineCalendars map[string]Calendar `yaml:"line_calendars"`
+	Operators     Operators           `yaml:"operators"`
+	Registry      []Registered        `yaml:"equipment"`
+	Location      *time.Location      `yaml:"-"`
+
+	stateCodes    map[string]state.State
+	plantCalendar *calendar.Calendar
+	lineCalendars map[string]*calendar.Calendar
 }
 
 // NATS says where signals are consumed from.
@@ -65,6 +78,12 @@ type Activity struct {
 	ActiveThreshold time.Duration `yaml:"active_threshold"`
 	// ClassThresholds override it per equipment class.
 	ClassThresholds map[string]time.Duration `yaml:"class_thresholds"`
+	// Periods are the period kinds figures are written for.
+	Periods []string `yaml:"periods"`
+	// Tiers are the monthly run-hour cut-offs of the equipment tiers.
+	Tiers TierCuts `yaml:"tiers"`
+	// FlushInterval is how often stale figures are recomputed and written.
+	FlushInterval time.Duration `yaml:"flush_interval"`
 }
 
 // Registered is one entry of the equipment registry: a line's equipment ids of one class.
@@ -95,7 +114,12 @@ func (c *Config) SetToDefault() {
 			Bucket:  "floorpulse/autogen",
 			Timeout: 30 * time.Second,
 		},
-		Activity: Activity{ActiveThreshold: 80 * time.Hour},
+		Activity: Activity{ActiveThreshold: 80 * time.Hour, Periods: append([]string(nil), activity.Kinds...), FlushInterval: time.Second,
+			Tiers: TierCuts{High: 400 * time.Hour, Medium: 200 * time.Hour, Low: 80 * time.Hour}},
+		State: State{SignalTimeout: 30 * time.Minute},
+		Operators: Operators{ActiveThreshold: 20 * time.Hour,
+			Tiers:     TierCuts{High: 120 * time.Hour, Medium: 60 * time.Hour, Low: 20 * time.Hour},
+			Attrition: Attrition{Months: 3, Drop: 0.3, History: 6}},
 	}
 }
 
@@ -163,6 +187,42 @@ func (c *Config) Validate() error {
 		if d <= 0 {
 			add("activity.class_thresholds."+class, "must be positive")
 		}
+	}
+	seenKind := map[string]bool{}
+	for i, k := range c.Activity.Periods {
+		switch k {
+		case activity.Hour, activity.Shift, activity.Day, activity.Month:
+		default:
+			add(fmt.Sprintf("activity.periods[%d]", i), "unknown period %q (want hour, shift, day or month)", k)
+		}
+		if seenKind[k] {
+			add(fmt.Sprintf("activity.periods[%d]", i), "%q listed twice", k)
+		}
+		seenKind[k] = true
+	}
+	if !seenKind[activity.Month] {
+		add("activity.periods", "must include month (active rates are monthly)")
+	}
+	c.Activity.Tiers.validate("activity.tiers", add)
+	if c.Activity.FlushInterval < 10*time.Millisecond {
+		add("activity.flush_interval", "must be at least 10ms")
+	}
+	c.validateState(add)
+	if loc != nil {
+		if len(c.Calendar.Shifts)+len(c.Calendar.PlannedStops)+len(c.Calendar.Closures) > 0 {
+			c.plantCalendar = c.Calendar.build("calendar", loc, nil, &errs)
+		}
+		c.lineCalendars = map[string]*calendar.Calendar{}
+		for line, lc := range c.LineCalendars {
+			c.lineCalendars[line] = lc.build("line_calendars."+line, loc, c.plantCalendar, &errs)
+		}
+	}
+	if c.Operators.ActiveThreshold <= 0 {
+		add("operators.active_threshold", "must be positive")
+	}
+	c.Operators.Tiers.validate("operators.tiers", add)
+	if a := c.Operators.Attrition; a.Months < 1 || a.History < 2 || a.Drop <= 0 || a.Drop >= 1 {
+		add("operators.attrition", "want months >= 1, history >= 2 and 0 < drop < 1 (got %d, %d, %v)", a.Months, a.History, a.Drop)
 	}
 	seen := map[signal.Key]string{}
 	for i, r := range c.Registry {

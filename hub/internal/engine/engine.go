@@ -1,15 +1,22 @@
-// Package engine applies decoded signals to the equipment timelines and says
-// which figures they change. It is the pure core of the hub: signals in,
-// changes to persist and figures to write out; no I/O, no clock. It is safe
-// for concurrent use (the consumer applies, the API reads).
+// Package engine applies decoded signals to the equipment timelines and
+// computes the figures they change. It is the pure core of the hub: signals
+// in, changes to persist and figures to write out; no I/O, no clock. It is
+// safe for concurrent use (the consumer applies, the flusher and the API read).
+//
+// What holds: applying a batch twice, or its signals in any order, leaves the
+// same timelines; Figures for the same dirty ranges of the same timelines are
+// the same values with the same timestamps, so rewriting them replaces points.
 package engine
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -21,6 +28,25 @@ type Options struct {
 	Registry []activity.Equipment
 	// Threshold returns the active-month threshold of a class.
 	Threshold func(class string) time.Duration
+	// Timeout is the signal timeout: silence longer than it is unknown (0: never).
+	Timeout time.Duration
+	// StateCodes maps state signal values (as text: "3", "RUN") to states.
+	// The state names themselves (running, idle, ...) always map.
+	StateCodes map[string]state.State
+	// Calendar returns a line's calendar (nil: around the clock).
+	Calendar func(site, line string) *calendar.Calendar
+	// Kinds are the period kinds figures are computed for (default: all).
+	Kinds []string
+	Tiers activity.Tiers
+	// Operators: the active-month threshold, tiers and attrition rule.
+	OperatorThreshold time.Duration
+	OperatorTiers     activity.Tiers
+	Attrition         activity.AttritionRule
+}
+
+// Stats counts what the engine set aside.
+type Stats struct {
+	UnmappedStates uint64 // state values with no mapping (taken as unknown)
 }
 
 // Engine holds every equipment's timeline.
@@ -29,41 +55,97 @@ type Engine struct {
 	opts      Options
 	timelines map[signal.Key]*state.Timeline
 	equipment map[signal.Key]activity.Equipment
-	lines     map[[2]string][]signal.Key // registered equipment per site/line
+	lines     map[[2]string][]signal.Key // equipment per site/line (registered first, then reporting)
+	stats     Stats
+	opMonths  map[opMonthKey]map[string]float64 // operator run seconds per site/line/month, cached
+}
+
+type opMonthKey struct {
+	site, line string
+	start      int64
 }
 
 // New builds an engine over saved timelines (may be nil).
-func New(opts Options, saved map[signal.Key]*state.Timeline) *Engine {
+func New(opts Options, saved map[signal.Key]state.Saved) *Engine {
+	if len(opts.Kinds) == 0 {
+		opts.Kinds = activity.Kinds
+	}
+	if opts.Calendar == nil {
+		opts.Calendar = func(string, string) *calendar.Calendar { return nil }
+	}
 	e := &Engine{
 		opts:      opts,
 		timelines: map[signal.Key]*state.Timeline{},
 		equipment: map[signal.Key]activity.Equipment{},
 		lines:     map[[2]string][]signal.Key{},
+		opMonths:  map[opMonthKey]map[string]float64{},
 	}
 	for _, eq := range opts.Registry {
 		eq.Registered = true
-		e.equipment[eq.Key] = eq
-		lk := [2]string{eq.Key.Site, eq.Key.Line}
-		e.lines[lk] = append(e.lines[lk], eq.Key)
+		e.addEquipment(eq)
 	}
-	for k, tl := range saved {
-		e.timelines[k] = tl
+	for k, s := range saved {
+		e.timelines[k] = state.Restore(int64(opts.Timeout), s)
 		if _, ok := e.equipment[k]; !ok {
-			e.equipment[k] = activity.Equipment{Key: k}
+			e.addEquipment(activity.Equipment{Key: k})
 		}
 	}
 	return e
 }
 
-// Dirty is the event-time range of one equipment whose figures must be
+func (e *Engine) addEquipment(eq activity.Equipment) {
+	e.equipment[eq.Key] = eq
+	lk := [2]string{eq.Key.Site, eq.Key.Line}
+	e.lines[lk] = append(e.lines[lk], eq.Key)
+}
+
+// Dirty is, per equipment, the event-time range whose figures must be
 // recomputed, in Unix nanoseconds.
 type Dirty map[signal.Key][2]int64
 
-func (d Dirty) mark(k signal.Key, lo, hi int64) {
+// Mark widens k's range to hold [lo, hi].
+func (d Dirty) Mark(k signal.Key, lo, hi int64) {
 	if r, ok := d[k]; ok {
 		lo, hi = min(lo, r[0]), max(hi, r[1])
 	}
 	d[k] = [2]int64{lo, hi}
+}
+
+// Merge widens d by o.
+func (d Dirty) Merge(o Dirty) {
+	for k, r := range o {
+		d.Mark(k, r[0], r[1])
+	}
+}
+
+// StateOf maps a state signal's value to a state; ok is false when unmapped.
+func (e *Engine) StateOf(v signal.Value) (state.State, bool) {
+	var text string
+	switch v.Kind {
+	case signal.KindNumber:
+		text = strconv.FormatFloat(v.Num, 'f', -1, 64)
+	case signal.KindBool:
+		text = strconv.FormatBool(v.Bool)
+	default:
+		text = strings.TrimSpace(v.Str)
+	}
+	if s, ok := e.opts.StateCodes[text]; ok {
+		return s, true
+	}
+	if s, ok := state.ParseState(strings.ToLower(text)); ok && s != state.Unknown && s != state.NoShift {
+		return s, true
+	}
+	return state.Unknown, false
+}
+
+func tri(s signal.Signal, on bool) int8 {
+	if s.Quality != signal.Good {
+		return state.Bad
+	}
+	if on {
+		return state.True
+	}
+	return state.False
 }
 
 // Apply applies signals to the timelines. It returns the changes to persist
@@ -74,126 +156,279 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	dirty := Dirty{}
-	touched := map[signal.Key][]state.Point{}
+	touched := map[signal.Key]*state.Change{}
 	for _, s := range sigs {
 		k := s.Key()
 		tl := e.timelines[k]
 		if tl == nil {
-			tl = &state.Timeline{}
+			tl = &state.Timeline{Timeout: int64(e.opts.Timeout)}
 			e.timelines[k] = tl
 			if _, ok := e.equipment[k]; !ok {
-				e.equipment[k] = activity.Equipment{Key: k}
+				e.addEquipment(activity.Equipment{Key: k})
 			}
 		}
+		c := touched[k]
+		if c == nil {
+			c = &state.Change{Key: k}
+			touched[k] = c
+		}
 		t := s.Time.UnixNano()
+		if s.Gap != nil {
+			g := state.Interval{Start: s.Gap.From.UnixNano(), End: s.Gap.To.UnixNano()}
+			if tl.AddGap(g) {
+				c.Gaps = append(c.Gaps, g)
+			}
+			dirty.Mark(k, g.Start, g.End)
+			continue
+		}
 		_, oldHorizon, seen := tl.Span()
 		if !seen {
 			oldHorizon = t
 		}
-		pts := touched[k]
-		if s.Name == signal.Run && s.Gap == nil {
-			run := s.Value.Truthy()
-			if tl.SetRun(t, run) {
-				pts = append(pts, state.Point{T: t, Run: run})
-			}
-		} else {
-			tl.Observe(t)
+		if tl.Observe(t) {
+			c.SilencesChanged = true
 		}
-		touched[k] = pts
+		switch s.Name {
+		case signal.Run:
+			if tl.SetRun(t, tri(s, s.Value.Truthy())) {
+				c.Run = append(c.Run, state.Point{T: t})
+			}
+		case signal.Alarm:
+			if tl.SetAlarm(t, tri(s, s.Value.Truthy())) {
+				c.Alarm = append(c.Alarm, state.Point{T: t})
+			}
+		case signal.State:
+			st, ok := state.Unknown, false
+			if s.Quality == signal.Good {
+				st, ok = e.StateOf(s.Value)
+				if !ok {
+					e.stats.UnmappedStates++
+				}
+			}
+			if tl.SetState(t, st) {
+				c.State = append(c.State, state.StatePoint{T: t})
+			}
+		case signal.Operator, signal.Login, signal.Logout:
+			if s.Quality == signal.Bad || (s.Name != signal.Operator && strings.TrimSpace(s.Value.String()) == "") {
+				break
+			}
+			ev := state.OpEvent{T: t, Kind: state.OpSet, Op: state.NormalizeOps(s.Value.String())}
+			if s.Name == signal.Login {
+				ev.Kind, ev.Op = state.OpLogin, strings.TrimSpace(s.Value.String())
+			} else if s.Name == signal.Logout {
+				ev.Kind, ev.Op = state.OpLogout, strings.TrimSpace(s.Value.String())
+			}
+			if tl.AddOp(ev) {
+				c.Ops = append(c.Ops, ev)
+			}
+		}
 		_, horizon, _ := tl.Span()
-		dirty.mark(k, min(t, oldHorizon), horizon)
+		dirty.Mark(k, min(t, oldHorizon), horizon)
 	}
 	changes := make([]state.Change, 0, len(touched))
-	for k, pts := range touched {
-		first, horizon, _ := e.timelines[k].Span()
-		// Store the resolved value at each touched instant (true wins over false).
-		resolved := make([]state.Point, 0, len(pts))
-		for _, p := range pts {
-			resolved = append(resolved, e.pointAt(k, p.T))
+	for k, c := range touched {
+		tl := e.timelines[k]
+		c.First, c.Horizon, _ = tl.Span()
+		// Store the resolved value at each touched instant (the greater wins).
+		c.Run = resolved(tl.Run(), c.Run)
+		c.Alarm = resolved(tl.Alarms(), c.Alarm)
+		for i, p := range c.State {
+			st := tl.States()
+			c.State[i] = st[sort.Search(len(st), func(j int) bool { return st[j].T >= p.T })]
 		}
-		changes = append(changes, state.Change{Key: k, First: first, Horizon: horizon, Points: resolved})
+		if c.SilencesChanged {
+			c.Silences = append([]state.Interval(nil), tl.Silences()...)
+		}
+		changes = append(changes, *c)
 	}
 	sort.Slice(changes, func(i, j int) bool { return changes[i].Key.String() < changes[j].Key.String() })
 	return changes, dirty
 }
 
-func (e *Engine) pointAt(k signal.Key, t int64) state.Point {
-	pts := e.timelines[k].Points()
-	i := sort.Search(len(pts), func(i int) bool { return pts[i].T >= t })
-	return pts[i]
+func resolved(all, touched []state.Point) []state.Point {
+	for i, p := range touched {
+		touched[i] = all[sort.Search(len(all), func(j int) bool { return all[j].T >= p.T })]
+	}
+	return touched
 }
 
-// Figures returns the equipment months and line months to write for dirty:
-// every month a dirty range touches, for its equipment, and for every
-// registered line (a line's active rate depends on all its equipment).
-func (e *Engine) Figures(dirty Dirty) ([]activity.EquipmentMonth, []activity.LineMonth) {
+// Stats returns what the engine set aside so far.
+func (e *Engine) Stats() Stats {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	type lineMonth struct {
-		line  [2]string
-		month int64
-	}
-	months := map[int64]activity.Month{}
-	eqMonths := map[signal.Key]map[int64]bool{}
-	lineMonths := map[lineMonth]bool{}
-	for k, r := range dirty {
-		for _, m := range activity.MonthsBetween(time.Unix(0, r[0]), time.Unix(0, r[1]), e.opts.Location) {
-			ms := m.Start.UnixNano()
-			months[ms] = m
-			if eqMonths[k] == nil {
-				eqMonths[k] = map[int64]bool{}
-			}
-			eqMonths[k][ms] = true
-		}
-	}
-	// Every registered line gets figures for every dirty month, so a line whose
-	// machines were all silent that month still shows its (zero) active rate.
-	for ms := range months {
-		for line := range e.lines {
-			lineMonths[lineMonth{line, ms}] = true
-		}
-	}
-	var ems []activity.EquipmentMonth
-	for k, set := range eqMonths {
-		for ms := range set {
-			ems = append(ems, e.equipmentMonth(k, months[ms]))
-		}
-	}
-	var lineEMs []activity.EquipmentMonth
-	for lm := range lineMonths {
-		for _, k := range e.lines[lm.line] {
-			lineEMs = append(lineEMs, e.equipmentMonth(k, months[lm.month]))
-		}
-	}
-	sort.Slice(ems, func(i, j int) bool {
-		if ems[i].Key != ems[j].Key {
-			return ems[i].Key.String() < ems[j].Key.String()
-		}
-		return ems[i].Month.Start.Before(ems[j].Month.Start)
-	})
-	return ems, activity.RollUp(lineEMs)
+	return e.stats
 }
 
-func (e *Engine) equipmentMonth(k signal.Key, m activity.Month) activity.EquipmentMonth {
+// Result is the figures to write for a set of dirty ranges.
+type Result struct {
+	Equipment []activity.Figures
+	Rollups   []activity.Rollup
+	Operators []activity.OperatorFigures
+}
+
+// Figures returns the figures to write for dirty: for each dirty equipment,
+// every period of every kind its range touches; for every registered line
+// and the site, the rollups of every period any range touches (a line's
+// figures depend on all its equipment, silent ones included); and the
+// operator figures of every month touched.
+func (e *Engine) Figures(dirty Dirty) Result {
+	e.mu.Lock() // the operator month cache is written
+	defer e.mu.Unlock()
+	if len(dirty) == 0 {
+		return Result{}
+	}
+	var lo, hi int64
+	first := true
+	for _, r := range dirty {
+		if first || r[0] < lo {
+			lo = r[0]
+		}
+		if first || r[1] > hi {
+			hi = r[1]
+		}
+		first = false
+	}
+	loc := e.opts.Location
+	from, to := time.Unix(0, lo), time.Unix(0, hi)
+	var res Result
+	var all []activity.Figures
+	for _, lk := range e.sortedLines() {
+		cal := e.opts.Calendar(lk[0], lk[1])
+		for _, kind := range e.opts.Kinds {
+			for _, p := range activity.Between(kind, from, to, loc, cal) {
+				for _, k := range e.lines[lk] {
+					f := e.compute(k, cal, p)
+					all = append(all, f)
+					if r, ok := dirty[k]; ok && r[0] < p.End.UnixNano() && r[1] >= p.Start.UnixNano() {
+						res.Equipment = append(res.Equipment, f)
+					}
+				}
+			}
+		}
+	}
+	res.Rollups = activity.RollUp(all, e.opts.Tiers)
+	for _, m := range activity.MonthsBetween(from, to, loc) {
+		for _, lk := range e.sortedLines() {
+			delete(e.opMonths, opMonthKey{lk[0], lk[1], m.Start.UnixNano()})
+		}
+		res.Operators = append(res.Operators, e.operators(m, res.Rollups)...)
+	}
+	activity.SortOperators(res.Operators)
+	return res
+}
+
+func (e *Engine) sortedLines() [][2]string {
+	out := make([][2]string, 0, len(e.lines))
+	for lk := range e.lines {
+		out = append(out, lk)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i][0] != out[j][0] {
+			return out[i][0] < out[j][0]
+		}
+		return out[i][1] < out[j][1]
+	})
+	return out
+}
+
+func (e *Engine) compute(k signal.Key, cal *calendar.Calendar, p activity.Period) activity.Figures {
 	eq := e.equipment[k]
-	return activity.ComputeEquipment(eq, e.timelines[k], m, e.opts.Threshold(eq.Class))
+	var thr time.Duration
+	if p.Kind == activity.Month {
+		thr = e.opts.Threshold(eq.Class)
+	}
+	return activity.Compute(eq, e.timelines[k], cal, p, thr)
+}
+
+// opRun returns the operators' run seconds on one line in month m (cached).
+func (e *Engine) opRun(lk [2]string, m activity.Period) map[string]float64 {
+	key := opMonthKey{lk[0], lk[1], m.Start.UnixNano()}
+	if v, ok := e.opMonths[key]; ok {
+		return v
+	}
+	cal := e.opts.Calendar(lk[0], lk[1])
+	out := map[string]float64{}
+	for _, k := range e.lines[lk] {
+		for op, s := range activity.OperatorRun(e.timelines[k], cal, m) {
+			out[op] += s
+		}
+	}
+	e.opMonths[key] = out
+	return out
+}
+
+// operators returns month m's operator figures per line and per site. The
+// group run time (the share's denominator) is the run time of all the line's
+// (site's) equipment, registered or not.
+func (e *Engine) operators(m activity.Period, rollups []activity.Rollup) []activity.OperatorFigures {
+	type siteOp struct{ site, op string }
+	siteRun := map[string]float64{}
+	siteOps := map[siteOp]float64{}
+	var out []activity.OperatorFigures
+	lines := e.sortedLines()
+	for _, lk := range lines {
+		var lineRun float64
+		cal := e.opts.Calendar(lk[0], lk[1])
+		for _, k := range e.lines[lk] {
+			lineRun += activity.Compute(e.equipment[k], e.timelines[k], cal, m, 0).RunSeconds()
+		}
+		siteRun[lk[0]] += lineRun
+		for op, s := range e.opRun(lk, m) {
+			out = append(out, activity.OperatorFigures{Site: lk[0], Line: lk[1], Operator: op, Period: m,
+				RunSeconds: s, GroupRunSeconds: lineRun, Threshold: e.opts.OperatorThreshold})
+			siteOps[siteOp{lk[0], op}] += s
+		}
+	}
+	for so, s := range siteOps {
+		f := activity.OperatorFigures{Site: so.site, Operator: so.op, Period: m, RunSeconds: s,
+			GroupRunSeconds: siteRun[so.site], Threshold: e.opts.OperatorThreshold}
+		f.Tier = e.opts.OperatorTiers.Of(time.Duration(s * 1e9))
+		// Attrition: the operator's own monthly history over the site.
+		var hist []float64
+		started := false
+		back := e.opts.Attrition.History + e.opts.Attrition.Months
+		mm := m
+		var series []float64
+		for i := 0; i < back; i++ {
+			mm = activity.MonthOf(mm.Start.Add(-time.Hour), e.opts.Location)
+			var h float64
+			for _, lk := range lines {
+				if lk[0] == so.site {
+					h += e.opRun(lk, mm)[so.op]
+				}
+			}
+			series = append(series, h/3600)
+		}
+		for i := len(series) - 1; i >= 0; i-- { // oldest first, from the first month with activity
+			if series[i] > 0 {
+				started = true
+			}
+			if started {
+				hist = append(hist, series[i])
+			}
+		}
+		hist = append(hist, s/3600)
+		f.Attrition, f.AttritionReason = e.opts.Attrition.Risk(hist)
+		out = append(out, f)
+	}
+	return out
 }
 
 // Month returns the figures of every known equipment (registered or
-// reporting) and every registered line for one month.
-func (e *Engine) Month(m activity.Month) ([]activity.EquipmentMonth, []activity.LineMonth) {
+// reporting), every registered line and the site for one month.
+func (e *Engine) Month(m activity.Period) ([]activity.Figures, []activity.Rollup) {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	keys := make([]signal.Key, 0, len(e.equipment))
-	for k := range e.equipment {
-		keys = append(keys, k)
+	var figs []activity.Figures
+	for _, lk := range e.sortedLines() {
+		cal := e.opts.Calendar(lk[0], lk[1])
+		keys := append([]signal.Key(nil), e.lines[lk]...)
+		sort.Slice(keys, func(i, j int) bool { return keys[i].Equipment < keys[j].Equipment })
+		for _, k := range keys {
+			figs = append(figs, e.compute(k, cal, m))
+		}
 	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
-	ems := make([]activity.EquipmentMonth, 0, len(keys))
-	for _, k := range keys {
-		ems = append(ems, e.equipmentMonth(k, m))
-	}
-	return ems, activity.RollUp(ems)
+	return figs, activity.RollUp(figs, e.opts.Tiers)
 }
 
 // Span returns the earliest and latest observation over all equipment.

@@ -2,8 +2,11 @@ package engine
 
 import (
 	"fmt"
+	"reflect"
 	"testing"
 	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -30,44 +33,107 @@ func sig(eq, name string, v signal.Value, t time.Time) signal.Signal {
 func TestRedeliveryIsRewrittenNotRecounted(t *testing.T) {
 	e, loc := newEngine(t)
 	t0 := time.Date(2026, 10, 31, 20, 0, 0, 0, loc)
-	batch := []signal.Signal{
-		sig("M1", signal.Run, signal.Bool(true), t0),
-		sig("M1", "power", signal.Number(3), t0.Add(8*time.Hour)),
+	var batch []signal.Signal
+	batch = append(batch, sig("M1", signal.Run, signal.Bool(true), t0))
+	for m := 10; m <= 8*60; m += 10 {
+		batch = append(batch, sig("M1", "power", signal.Number(3), t0.Add(time.Duration(m)*time.Minute)))
 	}
 	changes, dirty := e.Apply(batch)
-	if len(changes) != 1 || len(changes[0].Points) != 1 {
+	if len(changes) != 1 || len(changes[0].Run) != 1 {
 		t.Fatalf("first delivery: changes %+v", changes)
 	}
-	ems1, lms1 := e.Figures(dirty)
+	r1 := e.Figures(dirty)
 	changes, dirty = e.Apply(batch)
-	if len(changes) != 1 || len(changes[0].Points) != 0 {
-		t.Fatalf("redelivery must add no points: %+v", changes)
+	if len(changes) != 1 || len(changes[0].Run) != 0 || changes[0].SilencesChanged {
+		t.Fatalf("redelivery must add nothing: %+v", changes)
 	}
-	ems2, lms2 := e.Figures(dirty)
-	if len(ems2) != 2 || len(ems1) != len(ems2) || ems1[0].RunSeconds != ems2[0].RunSeconds || ems1[1].RunSeconds != ems2[1].RunSeconds {
-		t.Fatalf("figures differ on redelivery: %+v vs %+v", ems1, ems2)
+	r2 := e.Figures(dirty)
+	if !reflect.DeepEqual(r1, r2) {
+		t.Fatal("figures differ on redelivery")
 	}
-	if ems2[0].RunHours() != 4 || ems2[1].RunHours() != 4 {
-		t.Fatalf("run split over the month end: %v h and %v h, want 4 and 4", ems2[0].RunHours(), ems2[1].RunHours())
+	months := monthsOf(r2, "M1")
+	if len(months) != 2 || months[0].RunHours() != 4 || months[1].RunHours() != 4 {
+		t.Fatalf("run split over the month end: %+v", months)
 	}
-	// The line figures include the silent registered M2 in both months.
-	if len(lms2) != 2 || lms2[0].Registered != 2 || len(lms1) != 2 {
-		t.Fatalf("line months %+v", lms2)
+	// Rollups: L1 and the site in both months, with the silent M2 registered.
+	var lineMonths int
+	for _, r := range r2.Rollups {
+		if r.Period.Kind == activity.Month && r.Line == "L1" {
+			lineMonths++
+			if r.Registered != 2 {
+				t.Fatalf("line month %+v", r)
+			}
+		}
 	}
+	if lineMonths != 2 {
+		t.Fatalf("line months: %d", lineMonths)
+	}
+}
+
+func monthsOf(r Result, eq string) []activity.Figures {
+	var out []activity.Figures
+	for _, f := range r.Equipment {
+		if f.Key.Equipment == eq && f.Period.Kind == activity.Month {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // A late signal restates the months from its time to the horizon.
 func TestLateSignalRestates(t *testing.T) {
 	e, loc := newEngine(t)
 	t0 := time.Date(2026, 9, 30, 12, 0, 0, 0, loc)
-	e.Apply([]signal.Signal{sig("M1", signal.Run, signal.Bool(false), t0), sig("M1", "power", signal.Number(1), t0.AddDate(0, 1, 5))})
-	_, dirty := e.Apply([]signal.Signal{sig("M1", signal.Run, signal.Bool(true), t0.Add(time.Hour))})
-	ems, _ := e.Figures(dirty)
-	if len(ems) != 3 || ems[0].Month.Name() != "2026-09" || ems[1].Month.Name() != "2026-10" || ems[2].Month.Name() != "2026-11" {
-		t.Fatalf("restated months: %+v", ems)
+	var batch []signal.Signal
+	batch = append(batch, sig("M1", signal.Run, signal.Bool(false), t0))
+	for x := t0; x.Before(t0.AddDate(0, 1, 5)); x = x.Add(20 * time.Minute) {
+		batch = append(batch, sig("M1", "power", signal.Number(1), x))
 	}
-	if ems[1].RunSeconds != ems[1].Month.Hours()*3600 {
-		t.Fatalf("October should be all running, got %v h", ems[1].RunHours())
+	e.Apply(batch)
+	_, dirty := e.Apply([]signal.Signal{sig("M1", signal.Run, signal.Bool(true), t0.Add(time.Hour))})
+	ms := monthsOf(e.Figures(dirty), "M1")
+	if len(ms) != 3 || ms[0].Period.Name() != "2026-09" || ms[1].Period.Name() != "2026-10" || ms[2].Period.Name() != "2026-11" {
+		t.Fatalf("restated months: %+v", ms)
+	}
+	if ms[1].RunSeconds() != ms[1].Period.Hours()*3600 {
+		t.Fatalf("October should be all running, got %v h", ms[1].RunHours())
+	}
+}
+
+// State codes map through the configuration; unmapped codes are unknown and counted.
+func TestStateCodesAndOperators(t *testing.T) {
+	loc := time.UTC
+	e := New(Options{Location: loc, Threshold: func(string) time.Duration { return time.Hour },
+		StateCodes: map[string]state.State{"3": state.Down, "RUN": state.Running}, OperatorThreshold: time.Hour,
+		Attrition: activity.AttritionRule{Months: 3, Drop: 0.3, History: 6}}, nil)
+	t0 := time.Date(2026, 10, 1, 0, 0, 0, 0, loc)
+	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
+	_, dirty := e.Apply([]signal.Signal{
+		sig("M1", signal.State, signal.String("RUN"), at(0)),
+		sig("M1", signal.Operator, signal.String("b,a"), at(0)),
+		sig("M1", signal.State, signal.Number(3), at(2)),
+		sig("M1", signal.State, signal.Number(99), at(3)),
+		sig("M1", signal.State, signal.String("running"), at(4)),
+		sig("M1", signal.Logout, signal.String("a"), at(5)),
+		sig("M1", "power", signal.Number(1), at(6)),
+	})
+	if e.Stats().UnmappedStates != 1 {
+		t.Fatalf("unmapped: %d", e.Stats().UnmappedStates)
+	}
+	res := e.Figures(dirty)
+	m := monthsOf(res, "M1")[0]
+	if m.Seconds[state.Running] != 4*3600 || m.Seconds[state.Down] != 3600 || m.Failures != 1 || m.Seconds[state.Unknown] != m.Period.Seconds()-5*3600 {
+		t.Fatalf("month %v failures %d", m.Seconds, m.Failures)
+	}
+	// Operators: a and b share 0-2h and 4-5h (1.5 h each), b alone 5-6h.
+	ops := map[string]float64{}
+	for _, o := range res.Operators {
+		if o.Line == "" {
+			ops[o.Operator] = o.RunSeconds / 3600
+		}
+	}
+	if ops["a"] != 1.5 || ops["b"] != 2.5 {
+		t.Fatalf("operator hours %v", ops)
 	}
 }
 

@@ -20,12 +20,16 @@ import (
 	"github.com/influxdata/influxdb-client-go/v2/api/write"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
 // Measurement names (stable: documented in the README).
 const (
 	MeasurementEquipment = "equipment_activity"
 	MeasurementLine      = "line_activity"
+	MeasurementSite      = "site_activity"
+	MeasurementOperator  = "operator_activity"
 )
 
 // Writer writes figures to one bucket.
@@ -85,50 +89,129 @@ func (w *Writer) Prepare(ctx context.Context) error {
 	return nil
 }
 
-// Write writes equipment and line months in one request.
-func (w *Writer) Write(ctx context.Context, ems []activity.EquipmentMonth, lms []activity.LineMonth) error {
-	pts := make([]*write.Point, 0, len(ems)+len(lms))
-	for _, e := range ems {
-		pts = append(pts, EquipmentPoint(e))
-	}
-	for _, l := range lms {
-		pts = append(pts, LinePoint(l))
-	}
-	if len(pts) == 0 {
-		return nil
-	}
-	if err := w.write.WritePoint(ctx, pts...); err != nil {
-		return fmt.Errorf("writing %d points to influxdb: %w", len(pts), err)
+// Write writes a result's figures, in requests of at most 5,000 points.
+func (w *Writer) Write(ctx context.Context, res engine.Result) error {
+	pts := Points(res)
+	for len(pts) > 0 {
+		n := min(len(pts), 5000)
+		if err := w.write.WritePoint(ctx, pts[:n]...); err != nil {
+			return fmt.Errorf("writing %d points to influxdb: %w", n, err)
+		}
+		pts = pts[n:]
 	}
 	return nil
 }
 
-// EquipmentPoint is the equipment_activity point of one equipment month.
-func EquipmentPoint(e activity.EquipmentMonth) *write.Point {
-	return influxdb2.NewPoint(MeasurementEquipment,
-		map[string]string{"site": e.Key.Site, "line": e.Key.Line, "equipment": e.Key.Equipment, "period": "month", "class": e.Class},
-		map[string]any{
-			"run_seconds":            e.RunSeconds,
-			"run_hours":              e.RunHours(),
-			"known_seconds":          e.KnownSeconds,
-			"calendar_hours":         e.Month.Hours(),
-			"coverage":               e.Coverage(),
-			"utilization":            e.Utilization(),
-			"active":                 e.Active(),
-			"active_threshold_hours": e.Threshold.Hours(),
-		},
-		e.Month.Start)
+// Points turns a result into InfluxDB points.
+func Points(res engine.Result) []*write.Point {
+	pts := make([]*write.Point, 0, len(res.Equipment)+len(res.Rollups)+len(res.Operators))
+	for _, f := range res.Equipment {
+		pts = append(pts, EquipmentPoint(f))
+	}
+	for _, r := range res.Rollups {
+		pts = append(pts, RollupPoint(r))
+	}
+	for _, o := range res.Operators {
+		pts = append(pts, OperatorPoint(o))
+	}
+	return pts
 }
 
-// LinePoint is the line_activity point of one line month.
-func LinePoint(l activity.LineMonth) *write.Point {
-	return influxdb2.NewPoint(MeasurementLine,
-		map[string]string{"site": l.Site, "line": l.Line, "period": "month"},
-		map[string]any{
-			"registered":  int64(l.Registered),
-			"active":      int64(l.Active),
-			"active_rate": l.ActiveRate(),
-			"run_hours":   l.RunSeconds / 3600,
-		},
-		l.Month.Start)
+func periodTags(tags map[string]string, p activity.Period) map[string]string {
+	tags["period"] = p.Kind
+	if p.Kind == activity.Shift {
+		tags["shift"] = p.Shift
+	}
+	return tags
+}
+
+func stateFields(fields map[string]any, secs [state.NumStates]float64) {
+	for i, v := range secs {
+		fields[state.State(i).String()+"_seconds"] = v
+	}
+}
+
+// EquipmentPoint is the equipment_activity point of one equipment period.
+func EquipmentPoint(f activity.Figures) *write.Point {
+	fields := map[string]any{
+		"run_seconds":    f.RunSeconds(),
+		"run_hours":      f.RunHours(),
+		"known_seconds":  f.KnownSeconds(),
+		"calendar_hours": f.Period.Hours(),
+		"coverage":       f.Coverage(),
+		"utilization":    f.Utilization(),
+		"failures":       int64(f.Failures),
+		"registered":     f.Registered,
+	}
+	stateFields(fields, f.Seconds)
+	if v, ok := f.Availability(); ok {
+		fields["availability"] = v
+	}
+	if v, ok := f.MTBF(); ok {
+		fields["mtbf_seconds"] = v
+	}
+	if v, ok := f.MTTR(); ok {
+		fields["mttr_seconds"] = v
+	}
+	if f.Period.Kind == activity.Month {
+		fields["active"] = f.Active()
+		fields["active_threshold_hours"] = f.Threshold.Hours()
+	}
+	tags := periodTags(map[string]string{"site": f.Key.Site, "line": f.Key.Line, "equipment": f.Key.Equipment, "class": f.Class}, f.Period)
+	return influxdb2.NewPoint(MeasurementEquipment, tags, fields, f.Period.Start)
+}
+
+// RollupPoint is the line_activity (or, for the site, site_activity) point of one period.
+func RollupPoint(r activity.Rollup) *write.Point {
+	fields := map[string]any{
+		"registered": int64(r.Registered),
+		"run_hours":  r.RunSeconds() / 3600,
+		"failures":   int64(r.Failures),
+	}
+	stateFields(fields, r.Seconds)
+	if v, ok := r.Availability(); ok {
+		fields["availability"] = v
+	}
+	if v, ok := r.Utilization(); ok {
+		fields["utilization"] = v
+	}
+	if v, ok := r.Coverage(); ok {
+		fields["coverage"] = v
+	}
+	if r.Period.Kind == activity.Month {
+		fields["active"] = int64(r.Active)
+		fields["active_rate"] = r.ActiveRate()
+		for _, t := range []string{"high", "medium", "low", "inactive"} {
+			fields["tier_"+t] = int64(r.Tiers[t])
+		}
+	}
+	tags := map[string]string{"site": r.Site}
+	m := MeasurementSite
+	if r.Line != "" {
+		tags["line"], m = r.Line, MeasurementLine
+	}
+	return influxdb2.NewPoint(m, periodTags(tags, r.Period), fields, r.Period.Start)
+}
+
+// OperatorPoint is the operator_activity point of one operator month, on a
+// line (scope=line) or over the site (scope=site, no line tag).
+func OperatorPoint(o activity.OperatorFigures) *write.Point {
+	fields := map[string]any{
+		"run_seconds":     o.RunSeconds,
+		"run_hours":       o.RunSeconds / 3600,
+		"group_run_hours": o.GroupRunSeconds / 3600,
+	}
+	if v, ok := o.Share(); ok {
+		fields["share"] = v
+	}
+	tags := map[string]string{"site": o.Site, "operator": o.Operator, "scope": "site"}
+	if o.Line != "" {
+		tags["line"], tags["scope"] = o.Line, "line"
+	} else {
+		fields["active"] = o.Active()
+		fields["tier"] = o.Tier
+		fields["attrition_risk"] = o.Attrition
+		fields["attrition_reason"] = o.AttritionReason
+	}
+	return influxdb2.NewPoint(MeasurementOperator, periodTags(tags, o.Period), fields, o.Period.Start)
 }

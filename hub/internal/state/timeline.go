@@ -1,68 +1,269 @@
 // Package state turns one equipment's observations into its state over time.
 //
-// A Timeline holds, in event time (source timestamps), every `run` observation
-// of one equipment and the span its data covers: from its first observation of
-// any signal to its horizon, the latest. Inside that span the equipment runs
-// from a run=true observation until the next observation says otherwise;
-// outside it the state is unknown and never counted as running. Observations
-// may arrive late and out of order; applying the same observation twice
-// changes nothing. Timeline does no I/O and reads no clock.
+// A Timeline holds, in event time (source timestamps), the observations of one
+// equipment that decide its state: run, state (already mapped from PLC codes),
+// alarm and operator changes, the span its data covers (first to latest
+// observation of any signal), the silences in between (consecutive
+// observations further apart than the signal timeout) and the ranges its agent
+// reported as lost (gap markers). From these and a line's calendar, States
+// gives the equipment exactly one state at every instant:
+//
+//	unknown       outside the data span, in a lost range, or more than the
+//	              timeout after the last observation before a silence, or no
+//	              run/state information (or only bad-quality values)
+//	running       run is true (or, without a run signal, state is running)
+//	no_shift      not running, outside every shift
+//	planned_stop  not running, in a planned stop (calendar or PLC state)
+//	down          not running, state down, or an alarm is active while idle
+//	setup, idle   from the state signal; run false alone means idle
+//
+// Observations may arrive late and out of order; applying the same
+// observation twice changes nothing, and two different values at one instant
+// resolve the same way whatever their order (the greater wins). A Timeline
+// does no I/O and reads no clock.
 package state
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// Point is one run observation: at T (Unix nanoseconds) the equipment started
-// (Run) or stopped running.
+// State is what an equipment is doing (ISO 22400-2 names).
+type State uint8
+
+const (
+	Unknown State = iota
+	Running
+	Idle
+	Setup
+	Down
+	PlannedStop
+	NoShift
+	// NumStates is the number of states.
+	NumStates
+)
+
+var stateNames = [NumStates]string{"unknown", "running", "idle", "setup", "down", "planned_stop", "no_shift"}
+
+func (s State) String() string {
+	if s < NumStates {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("state(%d)", uint8(s))
+}
+
+// ParseState parses a state name (as String gives it).
+func ParseState(name string) (State, bool) {
+	for i, n := range stateNames {
+		if n == name {
+			return State(i), true
+		}
+	}
+	return Unknown, false
+}
+
+// Tri-valued observations of run and alarm.
+const (
+	Bad   int8 = -1 // bad or uncertain quality: the value is not known
+	False int8 = 0
+	True  int8 = 1
+)
+
+// Point is one run or alarm observation at T (Unix nanoseconds).
 type Point struct {
-	T   int64
-	Run bool
+	T int64
+	V int8
 }
 
-// Timeline is the run history of one equipment. The zero value is empty.
+// StatePoint is one state observation (a mapped PLC state). Unknown stands
+// for a bad-quality or unmapped value.
+type StatePoint struct {
+	T int64
+	S State
+}
+
+// Operator event kinds.
+const (
+	OpSet    uint8 = iota // the operator signal: the whole set of operators logged in
+	OpLogin               // one operator logs in
+	OpLogout              // one operator logs out
+)
+
+// OpEvent is one operator observation. For OpSet, Op is the comma-separated
+// set, sorted, without blanks.
+type OpEvent struct {
+	T    int64
+	Kind uint8
+	Op   string
+}
+
+// Interval is [Start, End) in Unix nanoseconds.
+type Interval struct {
+	Start, End int64
+}
+
+// Timeline is the observed history of one equipment. Timeout is the signal
+// timeout in nanoseconds (0: silences are never unknown); set it before the
+// first observation and keep it.
 type Timeline struct {
-	pts     []Point // sorted by T, at most one point per T
-	first   int64   // earliest observation of any signal
-	horizon int64   // latest observation of any signal
-	seen    bool
+	Timeout int64
+
+	first, horizon int64
+	seen           bool
+	run            []Point
+	state          []StatePoint
+	alarm          []Point
+	ops            []OpEvent
+	silences       []Interval // sorted, disjoint; each longer than Timeout
+	gaps           []Interval // as reported, sorted by Start
 }
 
-// Observe records that the equipment reported something at t, extending the
-// span its data covers. It reports whether the span changed.
+// Observe records that the equipment reported something at t: it extends
+// the data span and splits the silence t falls in. It reports whether the
+// silences changed.
 func (tl *Timeline) Observe(t int64) bool {
 	if !tl.seen {
 		tl.first, tl.horizon, tl.seen = t, t, true
-		return true
+		return false
 	}
-	changed := false
-	if t < tl.first {
-		tl.first, changed = t, true
-	}
-	if t > tl.horizon {
-		tl.horizon, changed = t, true
-	}
-	return changed
-}
-
-// SetRun records a run observation at t (and observes t). Two different values
-// at the same instant resolve to running, whatever their order of arrival, so
-// replays in any order give the same timeline. It reports whether anything changed.
-func (tl *Timeline) SetRun(t int64, run bool) bool {
-	changed := tl.Observe(t)
-	i := sort.Search(len(tl.pts), func(i int) bool { return tl.pts[i].T >= t })
-	if i < len(tl.pts) && tl.pts[i].T == t {
-		if run && !tl.pts[i].Run {
-			tl.pts[i].Run = true
+	switch {
+	case t < tl.first:
+		old := tl.first
+		tl.first = t
+		if tl.Timeout > 0 && old-t > tl.Timeout {
+			tl.silences = append([]Interval{{t, old}}, tl.silences...)
 			return true
 		}
-		return changed
+	case t > tl.horizon:
+		old := tl.horizon
+		tl.horizon = t
+		if tl.Timeout > 0 && t-old > tl.Timeout {
+			tl.silences = append(tl.silences, Interval{old, t})
+			return true
+		}
+	default:
+		i := sort.Search(len(tl.silences), func(i int) bool { return tl.silences[i].End > t })
+		if i == len(tl.silences) || tl.silences[i].Start >= t {
+			return false
+		}
+		s := tl.silences[i]
+		var repl []Interval
+		if t-s.Start > tl.Timeout {
+			repl = append(repl, Interval{s.Start, t})
+		}
+		if s.End-t > tl.Timeout {
+			repl = append(repl, Interval{t, s.End})
+		}
+		tl.silences = append(tl.silences[:i], append(repl, tl.silences[i+1:]...)...)
+		return true
 	}
-	tl.pts = append(tl.pts, Point{})
-	copy(tl.pts[i+1:], tl.pts[i:])
-	tl.pts[i] = Point{T: t, Run: run}
+	return false
+}
+
+// SetRun records a run observation (True, False or Bad) at t and reports
+// whether the stored value changed.
+func (tl *Timeline) SetRun(t int64, v int8) bool { return setPoint(&tl.run, t, v) }
+
+// SetAlarm records an alarm observation (True: active) at t.
+func (tl *Timeline) SetAlarm(t int64, v int8) bool { return setPoint(&tl.alarm, t, v) }
+
+func setPoint(pts *[]Point, t int64, v int8) bool {
+	p := *pts
+	i := sort.Search(len(p), func(i int) bool { return p[i].T >= t })
+	if i < len(p) && p[i].T == t {
+		if v > p[i].V {
+			p[i].V = v
+			return true
+		}
+		return false
+	}
+	p = append(p, Point{})
+	copy(p[i+1:], p[i:])
+	p[i] = Point{T: t, V: v}
+	*pts = p
+	return true
+}
+
+// SetState records a state observation at t.
+func (tl *Timeline) SetState(t int64, s State) bool {
+	p := tl.state
+	i := sort.Search(len(p), func(i int) bool { return p[i].T >= t })
+	if i < len(p) && p[i].T == t {
+		if s > p[i].S {
+			p[i].S = s
+			return true
+		}
+		return false
+	}
+	p = append(p, StatePoint{})
+	copy(p[i+1:], p[i:])
+	p[i] = StatePoint{T: t, S: s}
+	tl.state = p
+	return true
+}
+
+// NormalizeOps turns an operator signal value into its canonical set form.
+func NormalizeOps(v string) string {
+	var ids []string
+	for _, id := range strings.Split(v, ",") {
+		if id = strings.TrimSpace(id); id != "" {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids)
+	ids = compactStrings(ids)
+	return strings.Join(ids, ",")
+}
+
+func compactStrings(s []string) []string {
+	out := s[:0]
+	for i, v := range s {
+		if i == 0 || v != s[i-1] {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+func opLess(a, b OpEvent) bool {
+	if a.T != b.T {
+		return a.T < b.T
+	}
+	if a.Kind != b.Kind {
+		return a.Kind < b.Kind
+	}
+	return a.Op < b.Op
+}
+
+// AddOp records an operator event; it reports whether it was new.
+func (tl *Timeline) AddOp(e OpEvent) bool {
+	i := sort.Search(len(tl.ops), func(i int) bool { return !opLess(tl.ops[i], e) })
+	if i < len(tl.ops) && tl.ops[i] == e {
+		return false
+	}
+	tl.ops = append(tl.ops, OpEvent{})
+	copy(tl.ops[i+1:], tl.ops[i:])
+	tl.ops[i] = e
+	return true
+}
+
+// AddGap records a range the agent reported as lost; it reports whether it was new.
+func (tl *Timeline) AddGap(g Interval) bool {
+	if g.End <= g.Start {
+		return false
+	}
+	i := sort.Search(len(tl.gaps), func(i int) bool {
+		return tl.gaps[i].Start > g.Start || (tl.gaps[i].Start == g.Start && tl.gaps[i].End >= g.End)
+	})
+	if i < len(tl.gaps) && tl.gaps[i] == g {
+		return false
+	}
+	tl.gaps = append(tl.gaps, Interval{})
+	copy(tl.gaps[i+1:], tl.gaps[i:])
+	tl.gaps[i] = g
 	return true
 }
 
@@ -72,60 +273,65 @@ func (tl *Timeline) Span() (first, horizon int64, ok bool) {
 	return tl.first, tl.horizon, tl.seen
 }
 
-// Points returns the run observations in time order. The slice must not be modified.
-func (tl *Timeline) Points() []Point { return tl.pts }
+// Run, States, Alarms, Ops, Silences and Gaps return the stored observations
+// in time order. The slices must not be modified.
+func (tl *Timeline) Run() []Point         { return tl.run }
+func (tl *Timeline) States() []StatePoint { return tl.state }
+func (tl *Timeline) Alarms() []Point      { return tl.alarm }
+func (tl *Timeline) Ops() []OpEvent       { return tl.ops }
+func (tl *Timeline) Silences() []Interval { return tl.silences }
+func (tl *Timeline) Gaps() []Interval     { return tl.gaps }
 
-// Within returns, for the half-open interval [a, b), how long the equipment
-// ran and how long its state was known (covered by its data span), in
-// nanoseconds.
-func (tl *Timeline) Within(a, b int64) (run, known int64) {
-	if !tl.seen || b <= a {
-		return 0, 0
-	}
-	lo, hi := max(a, tl.first), min(b, tl.horizon)
-	if hi <= lo {
-		return 0, 0
-	}
-	known = hi - lo
-	// The last point at or before lo decides the state at lo.
-	i := sort.Search(len(tl.pts), func(i int) bool { return tl.pts[i].T > lo }) - 1
-	if i < 0 {
-		i = 0
-	}
-	for ; i < len(tl.pts); i++ {
-		p := tl.pts[i]
-		if p.T >= hi {
-			break
-		}
-		end := hi
-		if i+1 < len(tl.pts) && tl.pts[i+1].T < hi {
-			end = tl.pts[i+1].T
-		}
-		if p.Run {
-			start := max(p.T, lo)
-			if end > start {
-				run += end - start
-			}
-		}
-	}
-	return run, known
+func (tl *Timeline) restoreSpan(first, horizon int64) {
+	tl.first, tl.horizon, tl.seen = first, horizon, true
 }
 
-// Restore rebuilds a timeline from a saved span and points (sorted or not).
-func Restore(first, horizon int64, pts []Point) *Timeline {
-	tl := &Timeline{}
-	for _, p := range pts {
-		tl.SetRun(p.T, p.Run)
+// Saved is a timeline's stored form.
+type Saved struct {
+	First, Horizon int64
+	Run            []Point
+	State          []StatePoint
+	Alarm          []Point
+	Ops            []OpEvent
+	Silences       []Interval
+	Gaps           []Interval
+}
+
+// Restore rebuilds a timeline from its stored form.
+func Restore(timeout int64, s Saved) *Timeline {
+	tl := &Timeline{Timeout: timeout}
+	tl.restoreSpan(s.First, s.Horizon)
+	for _, p := range s.Run {
+		tl.SetRun(p.T, p.V)
 	}
-	tl.Observe(first)
-	tl.Observe(horizon)
+	for _, p := range s.State {
+		tl.SetState(p.T, p.S)
+	}
+	for _, p := range s.Alarm {
+		tl.SetAlarm(p.T, p.V)
+	}
+	for _, e := range s.Ops {
+		tl.AddOp(e)
+	}
+	for _, g := range s.Gaps {
+		tl.AddGap(g)
+	}
+	tl.silences = append(tl.silences[:0], s.Silences...)
+	sort.Slice(tl.silences, func(i, j int) bool { return tl.silences[i].Start < tl.silences[j].Start })
 	return tl
 }
 
 // Change is what a batch of observations changed for one equipment: its span
-// after the batch and the run points it added or changed.
+// after the batch, the observations it added or changed (with their resolved
+// values), and, when they changed, all its silences.
 type Change struct {
-	Key            signal.Key
-	First, Horizon int64
-	Points         []Point
+	Key             signal.Key
+	First, Horizon  int64
+	Run             []Point
+	State           []StatePoint
+	Alarm           []Point
+	Ops             []OpEvent
+	Gaps            []Interval
+	SilencesChanged bool
+	Silences        []Interval
 }

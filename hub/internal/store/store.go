@@ -1,11 +1,17 @@
-// Package store keeps the hub's state timelines durable in a bbolt file, so a
-// restarted hub (even after SIGKILL) resumes where its acknowledged input left
-// it. A batch of changes is written in one transaction; the hub acknowledges
-// the batch's messages only after Save returned.
+// Package store keeps the hub's state timelines and its pending figure
+// ranges durable in a bbolt file, so a restarted hub (even after SIGKILL)
+// resumes where its acknowledged input left it. A batch's changes and the
+// ranges whose figures it made stale are written in one transaction; the hub
+// acknowledges the batch's messages only after Save returned, and clears a
+// pending range only after its figures were written.
 //
 // Layout: bucket "equipment" holds one bucket per equipment named
 // site NUL line NUL equipment, with key "span" (first and horizon, 2 x int64)
-// and keys 'r' + big-endian int64 time -> 1 byte run flag.
+// and records keyed by a kind byte and big-endian, order-preserving times:
+// 'r' run and 'a' alarm (1 byte value), 't' state (1 byte), 'o' operator
+// events (time, kind byte, id), 'l' silences (start -> end), 'g' lost ranges
+// (start, end). Bucket "dirty" maps the equipment name to a pending range
+// (2 x int64).
 package store
 
 import (
@@ -22,6 +28,7 @@ import (
 
 var (
 	bucketEquipment = []byte("equipment")
+	bucketDirty     = []byte("dirty")
 	keySpan         = []byte("span")
 )
 
@@ -37,8 +44,12 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("opening state store %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(bucketEquipment)
-		return err
+		for _, b := range [][]byte{bucketEquipment, bucketDirty} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		db.Close()
 		return nil, err
@@ -49,23 +60,38 @@ func Open(path string) (*Store, error) {
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
 
-// Change is what one batch changed for one equipment.
-type Change = state.Change
-
 func eqName(k signal.Key) []byte {
 	return []byte(k.Site + "\x00" + k.Line + "\x00" + k.Equipment)
 }
 
-func pointKey(t int64) []byte {
-	b := make([]byte, 9)
-	b[0] = 'r'
-	binary.BigEndian.PutUint64(b[1:], uint64(t)^(1<<63)) // order-preserving for negative times too
-	return b
+func parseName(name []byte) (signal.Key, error) {
+	parts := bytes.Split(name, []byte{0})
+	if len(parts) != 3 {
+		return signal.Key{}, fmt.Errorf("state store: bad equipment name %q", name)
+	}
+	return signal.Key{Site: string(parts[0]), Line: string(parts[1]), Equipment: string(parts[2])}, nil
 }
 
-// Save writes the changes in one transaction.
-func (s *Store) Save(changes []Change) error {
-	if len(changes) == 0 {
+func putTime(b []byte, t int64) { binary.BigEndian.PutUint64(b, uint64(t)^(1<<63)) }
+func getTime(b []byte) int64    { return int64(binary.BigEndian.Uint64(b) ^ (1 << 63)) }
+
+func timeKey(kind byte, t int64, extra ...byte) []byte {
+	b := make([]byte, 9, 9+len(extra))
+	b[0] = kind
+	putTime(b[1:], t)
+	return append(b, extra...)
+}
+
+func pair(a, b int64) []byte {
+	v := make([]byte, 16)
+	putTime(v, a)
+	putTime(v[8:], b)
+	return v
+}
+
+// Save writes the changes and widens the pending ranges by dirty, in one transaction.
+func (s *Store) Save(changes []state.Change, dirty map[signal.Key][2]int64) error {
+	if len(changes) == 0 && len(dirty) == 0 {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
@@ -75,20 +101,63 @@ func (s *Store) Save(changes []Change) error {
 			if err != nil {
 				return err
 			}
-			span := make([]byte, 16)
-			binary.BigEndian.PutUint64(span[:8], uint64(c.First))
-			binary.BigEndian.PutUint64(span[8:], uint64(c.Horizon))
-			if err := b.Put(keySpan, span); err != nil {
+			if err := b.Put(keySpan, pair(c.First, c.Horizon)); err != nil {
 				return err
 			}
-			for _, p := range c.Points {
-				v := []byte{0}
-				if p.Run {
-					v[0] = 1
-				}
-				if err := b.Put(pointKey(p.T), v); err != nil {
+			for _, p := range c.Run {
+				if err := b.Put(timeKey('r', p.T), []byte{byte(p.V)}); err != nil {
 					return err
 				}
+			}
+			for _, p := range c.Alarm {
+				if err := b.Put(timeKey('a', p.T), []byte{byte(p.V)}); err != nil {
+					return err
+				}
+			}
+			for _, p := range c.State {
+				if err := b.Put(timeKey('t', p.T), []byte{byte(p.S)}); err != nil {
+					return err
+				}
+			}
+			for _, e := range c.Ops {
+				if err := b.Put(timeKey('o', e.T, append([]byte{e.Kind}, e.Op...)...), nil); err != nil {
+					return err
+				}
+			}
+			for _, g := range c.Gaps {
+				if err := b.Put(append([]byte{'g'}, pair(g.Start, g.End)...), nil); err != nil {
+					return err
+				}
+			}
+			if c.SilencesChanged {
+				// Collect first: deleting while iterating can skip keys.
+				var old [][]byte
+				cur := b.Cursor()
+				for k, _ := cur.Seek([]byte{'l'}); k != nil && k[0] == 'l'; k, _ = cur.Next() {
+					old = append(old, append([]byte(nil), k...))
+				}
+				for _, k := range old {
+					if err := b.Delete(k); err != nil {
+						return err
+					}
+				}
+				for _, si := range c.Silences {
+					v := make([]byte, 8)
+					putTime(v, si.End)
+					if err := b.Put(timeKey('l', si.Start), v); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		db := tx.Bucket(bucketDirty)
+		for k, r := range dirty {
+			name := eqName(k)
+			if v := db.Get(name); len(v) == 16 {
+				r = [2]int64{min(r[0], getTime(v)), max(r[1], getTime(v[8:]))}
+			}
+			if err := db.Put(name, pair(r[0], r[1])); err != nil {
+				return err
 			}
 		}
 		return nil
@@ -96,32 +165,112 @@ func (s *Store) Save(changes []Change) error {
 }
 
 // Load reads every timeline.
-func (s *Store) Load() (map[signal.Key]*state.Timeline, error) {
-	out := map[signal.Key]*state.Timeline{}
+func (s *Store) Load() (map[signal.Key]state.Saved, error) {
+	out := map[signal.Key]state.Saved{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketEquipment)
 		return root.ForEachBucket(func(name []byte) error {
-			parts := bytes.Split(name, []byte{0})
-			if len(parts) != 3 {
-				return fmt.Errorf("state store: bad equipment bucket %q", name)
+			k, err := parseName(name)
+			if err != nil {
+				return err
 			}
-			k := signal.Key{Site: string(parts[0]), Line: string(parts[1]), Equipment: string(parts[2])}
 			b := root.Bucket(name)
 			span := b.Get(keySpan)
 			if len(span) != 16 {
 				return fmt.Errorf("state store: %s has no span", k)
 			}
-			var pts []state.Point
-			c := b.Cursor()
-			for key, v := c.Seek([]byte{'r'}); key != nil && key[0] == 'r'; key, v = c.Next() {
-				if len(key) != 9 || len(v) != 1 {
-					return fmt.Errorf("state store: %s: bad point record", k)
+			sv := state.Saved{First: getTime(span), Horizon: getTime(span[8:])}
+			bad := func() error { return fmt.Errorf("state store: %s: bad record", k) }
+			err = b.ForEach(func(key, v []byte) error {
+				if bytes.Equal(key, keySpan) {
+					return nil
 				}
-				pts = append(pts, state.Point{T: int64(binary.BigEndian.Uint64(key[1:]) ^ (1 << 63)), Run: v[0] == 1})
+				if len(key) < 9 {
+					return bad()
+				}
+				t := getTime(key[1:9])
+				switch key[0] {
+				case 'r', 'a':
+					if len(v) != 1 {
+						return bad()
+					}
+					p := state.Point{T: t, V: int8(v[0])}
+					if key[0] == 'r' {
+						sv.Run = append(sv.Run, p)
+					} else {
+						sv.Alarm = append(sv.Alarm, p)
+					}
+				case 't':
+					if len(v) != 1 {
+						return bad()
+					}
+					sv.State = append(sv.State, state.StatePoint{T: t, S: state.State(v[0])})
+				case 'o':
+					if len(key) < 10 {
+						return bad()
+					}
+					sv.Ops = append(sv.Ops, state.OpEvent{T: t, Kind: key[9], Op: string(key[10:])})
+				case 'l':
+					if len(v) != 8 {
+						return bad()
+					}
+					sv.Silences = append(sv.Silences, state.Interval{Start: t, End: getTime(v)})
+				case 'g':
+					if len(key) != 17 {
+						return bad()
+					}
+					sv.Gaps = append(sv.Gaps, state.Interval{Start: t, End: getTime(key[9:])})
+				default:
+					return bad()
+				}
+				return nil
+			})
+			if err != nil {
+				return err
 			}
-			out[k] = state.Restore(int64(binary.BigEndian.Uint64(span[:8])), int64(binary.BigEndian.Uint64(span[8:])), pts)
+			out[k] = sv
 			return nil
 		})
 	})
 	return out, err
+}
+
+// Pending returns the ranges whose figures are not written yet.
+func (s *Store) Pending() (map[signal.Key][2]int64, error) {
+	out := map[signal.Key][2]int64{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketDirty).ForEach(func(name, v []byte) error {
+			k, err := parseName(name)
+			if err != nil {
+				return err
+			}
+			if len(v) != 16 {
+				return fmt.Errorf("state store: bad pending range for %s", k)
+			}
+			out[k] = [2]int64{getTime(v), getTime(v[8:])}
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Written clears the pending ranges whose figures were written: a range is
+// cleared only if it is still exactly what was written (a range widened
+// meanwhile stays pending).
+func (s *Store) Written(done map[signal.Key][2]int64) error {
+	if len(done) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		db := tx.Bucket(bucketDirty)
+		for k, r := range done {
+			name := eqName(k)
+			if v := db.Get(name); len(v) == 16 && getTime(v) >= r[0] && getTime(v[8:]) <= r[1] {
+				if err := db.Delete(name); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }

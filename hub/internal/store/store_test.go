@@ -2,23 +2,31 @@ package store
 
 import (
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-func TestSaveLoad(t *testing.T) {
+func TestSaveLoadAndPending(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "state.db")
 	s, err := Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	k := signal.Key{Site: "s", Line: "L1", Equipment: "M1"}
-	if err := s.Save([]Change{{Key: k, First: -5, Horizon: 100, Points: []state.Point{{T: 10, Run: true}, {T: -3, Run: false}}}}); err != nil {
+	first := state.Change{Key: k, First: -5, Horizon: 100,
+		Run:   []state.Point{{T: 10, V: state.True}, {T: -3, V: state.False}},
+		State: []state.StatePoint{{T: 10, S: state.Running}}, Alarm: []state.Point{{T: 20, V: state.Bad}},
+		Ops:  []state.OpEvent{{T: 1, Kind: state.OpSet, Op: "a,b"}, {T: 2, Kind: state.OpLogout, Op: "a"}},
+		Gaps: []state.Interval{{Start: 30, End: 40}}, SilencesChanged: true, Silences: []state.Interval{{Start: -5, End: 10}, {Start: 60, End: 90}}}
+	if err := s.Save([]state.Change{first}, map[signal.Key][2]int64{k: {10, 100}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Save([]Change{{Key: k, First: -5, Horizon: 120, Points: []state.Point{{T: 50, Run: false}}}}); err != nil {
+	second := state.Change{Key: k, First: -5, Horizon: 120, Run: []state.Point{{T: 50, V: state.False}},
+		SilencesChanged: true, Silences: []state.Interval{{Start: 60, End: 90}}}
+	if err := s.Save([]state.Change{second}, map[signal.Key][2]int64{k: {0, 120}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -31,17 +39,28 @@ func TestSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tl := got[k]
-	if tl == nil {
-		t.Fatal("timeline lost")
+	want := state.Saved{First: -5, Horizon: 120,
+		Run:   []state.Point{{T: -3, V: state.False}, {T: 10, V: state.True}, {T: 50, V: state.False}},
+		State: first.State, Alarm: first.Alarm, Ops: first.Ops, Gaps: first.Gaps,
+		Silences: []state.Interval{{Start: 60, End: 90}}}
+	if !reflect.DeepEqual(got[k], want) {
+		t.Fatalf("got  %+v\nwant %+v", got[k], want)
 	}
-	first, horizon, _ := tl.Span()
-	pts := tl.Points()
-	if first != -5 || horizon != 120 || len(pts) != 3 || pts[0].T != -3 || pts[1] != (state.Point{T: 10, Run: true}) || pts[2].T != 50 {
-		t.Fatalf("got span %d..%d points %v", first, horizon, pts)
+	// Pending ranges merge, and are cleared only when written as stored.
+	pend, err := s.Pending()
+	if err != nil || pend[k] != [2]int64{0, 120} {
+		t.Fatalf("pending %v %v", pend, err)
 	}
-	run, _ := tl.Within(-5, 120)
-	if run != 40 {
-		t.Fatalf("run %d, want 40", run)
+	if err := s.Written(map[signal.Key][2]int64{k: {10, 100}}); err != nil {
+		t.Fatal(err)
+	}
+	if pend, _ = s.Pending(); len(pend) != 1 {
+		t.Fatal("a wider pending range was cleared by a narrower write")
+	}
+	if err := s.Written(map[signal.Key][2]int64{k: {0, 120}}); err != nil {
+		t.Fatal(err)
+	}
+	if pend, _ = s.Pending(); len(pend) != 0 {
+		t.Fatalf("still pending: %v", pend)
 	}
 }

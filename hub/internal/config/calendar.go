@@ -1,0 +1,194 @@
+package config
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
+	pconfig "github.com/floorpulse/floorpulse/pkg/config"
+)
+
+// State configures the state engine.
+type State struct {
+	// SignalTimeout: an equipment silent for longer is unknown from then on
+	// until it reports again (0 disables).
+	SignalTimeout time.Duration `yaml:"signal_timeout"`
+	// Codes maps state signal values (PLC codes or texts) to states.
+	Codes map[string]string `yaml:"codes"`
+}
+
+// Calendar is a production calendar in plant local time.
+type Calendar struct {
+	Shifts       []Window  `yaml:"shifts"`
+	PlannedStops []Window  `yaml:"planned_stops"`
+	Closures     []Closure `yaml:"closures"`
+}
+
+// Window is a daily window: a shift or a recurring planned stop. In a line
+// calendar, a shift given by name only takes its times from the plant's.
+type Window struct {
+	Name  string   `yaml:"name"`
+	Start string   `yaml:"start"` // HH:MM local
+	End   string   `yaml:"end"`   // HH:MM local; not after start: the next day
+	Days  []string `yaml:"days"`  // mon..sun or ranges (mon-fri); empty: every day
+}
+
+// Closure is an absolute planned stop (holiday, shutdown), local date-times.
+type Closure struct {
+	Name string `yaml:"name"`
+	From string `yaml:"from"` // 2006-01-02T15:04 or 2006-01-02
+	To   string `yaml:"to"`
+}
+
+// Operators configures operator figures.
+type Operators struct {
+	ActiveThreshold time.Duration `yaml:"active_threshold"`
+	Tiers           TierCuts      `yaml:"tiers"`
+	Attrition       Attrition     `yaml:"attrition"`
+}
+
+// TierCuts are monthly run-hour cut-offs; below low is inactive.
+type TierCuts struct {
+	High   time.Duration `yaml:"high"`
+	Medium time.Duration `yaml:"medium"`
+	Low    time.Duration `yaml:"low"`
+}
+
+// Attrition is the attrition-risk rule.
+type Attrition struct {
+	Months  int     `yaml:"months"`  // run hours fell in each of the last N months
+	Drop    float64 `yaml:"drop"`    // and the latest is this fraction below the earlier mean
+	History int     `yaml:"history"` // months the mean is taken over
+}
+
+func (t TierCuts) tiers() activity.Tiers {
+	return activity.Tiers{High: t.High, Medium: t.Medium, Low: t.Low}
+}
+
+func (t TierCuts) validate(path string, add func(string, string, ...any)) {
+	if t.Low <= 0 || t.Medium < t.Low || t.High < t.Medium {
+		add(path, "want 0 < low <= medium <= high (got low %s, medium %s, high %s)", t.Low, t.Medium, t.High)
+	}
+}
+
+func parseLocal(s string, loc *time.Location) (time.Time, error) {
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("invalid local date-time %q (want 2006-01-02T15:04 or 2006-01-02)", s)
+}
+
+// build turns a configured calendar into a calendar.Calendar; plant, when
+// set, supplies the times of shifts given by name only.
+func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calendar, errs *[]error) *calendar.Calendar {
+	add := func(p, format string, args ...any) { *errs = append(*errs, pconfig.Errorf(p, format, args...)) }
+	out := &calendar.Calendar{Loc: loc}
+	window := func(p string, w Window, named bool) (calendar.Recurring, bool) {
+		r := calendar.Recurring{Name: w.Name}
+		days, err := calendar.ParseWeekdays(w.Days)
+		if err != nil {
+			add(p+".days", "%v", err)
+		}
+		r.Days = days
+		if named && w.Start == "" && w.End == "" && plant != nil {
+			for _, s := range plant.Shifts {
+				if s.Name == w.Name {
+					r.Start, r.End = s.Start, s.End
+					if len(w.Days) == 0 {
+						r.Days = s.Days
+					}
+					return r, true
+				}
+			}
+			add(p+".name", "no plant shift named %q to take the times from", w.Name)
+			return r, false
+		}
+		if r.Start, err = calendar.ParseClock(w.Start); err != nil {
+			add(p+".start", "%v", err)
+		}
+		if r.End, err = calendar.ParseClock(w.End); err != nil {
+			add(p+".end", "%v", err)
+		}
+		if r.Start == r.End {
+			add(p+".end", "a window of zero length")
+		}
+		return r, true
+	}
+	names := map[string]bool{}
+	for i, w := range c.Shifts {
+		p := fmt.Sprintf("%s.shifts[%d]", path, i)
+		if w.Name == "" {
+			add(p+".name", "required")
+		} else if names[w.Name] {
+			add(p+".name", "shift %q defined twice", w.Name)
+		}
+		names[w.Name] = true
+		if r, ok := window(p, w, true); ok {
+			out.Shifts = append(out.Shifts, r)
+		}
+	}
+	for i, w := range c.PlannedStops {
+		if r, ok := window(fmt.Sprintf("%s.planned_stops[%d]", path, i), w, false); ok {
+			out.Stops = append(out.Stops, r)
+		}
+	}
+	for i, cl := range c.Closures {
+		p := fmt.Sprintf("%s.closures[%d]", path, i)
+		from, err1 := parseLocal(cl.From, loc)
+		if err1 != nil {
+			add(p+".from", "%v", err1)
+		}
+		to, err2 := parseLocal(cl.To, loc)
+		if err2 != nil {
+			add(p+".to", "%v", err2)
+		}
+		if err1 == nil && err2 == nil && !to.After(from) {
+			add(p+".to", "must be after from")
+		}
+		out.Closures = append(out.Closures, calendar.Closure{Name: cl.Name, From: from, To: to})
+	}
+	return out
+}
+
+// validateState checks the state section and builds the code map.
+func (c *Config) validateState(add func(string, string, ...any)) {
+	if c.State.SignalTimeout < 0 {
+		add("state.signal_timeout", "must not be negative")
+	}
+	c.stateCodes = map[string]state.State{}
+	for code, name := range c.State.Codes {
+		s, ok := state.ParseState(name)
+		if !ok || s == state.Unknown || s == state.NoShift {
+			add("state.codes."+code, "unknown state %q (want running, idle, setup, down or planned_stop)", name)
+			continue
+		}
+		c.stateCodes[code] = s
+	}
+}
+
+// StateCodes returns the state code map (valid after Validate).
+func (c *Config) StateCodes() map[string]state.State { return c.stateCodes }
+
+// CalendarOf returns a line's calendar: its own, the plant's, or nil (around the clock).
+func (c *Config) CalendarOf(site, line string) *calendar.Calendar {
+	if cal, ok := c.lineCalendars[line]; ok {
+		return cal
+	}
+	return c.plantCalendar
+}
+
+// Tiers returns the equipment tier cut-offs.
+func (c *Config) Tiers() activity.Tiers { return c.Activity.Tiers.tiers() }
+
+// OperatorTiers returns the operator tier cut-offs.
+func (c *Config) OperatorTiers() activity.Tiers { return c.Operators.Tiers.tiers() }
+
+// AttritionRule returns the attrition rule.
+func (c *Config) AttritionRule() activity.AttritionRule {
+	a := c.Operators.Attrition
+	return activity.AttritionRule{Months: a.Months, Drop: a.Drop, History: a.History}
+}

@@ -1,0 +1,231 @@
+package state
+
+import (
+	"sort"
+	"strings"
+
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
+)
+
+// Seg is a stretch [Start, End) of one state.
+type Seg struct {
+	Start, End int64
+	State      State
+}
+
+// unknownIn returns the merged ranges of [a, b) where the data says nothing:
+// outside the data span, past the timeout inside a silence, and lost ranges.
+func (tl *Timeline) unknownIn(a, b int64) []Interval {
+	if !tl.seen {
+		return []Interval{{a, b}}
+	}
+	var raw []Interval
+	if tl.first > a {
+		raw = append(raw, Interval{a, tl.first})
+	}
+	if tl.horizon < b {
+		raw = append(raw, Interval{tl.horizon, b})
+	}
+	for _, s := range tl.silences {
+		if s.Start+tl.Timeout < s.End {
+			raw = append(raw, Interval{s.Start + tl.Timeout, s.End})
+		}
+	}
+	raw = append(raw, tl.gaps...)
+	var clipped []Interval
+	for _, r := range raw {
+		lo, hi := max(r.Start, a), min(r.End, b)
+		if hi > lo {
+			clipped = append(clipped, Interval{lo, hi})
+		}
+	}
+	sort.Slice(clipped, func(i, j int) bool { return clipped[i].Start < clipped[j].Start })
+	var out []Interval
+	for _, r := range clipped {
+		if n := len(out); n > 0 && r.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, r.End)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// Segments cuts [a, b) into segments of one state each, in order and without
+// gaps. cal holds the line's calendar spans covering [a, b); nil means the
+// line is scheduled around the clock.
+func (tl *Timeline) Segments(a, b int64, cal []calendar.Span) []Seg {
+	if b <= a {
+		return nil
+	}
+	unknown := tl.unknownIn(a, b)
+	cuts := []int64{a}
+	addPts := func(n int, at func(int) int64) {
+		i := sort.Search(n, func(i int) bool { return at(i) > a })
+		for ; i < n && at(i) < b; i++ {
+			cuts = append(cuts, at(i))
+		}
+	}
+	addPts(len(tl.run), func(i int) int64 { return tl.run[i].T })
+	addPts(len(tl.state), func(i int) int64 { return tl.state[i].T })
+	addPts(len(tl.alarm), func(i int) int64 { return tl.alarm[i].T })
+	for _, u := range unknown {
+		cuts = append(cuts, u.Start, u.End)
+	}
+	for _, c := range cal {
+		cuts = append(cuts, c.Start, c.End)
+	}
+	sort.Slice(cuts, func(i, j int) bool { return cuts[i] < cuts[j] })
+
+	// Cursors: the index of the last observation at or before t.
+	ri := sort.Search(len(tl.run), func(i int) bool { return tl.run[i].T > a }) - 1
+	si := sort.Search(len(tl.state), func(i int) bool { return tl.state[i].T > a }) - 1
+	ai := sort.Search(len(tl.alarm), func(i int) bool { return tl.alarm[i].T > a }) - 1
+	ui, ci := 0, 0
+	var out []Seg
+	for k := 0; k < len(cuts); k++ {
+		lo := cuts[k]
+		if lo >= b || (k > 0 && lo == cuts[k-1]) {
+			continue
+		}
+		hi := b
+		for j := k + 1; j < len(cuts); j++ {
+			if cuts[j] > lo {
+				hi = min(cuts[j], b)
+				break
+			}
+		}
+		for ri+1 < len(tl.run) && tl.run[ri+1].T <= lo {
+			ri++
+		}
+		for si+1 < len(tl.state) && tl.state[si+1].T <= lo {
+			si++
+		}
+		for ai+1 < len(tl.alarm) && tl.alarm[ai+1].T <= lo {
+			ai++
+		}
+		for ui < len(unknown) && unknown[ui].End <= lo {
+			ui++
+		}
+		for ci < len(cal) && cal[ci].End <= lo {
+			ci++
+		}
+		st := Unknown
+		if !(ui < len(unknown) && unknown[ui].Start <= lo) {
+			run, sv, alarm := int8(-2), Unknown, int8(-2) // -2: never observed
+			hasState := false
+			if ri >= 0 {
+				run = tl.run[ri].V
+			}
+			if si >= 0 {
+				sv, hasState = tl.state[si].S, true
+			}
+			if ai >= 0 {
+				alarm = tl.alarm[ai].V
+			}
+			kind := calendar.Shift
+			if ci < len(cal) && cal[ci].Start <= lo {
+				kind = cal[ci].Kind
+			}
+			st = resolve(run, sv, hasState, alarm, kind)
+		}
+		if n := len(out); n > 0 && out[n-1].State == st {
+			out[n-1].End = hi
+			continue
+		}
+		out = append(out, Seg{Start: lo, End: hi, State: st})
+	}
+	return out
+}
+
+// resolve decides the state at an instant from the latest run, state and
+// alarm observations and the calendar (see the package comment).
+func resolve(run int8, sv State, hasState bool, alarm int8, kind calendar.Kind) State {
+	if run == True || (run != False && hasState && sv == Running) {
+		return Running
+	}
+	base := Unknown
+	switch {
+	case hasState && sv != Unknown && sv != Running && sv != NoShift:
+		base = sv
+	case run == False:
+		base = Idle
+	}
+	if base == Unknown {
+		return Unknown
+	}
+	if base == Idle && alarm == True {
+		base = Down
+	}
+	switch kind {
+	case calendar.NoShift:
+		return NoShift
+	case calendar.PlannedStop:
+		return PlannedStop
+	}
+	return base
+}
+
+// OpSeg is a stretch [Start, End) with one set of operators logged in (sorted).
+type OpSeg struct {
+	Start, End int64
+	Ops        []string
+}
+
+// OpSegments cuts [a, b) into stretches of one operator set, leaving out
+// stretches with nobody logged in.
+func (tl *Timeline) OpSegments(a, b int64) []OpSeg {
+	var out []OpSeg
+	var cur []string
+	from := a
+	flush := func(to int64) {
+		lo, hi := max(from, a), min(to, b)
+		if hi > lo && len(cur) > 0 {
+			if n := len(out); n > 0 && out[n-1].End == lo && equalStrings(out[n-1].Ops, cur) {
+				out[n-1].End = hi
+			} else {
+				out = append(out, OpSeg{Start: lo, End: hi, Ops: append([]string(nil), cur...)})
+			}
+		}
+	}
+	for _, e := range tl.ops {
+		if e.T >= b {
+			break
+		}
+		flush(e.T)
+		from = e.T
+		switch e.Kind {
+		case OpSet:
+			cur = cur[:0]
+			if e.Op != "" {
+				cur = append(cur, strings.Split(e.Op, ",")...)
+			}
+		case OpLogin:
+			i := sort.SearchStrings(cur, e.Op)
+			if i == len(cur) || cur[i] != e.Op {
+				cur = append(cur, "")
+				copy(cur[i+1:], cur[i:])
+				cur[i] = e.Op
+			}
+		case OpLogout:
+			i := sort.SearchStrings(cur, e.Op)
+			if i < len(cur) && cur[i] == e.Op {
+				cur = append(cur[:i], cur[i+1:]...)
+			}
+		}
+	}
+	flush(b)
+	return out
+}
+
+func equalStrings(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

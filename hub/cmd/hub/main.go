@@ -3,6 +3,7 @@
 //
 //	hub run   -config configs/hub.yaml
 //	hub check -config configs/hub.yaml
+//	hub nab   -in DIR_OR_CSV... -out DIR   (gauge detector over NAB-format CSVs)
 package main
 
 import (
@@ -23,6 +24,9 @@ func main() {
 		usage()
 	}
 	cmd, args := os.Args[1], os.Args[2:]
+	if cmd == "nab" {
+		os.Exit(nabMain(args))
+	}
 	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
 	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
 	level := fs.String("log-level", "info", "debug | info | warn | error")
@@ -59,6 +63,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE")
+	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE\n       hub nab -in DIR_OR_CSV... -out DIR")
 	os.Exit(2)
 }

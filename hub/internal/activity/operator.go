@@ -12,7 +12,9 @@ import (
 
 // OperatorRun returns, for one equipment and period, each operator's run
 // seconds: the equipment's running time while the operator was logged in,
-// split equally among the operators logged in together.
+// split equally among the operators logged in together. Every operator
+// logged in during the period is in the map, with 0 when the equipment did
+// not run.
 func OperatorRun(tl *state.Timeline, cal *calendar.Calendar, p Period) map[string]float64 {
 	if tl == nil {
 		return nil
@@ -30,6 +32,9 @@ func OperatorRun(tl *state.Timeline, cal *calendar.Calendar, p Period) map[strin
 	out := map[string]float64{}
 	i := 0
 	for _, o := range ops {
+		for _, op := range o.Ops { // logged in without run time still counts as present
+			out[op] += 0
+		}
 		for i < len(segs) && segs[i].End <= o.Start {
 			i++
 		}

@@ -1,0 +1,338 @@
+// Package gauge is the streaming anomaly detector for numeric gauges
+// (temperature, power, spindle load, vibration). A Detector takes one sample
+// at a time, in time order, and returns an anomaly score in [0, 1] computed
+// from that sample and the past only: the score of a sample never depends on
+// samples that come after it.
+//
+// The detector watches seven features of the signal (the value, its mean over
+// 8 and 64 samples, its change over 1 and 8 samples, its spread over 32
+// samples and the shape of its distribution over 64 samples). Each feature is
+// compared with its own baseline, the Window values before its last 64 (so an
+// anomaly's first samples do not judge the next ones): beyond the 10 % and 90 %
+// quantiles the tail is modelled as exponential, fitted to the mean excess
+// over the quantile (peaks over threshold), which gives a tail probability
+// p. The largest surprise -log10(p) over the features, less a Bonferroni
+// correction for the number of tests, is mapped to a raw score in [0, 1).
+// An episode opens when the raw score reaches Threshold; the published score
+// of the following samples is scaled down (kept below Threshold) until the
+// refractory period is over and the raw score has fallen below Rearm, so an
+// anomaly yields one detection, at its onset.
+//
+// Everything here is pure: no I/O, no clock, no goroutines. The whole state
+// round-trips through MarshalBinary and UnmarshalBinary, and a restored
+// detector scores the next samples exactly as the original would.
+package gauge
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+)
+
+// Config holds the detector's parameters. The same values serve every gauge:
+// all lengths are in samples, all levels are scale free.
+type Config struct {
+	// Window is how many past values of each feature form its baseline
+	// (the values before the most recent 64).
+	Window int
+	// MinHistory is how many baseline values a feature needs before it is
+	// scored; until then it contributes nothing.
+	MinHistory int
+	// HalfSurprise is the corrected surprise, -log10 of a tail probability,
+	// that maps to a raw score of 0.5: raw = 1 - 2^(-surprise/HalfSurprise).
+	HalfSurprise float64
+	// Threshold is the raw score at which an episode opens (and the score a
+	// consumer should treat as an anomaly).
+	Threshold float64
+	// Rearm is the raw score the signal must fall below before a new
+	// episode can open.
+	Rearm float64
+	// Refractory is the least number of samples between two episode onsets.
+	Refractory int
+}
+
+// DefaultConfig returns the parameters documented in the package README.
+func DefaultConfig() Config {
+	return Config{
+		Window:       1024,
+		MinHistory:   128,
+		HalfSurprise: 6,
+		Threshold:    0.5,
+		Rearm:        0.3,
+		Refractory:   128,
+	}
+}
+
+// Validate reports every invalid parameter at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Window < 16 || c.Window > 1<<20 {
+		errs = append(errs, fmt.Errorf("window: %d not in [16, %d]", c.Window, 1<<20))
+	}
+	if c.MinHistory < 10 || c.MinHistory > c.Window {
+		errs = append(errs, fmt.Errorf("min_history: %d not in [10, window]", c.MinHistory))
+	}
+	if !(c.HalfSurprise > 0) || math.IsInf(c.HalfSurprise, 0) {
+		errs = append(errs, fmt.Errorf("half_surprise: %v must be positive and finite", c.HalfSurprise))
+	}
+	if !(c.Threshold > 0 && c.Threshold < 1) {
+		errs = append(errs, fmt.Errorf("threshold: %v not in (0, 1)", c.Threshold))
+	}
+	if !(c.Rearm >= 0 && c.Rearm <= c.Threshold) {
+		errs = append(errs, fmt.Errorf("rearm: %v not in [0, threshold]", c.Rearm))
+	}
+	if c.Refractory < 0 || c.Refractory > 1<<30 {
+		errs = append(errs, fmt.Errorf("refractory: %d not in [0, %d]", c.Refractory, 1<<30))
+	}
+	return errors.Join(errs...)
+}
+
+// MaxAbs bounds the magnitude of an accepted value: larger finite values are
+// clamped to ±MaxAbs, so that no sum or square overflows.
+const MaxAbs = 1e15
+
+const (
+	histLen   = 64  // raw values kept for the short-term features
+	shapeBins = 8   // equiprobable bins of the distribution-shape feature
+	tailProb  = 0.1 // quantile beyond which the tail is modelled
+)
+
+// Features, in the order of Result.Feature.
+var featureNames = [...]string{"value", "mean8", "mean64", "step1", "step8", "spread32", "shape64"}
+
+const (
+	fValue = iota
+	fMean8
+	fMean64
+	fStep1
+	fStep8
+	fSpread32
+	fShape64
+	numFeatures
+)
+
+// bonferroni is log10 of the number of one-sided tests per sample.
+var bonferroni = math.Log10(2 * numFeatures)
+
+// Result is the outcome of one sample.
+type Result struct {
+	// Score is the published anomaly score in [0, 1]: Raw, except while an
+	// episode is open, when it is Raw*Threshold (below Threshold).
+	Score float64
+	// Raw is the score before episode suppression, in [0, 1).
+	Raw float64
+	// Onset is true on the sample that opened an episode.
+	Onset bool
+	// Feature names the most surprising feature ("" when none is scored).
+	Feature string
+	// Surprise is -log10 of that feature's tail probability, less the
+	// Bonferroni correction (>= 0).
+	Surprise float64
+	// Skipped is true when the sample was ignored: a NaN or infinite value,
+	// or a timestamp before the previous sample's.
+	Skipped bool
+}
+
+// Detector is a streaming anomaly detector for one gauge. It is not safe for
+// concurrent use.
+type Detector struct {
+	cfg      Config
+	n        uint64 // accepted samples
+	lastT    int64  // unix nanoseconds of the last accepted sample
+	hist     [histLen]float64
+	histNext int
+	since    int // samples since the last onset, capped at Refractory
+	armed    bool
+	feats    [numFeatures]window
+}
+
+// New returns a detector with the given parameters.
+func New(cfg Config) (*Detector, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("gauge detector config: %w", err)
+	}
+	d := &Detector{cfg: cfg, since: cfg.Refractory, armed: true}
+	for i := range d.feats {
+		d.feats[i] = newWindow(cfg.Window, histLen)
+	}
+	return d, nil
+}
+
+// Config returns the detector's parameters.
+func (d *Detector) Config() Config { return d.cfg }
+
+// Samples returns how many samples the detector has accepted.
+func (d *Detector) Samples() uint64 { return d.n }
+
+// Update scores the sample (t, v) against the past and adds it to the state.
+// Samples must come in time order; equal timestamps are accepted.
+func (d *Detector) Update(t time.Time, v float64) Result {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return Result{Skipped: true}
+	}
+	ns := t.UnixNano()
+	if d.n > 0 && ns < d.lastT {
+		return Result{Skipped: true}
+	}
+	v = math.Max(-MaxAbs, math.Min(MaxAbs, v))
+	d.lastT = ns
+	d.n++
+	d.hist[d.histNext] = v
+	d.histNext = (d.histNext + 1) % histLen
+
+	var vals [numFeatures]float64
+	var ok [numFeatures]bool
+	d.features(&vals, &ok)
+
+	best, arg := 0.0, -1
+	if level := &d.feats[fValue]; level.n >= d.cfg.MinHistory {
+		floor := 1e-6*(math.Abs(level.quantile(0.5))+level.quantile(1-tailProb)-level.quantile(tailProb)) + 1e-12
+		for i := range vals {
+			w := &d.feats[i]
+			if !ok[i] || w.n < d.cfg.MinHistory {
+				continue
+			}
+			f, twoSided := floor, true
+			if i == fShape64 {
+				f, twoSided = 0.01, false
+			}
+			if s := surprise(w, vals[i], f, twoSided); s > best {
+				best, arg = s, i
+			}
+		}
+	}
+	for i := range vals {
+		if ok[i] {
+			d.feats[i].push(vals[i])
+		}
+	}
+
+	r := Result{}
+	if arg >= 0 {
+		r.Feature = featureNames[arg]
+		r.Surprise = math.Max(0, best-bonferroni)
+	}
+	r.Raw = 1 - math.Exp2(-r.Surprise/d.cfg.HalfSurprise)
+	d.episode(&r)
+	return r
+}
+
+// episode applies the onset, refractory and rearm rules to r.
+func (d *Detector) episode(r *Result) {
+	if d.since < d.cfg.Refractory {
+		d.since++
+	}
+	if !d.armed && r.Raw < d.cfg.Rearm {
+		d.armed = true
+	}
+	switch {
+	case d.armed && d.since >= d.cfg.Refractory && r.Raw >= d.cfg.Threshold:
+		r.Onset = true
+		r.Score = r.Raw
+		d.armed = false
+		d.since = 0
+	case !d.armed || d.since < d.cfg.Refractory:
+		r.Score = r.Raw * d.cfg.Threshold
+	default:
+		r.Score = r.Raw
+	}
+}
+
+// recent returns the k-th most recent raw value (k = 0 is the newest).
+func (d *Detector) recent(k int) float64 {
+	return d.hist[(d.histNext-1-k+2*histLen)%histLen]
+}
+
+func (d *Detector) mean(from, k int) float64 {
+	s := 0.0
+	for j := from; j < from+k; j++ {
+		s += d.recent(j)
+	}
+	return s / float64(k)
+}
+
+// features computes the feature values of the newest sample; ok[i] is false
+// while feature i lacks history.
+func (d *Detector) features(vals *[numFeatures]float64, ok *[numFeatures]bool) {
+	n := d.n
+	vals[fValue], ok[fValue] = d.recent(0), true
+	if n >= 2 {
+		vals[fStep1], ok[fStep1] = d.recent(0)-d.recent(1), true
+	}
+	if n >= 8 {
+		vals[fMean8], ok[fMean8] = d.mean(0, 8), true
+	}
+	if n >= 16 {
+		vals[fStep8], ok[fStep8] = d.mean(0, 8)-d.mean(8, 8), true
+	}
+	if n >= 32 {
+		m := d.mean(0, 32)
+		ss := 0.0
+		for j := 0; j < 32; j++ {
+			e := d.recent(j) - m
+			ss += e * e
+		}
+		vals[fSpread32], ok[fSpread32] = math.Sqrt(ss/32), true
+	}
+	if n >= histLen {
+		vals[fMean64], ok[fMean64] = d.mean(0, histLen), true
+		if level := &d.feats[fValue]; level.n >= d.cfg.MinHistory {
+			vals[fShape64], ok[fShape64] = d.shape(level), true
+		}
+	}
+}
+
+// shape returns the Kullback-Leibler divergence of the distribution of the
+// last histLen values from that of the level baseline, over shapeBins bins
+// whose edges are the baseline's k/shapeBins quantiles.
+func (d *Detector) shape(level *window) float64 {
+	var edges [shapeBins - 1]float64
+	for k := range edges {
+		edges[k] = level.quantile(float64(k+1) / shapeBins)
+	}
+	var recent, base [shapeBins]float64
+	for j := 0; j < histLen; j++ {
+		v := d.recent(j)
+		b := 0
+		for b < len(edges) && v > edges[b] {
+			b++
+		}
+		recent[b]++
+	}
+	prev := 0
+	for k := 0; k < shapeBins; k++ {
+		c := level.n
+		if k < len(edges) {
+			c = level.countAtMost(edges[k])
+		}
+		base[k] = float64(c - prev)
+		prev = c
+	}
+	kl := 0.0
+	for k := range recent {
+		p := (recent[k] + 0.5) / (histLen + 0.5*shapeBins)
+		q := (base[k] + 0.5) / (float64(level.n) + 0.5*shapeBins)
+		kl += p * math.Log(p/q)
+	}
+	return kl
+}
+
+// surprise returns -log10 of the tail probability of y under w: 0 between
+// the 10 % and 90 % quantiles, and beyond them an exponential tail whose
+// scale is the mean excess of the baseline over the quantile (at least
+// floor), starting at probability 0.1.
+func surprise(w *window, y, floor float64, twoSided bool) float64 {
+	if hi := w.quantile(1 - tailProb); y > hi {
+		s := math.Max(w.excessAbove(hi), floor)
+		return 1 + (y-hi)/(s*math.Ln10)
+	}
+	if !twoSided {
+		return 0
+	}
+	if lo := w.quantile(tailProb); y < lo {
+		s := math.Max(w.excessBelow(lo), floor)
+		return 1 + (lo-y)/(s*math.Ln10)
+	}
+	return 0
+}

@@ -1,0 +1,396 @@
+package gauge
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"math"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2024, 3, 4, 6, 0, 0, 0, time.UTC)
+
+type sample struct {
+	t time.Time
+	v float64
+}
+
+// series returns n samples, one a minute, of f(i).
+func series(n int, f func(i int) float64) []sample {
+	out := make([]sample, n)
+	for i := range out {
+		out[i] = sample{t0.Add(time.Duration(i) * time.Minute), f(i)}
+	}
+	return out
+}
+
+// noisy is a daily-like sine plus Gaussian noise, seeded.
+func noisy(n int, seed uint64) []sample {
+	r := rand.New(rand.NewPCG(seed, 1))
+	return series(n, func(i int) float64 {
+		return 50 + 5*math.Sin(float64(i)*2*math.Pi/288) + r.NormFloat64()
+	})
+}
+
+func newDetector(t testing.TB) *Detector {
+	t.Helper()
+	d, err := New(DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func run(d *Detector, s []sample) []Result {
+	out := make([]Result, len(s))
+	for i, x := range s {
+		out[i] = d.Update(x.t, x.v)
+	}
+	return out
+}
+
+func loadTestdata(t *testing.T, name string) []sample {
+	t.Helper()
+	f, err := os.Open("testdata/" + name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []sample
+	for _, r := range recs[1:] {
+		ts, err := time.Parse(time.DateTime, r[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := strconv.ParseFloat(r[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, sample{ts, v})
+	}
+	return out
+}
+
+// learning is how many rows the tests leave to the detector to learn a
+// series before judging its scores (NAB calls it the probationary period):
+// a full baseline plus its delay line.
+const learning = 1024 + histLen
+
+// onsets returns the rows, after the learning period, that opened an episode.
+func onsets(rs []Result) []int {
+	var out []int
+	for i, r := range rs {
+		if r.Onset && i >= learning {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+func TestConfigValidate(t *testing.T) {
+	if err := DefaultConfig().Validate(); err != nil {
+		t.Fatalf("default config: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"window too small", func(c *Config) { c.Window = 8 }},
+		{"min history above window", func(c *Config) { c.MinHistory = c.Window + 1 }},
+		{"half surprise zero", func(c *Config) { c.HalfSurprise = 0 }},
+		{"half surprise NaN", func(c *Config) { c.HalfSurprise = math.NaN() }},
+		{"threshold 1", func(c *Config) { c.Threshold = 1 }},
+		{"rearm above threshold", func(c *Config) { c.Rearm = 0.9 }},
+		{"refractory negative", func(c *Config) { c.Refractory = -1 }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tc.edit(&c)
+			if _, err := New(c); err == nil {
+				t.Fatalf("New accepted %+v", c)
+			}
+		})
+	}
+}
+
+func TestScoresInRange(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	cases := map[string][]sample{
+		"noise":    noisy(4000, 1),
+		"steps":    series(3000, func(i int) float64 { return float64((i / 300) % 3 * 40) }),
+		"spikes":   series(3000, func(i int) float64 { return map[bool]float64{true: 1e6, false: 0}[i%997 == 0] }),
+		"walk":     series(3000, func(i int) float64 { return float64(i) * r.NormFloat64() }),
+		"heavy":    series(3000, func(int) float64 { return math.Tan(math.Pi * (r.Float64() - 0.5)) }),
+		"testdata": loadTestdata(t, "spindle_load.csv"),
+	}
+	for name, s := range cases {
+		t.Run(name, func(t *testing.T) {
+			for i, res := range run(newDetector(t), s) {
+				if !(res.Score >= 0 && res.Score <= 1) || !(res.Raw >= 0 && res.Raw <= 1) {
+					t.Fatalf("row %d: score %v raw %v outside [0, 1]", i, res.Score, res.Raw)
+				}
+				if res.Score > res.Raw {
+					t.Fatalf("row %d: score %v above raw %v", i, res.Score, res.Raw)
+				}
+			}
+		})
+	}
+}
+
+// The score of row i must not depend on rows after i: scoring every prefix
+// of a series gives the same scores as scoring the whole series.
+func TestNoLookAhead(t *testing.T) {
+	s := loadTestdata(t, "spindle_load.csv")
+	full := run(newDetector(t), s)
+	for _, k := range []int{1, 2, 63, 64, 65, 200, 499, 500, 501, 505, len(s)} {
+		prefix := run(newDetector(t), s[:k])
+		for i := range prefix {
+			if prefix[i] != full[i] {
+				t.Fatalf("prefix %d, row %d: %+v, whole series gives %+v", k, i, prefix[i], full[i])
+			}
+		}
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	s := append(noisy(2500, 5), series(500, func(i int) float64 { return 80 })...)
+	for i := 2500; i < len(s); i++ {
+		s[i].t = t0.Add(time.Duration(i) * time.Minute)
+	}
+	// Cut points: before any feature is scored, mid-history, just after the
+	// step (an episode is open), and later.
+	for _, k := range []int{0, 10, 100, 700, 2501, 2510, 2900} {
+		a := newDetector(t)
+		run(a, s[:k])
+		blob, err := a.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b Detector
+		if err := b.UnmarshalBinary(blob); err != nil {
+			t.Fatalf("cut %d: %v", k, err)
+		}
+		again, _ := b.MarshalBinary()
+		if !bytes.Equal(blob, again) {
+			t.Fatalf("cut %d: state changed through a round trip", k)
+		}
+		if b.Samples() != a.Samples() || b.Config() != a.Config() {
+			t.Fatalf("cut %d: samples or config differ", k)
+		}
+		ra, rb := run(a, s[k:]), run(&b, s[k:])
+		for i := range ra {
+			if ra[i] != rb[i] {
+				t.Fatalf("cut %d, row %d: original %+v, restored %+v", k, k+i, ra[i], rb[i])
+			}
+		}
+	}
+}
+
+func TestUnmarshalRejectsBadState(t *testing.T) {
+	d := newDetector(t)
+	run(d, noisy(300, 9))
+	blob, _ := d.MarshalBinary()
+	nan := append([]byte(nil), blob...)
+	copy(nan[len(nan)-8:], []byte{0, 0, 0, 0, 0, 0, 0xf8, 0x7f}) // a NaN feature value
+	for name, data := range map[string][]byte{
+		"empty":     nil,
+		"bad magic": append([]byte("XXXX"), blob[4:]...),
+		"truncated": blob[:len(blob)-3],
+		"trailing":  append(append([]byte(nil), blob...), 0),
+		"nan value": nan,
+	} {
+		t.Run(name, func(t *testing.T) {
+			var x Detector
+			if err := x.UnmarshalBinary(data); !errors.Is(err, ErrState) {
+				t.Fatalf("got %v, want ErrState", err)
+			}
+		})
+	}
+}
+
+func TestConstantAndFlatScoreLow(t *testing.T) {
+	for name, s := range map[string][]sample{
+		"zero":     series(3000, func(int) float64 { return 0 }),
+		"constant": series(3000, func(int) float64 { return 73.25 }),
+		"negative": series(3000, func(int) float64 { return -1e9 }),
+		"noise":    noisy(5000, 11),
+		"dither":   series(3000, func(i int) float64 { return 20 + 0.1*float64(i%2) }),
+	} {
+		t.Run(name, func(t *testing.T) {
+			rs := run(newDetector(t), s)
+			for i, r := range rs {
+				// A sine needs a full baseline to be learnt; the others
+				// are judged from the first row.
+				if (name != "noise" || i >= learning) && r.Raw >= 0.3 {
+					t.Fatalf("row %d: raw %v (%s) on a %s series", i, r.Raw, r.Feature, name)
+				}
+			}
+		})
+	}
+}
+
+func TestInjectedAnomaliesScoreHigh(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		at     int
+		inject func(i int, v float64) float64
+	}{
+		{"step up", 3000, func(i int, v float64) float64 { return v + 15 }},
+		{"step down", 3000, func(i int, v float64) float64 { return v - 15 }},
+		{"spike", 3000, func(i int, v float64) float64 { return v + 30*b2f(i == 3000) }},
+		{"dropout", 3000, func(i int, v float64) float64 { return v * b2f(i >= 3010) }},
+		{"noise burst", 3000, func(i int, v float64) float64 { return v + 12*math.Sin(float64(i)*2.1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := noisy(4000, 21)
+			for i := tc.at; i < len(s); i++ {
+				s[i].v = tc.inject(i, s[i].v)
+			}
+			rs := run(newDetector(t), s)
+			got := onsets(rs)
+			if len(got) != 1 || got[0] < tc.at || got[0] > tc.at+16 {
+				t.Fatalf("onsets %v, want one in [%d, %d]", got, tc.at, tc.at+16)
+			}
+			if r := rs[got[0]]; r.Score < DefaultConfig().Threshold {
+				t.Fatalf("onset score %v below the threshold", r.Score)
+			}
+		})
+	}
+	t.Run("testdata jam", func(t *testing.T) {
+		// A short series: the jam comes before a full baseline, so this
+		// checks every onset.
+		rs := run(newDetector(t), loadTestdata(t, "spindle_load.csv"))
+		var got []int
+		for i, r := range rs {
+			if r.Onset {
+				got = append(got, i)
+			}
+		}
+		if len(got) != 1 || got[0] != 500 {
+			t.Fatalf("onsets %v, want [500] (the jam)", got)
+		}
+	})
+}
+
+func b2f(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// While an episode is open the published score stays below Threshold, and
+// a new episode needs the refractory period and the rearm level.
+func TestEpisodeSuppression(t *testing.T) {
+	s := noisy(4000, 13)
+	for i := 3000; i < 3300; i++ {
+		s[i].v += 25 * b2f(i%40 < 20) // a square wave: many steps
+	}
+	rs := run(newDetector(t), s)
+	cfg := DefaultConfig()
+	last := -1 << 30
+	for i, r := range rs {
+		if r.Score >= cfg.Threshold && !r.Onset {
+			t.Fatalf("row %d: score %v at or above threshold outside an onset", i, r.Score)
+		}
+		if r.Onset {
+			if i-last < cfg.Refractory {
+				t.Fatalf("onsets %d and %d closer than the refractory period", last, i)
+			}
+			last = i
+		}
+	}
+	if len(onsets(rs)) == 0 {
+		t.Fatal("no onset for the square wave")
+	}
+}
+
+func TestSkippedSamples(t *testing.T) {
+	d := newDetector(t)
+	s := noisy(500, 17)
+	run(d, s)
+	before, _ := d.MarshalBinary()
+	last := s[len(s)-1].t
+	for _, x := range []sample{
+		{last, math.NaN()},
+		{last, math.Inf(1)},
+		{last, math.Inf(-1)},
+		{last.Add(-time.Second), 50},
+	} {
+		if r := d.Update(x.t, x.v); !r.Skipped || r.Score != 0 {
+			t.Fatalf("Update(%v, %v) = %+v, want skipped", x.t, x.v, r)
+		}
+	}
+	after, _ := d.MarshalBinary()
+	if !bytes.Equal(before, after) {
+		t.Fatal("skipped samples changed the state")
+	}
+	if r := d.Update(last, 50); r.Skipped {
+		t.Fatal("a sample with the previous timestamp was skipped")
+	}
+}
+
+func FuzzDetector(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0xf8, 0x7f, 1, 2, 3, 4, 5, 6, 7, 8})
+	f.Add(bytes.Repeat([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xef, 0x7f}, 40)) // MaxFloat64
+	f.Add(bytes.Repeat([]byte{0, 0, 0, 0, 0, 0, 0xf0, 0x7f, 1, 0, 0, 0, 0, 0, 0, 0}, 30))
+	f.Add(bytes.Repeat([]byte{0x55}, 2000))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d := newDetector(t)
+		// Each 8 bytes are a value; every value is repeated (with a small
+		// perturbation) so that short inputs still reach the scored regime.
+		var vals []float64
+		for len(data) >= 8 {
+			v := math.Float64frombits(uint64(data[0]) | uint64(data[1])<<8 | uint64(data[2])<<16 |
+				uint64(data[3])<<24 | uint64(data[4])<<32 | uint64(data[5])<<40 | uint64(data[6])<<48 | uint64(data[7])<<56)
+			data = data[8:]
+			for k := 0; k < 20; k++ {
+				vals = append(vals, v+float64(k%3))
+			}
+		}
+		half := len(vals) / 2
+		var restored *Detector
+		for i, v := range vals {
+			if i == half {
+				blob, err := d.MarshalBinary()
+				if err != nil {
+					t.Fatal(err)
+				}
+				restored = new(Detector)
+				if err := restored.UnmarshalBinary(blob); err != nil {
+					t.Fatalf("round trip: %v", err)
+				}
+			}
+			ts := t0.Add(time.Duration(i) * time.Second)
+			r := d.Update(ts, v)
+			if !(r.Score >= 0 && r.Score <= 1) || !(r.Raw >= 0 && r.Raw <= 1) || math.IsNaN(r.Surprise) {
+				t.Fatalf("value %v: result %+v", v, r)
+			}
+			if restored != nil {
+				if r2 := restored.Update(ts, v); r2 != r {
+					t.Fatalf("value %v: restored %+v, original %+v", v, r2, r)
+				}
+			}
+		}
+	})
+}
+
+func BenchmarkUpdate(b *testing.B) {
+	s := noisy(20000, 23)
+	d := newDetector(b)
+	run(d, s[:2000]) // full windows
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		x := s[2000+i%18000]
+		d.Update(t0.Add(time.Duration(2000+i)*time.Minute), x.v)
+	}
+}

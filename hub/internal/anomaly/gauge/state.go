@@ -1,0 +1,159 @@
+package gauge
+
+import (
+	"encoding"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+var (
+	_ encoding.BinaryMarshaler   = (*Detector)(nil)
+	_ encoding.BinaryUnmarshaler = (*Detector)(nil)
+)
+
+// ErrState is returned (wrapped) by UnmarshalBinary for data that is not a
+// state written by MarshalBinary of this version.
+var ErrState = errors.New("invalid gauge detector state")
+
+// stateMagic starts every serialised state; its last byte is the format
+// version.
+var stateMagic = [4]byte{'F', 'P', 'G', 1}
+
+// MarshalBinary encodes the parameters and the whole state (about 8 bytes
+// per held value: about 60 KiB with the default Window of 1024).
+func (d *Detector) MarshalBinary() ([]byte, error) {
+	b := make([]byte, 0, 128+8*(histLen+numFeatures*(d.cfg.Window+histLen)))
+	b = append(b, stateMagic[:]...)
+	u64 := func(v uint64) { b = binary.LittleEndian.AppendUint64(b, v) }
+	f64 := func(v float64) { u64(math.Float64bits(v)) }
+	u64(uint64(d.cfg.Window))
+	u64(uint64(d.cfg.MinHistory))
+	f64(d.cfg.HalfSurprise)
+	f64(d.cfg.Threshold)
+	f64(d.cfg.Rearm)
+	u64(uint64(d.cfg.Refractory))
+	u64(d.n)
+	u64(uint64(d.lastT))
+	u64(uint64(d.since))
+	if d.armed {
+		u64(1)
+	} else {
+		u64(0)
+	}
+	// Raw history, oldest first.
+	for k := histLen - 1; k >= 0; k-- {
+		f64(d.recent(k))
+	}
+	for i := range d.feats {
+		vals := d.feats[i].values()
+		u64(uint64(len(vals)))
+		for _, v := range vals {
+			f64(v)
+		}
+	}
+	return b, nil
+}
+
+// UnmarshalBinary replaces the detector's parameters and state with those
+// encoded in data by MarshalBinary.
+func (d *Detector) UnmarshalBinary(data []byte) error {
+	r := reader{b: data}
+	var magic [4]byte
+	copy(magic[:], r.take(4))
+	if r.err != nil || magic != stateMagic {
+		return fmt.Errorf("%w: bad header", ErrState)
+	}
+	cfg := Config{
+		Window:       r.int(),
+		MinHistory:   r.int(),
+		HalfSurprise: r.f64(),
+		Threshold:    r.f64(),
+		Rearm:        r.f64(),
+		Refractory:   r.int(),
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrState, r.err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", ErrState, err)
+	}
+	nd, _ := New(cfg)
+	nd.n = r.u64()
+	nd.lastT = int64(r.u64())
+	nd.since = r.int()
+	nd.armed = r.u64() == 1
+	if nd.since > cfg.Refractory {
+		r.fail("refractory counter out of range")
+	}
+	for k := 0; k < histLen; k++ {
+		nd.hist[k] = r.finite()
+	}
+	nd.histNext = 0
+	for i := range nd.feats {
+		m := r.int()
+		if m > cfg.Window+histLen {
+			r.fail("feature window longer than Window plus its delay line")
+			break
+		}
+		for k := 0; k < m && r.err == nil; k++ {
+			nd.feats[i].push(r.finite())
+		}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.fail("trailing bytes")
+	}
+	if r.err != nil {
+		return fmt.Errorf("%w: %v", ErrState, r.err)
+	}
+	*d = *nd
+	return nil
+}
+
+// reader decodes little-endian values, remembering the first error.
+type reader struct {
+	b   []byte
+	err error
+}
+
+func (r *reader) fail(msg string) {
+	if r.err == nil {
+		r.err = errors.New(msg)
+	}
+}
+
+func (r *reader) take(n int) []byte {
+	if r.err != nil {
+		return make([]byte, n)
+	}
+	if len(r.b) < n {
+		r.fail("truncated")
+		return make([]byte, n)
+	}
+	out := r.b[:n]
+	r.b = r.b[n:]
+	return out
+}
+
+func (r *reader) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
+
+func (r *reader) int() int {
+	v := r.u64()
+	if v > 1<<31 {
+		r.fail("integer out of range")
+		return 0
+	}
+	return int(v)
+}
+
+func (r *reader) f64() float64 { return math.Float64frombits(r.u64()) }
+
+func (r *reader) finite() float64 {
+	v := r.f64()
+	if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > MaxAbs*2 {
+		r.fail("non-finite value")
+		return 0
+	}
+	return v
+}

@@ -4,6 +4,8 @@
 //
 //	agent run   -config agent.yaml   run until SIGINT/SIGTERM
 //	agent check -config agent.yaml   validate the configuration and exit
+//	agent opcua browse -endpoint opc.tcp://host:4840 [-emit-config]
+//	                                 list an OPC UA server's variables, or print an opcua section for them
 package main
 
 import (
@@ -25,11 +27,16 @@ import (
 const usage = `usage:
   agent run   -config FILE   run the agent
   agent check -config FILE   validate the configuration (exit 1 on problems)
+  agent opcua browse -endpoint URL [flags]
+                             list an OPC UA server's address space (-h for flags)
 `
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "opcua" {
+		return runOPCUA(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || (args[0] != "run" && args[0] != "check") {
 		fmt.Fprint(stderr, usage)
 		return 2

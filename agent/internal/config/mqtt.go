@@ -1,8 +1,14 @@
 package config
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"strings"
 	"time"
 
 	loader "github.com/floorpulse/floorpulse/pkg/config"
@@ -19,14 +25,25 @@ type MQTT struct {
 	Password             string         `yaml:"password"`
 	KeepAlive            time.Duration  `yaml:"keep_alive"`
 	MaxReconnectInterval time.Duration  `yaml:"max_reconnect_interval"`
+	TLS                  *TLS           `yaml:"tls"` // for ssl://, tls://, mqtts:// and wss:// brokers
 	Subscriptions        []Subscription `yaml:"subscriptions"`
+}
+
+// TLS is the transport security of a broker connection. Paths are read as
+// given (relative ones from the agent's working directory).
+type TLS struct {
+	CA                 string `yaml:"ca"`                   // PEM CA certificates; "" = the system's roots
+	Cert               string `yaml:"cert"`                 // PEM client certificate (with key), for brokers that require one
+	Key                string `yaml:"key"`                  // PEM private key of cert
+	ServerName         string `yaml:"server_name"`          // name checked in the broker's certificate; "" = the broker URL's host
+	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"` // accept any broker certificate (tests only)
 }
 
 // Subscription maps the messages of one topic filter to signals.
 type Subscription struct {
 	Topic      string `yaml:"topic"`
 	Template   string `yaml:"template"`    // topic levels -> fields
-	Format     string `yaml:"format"`      // json | plain
+	Format     string `yaml:"format"`      // json | plain | sparkplug_b
 	Value      string `yaml:"value"`       // json: dot separated path of the value; "" = the whole payload
 	Time       string `yaml:"time"`        // json: dot separated path of the timestamp; "" = none (receive time, flagged)
 	TimeFormat string `yaml:"time_format"` // rfc3339 | unix | unix_ms
@@ -35,12 +52,32 @@ type Subscription struct {
 	Line      string `yaml:"line"`
 	Equipment string `yaml:"equipment"`
 	Signal    string `yaml:"signal"`
+	// Sparkplug B only: Metric is a template over the metric name ("/"
+	// separated levels, e.g. "{equipment}/{signal}"; default "{signal}"), and
+	// Rename replaces a metric name before Metric is matched against it.
+	Metric string            `yaml:"metric"`
+	Rename map[string]string `yaml:"rename"`
 
-	tmpl Template
+	tmpl   Template
+	metric Template
 }
+
+// Formats of subscription payloads.
+const (
+	FormatJSON      = "json"
+	FormatPlain     = "plain"
+	FormatSparkplug = "sparkplug_b"
+)
+
+// SparkplugNamespace is the first topic level of every Sparkplug B message.
+const SparkplugNamespace = "spBv1.0"
 
 // Compiled returns the compiled topic template (valid after Validate).
 func (s Subscription) Compiled() Template { return s.tmpl }
+
+// CompiledMetric returns the compiled metric name template of a sparkplug_b
+// subscription (valid after Validate).
+func (s Subscription) CompiledMetric() Template { return s.metric }
 
 // fillMQTTDefaults sets defaults inside the mqtt list. Only zero values are replaced.
 func (c *Config) fillMQTTDefaults() {
@@ -65,10 +102,13 @@ func (c *Config) fillMQTTDefaults() {
 		for j := range m.Subscriptions {
 			s := &m.Subscriptions[j]
 			if s.Format == "" {
-				s.Format = "json"
+				s.Format = FormatJSON
 			}
-			if s.Format == "json" && s.Value == "" {
+			if s.Format == FormatJSON && s.Value == "" {
 				s.Value = "value"
+			}
+			if s.Format == FormatSparkplug && s.Metric == "" {
+				s.Metric = "{signal}"
 			}
 			if s.TimeFormat == "" {
 				s.TimeFormat = "rfc3339"
@@ -82,13 +122,23 @@ func (c *Config) validateMQTT(i int, ids map[string]string) []error {
 	m := &c.MQTT[i]
 	p := fmt.Sprintf("mqtt[%d]", i)
 	bad := func(path, format string, args ...any) { errs = append(errs, loader.Errorf(path, format, args...)) }
+	scheme := ""
 	if u, err := url.Parse(m.Broker); m.Broker == "" || err != nil || u.Host == "" {
 		bad(p+".broker", "invalid broker URL %q (want e.g. tcp://127.0.0.1:1883)", m.Broker)
 	} else {
-		switch u.Scheme {
+		scheme = u.Scheme
+		switch scheme {
 		case "tcp", "mqtt", "ssl", "tls", "mqtts", "ws", "wss":
 		default:
-			bad(p+".broker", "unsupported scheme %q (want tcp, ssl, ws or wss)", u.Scheme)
+			bad(p+".broker", "unsupported scheme %q (want tcp, mqtt, ssl, tls, mqtts, ws or wss)", u.Scheme)
+		}
+	}
+	if m.TLS != nil {
+		if scheme != "" && !TLSScheme(scheme) {
+			bad(p+".tls", "set, but the broker scheme %q does not use TLS (use ssl://, tls://, mqtts:// or wss://)", scheme)
+		}
+		for _, e := range m.TLS.check() {
+			bad(p+".tls."+e.key, "%v", e.err)
 		}
 	}
 	if m.ClientID == "" {
@@ -111,43 +161,232 @@ func (c *Config) validateMQTT(i int, ids map[string]string) []error {
 		bad(p+".subscriptions", "at least one subscription is required")
 	}
 	for j := range m.Subscriptions {
-		s := &m.Subscriptions[j]
-		sp := fmt.Sprintf("%s.subscriptions[%d]", p, j)
-		if s.Topic == "" {
-			bad(sp+".topic", "required")
-		}
-		t, err := ParseTemplate(s.Template)
-		if err != nil {
-			bad(sp+".template", "%v", err)
+		errs = append(errs, c.validateSubscription(&m.Subscriptions[j], fmt.Sprintf("%s.subscriptions[%d]", p, j))...)
+	}
+	return errs
+}
+
+func (c *Config) validateSubscription(s *Subscription, sp string) []error {
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, loader.Errorf(path, format, args...)) }
+	if s.Topic == "" {
+		bad(sp+".topic", "required")
+	}
+	sparkplug := s.Format == FormatSparkplug
+	t, tmplErr := ParseTemplate(s.Template)
+	if tmplErr != nil {
+		bad(sp+".template", "%v", tmplErr)
+	} else if sparkplug {
+		if err := checkSparkplugTemplate(t); err != nil {
+			bad(sp+".template", "%q: %v", s.Template, err)
 		} else {
 			s.tmpl = t
-			for _, f := range []struct{ name, fixed, fallback string }{
-				{FieldSite, s.Site, c.Site}, {FieldLine, s.Line, ""}, {FieldEquipment, s.Equipment, ""}, {FieldSignal, s.Signal, ""},
-			} {
-				if !t.Has(f.name) && f.fixed == "" && f.fallback == "" {
+		}
+	} else {
+		s.tmpl = t
+	}
+	if sparkplug {
+		if !strings.HasPrefix(s.Topic, SparkplugNamespace+"/") {
+			bad(sp+".topic", "%q: a sparkplug_b subscription takes topics under %s/ (e.g. %s/<group>/#)", s.Topic, SparkplugNamespace, SparkplugNamespace)
+		}
+		mt, err := ParseTemplate(s.Metric)
+		if err != nil {
+			bad(sp+".metric", "%v", err)
+		} else {
+			s.metric = mt
+			for _, f := range []string{FieldSite, FieldLine, FieldEquipment, FieldSignal} {
+				if mt.Has(f) && s.tmpl.Has(f) {
+					bad(sp+".metric", "%q gives {%s}, which the template gives too", s.Metric, f)
+				}
+			}
+		}
+		for from, to := range s.Rename {
+			if from == "" || to == "" {
+				bad(sp+".rename", "empty metric name in %q: %q", from, to)
+			}
+		}
+	} else {
+		if s.Metric != "" {
+			bad(sp+".metric", "only for format sparkplug_b")
+		}
+		if len(s.Rename) > 0 {
+			bad(sp+".rename", "only for format sparkplug_b")
+		}
+	}
+	if tmplErr == nil {
+		for _, f := range []struct{ name, fixed, fallback string }{
+			{FieldSite, s.Site, c.Site}, {FieldLine, s.Line, ""}, {FieldEquipment, s.Equipment, ""}, {FieldSignal, s.Signal, ""},
+		} {
+			if !t.Has(f.name) && !s.metric.Has(f.name) && f.fixed == "" && f.fallback == "" {
+				if sparkplug {
+					bad(sp+".template", "neither %q nor metric %q gives {%s}: add it to one of them or set %s", s.Template, s.Metric, f.name, f.name)
+				} else {
 					bad(sp+".template", "%q does not give {%s}: add it to the template or set %s", s.Template, f.name, f.name)
 				}
 			}
 		}
-		for _, f := range []struct{ key, v string }{{"site", s.Site}, {"line", s.Line}, {"equipment", s.Equipment}, {"signal", s.Signal}} {
-			if f.v != "" && !signal.ValidToken(f.v) {
-				bad(sp+"."+f.key, "%q is not a valid name", f.v)
-			}
-		}
-		switch s.Format {
-		case "json":
-		case "plain":
-			if s.Time != "" {
-				bad(sp+".time", "plain payloads carry no timestamp; remove time")
-			}
-		default:
-			bad(sp+".format", "unknown format %q (want json or plain)", s.Format)
-		}
-		switch s.TimeFormat {
-		case "rfc3339", "unix", "unix_ms":
-		default:
-			bad(sp+".time_format", "unknown time format %q (want rfc3339, unix or unix_ms)", s.TimeFormat)
+	}
+	for _, f := range []struct{ key, v string }{{"site", s.Site}, {"line", s.Line}, {"equipment", s.Equipment}, {"signal", s.Signal}} {
+		if f.v != "" && !signal.ValidToken(f.v) {
+			bad(sp+"."+f.key, "%q is not a valid name", f.v)
 		}
 	}
+	switch s.Format {
+	case FormatJSON:
+	case FormatPlain:
+		if s.Time != "" {
+			bad(sp+".time", "plain payloads carry no timestamp; remove time")
+		}
+	case FormatSparkplug:
+		if s.Value != "" {
+			bad(sp+".value", "sparkplug_b payloads carry typed metrics; remove value")
+		}
+		if s.Time != "" {
+			bad(sp+".time", "sparkplug_b payloads carry their own timestamps; remove time")
+		}
+	default:
+		bad(sp+".format", "unknown format %q (want json, plain or sparkplug_b)", s.Format)
+	}
+	switch s.TimeFormat {
+	case "rfc3339", "unix", "unix_ms":
+	default:
+		bad(sp+".time_format", "unknown time format %q (want rfc3339, unix or unix_ms)", s.TimeFormat)
+	}
 	return errs
+}
+
+// checkSparkplugTemplate checks that a template fits Sparkplug B topics,
+// spBv1.0/<group>/<type>/<edge_node>[/<device>]: namespace first, "+" for the
+// message type, at most five levels.
+func checkSparkplugTemplate(t Template) error {
+	if lit, _ := t.Level(0); lit != SparkplugNamespace {
+		return fmt.Errorf("a sparkplug_b template starts with %s/ (%s/<group>/+/<edge_node>/<device>)", SparkplugNamespace, SparkplugNamespace)
+	}
+	if t.Len() > 2 {
+		if lit, _ := t.Level(2); lit != "+" {
+			return fmt.Errorf("level 2 is the message type (NBIRTH, DDATA, ...) and must be +")
+		}
+	}
+	if t.Len() > 5 {
+		return fmt.Errorf("sparkplug topics have at most 5 levels (%s/<group>/<type>/<edge_node>/<device>)", SparkplugNamespace)
+	}
+	return nil
+}
+
+// TLSScheme reports whether a broker URL scheme means a TLS connection.
+func TLSScheme(scheme string) bool {
+	switch scheme {
+	case "ssl", "tls", "mqtts", "wss":
+		return true
+	}
+	return false
+}
+
+type tlsProblem struct {
+	key string
+	err error
+}
+
+// check reads every file the TLS section names and returns each problem with
+// its key.
+func (t *TLS) check() []tlsProblem {
+	var out []tlsProblem
+	if t.CA != "" {
+		if _, err := readCA(t.CA); err != nil {
+			out = append(out, tlsProblem{"ca", err})
+		}
+	}
+	switch {
+	case t.Cert != "" && t.Key == "":
+		out = append(out, tlsProblem{"key", errors.New("required with cert")})
+	case t.Cert == "" && t.Key != "":
+		out = append(out, tlsProblem{"cert", errors.New("required with key")})
+	case t.Cert != "":
+		if _, err := readKeyPair(t.Cert, t.Key); err != nil {
+			out = append(out, tlsProblem{err.key, err.err})
+		}
+	}
+	if t.ServerName != "" && strings.ContainsAny(t.ServerName, " /:") {
+		out = append(out, tlsProblem{"server_name", fmt.Errorf("%q is not a host name", t.ServerName)})
+	}
+	if t.InsecureSkipVerify && t.CA != "" {
+		out = append(out, tlsProblem{"insecure_skip_verify", errors.New("turns off the check ca is for; remove one of them")})
+	}
+	return out
+}
+
+// Config builds the client TLS configuration, reading the files again (a
+// certificate may have been renewed since the configuration was checked).
+// A nil TLS gives the defaults: the system's roots, the broker URL's host.
+func (t *TLS) Config() (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if t == nil {
+		return cfg, nil
+	}
+	cfg.ServerName = t.ServerName
+	cfg.InsecureSkipVerify = t.InsecureSkipVerify
+	if t.CA != "" {
+		pool, err := readCA(t.CA)
+		if err != nil {
+			return nil, fmt.Errorf("tls.ca: %w", err)
+		}
+		cfg.RootCAs = pool
+	}
+	if t.Cert != "" {
+		pair, err := readKeyPair(t.Cert, t.Key)
+		if err != nil {
+			return nil, fmt.Errorf("tls.%s: %w", err.key, err.err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return cfg, nil
+}
+
+// readCA reads a PEM file of CA certificates; every block must be a certificate.
+func readCA(path string) (*x509.CertPool, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	n := 0
+	for rest := data; ; {
+		var block *pem.Block
+		block, rest = pem.Decode(rest)
+		if block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			return nil, fmt.Errorf("%s: PEM block %d is a %q, want CERTIFICATE", path, n+1, block.Type)
+		}
+		cert, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%s: certificate %d: %v", path, n+1, err)
+		}
+		pool.AddCert(cert)
+		n++
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%s holds no PEM certificate", path)
+	}
+	return pool, nil
+}
+
+// readKeyPair loads a client certificate and its key; a problem names the
+// key (cert or key) it belongs to.
+func readKeyPair(certPath, keyPath string) (tls.Certificate, *tlsProblem) {
+	if _, err := os.Stat(certPath); err != nil {
+		return tls.Certificate{}, &tlsProblem{"cert", err}
+	}
+	if _, err := os.Stat(keyPath); err != nil {
+		return tls.Certificate{}, &tlsProblem{"key", err}
+	}
+	pair, err := tls.LoadX509KeyPair(certPath, keyPath)
+	if err != nil {
+		return tls.Certificate{}, &tlsProblem{"cert", fmt.Errorf("%s with key %s: %v", certPath, keyPath, err)}
+	}
+	if pair.Leaf != nil && time.Now().After(pair.Leaf.NotAfter) {
+		return tls.Certificate{}, &tlsProblem{"cert", fmt.Errorf("%s expired at %s", certPath, pair.Leaf.NotAfter.UTC().Format(time.RFC3339))}
+	}
+	return pair, nil
 }

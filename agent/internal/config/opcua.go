@@ -1,7 +1,10 @@
 package config
 
 import (
+	"encoding/hex"
+	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -11,28 +14,110 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
+// OPC UA modes of reading values.
+const (
+	ModeSubscribe = "subscribe" // a subscription with one monitored item per node
+	ModePoll      = "poll"      // a Read of every node each poll_interval
+)
+
+// Deadband types of a DataChangeFilter.
+const (
+	DeadbandAbsolute = "absolute"
+	DeadbandPercent  = "percent"
+)
+
+// SecurityPolicies are the OPC UA security policies the agent speaks, by
+// their names in the policy URIs.
+var SecurityPolicies = []string{"None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"}
+
 // OPCUA is one OPC UA server connection.
 type OPCUA struct {
-	Endpoint           string        `yaml:"endpoint"`
-	SecurityPolicy     string        `yaml:"security_policy"` // None | Basic256Sha256
-	SecurityMode       string        `yaml:"security_mode"`   // None | Sign | SignAndEncrypt
-	Certificate        string        `yaml:"certificate"`     // client certificate file (PEM or DER), for secured endpoints
-	PrivateKey         string        `yaml:"private_key"`     // client private key file (PEM)
-	Username           string        `yaml:"username"`
-	Password           string        `yaml:"password"`
-	PublishingInterval time.Duration `yaml:"publishing_interval"`
-	SamplingInterval   time.Duration `yaml:"sampling_interval"`
-	QueueSize          uint32        `yaml:"queue_size"` // per monitored item, on the server
-	Nodes              []Node        `yaml:"nodes"`
+	Endpoint       string `yaml:"endpoint"`
+	SecurityPolicy string `yaml:"security_policy"` // one of SecurityPolicies
+	SecurityMode   string `yaml:"security_mode"`   // None | Sign | SignAndEncrypt
+	// Certificate and PrivateKey are the client's certificate (PEM or DER)
+	// and RSA key (PEM or DER); when both are empty a self-signed pair is
+	// made once and kept in data_dir/opcua/.
+	Certificate string `yaml:"certificate"`
+	PrivateKey  string `yaml:"private_key"`
+	// TrustDir holds the trusted server certificates (DER or PEM files);
+	// ServerThumbprint pins one by its SHA-1 thumbprint in hex. One of them
+	// is required whenever a secured policy or a password is used.
+	TrustDir         string `yaml:"trust_dir"`
+	ServerThumbprint string `yaml:"server_thumbprint"`
+	Username         string `yaml:"username"`
+	Password         string `yaml:"password"`
+
+	Mode               string        `yaml:"mode"`                // subscribe | poll
+	PollInterval       time.Duration `yaml:"poll_interval"`       // mode poll
+	PublishingInterval time.Duration `yaml:"publishing_interval"` // mode subscribe
+	SamplingInterval   time.Duration `yaml:"sampling_interval"`   // per monitored item, unless the node sets one
+	QueueSize          uint32        `yaml:"queue_size"`          // per monitored item, on the server
+	Deadband           *Deadband     `yaml:"deadband"`            // per monitored item, unless the node sets one
+	// MaxItemsPerCall bounds the monitored items (and nodes read or
+	// translated) per request; 0 takes the server's OperationLimits, else 1000.
+	MaxItemsPerCall int    `yaml:"max_items_per_call"`
+	Nodes           []Node `yaml:"nodes"`
+
+	// DataDir and ApplicationURI are not read from the file: validation
+	// copies them from data_dir and agent_id.
+	DataDir        string `yaml:"-"`
+	ApplicationURI string `yaml:"-"`
 }
 
-// Node maps one OPC UA variable to a signal.
+// Node maps one OPC UA variable to a signal. It names the variable by
+// NodeId or by a browse path from the Root folder ("Objects/2:Line1/2:Run",
+// each element "<namespace index>:<browse name>", index 0 when left out,
+// "/" and "\" escaped with "\"), resolved after every connect.
 type Node struct {
-	NodeID    string `yaml:"node_id"`
-	Site      string `yaml:"site"`
-	Line      string `yaml:"line"`
-	Equipment string `yaml:"equipment"`
-	Signal    string `yaml:"signal"`
+	NodeID           string        `yaml:"node_id"`
+	BrowsePath       string        `yaml:"browse_path"`
+	Site             string        `yaml:"site"`
+	Line             string        `yaml:"line"`
+	Equipment        string        `yaml:"equipment"`
+	Signal           string        `yaml:"signal"`
+	SamplingInterval time.Duration `yaml:"sampling_interval"` // 0 = the server section's
+	QueueSize        uint32        `yaml:"queue_size"`        // 0 = the server section's
+	Deadband         *Deadband     `yaml:"deadband"`          // nil = the server section's
+}
+
+// Deadband is the DataChangeFilter of a monitored item: a change smaller
+// than Value (absolute), or than Value percent of the variable's EURange
+// (percent), is not reported.
+type Deadband struct {
+	Type  string  `yaml:"type"`
+	Value float64 `yaml:"value"`
+}
+
+// Settings are the effective monitoring settings of node j.
+func (o *OPCUA) Settings(j int) (sampling time.Duration, queue uint32, deadband *Deadband) {
+	n := o.Nodes[j]
+	sampling, queue, deadband = o.SamplingInterval, o.QueueSize, o.Deadband
+	if n.SamplingInterval != 0 {
+		sampling = n.SamplingInterval
+	}
+	if n.QueueSize != 0 {
+		queue = n.QueueSize
+	}
+	if n.Deadband != nil {
+		deadband = n.Deadband
+	}
+	return sampling, queue, deadband
+}
+
+// Secured reports whether the connection signs or encrypts.
+func (o *OPCUA) Secured() bool { return o.SecurityPolicy != "None" }
+
+// PrepareOPCUA fills the defaults of one server section and validates it as
+// Load would inside a file with the given agent_id, site and data_dir (for
+// tools and tests that build a section without a file).
+func PrepareOPCUA(o OPCUA, agentID, site, dataDir string) (OPCUA, error) {
+	c := Config{AgentID: agentID, Site: site, DataDir: dataDir, OPCUA: []OPCUA{o}}
+	c.fillOPCUADefaults()
+	if errs := c.validateOPCUA(0); len(errs) > 0 {
+		return c.OPCUA[0], errors.Join(errs...)
+	}
+	return c.OPCUA[0], nil
 }
 
 // fillOPCUADefaults sets defaults inside the opcua list. Only zero values are replaced.
@@ -44,13 +129,24 @@ func (c *Config) fillOPCUADefaults() {
 		}
 		if o.SecurityMode == "" {
 			o.SecurityMode = "None"
+			if o.SecurityPolicy != "None" {
+				o.SecurityMode = "SignAndEncrypt"
+			}
+		}
+		if o.Mode == "" {
+			o.Mode = ModeSubscribe
 		}
 		if o.PublishingInterval == 0 {
 			o.PublishingInterval = 100 * time.Millisecond
 		}
+		if o.PollInterval == 0 {
+			o.PollInterval = time.Second
+		}
 		if o.QueueSize == 0 {
 			o.QueueSize = 100
 		}
+		o.DataDir = c.DataDir
+		o.ApplicationURI = "urn:floorpulse:agent:" + c.AgentID
 	}
 }
 
@@ -62,10 +158,8 @@ func (c *Config) validateOPCUA(i int) []error {
 	if !strings.HasPrefix(o.Endpoint, "opc.tcp://") || len(o.Endpoint) == len("opc.tcp://") {
 		bad(p+".endpoint", "invalid endpoint %q (want opc.tcp://host:port)", o.Endpoint)
 	}
-	switch o.SecurityPolicy {
-	case "None", "Basic256Sha256":
-	default:
-		bad(p+".security_policy", "unknown policy %q (want None or Basic256Sha256)", o.SecurityPolicy)
+	if !contains(SecurityPolicies, o.SecurityPolicy) {
+		bad(p+".security_policy", "unknown policy %q (want one of %s)", o.SecurityPolicy, strings.Join(SecurityPolicies, ", "))
 	}
 	switch o.SecurityMode {
 	case "None", "Sign", "SignAndEncrypt":
@@ -75,30 +169,68 @@ func (c *Config) validateOPCUA(i int) []error {
 	if (o.SecurityPolicy == "None") != (o.SecurityMode == "None") {
 		bad(p+".security_mode", "mode %q does not go with policy %q", o.SecurityMode, o.SecurityPolicy)
 	}
-	if o.SecurityPolicy != "None" && (o.Certificate == "" || o.PrivateKey == "") {
-		bad(p+".certificate", "certificate and private_key are required with policy %s", o.SecurityPolicy)
+	if (o.Certificate == "") != (o.PrivateKey == "") {
+		bad(p+".certificate", "certificate and private_key go together (leave both empty for a generated pair)")
+	}
+	if o.ServerThumbprint != "" {
+		if b, err := hex.DecodeString(normalThumbprint(o.ServerThumbprint)); err != nil || len(b) != 20 {
+			bad(p+".server_thumbprint", "%q is not a SHA-1 thumbprint (40 hex digits)", o.ServerThumbprint)
+		}
+	}
+	if (o.Secured() || o.Username != "") && o.TrustDir == "" && o.ServerThumbprint == "" {
+		bad(p+".trust_dir", "trust_dir or server_thumbprint is required with policy %s or a username: the server certificate must be trusted explicitly", o.SecurityPolicy)
 	}
 	if o.Password != "" && o.Username == "" {
 		bad(p+".password", "set without username")
 	}
-	if o.PublishingInterval < 10*time.Millisecond {
-		bad(p+".publishing_interval", "must be at least 10ms, got %s", o.PublishingInterval)
+	switch o.Mode {
+	case ModeSubscribe:
+		if o.PublishingInterval < 10*time.Millisecond {
+			bad(p+".publishing_interval", "must be at least 10ms, got %s", o.PublishingInterval)
+		}
+	case ModePoll:
+		if o.PollInterval < 10*time.Millisecond {
+			bad(p+".poll_interval", "must be at least 10ms, got %s", o.PollInterval)
+		}
+	default:
+		bad(p+".mode", "unknown mode %q (want subscribe or poll)", o.Mode)
 	}
 	if o.SamplingInterval < 0 {
 		bad(p+".sampling_interval", "must not be negative")
 	}
+	if o.MaxItemsPerCall < 0 {
+		bad(p+".max_items_per_call", "must not be negative")
+	}
+	errs = append(errs, o.Deadband.validate(p+".deadband", o.Mode)...)
 	if len(o.Nodes) == 0 {
 		bad(p+".nodes", "at least one node is required")
 	}
 	seen := map[string]int{}
 	for j, n := range o.Nodes {
 		np := fmt.Sprintf("%s.nodes[%d]", p, j)
-		if id, err := ParseNodeID(n.NodeID); err != nil {
-			bad(np+".node_id", "invalid NodeId %q", n.NodeID)
-		} else if k, dup := seen[id.String()]; dup {
-			bad(np+".node_id", "%q already mapped by nodes[%d]", n.NodeID, k)
-		} else {
-			seen[id.String()] = j
+		key, keyName := "", "node_id"
+		switch {
+		case n.NodeID != "" && n.BrowsePath != "":
+			bad(np+".node_id", "set node_id or browse_path, not both")
+		case n.NodeID != "":
+			if id, err := ParseNodeID(n.NodeID); err != nil {
+				bad(np+".node_id", "invalid NodeId %q", n.NodeID)
+			} else {
+				key = id.String()
+			}
+		case n.BrowsePath != "":
+			if bp, err := ParseBrowsePath(n.BrowsePath); err != nil {
+				bad(np+".browse_path", "%v", err)
+			} else {
+				key, keyName = "path:"+bp.String(), "browse_path"
+			}
+		default:
+			bad(np+".node_id", "node_id or browse_path is required")
+		}
+		if k, dup := seen[key]; dup && key != "" {
+			bad(np+"."+keyName, "%q already mapped by nodes[%d]", n.NodeID+n.BrowsePath, k)
+		} else if key != "" {
+			seen[key] = j
 		}
 		site := n.Site
 		if site == "" {
@@ -116,9 +248,54 @@ func (c *Config) validateOPCUA(i int) []error {
 				bad(np+"."+f.key, "%q is not a valid name", f.v)
 			}
 		}
+		if n.SamplingInterval < 0 {
+			bad(np+".sampling_interval", "must not be negative")
+		}
+		errs = append(errs, n.Deadband.validate(np+".deadband", o.Mode)...)
 	}
 	return errs
 }
+
+func (d *Deadband) validate(path, mode string) []error {
+	if d == nil {
+		return nil
+	}
+	var errs []error
+	switch d.Type {
+	case DeadbandAbsolute:
+	case DeadbandPercent:
+		if d.Value > 100 {
+			errs = append(errs, loader.Errorf(path+".value", "a percent deadband must be at most 100, got %g", d.Value))
+		}
+		if mode == ModePoll {
+			errs = append(errs, loader.Errorf(path+".type", "a percent deadband needs a subscription (the server applies it): use absolute with mode poll"))
+		}
+	default:
+		errs = append(errs, loader.Errorf(path+".type", "unknown deadband type %q (want absolute or percent)", d.Type))
+	}
+	if d.Value < 0 {
+		errs = append(errs, loader.Errorf(path+".value", "must not be negative, got %g", d.Value))
+	}
+	return errs
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// normalThumbprint strips separators from a hex thumbprint and lowercases it.
+func normalThumbprint(s string) string {
+	return strings.ToLower(strings.NewReplacer(":", "", " ", "", "-", "").Replace(s))
+}
+
+// NormalThumbprint is the canonical form of a thumbprint: lowercase hex
+// without separators.
+func NormalThumbprint(s string) string { return normalThumbprint(s) }
 
 // ParseNodeID parses an OPC UA node id in its string form ("ns=2;s=a.b",
 // "i=85"), stricter than ua.ParseNodeID: the identifier type must be one of
@@ -140,4 +317,71 @@ func ParseNodeID(s string) (*ua.NodeID, error) {
 		return nil, fmt.Errorf("invalid NodeId %q: %v", s, err)
 	}
 	return id, nil
+}
+
+// BrowsePath is a parsed browse path: browse names followed from the Root
+// folder along hierarchical references.
+type BrowsePath []*ua.QualifiedName
+
+// String formats the path as ParseBrowsePath reads it.
+func (bp BrowsePath) String() string {
+	esc := strings.NewReplacer(`\`, `\\`, `/`, `\/`)
+	parts := make([]string, len(bp))
+	for i, q := range bp {
+		name := esc.Replace(q.Name)
+		if q.NamespaceIndex != 0 || strings.Contains(q.Name, ":") {
+			name = strconv.Itoa(int(q.NamespaceIndex)) + ":" + name
+		}
+		parts[i] = name
+	}
+	return strings.Join(parts, "/")
+}
+
+// ParseBrowsePath parses "Objects/2:Line1/2:M01/2:Run".
+func ParseBrowsePath(s string) (BrowsePath, error) {
+	if s == "" {
+		return nil, fmt.Errorf("empty browse path")
+	}
+	var (
+		bp  BrowsePath
+		cur strings.Builder
+	)
+	flush := func() error {
+		el := cur.String()
+		cur.Reset()
+		if el == "" {
+			return fmt.Errorf("browse path %q has an empty element", s)
+		}
+		q := &ua.QualifiedName{Name: el}
+		if i := strings.IndexByte(el, ':'); i > 0 {
+			if ns, err := strconv.ParseUint(el[:i], 10, 16); err == nil {
+				q = &ua.QualifiedName{NamespaceIndex: uint16(ns), Name: el[i+1:]}
+			}
+		}
+		if q.Name == "" {
+			return fmt.Errorf("browse path %q has an element without a name", s)
+		}
+		bp = append(bp, q)
+		return nil
+	}
+	for i := 0; i < len(s); i++ {
+		switch ch := s[i]; ch {
+		case '\\':
+			if i+1 == len(s) {
+				return nil, fmt.Errorf("browse path %q ends in an escape", s)
+			}
+			i++
+			cur.WriteByte(s[i])
+		case '/':
+			if err := flush(); err != nil {
+				return nil, err
+			}
+		default:
+			cur.WriteByte(ch)
+		}
+	}
+	if err := flush(); err != nil {
+		return nil, err
+	}
+	return bp, nil
 }

@@ -75,6 +75,26 @@ func (t Template) Has(field string) bool {
 	return false
 }
 
+// Len returns the number of levels before a final "#".
+func (t Template) Len() int { return len(t.levels) }
+
+// Level returns level i: a literal (or "+"), or the field it fills.
+func (t Template) Level(i int) (literal, field string) {
+	if i < 0 || i >= len(t.levels) {
+		return "", ""
+	}
+	return t.levels[i].literal, t.levels[i].field
+}
+
+// Prefix returns the template of the first n levels (all when n >= Len), for
+// topics that stop early (Sparkplug B node messages have no device level).
+func (t Template) Prefix(n int) Template {
+	if n >= len(t.levels) {
+		return t
+	}
+	return Template{levels: t.levels[:n:n]}
+}
+
 // Match extracts the fields from a topic. It fails when the topic does not fit
 // the template or a field is not a valid signal name token.
 func (t Template) Match(topic string) (map[string]string, error) {

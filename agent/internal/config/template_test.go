@@ -75,3 +75,33 @@ func FuzzTemplate(f *testing.F) {
 		}
 	})
 }
+
+func TestTemplatePrefixAndLevels(t *testing.T) {
+	tm, err := ParseTemplate("spBv1.0/{site}/+/{line}/{equipment}")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tm.Len() != 5 {
+		t.Fatalf("Len = %d", tm.Len())
+	}
+	if lit, f := tm.Level(0); lit != "spBv1.0" || f != "" {
+		t.Errorf("level 0 = %q %q", lit, f)
+	}
+	if lit, f := tm.Level(4); lit != "" || f != FieldEquipment {
+		t.Errorf("level 4 = %q %q", lit, f)
+	}
+	if lit, f := tm.Level(5); lit != "" || f != "" {
+		t.Errorf("level 5 = %q %q", lit, f)
+	}
+	// A node message has no device level: the first four levels still match.
+	got, err := tm.Prefix(4).Match("spBv1.0/plant1/NDATA/L4")
+	if err != nil || got[FieldSite] != "plant1" || got[FieldLine] != "L4" || got[FieldEquipment] != "" {
+		t.Fatalf("prefix match: %v %v", got, err)
+	}
+	if _, err := tm.Prefix(4).Match("spBv1.0/plant1/NDATA/L4/M01"); err == nil {
+		t.Error("a prefix template matched a longer topic")
+	}
+	if tm.Prefix(9).Len() != 5 {
+		t.Error("Prefix beyond Len changed the template")
+	}
+}

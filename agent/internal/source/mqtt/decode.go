@@ -15,11 +15,47 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// maxPayload bounds what a decoder reads; larger messages are decode errors.
+// maxPayload bounds what the JSON and plain decoders read; larger messages
+// are decode errors.
 const maxPayload = signal.MaxEncodedSize
 
 // errDecode is wrapped by every decoding error.
 var errDecode = errors.New("undecodable message")
+
+// Plausible source timestamps: not before 2000, not more than a day after
+// the receive time (a device clock that is a little ahead is tolerated).
+var earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)
+
+const maxAhead = 24 * time.Hour
+
+func plausibleAt(t, rx time.Time) bool {
+	return !t.Before(earliest) && !t.After(rx.Add(maxAhead))
+}
+
+func errImplausibleTime(t time.Time) error {
+	return fmt.Errorf("%w: timestamp %s is before 2000 or more than %s ahead of the receive time", errDecode, t.Format(time.RFC3339Nano), maxAhead)
+}
+
+// seqRoom is what the queue adds to an encoded signal (its sequence number).
+const seqRoom = 32
+
+// checkSignal validates a decoded signal and makes sure its encoding fits
+// the wire limit (a long string can grow when JSON escapes it).
+func checkSignal(s signal.Signal) error {
+	if err := s.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errDecode, err)
+	}
+	if s.Value.Kind == signal.KindString && len(s.Value.Str) > signal.MaxEncodedSize/8 {
+		b, err := signal.Marshal(s)
+		if err != nil {
+			return fmt.Errorf("%w: %v", errDecode, err)
+		}
+		if len(b) > signal.MaxEncodedSize-seqRoom {
+			return fmt.Errorf("%w: signal of %d bytes exceeds the wire limit", errDecode, len(b))
+		}
+	}
+	return nil
+}
 
 // Decoder turns the messages of one subscription into signals.
 type Decoder struct {
@@ -61,6 +97,9 @@ func splitPath(p string) []string {
 // Decode maps one message to a signal. rx is the receive time, used (and
 // flagged) when the message carries no timestamp.
 func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Signal, error) {
+	if !utf8.ValidString(topic) {
+		return signal.Signal{}, fmt.Errorf("%w: topic is not UTF-8", errDecode)
+	}
 	fields, err := d.tmpl.Match(topic)
 	if err != nil {
 		return signal.Signal{}, fmt.Errorf("%w: %v", errDecode, err)
@@ -77,7 +116,7 @@ func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Sig
 	}
 	var ts time.Time
 	switch d.format {
-	case "plain":
+	case config.FormatPlain:
 		s.Value, err = DecodePlain(payload)
 	default:
 		s.Value, ts, err = DecodeJSON(payload, d.valuePath, d.timePath, d.timeFormat)
@@ -87,10 +126,12 @@ func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Sig
 	}
 	if ts.IsZero() {
 		ts, s.Received = rx, true
+	} else if !plausibleAt(ts, rx) {
+		return signal.Signal{}, errImplausibleTime(ts)
 	}
 	s.Time = ts
-	if err := s.Validate(); err != nil {
-		return signal.Signal{}, fmt.Errorf("%w: %v", errDecode, err)
+	if err := checkSignal(s); err != nil {
+		return signal.Signal{}, err
 	}
 	return s, nil
 }

@@ -2,6 +2,7 @@ package mqtt
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,6 +109,38 @@ func TestDecoderMapsTopicAndFlagsReceiveTime(t *testing.T) {
 	}
 }
 
+func TestDecoderSetsAsideImplausibleAndOversized(t *testing.T) {
+	d := testDecoder(t, config.Subscription{Topic: "fp/#", Template: "fp/{line}/{equipment}/{signal}", Format: "json", Value: "value", Time: "ts", TimeFormat: "rfc3339"})
+	plain := testDecoder(t, config.Subscription{Topic: "fp/#", Template: "fp/{line}/{equipment}/{signal}", Format: "plain"})
+	for name, tc := range map[string]struct {
+		d       *Decoder
+		topic   string
+		payload string
+	}{
+		"before 2000":          {d, "fp/L4/M01/run", `{"value":true,"ts":"1999-12-31T23:59:59Z"}`},
+		"a day and more ahead": {d, "fp/L4/M01/run", `{"value":true,"ts":"` + rx.Add(24*time.Hour+time.Second).Format(time.RFC3339) + `"}`},
+		"year 3000":            {d, "fp/L4/M01/run", `{"value":true,"ts":"3000-01-01T00:00:00Z"}`},
+		"oversized json":       {d, "fp/L4/M01/run", `{"value":"` + strings.Repeat("x", maxPayload) + `"}`},
+		"oversized plain":      {plain, "fp/L4/M01/run", strings.Repeat("x", maxPayload+1)},
+		// Fits the payload bound, but JSON escapes each '<' to six bytes on the wire.
+		"grows on the wire": {plain, "fp/L4/M01/alarm", strings.Repeat("<", 20000)},
+		"topic not utf-8":   {plain, "fp/L4/M\xff/run", "1"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if _, err := tc.d.Decode(tc.topic, []byte(tc.payload), rx); !errors.Is(err, errDecode) {
+				t.Fatalf("want a decode error, got %v", err)
+			}
+		})
+	}
+	// A clock a little ahead is tolerated.
+	if _, err := d.Decode("fp/L4/M01/run", []byte(`{"value":true,"ts":"`+rx.Add(time.Hour).Format(time.RFC3339)+`"}`), rx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Decode("fp/L4/M01/alarm", []byte(strings.Repeat("<", 1000)), rx); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestTopicMatches(t *testing.T) {
 	for _, tc := range []struct {
 		filter, topic string
@@ -128,8 +161,8 @@ func checkRoundTrip(t *testing.T, v signal.Value, ts time.Time) {
 	if !ts.IsZero() {
 		s.Time = ts
 	}
-	if s.Validate() != nil {
-		return // out-of-range time: Decode rejects it after this point
+	if checkSignal(s) != nil {
+		return // out-of-range time or too large: Decode rejects it after this point
 	}
 	b, err := signal.Marshal(s)
 	if err != nil {
@@ -175,5 +208,41 @@ func FuzzDecodePlain(f *testing.F) {
 			return
 		}
 		checkRoundTrip(t, v, time.Time{})
+	})
+}
+
+// FuzzDecoder runs whole messages (topic and payload) through the JSON and
+// plain decoders: whatever comes in, the result is an errDecode error or
+// signals that are valid, plausible in time and fit the wire.
+func FuzzDecoder(f *testing.F) {
+	f.Add("fp/L4/M01/run", []byte(`{"value":true,"ts":"2026-10-01T05:59:58Z"}`), false)
+	f.Add("fp/L4/M01/state", []byte("idle"), true)
+	f.Add("fp/L4/M01/count", []byte(`{"value":1e308,"ts":"1970-01-01T00:00:00Z"}`), false)
+	f.Add("fp/L4//run", []byte("1"), true)
+	dj := testDecoder(f, config.Subscription{Topic: "fp/#", Template: "fp/{line}/{equipment}/{signal}", Format: "json", Value: "value", Time: "ts", TimeFormat: "rfc3339"})
+	dp := testDecoder(f, config.Subscription{Topic: "fp/#", Template: "fp/{line}/{equipment}/{signal}", Format: "plain"})
+	f.Fuzz(func(t *testing.T, topic string, payload []byte, plain bool) {
+		d := dj
+		if plain {
+			d = dp
+		}
+		s, err := d.Decode(topic, payload, rx)
+		if err != nil {
+			if !errors.Is(err, errDecode) {
+				t.Fatalf("error not wrapping errDecode: %v", err)
+			}
+			return
+		}
+		if !plausibleAt(s.Time, rx) {
+			t.Fatalf("implausible time passed: %v", s.Time)
+		}
+		b, err := signal.Marshal(s)
+		if err != nil || len(b) > signal.MaxEncodedSize-seqRoom {
+			t.Fatalf("signal does not fit the wire: %d bytes, %v", len(b), err)
+		}
+		back, err := signal.Unmarshal(b)
+		if err != nil || back.ID() != s.ID() {
+			t.Fatalf("signal does not round-trip: %v", err)
+		}
 	})
 }

@@ -1,19 +1,35 @@
 // Package mqtt is the MQTT source: it subscribes to topics on one broker and
-// turns each message into a signal (topic levels -> site, line, equipment,
-// signal through a template; JSON or plain payloads).
+// turns each message into signals (topic levels -> site, line, equipment,
+// signal through a template; JSON, plain or Sparkplug B payloads).
 //
 // What always holds: a QoS 1/2 message is acknowledged to the broker only
-// after its signal (or, for an undecodable message, its place in the order)
-// is committed to the on-disk queue. The session is persistent (fixed client
-// id, clean_session false), so the broker keeps and redelivers what was not
-// acknowledged while the agent was down; a redelivered message yields a signal
-// with the same ID, which JetStream deduplicates.
+// after its signals (or, for an undecodable message, its place in the order)
+// are committed to the on-disk queue. The session is persistent by default
+// (fixed client id, clean_session false), so the broker keeps and redelivers
+// what was not acknowledged while the agent was down; a redelivered message
+// yields signals with the same IDs, which JetStream deduplicates. A message
+// that cannot be used (bad payload, implausible timestamp, too large) is
+// counted in the source's decode errors, logged at a limited rate and
+// acknowledged: it never blocks the messages after it.
+//
+// Sparkplug B (sparkplug_b subscriptions): per edge node the source keeps, in
+// memory, the alias -> name map and data types of the births, the sequence
+// number and the bdSeq. A gap, an unknown alias or data without a birth is
+// counted as a decode error and answered with a rebirth request (NCMD
+// "Node Control/Rebirth", at most every 10 s per edge node); a death emits
+// every signal known since the birth once more with quality bad.
+//
+// Connections are made by Run itself, so a failing connect (a refused TLS
+// certificate, say) is logged with its cause, retried with back-off up to
+// max_reconnect_interval, and the subscriptions are renewed after every
+// connect.
 package mqtt
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"strings"
 	"time"
 
@@ -46,22 +62,35 @@ type Source struct {
 
 type subscription struct {
 	filter string
-	dec    *Decoder
+	dec    *Decoder   // json and plain
+	sp     *Sparkplug // sparkplug_b
 }
 
 // New returns the source of a validated broker configuration.
 func New(cfg config.MQTT, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
 	s := &Source{cfg: cfg, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now}
 	for _, sub := range cfg.Subscriptions {
-		s.subs = append(s.subs, subscription{filter: sub.Topic, dec: NewDecoder(sub, defaultSite, agentID)})
+		ss := subscription{filter: sub.Topic}
+		if sub.Format == config.FormatSparkplug {
+			ss.sp = NewSparkplug(sub, defaultSite, agentID)
+		} else {
+			ss.dec = NewDecoder(sub, defaultSite, agentID)
+		}
+		s.subs = append(s.subs, ss)
 	}
 	return s
 }
 
-// Run connects (retrying with back-off), subscribes on every connect, and
+// Run connects (retrying with back-off), subscribes after every connect, and
 // hands messages to the committer until ctx ends; then it disconnects
-// without acknowledging anything uncommitted.
+// without acknowledging anything uncommitted. It fails only when the TLS
+// files cannot be read.
 func (s *Source) Run(ctx context.Context) error {
+	tlsCfg, err := s.cfg.TLS.Config()
+	if err != nil {
+		return fmt.Errorf("mqtt %s: %w", s.cfg.Broker, err)
+	}
+	lost := make(chan error, 1)
 	opts := paho.NewClientOptions().
 		AddBroker(s.cfg.Broker).
 		SetClientID(s.cfg.ClientID).
@@ -71,39 +100,88 @@ func (s *Source) Run(ctx context.Context) error {
 		SetKeepAlive(s.cfg.KeepAlive).
 		SetPingTimeout(10 * time.Second).
 		SetConnectTimeout(10 * time.Second).
-		SetAutoReconnect(true).
-		SetConnectRetry(true).
-		SetConnectRetryInterval(min(time.Second, s.cfg.MaxReconnectInterval)).
-		SetMaxReconnectInterval(s.cfg.MaxReconnectInterval).
+		SetAutoReconnect(false).
+		SetConnectRetry(false).
 		SetOrderMatters(true).
 		SetAutoAckDisabled(true).
 		SetResumeSubs(false)
-	handler := func(_ paho.Client, m paho.Message) { s.handle(ctx, m) }
+	if u, err := url.Parse(s.cfg.Broker); err == nil && config.TLSScheme(u.Scheme) {
+		opts.SetTLSConfig(tlsCfg)
+	}
+	handler := func(c paho.Client, m paho.Message) { s.handle(ctx, c, m) }
 	// Messages of a persistent session can arrive before the subscriptions are
 	// renewed; the default handler takes them so none goes unacknowledged.
 	opts.SetDefaultPublishHandler(handler)
-	opts.SetOnConnectHandler(func(c paho.Client) {
-		s.stat.Connected.Store(true)
-		s.log.Info("connected to mqtt broker")
-		go s.subscribe(ctx, c, handler)
-	})
 	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		s.stat.Connected.Store(false)
 		s.stat.Subscribed.Store(false)
-		s.log.Warn("lost mqtt connection, reconnecting", "err", err)
-	})
-	opts.SetReconnectingHandler(func(paho.Client, *paho.ClientOptions) {
-		s.log.Debug("reconnecting to mqtt broker")
+		select {
+		case lost <- err:
+		default:
+		}
 	})
 	client := paho.NewClient(opts)
-	client.Connect() // with ConnectRetry the token completes once connected; nothing to wait for
-	<-ctx.Done()
-	client.Disconnect(250)
-	s.stat.Connected.Store(false)
-	s.stat.Subscribed.Store(false)
-	return nil
+	defer func() {
+		if client.IsConnectionOpen() {
+			client.Disconnect(250)
+		}
+		s.stat.Connected.Store(false)
+		s.stat.Subscribed.Store(false)
+	}()
+
+	first := min(500*time.Millisecond, s.cfg.MaxReconnectInterval)
+	wait := first
+	for {
+		select { // a loss reported by an earlier connection is stale now
+		case <-lost:
+		default:
+		}
+		tok := client.Connect()
+		select {
+		case <-tok.Done():
+		case <-ctx.Done():
+			// Let the attempt finish so that the deferred Disconnect closes
+			// a connection it may still open.
+			tok.WaitTimeout(15 * time.Second)
+			return nil
+		}
+		if err := tok.Error(); err != nil {
+			s.stat.Connected.Store(false)
+			s.log.Error("connecting to mqtt broker failed, retrying", "err", err, "retry_in", wait)
+			if !sleep(ctx, wait) {
+				return nil
+			}
+			wait = min(2*wait, s.cfg.MaxReconnectInterval)
+			continue
+		}
+		wait = first
+		s.stat.Connected.Store(true)
+		s.log.Info("connected to mqtt broker")
+		s.subscribe(ctx, client, handler)
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-lost:
+			s.stat.Connected.Store(false)
+			s.stat.Subscribed.Store(false)
+			s.log.Warn("lost mqtt connection, reconnecting", "err", err)
+		}
+	}
 }
 
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// subscribe subscribes to every topic, retrying with back-off while the
+// connection is open.
 func (s *Source) subscribe(ctx context.Context, c paho.Client, handler paho.MessageHandler) {
 	wait := 500 * time.Millisecond
 	for ctx.Err() == nil && c.IsConnectionOpen() {
@@ -132,10 +210,8 @@ func (s *Source) subscribe(ctx context.Context, c paho.Client, handler paho.Mess
 			return
 		}
 		s.log.Error("subscribing failed, retrying", "err", failed, "retry_in", wait)
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, wait) {
 			return
-		case <-time.After(wait):
 		}
 		wait = min(2*wait, 30*time.Second)
 	}
@@ -144,14 +220,12 @@ func (s *Source) subscribe(ctx context.Context, c paho.Client, handler paho.Mess
 // handle decodes a message and hands it to the committer; the message is
 // acknowledged when the commit is done. It returns without acknowledging
 // when the agent is stopping (the broker will redeliver).
-func (s *Source) handle(ctx context.Context, m paho.Message) {
-	var sigs []signal.Signal
-	sig, err := s.decode(m.Topic(), m.Payload())
-	if err != nil {
-		s.stat.DecodeErrors.Add(1)
-		s.warn.Warn("dropping an undecodable mqtt message", "topic", m.Topic(), "err", err)
-	} else {
-		sigs = []signal.Signal{sig}
+func (s *Source) handle(ctx context.Context, c paho.Client, m paho.Message) {
+	sigs, rebirth := s.decode(m.Topic(), m.Payload())
+	if rebirth != "" {
+		// QoS 0 and not waited for: paho's handlers must not block on tokens.
+		c.Publish(rebirth, 0, false, rebirthRequest(s.now()))
+		s.warn.Log(slog.LevelInfo, "requested a sparkplug rebirth", "topic", rebirth)
 	}
 	_ = s.commit.Add(ctx, buffer.Entry{Signals: sigs, Done: func(err error) {
 		if err != nil {
@@ -162,15 +236,35 @@ func (s *Source) handle(ctx context.Context, m paho.Message) {
 	}})
 }
 
-func (s *Source) decode(topic string, payload []byte) (signal.Signal, error) {
+// decode turns a message into signals, counting and logging what cannot be
+// used. rebirth is the topic of a Sparkplug rebirth request to send, or "".
+func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, rebirth string) {
+	rx := s.now()
 	var firstErr error
 	for _, sub := range s.subs {
 		if !topicMatches(sub.filter, topic) {
 			continue
 		}
-		sig, err := sub.dec.Decode(topic, payload, s.now())
+		if sub.sp != nil {
+			out, err := sub.sp.Decode(topic, payload, rx)
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				continue
+			}
+			for _, p := range out.problems {
+				s.stat.DecodeErrors.Add(1)
+				s.warn.Warn("sparkplug message partly unusable", "topic", topic, "err", p)
+			}
+			if out.unmapped > 0 {
+				s.warn.Log(slog.LevelInfo, "sparkplug metrics match no mapping, skipped", "topic", topic, "metrics", out.unmapped, "example", out.example)
+			}
+			return out.signals, out.rebirth
+		}
+		sig, err := sub.dec.Decode(topic, payload, rx)
 		if err == nil {
-			return sig, nil
+			return []signal.Signal{sig}, ""
 		}
 		if firstErr == nil {
 			firstErr = err
@@ -179,7 +273,9 @@ func (s *Source) decode(topic string, payload []byte) (signal.Signal, error) {
 	if firstErr == nil {
 		firstErr = fmt.Errorf("%w: no subscription matches topic %q", errDecode, topic)
 	}
-	return signal.Signal{}, firstErr
+	s.stat.DecodeErrors.Add(1)
+	s.warn.Warn("dropping an undecodable mqtt message", "topic", topic, "bytes", len(payload), "err", firstErr)
+	return nil, ""
 }
 
 // topicMatches reports whether an MQTT topic filter (with + and #) matches topic.

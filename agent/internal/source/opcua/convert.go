@@ -7,15 +7,22 @@ import (
 
 	"github.com/gopcua/opcua/ua"
 
+	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // errDecode is wrapped by every conversion error.
 var errDecode = errors.New("unconvertible value")
 
-// mapping ties a monitored node to the signal it feeds.
+// mapping ties a configured node to the signal it feeds.
 type mapping struct {
-	nodeID                            *ua.NodeID
+	name     string            // node_id or browse_path as configured, for logs
+	nodeID   *ua.NodeID        // configured, or resolved from path in the current session
+	path     config.BrowsePath // nil when the node is given by NodeId
+	sampling time.Duration
+	queue    uint32
+	deadband *config.Deadband
+
 	site, line, equipment, signalName string
 }
 

@@ -30,8 +30,11 @@ type plc struct {
 	val map[string]*ua.DataValue
 }
 
-func startPLC(t *testing.T, port int) *plc {
+func startPLC(t *testing.T, port int, names ...string) *plc {
 	t.Helper()
+	if len(names) == 0 {
+		names = []string{"plant1.L4.M01.run", "plant1.L4.M01.power", "plant1.L4.M01.count", "plant1.L4.M01.operator"}
+	}
 	p := &plc{val: map[string]*ua.DataValue{}}
 	p.srv = server.New(
 		server.EndPoint("127.0.0.1", port),
@@ -39,8 +42,9 @@ func startPLC(t *testing.T, port int) *plc {
 		server.EnableAuthMode(ua.UserTokenTypeAnonymous),
 	)
 	p.ns = server.NewNodeNameSpace(p.srv, "urn:floorpulse:test-plc")
-	for _, name := range []string{"plant1.L4.M01.run", "plant1.L4.M01.power", "plant1.L4.M01.count", "plant1.L4.M01.operator"} {
-		name := name
+	for _, name := range names {
+		p.val[name] = &ua.DataValue{EncodingMask: ua.DataValueStatusCode | ua.DataValueServerTimestamp,
+			Status: ua.StatusBadWaitingForInitialData, ServerTimestamp: time.Now()}
 		p.ns.AddNewVariableStringNode(name, func() *ua.DataValue {
 			p.mu.Lock()
 			defer p.mu.Unlock()
@@ -105,8 +109,9 @@ func TestOPCUAToJetStream(t *testing.T) {
 	}
 	b := buffer.NewBatcher(q, 1000, 2*time.Millisecond, log)
 	stat := m.Source("opcua", cfg.Endpoint)
-	src := New(cfg, "gw1", "plant1", b, stat, log)
+	src := New(validated(t, cfg, t.TempDir()), "gw1", "plant1", b, stat, log)
 	src.keepAlive = 300 * time.Millisecond
+	src.minBackoff, src.maxBackoff = 100*time.Millisecond, time.Second
 	fwd := forward.New(q, js, ncfg, m, log)
 
 	ctx, cancel := context.WithCancel(context.Background())

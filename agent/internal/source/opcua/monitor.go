@@ -1,0 +1,176 @@
+package opcua
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+)
+
+// itemRequest is the CreateMonitoredItems entry of node handle.
+func itemRequest(m mapping, handle uint32) *ua.MonitoredItemCreateRequest {
+	r := opcua.NewMonitoredItemCreateRequestWithDefaults(m.nodeID, ua.AttributeIDValue, handle)
+	r.RequestedParameters.QueueSize = m.queue
+	r.RequestedParameters.SamplingInterval = float64(m.sampling) / float64(time.Millisecond)
+	r.RequestedParameters.DiscardOldest = true
+	if f := dataChangeFilter(m.deadband); f != nil {
+		r.RequestedParameters.Filter = ua.NewExtensionObject(f)
+	}
+	return r
+}
+
+// dataChangeFilter is the filter of a deadband (nil without one). Config
+// validation lets through only the types named here.
+func dataChangeFilter(d *config.Deadband) *ua.DataChangeFilter {
+	if d == nil {
+		return nil
+	}
+	f := &ua.DataChangeFilter{Trigger: ua.DataChangeTriggerStatusValue, DeadbandValue: d.Value}
+	switch d.Type {
+	case config.DeadbandAbsolute:
+		f.DeadbandType = uint32(ua.DeadbandTypeAbsolute)
+	case config.DeadbandPercent:
+		f.DeadbandType = uint32(ua.DeadbandTypePercent)
+	default:
+		panic(fmt.Sprintf("opcua: deadband type %q passed validation", d.Type))
+	}
+	return f
+}
+
+// monitor creates the monitored items in requests of at most perCall items.
+// A node the server rejects is counted and logged (rate-limited); the
+// others go on. It returns how many items were created.
+func (s *Source) monitor(ctx context.Context, sub *opcua.Subscription, perCall int) (int, error) {
+	perCall = max(perCall, 1)
+	var handles []uint32
+	for i, m := range s.nodes {
+		if m.nodeID != nil {
+			handles = append(handles, uint32(i))
+		}
+	}
+	created, rejected := 0, 0
+	for start := 0; start < len(handles); start += perCall {
+		batch := handles[start:min(start+perCall, len(handles))]
+		reqs := make([]*ua.MonitoredItemCreateRequest, len(batch))
+		for k, h := range batch {
+			reqs[k] = itemRequest(s.nodes[h], h)
+		}
+		res, err := monitorBatch(ctx, sub, reqs)
+		if err != nil {
+			return created, fmt.Errorf("creating monitored items %d-%d of %d: %w", start, start+len(batch)-1, len(handles), err)
+		}
+		for k, r := range res.Results {
+			if good(r.StatusCode) {
+				created++
+				continue
+			}
+			rejected++
+			s.reject(s.nodes[batch[k]], "server rejected a monitored item", r.StatusCode)
+		}
+	}
+	if rejected > 0 {
+		s.log.Warn("server rejected monitored items", "rejected", rejected, "monitored", created)
+	}
+	return created, nil
+}
+
+// monitorBatch sends one CreateMonitoredItems request. gopcua indexes the
+// results by the request without checking their count; a short answer is
+// an error here, not a panic.
+func monitorBatch(ctx context.Context, sub *opcua.Subscription, reqs []*ua.MonitoredItemCreateRequest) (res *ua.CreateMonitoredItemsResponse, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, fmt.Errorf("malformed CreateMonitoredItems response: %v", r)
+		}
+	}()
+	res, err = sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...)
+	if err == nil && len(res.Results) != len(reqs) {
+		err = fmt.Errorf("server answered %d results for %d monitored items", len(res.Results), len(reqs))
+	}
+	return res, err
+}
+
+// reject counts a node the server refused and logs it at a limited rate.
+func (s *Source) reject(m mapping, msg string, status ua.StatusCode) {
+	s.rejected.Add(1)
+	s.stat.DecodeErrors.Add(1)
+	s.warn.Warn(msg, "node", m.name, "status", fmt.Sprintf("0x%08X %s", uint32(status), status.Error()))
+}
+
+// resolve turns the browse paths into node ids with
+// TranslateBrowsePathsToNodeIds, at most perCall paths a request. A path
+// without a target is counted and logged; its node is skipped this session.
+func (s *Source) resolve(ctx context.Context, c *opcua.Client, perCall int) error {
+	perCall = max(perCall, 1)
+	var handles []int
+	for i := range s.nodes {
+		if s.nodes[i].path != nil {
+			s.nodes[i].nodeID = nil
+			handles = append(handles, i)
+		}
+	}
+	unresolved := 0
+	for start := 0; start < len(handles); start += perCall {
+		batch := handles[start:min(start+perCall, len(handles))]
+		req := &ua.TranslateBrowsePathsToNodeIDsRequest{}
+		for _, h := range batch {
+			req.BrowsePaths = append(req.BrowsePaths, browsePath(s.nodes[h].path))
+		}
+		var res *ua.TranslateBrowsePathsToNodeIDsResponse
+		err := c.Send(ctx, req, func(v ua.Response) error {
+			r, ok := v.(*ua.TranslateBrowsePathsToNodeIDsResponse)
+			if !ok {
+				return fmt.Errorf("unexpected response %T", v)
+			}
+			res = r
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("resolving browse paths: %w", err)
+		}
+		if len(res.Results) != len(batch) {
+			return fmt.Errorf("resolving browse paths: %d results for %d paths", len(res.Results), len(batch))
+		}
+		for k, r := range res.Results {
+			m := &s.nodes[batch[k]]
+			switch {
+			case !good(r.StatusCode):
+				unresolved++
+				s.reject(*m, "browse path not resolved", r.StatusCode)
+			case len(r.Targets) == 0 || r.Targets[0].TargetID == nil:
+				unresolved++
+				s.reject(*m, "browse path not resolved", ua.StatusBadNoMatch)
+			default:
+				if len(r.Targets) > 1 {
+					s.warn.Warn("browse path has several targets, taking the first", "node", m.name, "targets", len(r.Targets))
+				}
+				m.nodeID = r.Targets[0].TargetID.NodeID
+			}
+		}
+	}
+	if len(handles) > 0 {
+		s.log.Info("browse paths resolved", "resolved", len(handles)-unresolved, "unresolved", unresolved)
+	}
+	return nil
+}
+
+// browsePath follows bp from the Root folder along hierarchical references.
+func browsePath(bp config.BrowsePath) *ua.BrowsePath {
+	rp := &ua.RelativePath{}
+	for _, q := range bp {
+		rp.Elements = append(rp.Elements, &ua.RelativePathElement{
+			ReferenceTypeID: ua.NewNumericNodeID(0, id.HierarchicalReferences),
+			IncludeSubtypes: true,
+			TargetName:      q,
+		})
+	}
+	return &ua.BrowsePath{StartingNode: ua.NewNumericNodeID(0, id.RootFolder), RelativePath: rp}
+}
+
+// good reports whether a status code's severity is Good.
+func good(sc ua.StatusCode) bool { return uint32(sc)&0xC0000000 == 0 }

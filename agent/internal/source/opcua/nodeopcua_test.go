@@ -1,0 +1,332 @@
+package opcua
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+const m01 = "Objects/1:Line1/1:M01/1:"
+
+// interopNodes are the node-opcua server's variables, by browse path and
+// by node id, and one node id the server does not have.
+func interopNodes() []config.Node {
+	return []config.Node{
+		nodeAt(m01+"Run", "run"),
+		nodeAt(m01+"Power", "power"),
+		nodeID(1, "Line1.M01.Count", "count"),
+		nodeID(1, "Line1.M01.Temp", "temp"),
+		nodeID(1, "Line1.M01.Vibration", "vibration"),
+		nodeID(1, "Line1.M01.Alarm", "alarm"),
+		nodeID(1, "Line1.M01.Missing", "missing"),
+		nodeAt(m01+"Nowhere", "nowhere"),
+	}
+}
+
+// checkInterop waits for the initial values, then sets new ones with
+// every kind of status and checks status codes and source timestamps.
+func checkInterop(t *testing.T, srv *testenv.NodeOPCUA, st *started) {
+	t.Helper()
+	k := st.sink
+	k.waitFor(t, "initial values", 20*time.Second, func(s []signal.Signal) bool {
+		for _, n := range []string{"run", "power", "count", "temp", "vibration", "alarm"} {
+			if !has(s, n, func(signal.Signal) bool { return true }) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, w := range []struct {
+		name    string
+		status  uint32
+		quality signal.Quality
+		value   signal.Value
+	}{
+		{"temp", uint32(ua.StatusUncertainLastUsableValue), signal.Uncertain, signal.Number(21.5)},
+		{"vibration", uint32(ua.StatusBadSensorFailure), signal.Bad, signal.Number(0.7)},
+		{"alarm", uint32(ua.StatusBadNotConnected), signal.Bad, signal.String("")},
+		{"run", 0, signal.Good, signal.Bool(false)},
+	} {
+		got := k.find(w.name)[0]
+		if got.Status != w.status || got.Quality != w.quality || got.Value != w.value || got.Received {
+			t.Errorf("%s: got %+v, want status 0x%08X quality %s value %v", w.name, got, w.status, w.quality, w.value)
+		}
+	}
+	if n := st.src.Rejected(); n != 2 {
+		t.Errorf("rejected nodes: %d, want 2 (an unknown node id and an unresolvable browse path)", n)
+	}
+
+	t1 := time.Date(2026, 10, 1, 6, 0, 0, 123e6, time.UTC)
+	srv.Set(testenv.Value{Node: "Line1.M01.Power", Value: 12.5, SourceTime: t1})
+	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 7, Status: "UncertainSensorNotAccurate", SourceTime: t1.Add(time.Second)})
+	srv.Set(testenv.Value{Node: "Line1.M01.Run", Value: true, Status: "BadOutOfService", SourceTime: t1.Add(2 * time.Second)})
+	srv.Set(testenv.Value{Node: "Line1.M01.Alarm", Value: "E42", SourceTime: t1.Add(3 * time.Second)})
+	want := []signal.Signal{
+		{Name: "power", Value: signal.Number(12.5), Time: t1, Quality: signal.Good},
+		{Name: "count", Value: signal.Number(7), Time: t1.Add(time.Second), Quality: signal.Uncertain, Status: uint32(ua.StatusUncertainSensorNotAccurate)},
+		{Name: "run", Value: signal.Bool(true), Time: t1.Add(2 * time.Second), Quality: signal.Bad, Status: uint32(ua.StatusBadOutOfService)},
+		{Name: "alarm", Value: signal.String("E42"), Time: t1.Add(3 * time.Second), Quality: signal.Good},
+	}
+	k.waitFor(t, "the values set", 10*time.Second, func(s []signal.Signal) bool {
+		for _, w := range want {
+			if !has(s, w.Name, func(g signal.Signal) bool { return g.Time.Equal(w.Time) }) {
+				return false
+			}
+		}
+		return true
+	})
+	for _, w := range want {
+		for _, g := range k.find(w.Name) {
+			if g.Time.Equal(w.Time) && (g.Value != w.Value || g.Status != w.Status || g.Quality != w.Quality || g.Received ||
+				g.Site != "plant1" || g.Line != "L1" || g.Equipment != "M01" || g.Agent != "gw1") {
+				t.Errorf("%s: got %+v, want %+v", w.Name, g, w)
+			}
+		}
+	}
+}
+
+func TestNodeOPCUASubscribeKeepsStatusAndTimestamps(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: interopNodes()}, t.TempDir())
+	checkInterop(t, srv, st)
+}
+
+func TestNodeOPCUAPollKeepsStatusAndTimestamps(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, Mode: config.ModePoll, PollInterval: 50 * time.Millisecond, Nodes: interopNodes()}, t.TempDir())
+	checkInterop(t, srv, st)
+	// Unchanged values are not committed again, however often they are read.
+	n := len(st.sink.all())
+	time.Sleep(10 * 50 * time.Millisecond) // ten polls
+	if m := len(st.sink.all()); m != n {
+		t.Errorf("unchanged values committed again: %d signals, then %d", n, m)
+	}
+}
+
+// The server allows 3 monitored items per call: the source reads that
+// limit and splits its 7 items (node-opcua refuses larger requests with
+// BadTooManyOperations).
+func TestNodeOPCUAMonitoredItemsWithinServerLimit(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{MaxItemsPerCall: 3})
+	nodes := interopNodes()
+	nodes = append(nodes[:6:6], nodeID(1, "Line1.M01.Operator", "operator"))
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: nodes}, t.TempDir())
+	st.sink.waitFor(t, "all 7 initial values", 20*time.Second, func(s []signal.Signal) bool {
+		for _, n := range nodes {
+			if !has(s, n.Signal, func(signal.Signal) bool { return true }) {
+				return false
+			}
+		}
+		return true
+	})
+	if n := st.src.Rejected(); n != 0 {
+		t.Errorf("rejected %d nodes", n)
+	}
+}
+
+func TestNodeOPCUADeadband(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode string
+		db   config.Deadband
+	}{
+		{"absolute", config.ModeSubscribe, config.Deadband{Type: config.DeadbandAbsolute, Value: 5}},
+		{"percent", config.ModeSubscribe, config.Deadband{Type: config.DeadbandPercent, Value: 5}}, // of EURange 0..100
+		{"absolute, polled", config.ModePoll, config.Deadband{Type: config.DeadbandAbsolute, Value: 5}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+			db := tc.db
+			n := nodeAt(m01+"Power", "power")
+			n.Deadband = &db
+			st := startSource(t, config.OPCUA{Endpoint: srv.URL, Mode: tc.mode, PublishingInterval: 20 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+				Nodes: []config.Node{n}}, t.TempDir())
+			st.sink.waitFor(t, "the initial value", 20*time.Second, func(s []signal.Signal) bool { return len(s) == 1 })
+			t0 := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
+			for i, v := range []float64{2, 4, 10, 12, 20} { // 2, 4 and 12 are within 5 of the last reported
+				srv.Set(testenv.Value{Node: "Line1.M01.Power", Value: v, SourceTime: t0.Add(time.Duration(i) * time.Second)})
+				time.Sleep(80 * time.Millisecond) // let each value be sampled (or read) on its own
+			}
+			st.sink.waitFor(t, "20", 10*time.Second, func(s []signal.Signal) bool {
+				return has(s, "power", func(g signal.Signal) bool { return g.Value == signal.Number(20) })
+			})
+			var got []float64
+			for _, g := range st.sink.find("power") {
+				got = append(got, g.Value.Num)
+			}
+			if !slices.Equal(got, []float64{0, 10, 20}) {
+				t.Errorf("reported %v, want [0 10 20]", got)
+			}
+		})
+	}
+}
+
+func TestNodeOPCUAUserPassword(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	thumb := Thumbprint(srv.Certificate())
+	nodes := []config.Node{nodeAt(m01+"Run", "run")}
+
+	t.Run("right password", func(t *testing.T) {
+		st := startSource(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "op-secret", ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
+		st.sink.waitFor(t, "a value", 20*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
+	})
+	t.Run("wrong password", func(t *testing.T) {
+		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "nope", ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
+		src := newSource(t, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		healthy, err := src.session(ctx)
+		if healthy || err == nil || !strings.Contains(err.Error(), `the server refused the login of user "operator"`) || !errors.Is(err, ua.StatusBadUserAccessDenied) {
+			t.Fatalf("session: healthy %v, err %v; want a refused login", healthy, err)
+		}
+	})
+	t.Run("wrong password, retried with back-off", func(t *testing.T) {
+		if testing.Short() {
+			t.Skip("measures retries over 3s")
+		}
+		before := srv.Sessions()
+		st := startSource(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "nope", ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
+		window := time.Now().Add(3 * time.Second)
+		for time.Now().Before(window) {
+			if st.stat.Connected.Load() {
+				t.Fatal("connected with a wrong password")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		// Back-off 100ms doubling to 800ms, with jitter: about 6 sessions in 3s.
+		if n := srv.Sessions() - before; n < 2 || n > 12 {
+			t.Errorf("%d sessions created in 3s with a refused login, want 2..12", n)
+		}
+		if len(st.sink.all()) != 0 {
+			t.Errorf("values read with a refused login: %v", st.sink.all())
+		}
+	})
+	t.Run("untrusted server", func(t *testing.T) {
+		dataDir := t.TempDir()
+		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "op-secret", TrustDir: t.TempDir(), Nodes: nodes}, dataDir)
+		src := newSource(t, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		before := srv.Sessions()
+		_, err := src.session(ctx)
+		if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "server_thumbprint: "+thumb) {
+			t.Fatalf("session: %v; want it refused, naming thumbprint %s", err, thumb)
+		}
+		if srv.Sessions() != before {
+			t.Errorf("a session was created with an untrusted server")
+		}
+		if _, err := os.Stat(filepath.Join(dataDir, "opcua", "rejected", thumb+".der")); err != nil {
+			t.Errorf("refused certificate not saved: %v", err)
+		}
+	})
+}
+
+// The session is the one security asked for or none: with every policy
+// gopcua and node-opcua share, the server certificate trusted by trust_dir
+// and the client certificate (generated into data_dir) trusted by the server.
+func TestNodeOPCUASecurity(t *testing.T) {
+	dataDir := t.TempDir()
+	base := validated(t, config.OPCUA{Endpoint: "opc.tcp://127.0.0.1:1", SecurityPolicy: "Basic256Sha256", ServerThumbprint: strings.Repeat("0", 40),
+		Nodes: []config.Node{nodeAt(m01+"Run", "run")}}, dataDir)
+	id, err := LoadIdentity(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := LoadIdentity(base)
+	if err != nil || string(again.Cert) != string(id.Cert) {
+		t.Fatalf("the generated client certificate is not kept: %v", err)
+	}
+	clientCert := filepath.Join(t.TempDir(), "agent.der")
+	if err := os.WriteFile(clientCert, id.Cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{Trust: []string{clientCert}})
+	trust := t.TempDir()
+	if err := os.WriteFile(filepath.Join(trust, "server.der"), srv.Certificate(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ policy, mode, user string }{
+		{"Basic256Sha256", "SignAndEncrypt", ""},
+		{"Basic256Sha256", "Sign", "operator"},
+		{"Aes128_Sha256_RsaOaep", "SignAndEncrypt", ""},
+		{"Aes256_Sha256_RsaPss", "SignAndEncrypt", "viewer"},
+	} {
+		t.Run(tc.policy+"/"+tc.mode+"/"+tc.user, func(t *testing.T) {
+			cfg := config.OPCUA{Endpoint: srv.URL, SecurityPolicy: tc.policy, SecurityMode: tc.mode, TrustDir: trust,
+				Nodes: []config.Node{nodeAt(m01+"Run", "run"), nodeID(1, "Line1.M01.Temp", "temp")}}
+			if tc.user != "" {
+				cfg.Username, cfg.Password = tc.user, map[string]string{"operator": "op-secret", "viewer": "view-secret"}[tc.user]
+			}
+			st := startSource(t, cfg, dataDir)
+			st.sink.waitFor(t, "values", 20*time.Second, func(s []signal.Signal) bool {
+				return has(s, "run", func(signal.Signal) bool { return true }) &&
+					has(s, "temp", func(g signal.Signal) bool { return g.Status == uint32(ua.StatusUncertainLastUsableValue) })
+			})
+		})
+	}
+	t.Run("client not trusted by the server", func(t *testing.T) {
+		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, SecurityPolicy: "Basic256Sha256", TrustDir: trust,
+			Nodes: []config.Node{nodeAt(m01+"Run", "run")}}, t.TempDir()) // a new data_dir: a new, unknown client certificate
+		src := newSource(t, cfg)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if healthy, err := src.session(ctx); healthy || err == nil {
+			t.Fatalf("session with an untrusted client certificate: healthy %v, err %v", healthy, err)
+		} else {
+			t.Logf("refused as expected: %v", err)
+		}
+	})
+}
+
+// A server that stops answering without closing the connection is noticed
+// by the watchdog; a server that restarts gets one new session once it is
+// back, and few connection attempts while it is down.
+func TestNodeOPCUAWatchdogAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures reconnects over several seconds")
+	}
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: []config.Node{nodeAt(m01+"Run", "run")}}, t.TempDir())
+	waitUntil(t, "subscribed", 20*time.Second, st.stat.Subscribed.Load)
+
+	// Frozen: the TCP connection stays open, nothing answers.
+	pid := srv.Cmd.Process.Pid
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "the watchdog to drop the frozen session", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+	_ = syscall.Kill(pid, syscall.SIGCONT)
+	waitUntil(t, "subscribed again", 20*time.Second, st.stat.Subscribed.Load)
+
+	// Down: a listener that accepts and hangs up counts the attempts.
+	srv.Kill()
+	waitUntil(t, "disconnected", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+	attempts := testenv.CountConnections(t, srv.Port, 3*time.Second)
+	t.Logf("%d connection attempts in 3s while the server was down", attempts)
+	// Back-off 100ms doubling to 800ms, with jitter: about 6 attempts in 3s.
+	if attempts < 2 || attempts > 12 {
+		t.Errorf("%d connection attempts in 3s against a server that is down, want 2..12", attempts)
+	}
+	srv.Restart()
+	t1 := time.Date(2026, 10, 2, 0, 0, 0, 0, time.UTC)
+	waitUntil(t, "subscribed after the restart", 20*time.Second, st.stat.Subscribed.Load)
+	srv.Set(testenv.Value{Node: "Line1.M01.Run", Value: true, SourceTime: t1})
+	st.sink.waitFor(t, "a value after the restart", 10*time.Second, func(s []signal.Signal) bool {
+		return has(s, "run", func(g signal.Signal) bool { return g.Time.Equal(t1) })
+	})
+	if n := srv.Sessions(); n != 1 {
+		t.Errorf("%d sessions created after the restart, want 1", n)
+	}
+}

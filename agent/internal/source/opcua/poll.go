@@ -1,0 +1,176 @@
+package opcua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"reflect"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// poll reads every node each poll_interval, for servers without
+// subscriptions, and commits what changed: a value or status code
+// different from the last one committed, as a subscription's default
+// trigger reports (an absolute deadband holds back numeric changes within it). Status codes and both timestamps
+// are kept as a subscription keeps them.
+func (s *Source) poll(ctx, sctx context.Context, c *opcua.Client, lost <-chan struct{}, perCall int) (bool, error) {
+	perCall = max(perCall, 1)
+	var handles []uint32
+	for i, m := range s.nodes {
+		if m.nodeID != nil {
+			handles = append(handles, uint32(i))
+		}
+	}
+	tick := time.NewTicker(s.cfg.PollInterval)
+	defer tick.Stop()
+	alive := time.NewTicker(s.keepAlive)
+	defer alive.Stop()
+	healthy := false
+	for {
+		var err error
+		handles, err = s.pollOnce(ctx, sctx, c, handles, perCall)
+		if err != nil {
+			return healthy, err
+		}
+		if !healthy {
+			healthy = true
+			s.stat.Subscribed.Store(true)
+			s.log.Info("polling", "nodes", len(handles), "poll_interval", s.cfg.PollInterval)
+		}
+		for waiting := true; waiting; {
+			select {
+			case <-ctx.Done():
+				return true, nil
+			case <-lost:
+				return true, errors.New("connection lost")
+			case <-alive.C:
+				if err := s.ping(sctx, c); err != nil {
+					return true, fmt.Errorf("keep-alive: %w", err)
+				}
+			case <-tick.C:
+				waiting = false
+			}
+		}
+	}
+}
+
+// pollOnce reads the nodes of handles and commits the changes. It returns
+// the handles still worth reading: a node the server does not know (or lets
+// nobody read) is counted, logged and left out for the rest of the session.
+func (s *Source) pollOnce(ctx, sctx context.Context, c *opcua.Client, handles []uint32, perCall int) ([]uint32, error) {
+	keep := handles[:0:0]
+	var sigs []signal.Signal
+	for start := 0; start < len(handles); start += perCall {
+		batch := handles[start:min(start+perCall, len(handles))]
+		req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
+		for _, h := range batch {
+			req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: s.nodes[h].nodeID, AttributeID: ua.AttributeIDValue})
+		}
+		rctx, cancel := context.WithTimeout(sctx, 10*time.Second)
+		res, err := c.Read(rctx, req)
+		cancel()
+		if err != nil {
+			return handles, fmt.Errorf("reading %d nodes: %w", len(batch), err)
+		}
+		if len(res.Results) != len(batch) {
+			return handles, fmt.Errorf("reading %d nodes: %d results", len(batch), len(res.Results))
+		}
+		rx := s.now()
+		for k, dv := range res.Results {
+			h := batch[k]
+			if dv != nil && unreadable(dv.Status) {
+				s.reject(s.nodes[h], "server refused to read a node", dv.Status)
+				continue
+			}
+			keep = append(keep, h)
+			if !s.changed(h, dv) {
+				continue
+			}
+			if sig, ok := s.convert(h, dv, rx); ok {
+				sigs = append(sigs, sig)
+			}
+		}
+	}
+	if err := s.commitAll(ctx, sigs); err != nil {
+		return keep, err
+	}
+	return keep, nil
+}
+
+// unreadable reports the Read statuses that say the node, not its value, is
+// the problem.
+func unreadable(sc ua.StatusCode) bool {
+	switch sc {
+	case ua.StatusBadNodeIDUnknown, ua.StatusBadNodeIDInvalid, ua.StatusBadAttributeIDInvalid,
+		ua.StatusBadNotReadable, ua.StatusBadUserAccessDenied:
+		return true
+	}
+	return false
+}
+
+// changed reports whether dv differs from the last value committed for
+// node h, as a subscription's default trigger (status or value) sees it,
+// and remembers it if so.
+func (s *Source) changed(h uint32, dv *ua.DataValue) bool {
+	if dv == nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	last := s.last[h]
+	if last != nil && last.Status == dv.Status {
+		a, b := variantValue(last.Value), variantValue(dv.Value)
+		if reflect.DeepEqual(a, b) {
+			return false
+		}
+		if d := s.nodes[h].deadband; d != nil && d.Type == config.DeadbandAbsolute {
+			x, okx := number(a)
+			y, oky := number(b)
+			if okx && oky && math.Abs(x-y) <= d.Value {
+				return false
+			}
+		}
+	}
+	s.last[h] = dv
+	return true
+}
+
+func variantValue(v *ua.Variant) any {
+	if v == nil {
+		return nil
+	}
+	return v.Value()
+}
+
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int8:
+		return float64(x), true
+	case uint8:
+		return float64(x), true
+	case int16:
+		return float64(x), true
+	case uint16:
+		return float64(x), true
+	case int32:
+		return float64(x), true
+	case uint32:
+		return float64(x), true
+	case int64:
+		return float64(x), true
+	case uint64:
+		return float64(x), true
+	case float32:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}

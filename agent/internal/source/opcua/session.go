@@ -1,0 +1,281 @@
+package opcua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// session runs one client session; it reports whether it got as far as
+// delivering values (subscribed, or a first poll done), and why it ended.
+func (s *Source) session(ctx context.Context) (bool, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lost := make(chan struct{}, 1)
+	opts, err := s.clientOptions(sctx, lost)
+	if err != nil {
+		return false, err
+	}
+	c, err := opcua.NewClient(s.cfg.Endpoint, opts...)
+	if err != nil {
+		return false, fmt.Errorf("creating client: %w", err)
+	}
+	if err := Connect(sctx, c, s.cfg); err != nil {
+		return false, err
+	}
+	// Drain a state change the connect may have left behind.
+	select {
+	case <-lost:
+	default:
+	}
+	defer func() {
+		s.stat.Connected.Store(false)
+		s.stat.Subscribed.Store(false)
+		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer ccancel()
+		_ = c.Close(cctx)
+	}()
+	s.stat.Connected.Store(true)
+	lim := readLimits(sctx, c, s.cfg.MaxItemsPerCall)
+	s.log.Info("connected to opc ua server", "policy", s.cfg.SecurityPolicy, "mode", s.cfg.SecurityMode,
+		"items_per_call", lim.monitor, "nodes_per_read", lim.read)
+
+	s.refused = map[uint32]bool{}
+	if err := s.resolve(sctx, c, lim.translate); err != nil {
+		return false, err
+	}
+	if s.cfg.Mode == config.ModePoll {
+		return s.poll(ctx, sctx, c, lost, lim.read)
+	}
+
+	notify := make(chan *opcua.PublishNotificationData)
+	sub, err := c.Subscribe(sctx, &opcua.SubscriptionParameters{Interval: s.cfg.PublishingInterval}, notify)
+	if err != nil {
+		return false, fmt.Errorf("creating subscription: %w", err)
+	}
+	n, err := s.monitor(sctx, sub, lim.monitor)
+	if err != nil {
+		return false, err
+	}
+	s.stat.Subscribed.Store(true)
+	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.RevisedPublishingInterval)
+
+	tick := time.NewTicker(s.keepAlive)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return true, nil
+		case <-lost:
+			return true, errors.New("connection lost")
+		case <-tick.C:
+			if err := s.ping(sctx, c); err != nil {
+				return true, fmt.Errorf("keep-alive: %w", err)
+			}
+		case n := <-notify:
+			if err := s.handle(ctx, n); err != nil {
+				return true, err
+			}
+		}
+	}
+}
+
+// Connect opens the secure channel and activates the session, turning
+// gopcua's errors into ones that say what to do. A panic inside gopcua
+// (it has nil dereferences on some refused sessions) becomes an error.
+func Connect(ctx context.Context, c *opcua.Client, cfg config.OPCUA) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("connecting to %s: opc ua client failed: %v", cfg.Endpoint, r)
+		}
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = c.Close(cctx)
+		}
+	}()
+	if err := c.Connect(ctx); err != nil {
+		return describe(cfg, err)
+	}
+	return nil
+}
+
+// describe explains the errors a refused connect commonly ends with.
+func describe(cfg config.OPCUA, err error) error {
+	switch {
+	case errors.Is(err, ua.StatusBadUserAccessDenied), errors.Is(err, ua.StatusBadIdentityTokenRejected),
+		errors.Is(err, ua.StatusBadIdentityTokenInvalid), errors.Is(err, ua.StatusBadUserSignatureInvalid):
+		who := "anonymous login"
+		if cfg.Username != "" {
+			who = fmt.Sprintf("login of user %q", cfg.Username)
+		}
+		return fmt.Errorf("connecting to %s: the server refused the %s (wrong user name or password?): %w", cfg.Endpoint, who, err)
+	case errors.Is(err, ua.StatusBadCertificateUntrusted), errors.Is(err, ua.StatusBadSecurityChecksFailed),
+		errors.Is(err, ua.StatusBadCertificateInvalid), errors.Is(err, ua.StatusBadCertificateURIInvalid):
+		thumb := ""
+		if id, e := LoadIdentity(cfg); e == nil && cfg.Secured() {
+			thumb = " (SHA-1 thumbprint " + Thumbprint(id.Cert) + ")"
+		}
+		return fmt.Errorf("connecting to %s: the server refused the client certificate%s: add it to the server's trusted certificates: %w", cfg.Endpoint, thumb, err)
+	}
+	return fmt.Errorf("connecting to %s: %w", cfg.Endpoint, err)
+}
+
+// limits are the server's operation limits, as far as they bound us.
+type limits struct {
+	monitor, read, translate int
+}
+
+// readLimits reads the server's OperationLimits; a limit the server does
+// not state (or states as 0, no limit) is defaultPerCall, and a configured
+// max_items_per_call bounds them all.
+func readLimits(ctx context.Context, c *opcua.Client, configured int) limits {
+	lim := limits{defaultPerCall, defaultPerCall, defaultPerCall}
+	ids := []uint32{
+		id.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
+		id.Server_ServerCapabilities_OperationLimits_MaxNodesPerRead,
+		id.Server_ServerCapabilities_OperationLimits_MaxNodesPerTranslateBrowsePathsToNodeIDs,
+	}
+	dst := []*int{&lim.monitor, &lim.read, &lim.translate}
+	req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnNeither}
+	for _, n := range ids {
+		req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: ua.NewNumericNodeID(0, n), AttributeID: ua.AttributeIDValue})
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if res, err := c.Read(rctx, req); err == nil && len(res.Results) == len(ids) {
+		for i, r := range res.Results {
+			if r == nil || r.Status != ua.StatusOK || r.Value == nil {
+				continue
+			}
+			if v, ok := r.Value.Value().(uint32); ok && v > 0 {
+				*dst[i] = int(v)
+			}
+		}
+	}
+	if configured > 0 {
+		for _, d := range dst {
+			*d = min(*d, configured)
+		}
+	}
+	return lim
+}
+
+// ping reads the server's state (ServerStatus.State): an error, or a state
+// other than Running (a server shutting down says so), ends the session.
+func (s *Source) ping(ctx context.Context, c *opcua.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
+	defer cancel()
+	res, err := c.Read(ctx, &ua.ReadRequest{
+		NodesToRead:        []*ua.ReadValueID{{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_State), AttributeID: ua.AttributeIDValue}},
+		TimestampsToReturn: ua.TimestampsToReturnNeither,
+	})
+	if err != nil {
+		return err
+	}
+	if len(res.Results) != 1 || res.Results[0] == nil {
+		return errors.New("empty read response")
+	}
+	r := res.Results[0]
+	if r.Status != ua.StatusOK {
+		return r.Status
+	}
+	if r.Value != nil {
+		if st, ok := serverState(r.Value.Value()); ok && st != ua.ServerStateRunning {
+			return fmt.Errorf("server state %s", st)
+		}
+	}
+	return nil
+}
+
+func serverState(v any) (ua.ServerState, bool) {
+	switch x := v.(type) {
+	case int32:
+		return ua.ServerState(x), true
+	case uint32:
+		return ua.ServerState(x), true
+	case ua.ServerState:
+		return x, true
+	}
+	return 0, false
+}
+
+// handle commits one notification batch. It returns an error when the
+// subscription is gone and the session must be rebuilt.
+func (s *Source) handle(ctx context.Context, n *opcua.PublishNotificationData) error {
+	if n == nil {
+		return nil
+	}
+	if n.Error != nil {
+		var sc ua.StatusCode
+		if errors.As(n.Error, &sc) {
+			switch sc {
+			case ua.StatusBadSessionIDInvalid, ua.StatusBadSessionClosed, ua.StatusBadSubscriptionIDInvalid,
+				ua.StatusBadNoSubscription, ua.StatusBadSecureChannelClosed, ua.StatusBadConnectionClosed,
+				ua.StatusBadSecureChannelIDInvalid, ua.StatusBadServerNotConnected, ua.StatusBadShutdown:
+				return fmt.Errorf("subscription lost: %w", n.Error)
+			}
+		}
+		s.warn.Warn("opc ua notification error", "err", n.Error)
+		return nil
+	}
+	switch x := n.Value.(type) {
+	case *ua.DataChangeNotification:
+		rx := s.now()
+		sigs := make([]signal.Signal, 0, len(x.MonitoredItems))
+		for _, item := range x.MonitoredItems {
+			if item == nil || int(item.ClientHandle) >= len(s.nodes) {
+				s.stat.DecodeErrors.Add(1)
+				continue
+			}
+			if dv := item.Value; dv != nil && unreadable(dv.Status) && (dv.Value == nil || dv.Value.Value() == nil) {
+				// Some servers (gopcua's) accept an item on a node they do not
+				// have and then report the node's absence in place of a value.
+				if !s.refused[item.ClientHandle] {
+					s.refused[item.ClientHandle] = true
+					s.reject(s.nodes[item.ClientHandle], "server reports a monitored node as unreadable", item.Value.Status)
+				}
+				continue
+			}
+			if sig, ok := s.convert(item.ClientHandle, item.Value, rx); ok {
+				sigs = append(sigs, sig)
+			}
+		}
+		return s.commitAll(ctx, sigs)
+	case *ua.StatusChangeNotification:
+		if x.Status != ua.StatusOK {
+			return fmt.Errorf("subscription status changed: %w", x.Status)
+		}
+	}
+	return nil
+}
+
+func (s *Source) convert(handle uint32, dv *ua.DataValue, rx time.Time) (signal.Signal, bool) {
+	m := s.nodes[handle]
+	sig, err := toSignal(m, dv, s.agent, rx)
+	if err != nil {
+		s.stat.DecodeErrors.Add(1)
+		s.warn.Warn("dropping an unconvertible opc ua value", "node", m.name, "err", err)
+		return signal.Signal{}, false
+	}
+	return sig, true
+}
+
+func (s *Source) commitAll(ctx context.Context, sigs []signal.Signal) error {
+	if len(sigs) == 0 {
+		return nil
+	}
+	if err := s.commit.Commit(ctx, sigs); err != nil {
+		return fmt.Errorf("committing: %w", err)
+	}
+	s.stat.SignalsIn.Add(uint64(len(sigs)))
+	return nil
+}

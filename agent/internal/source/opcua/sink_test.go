@@ -1,0 +1,148 @@
+package opcua
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// sink records committed signals. The servers in these tests are real;
+// the queue behind the source is covered by TestOPCUAToJetStream.
+type sink struct {
+	mu   sync.Mutex
+	sigs []signal.Signal
+}
+
+func (k *sink) Commit(_ context.Context, sigs []signal.Signal) error {
+	k.mu.Lock()
+	k.sigs = append(k.sigs, sigs...)
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *sink) all() []signal.Signal {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return append([]signal.Signal(nil), k.sigs...)
+}
+
+// find returns the signals of one equipment signal name.
+func (k *sink) find(name string) []signal.Signal {
+	var out []signal.Signal
+	for _, s := range k.all() {
+		if s.Name == name {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// waitFor polls until ok holds for the recorded signals.
+func (k *sink) waitFor(t *testing.T, what string, timeout time.Duration, ok func([]signal.Signal) bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok(k.all()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s; got %d signals: %+v", timeout, what, len(k.all()), k.all())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// has reports whether sigs hold one of name matching pred.
+func has(sigs []signal.Signal, name string, pred func(signal.Signal) bool) bool {
+	for _, s := range sigs {
+		if s.Name == name && pred(s) {
+			return true
+		}
+	}
+	return false
+}
+
+func testLog(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("test", t.Name())
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+// started is a running source and what it writes to.
+type started struct {
+	src  *Source
+	sink *sink
+	stat *metrics.Source
+}
+
+// startSource validates cfg as the agent does (agent_id gw1, site plant1,
+// data_dir dataDir) and runs its source until the test ends.
+func startSource(t *testing.T, cfg config.OPCUA, dataDir string) *started {
+	t.Helper()
+	cfg = validated(t, cfg, dataDir)
+	k := &sink{}
+	stat := (&metrics.Registry{}).Source("opcua", cfg.Endpoint)
+	src := New(cfg, "gw1", "plant1", k, stat, testLog(t))
+	src.keepAlive = 300 * time.Millisecond
+	src.minBackoff, src.maxBackoff = 100*time.Millisecond, 800*time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Errorf("Run did not return 10s after its context ended")
+		}
+	})
+	return &started{src: src, sink: k, stat: stat}
+}
+
+// newSource returns a source of a validated configuration, not running.
+func newSource(t *testing.T, cfg config.OPCUA) *Source {
+	stat := (&metrics.Registry{}).Source("opcua", cfg.Endpoint)
+	src := New(cfg, "gw1", "plant1", &sink{}, stat, testLog(t))
+	src.keepAlive = 300 * time.Millisecond
+	return src
+}
+
+// validated fills the defaults of the server section and validates it as
+// the agent does (agent_id gw1, site plant1).
+func validated(t *testing.T, o config.OPCUA, dataDir string) config.OPCUA {
+	t.Helper()
+	o, err := config.PrepareOPCUA(o, "gw1", "plant1", dataDir)
+	if err != nil {
+		t.Fatalf("configuration: %v", err)
+	}
+	return o
+}
+
+func waitUntil(t *testing.T, what string, timeout time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func nodeAt(path, name string) config.Node {
+	return config.Node{BrowsePath: path, Line: "L1", Equipment: "M01", Signal: name}
+}
+
+func nodeID(ns int, s, name string) config.Node {
+	return config.Node{NodeID: fmt.Sprintf("ns=%d;s=%s", ns, s), Line: "L1", Equipment: "M01", Signal: name}
+}

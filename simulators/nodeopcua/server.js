@@ -1,0 +1,176 @@
+// A node-opcua server for interoperability tests of the agent's OPC UA source.
+//
+//   node server.js --port 4841 --pki DIR [--trust CERT]... [--max-items-per-call N]
+//
+// Address space, in namespace "urn:floorpulse:nodeopcua" (index 1):
+//   Objects/1:Line1/1:M01/1:Run       ns=1;s=Line1.M01.Run       Boolean
+//   Objects/1:Line1/1:M01/1:Count     ns=1;s=Line1.M01.Count     Int32
+//   Objects/1:Line1/1:M01/1:Power     ns=1;s=Line1.M01.Power     Double, EURange 0..100
+//   Objects/1:Line1/1:M01/1:Operator  ns=1;s=Line1.M01.Operator  String
+//   Objects/1:Line1/1:M01/1:Temp      ns=1;s=Line1.M01.Temp      Double, UncertainLastUsableValue
+//   Objects/1:Line1/1:M01/1:Vibration ns=1;s=Line1.M01.Vibration Double, BadSensorFailure with a value
+//   Objects/1:Line1/1:M01/1:Alarm     ns=1;s=Line1.M01.Alarm     String, BadNotConnected without a value
+//
+// Endpoints: None, Basic256Sha256, Aes128_Sha256_RsaOaep and Aes256_Sha256_RsaPss with Sign and
+// SignAndEncrypt. Users: anonymous, "operator" / "op-secret" and "viewer" / "view-secret".
+// Client certificates are rejected unless trusted: each --trust file (DER or PEM) is copied to
+// the PKI's trusted folder before the server starts.
+//
+// Standard input takes one JSON command per line:
+//   {"set": "Line1.M01.Power", "type": "Double", "value": 12.5, "status": "Good",
+//    "source_time": "2026-10-01T06:00:00.123Z"}
+// (status a StatusCodes name or a number; value null for none); each gets "cmd ok <n>" or
+// "cmd error <message>" on standard output. The server prints "ready <port>" once it listens,
+// and "session created <n>" each time a client creates a session.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const {
+    OPCUAServer,
+    OPCUACertificateManager,
+    SecurityPolicy,
+    MessageSecurityMode,
+    Variant,
+    DataType,
+    StatusCodes,
+    StatusCode,
+    standardUnits,
+} = require("node-opcua");
+
+function parseArgs(argv) {
+    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0 };
+    for (let i = 0; i < argv.length; i++) {
+        const v = argv[i + 1];
+        switch (argv[i]) {
+            case "--port": a.port = Number(v); i++; break;
+            case "--pki": a.pki = v; i++; break;
+            case "--trust": a.trust.push(v); i++; break;
+            case "--max-items-per-call": a.maxItemsPerCall = Number(v); i++; break;
+            default: throw new Error("unknown argument " + argv[i]);
+        }
+    }
+    return a;
+}
+
+const users = { operator: "op-secret", viewer: "view-secret" };
+
+function statusOf(s) {
+    if (s === undefined || s === null) return StatusCodes.Good;
+    if (typeof s === "number") return StatusCode.makeStatusCode(s >>> 0);
+    const sc = StatusCodes[s];
+    if (!sc) throw new Error("unknown status " + s);
+    return sc;
+}
+
+function trustCertificates(pki, files) {
+    const dir = path.join(pki, "trusted", "certs");
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of files) {
+        const ext = f.endsWith(".pem") ? ".pem" : ".der";
+        fs.copyFileSync(f, path.join(dir, path.basename(f, path.extname(f)) + ext));
+    }
+}
+
+async function main() {
+    const args = parseArgs(process.argv.slice(2));
+    trustCertificates(args.pki, args.trust);
+    const certificateManager = new OPCUACertificateManager({
+        rootFolder: args.pki,
+        automaticallyAcceptUnknownCertificate: false,
+    });
+    await certificateManager.initialize();
+
+    const serverCapabilities = {};
+    if (args.maxItemsPerCall > 0) {
+        serverCapabilities.operationLimits = { maxMonitoredItemsPerCall: args.maxItemsPerCall };
+    }
+    const server = new OPCUAServer({
+        port: args.port,
+        hostname: "127.0.0.1",
+        host: "127.0.0.1",
+        resourcePath: "",
+        serverCertificateManager: certificateManager,
+        securityPolicies: [
+            SecurityPolicy.None,
+            SecurityPolicy.Basic256Sha256,
+            SecurityPolicy.Aes128_Sha256_RsaOaep,
+            SecurityPolicy.Aes256_Sha256_RsaPss,
+        ],
+        securityModes: [MessageSecurityMode.None, MessageSecurityMode.Sign, MessageSecurityMode.SignAndEncrypt],
+        allowAnonymous: true,
+        userManager: { isValidUser: (user, pass) => users[user] !== undefined && users[user] === pass },
+        serverCapabilities,
+        serverInfo: { applicationUri: "urn:floorpulse:nodeopcua", productUri: "floorpulse-nodeopcua" },
+        buildInfo: { productName: "floorpulse node-opcua test server", manufacturerName: "floorpulse" },
+    });
+    await server.initialize();
+
+    const addressSpace = server.engine.addressSpace;
+    const ns = addressSpace.registerNamespace("urn:floorpulse:nodeopcua");
+    const line = ns.addFolder(addressSpace.rootFolder.objects, { browseName: "Line1", nodeId: "s=Line1" });
+    const m01 = ns.addObject({ organizedBy: line, browseName: "M01", nodeId: "s=Line1.M01" });
+    const vars = {};
+    const add = (name, dataType, value, status) => {
+        const opts = { componentOf: m01, browseName: name, nodeId: "s=Line1.M01." + name, dataType };
+        const v = dataType === "Double" && name === "Power"
+            ? ns.addAnalogDataItem({ ...opts, engineeringUnitsRange: { low: 0, high: 100 }, engineeringUnits: standardUnits.kilowatt })
+            : ns.addVariable(opts);
+        const variant = value === null ? new Variant({ dataType: DataType.Null }) : new Variant({ dataType: DataType[dataType], value });
+        v.setValueFromSource(variant, statusOf(status), new Date());
+        vars["Line1.M01." + name] = { node: v, dataType };
+    };
+    add("Run", "Boolean", false);
+    add("Count", "Int32", 0);
+    add("Power", "Double", 0);
+    add("Operator", "String", "");
+    add("Temp", "Double", 21.5, "UncertainLastUsableValue");
+    add("Vibration", "Double", 0.7, "BadSensorFailure");
+    add("Alarm", "String", null, "BadNotConnected");
+
+    let sessions = 0;
+    server.on("create_session", () => {
+        sessions++;
+        process.stdout.write("session created " + sessions + "\n");
+    });
+
+    await server.start();
+    process.stdout.write("ready " + args.port + "\n");
+
+    let commands = 0;
+    let pending = "";
+    process.stdin.setEncoding("utf8");
+    process.stdin.on("data", (chunk) => {
+        pending += chunk;
+        let i;
+        while ((i = pending.indexOf("\n")) >= 0) {
+            const line = pending.slice(0, i).trim();
+            pending = pending.slice(i + 1);
+            if (!line) continue;
+            try {
+                const c = JSON.parse(line);
+                const v = vars[c.set];
+                if (!v) throw new Error("no variable " + c.set);
+                const type = c.type || v.dataType;
+                const variant = c.value === null ? new Variant({ dataType: DataType.Null }) : new Variant({ dataType: DataType[type], value: c.value });
+                const at = c.source_time ? new Date(c.source_time) : new Date();
+                v.node.setValueFromSource(variant, statusOf(c.status), at);
+                commands++;
+                process.stdout.write("cmd ok " + commands + "\n");
+            } catch (err) {
+                process.stdout.write("cmd error " + err.message + "\n");
+            }
+        }
+    });
+    const stop = async () => {
+        await server.shutdown(0);
+        process.exit(0);
+    };
+    process.on("SIGTERM", stop);
+    process.on("SIGINT", stop);
+}
+
+main().catch((err) => {
+    process.stderr.write("server failed: " + (err && err.stack ? err.stack : err) + "\n");
+    process.exit(1);
+});

@@ -34,6 +34,7 @@ type Config struct {
 	// LineCalendars replace the plant calendar for some lines.
 	LineCalendars map[string]Calendar `yaml:"line_calendars"`
 	Operators     Operators           `yaml:"operators"`
+	Events        Events              `yaml:"events"`
 	Registry      []Registered        `yaml:"equipment"`
 	Location      *time.Location      `yaml:"-"`
 
@@ -208,6 +209,7 @@ func (c *Config) Validate() error {
 		add("activity.flush_interval", "must be at least 10ms")
 	}
 	c.validateState(add)
+	c.validateEvents(add)
 	if loc != nil {
 		if len(c.Calendar.Shifts)+len(c.Calendar.PlannedStops)+len(c.Calendar.Closures) > 0 {
 			c.plantCalendar = c.Calendar.build("calendar", loc, nil, &errs)

@@ -1,0 +1,125 @@
+package config
+
+import (
+	"fmt"
+	"time"
+)
+
+// Detectors configures the anomaly detectors. Durations and factors apply
+// plant-wide; Lines and Classes override them per line or equipment class
+// (a line setting wins over a class setting).
+type Detectors struct {
+	DetectorSettings `yaml:",inline"`
+	Lines            map[string]DetectorSettings `yaml:"lines"`
+	Classes          map[string]DetectorSettings `yaml:"classes"`
+}
+
+// DetectorSettings are the thresholds of the detectors; zero values inherit.
+type DetectorSettings struct {
+	// DowntimeMin: a stop (down, or idle in a shift) at least this long is
+	// unplanned downtime.
+	DowntimeMin time.Duration `yaml:"downtime_min"`
+	// OutOfShiftMin: running outside every shift at least this long.
+	OutOfShiftMin time.Duration `yaml:"out_of_shift_min"`
+	// MicroStopMax: stops shorter than this are micro stops; MicroStopBurst of
+	// them within MicroStopWindow make a burst.
+	MicroStopMax    time.Duration `yaml:"micro_stop_max"`
+	MicroStopBurst  int           `yaml:"micro_stop_burst"`
+	MicroStopWindow time.Duration `yaml:"micro_stop_window"`
+	// ActivityDrop: an hour's run time below (1 - ActivityDrop) times the
+	// median of the same hour of the week over the last ActivityWeeks weeks.
+	ActivityDrop  float64 `yaml:"activity_drop"`
+	ActivityWeeks int     `yaml:"activity_weeks"`
+	// FlatlineMin: a gauge unchanged while running for at least this long.
+	FlatlineMin time.Duration `yaml:"flatline_min"`
+	// GaugeThreshold: gauge anomaly score that opens an event (0..1).
+	GaugeThreshold float64 `yaml:"gauge_threshold"`
+}
+
+// DefaultDetectors are the built-in thresholds.
+func DefaultDetectors() DetectorSettings {
+	return DetectorSettings{
+		DowntimeMin: 5 * time.Minute, OutOfShiftMin: 15 * time.Minute,
+		MicroStopMax: 2 * time.Minute, MicroStopBurst: 5, MicroStopWindow: 30 * time.Minute,
+		ActivityDrop: 0.5, ActivityWeeks: 4, FlatlineMin: 30 * time.Minute, GaugeThreshold: 0.5,
+	}
+}
+
+// merge returns s with the zero values of o filled from s (o wins where set).
+func (s DetectorSettings) merge(o DetectorSettings) DetectorSettings {
+	if o.DowntimeMin != 0 {
+		s.DowntimeMin = o.DowntimeMin
+	}
+	if o.OutOfShiftMin != 0 {
+		s.OutOfShiftMin = o.OutOfShiftMin
+	}
+	if o.MicroStopMax != 0 {
+		s.MicroStopMax = o.MicroStopMax
+	}
+	if o.MicroStopBurst != 0 {
+		s.MicroStopBurst = o.MicroStopBurst
+	}
+	if o.MicroStopWindow != 0 {
+		s.MicroStopWindow = o.MicroStopWindow
+	}
+	if o.ActivityDrop != 0 {
+		s.ActivityDrop = o.ActivityDrop
+	}
+	if o.ActivityWeeks != 0 {
+		s.ActivityWeeks = o.ActivityWeeks
+	}
+	if o.FlatlineMin != 0 {
+		s.FlatlineMin = o.FlatlineMin
+	}
+	if o.GaugeThreshold != 0 {
+		s.GaugeThreshold = o.GaugeThreshold
+	}
+	return s
+}
+
+// For returns the settings of a line and class.
+func (d Detectors) For(line, class string) DetectorSettings {
+	s := DefaultDetectors().merge(d.DetectorSettings)
+	if c, ok := d.Classes[class]; ok {
+		s = s.merge(c)
+	}
+	if l, ok := d.Lines[line]; ok {
+		s = s.merge(l)
+	}
+	return s
+}
+
+func (s DetectorSettings) validate(path string, add func(string, string, ...any)) {
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{{"downtime_min", s.DowntimeMin}, {"out_of_shift_min", s.OutOfShiftMin}, {"micro_stop_max", s.MicroStopMax},
+		{"micro_stop_window", s.MicroStopWindow}, {"flatline_min", s.FlatlineMin}} {
+		if d.v < 0 {
+			add(path+d.key, "must not be negative")
+		}
+	}
+	if s.MicroStopBurst < 0 {
+		add(path+"micro_stop_burst", "must not be negative")
+	}
+	if s.ActivityDrop < 0 || s.ActivityDrop >= 1 {
+		add(path+"activity_drop", "must be in [0, 1), got %v", s.ActivityDrop)
+	}
+	if s.ActivityWeeks < 0 {
+		add(path+"activity_weeks", "must not be negative")
+	}
+	if s.GaugeThreshold < 0 || s.GaugeThreshold > 1 {
+		add(path+"gauge_threshold", "must be in [0, 1], got %v", s.GaugeThreshold)
+	}
+}
+
+// Validate checks every setting, naming the key under prefix (e.g. "events.detectors.").
+func (d Detectors) Validate(prefix string, add func(string, string, ...any)) {
+	d.DetectorSettings.validate(prefix, add)
+	for l, s := range d.Lines {
+		s.validate(fmt.Sprintf("%slines.%s.", prefix, l), add)
+	}
+	for c, s := range d.Classes {
+		s.validate(fmt.Sprintf("%sclasses.%s.", prefix, c), add)
+	}
+}

@@ -1,8 +1,13 @@
 // Package app wires the agent together: sources (MQTT, OPC UA) hand signals
 // to one group committer writing the bbolt queue, the forwarder drains the
-// queue to JetStream, and an HTTP server reports health and metrics. Every
-// part is Run(ctx) error, supervised by one errgroup; the queue file is
-// closed after all of them returned.
+// queue to JetStream, a sweeper expires records past buffer.max_age, and an
+// HTTP server reports health and metrics. Every part is Run(ctx) error,
+// supervised by one errgroup; the queue file is closed after all of them
+// returned.
+//
+// The agent starts without NATS: only the queue file and the HTTP listener
+// must be available. The NATS client reconnects in the background while the
+// sources commit to the queue.
 package app
 
 import (
@@ -47,15 +52,29 @@ func (a *App) Run(ctx context.Context) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("creating data_dir: %w", err)
 	}
-	q, err := buffer.Open(filepath.Join(cfg.DataDir, QueueFile), uint64(cfg.Buffer.MaxBytes))
+	policy, err := buffer.ParsePolicy(cfg.Buffer.Policy)
+	if err != nil {
+		return fmt.Errorf("buffer.policy: %w", err)
+	}
+	blog := a.log.With("component", "buffer")
+	q, err := buffer.OpenWith(filepath.Join(cfg.DataDir, QueueFile), buffer.Options{
+		MaxBytes: uint64(cfg.Buffer.MaxBytes), Policy: policy, MaxAge: cfg.Buffer.MaxAge, Log: blog,
+	})
 	if err != nil {
 		return err
 	}
 	defer q.Close()
+	batcher := buffer.NewBatcher(q, cfg.Buffer.CommitMax, cfg.Buffer.CommitLinger, blog)
 	a.Metrics.SetQueue(func() metrics.Queue {
-		return metrics.Queue{Records: q.Len(), Bytes: q.Bytes(), Dropped: q.Dropped()}
+		dropped := q.Drops()
+		dropped["invalid"] = batcher.Invalid()
+		return metrics.Queue{
+			Records: q.Len(), Bytes: q.Bytes(), FileBytes: uint64(max(0, q.FileSize())),
+			OldestAge: q.OldestAge(), Dropped: dropped, Blocked: batcher.Blocked(),
+		}
 	})
-	a.log.Info("queue opened", "records", q.Len(), "bytes", q.Bytes())
+	a.log.Info("queue opened", "records", q.Len(), "bytes", q.Bytes(), "file_bytes", q.FileSize(),
+		"policy", policy, "max_bytes", uint64(cfg.Buffer.MaxBytes), "max_age", cfg.Buffer.MaxAge)
 
 	var ln net.Listener
 	if cfg.HTTP != "" {
@@ -73,12 +92,15 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 
-	batcher := buffer.NewBatcher(q, cfg.Buffer.CommitMax, cfg.Buffer.CommitLinger, a.log.With("component", "buffer"))
 	fwd := forward.New(q, js, cfg.NATS, a.Metrics, a.log.With("component", "forward"))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return batcher.Run(gctx) })
 	g.Go(func() error { return fwd.Run(gctx) })
+	if cfg.Buffer.MaxAge > 0 {
+		sweeper := buffer.NewSweeper(q, blog)
+		g.Go(func() error { return sweeper.Run(gctx) })
+	}
 	for i, m := range cfg.MQTT {
 		stat := a.Metrics.Source("mqtt", m.Broker)
 		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", m.Broker))

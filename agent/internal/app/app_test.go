@@ -21,7 +21,9 @@ import (
 
 var base = time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
 
-func agentYAML(dataDir, httpAddr, broker, natsURL string) string {
+// agentYAML is an agent configuration; extra is appended (top-level
+// sections such as buffer).
+func agentYAML(dataDir, httpAddr, broker, natsURL string, extra ...string) string {
 	return fmt.Sprintf(`agent_id: gw1
 site: plant1
 data_dir: %s
@@ -43,7 +45,7 @@ mqtt:
         value: value
         time: ts
         time_format: rfc3339
-`, dataDir, httpAddr, natsURL, broker)
+`, dataDir, httpAddr, natsURL, broker) + strings.Join(extra, "")
 }
 
 func publisher(t *testing.T, broker, id string) paho.Client {
@@ -210,13 +212,15 @@ func metricValue(body, name string) (float64, bool) {
 }
 
 // TestCrashLosesNothingAndDuplicatesNothing kills the agent process with
-// SIGKILL while 20,000 QoS 1 messages flow, starts it again on the same data
-// directory, and checks every message is in the stream exactly once.
+// SIGKILL twice while 100,000 QoS 1 messages flow, starts it again on the
+// same data directory each time, and checks every message is in the stream
+// exactly once.
 func TestCrashLosesNothingAndDuplicatesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the agent binary")
 	}
-	const total = 20000
+	t.Parallel()
+	const total = 100000
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "agent")
 	build := testenv.Start(t, "go build", goBuild(t, bin))
@@ -251,17 +255,19 @@ func TestCrashLosesNothingAndDuplicatesNothing(t *testing.T) {
 	began := time.Now()
 	go func() { pubErr <- publish(pub, 0, total) }()
 
-	waitFor(t, "the first forwarded messages", 30*time.Second, func() bool { return streamtest.Count(t, ns.URL) >= 2000 })
-	agent.Kill()
-	killedAt := streamtest.Count(t, ns.URL)
-	t.Logf("killed the agent with %d messages in the stream", killedAt)
-	agent = start()
+	for _, at := range []uint64{20000, 60000} {
+		waitFor(t, fmt.Sprintf("%d forwarded messages", at), 60*time.Second, func() bool { return streamtest.Count(t, ns.URL) >= at })
+		agent.Kill()
+		killedAt := streamtest.Count(t, ns.URL)
+		t.Logf("killed the agent with %d messages in the stream, %s after publishing began", killedAt, time.Since(began).Round(time.Millisecond))
+		agent = start()
+	}
 
 	if err := <-pubErr; err != nil {
 		t.Fatal(err)
 	}
-	streamtest.WaitCount(t, ns.URL, total, 60*time.Second)
-	t.Logf("%d messages in the stream %s after publishing began (including a crash and restart)", total, time.Since(began).Round(time.Millisecond))
+	streamtest.WaitCount(t, ns.URL, total, 120*time.Second)
+	t.Logf("%d messages in the stream %s after publishing began (including two crashes and restarts)", total, time.Since(began).Round(time.Millisecond))
 	var body string
 	waitFor(t, "an empty queue", 20*time.Second, func() bool {
 		_, body = httpGet("http://" + httpAddr + "/metrics")
@@ -271,6 +277,6 @@ func TestCrashLosesNothingAndDuplicatesNothing(t *testing.T) {
 	checkStream(t, ns.URL, total)
 	fwd, _ := metricValue(body, "floorpulse_agent_forwarded_total")
 	dups, _ := metricValue(body, "floorpulse_agent_forwarded_duplicates_total")
-	t.Logf("after the restart the agent forwarded %.0f signals, %.0f of them duplicates dropped by JetStream", fwd, dups)
+	t.Logf("after the last restart the agent forwarded %.0f signals, %.0f of them duplicates dropped by JetStream", fwd, dups)
 	agent.Stop(5 * time.Second)
 }

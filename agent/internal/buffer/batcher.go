@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
+	"github.com/floorpulse/floorpulse/agent/internal/lograte"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -14,11 +16,22 @@ type Appender interface {
 	Append(ctx context.Context, sigs []signal.Signal) error
 }
 
-var _ Appender = (*Queue)(nil)
+// freer is implemented by an Appender that can say when an ErrFull is
+// worth retrying; *Queue implements it.
+type freer interface {
+	Freed() <-chan struct{}
+}
+
+var (
+	_ Appender = (*Queue)(nil)
+	_ freer    = (*Queue)(nil)
+)
 
 // Entry is one unit handed to the Batcher: the signals of one upstream
 // message or notification, and what to do once they are committed (or not:
-// Done gets a non-nil error only when the Batcher stops first).
+// Done gets a non-nil error only when the Batcher stops first). Done(nil)
+// means the upstream may be acknowledged: the signals are durable, or were
+// refused under drop_newest and are durably covered by a pending gap.
 type Entry struct {
 	Signals []signal.Signal
 	Done    func(err error)
@@ -28,13 +41,18 @@ type Entry struct {
 // linger or max signals, appends them in one transaction (one fsync), and only
 // then calls each entry's Done, in the order the entries arrived. A failed
 // append (a full disk, say) is retried with back-off, holding the entries; the
-// sources block on Add meanwhile, which is the back-pressure upstream.
+// sources block on Add meanwhile, which is the back-pressure upstream. Under
+// the block policy a full queue (ErrFull) is waited out the same way, without
+// a time limit: no Done is called until the forwarder freed room.
 type Batcher struct {
-	q      Appender
-	in     chan Entry
-	max    int
-	linger time.Duration
-	log    *slog.Logger
+	q       Appender
+	in      chan Entry
+	max     int
+	linger  time.Duration
+	log     *slog.Logger
+	rated   *lograte.Logger
+	blocked atomic.Bool
+	invalid atomic.Uint64
 }
 
 // NewBatcher returns a Batcher committing up to max signals per transaction,
@@ -43,7 +61,7 @@ func NewBatcher(q Appender, max int, linger time.Duration, log *slog.Logger) *Ba
 	if max < 1 {
 		max = 1
 	}
-	return &Batcher{q: q, in: make(chan Entry, 4*max), max: max, linger: linger, log: log}
+	return &Batcher{q: q, in: make(chan Entry, 4*max), max: max, linger: linger, log: log, rated: lograte.New(log, 10*time.Second)}
 }
 
 // Add hands an entry to the Batcher. It blocks while the Batcher is behind.
@@ -85,7 +103,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 			return nil
 		case e := <-b.in:
 			batch = append(batch, e)
-			sigs = appendValid(sigs, e.Signals, b.log)
+			sigs = b.appendValid(sigs, e.Signals)
 		}
 		timer.Reset(b.linger)
 	fill:
@@ -93,7 +111,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 			select {
 			case e := <-b.in:
 				batch = append(batch, e)
-				sigs = appendValid(sigs, e.Signals, b.log)
+				sigs = b.appendValid(sigs, e.Signals)
 			case <-timer.C:
 				break fill
 			case <-ctx.Done():
@@ -113,21 +131,58 @@ func (b *Batcher) Run(ctx context.Context) error {
 	}
 }
 
+// Blocked reports whether the Batcher is waiting for room in a full queue
+// (block policy) at this moment; it is false while it retries.
+func (b *Batcher) Blocked() bool { return b.blocked.Load() }
+
+// Invalid is the number of invalid signals dropped since start.
+func (b *Batcher) Invalid() uint64 { return b.invalid.Load() }
+
 // append retries until the signals are committed or ctx ends.
 func (b *Batcher) append(ctx context.Context, sigs []signal.Signal) error {
 	if len(sigs) == 0 {
 		return nil
 	}
 	wait := 100 * time.Millisecond
+	held := false // ErrFull was returned at least once for these signals
 	for {
+		var freed <-chan struct{}
+		if f, ok := b.q.(freer); ok {
+			freed = f.Freed() // before the attempt, so a wake-up in between is not missed
+		}
 		err := b.q.Append(context.WithoutCancel(ctx), sigs)
 		if err == nil {
+			if held {
+				b.rated.Log(slog.LevelInfo, "queue has room again, committing held signals")
+			}
 			return nil
 		}
 		if errors.Is(err, ErrClosed) {
 			return err
 		}
-		b.log.Error("committing signals to the queue failed, retrying", "signals", len(sigs), "err", err, "retry_in", wait)
+		if errors.Is(err, ErrFull) {
+			if !held {
+				// A queue at its bound turns full and not at every forwarded
+				// batch: log at most every 10 s.
+				b.rated.Warn("queue full (policy block): holding signals unacknowledged until the forwarder frees room", "signals", len(sigs))
+				held = true
+			}
+			// Freed is the wake-up; the timer only guards against an Appender without it.
+			t := time.NewTimer(5 * time.Second)
+			b.blocked.Store(true)
+			select {
+			case <-ctx.Done():
+			case <-freed:
+			case <-t.C:
+			}
+			b.blocked.Store(false)
+			t.Stop()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			continue
+		}
+		b.rated.Log(slog.LevelError, "committing signals to the queue failed, retrying", "signals", len(sigs), "err", err, "retry_in", wait)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -140,10 +195,11 @@ func (b *Batcher) append(ctx context.Context, sigs []signal.Signal) error {
 // appendValid appends the valid signals; sources validate what they produce,
 // so an invalid one here is a bug, logged and dropped rather than blocking
 // every later commit.
-func appendValid(dst, src []signal.Signal, log *slog.Logger) []signal.Signal {
+func (b *Batcher) appendValid(dst, src []signal.Signal) []signal.Signal {
 	for _, s := range src {
 		if err := s.Validate(); err != nil {
-			log.Error("dropping an invalid signal", "err", err)
+			b.invalid.Add(1)
+			b.rated.Log(slog.LevelError, "dropping an invalid signal", "err", err)
 			continue
 		}
 		dst = append(dst, s)

@@ -1,24 +1,42 @@
 // Package buffer is the agent's durable queue: signals are committed to a
 // bbolt file (data_dir/queue.db) before any source acknowledges them upstream,
-// and leave it only when the forwarder deletes them after JetStream acked.
+// and leave it only when the forwarder deletes them after JetStream acked, or
+// when a stated policy drops them.
 //
-// What always holds: keys are big-endian uint64 sequence numbers, persisted and
-// monotonic across restarts (the Seq of the stored signal); values are
-// signal.Marshal bytes; an Append is one transaction (one fsync), however many
-// signals it holds. When the stored bytes exceed the configured maximum, the
-// oldest records are dropped (policy drop_oldest), counted, and replaced by a
-// gap marker per equipment so the hub knows the range is unknown.
+// What always holds:
+//   - Keys are big-endian uint64 sequence numbers, persisted and monotonic
+//     across restarts (the Seq of the stored signal); values are
+//     signal.Marshal bytes. An Append is one transaction (one fsync), however
+//     many signals it holds.
+//   - The stored signal bytes stay within Options.MaxBytes, by the policy
+//     (see Policy): drop_oldest drops the head, drop_newest refuses new
+//     signals, block refuses the whole commit with ErrFull so the caller
+//     waits. Only the empty queue takes a commit larger than the bound.
+//   - Every dropped signal is counted by reason (Drops) and covered by a gap
+//     marker (signal.GapName) per equipment, so the hub knows the range is
+//     unknown. A gap marker is never dropped silently: dropping one merges
+//     its count into the next marker of that equipment.
+//   - Each commit's wall-clock time is kept beside the records (bucket
+//     "commits": first sequence of the commit -> unix nanoseconds), so the
+//     age of the oldest record is known and Options.MaxAge can expire it.
+//   - Drop state (counts, pending drop_newest gaps) changes in the same
+//     transaction as the records, so a crash never loses a gap.
 //
-// A bbolt file never shrinks: pages freed by deletes are reused, but the file
-// keeps its high-water size. Compaction (bbolt's Compact into a new file while
-// the agent is stopped) is later work.
+// A bbolt file never shrinks while it is open: pages freed by deletes are
+// reused, but the file keeps its high-water size. OpenWith compacts the file
+// into a fresh one when it is much larger than its live data (see compact.go),
+// crash-safely.
 package buffer
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,12 +49,19 @@ import (
 var (
 	bucketSignals = []byte("signals")
 	bucketMeta    = []byte("meta")
+	bucketCommits = []byte("commits")
 	keyRecords    = []byte("records")
 	keyBytes      = []byte("bytes")
+	keyPending    = []byte("pending") // drop_newest: refused signals not yet covered by a marker
 )
 
-// ErrClosed is returned by operations on a closed queue.
-var ErrClosed = errors.New("queue closed")
+var (
+	// ErrClosed is returned by operations on a closed queue.
+	ErrClosed = errors.New("queue closed")
+	// ErrFull is returned by Append under the block policy when the signals
+	// do not fit; nothing was stored. Freed tells when to try again.
+	ErrFull = errors.New("queue full")
+)
 
 // Record is one stored signal.
 type Record struct {
@@ -44,37 +69,82 @@ type Record struct {
 	Data []byte // signal.Marshal bytes, owned by the caller
 }
 
+// Options configure a Queue. The zero value is an unbounded drop_oldest
+// queue without expiry that compacts at the default threshold.
+type Options struct {
+	MaxBytes uint64        // bound on the stored signal bytes; 0: unbounded
+	Policy   Policy        // what happens when MaxBytes is reached; "": drop_oldest
+	MaxAge   time.Duration // records committed longer ago are dropped by Expire; 0: never
+	// CompactMinBytes is the file size below which OpenWith never compacts;
+	// 0 means DefaultCompactMinBytes, a negative value disables compaction.
+	CompactMinBytes int64
+	Log             *slog.Logger     // nil: discard
+	Now             func() time.Time // nil: time.Now
+}
+
 // Queue is a FIFO of signals in a bbolt file.
 type Queue struct {
-	db       *bolt.DB
-	maxBytes uint64
+	db   *bolt.DB
+	path string
+	opt  Options
+	now  func() time.Time
+	log  *slog.Logger
 
 	records atomic.Uint64
 	bytes   atomic.Uint64
-	dropped atomic.Uint64
+	oldest  atomic.Int64 // commit time (unix ns) of the oldest record; 0 when empty
+	drops   [numReasons]atomic.Uint64
+
+	mu    sync.Mutex
+	freed chan struct{} // closed (and replaced) whenever room is freed
 
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Open opens (or creates) the queue file at path. maxBytes bounds the stored
-// signal bytes (0: unbounded).
+// Open opens (or creates) a drop_oldest queue file at path. maxBytes bounds
+// the stored signal bytes (0: unbounded).
 func Open(path string, maxBytes uint64) (*Queue, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	return OpenWith(path, Options{MaxBytes: maxBytes})
+}
+
+// OpenWith opens (or creates) the queue file at path, compacting it first
+// when it is much larger than its live data.
+func OpenWith(path string, o Options) (*Queue, error) {
+	if o.Policy == "" {
+		o.Policy = DropOldest
+	}
+	if _, err := ParsePolicy(string(o.Policy)); err != nil {
+		return nil, err
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.CompactMinBytes == 0 {
+		o.CompactMinBytes = DefaultCompactMinBytes
+	}
+	if o.CompactMinBytes > 0 {
+		if err := compactIfBloated(path, o.CompactMinBytes, o.Log); err != nil {
+			// The original file is untouched; run on it and try again next start.
+			o.Log.Warn("compacting the queue file failed, going on with it as it is", "path", path, "err", err)
+		}
+	}
+	db, err := openDB(path)
 	if err != nil {
 		return nil, fmt.Errorf("opening queue %s: %w", path, err)
 	}
-	q := &Queue{db: db, maxBytes: maxBytes}
-	err = db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(bucketSignals); err != nil {
-			return err
+	q := &Queue{db: db, path: path, opt: o, now: o.Now, log: o.Log, freed: make(chan struct{})}
+	err = q.update(func(t *txn) error {
+		// A file written before the commit times were kept has records but
+		// no times: they count as committed now.
+		if first, _ := t.b.Cursor().First(); first != nil {
+			if k, _ := t.idx.Cursor().First(); k == nil || bytes.Compare(k, first) > 0 {
+				return putUint(t.idx, first, uint64(t.now.UnixNano()))
+			}
 		}
-		m, err := tx.CreateBucketIfNotExists(bucketMeta)
-		if err != nil {
-			return err
-		}
-		q.records.Store(getUint(m, keyRecords))
-		q.bytes.Store(getUint(m, keyBytes))
 		return nil
 	})
 	if err != nil {
@@ -82,6 +152,10 @@ func Open(path string, maxBytes uint64) (*Queue, error) {
 		return nil, fmt.Errorf("initialising queue %s: %w", path, err)
 	}
 	return q, nil
+}
+
+func openDB(path string) (*bolt.DB, error) {
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
 }
 
 func getUint(b *bolt.Bucket, k []byte) uint64 {
@@ -98,24 +172,164 @@ func putUint(b *bolt.Bucket, k []byte, v uint64) error {
 	return b.Put(k, buf[:])
 }
 
-// putStats stores the record count and byte total in the meta bucket.
-func putStats(m *bolt.Bucket, recs, size uint64) error {
-	if err := putUint(m, keyRecords, recs); err != nil {
-		return err
-	}
-	return putUint(m, keyBytes, size)
-}
-
 func seqKey(seq uint64) []byte {
 	k := make([]byte, 8)
 	binary.BigEndian.PutUint64(k, seq)
 	return k
 }
 
-// Append stores the signals in one transaction, assigning each its sequence
-// number (written into the slice's elements). Every signal must be valid
-// (signal.Validate); otherwise nothing is stored and the error wraps
-// signal.ErrInvalid.
+// txn is the state of one write transaction.
+type txn struct {
+	b, m, idx  *bolt.Bucket
+	recs, size uint64
+	now        time.Time
+	newCommit  bool // an entry in idx was made for this transaction
+	freed      bool // records left the queue
+	drops      [numReasons]uint64
+	oldest     int64
+}
+
+// update runs fn in a write transaction and publishes the resulting counts.
+func (q *Queue) update(fn func(t *txn) error) error {
+	var t *txn
+	err := q.db.Update(func(tx *bolt.Tx) error {
+		b, err := tx.CreateBucketIfNotExists(bucketSignals)
+		if err != nil {
+			return err
+		}
+		m, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		idx, err := tx.CreateBucketIfNotExists(bucketCommits)
+		if err != nil {
+			return err
+		}
+		t = &txn{b: b, m: m, idx: idx, recs: getUint(m, keyRecords), size: getUint(m, keyBytes), now: q.now()}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.trimCommits(); err != nil {
+			return err
+		}
+		if err := putUint(m, keyRecords, t.recs); err != nil {
+			return err
+		}
+		return putUint(m, keyBytes, t.size)
+	})
+	if err != nil {
+		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+			return ErrClosed
+		}
+		return err
+	}
+	q.records.Store(t.recs)
+	q.bytes.Store(t.size)
+	q.oldest.Store(t.oldest)
+	for r, n := range t.drops {
+		q.drops[r].Add(n)
+	}
+	if t.freed {
+		q.mu.Lock()
+		close(q.freed)
+		q.freed = make(chan struct{})
+		q.mu.Unlock()
+	}
+	return nil
+}
+
+// encode gives s the next sequence number and returns its encoding, without
+// storing it.
+func (t *txn) encode(s *signal.Signal) ([]byte, error) {
+	s.Seq = t.b.Sequence() + 1
+	return signal.Marshal(*s)
+}
+
+// put stores what encode returned for s and records the commit time of the
+// transaction's first record.
+func (t *txn) put(s signal.Signal, data []byte) error {
+	if err := t.b.SetSequence(s.Seq); err != nil {
+		return err
+	}
+	key := seqKey(s.Seq)
+	if !t.newCommit {
+		if err := putUint(t.idx, key, uint64(t.now.UnixNano())); err != nil {
+			return err
+		}
+		t.newCommit = true
+	}
+	if err := t.b.Put(key, data); err != nil {
+		return err
+	}
+	t.recs++
+	t.size += uint64(len(data))
+	return nil
+}
+
+// store encodes and puts s regardless of the bound (gap markers).
+func (t *txn) store(s signal.Signal) error {
+	data, err := t.encode(&s)
+	if err != nil {
+		return err
+	}
+	return t.put(s, data)
+}
+
+// deleteKeys deletes records collected beforehand: Cursor.Delete followed
+// by Next can skip keys in bbolt, so nothing is deleted under a cursor.
+func (t *txn) deleteKeys(keys [][]byte, size uint64) error {
+	for _, k := range keys {
+		if err := t.b.Delete(k); err != nil {
+			return err
+		}
+	}
+	t.recs -= min(t.recs, uint64(len(keys)))
+	t.size -= min(t.size, size)
+	if len(keys) > 0 {
+		t.freed = true
+	}
+	return nil
+}
+
+// trimCommits deletes the commit times of records that are gone (keeping
+// the one that covers the first record) and notes the oldest commit time.
+func (t *txn) trimCommits() error {
+	first, _ := t.b.Cursor().First()
+	var del [][]byte
+	var keep []byte
+	c := t.idx.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if first != nil && bytes.Compare(k, first) > 0 {
+			break
+		}
+		if keep != nil {
+			del = append(del, keep)
+		}
+		keep = append([]byte(nil), k...)
+	}
+	if first == nil && keep != nil {
+		del = append(del, keep)
+	}
+	for _, k := range del {
+		if err := t.idx.Delete(k); err != nil {
+			return err
+		}
+	}
+	t.oldest = 0
+	if first != nil {
+		if k, v := t.idx.Cursor().First(); k != nil && len(v) == 8 {
+			t.oldest = int64(binary.BigEndian.Uint64(v))
+		}
+	}
+	return nil
+}
+
+// Append stores the signals in one transaction, assigning each stored one
+// its sequence number (written into the slice's elements; a signal refused
+// by drop_newest keeps Seq 0). Every signal must be valid (signal.Validate);
+// otherwise nothing is stored and the error wraps signal.ErrInvalid. Under
+// the block policy it returns ErrFull, storing nothing, when the signals do
+// not fit.
 func (q *Queue) Append(ctx context.Context, sigs []signal.Signal) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -123,122 +337,26 @@ func (q *Queue) Append(ctx context.Context, sigs []signal.Signal) error {
 	if len(sigs) == 0 {
 		return nil
 	}
-	var recs, size, dropped uint64
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b, m := tx.Bucket(bucketSignals), tx.Bucket(bucketMeta)
-		recs, size = getUint(m, keyRecords), getUint(m, keyBytes)
-		for i := range sigs {
-			seq, err := b.NextSequence()
-			if err != nil {
-				return err
-			}
-			sigs[i].Seq = seq
-			data, err := signal.Marshal(sigs[i])
-			if err != nil {
-				return fmt.Errorf("signal %d of %d: %w", i, len(sigs), err)
-			}
-			if err := b.Put(seqKey(seq), data); err != nil {
-				return err
-			}
-			recs++
-			size += uint64(len(data))
+	err := q.update(func(t *txn) error {
+		switch q.opt.Policy {
+		case Block:
+			return q.appendBlock(t, sigs)
+		case DropNewest:
+			return q.appendDropNewest(t, sigs)
+		default:
+			return q.appendDropOldest(t, sigs)
 		}
-		if q.maxBytes > 0 && size > q.maxBytes {
-			var err error
-			if recs, size, dropped, err = dropOldest(b, recs, size, q.maxBytes); err != nil {
-				return err
-			}
-		}
-		return putStats(m, recs, size)
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-			return ErrClosed
+		if errors.Is(err, ErrClosed) || errors.Is(err, ErrFull) {
+			return err
 		}
 		return fmt.Errorf("appending %d signals: %w", len(sigs), err)
 	}
-	q.records.Store(recs)
-	q.bytes.Store(size)
-	q.dropped.Add(dropped)
 	return nil
 }
 
-// dropOldest deletes the oldest records until size fits in max (with 10%
-// headroom, so a full queue does not drop on every append), then appends a gap
-// marker per equipment that lost data.
-func dropOldest(b *bolt.Bucket, recs, size, max uint64) (uint64, uint64, uint64, error) {
-	target := max - max/10
-	type lost struct {
-		from, to time.Time
-		n        uint64
-		agent    string
-	}
-	gaps := map[signal.Key]*lost{}
-	var order []signal.Key
-	var keys [][]byte
-	var dropped uint64
-	c := b.Cursor()
-	for k, v := c.First(); k != nil && size > target; k, v = c.Next() {
-		keys = append(keys, append([]byte(nil), k...))
-		size -= uint64(len(v))
-		recs--
-		s, err := signal.Unmarshal(v)
-		if err != nil {
-			dropped++
-			continue
-		}
-		if s.Gap == nil { // a dropped gap marker is merged into the new one, not lost
-			dropped++
-		}
-		g := gaps[s.Key()]
-		if g == nil {
-			g = &lost{from: s.Time, to: s.Time, agent: s.Agent}
-			if s.Gap != nil {
-				g.from = s.Gap.From
-			}
-			gaps[s.Key()] = g
-			order = append(order, s.Key())
-		}
-		g.n++
-		if s.Gap != nil {
-			g.n += s.Gap.Dropped - 1
-		}
-		if s.Time.Before(g.from) {
-			g.from = s.Time
-		}
-		if s.Time.After(g.to) {
-			g.to = s.Time
-		}
-	}
-	// Delete after iterating: deleting under a cursor can skip keys.
-	for _, k := range keys {
-		if err := b.Delete(k); err != nil {
-			return 0, 0, 0, err
-		}
-	}
-	for _, key := range order {
-		g := gaps[key]
-		seq, err := b.NextSequence()
-		if err != nil {
-			return 0, 0, 0, err
-		}
-		m := signal.Signal{
-			Site: key.Site, Line: key.Line, Equipment: key.Equipment, Name: signal.GapName,
-			Value: signal.Number(float64(g.n)), Time: g.to, Agent: g.agent, Seq: seq,
-			Gap: &signal.Gap{From: g.from, To: g.to, Dropped: g.n, Reason: "buffer full"},
-		}
-		data, err := signal.Marshal(m)
-		if err != nil {
-			continue
-		}
-		if err := b.Put(seqKey(seq), data); err != nil {
-			return 0, 0, 0, err
-		}
-		recs++
-		size += uint64(len(data))
-	}
-	return recs, size, dropped, nil
-}
+func encodeErr(i, n int, err error) error { return fmt.Errorf("signal %d of %d: %w", i, n, err) }
 
 // Peek returns up to n of the oldest records, oldest first, without removing them.
 func (q *Queue) Peek(n int) ([]Record, error) {
@@ -256,46 +374,87 @@ func (q *Queue) Peek(n int) ([]Record, error) {
 	return out, err
 }
 
-// Delete removes every record with a sequence number up to and including upto.
+// Delete removes every record with a sequence number up to and including
+// upto. Under drop_newest, the gap markers of refused signals are queued in
+// the same transaction once there is room.
 func (q *Queue) Delete(upto uint64) error {
-	var recs, size uint64
-	err := q.db.Update(func(tx *bolt.Tx) error {
-		b, m := tx.Bucket(bucketSignals), tx.Bucket(bucketMeta)
-		recs, size = getUint(m, keyRecords), getUint(m, keyBytes)
-		// Collect first, then delete: Cursor.Delete followed by Next can skip keys.
+	err := q.update(func(t *txn) error {
 		var keys [][]byte
-		c := b.Cursor()
+		var size uint64
+		c := t.b.Cursor()
 		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upto; k, v = c.Next() {
 			keys = append(keys, append([]byte(nil), k...))
-			size -= min(size, uint64(len(v)))
+			size += uint64(len(v))
 		}
-		for _, k := range keys {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		if err := t.deleteKeys(keys, size); err != nil {
+			return err
 		}
-		recs -= min(recs, uint64(len(keys)))
-		return putStats(m, recs, size)
+		if q.opt.Policy == DropNewest {
+			return q.flushPending(t)
+		}
+		return nil
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
-			return ErrClosed
+		if errors.Is(err, ErrClosed) {
+			return err
 		}
 		return fmt.Errorf("deleting up to %d: %w", upto, err)
 	}
-	q.records.Store(recs)
-	q.bytes.Store(size)
 	return nil
+}
+
+// Freed returns a channel that is closed the next time records leave the
+// queue (forwarded, expired or dropped). Take it before an Append that may
+// fail with ErrFull, so no wake-up is missed.
+func (q *Queue) Freed() <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.freed
 }
 
 // Len is the number of stored records.
 func (q *Queue) Len() uint64 { return q.records.Load() }
 
-// Bytes is the size of the stored signals (not of the file, which never shrinks).
+// Bytes is the size of the stored signals (not of the file).
 func (q *Queue) Bytes() uint64 { return q.bytes.Load() }
 
-// Dropped is the number of records dropped by the drop_oldest policy since Open.
-func (q *Queue) Dropped() uint64 { return q.dropped.Load() }
+// OldestAge is how long ago the oldest stored record was committed; 0 when
+// the queue is empty.
+func (q *Queue) OldestAge() time.Duration {
+	o := q.oldest.Load()
+	if o == 0 {
+		return 0
+	}
+	return max(0, q.now().Sub(time.Unix(0, o)))
+}
+
+// Dropped is the number of signals dropped for any reason since Open.
+func (q *Queue) Dropped() uint64 {
+	var n uint64
+	for r := range q.drops {
+		n += q.drops[r].Load()
+	}
+	return n
+}
+
+// Drops returns the number of signals dropped since Open, by reason
+// (ReasonDropOldest, ReasonDropNewest, ReasonMaxAge), every reason present.
+func (q *Queue) Drops() map[string]uint64 {
+	out := make(map[string]uint64, numReasons)
+	for r := range q.drops {
+		out[reasonNames[r]] = q.drops[r].Load()
+	}
+	return out
+}
+
+// FileSize is the size of the queue file on disk.
+func (q *Queue) FileSize() int64 {
+	fi, err := os.Stat(q.path)
+	if err != nil {
+		return 0
+	}
+	return fi.Size()
+}
 
 // Close closes the file. It is idempotent.
 func (q *Queue) Close() error {

@@ -29,12 +29,30 @@ func sigs(from, n int) []signal.Signal {
 
 func openQueue(t *testing.T, path string, max uint64) *Queue {
 	t.Helper()
-	q, err := Open(path, max)
+	return openWith(t, path, Options{MaxBytes: max})
+}
+
+func openWith(t *testing.T, path string, o Options) *Queue {
+	t.Helper()
+	q, err := OpenWith(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { q.Close() })
 	return q
+}
+
+// TestQueueSuite runs the FIFO behaviour every policy shares, with a bound
+// large enough that no policy acts.
+func TestQueueSuite(t *testing.T) {
+	for _, p := range Policies {
+		t.Run(string(p), func(t *testing.T) {
+			o := Options{MaxBytes: 64 << 20, Policy: p}
+			t.Run("AppendPeekDeleteOrder", func(t *testing.T) { testAppendPeekDeleteOrder(t, o) })
+			t.Run("ReopenKeepsDataAndSequence", func(t *testing.T) { testReopenKeepsDataAndSequence(t, o) })
+			t.Run("DeletesDoNotSkipKeys", func(t *testing.T) { testDeletesDoNotSkipKeys(t, o) })
+		})
+	}
 }
 
 func decode(t *testing.T, recs []Record) []signal.Signal {
@@ -53,8 +71,8 @@ func decode(t *testing.T, recs []Record) []signal.Signal {
 	return out
 }
 
-func TestAppendPeekDeleteOrder(t *testing.T) {
-	q := openQueue(t, filepath.Join(t.TempDir(), "queue.db"), 0)
+func testAppendPeekDeleteOrder(t *testing.T, o Options) {
+	q := openWith(t, filepath.Join(t.TempDir(), "queue.db"), o)
 	ctx := context.Background()
 	if err := q.Append(ctx, sigs(0, 10)); err != nil {
 		t.Fatal(err)
@@ -94,10 +112,10 @@ func TestAppendPeekDeleteOrder(t *testing.T) {
 	}
 }
 
-func TestReopenKeepsDataAndSequence(t *testing.T) {
+func testReopenKeepsDataAndSequence(t *testing.T, o Options) {
 	path := filepath.Join(t.TempDir(), "queue.db")
 	ctx := context.Background()
-	q, err := Open(path, 0)
+	q, err := OpenWith(path, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +134,7 @@ func TestReopenKeepsDataAndSequence(t *testing.T) {
 	if err := q.Close(); err != nil {
 		t.Fatalf("second Close: %v", err)
 	}
-	q = openQueue(t, path, 0)
+	q = openWith(t, path, o)
 	if q.Len() != 3 {
 		t.Fatalf("Len after reopen %d, want 3", q.Len())
 	}
@@ -134,8 +152,8 @@ func TestReopenKeepsDataAndSequence(t *testing.T) {
 	}
 }
 
-func TestDeletesDoNotSkipKeys(t *testing.T) {
-	q := openQueue(t, filepath.Join(t.TempDir(), "queue.db"), 0)
+func testDeletesDoNotSkipKeys(t *testing.T, o Options) {
+	q := openWith(t, filepath.Join(t.TempDir(), "queue.db"), o)
 	ctx := context.Background()
 	// Enough records to span many pages, deleted in uneven chunks.
 	for i := 0; i < 20; i++ {
@@ -197,8 +215,11 @@ func TestDropOldestLeavesGapMarker(t *testing.T) {
 		}
 		last = s.Value.Num
 	}
-	if gapped != q.Dropped() {
-		t.Fatalf("gap markers account for %d dropped, counter says %d", gapped, q.Dropped())
+	if gapped != q.Dropped() || q.Drops()[ReasonDropOldest] != q.Dropped() {
+		t.Fatalf("gap markers account for %d dropped, counter says %d (%v)", gapped, q.Dropped(), q.Drops())
+	}
+	if gapped+uint64(len(got))-uint64(countMarkers(got)) != 500 {
+		t.Fatalf("kept %d signals and %d in gaps, want 500 in all", len(got)-countMarkers(got), gapped)
 	}
 	if last != 499 {
 		t.Fatalf("newest kept value %v, want 499", last)

@@ -6,12 +6,22 @@ import (
 	loader "github.com/floorpulse/floorpulse/pkg/config"
 )
 
+// Buffer policies (buffer.policy): what the on-disk queue does when
+// max_bytes is reached. The buffer package implements them under the same names.
+const (
+	PolicyDropOldest = "drop_oldest" // drop the oldest records, leave gap markers
+	PolicyDropNewest = "drop_newest" // refuse new signals, leave gap markers
+	PolicyBlock      = "block"       // stop acknowledging upstream until there is room
+)
+
 // Buffer is the on-disk queue between sources and the forwarder.
 type Buffer struct {
 	MaxBytes Size `yaml:"max_bytes"`
-	// Policy when MaxBytes is reached: drop_oldest (the only policy): the
-	// oldest records are dropped, counted, and replaced by gap markers.
-	Policy       string        `yaml:"policy"`
+	// Policy when MaxBytes is reached: drop_oldest, drop_newest or block.
+	Policy string `yaml:"policy"`
+	// MaxAge drops records committed longer ago than this (counted, replaced
+	// by gap markers); 0 turns it off.
+	MaxAge       time.Duration `yaml:"max_age"`
 	CommitMax    int           `yaml:"commit_max"`    // signals per commit (one fsync)
 	CommitLinger time.Duration `yaml:"commit_linger"` // how long a commit waits to fill up
 }
@@ -23,8 +33,13 @@ func (b *Buffer) validate() []error {
 	if b.MaxBytes < 1<<20 {
 		bad("buffer.max_bytes", "must be at least 1MiB, got %s", b.MaxBytes)
 	}
-	if b.Policy != "drop_oldest" {
-		bad("buffer.policy", "unknown policy %q (want drop_oldest)", b.Policy)
+	switch b.Policy {
+	case PolicyDropOldest, PolicyDropNewest, PolicyBlock:
+	default:
+		bad("buffer.policy", "unknown policy %q (want drop_oldest, drop_newest or block)", b.Policy)
+	}
+	if b.MaxAge < 0 || (b.MaxAge > 0 && b.MaxAge < time.Second) {
+		bad("buffer.max_age", "must be 0 (off) or at least 1s, got %s", b.MaxAge)
 	}
 	if b.CommitMax < 1 {
 		bad("buffer.commit_max", "must be positive")

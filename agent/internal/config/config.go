@@ -10,10 +10,14 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nkeys"
 
 	loader "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -38,10 +42,17 @@ type NATS struct {
 	SubjectPrefix string        `yaml:"subject_prefix"`
 	Batch         int           `yaml:"batch"`       // signals per forwarded batch
 	AckTimeout    time.Duration `yaml:"ack_timeout"` // how long to wait for a batch's acks before retrying
-	User          string        `yaml:"user"`
-	Password      string        `yaml:"password"`
-	Token         string        `yaml:"token"`
-	Creds         string        `yaml:"creds"` // credentials file (JWT + nkey)
+	// Authentication: at most one of user/password, token, creds or nkey.
+	User     string `yaml:"user"`
+	Password string `yaml:"password"`
+	Token    string `yaml:"token"`
+	Creds    string `yaml:"creds"` // credentials file (JWT + nkey seed)
+	NKey     string `yaml:"nkey"`  // file holding an nkey user seed ("SU...")
+	// TLS secures the connection (the same section as an MQTT broker's):
+	// ca verifies the server instead of the system roots; cert and key are
+	// the client certificate for servers that verify clients. Set, it makes
+	// TLS required even on a nats:// URL.
+	TLS *TLS `yaml:"tls"`
 }
 
 // Load reads, decodes and validates the file at path.
@@ -117,12 +128,7 @@ func (c *Config) Validate() error {
 	if c.NATS.AckTimeout <= 0 {
 		bad("nats.ack_timeout", "must be positive")
 	}
-	if c.NATS.Token != "" && (c.NATS.User != "" || c.NATS.Creds != "") {
-		bad("nats.token", "use one of user/password, token or creds")
-	}
-	if c.NATS.Password != "" && c.NATS.User == "" {
-		bad("nats.password", "set without nats.user")
-	}
+	errs = append(errs, c.NATS.validateAuth()...)
 
 	errs = append(errs, c.Buffer.validate()...)
 
@@ -137,4 +143,66 @@ func (c *Config) Validate() error {
 		errs = append(errs, c.validateOPCUA(i)...)
 	}
 	return errors.Join(errs...)
+}
+
+// validateAuth checks the credentials and TLS files of the NATS section, so
+// that `agent check` finds a missing or wrong file before the agent runs.
+func (n *NATS) validateAuth() []error {
+	var errs []error
+	bad := func(path, format string, args ...any) { errs = append(errs, loader.Errorf(path, format, args...)) }
+	var set []string
+	for _, m := range []struct {
+		key string
+		on  bool
+	}{{"nats.user", n.User != ""}, {"nats.token", n.Token != ""}, {"nats.creds", n.Creds != ""}, {"nats.nkey", n.NKey != ""}} {
+		if m.on {
+			set = append(set, m.key)
+		}
+	}
+	if len(set) > 1 {
+		bad(set[1], "use only one of user/password, token, creds or nkey (%s is set too)", set[0])
+	}
+	if n.Password != "" && n.User == "" {
+		bad("nats.password", "set without nats.user")
+	}
+	if n.Creds != "" {
+		if _, err := os.ReadFile(n.Creds); err != nil {
+			bad("nats.creds", "%v", err)
+		}
+	}
+	if n.NKey != "" {
+		if err := checkNKeySeed(n.NKey); err != nil {
+			bad("nats.nkey", "%v", err)
+		}
+	}
+	if n.TLS != nil {
+		for _, p := range n.TLS.check() {
+			bad("nats.tls."+p.key, "%v", p.err)
+		}
+	}
+	return errs
+}
+
+// checkNKeySeed reads an nkey user seed file the way the NATS client does.
+func checkNKeySeed(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	kp, err := nkeys.ParseDecoratedNKey(data)
+	if err != nil {
+		return fmt.Errorf("no nkey seed in %s: %w", path, err)
+	}
+	defer kp.Wipe()
+	if _, err := kp.Seed(); err != nil {
+		return fmt.Errorf("%s holds a public key, not a seed", path)
+	}
+	pub, err := kp.PublicKey()
+	if err != nil {
+		return err
+	}
+	if !nkeys.IsValidPublicUserKey(pub) {
+		return fmt.Errorf("%s is not a user seed (want one starting with SU)", path)
+	}
+	return nil
 }

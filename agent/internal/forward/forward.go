@@ -1,10 +1,18 @@
 // Package forward moves signals from the on-disk queue to NATS JetStream.
 //
 // What always holds: a record leaves the queue only after JetStream
-// acknowledged it. Each signal is published to signal.Subject(prefix) with
+// acknowledged it (or, for a record that no longer decodes, after the rest
+// of its batch was acked; it is counted as dropped). Each signal is published to signal.Subject(prefix) with
 // its stable ID as Nats-Msg-Id, so a batch retried after a failure (or
 // resent after a crash between the ack and the delete) is dropped by the
-// stream's duplicate window instead of being stored twice.
+// stream's duplicate window instead of being stored twice. Batches go out one
+// at a time, in queue order, and the client keeps nothing while disconnected
+// (a publish fails at once), so per equipment the stream's order is the
+// queue's order.
+//
+// Connect never fails because the server is unreachable: the client keeps
+// reconnecting in the background, the forwarder's publishes fail and are
+// retried with back-off, and the queue holds the signals meanwhile.
 package forward
 
 import (
@@ -70,6 +78,10 @@ func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(time.Second),
 		nats.ReconnectJitter(200*time.Millisecond, time.Second),
+		// No client-side buffering while disconnected: a publish fails at
+		// once and the forwarder retries the batch from the queue, which is
+		// the buffer. Stale bytes are never replayed after a reconnect.
+		nats.ReconnectBufSize(-1),
 		nats.ConnectHandler(func(*nats.Conn) { m.NATSConnected.Store(true); log.Info("connected to nats") }),
 		nats.ReconnectHandler(func(*nats.Conn) { m.NATSConnected.Store(true); log.Info("reconnected to nats") }),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
@@ -78,14 +90,11 @@ func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { m.NATSConnected.Store(false) }),
 	}
-	switch {
-	case cfg.Creds != "":
-		opts = append(opts, nats.UserCredentials(cfg.Creds))
-	case cfg.Token != "":
-		opts = append(opts, nats.Token(cfg.Token))
-	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	auth, err := authOptions(cfg)
+	if err != nil {
+		return nil, nil, err
 	}
+	opts = append(opts, auth...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
@@ -102,6 +111,35 @@ func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger
 		return nil, nil, fmt.Errorf("jetstream: %w", err)
 	}
 	return nc, js, nil
+}
+
+// authOptions turns the credentials and TLS settings into client options.
+// The files are read again here (a certificate may have been renewed since
+// the configuration was checked).
+func authOptions(cfg config.NATS) ([]nats.Option, error) {
+	var opts []nats.Option
+	switch {
+	case cfg.Creds != "":
+		opts = append(opts, nats.UserCredentials(cfg.Creds))
+	case cfg.NKey != "":
+		o, err := nats.NkeyOptionFromSeed(cfg.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("nats.nkey: %w", err)
+		}
+		opts = append(opts, o)
+	case cfg.Token != "":
+		opts = append(opts, nats.Token(cfg.Token))
+	case cfg.User != "":
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+	}
+	if cfg.TLS != nil {
+		tc, err := cfg.TLS.Config()
+		if err != nil {
+			return nil, fmt.Errorf("nats.%w", err)
+		}
+		opts = append(opts, nats.Secure(tc))
+	}
+	return opts, nil
 }
 
 // Run forwards until ctx ends.
@@ -150,11 +188,15 @@ func (f *Forwarder) Run(ctx context.Context) error {
 // publish sends one batch and waits until JetStream acked every message.
 func (f *Forwarder) publish(ctx context.Context, recs []buffer.Record) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(recs))
+	var undecodable uint64
 	for _, r := range recs {
 		s, err := signal.Unmarshal(r.Data)
 		if err != nil {
-			// Only a corrupted file gets here; the record cannot be sent anywhere.
+			// Only a corrupted file gets here; the record cannot be sent
+			// anywhere. It is counted as dropped (reason undecodable) once
+			// the rest of its batch is acked and it leaves the queue.
 			f.warn.Warn("skipping an undecodable queue record", "seq", r.Seq, "err", err)
+			undecodable++
 			continue
 		}
 		fut, err := f.js.PublishAsync(s.Subject(f.prefix), r.Data, jetstream.WithMsgID(s.ID()))
@@ -182,6 +224,7 @@ func (f *Forwarder) publish(ctx context.Context, recs []buffer.Record) error {
 	}
 	f.m.Forwarded.Add(uint64(len(futures)))
 	f.m.Duplicates.Add(dups)
+	f.m.Undecodable.Add(undecodable)
 	return nil
 }
 

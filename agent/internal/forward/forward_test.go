@@ -63,27 +63,23 @@ func TestForwardWaitsForStream(t *testing.T) {
 	go func() { done <- f.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	time.Sleep(300 * time.Millisecond)
-	if q.Len() != 250 {
-		t.Fatalf("queue shrank to %d while NATS was down", q.Len())
+	// The forwarder tries while NATS is down; the attempt fails at once
+	// (nothing is buffered in the client) and the queue keeps everything.
+	waitFor(t, "a failed publish while NATS is down", func() bool { return m.PublishErrors.Load() > 0 })
+	if q.Len() != 250 || m.NATSConnected.Load() {
+		t.Fatalf("queue shrank to %d while NATS was down (connected %v)", q.Len(), m.NATSConnected.Load())
 	}
 	ns.Restart(t)
-	deadline := time.Now().Add(10 * time.Second)
-	for m.PublishErrors.Load() == 0 && time.Now().Before(deadline) {
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitFor(t, "the reconnection", func() bool { return m.NATSConnected.Load() })
+	errs := m.PublishErrors.Load()
+	waitFor(t, "a failed publish without a stream", func() bool { return m.PublishErrors.Load() > errs })
 	if q.Len() != 250 {
 		t.Fatalf("queue shrank to %d without a stream", q.Len())
 	}
 	streamtest.Create(t, url)
 	in = append(in, fill(t, q, 250, 50)...)
 	streamtest.WaitCount(t, url, 300, 20*time.Second)
-	for q.Len() != 0 && time.Now().Before(deadline.Add(10*time.Second)) {
-		time.Sleep(20 * time.Millisecond)
-	}
-	if q.Len() != 0 {
-		t.Fatalf("queue still holds %d", q.Len())
-	}
+	waitFor(t, "an empty queue", func() bool { return q.Len() == 0 })
 	msgs := streamtest.Messages(t, url)
 	if len(msgs) != 300 {
 		t.Fatalf("stream holds %d, want 300", len(msgs))

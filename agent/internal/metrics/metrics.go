@@ -2,6 +2,11 @@
 // them over HTTP: /healthz (200 while the process runs), /readyz (200 when
 // every source is connected and subscribed, else 503 with the reasons as
 // JSON) and /metrics (Prometheus text format).
+//
+// Metric names are a contract (dashboards and alerts use them): a name is
+// never renamed or retyped, only added. Counters count since the process
+// started; every label value of floorpulse_agent_queue_dropped_total in
+// DropReasons is always present.
 package metrics
 
 import (
@@ -9,10 +14,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Source is the state of one source (an MQTT broker or OPC UA server connection).
@@ -26,18 +34,28 @@ type Source struct {
 	DecodeErrors atomic.Uint64 // messages or values that could not be turned into signals
 }
 
-// Queue is a snapshot of the queue's size.
+// Queue is a snapshot of the queue.
 type Queue struct {
-	Records uint64
-	Bytes   uint64
-	Dropped uint64 // records dropped by the drop_oldest policy since start
+	Records   uint64
+	Bytes     uint64            // encoded signal bytes
+	FileBytes uint64            // size of the queue file
+	OldestAge time.Duration     // since the oldest unsent record was committed; 0 when empty
+	Dropped   map[string]uint64 // signals dropped since start, by reason
+	Blocked   bool              // the committer waits for room (policy block)
 }
+
+// DropReasons are the reason label values of
+// floorpulse_agent_queue_dropped_total that are always reported (0 until
+// something is dropped): the queue's policies and max age, an invalid signal
+// refused by the committer, a queue record that no longer decodes.
+var DropReasons = []string{"drop_oldest", "drop_newest", "max_age", "invalid", "undecodable"}
 
 // Registry is every counter of one agent.
 type Registry struct {
 	Forwarded     atomic.Uint64 // signals acknowledged by JetStream
 	Duplicates    atomic.Uint64 // of those, acknowledged as duplicates
 	PublishErrors atomic.Uint64 // failed batches (retried)
+	Undecodable   atomic.Uint64 // queue records the forwarder skipped because they no longer decode
 	NATSConnected atomic.Bool
 
 	mu      sync.Mutex
@@ -114,7 +132,26 @@ func (r *Registry) WriteText(w io.Writer) {
 	}
 	one("floorpulse_agent_queue_records", "gauge", "Signals waiting in the on-disk queue.", q.Records)
 	one("floorpulse_agent_queue_bytes", "gauge", "Encoded bytes waiting in the on-disk queue.", q.Bytes)
-	one("floorpulse_agent_queue_dropped_total", "counter", "Signals dropped because the queue was full (drop_oldest).", q.Dropped)
+	one("floorpulse_agent_queue_file_bytes", "gauge", "Size of the queue file on disk (compacted at start when mostly free).", q.FileBytes)
+	fmt.Fprintf(w, "# HELP %[1]s %[2]s\n# TYPE %[1]s gauge\n%[1]s %[3]s\n", "floorpulse_agent_queue_oldest_age_seconds",
+		"Seconds since the oldest unsent record was committed (0 when the queue is empty).",
+		strconv.FormatFloat(q.OldestAge.Seconds(), 'f', 3, 64))
+	one("floorpulse_agent_queue_blocked", "gauge", "1 while the committer holds signals because the queue is full (policy block).", uint64(b01(q.Blocked)))
+	dropped := map[string]uint64{"undecodable": r.Undecodable.Load()}
+	for k, v := range q.Dropped {
+		dropped[k] += v
+	}
+	reasons := append([]string(nil), DropReasons...)
+	for k := range dropped {
+		if !slices.Contains(reasons, k) {
+			reasons = append(reasons, k)
+		}
+	}
+	name := "floorpulse_agent_queue_dropped_total"
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, "Signals dropped by the agent, by reason; each is covered by a gap marker unless undecodable or invalid.", name)
+	for _, k := range reasons {
+		fmt.Fprintf(w, "%s{reason=%q} %d\n", name, escape(k), dropped[k])
+	}
 	one("floorpulse_agent_forwarded_total", "counter", "Signals acknowledged by JetStream.", r.Forwarded.Load())
 	one("floorpulse_agent_forwarded_duplicates_total", "counter", "Forwarded signals JetStream reported as duplicates.", r.Duplicates.Load())
 	one("floorpulse_agent_publish_errors_total", "counter", "Forwarding attempts that failed and were retried.", r.PublishErrors.Load())

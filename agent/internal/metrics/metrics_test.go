@@ -5,13 +5,18 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestEndpoints(t *testing.T) {
 	r := &Registry{}
 	s := r.Source("mqtt", "tcp://b:1883")
 	s.SignalsIn.Add(3)
-	r.SetQueue(func() Queue { return Queue{Records: 5, Bytes: 500} })
+	r.SetQueue(func() Queue {
+		return Queue{Records: 5, Bytes: 500, OldestAge: 1500 * time.Millisecond, Blocked: true,
+			Dropped: map[string]uint64{"drop_newest": 7, "max_age": 2}}
+	})
+	r.Undecodable.Add(1)
 	h := r.Handler()
 	get := func(path string) (int, string) {
 		rec := httptest.NewRecorder()
@@ -34,6 +39,14 @@ func TestEndpoints(t *testing.T) {
 		`floorpulse_agent_source_connected{kind="mqtt",source="tcp://b:1883"} 1`,
 		`floorpulse_agent_signals_in_total{kind="mqtt",source="tcp://b:1883"} 3`,
 		"floorpulse_agent_queue_records 5", "floorpulse_agent_queue_bytes 500", "# TYPE floorpulse_agent_forwarded_total counter",
+		"# TYPE floorpulse_agent_queue_dropped_total counter",
+		`floorpulse_agent_queue_dropped_total{reason="drop_oldest"} 0`,
+		`floorpulse_agent_queue_dropped_total{reason="drop_newest"} 7`,
+		`floorpulse_agent_queue_dropped_total{reason="max_age"} 2`,
+		`floorpulse_agent_queue_dropped_total{reason="invalid"} 0`,
+		`floorpulse_agent_queue_dropped_total{reason="undecodable"} 1`,
+		"# TYPE floorpulse_agent_queue_oldest_age_seconds gauge", "floorpulse_agent_queue_oldest_age_seconds 1.500",
+		"floorpulse_agent_queue_blocked 1",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)

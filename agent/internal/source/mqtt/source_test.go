@@ -274,8 +274,10 @@ func TestBadMessagesCountedAndAcknowledged(t *testing.T) {
 	if n := stat.DecodeErrors.Load(); n != uint64(len(bad)) {
 		t.Fatalf("decode errors %d, want %d", n, len(bad))
 	}
-	if n := strings.Count(r.logs.String(), "dropping an undecodable mqtt message"); n != 1 {
-		t.Fatalf("logged %d times, want once (rate limit)", n)
+	// Rate-limited: not one line per bad message (a slow machine may cross
+	// one limiter interval, so allow a second line).
+	if n := strings.Count(r.logs.String(), "dropping an undecodable mqtt message"); n < 1 || n > 2 {
+		t.Fatalf("logged %d times for %d bad messages, want 1 (rate limit)", n, len(bad))
 	}
 	// Acknowledged: after a restart of the source, the next message is the
 	// first one delivered, with no bad one before it.

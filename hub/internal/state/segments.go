@@ -229,3 +229,24 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// Unknown returns the merged ranges of [a, b) where the data says nothing.
+func (tl *Timeline) Unknown(a, b int64) []Interval { return tl.unknownIn(a, b) }
+
+// StateAt resolves the state from the latest observations at or before t
+// and the calendar kind at t, ignoring whether t is covered by data (the
+// caller decides that, e.g. to extend the state at the horizon to now).
+func (tl *Timeline) StateAt(t int64, kind calendar.Kind) State {
+	run, sv, alarm := int8(-2), Unknown, int8(-2)
+	hasState := false
+	if i := sort.Search(len(tl.run), func(i int) bool { return tl.run[i].T > t }) - 1; i >= 0 {
+		run = tl.run[i].V
+	}
+	if i := sort.Search(len(tl.state), func(i int) bool { return tl.state[i].T > t }) - 1; i >= 0 {
+		sv, hasState = tl.state[i].S, true
+	}
+	if i := sort.Search(len(tl.alarm), func(i int) bool { return tl.alarm[i].T > t }) - 1; i >= 0 {
+		alarm = tl.alarm[i].V
+	}
+	return resolve(run, sv, hasState, alarm, kind)
+}

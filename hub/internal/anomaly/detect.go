@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -164,6 +165,7 @@ func Detect(in Input, from, to int64, live Live) []Event {
 	out = append(out, in.outOfShift(segs, lo, from, to)...)
 	out = append(out, in.signalLoss(from, live)...)
 	out = append(out, in.microStops(segs, from)...)
+	out = append(out, in.activityDrop(from, min(to, horizon))...)
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Start.Equal(out[j].Start) {
 			return out[i].Start.Before(out[j].Start)
@@ -354,6 +356,59 @@ func (in Input) microStops(segs []seg, from int64) []Event {
 		out = append(out, ev)
 	}
 	return out
+}
+
+// activityDrop: a complete clock hour whose run time fell below
+// (1 - ActivityDrop) times the median run time of the same hour of the week
+// over the last ActivityWeeks weeks (at least two of them with data, and a
+// median of at least 15 minutes).
+func (in Input) activityDrop(from, to int64) []Event {
+	drop, weeks := in.Settings.ActivityDrop, in.Settings.ActivityWeeks
+	if drop <= 0 || weeks <= 0 {
+		return nil
+	}
+	first, _, _ := in.Timeline.Span()
+	var out []Event
+	for _, h := range activity.Between(activity.Hour, time.Unix(0, from), time.Unix(0, to), in.Loc, nil) {
+		if h.End.UnixNano() > to {
+			break // only complete hours
+		}
+		run := in.runIn(h)
+		var base []float64
+		for k := 1; k <= weeks; k++ {
+			p := activity.HourOf(h.Start.AddDate(0, 0, -7*k), in.Loc)
+			if p.Start.UnixNano() < first {
+				break
+			}
+			if f := activity.Compute(activity.Equipment{Key: in.Key}, in.Timeline, in.Calendar, p, 0); f.Coverage() >= 0.9 {
+				base = append(base, f.RunSeconds())
+			}
+		}
+		if len(base) < 2 {
+			continue
+		}
+		sort.Float64s(base)
+		med := base[len(base)/2]
+		if len(base)%2 == 0 {
+			med = (base[len(base)/2-1] + base[len(base)/2]) / 2
+		}
+		if med < 900 || run >= (1-drop)*med {
+			continue
+		}
+		end := h.End.UnixNano()
+		ev := in.event(ActivityDrop, Info, h.Start.UnixNano(), end, &end)
+		ev.Evidence["run_s"] = run
+		ev.Evidence["baseline_s"] = med
+		ev.Evidence["weeks"] = float64(len(base))
+		ev.Reason = fmt.Sprintf("ran %s in the hour from %s; the same hour of the week ran %s (median of %d weeks)",
+			dur(int64(run*1e9)), h.Start.Format("Mon 15:04"), dur(int64(med*1e9)), len(base))
+		out = append(out, ev)
+	}
+	return out
+}
+
+func (in Input) runIn(p activity.Period) float64 {
+	return activity.Compute(activity.Equipment{Key: in.Key}, in.Timeline, in.Calendar, p, 0).RunSeconds()
 }
 
 func dur(ns int64) string { return time.Duration(ns).Round(time.Second).String() }

@@ -146,3 +146,26 @@ func TestOutOfShiftAndMicroStops(t *testing.T) {
 		t.Fatalf("downtime %+v", dt)
 	}
 }
+
+func TestActivityDrop(t *testing.T) {
+	// Four weeks of running 10:00-11:00 every day, then an hour with 10 minutes.
+	start := time.Date(2026, 9, 1, 0, 0, 0, 0, loc)
+	changes := map[int64]state.State{}
+	for d := 0; d < 29; d++ {
+		day := start.AddDate(0, 0, d)
+		changes[day.Add(10*time.Hour).UnixNano()] = state.Running
+		stop := day.Add(11 * time.Hour)
+		if d == 28 {
+			stop = day.Add(10*time.Hour + 10*time.Minute)
+		}
+		changes[stop.UnixNano()] = state.Idle
+	}
+	last := start.AddDate(0, 0, 28)
+	tl := plant(start.UnixNano(), last.Add(12*time.Hour).UnixNano(), changes)
+	in := input(tl, nil)
+	in.Settings = Settings{ActivityDrop: 0.5, ActivityWeeks: 4}
+	evs := only(t, Detect(in, last.UnixNano(), last.Add(12*time.Hour).UnixNano(), Live{}), ActivityDrop)
+	if len(evs) != 1 || !evs[0].Start.Equal(last.Add(10*time.Hour)) || evs[0].Evidence["run_s"] != 600 || evs[0].Evidence["baseline_s"] != 3600 {
+		t.Fatalf("activity drop %+v", evs)
+	}
+}

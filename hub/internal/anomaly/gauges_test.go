@@ -1,0 +1,72 @@
+package anomaly
+
+import (
+	"math"
+	"testing"
+	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+func sample(t0 time.Time, i int, v float64) signal.Signal {
+	return signal.Signal{Site: "s", Line: "L1", Equipment: "M1", Name: "spindle_load", Value: signal.Number(v), Time: t0.Add(time.Duration(i) * time.Minute)}
+}
+
+func TestGaugeAnomalyAndFlatline(t *testing.T) {
+	g, err := NewGauges(gauge.DefaultConfig(), loc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := Settings{FlatlineMin: 30 * time.Minute, GaugeThreshold: 0.5}
+	always := func(a, b int64) bool { return true }
+	t0 := time.Date(2026, 10, 6, 0, 0, 0, 0, loc)
+	var evs []Event
+	i := 0
+	for ; i < 2000; i++ {
+		v := 50 + 5*math.Sin(float64(i)/7) + float64(i%3)
+		if i == 1500 {
+			v = 400 // a jam
+		}
+		evs = append(evs, g.Observe(sample(t0, i, v), st, always, nil)...)
+	}
+	var anomalies []Event
+	for _, e := range evs {
+		if e.Type == GaugeAnomaly {
+			anomalies = append(anomalies, e)
+		}
+	}
+	if len(anomalies) != 1 || !anomalies[0].Start.Equal(t0.Add(1500*time.Minute)) || anomalies[0].Open() {
+		t.Fatalf("gauge anomalies %+v", anomalies)
+	}
+	// Stuck at 42 for 45 minutes: open after 30, closed when it moves.
+	var flat []Event
+	for k := 0; k < 45; k++ {
+		flat = append(flat, g.Observe(sample(t0, i+k, 42), st, always, nil)...)
+	}
+	flat = append(flat, g.Observe(sample(t0, i+45, 43), st, always, nil)...)
+	var fl []Event
+	for _, e := range flat {
+		if e.Type == Flatline {
+			fl = append(fl, e)
+		}
+	}
+	if len(fl) != 2 || !fl[0].Open() || fl[1].Open() || fl[0].ID != fl[1].ID || fl[1].Evidence["duration_s"] != 45*60 {
+		t.Fatalf("flatline %+v", fl)
+	}
+	// Replayed samples change nothing.
+	if again := g.Observe(sample(t0, i+10, 42), st, always, nil); len(again) != 0 {
+		t.Fatalf("old sample produced %+v", again)
+	}
+	// Not running: no flatline.
+	never := func(a, b int64) bool { return false }
+	var none []Event
+	for k := 46; k < 100; k++ {
+		none = append(none, g.Observe(sample(t0, i+k, 7), st, never, nil)...)
+	}
+	for _, e := range none {
+		if e.Type == Flatline {
+			t.Fatalf("flatline while stopped: %+v", e)
+		}
+	}
+}

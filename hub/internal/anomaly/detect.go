@@ -135,8 +135,8 @@ func Detect(in Input, from, to int64, live Live) []Event {
 		return nil
 	}
 	lo := from
-	if s := stopStart(in, from); s < lo && isStopAt(in, from) {
-		lo = s
+	if from > first && isStopAt(in, from-1) {
+		lo = stopStart(in, from-1)
 	}
 	// Look back far enough for bursts and out-of-shift runs too.
 	lo = min(lo, from-int64(max(in.Settings.MicroStopWindow, in.Settings.OutOfShiftMin)))
@@ -158,6 +158,18 @@ func Detect(in Input, from, to int64, live Live) []Event {
 			} else {
 				segs = append(segs, seg{sp.Start, sp.End, st})
 			}
+		}
+	} else if n := len(segs); n > 0 && segs[n-1].end == horizon {
+		// The observation at the horizon says what comes next: a stop it
+		// ends is over (a zero-length segment marks the change).
+		kind := calendar.Shift
+		if in.Calendar != nil {
+			if sp := in.Calendar.Spans(horizon, horizon+1); len(sp) == 1 {
+				kind = sp[0].Kind
+			}
+		}
+		if st := in.Timeline.StateAt(horizon, kind); st != segs[n-1].st && st != state.Unknown {
+			segs = append(segs, seg{horizon, horizon, st})
 		}
 	}
 	var out []Event

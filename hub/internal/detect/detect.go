@@ -1,0 +1,224 @@
+// Package detect runs the anomaly detectors inside the hub and hands what
+// they find to the event store. It owns when detection happens:
+//
+//   - for every consumed batch, its gauge samples (gauge anomalies,
+//     flatlines), before the batch is acknowledged;
+//   - for every flushed set of pending ranges, the timeline detectors over
+//     those ranges (downtime, out-of-shift activity, signal loss, micro-stop
+//     bursts, activity drops), before the ranges are cleared;
+//   - every tick, at the live edge of every equipment of a live plant, so a
+//     stop is reported when it crosses its threshold even if no new signal
+//     arrives.
+//
+// Events are functions of the durable state (timelines) or of the signal
+// stream, with stable ids, so running a detector again after a crash or a
+// redelivery finds the same events; the store makes re-detection a no-op.
+// An open event that a later detection no longer finds (late data restated
+// the range) is closed, so nothing stays open for ever.
+package detect
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Sink takes detected events (the event store).
+type Sink interface {
+	Apply(detected []anomaly.Event, now time.Time) ([]anomaly.Record, error)
+}
+
+// Options configure a Runner.
+type Options struct {
+	Engine   *engine.Engine
+	Sink     Sink
+	Gauges   *anomaly.Gauges
+	Settings engine.SettingsFunc
+	// Timeout is the signal timeout: a plant is live while its data is at
+	// most this old when it arrives.
+	Timeout time.Duration
+	// LiveHold is how long a plant stays live after its last current data
+	// (so a plant-wide outage is still seen as signal loss). Default 24h.
+	LiveHold time.Duration
+	// Open are the open records at start (to close vanished events and to
+	// resume flatlines).
+	Open  []anomaly.Record
+	Clock func() time.Time
+	Log   *slog.Logger
+}
+
+// Runner runs the detectors.
+type Runner struct {
+	o        Options
+	mu       sync.Mutex
+	open     map[string]anomaly.Event // open events by id
+	siteLive map[string]time.Time     // wall time of a site's last current data
+	pending  []anomaly.Event          // detected, not yet applied (a failed sink)
+}
+
+// timeline event types: re-detected whole by every detection of their equipment.
+var timelineTypes = map[string]bool{
+	anomaly.UnplannedDowntime: true, anomaly.OutOfShiftActivity: true, anomaly.SignalLoss: true,
+	anomaly.MicroStopBurst: true,
+}
+
+// New returns a runner.
+func New(o Options) *Runner {
+	if o.Clock == nil {
+		o.Clock = time.Now
+	}
+	if o.LiveHold == 0 {
+		o.LiveHold = 24 * time.Hour
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 30 * time.Minute
+	}
+	r := &Runner{o: o, open: map[string]anomaly.Event{}, siteLive: map[string]time.Time{}}
+	for _, rec := range o.Open {
+		if rec.Status != anomaly.Resolved && rec.Event.Open() {
+			r.open[rec.ID] = rec.Event
+		}
+	}
+	return r
+}
+
+// live reports whether an equipment's plant is live now.
+func (r *Runner) live(now time.Time) func(signal.Key) bool {
+	return func(k signal.Key) bool {
+		t, ok := r.siteLive[k.Site]
+		return ok && now.Sub(t) < r.o.LiveHold
+	}
+}
+
+// Signals handles a consumed batch (already applied to the engine and
+// saved): it notes which plants are live and runs the gauge detectors. It
+// returns once the events are in the store, so the batch may then be acked.
+func (r *Runner) Signals(sigs []signal.Signal) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.o.Clock()
+	var found []anomaly.Event
+	for _, s := range sigs {
+		if now.Sub(s.Time) <= r.o.Timeout {
+			r.siteLive[s.Site] = now
+		}
+		if r.o.Gauges == nil || !anomaly.IsGauge(s) {
+			continue
+		}
+		k := s.Key()
+		st := r.o.Settings(r.o.Engine.Equipment(k))
+		running := func(a, b int64) bool { return r.o.Engine.Running(k, a, b) }
+		found = append(found, r.o.Gauges.Observe(s, st, running, r.seed)...)
+	}
+	return r.apply(found, nil, now)
+}
+
+// seed resumes an open flatline after a restart.
+func (r *Runner) seed(k signal.Key, name string) (time.Time, float64, bool) {
+	for _, e := range r.open {
+		if e.Type == anomaly.Flatline && e.Key() == k && e.Signal == name {
+			return e.Start, e.Evidence["value"], true
+		}
+	}
+	return time.Time{}, 0, false
+}
+
+// Flushed runs the timeline detectors over pending ranges whose figures were
+// written; it returns once their events are in the store.
+func (r *Runner) Flushed(dirty engine.Dirty) error {
+	if len(dirty) == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.o.Clock()
+	found := r.o.Engine.Detect(dirty, now, r.live(now), r.o.Settings)
+	keys := make([]signal.Key, 0, len(dirty))
+	for k := range dirty {
+		keys = append(keys, k)
+	}
+	return r.apply(found, keys, now)
+}
+
+// Tick runs the detectors at the live edge.
+func (r *Runner) Tick() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.o.Clock()
+	found, keys := r.o.Engine.DetectLive(now, r.live(now), r.o.Settings)
+	return r.apply(found, keys, now)
+}
+
+// apply closes vanished open events of the re-detected equipment, hands
+// everything to the sink, and tracks what is open.
+func (r *Runner) apply(found []anomaly.Event, redetected []signal.Key, now time.Time) error {
+	if len(redetected) > 0 {
+		seen := map[string]bool{}
+		for _, e := range found {
+			seen[e.ID] = true
+		}
+		again := map[signal.Key]bool{}
+		for _, k := range redetected {
+			again[k] = true
+		}
+		for id, e := range r.open {
+			if timelineTypes[e.Type] && again[e.Key()] && !seen[id] {
+				// Later data restated the range: the condition never lasted.
+				end := e.Start
+				e.End = &end
+				e.Reason = "no longer found: later data restated the range (" + e.Reason + ")"
+				found = append(found, e)
+			}
+		}
+	}
+	all := append(r.pending, found...)
+	if len(all) == 0 {
+		return nil
+	}
+	if _, err := r.o.Sink.Apply(all, now); err != nil {
+		r.pending = all
+		return err
+	}
+	r.pending = nil
+	for _, e := range all {
+		if e.Open() {
+			r.open[e.ID] = e
+		} else {
+			delete(r.open, e.ID)
+		}
+	}
+	return nil
+}
+
+// Run ticks every interval until ctx ends.
+func (r *Runner) Run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		if err := r.Tick(); err != nil {
+			if failures%50 == 0 {
+				r.o.Log.Warn("live detection failed; retrying", "err", err)
+			}
+			failures++
+		} else {
+			failures = 0
+		}
+	}
+}
+
+// SettingsFrom adapts per-line/class thresholds to the engine's form.
+func SettingsFrom(f func(line, class string) anomaly.Settings) engine.SettingsFunc {
+	return func(eq activity.Equipment) anomaly.Settings { return f(eq.Key.Line, eq.Class) }
+}

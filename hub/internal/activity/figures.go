@@ -44,6 +44,10 @@ type Figures struct {
 	Failures int
 	// Threshold is the active-month threshold of the equipment's class.
 	Threshold time.Duration
+	// IdleRunSeconds: running without a counter increase for the configured
+	// time (only when HasCounter: the equipment reports a counter).
+	IdleRunSeconds float64
+	HasCounter     bool
 }
 
 // RunSeconds is APT, the time running.
@@ -131,6 +135,8 @@ type Rollup struct {
 	Seconds    [state.NumStates]float64
 	Failures   int
 	Tiers      map[string]int // equipment per tier (monthly)
+	// IdleRunSeconds sums the idle running of the equipment with counters.
+	IdleRunSeconds float64
 }
 
 // ActiveRate is active over registered equipment (0 when none is registered).
@@ -186,6 +192,7 @@ func RollUp(figs []Figures, tiers Tiers) []Rollup {
 				r.Seconds[i] += v
 			}
 			r.Failures += f.Failures
+			r.IdleRunSeconds += f.IdleRunSeconds
 			if f.Period.Kind == Month {
 				if f.Active() {
 					r.Active++

@@ -38,6 +38,9 @@ type Config struct {
 	Registry      []Registered        `yaml:"equipment"`
 	Location      *time.Location      `yaml:"-"`
 
+	// Partitions spread the work over several hubs (count 1: one hub does all).
+	Partitions Partitions `yaml:"partitions"`
+
 	stateCodes    map[string]state.State
 	plantCalendar *calendar.Calendar
 	lineCalendars map[string]*calendar.Calendar
@@ -60,6 +63,53 @@ type NATS struct {
 	User            string        `yaml:"user"`
 	Password        string        `yaml:"password"`
 	Token           string        `yaml:"token"`
+}
+
+// Partitions say how several hubs share the work: equipment is partitioned
+// by site over Count partitions of the signals stream, each consumed by the
+// one hub holding its lease.
+type Partitions struct {
+	// Count is the number of partitions; 1 (the default) is a single hub
+	// consuming the whole stream with its own state store, as without partitions.
+	// It is fixed for the life of the stream: every hub uses the same count.
+	Count int `yaml:"count"`
+	// LeaseTTL is how long a dead hub's partitions wait before another hub
+	// takes them over; leases are renewed every LeaseTTL/3.
+	LeaseTTL time.Duration `yaml:"lease_ttl"`
+	// HubID names this hub in the lease bucket (default: host name and process id).
+	HubID string `yaml:"hub_id"`
+	// SnapshotInterval is how often a partition's state is uploaded for a
+	// hub that takes it over (also at every hand-over).
+	SnapshotInterval time.Duration `yaml:"snapshot_interval"`
+}
+
+const maxPartitions = 1024
+
+func (p Partitions) validate(add func(path, format string, args ...any)) {
+	if p.Count < 1 || p.Count > maxPartitions {
+		add("partitions.count", "must be between 1 and %d (got %d)", maxPartitions, p.Count)
+	}
+	if p.LeaseTTL < time.Second || p.LeaseTTL > 10*time.Minute {
+		add("partitions.lease_ttl", "must be between 1s and 10m (got %s)", p.LeaseTTL)
+	}
+	if p.HubID != "" && !validHubID(p.HubID) {
+		add("partitions.hub_id", "letters, digits, '-' and '_' only, at most 64 (got %q)", p.HubID)
+	}
+	if p.SnapshotInterval < time.Second {
+		add("partitions.snapshot_interval", "must be at least 1s (got %s)", p.SnapshotInterval)
+	}
+}
+
+func validHubID(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // Influx says where results are written.
@@ -85,6 +135,8 @@ type Activity struct {
 	Tiers TierCuts `yaml:"tiers"`
 	// FlushInterval is how often stale figures are recomputed and written.
 	FlushInterval time.Duration `yaml:"flush_interval"`
+	// IdleRunningAfter: running this long without a count increase is idle running.
+	IdleRunningAfter time.Duration `yaml:"idle_running_after"`
 }
 
 // Registered is one entry of the equipment registry: a line's equipment ids of one class.
@@ -115,12 +167,13 @@ func (c *Config) SetToDefault() {
 			Bucket:  "floorpulse/autogen",
 			Timeout: 30 * time.Second,
 		},
-		Activity: Activity{ActiveThreshold: 80 * time.Hour, Periods: append([]string(nil), activity.Kinds...), FlushInterval: time.Second,
+		Activity: Activity{ActiveThreshold: 80 * time.Hour, Periods: append([]string(nil), activity.Kinds...), FlushInterval: time.Second, IdleRunningAfter: 10 * time.Minute,
 			Tiers: TierCuts{High: 400 * time.Hour, Medium: 200 * time.Hour, Low: 80 * time.Hour}},
 		State: State{SignalTimeout: 30 * time.Minute},
 		Operators: Operators{ActiveThreshold: 20 * time.Hour,
 			Tiers:     TierCuts{High: 120 * time.Hour, Medium: 60 * time.Hour, Low: 20 * time.Hour},
 			Attrition: Attrition{Months: 3, Drop: 0.3, History: 6}},
+		Partitions: Partitions{Count: 1, LeaseTTL: 10 * time.Second, SnapshotInterval: 30 * time.Second},
 	}
 }
 
@@ -205,6 +258,9 @@ func (c *Config) Validate() error {
 		add("activity.periods", "must include month (active rates are monthly)")
 	}
 	c.Activity.Tiers.validate("activity.tiers", add)
+	if c.Activity.IdleRunningAfter < 0 {
+		add("activity.idle_running_after", "must not be negative")
+	}
 	if c.Activity.FlushInterval < 10*time.Millisecond {
 		add("activity.flush_interval", "must be at least 10ms")
 	}
@@ -226,6 +282,7 @@ func (c *Config) Validate() error {
 	if a := c.Operators.Attrition; a.Months < 1 || a.History < 2 || a.Drop <= 0 || a.Drop >= 1 {
 		add("operators.attrition", "want months >= 1, history >= 2 and 0 < drop < 1 (got %d, %d, %v)", a.Months, a.History, a.Drop)
 	}
+	c.Partitions.validate(add)
 	seen := map[signal.Key]string{}
 	for i, r := range c.Registry {
 		p := fmt.Sprintf("equipment[%d]", i)

@@ -35,6 +35,9 @@ type Options struct {
 	StateCodes map[string]state.State
 	// Calendar returns a line's calendar (nil: around the clock).
 	Calendar func(site, line string) *calendar.Calendar
+	// IdleRunningAfter: running this long without a counter increase is
+	// idle running (0: not computed).
+	IdleRunningAfter time.Duration
 	// Kinds are the period kinds figures are computed for (default: all).
 	Kinds []string
 	Tiers activity.Tiers
@@ -193,6 +196,10 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 			if tl.SetRun(t, tri(s, s.Value.Truthy())) {
 				c.Run = append(c.Run, state.Point{T: t})
 			}
+		case signal.Count:
+			if s.Quality == signal.Good && s.Value.Kind == signal.KindNumber && tl.SetCount(t, s.Value.Num) {
+				c.Count = append(c.Count, state.Count{T: t})
+			}
 		case signal.Alarm:
 			if tl.SetAlarm(t, tri(s, s.Value.Truthy())) {
 				c.Alarm = append(c.Alarm, state.Point{T: t})
@@ -232,6 +239,10 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 		// Store the resolved value at each touched instant (the greater wins).
 		c.Run = resolved(tl.Run(), c.Run)
 		c.Alarm = resolved(tl.Alarms(), c.Alarm)
+		for i, p := range c.Count {
+			cs := tl.Counts()
+			c.Count[i] = cs[sort.Search(len(cs), func(j int) bool { return cs[j].T >= p.T })]
+		}
 		for i, p := range c.State {
 			st := tl.States()
 			c.State[i] = st[sort.Search(len(st), func(j int) bool { return st[j].T >= p.T })]
@@ -337,7 +348,12 @@ func (e *Engine) compute(k signal.Key, cal *calendar.Calendar, p activity.Period
 	if p.Kind == activity.Month {
 		thr = e.opts.Threshold(eq.Class)
 	}
-	return activity.Compute(eq, e.timelines[k], cal, p, thr)
+	f := activity.Compute(eq, e.timelines[k], cal, p, thr)
+	if tl := e.timelines[k]; tl != nil && e.opts.IdleRunningAfter > 0 {
+		ns, ok := tl.IdleRunning(p.Start.UnixNano(), p.End.UnixNano(), int64(e.opts.IdleRunningAfter))
+		f.IdleRunSeconds, f.HasCounter = float64(ns)/1e9, ok
+	}
+	return f
 }
 
 // opRun returns the operators' run seconds on one line in month m (cached).

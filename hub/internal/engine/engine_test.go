@@ -137,6 +137,27 @@ func TestStateCodesAndOperators(t *testing.T) {
 	}
 }
 
+// Running without a counter increase for 10 minutes or more is idle running.
+func TestIdleRunningFromCounts(t *testing.T) {
+	loc := time.UTC
+	e := New(Options{Location: loc, Threshold: func(string) time.Duration { return time.Hour }, IdleRunningAfter: 10 * time.Minute,
+		Kinds: []string{activity.Month}}, nil)
+	t0 := time.Date(2026, 10, 1, 0, 0, 0, 0, loc)
+	sigs := []signal.Signal{sig("M1", signal.Run, signal.Bool(true), t0)}
+	n := 0.0
+	for m := 0; m <= 60; m += 2 {
+		if m <= 20 || m >= 50 { // no parts between minute 20 and 50
+			n++
+		}
+		sigs = append(sigs, sig("M1", signal.Count, signal.Number(n), t0.Add(time.Duration(m)*time.Minute)))
+	}
+	_, dirty := e.Apply(sigs)
+	f := monthsOf(e.Figures(dirty), "M1")[0]
+	if !f.HasCounter || f.IdleRunSeconds != 30*60 {
+		t.Fatalf("idle running %v (counter %v)", f.IdleRunSeconds, f.HasCounter)
+	}
+}
+
 // BenchmarkApply measures the engine alone: signals per second through Apply
 // for 50 machines, one run change in four signals, the rest gauges, in
 // batches of 1,000 as the consumer fetches them.

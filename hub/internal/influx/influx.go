@@ -147,6 +147,9 @@ func EquipmentPoint(f activity.Figures) *write.Point {
 	if v, ok := f.Availability(); ok {
 		fields["availability"] = v
 	}
+	if f.HasCounter {
+		fields["idle_running_seconds"] = f.IdleRunSeconds
+	}
 	if v, ok := f.MTBF(); ok {
 		fields["mtbf_seconds"] = v
 	}
@@ -164,9 +167,10 @@ func EquipmentPoint(f activity.Figures) *write.Point {
 // RollupPoint is the line_activity (or, for the site, site_activity) point of one period.
 func RollupPoint(r activity.Rollup) *write.Point {
 	fields := map[string]any{
-		"registered": int64(r.Registered),
-		"run_hours":  r.RunSeconds() / 3600,
-		"failures":   int64(r.Failures),
+		"registered":           int64(r.Registered),
+		"run_hours":            r.RunSeconds() / 3600,
+		"failures":             int64(r.Failures),
+		"idle_running_seconds": r.IdleRunSeconds,
 	}
 	stateFields(fields, r.Seconds)
 	if v, ok := r.Availability(); ok {

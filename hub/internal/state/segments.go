@@ -250,3 +250,32 @@ func (tl *Timeline) StateAt(t int64, kind calendar.Kind) State {
 	}
 	return resolve(run, sv, hasState, alarm, kind)
 }
+
+// IdleRunning returns how long, within [a, b), the equipment ran without
+// its counter going up for at least least: running stretches are cut at
+// each counter increase, and each piece at least least long counts whole.
+// ok is false when the equipment reports no counter.
+func (tl *Timeline) IdleRunning(a, b, least int64) (ns int64, ok bool) {
+	if len(tl.count) == 0 || least <= 0 {
+		return 0, false
+	}
+	// Pieces are cut from [a-least, b+least): a piece clipped there that
+	// overlaps [a, b) is at least least long anyway.
+	for _, s := range tl.Segments(a-least, b+least, nil) {
+		if s.State != Running {
+			continue
+		}
+		cuts := append([]int64{s.Start}, tl.Increases(s.Start, s.End)...)
+		cuts = append(cuts, s.End)
+		for i := 0; i+1 < len(cuts); i++ {
+			p0, p1 := cuts[i], cuts[i+1]
+			if p1-p0 < least {
+				continue
+			}
+			if x0, x1 := max(p0, a), min(p1, b); x1 > x0 {
+				ns += x1 - x0
+			}
+		}
+	}
+	return ns, true
+}

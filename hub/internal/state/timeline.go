@@ -2,7 +2,7 @@
 //
 // A Timeline holds, in event time (source timestamps), the observations of one
 // equipment that decide its state: run, state (already mapped from PLC codes),
-// alarm and operator changes, the span its data covers (first to latest
+// alarm, counter and operator changes, the span its data covers (first to latest
 // observation of any signal), the silences in between (consecutive
 // observations further apart than the signal timeout) and the ranges its agent
 // reported as lost (gap markers). From these and a line's calendar, States
@@ -85,6 +85,46 @@ type StatePoint struct {
 	S State
 }
 
+// Count is one good-part counter observation.
+type Count struct {
+	T int64
+	V float64
+}
+
+// SetCount records a counter observation at t; two values at one instant
+// resolve to the greater. It reports whether the stored value changed.
+func (tl *Timeline) SetCount(t int64, v float64) bool {
+	p := tl.count
+	i := sort.Search(len(p), func(i int) bool { return p[i].T >= t })
+	if i < len(p) && p[i].T == t {
+		if v > p[i].V {
+			p[i].V = v
+			return true
+		}
+		return false
+	}
+	p = append(p, Count{})
+	copy(p[i+1:], p[i:])
+	p[i] = Count{T: t, V: v}
+	tl.count = p
+	return true
+}
+
+// Counts returns the counter observations in time order (not to be modified).
+func (tl *Timeline) Counts() []Count { return tl.count }
+
+// Increases returns the instants in (a, b) at which the counter went up.
+func (tl *Timeline) Increases(a, b int64) []int64 {
+	var out []int64
+	i := sort.Search(len(tl.count), func(i int) bool { return tl.count[i].T > a })
+	for ; i < len(tl.count) && tl.count[i].T < b; i++ {
+		if i > 0 && tl.count[i].V > tl.count[i-1].V {
+			out = append(out, tl.count[i].T)
+		}
+	}
+	return out
+}
+
 // Operator event kinds.
 const (
 	OpSet    uint8 = iota // the operator signal: the whole set of operators logged in
@@ -116,6 +156,7 @@ type Timeline struct {
 	run            []Point
 	state          []StatePoint
 	alarm          []Point
+	count          []Count
 	ops            []OpEvent
 	silences       []Interval // sorted, disjoint; each longer than Timeout
 	gaps           []Interval // as reported, sorted by Start
@@ -292,6 +333,7 @@ type Saved struct {
 	Run            []Point
 	State          []StatePoint
 	Alarm          []Point
+	Count          []Count
 	Ops            []OpEvent
 	Silences       []Interval
 	Gaps           []Interval
@@ -309,6 +351,9 @@ func Restore(timeout int64, s Saved) *Timeline {
 	}
 	for _, p := range s.Alarm {
 		tl.SetAlarm(p.T, p.V)
+	}
+	for _, c := range s.Count {
+		tl.SetCount(c.T, c.V)
 	}
 	for _, e := range s.Ops {
 		tl.AddOp(e)
@@ -330,6 +375,7 @@ type Change struct {
 	Run             []Point
 	State           []StatePoint
 	Alarm           []Point
+	Count           []Count
 	Ops             []OpEvent
 	Gaps            []Interval
 	SilencesChanged bool

@@ -192,3 +192,33 @@ func BenchmarkSetRunInOrder(b *testing.B) {
 		tl.SetRun(int64(i), int8(i%2))
 	}
 }
+
+func TestIdleRunning(t *testing.T) {
+	var tl Timeline
+	tl.Observe(0)
+	tl.SetRun(0, True)
+	// Parts at 0..30 every 5, then none until 80, then every 5 to 100.
+	for x := int64(0); x <= 30; x += 5 {
+		tl.SetCount(x, float64(x))
+	}
+	for x := int64(80); x <= 100; x += 5 {
+		tl.SetCount(x, float64(x))
+	}
+	tl.Observe(100)
+	if _, ok := (&Timeline{}).IdleRunning(0, 100, 10); ok {
+		t.Fatal("no counter: not applicable")
+	}
+	// 30..80 is one piece of 50 without an increase: idle running.
+	if ns, ok := tl.IdleRunning(0, 100, 10); !ok || ns != 50 {
+		t.Fatalf("idle running %d %v", ns, ok)
+	}
+	// Judged whole from a narrower window.
+	if ns, _ := tl.IdleRunning(70, 90, 10); ns != 10 {
+		t.Fatalf("window 70..90: %d", ns)
+	}
+	// A counter reset is not an increase.
+	tl.SetCount(50, 0)
+	if ns, _ := tl.IdleRunning(0, 100, 10); ns != 50 {
+		t.Fatalf("after reset: %d", ns)
+	}
+}

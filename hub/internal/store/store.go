@@ -8,7 +8,8 @@
 // Layout: bucket "equipment" holds one bucket per equipment named
 // site NUL line NUL equipment, with key "span" (first and horizon, 2 x int64)
 // and records keyed by a kind byte and big-endian, order-preserving times:
-// 'r' run and 'a' alarm (1 byte value), 't' state (1 byte), 'o' operator
+// 'r' run and 'a' alarm (1 byte value), 't' state (1 byte), 'c' counter
+// (float64 bits), 'o' operator
 // events (time, kind byte, id), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
 // (2 x int64).
@@ -18,6 +19,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -114,6 +116,13 @@ func (s *Store) Save(changes []state.Change, dirty map[signal.Key][2]int64) erro
 					return err
 				}
 			}
+			for _, p := range c.Count {
+				v := make([]byte, 8)
+				binary.BigEndian.PutUint64(v, math.Float64bits(p.V))
+				if err := b.Put(timeKey('c', p.T), v); err != nil {
+					return err
+				}
+			}
 			for _, p := range c.State {
 				if err := b.Put(timeKey('t', p.T), []byte{byte(p.S)}); err != nil {
 					return err
@@ -200,6 +209,11 @@ func (s *Store) Load() (map[signal.Key]state.Saved, error) {
 					} else {
 						sv.Alarm = append(sv.Alarm, p)
 					}
+				case 'c':
+					if len(v) != 8 {
+						return bad()
+					}
+					sv.Count = append(sv.Count, state.Count{T: t, V: math.Float64frombits(binary.BigEndian.Uint64(v))})
 				case 't':
 					if len(v) != 1 {
 						return bad()

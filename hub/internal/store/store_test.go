@@ -20,8 +20,8 @@ func TestSaveLoadAndPending(t *testing.T) {
 		Run:   []state.Point{{T: 10, V: state.True}, {T: -3, V: state.False}},
 		State: []state.StatePoint{{T: 10, S: state.Running}}, Alarm: []state.Point{{T: 20, V: state.Bad}},
 		Count: []state.Count{{T: 12, V: 1.5e9}},
-		Ops:  []state.OpEvent{{T: 1, Kind: state.OpSet, Op: "a,b"}, {T: 2, Kind: state.OpLogout, Op: "a"}},
-		Gaps: []state.Interval{{Start: 30, End: 40}}, SilencesChanged: true, Silences: []state.Interval{{Start: -5, End: 10}, {Start: 60, End: 90}}}
+		Ops:   []state.OpEvent{{T: 1, Kind: state.OpSet, Op: "a,b"}, {T: 2, Kind: state.OpLogout, Op: "a"}},
+		Gaps:  []state.Interval{{Start: 30, End: 40}}, SilencesChanged: true, Silences: []state.Interval{{Start: -5, End: 10}, {Start: 60, End: 90}}}
 	if err := s.Save([]state.Change{first}, map[signal.Key][2]int64{k: {10, 100}}); err != nil {
 		t.Fatal(err)
 	}

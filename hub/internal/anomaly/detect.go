@@ -22,6 +22,7 @@ type Settings struct {
 	ActivityWeeks   int
 	FlatlineMin     time.Duration
 	GaugeThreshold  float64
+	IdleRunningMin  time.Duration
 }
 
 // Input is what the timeline detectors look at for one equipment.
@@ -61,14 +62,15 @@ func segments(in Input, a, b int64) []seg {
 	return out
 }
 
-// stopStart walks back from t to where the stop (down or idle) holding t began.
-func stopStart(in Input, t int64) int64 {
+// runStart walks back from t to where the run of segments matching pred
+// that holds t began.
+func runStart(in Input, t int64, pred func(state.State) bool) int64 {
 	first, _, _ := in.Timeline.Span()
 	for w := int64(time.Hour); ; w *= 2 {
 		lo := max(t-w, first)
 		segs := segments(in, lo, t+1)
 		i := len(segs) - 1
-		for i > 0 && isStop(segs[i-1].st) {
+		for i > 0 && pred(segs[i-1].st) {
 			i--
 		}
 		if segs[i].start > lo || lo == first {
@@ -76,6 +78,8 @@ func stopStart(in Input, t int64) int64 {
 		}
 	}
 }
+
+func isRunning(s state.State) bool { return s == state.Running }
 
 func isStop(s state.State) bool { return s == state.Down || s == state.Idle }
 
@@ -134,9 +138,16 @@ func Detect(in Input, from, to int64, live Live) []Event {
 	if to <= from {
 		return nil
 	}
+	// Start where the stop or the running stretch holding from began, so an
+	// event that began earlier is found with its true start (and id).
 	lo := from
-	if from > first && isStopAt(in, from-1) {
-		lo = stopStart(in, from-1)
+	if from > first {
+		switch at := stateAt(in, from-1); {
+		case isStop(at):
+			lo = runStart(in, from-1, isStop)
+		case at == state.Running:
+			lo = runStart(in, from-1, isRunning)
+		}
 	}
 	// Look back far enough for bursts and out-of-shift runs too.
 	lo = min(lo, from-int64(max(in.Settings.MicroStopWindow, in.Settings.OutOfShiftMin)))
@@ -177,6 +188,7 @@ func Detect(in Input, from, to int64, live Live) []Event {
 	out = append(out, in.outOfShift(segs, lo, from, to)...)
 	out = append(out, in.signalLoss(from, live)...)
 	out = append(out, in.microStops(segs, from)...)
+	out = append(out, in.idleRunning(segs, from)...)
 	out = append(out, in.activityDrop(from, min(to, horizon))...)
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Start.Equal(out[j].Start) {
@@ -187,9 +199,12 @@ func Detect(in Input, from, to int64, live Live) []Event {
 	return out
 }
 
-func isStopAt(in Input, t int64) bool {
+func stateAt(in Input, t int64) state.State {
 	segs := segments(in, t, t+1)
-	return len(segs) == 1 && isStop(segs[0].st)
+	if len(segs) != 1 {
+		return state.Unknown
+	}
+	return segs[0].st
 }
 
 // runs groups consecutive segments matching pred into [start, end) runs,
@@ -366,6 +381,38 @@ func (in Input) microStops(segs []seg, from int64) []Event {
 		ev.Evidence["window_s"] = float64(win) / 1e9
 		ev.Reason = fmt.Sprintf("%d short stops (under %s) in %s, losing %s", len(stops), dur(maxLen), dur(win), dur(lost))
 		out = append(out, ev)
+	}
+	return out
+}
+
+// idleRunning: running for at least IdleRunningMin without the counter
+// going up (equipment that reports a counter). It ends at the next increase
+// or when the running stretch ends.
+func (in Input) idleRunning(segs []seg, from int64) []Event {
+	least := int64(in.Settings.IdleRunningMin)
+	if least <= 0 || len(in.Timeline.Counts()) == 0 {
+		return nil
+	}
+	var out []Event
+	for _, r := range group(segs, func(s seg) bool { return s.st == state.Running }) {
+		cuts := append([]int64{r.start}, in.Timeline.Increases(r.start, r.end)...)
+		cuts = append(cuts, r.end)
+		for i := 0; i+1 < len(cuts); i++ {
+			p0, p1 := cuts[i], cuts[i+1]
+			if p1-p0 < least || p1 < from {
+				continue
+			}
+			var end *int64
+			if !(i+2 == len(cuts) && r.last) {
+				e := p1
+				end = &e
+			}
+			ev := in.event(IdleRunning, Warning, p0, p0+least, end)
+			ev.Evidence["duration_s"] = float64(p1-p0) / 1e9
+			ev.Evidence["threshold_s"] = float64(least) / 1e9
+			ev.Reason = fmt.Sprintf("running %s without a counted part, threshold %s", dur(p1-p0), dur(least))
+			out = append(out, ev)
+		}
 	}
 	return out
 }

@@ -169,3 +169,25 @@ func TestActivityDrop(t *testing.T) {
 		t.Fatalf("activity drop %+v", evs)
 	}
 }
+
+func TestIdleRunningEvent(t *testing.T) {
+	tl := plant(at(8, 0), at(9, 0), map[int64]state.State{at(8, 0): state.Running})
+	n := 0.0
+	for m := 0; m <= 60; m += 2 {
+		if m <= 20 || m >= 50 {
+			n++
+		}
+		tl.SetCount(at(8, m), n)
+	}
+	in := input(tl, nil)
+	in.Settings = Settings{IdleRunningMin: 10 * time.Minute}
+	evs := only(t, Detect(in, at(8, 0), at(9, 0), Live{}), IdleRunning)
+	if len(evs) != 1 || evs[0].Start.UnixNano() != at(8, 20) || evs[0].End.UnixNano() != at(8, 50) || evs[0].Evidence["duration_s"] != 1800 {
+		t.Fatalf("idle running %+v", evs)
+	}
+	// Found from a range starting inside it: same id.
+	again := only(t, Detect(in, at(8, 40), at(9, 0), Live{}), IdleRunning)
+	if len(again) != 1 || again[0].ID != evs[0].ID {
+		t.Fatalf("re-detected %+v", again)
+	}
+}

@@ -34,6 +34,8 @@ type DetectorSettings struct {
 	FlatlineMin time.Duration `yaml:"flatline_min"`
 	// GaugeThreshold: gauge anomaly score that opens an event (0..1).
 	GaugeThreshold float64 `yaml:"gauge_threshold"`
+	// IdleRunningMin: running this long without a counted part.
+	IdleRunningMin time.Duration `yaml:"idle_running_min"`
 }
 
 // DefaultDetectors are the built-in thresholds.
@@ -42,6 +44,7 @@ func DefaultDetectors() DetectorSettings {
 		DowntimeMin: 5 * time.Minute, OutOfShiftMin: 15 * time.Minute,
 		MicroStopMax: 2 * time.Minute, MicroStopBurst: 5, MicroStopWindow: 30 * time.Minute,
 		ActivityDrop: 0.5, ActivityWeeks: 4, FlatlineMin: 30 * time.Minute, GaugeThreshold: 0.5,
+		IdleRunningMin: 10 * time.Minute,
 	}
 }
 
@@ -74,6 +77,9 @@ func (s DetectorSettings) merge(o DetectorSettings) DetectorSettings {
 	if o.GaugeThreshold != 0 {
 		s.GaugeThreshold = o.GaugeThreshold
 	}
+	if o.IdleRunningMin != 0 {
+		s.IdleRunningMin = o.IdleRunningMin
+	}
 	return s
 }
 
@@ -94,7 +100,7 @@ func (s DetectorSettings) validate(path string, add func(string, string, ...any)
 		key string
 		v   time.Duration
 	}{{"downtime_min", s.DowntimeMin}, {"out_of_shift_min", s.OutOfShiftMin}, {"micro_stop_max", s.MicroStopMax},
-		{"micro_stop_window", s.MicroStopWindow}, {"flatline_min", s.FlatlineMin}} {
+		{"micro_stop_window", s.MicroStopWindow}, {"flatline_min", s.FlatlineMin}, {"idle_running_min", s.IdleRunningMin}} {
 		if d.v < 0 {
 			add(path+d.key, "must not be negative")
 		}

@@ -275,6 +275,16 @@ type Result struct {
 	Equipment []activity.Figures
 	Rollups   []activity.Rollup
 	Operators []activity.OperatorFigures
+	// States are the equipment's state from every instant where it could
+	// change, over the dirty ranges (equipment_state).
+	States []StateStep
+}
+
+// StateStep is an equipment's state from Start on.
+type StateStep struct {
+	Key   signal.Key
+	Start time.Time
+	State state.State
 }
 
 // Figures returns the figures to write for dirty: for each dirty equipment,
@@ -318,6 +328,20 @@ func (e *Engine) Figures(dirty Dirty) Result {
 		}
 	}
 	res.Rollups = activity.RollUp(all, e.opts.Tiers)
+	for _, k := range sortedKeys(dirty) {
+		tl := e.timelines[k]
+		if tl == nil {
+			continue
+		}
+		r := dirty[k]
+		var spans []calendar.Span
+		if cal := e.opts.Calendar(k.Site, k.Line); cal != nil {
+			spans = cal.Spans(r[0], r[1]+1)
+		}
+		for _, st := range tl.Steps(r[0], r[1]+1, spans) {
+			res.States = append(res.States, StateStep{Key: k, Start: time.Unix(0, st.Start).In(loc), State: st.State})
+		}
+	}
 	for _, m := range activity.MonthsBetween(from, to, loc) {
 		for _, lk := range e.sortedLines() {
 			delete(e.opMonths, opMonthKey{lk[0], lk[1], m.Start.UnixNano()})
@@ -326,6 +350,15 @@ func (e *Engine) Figures(dirty Dirty) Result {
 	}
 	activity.SortOperators(res.Operators)
 	return res
+}
+
+func sortedKeys(d Dirty) []signal.Key {
+	keys := make([]signal.Key, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i].String() < keys[j].String() })
+	return keys
 }
 
 func (e *Engine) sortedLines() [][2]string {

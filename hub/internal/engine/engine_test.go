@@ -137,6 +137,25 @@ func TestStateCodesAndOperators(t *testing.T) {
 	}
 }
 
+// equipment_state: every step keeps its timestamp, and late data that merges
+// two states rewrites the later step with the merged state.
+func TestStateSteps(t *testing.T) {
+	e, loc := newEngine(t)
+	t0 := time.Date(2026, 10, 5, 10, 0, 0, 0, loc)
+	_, d1 := e.Apply([]signal.Signal{sig("M1", signal.Run, signal.Bool(false), t0), sig("M1", signal.Run, signal.Bool(true), t0.Add(time.Hour)),
+		sig("M1", "power", signal.Number(1), t0.Add(2*time.Hour))})
+	steps := e.Figures(d1).States
+	if len(steps) != 3 || steps[0].State != state.Idle || steps[1].State != state.Running || steps[2].State != state.Unknown {
+		t.Fatalf("steps %+v", steps)
+	}
+	// Late: the machine was running already at 10:00 (true wins at one instant).
+	_, d2 := e.Apply([]signal.Signal{sig("M1", signal.Run, signal.Bool(true), t0)})
+	steps = e.Figures(d2).States
+	if len(steps) < 2 || !steps[0].Start.Equal(t0) || steps[0].State != state.Running || !steps[1].Start.Equal(t0.Add(time.Hour)) || steps[1].State != state.Running {
+		t.Fatalf("restated steps %+v", steps)
+	}
+}
+
 // Running without a counter increase for 10 minutes or more is idle running.
 func TestIdleRunningFromCounts(t *testing.T) {
 	loc := time.UTC

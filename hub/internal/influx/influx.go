@@ -30,6 +30,7 @@ const (
 	MeasurementLine      = "line_activity"
 	MeasurementSite      = "site_activity"
 	MeasurementOperator  = "operator_activity"
+	MeasurementState     = "equipment_state"
 )
 
 // Writer writes figures to one bucket.
@@ -114,6 +115,9 @@ func Points(res engine.Result) []*write.Point {
 	for _, o := range res.Operators {
 		pts = append(pts, OperatorPoint(o))
 	}
+	for _, st := range res.States {
+		pts = append(pts, StatePoint(st))
+	}
 	return pts
 }
 
@@ -195,6 +199,15 @@ func RollupPoint(r activity.Rollup) *write.Point {
 		tags["line"], m = r.Line, MeasurementLine
 	}
 	return influxdb2.NewPoint(m, periodTags(tags, r.Period), fields, r.Period.Start)
+}
+
+// StatePoint is the equipment_state point of one state step. The state is a
+// field, not a tag: a step's point keeps its timestamp whatever data arrives
+// later, so rewriting it replaces the state instead of adding a series.
+func StatePoint(st engine.StateStep) *write.Point {
+	return influxdb2.NewPoint(MeasurementState,
+		map[string]string{"site": st.Key.Site, "line": st.Key.Line, "equipment": st.Key.Equipment},
+		map[string]any{"state": st.State.String(), "code": int64(st.State)}, st.Start)
 }
 
 // OperatorPoint is the operator_activity point of one operator month, on a

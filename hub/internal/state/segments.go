@@ -55,6 +55,22 @@ func (tl *Timeline) unknownIn(a, b int64) []Interval {
 // gaps. cal holds the line's calendar spans covering [a, b); nil means the
 // line is scheduled around the clock.
 func (tl *Timeline) Segments(a, b int64, cal []calendar.Span) []Seg {
+	var out []Seg
+	for _, st := range tl.Steps(a, b, cal) {
+		if n := len(out); n > 0 && out[n-1].State == st.State {
+			out[n-1].End = st.End
+			continue
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// Steps is Segments without merging: one piece for every instant where the
+// state could change (an observation, a calendar boundary, the edge of an
+// unknown range), so a piece's start stays a piece start whatever data
+// arrives later (later data only adds instants).
+func (tl *Timeline) Steps(a, b int64, cal []calendar.Span) []Seg {
 	if b <= a {
 		return nil
 	}
@@ -128,10 +144,6 @@ func (tl *Timeline) Segments(a, b int64, cal []calendar.Span) []Seg {
 				kind = cal[ci].Kind
 			}
 			st = resolve(run, sv, hasState, alarm, kind)
-		}
-		if n := len(out); n > 0 && out[n-1].State == st {
-			out[n-1].End = hi
-			continue
 		}
 		out = append(out, Seg{Start: lo, End: hi, State: st})
 	}

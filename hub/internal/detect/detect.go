@@ -65,7 +65,7 @@ type Runner struct {
 // timeline event types: re-detected whole by every detection of their equipment.
 var timelineTypes = map[string]bool{
 	anomaly.UnplannedDowntime: true, anomaly.OutOfShiftActivity: true, anomaly.SignalLoss: true,
-	anomaly.MicroStopBurst: true,
+	anomaly.MicroStopBurst: true, anomaly.IdleRunning: true,
 }
 
 // New returns a runner.

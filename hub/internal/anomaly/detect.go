@@ -190,6 +190,9 @@ func Detect(in Input, from, to int64, live Live) []Event {
 	out = append(out, in.microStops(segs, from)...)
 	out = append(out, in.idleRunning(segs, from)...)
 	out = append(out, in.activityDrop(from, min(to, horizon))...)
+	for i := range out {
+		settle(&out[i])
+	}
 	sort.Slice(out, func(i, j int) bool {
 		if !out[i].Start.Equal(out[j].Start) {
 			return out[i].Start.Before(out[j].Start)
@@ -330,7 +333,6 @@ func (in Input) signalLoss(from int64, live Live) []Event {
 	}
 	if to := in.Timeline.Timeout; to > 0 && !live.Now.IsZero() && live.Now.UnixNano() > horizon+to {
 		ev := in.event(SignalLoss, Warning, horizon+to, horizon+to, nil)
-		ev.Evidence["silent_s"] = float64(live.Now.UnixNano()-horizon) / 1e9
 		ev.Evidence["timeout_s"] = float64(to) / 1e9
 		ev.Reason = fmt.Sprintf("silent since %s (timeout %s)", time.Unix(0, horizon).In(in.Loc).Format(time.RFC3339), dur(to))
 		out = append(out, ev)

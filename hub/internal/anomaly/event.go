@@ -8,6 +8,7 @@ package anomaly
 
 import (
 	"crypto/sha256"
+	"fmt"
 	"encoding/binary"
 	"encoding/hex"
 	"time"
@@ -100,4 +101,36 @@ type Record struct {
 	ResolvedAt     *time.Time `json:"resolved_at,omitempty"`
 	Note           string     `json:"note,omitempty"`
 	Updated        time.Time  `json:"updated"`
+}
+
+// growing are evidence keys that grow while an event lasts.
+var growing = []string{"duration_s", "down_s", "idle_s", "silent_s"}
+
+// settle keeps an open event's evidence and reason steady while it lasts
+// (they would otherwise change on every detection and make every pass an
+// update): the growing numbers are given once it has ended.
+func settle(e *Event) {
+	if !e.Open() {
+		return
+	}
+	for _, k := range growing {
+		delete(e.Evidence, k)
+	}
+	since := e.Start.Format("2006-01-02 15:04:05 MST")
+	switch e.Type {
+	case UnplannedDowntime:
+		sev := "idle"
+		if e.Severity == Critical {
+			sev = "down"
+		}
+		e.Reason = fmt.Sprintf("stopped (%s) in shift since %s, threshold %s", sev, since, time.Duration(e.Evidence["threshold_s"]*1e9))
+	case OutOfShiftActivity:
+		e.Reason = fmt.Sprintf("running outside every shift since %s", since)
+	case SignalLoss:
+		e.Reason = fmt.Sprintf("no data since %s (timeout %s)", since, time.Duration(e.Evidence["timeout_s"]*1e9))
+	case IdleRunning:
+		e.Reason = fmt.Sprintf("running without a counted part since %s", since)
+	case Flatline:
+		e.Reason = fmt.Sprintf("%s stuck at %g while running since %s", e.Signal, e.Evidence["value"], since)
+	}
 }

@@ -122,6 +122,7 @@ func (g *Gauges) flat(gk gaugeKey, gs *gaugeState, t int64, v float64, end *int6
 	if end != nil {
 		e.Reason = fmt.Sprintf("%s was stuck at %g for %s while running; now %g", gk.name, gs.flatV, dur(t-gs.flatStart), v)
 	}
+	settle(&e)
 	return e
 }
 

@@ -4,6 +4,8 @@
 //	hub run   -config configs/hub.yaml
 //	hub check -config configs/hub.yaml
 //	hub nab   -in DIR_OR_CSV... -out DIR   (gauge detector over NAB-format CSVs)
+//	hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]
+//	hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]
 package main
 
 import (
@@ -24,8 +26,13 @@ func main() {
 		usage()
 	}
 	cmd, args := os.Args[1], os.Args[2:]
-	if cmd == "nab" {
+	switch cmd {
+	case "nab":
 		os.Exit(nabMain(args))
+	case "recompute":
+		os.Exit(recomputeMain(args, os.Stdout, os.Stderr))
+	case "report":
+		os.Exit(reportMain(args, os.Stdout, os.Stderr))
 	}
 	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
 	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
@@ -63,6 +70,8 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE\n       hub nab -in DIR_OR_CSV... -out DIR")
+	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE\n       hub nab -in DIR_OR_CSV... -out DIR\n"+
+		"       hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]\n"+
+		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]")
 	os.Exit(2)
 }

@@ -95,16 +95,28 @@ func ratio(a, b float64) (float64, bool) {
 // (registered equipment that never reported: unknown throughout); cal may be
 // nil (scheduled around the clock).
 func Compute(eq Equipment, tl *state.Timeline, cal *calendar.Calendar, p Period, threshold time.Duration) Figures {
+	var spans []calendar.Span
+	if cal != nil && tl != nil {
+		spans = CalendarSpans(cal, p)
+	}
+	return ComputeSpans(eq, tl, spans, p, threshold)
+}
+
+// CalendarSpans cuts a period with a line's calendar as Compute needs it
+// (from one nanosecond before the period: that tells whether a down
+// interval began in it).
+func CalendarSpans(cal *calendar.Calendar, p Period) []calendar.Span {
+	return cal.Spans(p.Start.UnixNano()-1, p.End.UnixNano())
+}
+
+// ComputeSpans is Compute with the calendar already cut by CalendarSpans
+// (nil: around the clock), so equipment of one line share the cut.
+func ComputeSpans(eq Equipment, tl *state.Timeline, spans []calendar.Span, p Period, threshold time.Duration) Figures {
 	f := Figures{Equipment: eq, Period: p, Threshold: threshold}
 	a, b := p.Start.UnixNano(), p.End.UnixNano()
 	if tl == nil {
 		f.Seconds[state.Unknown] = p.Seconds()
 		return f
-	}
-	// One nanosecond before the period tells whether a down interval began in it.
-	var spans []calendar.Span
-	if cal != nil {
-		spans = cal.Spans(a-1, b)
 	}
 	segs := tl.Segments(a-1, b, spans)
 	var ns [state.NumStates]int64

@@ -5,7 +5,12 @@
 //	GET /readyz                  200 when connected to NATS
 //	GET /metrics                 Prometheus text format counters
 //	GET /api/v1/months/{YYYY-MM} monthly figures: equipment, lines, site
+//	GET /api/v1/months/{YYYY-MM}/operators
+//	                             monthly operator figures, per line and site
 //	GET /api/v1/months           the months that hold data
+//	POST /api/v1/recompute?from=YYYY-MM[-DD]&to=YYYY-MM[-DD]
+//	                             rewrite a range's figures (with WithRecompute)
+//	GET /api/v1/recompute        progress of the running or latest recompute
 //	GET /                        the current and previous month as HTML tables
 package api
 
@@ -25,14 +30,20 @@ import (
 )
 
 // New returns the hub's HTTP handler.
-func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site string, nc *nats.Conn) http.Handler {
+func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site string, nc *nats.Conn, opts ...Option) http.Handler {
 	h := &handler{eng: eng, stats: stats, loc: loc, site: site, nc: nc}
+	for _, o := range opts {
+		o(h)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", h.ready)
 	mux.HandleFunc("GET /metrics", h.metrics)
 	mux.HandleFunc("GET /api/v1/months", h.months)
 	mux.HandleFunc("GET /api/v1/months/{month}", h.month)
+	mux.HandleFunc("GET /api/v1/months/{month}/operators", h.operators)
+	mux.HandleFunc("POST /api/v1/recompute", h.startRecompute)
+	mux.HandleFunc("GET /api/v1/recompute", h.recomputeStatus)
 	mux.HandleFunc("GET /{$}", h.page)
 	return mux
 }
@@ -43,6 +54,7 @@ type handler struct {
 	loc   *time.Location
 	site  string
 	nc    *nats.Conn
+	rc    Recomputer // nil: recompute is not enabled
 }
 
 func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {
@@ -90,6 +102,12 @@ type LineJSON struct {
 	RunHours   float64 `json:"run_hours"`
 	// Tiers counts registered equipment per tier.
 	Tiers map[string]int `json:"tiers"`
+	// Utilization, Availability and Coverage are absent when the group has
+	// no registered equipment (or, for availability, no known busy time).
+	Utilization  *float64 `json:"utilization,omitempty"`
+	Availability *float64 `json:"availability,omitempty"`
+	Coverage     *float64 `json:"coverage,omitempty"`
+	Failures     int      `json:"failures"`
 }
 
 // MonthJSON is the answer of /api/v1/months/{month}.
@@ -102,10 +120,13 @@ type MonthJSON struct {
 	Site          LineJSON        `json:"site"`
 }
 
-func (h *handler) build(m activity.Period) MonthJSON {
-	ems, rollups := h.eng.Month(m)
-	out := MonthJSON{Month: m.Name(), Timezone: h.loc.String(), CalendarHours: m.Hours(),
-		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: h.site, Tiers: map[string]int{}}}
+func (h *handler) build(m activity.Period) MonthJSON { return Month(h.eng, h.loc, h.site, m) }
+
+// Month builds the figures of month m as /api/v1/months/{month} answers them.
+func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Period) MonthJSON {
+	ems, rollups := eng.Month(m)
+	out := MonthJSON{Month: m.Name(), Timezone: loc.String(), CalendarHours: m.Hours(),
+		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: site, Tiers: map[string]int{}}}
 	for _, e := range ems {
 		ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
 			Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
@@ -121,9 +142,18 @@ func (h *handler) build(m activity.Period) MonthJSON {
 	}
 	for _, l := range rollups {
 		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
-			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers}
+			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers, Failures: l.Failures}
+		if v, ok := l.Availability(); ok {
+			lj.Availability = &v
+		}
+		if v, ok := l.Utilization(); ok {
+			lj.Utilization = &v
+		}
+		if v, ok := l.Coverage(); ok {
+			lj.Coverage = &v
+		}
 		if l.Line == "" {
-			if l.Site == h.site {
+			if l.Site == site {
 				out.Site = lj
 			}
 			continue
@@ -154,6 +184,10 @@ func (h *handler) months(w http.ResponseWriter, _ *http.Request) {
 
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	writeJSONBody(w, v)
+}
+
+func writeJSONBody(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)

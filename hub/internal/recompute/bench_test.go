@@ -1,0 +1,142 @@
+package recompute
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/influx"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+// plantConfig is a plant of 20 lines of 50 machines on three shifts with a
+// break, every period kind configured.
+func plantConfig(tb testing.TB, lines, perLine int) *config.Config {
+	tb.Helper()
+	text := `site: plant
+timezone: Europe/Berlin
+state: {signal_timeout: 30m, codes: {"1": running, "2": idle, "3": setup, "4": down}}
+calendar:
+  shifts:
+    - {name: early, start: "06:00", end: "14:00"}
+    - {name: late, start: "14:00", end: "22:00"}
+    - {name: night, start: "22:00", end: "06:00"}
+  planned_stops:
+    - {name: break, start: "12:00", end: "12:30"}
+equipment:
+`
+	for l := 0; l < lines; l++ {
+		text += fmt.Sprintf("  - {line: L%02d, class: cnc, ids: [", l)
+		for m := 0; m < perLine; m++ {
+			if m > 0 {
+				text += ", "
+			}
+			text += fmt.Sprintf("M%02d", m)
+		}
+		text += "]}\n"
+	}
+	cfg, err := config.Decode("plant.yaml", []byte(text))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return cfg
+}
+
+// options are the engine options of a configuration (as the hub builds them).
+func options(cfg *config.Config) engine.Options {
+	var reg []activity.Equipment
+	for _, r := range cfg.Registry {
+		for _, id := range r.IDs {
+			reg = append(reg, activity.Equipment{Key: signal.Key{Site: cfg.Site, Line: r.Line, Equipment: id}, Class: r.Class, Registered: true})
+		}
+	}
+	return engine.Options{
+		Location: cfg.Location, Registry: reg, Threshold: cfg.Threshold,
+		Timeout: cfg.State.SignalTimeout, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
+		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(),
+		OperatorThreshold: cfg.Operators.ActiveThreshold, OperatorTiers: cfg.OperatorTiers(), Attrition: cfg.AttritionRule(),
+	}
+}
+
+// feed applies synthetic signals for [from, to) to eng, a day at a time:
+// every machine changes state every 20 to 60 minutes (mostly running),
+// reports power every 5 minutes, and gets the operator of its pair of
+// machines at every shift change. It returns the number of signals.
+func feed(eng *engine.Engine, cfg *config.Config, from, to time.Time) int {
+	rng := rand.New(rand.NewPCG(1, 2))
+	keys := options(cfg).Registry
+	next := make([]time.Time, len(keys))
+	for i := range next {
+		next[i] = from.Add(time.Duration(rng.IntN(3600)) * time.Second)
+	}
+	codes := []float64{1, 1, 1, 1, 1, 2, 2, 3, 4}
+	n := 0
+	var batch []signal.Signal
+	flush := func() {
+		for len(batch) > 0 {
+			k := min(len(batch), 1000)
+			eng.Apply(batch[:k])
+			batch = batch[k:]
+		}
+		batch = batch[:0]
+	}
+	for day := from; day.Before(to); day = day.AddDate(0, 0, 1) {
+		end := day.AddDate(0, 0, 1)
+		if end.After(to) {
+			end = to
+		}
+		for i, eq := range keys {
+			k := eq.Key
+			s := signal.Signal{Site: k.Site, Line: k.Line, Equipment: k.Equipment}
+			for t := day; t.Before(end); t = t.Add(5 * time.Minute) {
+				if h, m := t.Hour(), t.Minute(); m == 0 && (h == 6 || h == 14 || h == 22) {
+					s.Name, s.Time, s.Value = signal.Operator, t, signal.String(fmt.Sprintf("%s-op%02d-%d", k.Line, i%50/2, h))
+					batch = append(batch, s)
+				}
+				for next[i].Before(t.Add(5 * time.Minute)) {
+					s.Name, s.Time, s.Value = signal.State, next[i], signal.Number(codes[rng.IntN(len(codes))])
+					batch = append(batch, s)
+					next[i] = next[i].Add(time.Duration(20*60+rng.IntN(40*60)) * time.Second)
+				}
+				s.Name, s.Time, s.Value = "power", t, signal.Number(float64(rng.IntN(100)))
+				batch = append(batch, s)
+			}
+		}
+		n += len(batch)
+		flush()
+	}
+	return n
+}
+
+// BenchmarkRecomputeMonth recomputes one month (October 2026, 745 h) for
+// 1,000 machines on 20 lines with every period kind (hours, shifts, days,
+// the month) and writes it to a real influxd 1.8.
+func BenchmarkRecomputeMonth(b *testing.B) {
+	in := testenv.StartInflux(b, "floorpulse")
+	cfg := plantConfig(b, 20, 50)
+	eng := engine.New(options(cfg), nil)
+	from := time.Date(2026, 10, 1, 0, 0, 0, 0, cfg.Location)
+	to := from.AddDate(0, 1, 0)
+	t0 := time.Now()
+	n := feed(eng, cfg, from, to)
+	b.Logf("applied %d signals in %s", n, time.Since(t0))
+	w := influx.New(influx.Config{URL: in.URL, Bucket: "floorpulse/autogen", Timeout: time.Minute})
+	defer w.Close()
+	b.ResetTimer()
+	var p Progress
+	for i := 0; i < b.N; i++ {
+		var err error
+		if p, err = Run(context.Background(), eng, w, from, to, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/month-recompute")
+	b.ReportMetric(float64(p.Points), "points")
+	b.ReportMetric(float64(p.Total), "periods")
+}

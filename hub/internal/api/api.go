@@ -45,16 +45,21 @@ func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site stri
 	mux.HandleFunc("POST /api/v1/recompute", h.startRecompute)
 	mux.HandleFunc("GET /api/v1/recompute", h.recomputeStatus)
 	mux.HandleFunc("GET /{$}", h.page)
+	if h.events != nil {
+		mux.Handle("/api/v1/events", h.events)
+		mux.Handle("/api/v1/events/", h.events)
+	}
 	return mux
 }
 
 type handler struct {
-	eng   *engine.Engine
-	stats *consume.Stats
-	loc   *time.Location
-	site  string
-	nc    *nats.Conn
-	rc    Recomputer // nil: recompute is not enabled
+	eng    *engine.Engine
+	stats  *consume.Stats
+	loc    *time.Location
+	site   string
+	nc     *nats.Conn
+	rc     Recomputer   // nil: recompute is not enabled
+	events http.Handler // nil: no event API
 }
 
 func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {

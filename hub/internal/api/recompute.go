@@ -25,6 +25,9 @@ var _ Recomputer = (*recompute.Service)(nil)
 // WithRecompute enables POST and GET /api/v1/recompute.
 func WithRecompute(r Recomputer) Option { return func(h *handler) { h.rc = r } }
 
+// WithEvents serves the event API (list, acknowledge, resolve) under /api/v1/events.
+func WithEvents(h http.Handler) Option { return func(hd *handler) { hd.events = h } }
+
 // RecomputeJSON is the answer of /api/v1/recompute.
 type RecomputeJSON struct {
 	recompute.Progress

@@ -27,14 +27,19 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
+	"github.com/floorpulse/floorpulse/hub/internal/recompute"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// Run runs the hub until ctx ends.
+// Run runs the hub until ctx ends. With partitions.count above 1 it is one of
+// several hubs sharing the stream's partitions (see partitioned.go).
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
+	}
+	if cfg.Partitions.Count > 1 {
+		return runPartitioned(ctx, cfg, log)
 	}
 	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
 	if err != nil {
@@ -53,50 +58,36 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	log.Info("state loaded", "equipment", len(saved), "registered", len(registry), "pending", len(pend))
 
-	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org,
-		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})
-	defer w.Close()
-	for attempt := 0; ; attempt++ {
-		err := w.Prepare(ctx)
-		if err == nil {
-			break
-		}
-		if attempt%10 == 0 {
-			log.Warn("influxdb not ready; retrying", "err", err)
-		}
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(time.Second):
-		}
+	w, err := openInflux(ctx, cfg, log)
+	if w == nil || err != nil {
+		return err
 	}
+	defer w.Close()
 
 	g, ctx := errgroup.WithContext(ctx)
-	natsURL := cfg.NATS.URL
-	if natsURL == "" {
-		storeDir := cfg.NATS.StoreDir
-		if storeDir == "" {
-			storeDir = filepath.Join(cfg.DataDir, "jetstream")
-		}
-		srv, err := broker.Start(cfg.NATS.Listen, storeDir, log.With("part", "nats"))
-		if err != nil {
-			return err
-		}
-		defer srv.Close()
-		natsURL = srv.URL()
-	}
-	nc, err := nats.Connect(natsURL, natsOptions(cfg, log)...)
+	nc, closeNATS, err := connectNATS(cfg, log)
 	if err != nil {
-		return fmt.Errorf("connecting to nats %s: %w", natsURL, err)
+		return err
 	}
-	defer nc.Close()
+	defer closeNATS()
 	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+
+	ev, err := openEvents(cfg, js, log)
+	if err != nil {
+		return err
+	}
+	defer ev.Close()
+	runner, err := newRunner(cfg, eng, ev, log)
 	if err != nil {
 		return err
 	}
 
 	stats := &consume.Stats{}
 	fl := newFlusher(eng, st, w, cfg.Influx.Timeout, log.With("part", "flush"))
+	fl.after = runner.Flushed
 	fl.mark(pend)
 	handle := func(ctx context.Context, sigs []signal.Signal) error {
 		changes, dirty := eng.Apply(sigs)
@@ -104,32 +95,103 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		if err := st.Save(changes, dirty); err != nil {
 			return fmt.Errorf("saving state: %w", err)
 		}
-		return nil
+		return runner.Signals(sigs) // gauge events stored before the ack
 	}
+	rc := recompute.NewService(eng, w, st, log.With("part", "recompute"))
 	g.Go(func() error { return fl.Run(ctx, cfg.Activity.FlushInterval) })
+	g.Go(func() error { return runEvents(ctx, ev) })
+	g.Go(func() error { return runner.Run(ctx, liveTick) })
+	g.Go(func() error { return rc.Run(ctx) })
 	g.Go(func() error {
-		return consume.Run(ctx, js, consume.Config{
-			Stream: cfg.NATS.Stream, SubjectPrefix: cfg.NATS.SubjectPrefix, Consumer: cfg.NATS.Consumer,
-			DuplicateWindow: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Batch: cfg.NATS.Batch,
-		}, handle, stats, log.With("part", "consume"))
+		return consume.Run(ctx, js, consumeConfig(cfg), handle, stats, log.With("part", "consume"))
 	})
-	if cfg.HTTP != "" {
-		srv := &http.Server{Addr: cfg.HTTP, Handler: api.New(eng, stats, cfg.Location, cfg.Site, nc), ReadHeaderTimeout: 5 * time.Second}
-		g.Go(func() error {
-			log.Info("http listening", "addr", "http://"+cfg.HTTP)
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-				return fmt.Errorf("http: %w", err)
-			}
-			return nil
-		})
-		g.Go(func() error {
-			<-ctx.Done()
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			return srv.Shutdown(sctx)
-		})
-	}
+	serveHTTP(ctx, g, cfg.HTTP, api.New(eng, stats, cfg.Location, cfg.Site, nc,
+		api.WithRecompute(rc), api.WithEvents(ev.Handler())), log)
 	return g.Wait()
+}
+
+// consumeConfig is what the hub consumes, from the configuration.
+func consumeConfig(cfg *config.Config) consume.Config {
+	return consume.Config{
+		Stream: cfg.NATS.Stream, SubjectPrefix: cfg.NATS.SubjectPrefix, Consumer: cfg.NATS.Consumer,
+		DuplicateWindow: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Batch: cfg.NATS.Batch,
+		Partitions: cfg.Partitions.Count,
+	}
+}
+
+// openInflux returns the InfluxDB writer once InfluxDB answers; nil (and no
+// error) when ctx ends first.
+func openInflux(ctx context.Context, cfg *config.Config, log *slog.Logger) (*influx.Writer, error) {
+	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org,
+		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})
+	for attempt := 0; ; attempt++ {
+		err := w.Prepare(ctx)
+		if err == nil {
+			return w, nil
+		}
+		if attempt%10 == 0 {
+			log.Warn("influxdb not ready; retrying", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			w.Close()
+			return nil, nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// connectNATS starts the embedded server when no nats.url is configured and
+// connects to the server; the returned function closes both.
+func connectNATS(cfg *config.Config, log *slog.Logger) (*nats.Conn, func(), error) {
+	natsURL := cfg.NATS.URL
+	var srv *broker.Server
+	if natsURL == "" {
+		storeDir := cfg.NATS.StoreDir
+		if storeDir == "" {
+			storeDir = filepath.Join(cfg.DataDir, "jetstream")
+		}
+		var err error
+		srv, err = broker.Start(cfg.NATS.Listen, storeDir, log.With("part", "nats"))
+		if err != nil {
+			return nil, nil, err
+		}
+		natsURL = srv.URL()
+	}
+	nc, err := nats.Connect(natsURL, natsOptions(cfg, log)...)
+	if err != nil {
+		if srv != nil {
+			srv.Close()
+		}
+		return nil, nil, fmt.Errorf("connecting to nats %s: %w", natsURL, err)
+	}
+	return nc, func() {
+		nc.Close()
+		if srv != nil {
+			srv.Close()
+		}
+	}, nil
+}
+
+// serveHTTP serves h on addr (none when empty) until ctx ends.
+func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, h http.Handler, log *slog.Logger) {
+	if addr == "" {
+		return
+	}
+	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	g.Go(func() error {
+		log.Info("http listening", "addr", "http://"+addr)
+		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
 }
 
 // Options are the engine options of a configuration.
@@ -137,7 +199,7 @@ func Options(cfg *config.Config) engine.Options {
 	return engine.Options{
 		Location: cfg.Location, Registry: Registry(cfg), Threshold: cfg.Threshold,
 		Timeout: cfg.State.SignalTimeout, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
-		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(),
+		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(), IdleRunningAfter: cfg.Activity.IdleRunningAfter,
 		OperatorThreshold: cfg.Operators.ActiveThreshold, OperatorTiers: cfg.OperatorTiers(), Attrition: cfg.AttritionRule(),
 	}
 }

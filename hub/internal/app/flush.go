@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -17,16 +18,36 @@ import (
 // batch is acknowledged; the flusher writes their figures to InfluxDB and
 // only then clears them, so every acknowledged change reaches InfluxDB,
 // however the hub stops, and a burst of batches costs one write per interval.
+// flush is the one place where computed figures (an engine.Result) are
+// written out.
+//
+// In a partitioned hub the flusher belongs to one partition and writes only
+// while the hub holds the partition's lease, and never past the lease's
+// deadline: a hub that lost a partition cannot overwrite the figures its new
+// holder writes.
 type flusher struct {
 	eng     *engine.Engine
 	st      *store.Store
 	w       *influx.Writer
 	timeout time.Duration
 	log     *slog.Logger
+	lease   holder // nil: not partitioned
+	// after runs once a range's figures are written and before the range is
+	// cleared (the anomaly detectors); an error keeps the range pending.
+	after func(engine.Dirty) error
 
 	mu      sync.Mutex
 	pending engine.Dirty
 }
+
+// holder is a partition lease as the flusher sees it.
+type holder interface {
+	Valid() bool
+	Deadline() time.Time
+}
+
+// errNotHeld is returned by work on a partition whose lease is not valid.
+var errNotHeld = errors.New("partition lease not held")
 
 func newFlusher(eng *engine.Engine, st *store.Store, w *influx.Writer, timeout time.Duration, log *slog.Logger) *flusher {
 	return &flusher{eng: eng, st: st, w: w, timeout: timeout, log: log, pending: engine.Dirty{}}
@@ -49,7 +70,9 @@ func (f *flusher) Run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			fctx, cancel := context.WithTimeout(context.Background(), f.timeout)
 			defer cancel()
-			if err := f.flush(fctx); err != nil {
+			if err := f.flush(fctx); errors.Is(err, errNotHeld) {
+				f.log.Info("partition not held; its figures are written by its next holder")
+			} else if err != nil {
 				f.log.Warn("final flush failed; pending figures are written at the next start", "err", err)
 			}
 			return nil
@@ -67,6 +90,13 @@ func (f *flusher) Run(ctx context.Context, interval time.Duration) error {
 }
 
 func (f *flusher) flush(ctx context.Context) error {
+	timeout := f.timeout
+	if f.lease != nil {
+		if !f.lease.Valid() {
+			return errNotHeld
+		}
+		timeout = min(timeout, time.Until(f.lease.Deadline()))
+	}
 	f.mu.Lock()
 	snap := f.pending
 	f.pending = engine.Dirty{}
@@ -75,11 +105,17 @@ func (f *flusher) flush(ctx context.Context) error {
 		return nil
 	}
 	res := f.eng.Figures(snap)
-	wctx, cancel := context.WithTimeout(ctx, f.timeout)
+	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	if err := f.w.Write(wctx, res); err != nil {
 		f.mark(snap)
 		return err
+	}
+	if f.after != nil {
+		if err := f.after(snap); err != nil {
+			f.mark(snap)
+			return err
+		}
 	}
 	// Clear the stored ranges not marked again since the snapshot; holding
 	// the lock keeps a batch from marking in between.

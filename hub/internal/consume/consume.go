@@ -16,6 +16,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/floorpulse/floorpulse/hub/internal/partition"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -30,7 +31,19 @@ type Config struct {
 	DuplicateWindow time.Duration
 	MaxAge          time.Duration
 	Batch           int
+	// Partitions > 1 partitions the stream by site: its subject transform
+	// stores prefix.<site>.<rest> as prefix.<partition>.<site>.<rest>.
+	Partitions int
+	// Filter limits the consumer to a subject filter (empty: the whole stream).
+	Filter string
+	// Accept, when set, rejects signals that do not belong to this consumer:
+	// they are counted and terminated like messages that do not decode.
+	Accept func(signal.Signal) bool
 }
+
+// ErrPartitions is returned when the stream exists with a different
+// partitioning than configured.
+var ErrPartitions = errors.New("stream partitioning differs from the configuration")
 
 // Stats are the consumer's counters.
 type Stats struct {
@@ -41,9 +54,11 @@ type Stats struct {
 	LastBatch atomic.Int64 // unix nanoseconds of the last handled batch
 }
 
-// EnsureStream creates or updates the signals stream.
+// EnsureStream creates or updates the signals stream. The partitioning of an
+// existing stream is never changed: its stored subjects (and so every
+// partition's history) depend on it, so a mismatch is ErrPartitions.
 func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Stream, error) {
-	st, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	sc := jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "floorpulse signals from edge agents",
 		Subjects:    []string{cfg.SubjectPrefix + ".>"},
@@ -51,11 +66,49 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      cfg.MaxAge,
 		Duplicates:  cfg.DuplicateWindow,
-	})
+	}
+	if cfg.Partitions > 1 {
+		src, dest := partition.Transform(cfg.SubjectPrefix, cfg.Partitions)
+		sc.SubjectTransform = &jetstream.SubjectTransformConfig{Source: src, Destination: dest}
+	}
+	if old, err := js.Stream(ctx, cfg.Stream); err == nil {
+		info := old.CachedInfo()
+		have := info.Config.SubjectTransform
+		switch {
+		case have == nil && sc.SubjectTransform == nil:
+		case have != nil && sc.SubjectTransform != nil && *have == *sc.SubjectTransform:
+		case have == nil && info.State.Msgs == 0:
+			// An empty stream can still be partitioned.
+		default:
+			return nil, fmt.Errorf("stream %s (transform %v, %d messages) wants %d partitions: %w",
+				cfg.Stream, have, info.State.Msgs, max(cfg.Partitions, 1), ErrPartitions)
+		}
+		sc.Replicas = info.Config.Replicas // an operator may have raised them
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("looking up stream %s: %w", cfg.Stream, err)
+	}
+	st, err := js.CreateOrUpdateStream(ctx, sc)
 	if err != nil {
 		return nil, fmt.Errorf("creating stream %s: %w", cfg.Stream, err)
 	}
 	return st, nil
+}
+
+// Durable creates or updates the durable pull consumer cfg.Consumer (with
+// cfg.Filter) on the stream.
+func Durable(ctx context.Context, st jetstream.Stream, cfg Config) (jetstream.Consumer, error) {
+	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:       cfg.Consumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       2 * time.Minute,
+		MaxAckPending: max(20000, 4*cfg.Batch),
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		FilterSubject: cfg.Filter,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("creating consumer %s: %w", cfg.Consumer, err)
+	}
+	return cons, nil
 }
 
 // Run consumes until ctx ends.
@@ -64,16 +117,16 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 	if err != nil {
 		return err
 	}
-	cons, err := st.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       cfg.Consumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       2 * time.Minute,
-		MaxAckPending: max(20000, 4*cfg.Batch),
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	cons, err := Durable(ctx, st, cfg)
 	if err != nil {
-		return fmt.Errorf("creating consumer %s: %w", cfg.Consumer, err)
+		return err
 	}
+	return Loop(ctx, cons, cfg, handle, stats, log)
+}
+
+// Loop fetches batches from cons, hands them to handle and acknowledges
+// them, until ctx ends.
+func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handler, stats *Stats, log *slog.Logger) error {
 	log.Info("consuming", "stream", cfg.Stream, "consumer", cfg.Consumer)
 	badLog := newLimiter(time.Second)
 	backoff := 100 * time.Millisecond
@@ -91,6 +144,9 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 		var sigs []signal.Signal
 		for msg := range batch.Messages() {
 			s, err := signal.Unmarshal(msg.Data())
+			if err == nil && cfg.Accept != nil && !cfg.Accept(s) {
+				err = fmt.Errorf("signal of site %q does not belong to consumer %s", s.Site, cfg.Consumer)
+			}
 			if err != nil {
 				stats.Bad.Add(1)
 				if badLog.allow() {

@@ -1,0 +1,69 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
+	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/hub/internal/detect"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/events"
+)
+
+// liveTick is how often the detectors look at the live edge: a stop is
+// reported within this of crossing its threshold.
+const liveTick = 200 * time.Millisecond
+
+// openEvents opens the hub's event store (data_dir/events.db).
+func openEvents(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*events.Store, error) {
+	ev, err := events.Open(filepath.Join(cfg.DataDir, "events.db"), events.OptionsFrom(cfg, js, log.With("part", "events")))
+	if err != nil {
+		return nil, fmt.Errorf("event store: %w", err)
+	}
+	return ev, nil
+}
+
+// newRunner returns the detection runner of one engine, resuming the open
+// events of the store.
+func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *slog.Logger) (*detect.Runner, error) {
+	var open []anomaly.Record
+	for _, status := range []string{anomaly.Opened, anomaly.Acknowledged} {
+		cursor := ""
+		for {
+			recs, next, more, err := ev.List(events.Filter{Status: status}, cursor, 1000)
+			if err != nil {
+				return nil, fmt.Errorf("listing open events: %w", err)
+			}
+			open = append(open, recs...)
+			if !more {
+				break
+			}
+			cursor = next
+		}
+	}
+	g, err := anomaly.NewGauges(gauge.DefaultConfig(), cfg.Location)
+	if err != nil {
+		return nil, err
+	}
+	return detect.New(detect.Options{
+		Engine: eng, Sink: ev, Gauges: g, Timeout: cfg.State.SignalTimeout, Open: open,
+		Settings: detect.SettingsFrom(func(line, class string) anomaly.Settings {
+			s := cfg.Events.Detectors.For(line, class)
+			return anomaly.Settings{DowntimeMin: s.DowntimeMin, OutOfShiftMin: s.OutOfShiftMin,
+				MicroStopMax: s.MicroStopMax, MicroStopBurst: s.MicroStopBurst, MicroStopWindow: s.MicroStopWindow,
+				ActivityDrop: s.ActivityDrop, ActivityWeeks: s.ActivityWeeks, FlatlineMin: s.FlatlineMin,
+				GaugeThreshold: s.GaugeThreshold, IdleRunningMin: s.IdleRunningMin}
+		}),
+		Log: log.With("part", "detect"),
+	}), nil
+}
+
+// runEvents runs the event store's dispatcher until ctx ends.
+func runEvents(ctx context.Context, ev *events.Store) error { return ev.Run(ctx) }

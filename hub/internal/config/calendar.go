@@ -38,7 +38,7 @@ type Window struct {
 // Closure is an absolute planned stop (holiday, shutdown), local date-times.
 type Closure struct {
 	Name string `yaml:"name"`
-	From string `yaml:"from"` // 2006-01-02T15:04 or 2006-01-02
+	From string `yaml:"from"` // local 2006-01-02, 2006-01-02T15:04[:05.000], or RFC 3339 with an offset
 	To   string `yaml:"to"`
 }
 
@@ -74,12 +74,15 @@ func (t TierCuts) validate(path string, add func(string, string, ...any)) {
 }
 
 func parseLocal(s string, loc *time.Location) (time.Time, error) {
-	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02"} {
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil // with an explicit offset
+	}
+	for _, layout := range []string{"2006-01-02T15:04:05.999999999", "2006-01-02T15:04", "2006-01-02"} {
 		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("invalid local date-time %q (want 2006-01-02T15:04 or 2006-01-02)", s)
+	return time.Time{}, fmt.Errorf("invalid date-time %q (want local 2006-01-02, 2006-01-02T15:04[:05.000], or RFC 3339 with an offset)", s)
 }
 
 // build turns a configured calendar into a calendar.Calendar; plant, when

@@ -116,3 +116,32 @@ func (c *calendar) nextStart(t time.Time) time.Time {
 		c.ensure(c.nextDay)
 	}
 }
+
+// onDuty returns the line shift (index into the line's shifts) of the
+// instance on duty at t: of those containing t, the earliest started.
+func (c *calendar) onDuty(t time.Time) (int, bool) {
+	c.ensure(t)
+	i := sort.Search(len(c.inst), func(i int) bool { return c.inst[i].start.After(t) })
+	shift, ok := 0, false
+	for j := i - 1; j >= 0 && c.inst[j].start.After(t.Add(-maxShift)); j-- {
+		if c.inst[j].end.After(t) {
+			shift, ok = c.inst[j].shift, true
+		}
+	}
+	return shift, ok
+}
+
+// cuts appends to out the instance starts and ends strictly inside (a, b).
+func (c *calendar) cuts(a, b time.Time, out []time.Time) []time.Time {
+	c.ensure(b)
+	from := a.Add(-maxShift)
+	i := sort.Search(len(c.inst), func(i int) bool { return c.inst[i].start.After(from) })
+	for ; i < len(c.inst) && c.inst[i].start.Before(b); i++ {
+		for _, x := range []time.Time{c.inst[i].start, c.inst[i].end} {
+			if x.After(a) && x.Before(b) {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}

@@ -33,6 +33,29 @@ type Config struct {
 	SampleInterval time.Duration `yaml:"sample_interval"`
 	Shifts         []Shift       `yaml:"shifts"`
 	Lines          []Line        `yaml:"lines"`
+	// Faults and PlannedStops are injected into the live phase, at offsets
+	// from the live start.
+	Faults       []Fault       `yaml:"faults"`
+	PlannedStops []PlannedStop `yaml:"planned_stops"`
+}
+
+// Fault forces one machine into a state (down or idle) from At after the
+// live start for Duration; then the machine resumes what it was doing.
+type Fault struct {
+	Line     string        `yaml:"line"`
+	Machine  int           `yaml:"machine"` // 1 is M01
+	At       time.Duration `yaml:"at"`
+	Duration time.Duration `yaml:"duration"`
+	State    string        `yaml:"state"`
+}
+
+// PlannedStop stops every machine of a line (they report idle) from At after
+// the live start for Duration; the truth counts the time as planned_stop
+// inside shifts.
+type PlannedStop struct {
+	Line     string        `yaml:"line"`
+	At       time.Duration `yaml:"at"`
+	Duration time.Duration `yaml:"duration"`
 }
 
 // Shift is a named daily window in plant local time. An end at or before the
@@ -158,7 +181,62 @@ func (c *Config) Validate() error {
 			errs = append(errs, config.Errorf(p+".breakdowns_per_day", "must be between 0 and 1000, got %v", *l.BreakdownsPerDay))
 		}
 	}
+	errs = append(errs, c.validateInjected(lines)...)
 	return errors.Join(errs...)
+}
+
+// validateInjected checks the faults and planned stops; lines holds the
+// valid line names.
+func (c *Config) validateInjected(lines map[string]bool) []error {
+	var errs []error
+	machines := map[string]int{}
+	for _, l := range c.Lines {
+		machines[l.Name] = l.Machines
+	}
+	window := func(p string, at, d time.Duration) {
+		if at < 0 || at%time.Millisecond != 0 {
+			errs = append(errs, config.Errorf(p+".at", "must be a non-negative whole number of milliseconds, got %s", at))
+		}
+		if d < time.Millisecond || d%time.Millisecond != 0 {
+			errs = append(errs, config.Errorf(p+".duration", "must be a whole number of milliseconds, at least 1ms, got %s", d))
+		}
+	}
+	overlap := func(a1, d1, a2, d2 time.Duration) bool { return a1 < a2+d2 && a2 < a1+d1 }
+	for i, f := range c.Faults {
+		p := fmt.Sprintf("faults[%d]", i)
+		switch {
+		case f.Line == "":
+			errs = append(errs, config.Errorf(p+".line", "is required"))
+		case !lines[f.Line]:
+			errs = append(errs, config.Errorf(p+".line", "unknown line %q", f.Line))
+		case f.Machine < 1 || f.Machine > machines[f.Line]:
+			errs = append(errs, config.Errorf(p+".machine", "must be between 1 and %d (the machines of line %s), got %d", machines[f.Line], f.Line, f.Machine))
+		}
+		window(p, f.At, f.Duration)
+		if f.State != Down && f.State != Idle {
+			errs = append(errs, config.Errorf(p+".state", "must be %q or %q, got %q", Down, Idle, f.State))
+		}
+		for j, g := range c.Faults[:i] {
+			if g.Line == f.Line && g.Machine == f.Machine && overlap(f.At, f.Duration, g.At, g.Duration) {
+				errs = append(errs, config.Errorf(p, "overlaps faults[%d] on the same machine", j))
+			}
+		}
+	}
+	for i, s := range c.PlannedStops {
+		p := fmt.Sprintf("planned_stops[%d]", i)
+		if s.Line == "" {
+			errs = append(errs, config.Errorf(p+".line", "is required"))
+		} else if !lines[s.Line] {
+			errs = append(errs, config.Errorf(p+".line", "unknown line %q", s.Line))
+		}
+		window(p, s.At, s.Duration)
+		for j, o := range c.PlannedStops[:i] {
+			if o.Line == s.Line && overlap(s.At, s.Duration, o.At, o.Duration) {
+				errs = append(errs, config.Errorf(p, "overlaps planned_stops[%d] on the same line", j))
+			}
+		}
+	}
+	return errs
 }
 
 // withDefaults returns the line with its optional values filled in.

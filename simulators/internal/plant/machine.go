@@ -21,7 +21,9 @@ const (
 // machine generates one machine's behaviour. During its line's shifts it
 // cycles idle -> running -> idle/setup -> ...; a run may end in a breakdown,
 // whose repair goes on regardless of shifts. Outside shifts it is idle (not
-// running) unless it is still down.
+// running) unless it is still down. An injected fault or planned stop holds
+// the reported state (down or idle) while the generator goes on underneath;
+// when it ends the machine reports the generator's state again.
 type machine struct {
 	line *line
 	name string
@@ -40,8 +42,15 @@ type machine struct {
 	phaseEnd time.Time // next transition
 	cut      bool      // the phase ends because the shift ends
 	after    string    // state after the phase when not cut
-	runMs    int64     // running time since the generator's start, up to runFrom
-	runFrom  time.Time // start of the current run when running
+	runMs    int64     // reported running time since the generator's start, up to runFrom
+	runFrom  time.Time // start of the current run when reported running
+	runOn    bool      // reported running
+
+	// injected faults and planned stops
+	forces []force
+	bnds   []time.Time // their starts and ends, sorted, unique
+	nb     int         // next boundary not yet passed
+	forced string      // state forced now; empty: none
 
 	// operators
 	opq []opChange
@@ -87,13 +96,30 @@ func (m *machine) goOff(t time.Time) {
 }
 
 func (m *machine) setState(t time.Time, st string) {
-	if m.st == Running && st != Running {
+	m.st = st
+	m.syncRun(t)
+}
+
+// eff is the state the machine reports: the forced one, if any, else the
+// generator's.
+func (m *machine) eff() string {
+	if m.forced != "" {
+		return m.forced
+	}
+	return m.st
+}
+
+// syncRun keeps the reported running time (which drives the counter) up to
+// date after the reported state may have changed at t.
+func (m *machine) syncRun(t time.Time) {
+	run := m.eff() == Running
+	if m.runOn && !run {
 		m.runMs += t.Sub(m.runFrom).Milliseconds()
 	}
-	if st == Running && m.st != Running {
+	if run && !m.runOn {
 		m.runFrom = t
 	}
-	m.st = st
+	m.runOn = run
 }
 
 // beginPhase enters state st at t for d (cut short by the end of the shift),
@@ -187,6 +213,9 @@ func (m *machine) peek() time.Time {
 	if m.started && m.nextSample.Before(t) {
 		t = m.nextSample
 	}
+	if m.nb < len(m.bnds) && m.bnds[m.nb].Before(t) {
+		t = m.bnds[m.nb]
+	}
 	return t
 }
 
@@ -195,6 +224,13 @@ func (m *machine) step(t time.Time) []Event {
 	for !m.phaseEnd.After(t) {
 		m.advance()
 	}
+	if m.nb < len(m.bnds) && !m.bnds[m.nb].After(t) {
+		for m.nb < len(m.bnds) && !m.bnds[m.nb].After(t) {
+			m.nb++
+		}
+		m.forced = forcedAt(m.forces, t)
+		m.syncRun(t)
+	}
 	if m.nextOp().Equal(t) {
 		m.applyOps(t)
 	}
@@ -202,10 +238,11 @@ func (m *machine) step(t time.Time) []Event {
 		return nil
 	}
 	var evs []Event
-	run := m.st == Running
+	st := m.eff()
+	run := st == Running
 	countDone := false
-	if m.st != m.pubState {
-		evs = append(evs, m.event(t, signal.State, signal.String(m.st)))
+	if st != m.pubState {
+		evs = append(evs, m.event(t, signal.State, signal.String(st)))
 		if run != m.pubRun {
 			evs = append(evs, m.event(t, signal.Run, signal.Bool(run)))
 		}
@@ -228,9 +265,10 @@ func (m *machine) step(t time.Time) []Event {
 
 // all returns every signal of the machine at t (initial and final samples).
 func (m *machine) all(t time.Time) []Event {
+	st := m.eff()
 	return []Event{
-		m.event(t, signal.State, signal.String(m.st)),
-		m.event(t, signal.Run, signal.Bool(m.st == Running)),
+		m.event(t, signal.State, signal.String(st)),
+		m.event(t, signal.Run, signal.Bool(st == Running)),
 		m.event(t, signal.Count, signal.Number(m.count(t))),
 		m.event(t, Power, signal.Number(m.power(t))),
 		m.event(t, signal.Operator, signal.String(strings.Join(m.ops, ","))),
@@ -239,8 +277,9 @@ func (m *machine) all(t time.Time) []Event {
 
 // publish records the published values at t, after accounting up to t.
 func (m *machine) publish(t time.Time) {
-	m.acct.observe(t, m.st == Running, m.ops)
-	m.pubState, m.pubRun, m.pubOps = m.st, m.st == Running, strings.Join(m.ops, ",")
+	st := m.eff()
+	m.acct.observe(t, st, m.ops)
+	m.pubState, m.pubRun, m.pubOps = st, st == Running, strings.Join(m.ops, ",")
 }
 
 func (m *machine) event(t time.Time, name string, v signal.Value) Event {
@@ -250,7 +289,7 @@ func (m *machine) event(t time.Time, name string, v signal.Value) Event {
 // count is the good-part counter at t.
 func (m *machine) count(t time.Time) float64 {
 	ms := m.runMs
-	if m.st == Running {
+	if m.runOn {
 		ms += t.Sub(m.runFrom).Milliseconds()
 	}
 	return m.base + math.Floor(float64(ms)/float64(m.cycle.Milliseconds()))
@@ -260,12 +299,12 @@ func (m *machine) count(t time.Time) float64 {
 // that depends only on the machine and t.
 func (m *machine) power(t time.Time) float64 {
 	level := 0.06
-	switch {
-	case m.st == Running:
+	switch st := m.eff(); {
+	case st == Running:
 		level = 1
-	case m.st == Setup:
+	case st == Setup:
 		level = 0.3
-	case m.st == Down:
+	case st == Down:
 		level = 0.04
 	case m.on:
 		level = 0.18

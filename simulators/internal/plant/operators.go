@@ -20,7 +20,18 @@ type line struct {
 	all     []string
 	seed    int64
 	sample  time.Duration
-	nextIns int // next calendar instance whose logins are not generated yet
+	nextIns int      // next calendar instance whose logins are not generated yet
+	stops   []window // injected planned stops, by start
+}
+
+// inStop reports whether t is inside one of the line's planned stops.
+func (l *line) inStop(t time.Time) bool {
+	for _, w := range l.stops {
+		if !w.start.After(t) && w.end.After(t) {
+			return true
+		}
+	}
+	return false
 }
 
 // opChange is an operator logging in (in) or out at a machine.

@@ -7,8 +7,11 @@
 // same events; events come in time order, every time truncated to the
 // millisecond; a machine's first events are all its signals at its start
 // (the initial sample) and Final gives all of them again at the end; the
-// Truth is computed from exactly the emitted events. Days and months are cut
-// in the plant's time zone. The package does no I/O and never reads the clock.
+// Truth is computed from exactly the emitted events and the lines' shifts.
+// Injected faults and planned stops only change what a machine reports while
+// they last; the generator goes on underneath, so without them the events are
+// the same. Days and months are cut in the plant's time zone. The package
+// does no I/O and never reads the clock.
 package plant
 
 import (
@@ -51,6 +54,8 @@ type Plant struct {
 	opMonths map[string]map[string]float64
 	sessions map[string][]Session
 	opLine   map[string]*line
+	faults   []injected
+	stops    []injected
 }
 
 // New builds the plant. Machines of MQTT lines start at start, machines of
@@ -109,6 +114,7 @@ func New(cfg Config, start, liveStart time.Time) (*Plant, error) {
 		p.lines = append(p.lines, l)
 		p.machines = append(p.machines, l.machines...)
 	}
+	p.inject(liveStart)
 	for _, m := range p.machines {
 		m.warmUp(p, m.line.start)
 	}
@@ -150,7 +156,7 @@ func (m *machine) warmUp(p *Plant, start time.Time) {
 	}
 	m.started = true
 	m.nextSample = start.Add(m.line.sample)
-	m.acct = newAccount(p.loc, m.line.cfg.Name, m.name, start, p.opMonths, p.sessions)
+	m.acct = newAccount(p.loc, m.line, m.name, start, p.opMonths, p.sessions)
 	m.publish(start)
 	p.pending = append(p.pending, m.all(start)...)
 }
@@ -241,18 +247,19 @@ func (p *Plant) Final(end time.Time) []Event {
 // Truth returns the ground truth; Final must have been called.
 func (p *Plant) Truth() Truth {
 	t := Truth{Site: p.cfg.Site, Timezone: p.cfg.Timezone, Equipment: []EquipmentTruth{}, Operators: []OperatorTruth{}}
+	t.Faults, t.PlannedStops = p.injectedTruth()
 	for _, m := range p.machines {
 		if m.line.start.After(p.end) {
 			continue
 		}
 		days, months := periods(m.line.start, p.end, p.loc)
 		e := EquipmentTruth{Line: m.line.cfg.Name, Equipment: m.name, Class: m.line.cfg.Class, Source: m.line.source,
-			Start: m.line.start.UTC(), End: p.end.UTC(), Months: map[string]RunMs{}, Days: map[string]RunMs{}}
+			Start: m.line.start.UTC(), End: p.end.UTC(), Months: map[string]PeriodTruth{}, Days: map[string]PeriodTruth{}}
 		for _, d := range days {
-			e.Days[d] = RunMs{m.acct.days[d]}
+			e.Days[d] = period(m.acct.days[d], m.acct.daySt[d], dayLength(d, p.loc))
 		}
 		for _, mo := range months {
-			e.Months[mo] = RunMs{m.acct.months[mo]}
+			e.Months[mo] = period(m.acct.months[mo], m.acct.monthSt[mo], monthLength(mo, p.loc))
 		}
 		t.Equipment = append(t.Equipment, e)
 	}

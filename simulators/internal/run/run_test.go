@@ -57,6 +57,37 @@ func TestBadConfigNamesKeys(t *testing.T) {
 	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "colour") {
 		t.Errorf("unknown key not reported: %v", err)
 	}
+	os.WriteFile(p, []byte("site: plant1\nshifts: [{name: a, start: '06:00', end: '14:00'}]\nlines: [{name: L1, source: mqtt, machines: 2, class: c, shifts: [a]}]\n"+
+		"faults: [{line: L1, machine: 3, at: 1s, duration: 1s, state: down}, {line: L2, machine: 1, at: 1s, duration: 0s, state: off}]\n"+
+		"planned_stops: [{line: L1, at: -1s, duration: 1s}]\n"), 0o644)
+	_, err = Load(p)
+	for _, key := range []string{"faults[0].machine", "faults[1].line", "faults[1].duration", "faults[1].state", "planned_stops[0].at"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+	os.WriteFile(p, []byte("site: plant1\nfaults: [{line: L1, machine: 1, at: 1s, duration: 1s, state: down, kind: x}]\n"), 0o644)
+	if _, err := Load(p); err == nil || !strings.Contains(err.Error(), "kind") {
+		t.Errorf("unknown key in a fault not reported: %v", err)
+	}
+}
+
+// The commented example of faults and planned stops in the sample config is valid.
+func TestSampleConfigInjectedExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(testenv.Root(t), "configs", "simulator.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.NewReplacer("faults: []\n", "faults:\n", "planned_stops: []\n", "planned_stops:\n", "#  - {line:", "  - {line:").Replace(string(b))
+	p := filepath.Join(t.TempDir(), "simulator.yaml")
+	os.WriteFile(p, []byte(s), 0o644)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Faults) != 2 || len(c.PlannedStops) != 1 || c.Faults[0] != (plant.Fault{Line: "L3", Machine: 1, At: 10 * time.Second, Duration: 8 * time.Second, State: plant.Down}) {
+		t.Errorf("example faults %+v, planned stops %+v", c.Faults, c.PlannedStops)
+	}
 }
 
 // The whole simulator with the built-in broker and an OPC UA line, live time
@@ -79,6 +110,10 @@ func TestSimulatorTruthMatchesMQTTStream(t *testing.T) {
 	c.Lines = []plant.Line{
 		{Name: "L1", Source: plant.SourceMQTT, Machines: 3, Class: "cnc", Shifts: []string{"early", "late", "night"}, Weekend: true, Operators: 4, MeanRun: 20 * time.Minute, MeanIdle: 5 * time.Minute},
 		{Name: "L9", Source: plant.SourceOPCUA, Machines: 1, Class: "mill", Shifts: []string{"early", "late", "night"}, Weekend: true, Operators: 1, MeanRun: 4 * time.Second, MeanIdle: 2 * time.Second, MeanSetup: 3 * time.Second},
+	}
+	c.Faults = []plant.Fault{
+		{Line: "L1", Machine: 2, At: 5 * time.Minute, Duration: 3 * time.Minute, State: plant.Down},
+		{Line: "L9", Machine: 1, At: time.Minute, Duration: 30 * time.Second, State: plant.Idle},
 	}
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -208,5 +243,25 @@ func TestSimulatorTruthMatchesMQTTStream(t *testing.T) {
 	}
 	if !sawOPC || len(tr.Operators) != 5 {
 		t.Errorf("OPC UA machine in truth %v, %d operators", sawOPC, len(tr.Operators))
+	}
+	// The fault on the MQTT line is in the stream: L1/M02 reports down from
+	// the fault's start and nothing else until its end.
+	from, to := now.Add(5*time.Minute), now.Add(8*time.Minute)
+	var st string
+	mu.Lock()
+	for _, e := range got {
+		if e.Line == "L1" && e.Equipment == "M02" && e.Name == "state" && e.Time.Before(to) {
+			if e.Time.After(from) {
+				t.Errorf("L1/M02 reports %q at %v during its fault", e.Value.Str, e.Time)
+			}
+			st = e.Value.Str
+		}
+	}
+	mu.Unlock()
+	if st != plant.Down {
+		t.Errorf("L1/M02 reports %q during its fault, want down", st)
+	}
+	if len(tr.Faults) != 2 || tr.Faults[0].Line != "L9" || !tr.Faults[1].Start.Equal(from) || !tr.Faults[1].End.Equal(to) {
+		t.Errorf("truth faults %+v", tr.Faults)
 	}
 }

@@ -8,9 +8,9 @@ package anomaly
 
 import (
 	"crypto/sha256"
-	"fmt"
 	"encoding/binary"
 	"encoding/hex"
+	"fmt"
 	"time"
 
 	"github.com/floorpulse/floorpulse/pkg/signal"

@@ -6,7 +6,8 @@ import (
 )
 
 // force is an injected stretch [start, end) in which a machine reports a
-// fixed state: a fault (down or idle), or a planned stop of its line (idle).
+// fixed state: a fault (down or idle), or a planned stop of its line
+// (reported as state planned_stop, as PLCs report planned maintenance).
 type force struct {
 	start, end time.Time
 	state      string
@@ -17,7 +18,7 @@ type force struct {
 type window struct{ start, end time.Time }
 
 // forcedAt returns the state forced at t: a fault's state wins over a
-// planned stop's idle; empty when nothing is forced.
+// planned stop; empty when nothing is forced.
 func forcedAt(fs []force, t time.Time) string {
 	st := ""
 	for _, f := range fs {
@@ -27,7 +28,7 @@ func forcedAt(fs []force, t time.Time) string {
 		if !f.planned {
 			return f.state
 		}
-		st = Idle
+		st = PlannedStopState
 	}
 	return st
 }
@@ -52,7 +53,7 @@ func (p *Plant) inject(liveStart time.Time) {
 		w := window{start, start.Add(s.Duration)}
 		l.stops = append(l.stops, w)
 		for _, m := range l.machines {
-			m.forces = append(m.forces, force{start: w.start, end: w.end, state: Idle, planned: true})
+			m.forces = append(m.forces, force{start: w.start, end: w.end, state: PlannedStopState, planned: true})
 		}
 		p.stops = append(p.stops, injected{line: l, start: w.start, end: w.end})
 	}

@@ -316,7 +316,7 @@ func TestStatesMatchEvents(t *testing.T) {
 
 // An injected fault holds the reported state for its duration (run false,
 // the counter still), then the machine resumes; planned stops hold every
-// machine of the line idle. Both apply to OPC UA lines too, and the truth
+// machine of the line in state planned_stop. Both apply to OPC UA lines too, and the truth
 // lists them with the shift on duty.
 func TestFaultsAndPlannedStops(t *testing.T) {
 	c := testConfig()
@@ -345,7 +345,7 @@ func TestFaultsAndPlannedStops(t *testing.T) {
 		{"L1", "M02", Down, live.Add(14 * time.Hour), live.Add(15 * time.Hour)},
 	}
 	for _, m := range []string{"M01", "M02", "M03", "M04"} {
-		spans = append(spans, span{"L1", m, Idle, live.Add(5 * time.Hour), live.Add(5*time.Hour + 15*time.Minute)})
+		spans = append(spans, span{"L1", m, PlannedStopState, live.Add(5 * time.Hour), live.Add(5*time.Hour + 15*time.Minute)})
 	}
 	for _, s := range spans {
 		var st, count string

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -240,6 +241,21 @@ type Influx struct {
 // StartInflux starts influxd 1.8 with its data in a temp dir and creates database db.
 func StartInflux(t testing.TB, db string) *Influx {
 	t.Helper()
+	// A free port can be taken by another process before influxd binds it:
+	// then start again on other ports.
+	for attempt := 1; ; attempt++ {
+		in, err := startInflux(t)
+		if err == nil {
+			in.Query(t, "CREATE DATABASE "+db)
+			return in
+		}
+		if attempt == 5 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
+	}
+}
+
+func startInflux(t testing.TB) (*Influx, error) {
 	dir := t.TempDir()
 	httpPort, rpcPort := FreePort(t), FreePort(t)
 	conf := filepath.Join(dir, "influxdb.conf")
@@ -268,17 +284,16 @@ bind-address = "127.0.0.1:%d"
 		resp, err := http.Get(in.URL + "/ping")
 		if err == nil {
 			resp.Body.Close()
-			if resp.StatusCode == http.StatusNoContent {
-				break
+			if resp.StatusCode == http.StatusNoContent && !p.Exited() {
+				return in, nil
 			}
 		}
-		if time.Now().After(deadline) || p.Exited() {
-			t.Fatalf("influxd not ready: %v\n%s", err, tail(p.Output(), 2048))
+		if p.Exited() || time.Now().After(deadline) {
+			p.Kill()
+			return nil, fmt.Errorf("influxd not ready: %v\n%s", err, tail(p.Output(), 2048))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	in.Query(t, "CREATE DATABASE "+db)
-	return in
 }
 
 // Query runs an InfluxQL statement and returns the raw JSON answer.

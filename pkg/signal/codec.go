@@ -18,21 +18,22 @@ const MaxEncodedSize = 64 << 10
 // Exactly one of "b" (bool), "n" (number) or "s" (string) carries the value.
 // A gap marker has "sig":"_gap" and "gap":{"from":..,"to":..,"dropped":n,"reason":".."}.
 type wire struct {
-	V     int       `json:"v"`
-	Site  string    `json:"site"`
-	Line  string    `json:"line"`
-	Eq    string    `json:"eq"`
-	Sig   string    `json:"sig"`
-	B     *bool     `json:"b,omitempty"`
-	N     *float64  `json:"n,omitempty"`
-	S     *string   `json:"s,omitempty"`
-	TS    time.Time `json:"ts"`
-	RX    bool      `json:"rx,omitempty"`
-	Q     string    `json:"q,omitempty"`
-	SC    uint32    `json:"sc,omitempty"`
-	Agent string    `json:"agent,omitempty"`
-	Seq   uint64    `json:"seq,omitempty"`
-	Gap   *wireGap  `json:"gap,omitempty"`
+	V     int        `json:"v"`
+	Site  string     `json:"site"`
+	Line  string     `json:"line"`
+	Eq    string     `json:"eq"`
+	Sig   string     `json:"sig"`
+	B     *bool      `json:"b,omitempty"`
+	N     *float64   `json:"n,omitempty"`
+	S     *string    `json:"s,omitempty"`
+	TS    time.Time  `json:"ts"`
+	STS   *time.Time `json:"sts,omitempty"` // v2: the OPC UA ServerTimestamp, when there is also a source time
+	RX    bool       `json:"rx,omitempty"`
+	Q     string     `json:"q,omitempty"`
+	SC    uint32     `json:"sc,omitempty"`
+	Agent string     `json:"agent,omitempty"`
+	Seq   uint64     `json:"seq,omitempty"`
+	Gap   *wireGap   `json:"gap,omitempty"`
 }
 
 type wireGap struct {
@@ -53,6 +54,12 @@ func Marshal(s Signal) ([]byte, error) {
 	}
 	if s.Quality != Good {
 		w.Q = s.Quality.String()
+	}
+	if !s.ServerTime.IsZero() {
+		// Version 2 only adds sts: a signal without it stays version 1, which
+		// every hub reads.
+		st := s.ServerTime.UTC()
+		w.V, w.STS = SchemaVersionServerTime, &st
 	}
 	switch s.Value.Kind {
 	case KindBool:
@@ -86,12 +93,18 @@ func Unmarshal(data []byte) (Signal, error) {
 	if dec.More() {
 		return Signal{}, fmt.Errorf("%w: trailing data", ErrInvalid)
 	}
-	if w.V != SchemaVersion {
-		return Signal{}, fmt.Errorf("%w: schema version %d, want %d", ErrInvalid, w.V, SchemaVersion)
+	if w.V != SchemaVersion && w.V != SchemaVersionServerTime {
+		return Signal{}, fmt.Errorf("%w: schema version %d, want %d or %d", ErrInvalid, w.V, SchemaVersion, SchemaVersionServerTime)
+	}
+	if w.STS != nil && w.V < SchemaVersionServerTime {
+		return Signal{}, fmt.Errorf("%w: sts needs schema version %d", ErrInvalid, SchemaVersionServerTime)
 	}
 	s := Signal{
 		Site: w.Site, Line: w.Line, Equipment: w.Eq, Name: w.Sig,
 		Time: w.TS, Received: w.RX, Status: w.SC, Agent: w.Agent, Seq: w.Seq,
+	}
+	if w.STS != nil {
+		s.ServerTime = *w.STS
 	}
 	q, err := ParseQuality(w.Q)
 	if err != nil {

@@ -41,6 +41,22 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// A server timestamp travels as schema version 2 and is not part of the
+// identity; a signal without one stays version 1.
+func TestServerTime(t *testing.T) {
+	s := sample()
+	b1, _ := Marshal(s)
+	s.ServerTime = s.Time.Add(3 * time.Millisecond)
+	b2, err := Marshal(s)
+	if err != nil || !strings.Contains(string(b1), `"v":1`) || !strings.Contains(string(b2), `"v":2`) || !strings.Contains(string(b2), `"sts":`) {
+		t.Fatalf("encodings: %s / %s (%v)", b1, b2, err)
+	}
+	got, err := Unmarshal(b2)
+	if err != nil || !got.ServerTime.Equal(s.ServerTime) || got.ID() != sample().ID() {
+		t.Fatalf("decoded %+v, %v", got, err)
+	}
+}
+
 func TestIDStableAcrossReads(t *testing.T) {
 	a, b := sample(), sample()
 	b.Agent, b.Seq, b.Quality, b.Status = "other", 99, Good, 0
@@ -65,7 +81,8 @@ func TestIDStableAcrossReads(t *testing.T) {
 func TestUnmarshalRejects(t *testing.T) {
 	for name, in := range map[string]string{
 		"not json":      `{`,
-		"version":       `{"v":2,"site":"s","line":"l","eq":"e","sig":"run","b":true,"ts":"2026-01-01T00:00:00Z"}`,
+		"version":       `{"v":3,"site":"s","line":"l","eq":"e","sig":"run","b":true,"ts":"2026-01-01T00:00:00Z"}`,
+		"sts in v1":     `{"v":1,"site":"s","line":"l","eq":"e","sig":"run","b":true,"ts":"2026-01-01T00:00:00Z","sts":"2026-01-01T00:00:01Z"}`,
 		"unknown field": `{"v":1,"site":"s","line":"l","eq":"e","sig":"run","b":true,"ts":"2026-01-01T00:00:00Z","x":1}`,
 		"no value":      `{"v":1,"site":"s","line":"l","eq":"e","sig":"run","ts":"2026-01-01T00:00:00Z"}`,
 		"two values":    `{"v":1,"site":"s","line":"l","eq":"e","sig":"run","b":true,"n":1,"ts":"2026-01-01T00:00:00Z"}`,

@@ -22,7 +22,12 @@ import (
 )
 
 // SchemaVersion is the version of the JSON encoding written by Marshal.
-const SchemaVersion = 1
+// Version 2 is version 1 plus the optional server timestamp "sts"; Marshal
+// writes it only for signals that carry one, and Unmarshal reads both.
+const (
+	SchemaVersion           = 1
+	SchemaVersionServerTime = 2
+)
 
 // Names of the signals the hub interprets. Any other numeric signal is a gauge.
 const (
@@ -167,7 +172,10 @@ type Signal struct {
 	Time time.Time
 	// Received is true when the source gave no timestamp and Time is the agent's receive time.
 	Received bool
-	Quality  Quality
+	// ServerTime is the OPC UA ServerTimestamp when Time is the SourceTimestamp
+	// (zero otherwise). It is not part of the signal's identity.
+	ServerTime time.Time
+	Quality    Quality
 	// Status is the raw status code (OPC UA), 0 when the source has none.
 	Status uint32
 	Agent  string

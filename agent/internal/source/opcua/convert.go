@@ -33,8 +33,9 @@ var (
 
 func plausible(t time.Time) bool { return !t.Before(earliest) && t.Before(latest) }
 
-// toSignal converts a data change. The time is the SourceTimestamp, else the
-// ServerTimestamp, else the receive time (flagged). The full status code is
+// toSignal converts a data change. The time is the SourceTimestamp (with
+// the ServerTimestamp kept beside it), else the ServerTimestamp, else the
+// receive time (flagged). The full status code is
 // kept; bad and uncertain values are converted too (a bad value without a
 // value becomes the empty string: its quality says it means nothing).
 func toSignal(m mapping, dv *ua.DataValue, agent string, rx time.Time) (signal.Signal, error) {
@@ -48,6 +49,9 @@ func toSignal(m mapping, dv *ua.DataValue, agent string, rx time.Time) (signal.S
 	switch {
 	case dv.EncodingMask&ua.DataValueSourceTimestamp != 0 && plausible(dv.SourceTimestamp):
 		s.Time = dv.SourceTimestamp.UTC()
+		if dv.EncodingMask&ua.DataValueServerTimestamp != 0 && plausible(dv.ServerTimestamp) {
+			s.ServerTime = dv.ServerTimestamp.UTC()
+		}
 	case dv.EncodingMask&ua.DataValueServerTimestamp != 0 && plausible(dv.ServerTimestamp):
 		s.Time = dv.ServerTimestamp.UTC()
 	default:

@@ -93,6 +93,9 @@ func checkInterop(t *testing.T, srv *testenv.NodeOPCUA, st *started) {
 				g.Site != "plant1" || g.Line != "L1" || g.Equipment != "M01" || g.Agent != "gw1") {
 				t.Errorf("%s: got %+v, want %+v", w.Name, g, w)
 			}
+			if g.Time.Equal(w.Time) && g.ServerTime.IsZero() {
+				t.Errorf("%s: the server timestamp is lost", w.Name)
+			}
 		}
 	}
 }

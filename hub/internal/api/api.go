@@ -76,6 +76,9 @@ func (h *handler) metrics(w http.ResponseWriter, _ *http.Request) {
 	fmt.Fprintf(w, "# TYPE floorpulse_hub_bad_messages_total counter\nfloorpulse_hub_bad_messages_total %d\n", h.stats.Bad.Load())
 	fmt.Fprintf(w, "# TYPE floorpulse_hub_batch_failures_total counter\nfloorpulse_hub_batch_failures_total %d\n", h.stats.Failures.Load())
 	fmt.Fprintf(w, "# TYPE floorpulse_hub_batches_total counter\nfloorpulse_hub_batches_total %d\n", h.stats.Batches.Load())
+	es := h.eng.Stats()
+	fmt.Fprintf(w, "# TYPE floorpulse_hub_state_unmapped_total counter\nfloorpulse_hub_state_unmapped_total %d\n", es.UnmappedStates)
+	fmt.Fprintf(w, "# TYPE floorpulse_hub_signals_too_late_total counter\nfloorpulse_hub_signals_too_late_total %d\n", es.TooLate)
 }
 
 // EquipmentJSON is one equipment month in the API.

@@ -198,7 +198,7 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, h http.Handl
 func Options(cfg *config.Config) engine.Options {
 	return engine.Options{
 		Location: cfg.Location, Registry: Registry(cfg), Threshold: cfg.Threshold,
-		Timeout: cfg.State.SignalTimeout, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
+		Timeout: cfg.State.SignalTimeout, MaxLateness: cfg.State.MaxLateness, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
 		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(), IdleRunningAfter: cfg.Activity.IdleRunningAfter,
 		OperatorThreshold: cfg.Operators.ActiveThreshold, OperatorTiers: cfg.OperatorTiers(), Attrition: cfg.AttritionRule(),
 	}

@@ -17,6 +17,9 @@ type State struct {
 	SignalTimeout time.Duration `yaml:"signal_timeout"`
 	// Codes maps state signal values (PLC codes or texts) to states.
 	Codes map[string]string `yaml:"codes"`
+	// MaxLateness: signals older than their equipment's latest by more are
+	// set aside and counted (0: any lateness is placed).
+	MaxLateness time.Duration `yaml:"max_lateness"`
 }
 
 // Calendar is a production calendar in plant local time.
@@ -161,6 +164,9 @@ func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calenda
 func (c *Config) validateState(add func(string, string, ...any)) {
 	if c.State.SignalTimeout < 0 {
 		add("state.signal_timeout", "must not be negative")
+	}
+	if c.State.MaxLateness < 0 {
+		add("state.max_lateness", "must not be negative")
 	}
 	c.stateCodes = map[string]state.State{}
 	for code, name := range c.State.Codes {

@@ -30,6 +30,10 @@ type Options struct {
 	Threshold func(class string) time.Duration
 	// Timeout is the signal timeout: silence longer than it is unknown (0: never).
 	Timeout time.Duration
+	// MaxLateness sets aside (and counts) signals older than their
+	// equipment's latest observation by more than this (0: any lateness is
+	// placed and restates the periods it affects).
+	MaxLateness time.Duration
 	// StateCodes maps state signal values (as text: "3", "RUN") to states.
 	// The state names themselves (running, idle, ...) always map.
 	StateCodes map[string]state.State
@@ -50,6 +54,7 @@ type Options struct {
 // Stats counts what the engine set aside.
 type Stats struct {
 	UnmappedStates uint64 // state values with no mapping (taken as unknown)
+	TooLate        uint64 // signals set aside: later than MaxLateness
 }
 
 // Engine holds every equipment's timeline.
@@ -187,6 +192,10 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 		_, oldHorizon, seen := tl.Span()
 		if !seen {
 			oldHorizon = t
+		}
+		if e.opts.MaxLateness > 0 && seen && t < oldHorizon-int64(e.opts.MaxLateness) {
+			e.stats.TooLate++
+			continue
 		}
 		if tl.Observe(t) {
 			c.SilencesChanged = true

@@ -156,6 +156,21 @@ func TestStateSteps(t *testing.T) {
 	}
 }
 
+// Beyond the configured lateness a signal is set aside and counted.
+func TestMaxLateness(t *testing.T) {
+	loc := time.UTC
+	e := New(Options{Location: loc, Threshold: func(string) time.Duration { return time.Hour }, MaxLateness: time.Hour}, nil)
+	t0 := time.Date(2026, 10, 1, 12, 0, 0, 0, loc)
+	e.Apply([]signal.Signal{sig("M1", signal.Run, signal.Bool(false), t0)})
+	changes, _ := e.Apply([]signal.Signal{
+		sig("M1", signal.Run, signal.Bool(true), t0.Add(-30*time.Minute)), // within the lateness: placed
+		sig("M1", signal.Run, signal.Bool(true), t0.Add(-2*time.Hour)),    // beyond: set aside
+	})
+	if e.Stats().TooLate != 1 || len(changes) != 1 || len(changes[0].Run) != 1 {
+		t.Fatalf("too late %d, changes %+v", e.Stats().TooLate, changes)
+	}
+}
+
 // Running without a counter increase for 10 minutes or more is idle running.
 func TestIdleRunningFromCounts(t *testing.T) {
 	loc := time.UTC

@@ -88,6 +88,7 @@ floorpulse demo is running. Within a minute or two:
   JSON           http://127.0.0.1:8080/api/v1/months   and   /api/v1/months/$(date +%Y-%m)
   InfluxDB       curl -s http://127.0.0.1:8086/query --data-urlencode db=floorpulse \\
                    --data-urlencode "q=SELECT run_hours, active FROM equipment_activity GROUP BY line, equipment"
+  events         http://127.0.0.1:8080/api/v1/events   (anomaly events, newest changes last)
   agent metrics  http://127.0.0.1:9102/metrics
   logs           var/demo/*.log
 Press Ctrl-C to stop everything.

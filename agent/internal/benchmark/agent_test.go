@@ -1,0 +1,424 @@
+package benchmark
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/floorpulse/floorpulse/agent/internal/streamtest"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+var (
+	msgCount = flag.Int("msgs", 200_000, "QoS 1 messages per measurement")
+	enforce  = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
+	inflight = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
+	agentBin = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")
+	agentEnv = flag.String("agentenv", "", "comma-separated KEY=VALUE pairs added to the agent's environment, e.g. GOGC=200")
+	inProc   = flag.Bool("inprocess", false, "run the agent inside the benchmark process, for -cpuprofile and -memprofile; "+
+		"its CPU time and memory are then not measured")
+)
+
+// Targets for the agent, against the bare subscriber measured in the same run.
+const (
+	minRatio     = 0.90 // agent rate / bare subscriber rate
+	maxCPUPerM   = 15.0 // CPU seconds per million signals
+	maxPeakRSSMB = 25.0 // peak resident memory, MB (10^6 bytes)
+)
+
+const (
+	filter         = "floorpulse/+/+/+/+" // what both subscribe to
+	readyTimeout   = 20 * time.Second
+	pollInterval   = 5 * time.Millisecond
+	stopTimeout    = 10 * time.Second
+	perMsgDeadline = time.Millisecond // time allowed per message on top of a fixed 30s
+)
+
+var (
+	buildOnce sync.Once
+	binDir    string
+	binPath   string
+	buildErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// agentBinary builds the agent once per test binary, as `make build` does.
+func agentBinary(b *testing.B) string {
+	b.Helper()
+	if *agentBin != "" {
+		return *agentBin
+	}
+	root := testenv.Root(b)
+	buildOnce.Do(func() {
+		if binDir, buildErr = os.MkdirTemp("", "floorpulse-bench"); buildErr != nil {
+			return
+		}
+		binPath = filepath.Join(binDir, "agent")
+		cmd := exec.Command("go", "build", "-o", binPath, "./agent/cmd/agent")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build ./agent/cmd/agent: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		b.Fatal(buildErr)
+	}
+	return binPath
+}
+
+// result is one measurement: n messages from the first publication until
+// the last one was received (bare) or stored in the stream (agent).
+type result struct {
+	n       int
+	elapsed time.Duration
+	cpu     time.Duration // agent process only, over elapsed
+	peakRSS uint64        // agent process only, bytes, since its start
+	begin   Usage         // agent process only, ready and idle before the first publication
+	end     Usage         // agent process only, when the last message was stored
+
+	// Agent only, from its metrics: when the last message was committed to
+	// the queue (0: not seen), and the most records the queue held.
+	committed time.Duration
+	maxQueued uint64
+	maxAnon   uint64 // the most anonymous memory (RssAnon) seen, sampled
+
+	// CPU time of the broker and of this process (publisher, and the bare
+	// subscriber or the NATS server) over elapsed: the rest of the machine.
+	brokerCPU, selfCPU time.Duration
+}
+
+func (r result) rate() float64 { return float64(r.n) / r.elapsed.Seconds() }
+
+// cpuPerMillion is the agent's CPU seconds per million signals.
+func (r result) cpuPerMillion() float64 { return r.cpu.Seconds() * 1e6 / float64(r.n) }
+
+func (r result) peakRSSMB() float64 { return float64(r.peakRSS) / 1e6 }
+
+func (r result) peakAnonMB() float64 { return float64(r.maxAnon) / 1e6 }
+
+// perMillion is d per million messages, in seconds.
+func (r result) perMillion(d time.Duration) float64 { return d.Seconds() * 1e6 / float64(r.n) }
+
+func deadlineFor(n int) time.Duration { return 30*time.Second + time.Duration(n)*perMsgDeadline }
+
+// BenchmarkMQTTToJetStream measures, side by side on this machine, a bare
+// paho subscriber and the agent binary receiving the same QoS 1 messages
+// from mosquitto; the agent commits each message to its bbolt queue before
+// acknowledging it and forwards it to JetStream, where it is counted. Each
+// iteration measures both, each against a fresh broker (and, for the agent, a
+// fresh NATS server, stream and data directory). Run it with -benchtime 1x:
+// one iteration is -msgs messages through each.
+func BenchmarkMQTTToJetStream(b *testing.B) {
+	bin := agentBinary(b)
+	msgs := newMessages(*msgCount)
+	var bare, agent []result
+	for i := 0; i < b.N; i++ {
+		bare = append(bare, measureBare(b, msgs))
+		agent = append(agent, measureAgent(b, bin, msgs))
+		r, a := bare[i], agent[i]
+		b.Logf("iteration %d: %d messages; bare %.0f msgs/s (%v); agent %.0f msgs/s (%v), ratio %.3f; all committed to the agent's queue after %v, at most %d records queued",
+			i+1, len(msgs), r.rate(), r.elapsed.Round(time.Millisecond), a.rate(), a.elapsed.Round(time.Millisecond), a.rate()/r.rate(),
+			a.committed.Round(time.Millisecond), a.maxQueued)
+		if *inProc {
+			b.Logf("iteration %d: CPU s per million messages: bare run: broker %.2f, publisher + bare subscriber %.2f; agent run: broker %.2f, publisher + NATS server + agent %.2f",
+				i+1, r.perMillion(r.brokerCPU), r.perMillion(r.selfCPU), a.perMillion(a.brokerCPU), a.perMillion(a.selfCPU))
+		} else {
+			b.Logf("iteration %d: CPU s per million messages: bare run: broker %.2f, publisher + bare subscriber %.2f; agent run: broker %.2f, publisher + NATS server %.2f, agent %.2f",
+				i+1, r.perMillion(r.brokerCPU), r.perMillion(r.selfCPU), a.perMillion(a.brokerCPU), a.perMillion(a.selfCPU), a.cpuPerMillion())
+		}
+		if !*inProc {
+			b.Logf("iteration %d: agent %.2f CPU s per million signals, peak RSS %.1f MB (anonymous memory at most %.1f MB, sampled); RSS idle before %.1f MB, at the end %.1f MB = %.1f MB anonymous + %.1f MB mapped files (queue file, binary)",
+				i+1, a.cpuPerMillion(), a.peakRSSMB(), a.peakAnonMB(), float64(a.begin.RSS)/1e6,
+				float64(a.end.RSS)/1e6, float64(a.end.RSSAnon)/1e6, float64(a.end.RSSFile)/1e6)
+		}
+	}
+	ratios := make([]float64, len(agent))
+	for i := range agent {
+		ratios[i] = agent[i].rate() / bare[i].rate()
+	}
+	ratio := median(ratios)
+	b.ReportMetric(0, "ns/op") // one iteration is a whole run; its wall time says nothing
+	b.ReportMetric(median(mapped(bare, result.rate)), "bare_msgs/s")
+	b.ReportMetric(median(mapped(agent, result.rate)), "agent_msgs/s")
+	b.ReportMetric(ratio, "agent/bare")
+	cpu := median(mapped(agent, result.cpuPerMillion))
+	rss := median(mapped(agent, result.peakRSSMB))
+	if !*inProc {
+		b.ReportMetric(cpu, "agent_cpu_s/Msignals")
+		b.ReportMetric(rss, "agent_peak_rss_MB")
+		b.ReportMetric(median(mapped(agent, result.peakAnonMB)), "agent_peak_anon_MB")
+	}
+
+	check := func(met bool, format string, args ...any) {
+		verdict := "met"
+		if !met {
+			verdict = "MISSED"
+		}
+		msg := fmt.Sprintf("target %s: ", verdict) + fmt.Sprintf(format, args...)
+		if !met && *enforce {
+			b.Error(msg)
+			return
+		}
+		b.Log(msg)
+	}
+	check(ratio >= minRatio, "agent/bare %.3f, want >= %.2f", ratio, minRatio)
+	if !*inProc {
+		check(cpu <= maxCPUPerM, "agent CPU %.2f s per million signals, want <= %.0f", cpu, maxCPUPerM)
+		check(rss <= maxPeakRSSMB, "agent peak RSS %.1f MB, want <= %.0f", rss, maxPeakRSSMB)
+	}
+}
+
+// measureBare publishes msgs and waits until a bare subscriber received them all.
+func measureBare(b *testing.B, msgs []message) result {
+	b.Helper()
+	brk := startBroker(b)
+	defer brk.Kill()
+	sub, err := subscribe(brk.URL, filter, int64(len(msgs)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sub.close()
+
+	others := startCPU(b, brk)
+	pubErr := make(chan error, 1)
+	start := time.Now()
+	go func() { pubErr <- publish(brk.URL, msgs) }()
+	timeout := time.NewTimer(deadlineFor(len(msgs)))
+	defer timeout.Stop()
+	published := false
+	for done := false; !done; {
+		select {
+		case <-sub.all:
+			done = true
+		case err := <-pubErr:
+			if err != nil {
+				b.Fatal(err)
+			}
+			published = true
+		case <-timeout.C:
+			b.Fatalf("bare subscriber received %d of %d messages", sub.received.Load(), len(msgs))
+		}
+	}
+	elapsed := time.Since(start)
+	brokerCPU, selfCPU := others.since(b)
+	if !published {
+		if err := <-pubErr; err != nil {
+			b.Fatal(err)
+		}
+	}
+	if got := sub.received.Load(); got != int64(len(msgs)) {
+		b.Fatalf("bare subscriber received %d messages, %d published", got, len(msgs))
+	}
+	return result{n: len(msgs), elapsed: elapsed, brokerCPU: brokerCPU, selfCPU: selfCPU}
+}
+
+// measureAgent starts the agent binary on a fresh broker and NATS server,
+// publishes msgs once it is subscribed, and waits until the stream holds
+// them all. The agent's CPU time is counted from the first publication to
+// the last message stored.
+func measureAgent(b *testing.B, bin string, msgs []message) result {
+	b.Helper()
+	brk := startBroker(b)
+	defer brk.Kill()
+	ns := testenv.StartNATS(b)
+	defer ns.Shutdown()
+	streamtest.Create(b, ns.URL)
+
+	dir := b.TempDir()
+	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
+	cfg := filepath.Join(dir, "agent.yaml")
+	if err := os.WriteFile(cfg, []byte(agentConfig(filepath.Join(dir, "data"), httpAddr, brk.URL, ns.URL)), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	var agent running
+	if *inProc {
+		agent = startInProcess(b, cfg)
+	} else {
+		cmd := exec.Command(bin, "run", "-config", cfg)
+		cmd.Dir = dir
+		if *agentEnv != "" {
+			cmd.Env = append(os.Environ(), strings.Split(*agentEnv, ",")...)
+		}
+		agent = process{testenv.Start(b, "agent", cmd)}
+	}
+	defer agent.Stop(stopTimeout)
+	waitReady(b, agent, "http://"+httpAddr+"/readyz")
+
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stored := func() uint64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		s, err := js.Stream(ctx, streamtest.Stream)
+		if err != nil {
+			b.Fatalf("stream info: %v", err)
+		}
+		return s.CachedInfo().State.Msgs
+	}
+
+	before, err := agent.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
+	others := startCPU(b, brk)
+	pubErr := make(chan error, 1)
+	start := time.Now()
+	go func() { pubErr <- publish(brk.URL, msgs) }()
+	w := watch("http://"+httpAddr+"/metrics", agent.Usage, uint64(len(msgs)), start)
+	defer w.finish()
+	want := uint64(len(msgs))
+	deadline := start.Add(deadlineFor(len(msgs)))
+	published := false
+	var got uint64
+	for got = stored(); got < want; got = stored() {
+		select {
+		case err := <-pubErr:
+			if err != nil {
+				b.Fatal(err)
+			}
+			published = true
+		default:
+		}
+		if agent.Exited() {
+			b.Fatalf("agent exited after %d of %d messages were stored", got, want)
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("stream holds %d of %d messages after %s", got, want, deadlineFor(len(msgs)))
+		}
+		time.Sleep(pollInterval)
+	}
+	elapsed := time.Since(start)
+	after, err := agent.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
+	brokerCPU, selfCPU := others.since(b)
+	committed, maxQueued, maxAnon := w.finish()
+	if !published {
+		if err := <-pubErr; err != nil {
+			b.Fatal(err)
+		}
+	}
+	if got != want {
+		b.Fatalf("stream holds %d messages, %d published", got, want)
+	}
+	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS, begin: before, end: after,
+		committed: committed, maxQueued: maxQueued, maxAnon: max(maxAnon, after.RSSAnon), brokerCPU: brokerCPU, selfCPU: selfCPU}
+}
+
+// agentConfig is the agent's configuration for a measurement: the default
+// buffer (group commit) and forwarding settings, as configs/agent.yaml has them.
+func agentConfig(dataDir, httpAddr, broker, natsURL string) string {
+	return fmt.Sprintf(`agent_id: bench
+site: plant1
+data_dir: %s
+http: %s
+log_level: info
+nats:
+  url: %s
+mqtt:
+  - broker: %s
+    client_id: floorpulse-agent-bench
+    qos: 1
+    subscriptions:
+      - topic: %s
+        template: floorpulse/{site}/{line}/{equipment}/{signal}
+        format: json
+        value: value
+        time: ts
+        time_format: rfc3339
+`, dataDir, httpAddr, natsURL, broker, filter)
+}
+
+// waitReady polls /readyz until the agent's MQTT source is connected and
+// subscribed.
+func waitReady(b *testing.B, agent running, url string) {
+	b.Helper()
+	c := http.Client{Timeout: time.Second}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		resp, err := c.Get(url)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if agent.Exited() || time.Now().After(deadline) {
+			b.Fatalf("agent not ready after %s (last: %v)", readyTimeout, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func mapped(rs []result, f func(result) float64) []float64 {
+	out := make([]float64, len(rs))
+	for i, r := range rs {
+		out[i] = f(r)
+	}
+	return out
+}
+
+// median of xs (not empty); xs is left unchanged.
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// cpuClock is the CPU time of the broker and of this process at a start.
+type cpuClock struct {
+	pid          int
+	broker, self time.Duration
+}
+
+func startCPU(b *testing.B, brk *broker) cpuClock {
+	b.Helper()
+	c := cpuClock{pid: brk.Cmd.Process.Pid}
+	c.broker, c.self = readCPU(b, c.pid), readCPU(b, os.Getpid())
+	return c
+}
+
+// since returns the CPU time the broker and this process used since c.
+func (c cpuClock) since(b *testing.B) (broker, self time.Duration) {
+	b.Helper()
+	return readCPU(b, c.pid) - c.broker, readCPU(b, os.Getpid()) - c.self
+}
+
+func readCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	u, err := ReadUsage(pid)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return u.CPU
+}

@@ -61,7 +61,7 @@ func NewBatcher(q Appender, max int, linger time.Duration, log *slog.Logger) *Ba
 	if max < 1 {
 		max = 1
 	}
-	return &Batcher{q: q, in: make(chan Entry, 4*max), max: max, linger: linger, log: log, rated: lograte.New(log, 10*time.Second)}
+	return &Batcher{q: q, in: make(chan Entry, min(4*max, 1024)), max: max, linger: linger, log: log, rated: lograte.New(log, 10*time.Second)}
 }
 
 // Add hands an entry to the Batcher. It blocks while the Batcher is behind.

@@ -143,7 +143,8 @@ func dropHead(t *txn, r reason, more func(seq, left uint64) bool) error {
 	for k, v := c.First(); k != nil && more(seqOf(k), t.size-size); k, v = c.Next() {
 		keys = append(keys, append([]byte(nil), k...))
 		size += uint64(len(v))
-		s, err := signal.Unmarshal(v)
+		_, _, js := unframe(v)
+		s, err := signal.Unmarshal(js)
 		if err != nil {
 			t.drops[r]++
 			continue

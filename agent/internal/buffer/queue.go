@@ -67,6 +67,10 @@ var (
 type Record struct {
 	Seq  uint64
 	Data []byte // signal.Marshal bytes, owned by the caller
+	// Tail (site.line.equipment) and ID are the signal's subject tail and
+	// id, stored beside it so it can be published without decoding; empty
+	// for records stored before they were kept.
+	Tail, ID string
 }
 
 // Options configure a Queue. The zero value is an unbounded drop_oldest
@@ -242,7 +246,11 @@ func (q *Queue) update(fn func(t *txn) error) error {
 // storing it.
 func (t *txn) encode(s *signal.Signal) ([]byte, error) {
 	s.Seq = t.b.Sequence() + 1
-	return signal.Marshal(*s)
+	js, err := signal.Marshal(*s)
+	if err != nil {
+		return nil, err
+	}
+	return frame(*s, js), nil
 }
 
 // put stores what encode returned for s and records the commit time of the
@@ -364,7 +372,8 @@ func (q *Queue) Peek(n int) ([]Record, error) {
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignals).Cursor()
 		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
-			out = append(out, Record{Seq: binary.BigEndian.Uint64(k), Data: append([]byte(nil), v...)})
+			tail, id, js := unframe(v)
+			out = append(out, Record{Seq: binary.BigEndian.Uint64(k), Data: append([]byte(nil), js...), Tail: tail, ID: id})
 		}
 		return nil
 	})

@@ -279,3 +279,20 @@ func TestBatcherGroupsCommits(t *testing.T) {
 		}
 	}
 }
+
+// Records carry the signal's subject tail and id, so the forwarder need not
+// decode them; a record stored as bare JSON (an older queue file) reads too.
+func TestRecordsCarrySubjectAndID(t *testing.T) {
+	s := sig(1)
+	js, err := signal.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, id, body := unframe(frame(s, js))
+	if tail != s.Site+"."+s.Line+"."+s.Equipment || id != s.ID() || string(body) != string(js) {
+		t.Fatalf("framed: %q %q %s", tail, id, body)
+	}
+	if tail, id, body := unframe(js); tail != "" || id != "" || string(body) != string(js) {
+		t.Fatalf("bare: %q %q %s", tail, id, body)
+	}
+}

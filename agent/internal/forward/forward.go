@@ -190,16 +190,20 @@ func (f *Forwarder) publish(ctx context.Context, recs []buffer.Record) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(recs))
 	var undecodable uint64
 	for _, r := range recs {
-		s, err := signal.Unmarshal(r.Data)
-		if err != nil {
-			// Only a corrupted file gets here; the record cannot be sent
-			// anywhere. It is counted as dropped (reason undecodable) once
-			// the rest of its batch is acked and it leaves the queue.
-			f.warn.Warn("skipping an undecodable queue record", "seq", r.Seq, "err", err)
-			undecodable++
-			continue
+		subject, id := f.prefix+"."+r.Tail, r.ID
+		if id == "" { // a record stored without its subject and id
+			s, err := signal.Unmarshal(r.Data)
+			if err != nil {
+				// Only a corrupted file gets here; the record cannot be sent
+				// anywhere. It is counted as dropped (reason undecodable) once
+				// the rest of its batch is acked and it leaves the queue.
+				f.warn.Warn("skipping an undecodable queue record", "seq", r.Seq, "err", err)
+				undecodable++
+				continue
+			}
+			subject, id = s.Subject(f.prefix), s.ID()
 		}
-		fut, err := f.js.PublishAsync(s.Subject(f.prefix), r.Data, jetstream.WithMsgID(s.ID()))
+		fut, err := f.js.PublishAsync(subject, r.Data, jetstream.WithMsgID(id))
 		if err != nil {
 			return fmt.Errorf("publishing seq %d: %w", r.Seq, err)
 		}

@@ -169,6 +169,199 @@ func DecodeJSON(payload []byte, valuePath, timePath []string, timeFormat string)
 	if len(payload) > maxPayload {
 		return signal.Value{}, time.Time{}, fmt.Errorf("%w: payload of %d bytes", errDecode, len(payload))
 	}
+	if len(valuePath) == 1 && len(timePath) <= 1 {
+		if v, ts, ok := decodeFlat(payload, valuePath[0], timePath, timeFormat); ok {
+			return v, ts, nil
+		}
+	}
+	return decodeGeneric(payload, valuePath, timePath, timeFormat)
+}
+
+// decodeFlat is the fast path for the common payload: a flat object whose
+// members are plain scalars (strings without escapes, numbers, literals),
+// with the value and the timestamp at its top level. It scans the bytes
+// without building the document. ok is false whenever it cannot decide alone
+// (anything else: nesting, escapes, errors); then decodeGeneric decides, with
+// its error messages, so both paths agree (a fuzz test checks this).
+func decodeFlat(payload []byte, valueKey string, timePath []string, timeFormat string) (signal.Value, time.Time, bool) {
+	timeKey := ""
+	if len(timePath) == 1 {
+		timeKey = timePath[0]
+	}
+	rawV, rawT, ok := scanFlat(payload, valueKey, timeKey)
+	if !ok || rawV == nil {
+		return signal.Value{}, time.Time{}, false
+	}
+	var v signal.Value
+	switch c := rawV[0]; {
+	case c == '"':
+		v = signal.String(string(rawV[1 : len(rawV)-1]))
+	case string(rawV) == "true":
+		v = signal.Bool(true)
+	case string(rawV) == "false":
+		v = signal.Bool(false)
+	case c == '-' || c >= '0' && c <= '9':
+		var err error
+		if v, err = jsonValue(json.Number(rawV)); err != nil {
+			return signal.Value{}, time.Time{}, false
+		}
+	default: // null
+		return signal.Value{}, time.Time{}, false
+	}
+	if timeKey == "" || rawT == nil || string(rawT) == "null" {
+		return v, time.Time{}, true
+	}
+	var text any
+	switch c := rawT[0]; {
+	case c == '"':
+		text = string(rawT[1 : len(rawT)-1])
+	case c == '-' || c >= '0' && c <= '9':
+		text = json.Number(rawT)
+	default:
+		return signal.Value{}, time.Time{}, false
+	}
+	ts, err := parseTime(text, timeFormat)
+	if err != nil {
+		return signal.Value{}, time.Time{}, false
+	}
+	return v, ts, true
+}
+
+// scanFlat reads a flat JSON object and returns the raw values of two keys
+// (the last occurrence, as encoding/json keeps it; nil when absent). ok is
+// false for anything but a flat object of plain scalars.
+func scanFlat(p []byte, k1, k2 string) (v1, v2 []byte, ok bool) {
+	i := skipWS(p, 0)
+	if i >= len(p) || p[i] != '{' {
+		return nil, nil, false
+	}
+	i = skipWS(p, i+1)
+	if i < len(p) && p[i] == '}' {
+		return nil, nil, skipWS(p, i+1) == len(p)
+	}
+	for {
+		key, n, ok := scanString(p, i)
+		if !ok {
+			return nil, nil, false
+		}
+		i = skipWS(p, n)
+		if i >= len(p) || p[i] != ':' {
+			return nil, nil, false
+		}
+		i = skipWS(p, i+1)
+		end, ok := scanScalar(p, i)
+		if !ok {
+			return nil, nil, false
+		}
+		if string(key) == k1 {
+			v1 = p[i:end]
+		}
+		if k2 != "" && string(key) == k2 {
+			v2 = p[i:end]
+		}
+		i = skipWS(p, end)
+		if i >= len(p) {
+			return nil, nil, false
+		}
+		if p[i] == '}' {
+			return v1, v2, skipWS(p, i+1) == len(p)
+		}
+		if p[i] != ',' {
+			return nil, nil, false
+		}
+		i = skipWS(p, i+1)
+	}
+}
+
+func skipWS(p []byte, i int) int {
+	for i < len(p) && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// scanString reads a string without escapes at p[i]; it returns its content
+// and the index after the closing quote.
+func scanString(p []byte, i int) ([]byte, int, bool) {
+	if i >= len(p) || p[i] != '"' {
+		return nil, 0, false
+	}
+	for j := i + 1; j < len(p); j++ {
+		switch c := p[j]; {
+		case c == '"':
+			s := p[i+1 : j]
+			return s, j + 1, utf8.Valid(s)
+		case c == '\\' || c < 0x20:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// scanScalar reads a plain string, a number or a literal at p[i] and returns
+// the index after it.
+func scanScalar(p []byte, i int) (int, bool) {
+	if i >= len(p) {
+		return 0, false
+	}
+	switch c := p[i]; {
+	case c == '"':
+		_, n, ok := scanString(p, i)
+		return n, ok
+	case c == 't':
+		return i + 4, len(p) >= i+4 && string(p[i:i+4]) == "true"
+	case c == 'f':
+		return i + 5, len(p) >= i+5 && string(p[i:i+5]) == "false"
+	case c == 'n':
+		return i + 4, len(p) >= i+4 && string(p[i:i+4]) == "null"
+	case c == '-' || c >= '0' && c <= '9':
+		return scanNumber(p, i)
+	}
+	return 0, false
+}
+
+// scanNumber reads a number in JSON's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+func scanNumber(p []byte, i int) (int, bool) {
+	digits := func(j int) int {
+		for j < len(p) && p[j] >= '0' && p[j] <= '9' {
+			j++
+		}
+		return j
+	}
+	if i < len(p) && p[i] == '-' {
+		i++
+	}
+	switch {
+	case i < len(p) && p[i] == '0':
+		i++
+	case i < len(p) && p[i] >= '1' && p[i] <= '9':
+		i = digits(i + 1)
+	default:
+		return 0, false
+	}
+	if i < len(p) && p[i] == '.' {
+		j := digits(i + 1)
+		if j == i+1 {
+			return 0, false
+		}
+		i = j
+	}
+	if i < len(p) && (p[i] == 'e' || p[i] == 'E') {
+		i++
+		if i < len(p) && (p[i] == '+' || p[i] == '-') {
+			i++
+		}
+		j := digits(i)
+		if j == i {
+			return 0, false
+		}
+		i = j
+	}
+	return i, true
+}
+
+// decodeGeneric decodes the whole document and follows the paths.
+func decodeGeneric(payload []byte, valuePath, timePath []string, timeFormat string) (signal.Value, time.Time, error) {
 	dec := json.NewDecoder(bytes.NewReader(payload))
 	dec.UseNumber()
 	var doc any

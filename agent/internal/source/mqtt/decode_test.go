@@ -178,8 +178,22 @@ func FuzzDecodeJSON(f *testing.F) {
 	f.Add([]byte(`{"value":true,"ts":"2026-10-01T05:59:58Z"}`), "value", "ts", "rfc3339")
 	f.Add([]byte(`{"d":{"v":1.5},"t":1790834398.5}`), "d.v", "t", "unix")
 	f.Add([]byte(`{"v":"x","t":"1790834398123"}`), "v", "t", "unix_ms")
+	for _, p := range []string{
+		` { "value" : -0.5e+3 , "ts" : "2026-10-01T05:59:58.5+02:00" } `,
+		`{"value":1,"value":"two","ts":null}`, `{"value":"a\"b","ts":"2026-10-01T05:59:58Z"}`,
+		`{"value":01,"ts":"x"}`, `{"value":1.}`, `{"value":-}`, `{"value":1e}`, `{"value":tru}`,
+		`{"value":null}`, `{"value":{"x":1}}`, `{"value":[1]}`, `{"value":1,}`, `{"value":1} x`,
+		"{\"value\":\"\xff\"}", `{"value":1e400}`, `{}`, `[]`, `{"ts":1790834398,"value":true}`,
+	} {
+		f.Add([]byte(p), "value", "ts", "rfc3339")
+	}
 	f.Fuzz(func(t *testing.T, payload []byte, valuePath, timePath, format string) {
 		v, ts, err := DecodeJSON(payload, splitPath(valuePath), splitPath(timePath), format)
+		// The fast path for flat objects agrees with the general decoder.
+		gv, gts, gerr := decodeGeneric(payload, splitPath(valuePath), splitPath(timePath), format)
+		if (err == nil) != (gerr == nil) || err == nil && (v != gv || !ts.Equal(gts)) {
+			t.Fatalf("fast path %v %v %v, general %v %v %v", v, ts, err, gv, gts, gerr)
+		}
 		if err != nil {
 			if !errors.Is(err, errDecode) {
 				t.Fatalf("error not wrapping errDecode: %v", err)
@@ -243,6 +257,27 @@ func FuzzDecoder(f *testing.F) {
 		back, err := signal.Unmarshal(b)
 		if err != nil || back.ID() != s.ID() {
 			t.Fatalf("signal does not round-trip: %v", err)
+		}
+	})
+}
+
+// BenchmarkDecodeJSON compares the flat fast path with the general decoder
+// on the simulator's payload shape.
+func BenchmarkDecodeJSON(b *testing.B) {
+	payload := []byte(`{"ts":"2026-10-01T06:00:00.123Z","value":42.5}`)
+	vp, tp := []string{"value"}, []string{"ts"}
+	b.Run("flat", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, err := DecodeJSON(payload, vp, tp, "rfc3339"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("general", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			if _, _, err := decodeGeneric(payload, vp, tp, "rfc3339"); err != nil {
+				b.Fatal(err)
+			}
 		}
 	})
 }

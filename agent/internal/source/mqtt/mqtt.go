@@ -108,6 +108,9 @@ func (s *Source) Run(ctx context.Context) error {
 	if u, err := url.Parse(s.cfg.Broker); err == nil && config.TLSScheme(u.Scheme) {
 		opts.SetTLSConfig(tlsCfg)
 	}
+	if open, ok := coalescingOpener(s.cfg.Broker); ok {
+		opts.SetCustomOpenConnectionFn(open) // PUBACKs leave in groups, not one write each
+	}
 	handler := func(c paho.Client, m paho.Message) { s.handle(ctx, c, m) }
 	// Messages of a persistent session can arrive before the subscriptions are
 	// renewed; the default handler takes them so none goes unacknowledged.

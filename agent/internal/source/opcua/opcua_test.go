@@ -175,9 +175,11 @@ func TestOPCUAToJetStream(t *testing.T) {
 	}
 	p2 := startPLC(t, port)
 	p2.set("plant1.L4.M01.run", value(true, ua.StatusOK, t1.Add(2*time.Minute)))
-	deadline = time.Now().Add(20 * time.Second)
+	// Generous: on a loaded machine a connection attempt to the restarting
+	// server can hang until its dial timeout before the next one succeeds.
+	deadline = time.Now().Add(40 * time.Second)
 	for !stat.Subscribed.Load() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	streamtest.WaitCount(t, ns.URL, 6, 20*time.Second)
+	streamtest.WaitCount(t, ns.URL, 6, 40*time.Second)
 }

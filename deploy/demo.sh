@@ -84,7 +84,7 @@ pids+=($!)
 cat <<MSG
 
 floorpulse demo is running. Within a minute or two:
-  dashboard      http://127.0.0.1:8080/
+  dashboard      http://127.0.0.1:8080/   (a line's live board: http://127.0.0.1:8080/lines/L1)
   JSON           http://127.0.0.1:8080/api/v1/months   and   /api/v1/months/$(date +%Y-%m)
   InfluxDB       curl -s http://127.0.0.1:8086/query --data-urlencode db=floorpulse \\
                    --data-urlencode "q=SELECT run_hours, active FROM equipment_activity GROUP BY line, equipment"

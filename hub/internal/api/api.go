@@ -45,6 +45,8 @@ func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site stri
 	mux.HandleFunc("POST /api/v1/recompute", h.startRecompute)
 	mux.HandleFunc("GET /api/v1/recompute", h.recomputeStatus)
 	mux.HandleFunc("GET /{$}", h.page)
+	mux.HandleFunc("GET /lines/{line}", h.board)
+	mux.HandleFunc("GET /api/v1/lines/{line}/now", h.lineNowJSON)
 	if h.events != nil {
 		mux.Handle("/api/v1/events", h.events)
 		mux.Handle("/api/v1/events/", h.events)
@@ -60,6 +62,8 @@ type handler struct {
 	nc     *nats.Conn
 	rc     Recomputer   // nil: recompute is not enabled
 	events http.Handler // nil: no event API
+
+	openEvents OpenEvents // nil: boards show no events
 }
 
 func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {
@@ -211,7 +215,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 {{range .}}<h2>{{.Month}} ({{h .CalendarHours}} h, {{.Timezone}})</h2>
 <p>Site: {{.Site.Active}} of {{.Site.Registered}} registered machines active, active rate {{pct .Site.ActiveRate}}, {{h .Site.RunHours}} run hours.</p>
 <table><tr><th>line</th><th>registered</th><th>active</th><th>active rate</th><th>run hours</th></tr>
-{{range .Lines}}<tr><td>{{.Line}}</td><td>{{.Registered}}</td><td>{{.Active}}</td><td>{{pct .ActiveRate}}</td><td>{{h .RunHours}}</td></tr>{{end}}</table>
+{{range .Lines}}<tr><td><a href="/lines/{{.Line}}">{{.Line}}</a></td><td>{{.Registered}}</td><td>{{.Active}}</td><td>{{pct .ActiveRate}}</td><td>{{h .RunHours}}</td></tr>{{end}}</table>
 <table><tr><th>line</th><th>equipment</th><th>class</th><th>run hours</th><th>active</th><th>utilization</th><th>data coverage</th></tr>
 {{range .Equipment}}<tr{{if not .Registered}} class="no"{{end}}><td>{{.Line}}</td><td>{{.Equipment}}{{if not .Registered}} (not registered){{end}}</td><td>{{.Class}}</td><td>{{h .RunHours}}</td><td>{{if .Active}}yes{{else}}no{{end}}</td><td>{{pct .Utilization}}</td><td>{{pct .Coverage}}</td></tr>{{end}}</table>
 {{end}}<p>JSON: <a href="/api/v1/months">/api/v1/months</a></p></body></html>`))

@@ -106,7 +106,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 		return consume.Run(ctx, js, consumeConfig(cfg), handle, stats, log.With("part", "consume"))
 	})
 	serveHTTP(ctx, g, cfg.HTTP, api.New(eng, stats, cfg.Location, cfg.Site, nc,
-		api.WithRecompute(rc), api.WithEvents(ev.Handler())), log)
+		api.WithRecompute(rc), api.WithEvents(ev.Handler()), api.WithOpenEvents(openEventsOf(ev, log))), log)
 	return g.Wait()
 }
 

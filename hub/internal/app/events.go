@@ -11,6 +11,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
+	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
@@ -67,3 +68,19 @@ func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *sl
 
 // runEvents runs the event store's dispatcher until ctx ends.
 func runEvents(ctx context.Context, ev *events.Store) error { return ev.Run(ctx) }
+
+// openEventsOf lists a line's events that are not resolved, for its board.
+func openEventsOf(ev *events.Store, log *slog.Logger) api.OpenEvents {
+	return func(site, line string) []anomaly.Record {
+		var out []anomaly.Record
+		for _, status := range []string{anomaly.Opened, anomaly.Acknowledged} {
+			recs, _, _, err := ev.List(events.Filter{Site: site, Line: line, Status: status}, "", 200)
+			if err != nil {
+				log.Warn("listing open events", "err", err)
+				continue
+			}
+			out = append(out, recs...)
+		}
+		return out
+	}
+}

@@ -110,7 +110,7 @@ func (s *shared) runPartition(ctx context.Context, l *partition.Lease) error {
 			"delivered", ci.Delivered.Stream, "equipment", len(saved), "pending", len(pend))
 	}
 
-	s.setAPI(p, api.New(eng, s.stats, s.cfg.Location, s.cfg.Site, s.nc, api.WithEvents(s.ev.Handler())))
+	s.setAPI(p, api.New(eng, s.stats, s.cfg.Location, s.cfg.Site, s.nc, api.WithEvents(s.ev.Handler()), api.WithOpenEvents(openEventsOf(s.ev, log))))
 	defer s.setAPI(p, nil)
 
 	// Consumer and snapshots stop first, then the flusher (its last flush

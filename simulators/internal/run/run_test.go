@@ -103,7 +103,6 @@ func TestSimulatorTruthMatchesMQTTStream(t *testing.T) {
 	c.History = 30 * time.Hour
 	c.Live = 20 * time.Minute
 	c.MQTT.Listen = "127.0.0.1:0"
-	c.OPCUA.Port = testenv.FreePort(t)
 	c.OPCUA.WaitForClient = false // nobody reads OPC UA here, and time is faked
 	c.OPCUA.MinChangeGap = 0
 	c.Shifts = []plant.Shift{{Name: "early", Start: "06:00", End: "14:00"}, {Name: "late", Start: "14:00", End: "22:00"}, {Name: "night", Start: "22:00", End: "06:00"}}
@@ -120,22 +119,37 @@ func TestSimulatorTruthMatchesMQTTStream(t *testing.T) {
 	}
 	truthPath := filepath.Join(dir, "var", "truth.json")
 	start := time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC) // the history crosses the local month end
-	sim := New(c, truthPath, &fakeClock{now: start}, slog.Default())
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- sim.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
+	// The OPC UA server needs a fixed port; another process may take the
+	// free one first, so start again on another.
+	var sim *Simulator
+	for attempt := 1; ; attempt++ {
+		c.OPCUA.Port = testenv.FreePort(t)
+		sim = New(c, truthPath, &fakeClock{now: start}, slog.Default())
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- sim.Run(ctx) }()
+		var err error
+		select {
+		case <-sim.Ready():
+		case err = <-done:
+		case <-time.After(20 * time.Second):
+			cancel()
+			<-done
+			t.Fatal("simulator not ready")
 		}
-	})
-	select {
-	case <-sim.Ready():
-	case err := <-done:
-		t.Fatal(err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("simulator not ready")
+		if err == nil {
+			t.Cleanup(func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			})
+			break
+		}
+		cancel()
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
 	}
 
 	var mu sync.Mutex

@@ -112,13 +112,7 @@ func TestEndToEndDowntimeAlerts(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	root := testenv.Root(t)
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./agent/cmd/agent", "./hub/cmd/hub", "./simulators/cmd/simulator")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binaries(t)
 	influx := testenv.StartInflux(t, "floorpulse")
 	mosq := testenv.StartMosquitto(t)
 	dir := t.TempDir()
@@ -136,13 +130,7 @@ func TestEndToEndDowntimeAlerts(t *testing.T) {
 	dayStart, dayEnd := now.Add(-2*time.Hour).Truncate(time.Hour), now.Add(3*time.Hour).Truncate(time.Hour)
 	lateStart, lateEnd := now.Add(5*time.Hour).Truncate(time.Hour), now.Add(6*time.Hour).Truncate(time.Hour)
 
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := writer(t, dir)
 	hubCfg := write("hub.yaml", fmt.Sprintf(`site: plant1
 timezone: Europe/Berlin
 data_dir: %s/hub

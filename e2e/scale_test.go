@@ -75,13 +75,7 @@ func TestEndToEndFiftyMachines(t *testing.T) {
 		t.Skip("end-to-end test")
 	}
 	began := time.Now()
-	root := testenv.Root(t)
-	bin := t.TempDir()
-	build := exec.Command("go", "build", "-o", bin+"/", "./agent/cmd/agent", "./hub/cmd/hub", "./simulators/cmd/simulator")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := binaries(t)
 
 	lines := []scaleLine{
 		{name: "L1", source: "mqtt", class: "cnc", machines: 12, operators: 9, shifts: []string{"early", "late"}},
@@ -104,13 +98,7 @@ func TestEndToEndFiftyMachines(t *testing.T) {
 	mosq := testenv.StartMosquitto(t)
 	dir := t.TempDir()
 	natsPort, hubHTTP, agentHTTP, opcPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
-	write := func(name, body string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	write := writer(t, dir)
 
 	var simLines, lineCals, registry, nodes strings.Builder
 	registered := map[string]int{}

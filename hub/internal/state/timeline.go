@@ -94,20 +94,7 @@ type Count struct {
 // SetCount records a counter observation at t; two values at one instant
 // resolve to the greater. It reports whether the stored value changed.
 func (tl *Timeline) SetCount(t int64, v float64) bool {
-	p := tl.count
-	i := sort.Search(len(p), func(i int) bool { return p[i].T >= t })
-	if i < len(p) && p[i].T == t {
-		if v > p[i].V {
-			p[i].V = v
-			return true
-		}
-		return false
-	}
-	p = append(p, Count{})
-	copy(p[i+1:], p[i:])
-	p[i] = Count{T: t, V: v}
-	tl.count = p
-	return true
+	return upsert(&tl.count, Count{T: t, V: v}, func(c Count) int64 { return c.T }, func(a, b Count) bool { return a.V > b.V })
 }
 
 // Counts returns the counter observations in time order (not to be modified).
@@ -206,43 +193,39 @@ func (tl *Timeline) Observe(t int64) bool {
 
 // SetRun records a run observation (True, False or Bad) at t and reports
 // whether the stored value changed.
-func (tl *Timeline) SetRun(t int64, v int8) bool { return setPoint(&tl.run, t, v) }
+func (tl *Timeline) SetRun(t int64, v int8) bool {
+	return upsert(&tl.run, Point{T: t, V: v}, func(p Point) int64 { return p.T }, func(a, b Point) bool { return a.V > b.V })
+}
 
 // SetAlarm records an alarm observation (True: active) at t.
-func (tl *Timeline) SetAlarm(t int64, v int8) bool { return setPoint(&tl.alarm, t, v) }
-
-func setPoint(pts *[]Point, t int64, v int8) bool {
-	p := *pts
-	i := sort.Search(len(p), func(i int) bool { return p[i].T >= t })
-	if i < len(p) && p[i].T == t {
-		if v > p[i].V {
-			p[i].V = v
-			return true
-		}
-		return false
-	}
-	p = append(p, Point{})
-	copy(p[i+1:], p[i:])
-	p[i] = Point{T: t, V: v}
-	*pts = p
-	return true
+func (tl *Timeline) SetAlarm(t int64, v int8) bool {
+	return upsert(&tl.alarm, Point{T: t, V: v}, func(p Point) int64 { return p.T }, func(a, b Point) bool { return a.V > b.V })
 }
 
 // SetState records a state observation at t.
 func (tl *Timeline) SetState(t int64, s State) bool {
-	p := tl.state
-	i := sort.Search(len(p), func(i int) bool { return p[i].T >= t })
-	if i < len(p) && p[i].T == t {
-		if s > p[i].S {
-			p[i].S = s
+	return upsert(&tl.state, StatePoint{T: t, S: s}, func(p StatePoint) int64 { return p.T }, func(a, b StatePoint) bool { return a.S > b.S })
+}
+
+// upsert keeps pts sorted by time with one entry per instant: p is
+// inserted, or, at an instant already taken, replaces the entry when it is
+// greater (so the result does not depend on the order of arrival). It
+// reports whether pts changed.
+func upsert[P any](pts *[]P, p P, at func(P) int64, greater func(a, b P) bool) bool {
+	s, t := *pts, at(p)
+	i := sort.Search(len(s), func(i int) bool { return at(s[i]) >= t })
+	if i < len(s) && at(s[i]) == t {
+		if greater(p, s[i]) {
+			s[i] = p
 			return true
 		}
 		return false
 	}
-	p = append(p, StatePoint{})
-	copy(p[i+1:], p[i:])
-	p[i] = StatePoint{T: t, S: s}
-	tl.state = p
+	var zero P
+	s = append(s, zero)
+	copy(s[i+1:], s[i:])
+	s[i] = p
+	*pts = s
 	return true
 }
 

@@ -48,39 +48,27 @@ func DefaultDetectors() DetectorSettings {
 	}
 }
 
-// merge returns s with the zero values of o filled from s (o wins where set).
+// merge returns s overridden by the settings o gives (its non-zero values).
 func (s DetectorSettings) merge(o DetectorSettings) DetectorSettings {
-	if o.DowntimeMin != 0 {
-		s.DowntimeMin = o.DowntimeMin
-	}
-	if o.OutOfShiftMin != 0 {
-		s.OutOfShiftMin = o.OutOfShiftMin
-	}
-	if o.MicroStopMax != 0 {
-		s.MicroStopMax = o.MicroStopMax
-	}
-	if o.MicroStopBurst != 0 {
-		s.MicroStopBurst = o.MicroStopBurst
-	}
-	if o.MicroStopWindow != 0 {
-		s.MicroStopWindow = o.MicroStopWindow
-	}
-	if o.ActivityDrop != 0 {
-		s.ActivityDrop = o.ActivityDrop
-	}
-	if o.ActivityWeeks != 0 {
-		s.ActivityWeeks = o.ActivityWeeks
-	}
-	if o.FlatlineMin != 0 {
-		s.FlatlineMin = o.FlatlineMin
-	}
-	if o.GaugeThreshold != 0 {
-		s.GaugeThreshold = o.GaugeThreshold
-	}
-	if o.IdleRunningMin != 0 {
-		s.IdleRunningMin = o.IdleRunningMin
-	}
+	set(&s.DowntimeMin, o.DowntimeMin)
+	set(&s.OutOfShiftMin, o.OutOfShiftMin)
+	set(&s.MicroStopMax, o.MicroStopMax)
+	set(&s.MicroStopBurst, o.MicroStopBurst)
+	set(&s.MicroStopWindow, o.MicroStopWindow)
+	set(&s.ActivityDrop, o.ActivityDrop)
+	set(&s.ActivityWeeks, o.ActivityWeeks)
+	set(&s.FlatlineMin, o.FlatlineMin)
+	set(&s.GaugeThreshold, o.GaugeThreshold)
+	set(&s.IdleRunningMin, o.IdleRunningMin)
 	return s
+}
+
+// set overwrites *dst with v unless v is the zero value (not given).
+func set[T comparable](dst *T, v T) {
+	var zero T
+	if v != zero {
+		*dst = v
+	}
 }
 
 // For returns the settings of a line and class.

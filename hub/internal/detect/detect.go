@@ -6,9 +6,9 @@
 //   - for every flushed set of pending ranges, the timeline detectors over
 //     those ranges (downtime, out-of-shift activity, signal loss, micro-stop
 //     bursts, activity drops), before the ranges are cleared;
-//   - every tick, at the live edge of every equipment of a live plant, so a
-//     stop is reported when it crosses its threshold even if no new signal
-//     arrives.
+//   - every tick, at the live edge of every live equipment (whose data
+//     arrives current), so a stop is reported when it crosses its threshold
+//     even if no new signal arrives.
 //
 // Events are functions of the durable state (timelines) or of the signal
 // stream, with stable ids, so running a detector again after a crash or a
@@ -40,11 +40,11 @@ type Options struct {
 	Sink     Sink
 	Gauges   *anomaly.Gauges
 	Settings engine.SettingsFunc
-	// Timeout is the signal timeout: a plant is live while its data is at
-	// most this old when it arrives.
+	// Timeout is the signal timeout: an equipment is live while its data is
+	// at most this old when it arrives.
 	Timeout time.Duration
-	// LiveHold is how long a plant stays live after its last current data
-	// (so a plant-wide outage is still seen as signal loss). Default 24h.
+	// LiveHold is how long an equipment stays live after its last current
+	// data (so an outage is still seen as signal loss). Default 24h.
 	LiveHold time.Duration
 	// Open are the open records at start (to close vanished events and to
 	// resume flatlines).
@@ -58,7 +58,7 @@ type Runner struct {
 	o        Options
 	mu       sync.Mutex
 	open     map[string]anomaly.Event // open events by id
-	siteLive map[string]time.Time     // wall time of a site's last current data
+	live     map[signal.Key]time.Time // wall time of an equipment's last current data
 	pending  []anomaly.Event          // detected, not yet applied (a failed sink)
 }
 
@@ -79,7 +79,7 @@ func New(o Options) *Runner {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Minute
 	}
-	r := &Runner{o: o, open: map[string]anomaly.Event{}, siteLive: map[string]time.Time{}}
+	r := &Runner{o: o, open: map[string]anomaly.Event{}, live: map[signal.Key]time.Time{}}
 	for _, rec := range o.Open {
 		if rec.Status != anomaly.Resolved && rec.Event.Open() {
 			r.open[rec.ID] = rec.Event
@@ -88,16 +88,19 @@ func New(o Options) *Runner {
 	return r
 }
 
-// live reports whether an equipment's plant is live now.
-func (r *Runner) live(now time.Time) func(signal.Key) bool {
+// isLive reports whether an equipment is live now: its data arrived
+// current (not replayed history) within LiveHold. Equipment whose history is
+// being replayed is judged on its data alone, even when other equipment of
+// its plant is already live.
+func (r *Runner) isLive(now time.Time) func(signal.Key) bool {
 	return func(k signal.Key) bool {
-		t, ok := r.siteLive[k.Site]
+		t, ok := r.live[k]
 		return ok && now.Sub(t) < r.o.LiveHold
 	}
 }
 
 // Signals handles a consumed batch (already applied to the engine and
-// saved): it notes which plants are live and runs the gauge detectors. It
+// saved): it notes which equipment is live and runs the gauge detectors. It
 // returns once the events are in the store, so the batch may then be acked.
 func (r *Runner) Signals(sigs []signal.Signal) error {
 	r.mu.Lock()
@@ -106,7 +109,7 @@ func (r *Runner) Signals(sigs []signal.Signal) error {
 	var found []anomaly.Event
 	for _, s := range sigs {
 		if now.Sub(s.Time) <= r.o.Timeout {
-			r.siteLive[s.Site] = now
+			r.live[s.Key()] = now
 		}
 		if r.o.Gauges == nil || !anomaly.IsGauge(s) {
 			continue
@@ -138,7 +141,7 @@ func (r *Runner) Flushed(dirty engine.Dirty) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.o.Clock()
-	found := r.o.Engine.Detect(dirty, now, r.live(now), r.o.Settings)
+	found := r.o.Engine.Detect(dirty, now, r.isLive(now), r.o.Settings)
 	keys := make([]signal.Key, 0, len(dirty))
 	for k := range dirty {
 		keys = append(keys, k)
@@ -151,7 +154,7 @@ func (r *Runner) Tick() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.o.Clock()
-	found, keys := r.o.Engine.DetectLive(now, r.live(now), r.o.Settings)
+	found, keys := r.o.Engine.DetectLive(now, r.isLive(now), r.o.Settings)
 	return r.apply(found, keys, now)
 }
 

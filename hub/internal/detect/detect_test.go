@@ -126,3 +126,35 @@ func TestHistoryAndRestatement(t *testing.T) {
 		}
 	}
 }
+
+// A machine whose history is still being replayed is not judged live because
+// another machine of its plant already sends current data.
+func TestReplayedMachineNotLiveBesideALiveOne(t *testing.T) {
+	now := time.Date(2026, 10, 6, 10, 0, 0, 0, time.UTC)
+	g := newRig(t, now)
+	old := now.AddDate(0, -1, 0)
+	m2 := func(at time.Time, on bool) signal.Signal {
+		s := run(at, on)
+		s.Equipment = "M2"
+		return s
+	}
+	g.send(t, run(now.Add(-time.Minute), true), m2(old, true), m2(old.Add(time.Minute), true))
+	g.flush(t)
+	if err := g.r.Tick(); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range g.sink.events {
+		t.Errorf("event for replayed history: %+v", e)
+	}
+	// M1 goes silent beyond the timeout: that is signal loss.
+	g.now = now.Add(3 * time.Hour)
+	g.r.Tick()
+	if len(g.sink.events) != 1 {
+		t.Fatalf("want one signal loss for M1, got %+v", g.sink.events)
+	}
+	for _, e := range g.sink.events {
+		if e.Type != anomaly.SignalLoss || e.Equipment != "M1" || !e.Open() {
+			t.Fatalf("event %+v", e)
+		}
+	}
+}

@@ -55,11 +55,11 @@ type Options struct {
 
 // Runner runs the detectors.
 type Runner struct {
-	o        Options
-	mu       sync.Mutex
-	open     map[string]anomaly.Event // open events by id
-	live     map[signal.Key]time.Time // wall time of an equipment's last current data
-	pending  []anomaly.Event          // detected, not yet applied (a failed sink)
+	o       Options
+	mu      sync.Mutex
+	open    map[string]anomaly.Event // open events by id
+	live    map[signal.Key]time.Time // wall time of an equipment's last current data
+	pending []anomaly.Event          // detected, not yet applied (a failed sink)
 }
 
 // timeline event types: re-detected whole by every detection of their equipment.

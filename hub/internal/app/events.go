@@ -2,6 +2,8 @@ package app
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events"
+	"github.com/floorpulse/floorpulse/hub/internal/partition"
 )
 
 // liveTick is how often the detectors look at the live edge: a stop is
@@ -83,4 +86,74 @@ func openEventsOf(ev *events.Store, log *slog.Logger) api.OpenEvents {
 		}
 		return out
 	}
+}
+
+// importEvents takes over the events of partition p from the events stream
+// (the latest revision of every record of the partition's sites), so the
+// hub taking the partition over neither repeats alerts the previous holder
+// sent nor publishes its records again.
+func importEvents(ctx context.Context, js jetstream.JetStream, cfg *config.Config, p, n int, ev *events.Store, log *slog.Logger) error {
+	name := cfg.Events.Stream.Name
+	if name == "" {
+		return nil
+	}
+	stream, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return err
+	}
+	if info.State.Msgs == 0 {
+		return nil
+	}
+	last := info.State.LastSeq
+	cons, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy})
+	if err != nil {
+		return err
+	}
+	latest := map[string]anomaly.Record{}
+	var seq uint64
+	for seq < last {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return err
+		}
+		got := 0
+		for msg := range batch.Messages() {
+			got++
+			if md, err := msg.Metadata(); err == nil {
+				seq = md.Sequence.Stream
+			}
+			var ce events.CloudEvent
+			if json.Unmarshal(msg.Data(), &ce) != nil || partition.Of(ce.Data.Site, n) != p {
+				continue
+			}
+			if old, ok := latest[ce.Data.ID]; !ok || ce.Data.Revision > old.Revision {
+				latest[ce.Data.ID] = ce.Data
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) {
+			return err
+		}
+		if got == 0 {
+			break // nothing more arrives (the last messages may have aged out)
+		}
+	}
+	recs := make([]anomaly.Record, 0, len(latest))
+	for _, r := range latest {
+		recs = append(recs, r)
+	}
+	imported, err := ev.Import(recs)
+	if err != nil {
+		return err
+	}
+	if imported > 0 {
+		log.Info("events taken over", "records", imported)
+	}
+	return nil
 }

@@ -69,6 +69,9 @@ func (s *shared) runPartition(ctx context.Context, l *partition.Lease) error {
 	fl := newFlusher(eng, st, s.w, s.cfg.Influx.Timeout, log.With("part", "flush"))
 	fl.lease = l
 	fl.mark(pend)
+	if err := importEvents(ctx, s.js, s.cfg, p, n, s.ev, log); err != nil {
+		log.Warn("taking over the partition's events failed; open events may be alerted again", "err", err)
+	}
 	runner, err := newRunner(s.cfg, eng, s.ev, log)
 	if err != nil {
 		return err

@@ -355,20 +355,7 @@ func (s *Store) change(tx *bolt.Tx, rec anomaly.Record, kind string, now time.Ti
 	if err := tx.Bucket(bucketRecords).Put([]byte(rec.ID), v); err != nil {
 		return err
 	}
-	changes, changeOf := tx.Bucket(bucketChanges), tx.Bucket(bucketChangeOf)
-	if old := changeOf.Get([]byte(rec.ID)); old != nil {
-		if err := changes.Delete(old); err != nil {
-			return err
-		}
-	}
-	seq, err := changes.NextSequence()
-	if err != nil {
-		return err
-	}
-	if err := changes.Put(seqKey(seq), []byte(rec.ID)); err != nil {
-		return err
-	}
-	if err := changeOf.Put([]byte(rec.ID), seqKey(seq)); err != nil {
+	if err := s.index(tx, rec.ID); err != nil {
 		return err
 	}
 	if s.opts.Stream.Name != "" {
@@ -440,6 +427,24 @@ func (s *Store) wakeAll() {
 		default:
 		}
 	}
+}
+
+// index moves a record to the end of the change order (List's order).
+func (s *Store) index(tx *bolt.Tx, id string) error {
+	changes, changeOf := tx.Bucket(bucketChanges), tx.Bucket(bucketChangeOf)
+	if old := changeOf.Get([]byte(id)); old != nil {
+		if err := changes.Delete(old); err != nil {
+			return err
+		}
+	}
+	seq, err := changes.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := changes.Put(seqKey(seq), []byte(id)); err != nil {
+		return err
+	}
+	return changeOf.Put([]byte(id), seqKey(seq))
 }
 
 func getRecord(tx *bolt.Tx, id string) (anomaly.Record, bool, error) {

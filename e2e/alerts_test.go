@@ -160,18 +160,7 @@ equipment:
   - {line: L1, class: cnc, ids: [M01, M02, M03]}
   - {line: L2, class: press, ids: [M01, M02]}
 `, dir, hubHTTP, natsPort, influx.URL, hh(dayStart), hh(dayEnd), hh(dayEnd), hh(dayStart), hh(lateStart), hh(lateEnd), hook.URL, webhookSecret))
-	agentCfg := write("agent.yaml", fmt.Sprintf(`agent_id: e2e-alerts
-site: plant1
-data_dir: %s/agent
-http: 127.0.0.1:%d
-nats: {url: "nats://127.0.0.1:%d"}
-mqtt:
-  - broker: %s
-    client_id: floorpulse-agent-e2e-alerts
-    qos: 1
-    subscriptions:
-      - {topic: "floorpulse/+/+/+/+", template: "floorpulse/{site}/{line}/{equipment}/{signal}", format: json, value: value, time: ts, time_format: rfc3339}
-`, dir, agentHTTP, natsPort, mosq.URL))
+	agentCfg := write("agent.yaml", agentConfig("e2e-alerts", dir, agentHTTP, natsPort, mosq.URL, 0, ""))
 	// Calm machines (long runs, one-second idles and setups, no random
 	// breakdowns): the only stops above 3 s are the injected ones.
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1

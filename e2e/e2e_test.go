@@ -91,27 +91,7 @@ equipment:
 			fmt.Fprintf(&nodes, "      - {node_id: \"ns=%d;s=plant1.L3.%s.%s\", line: L3, equipment: %s, signal: %s}\n", opcNamespace, m, s, m, s)
 		}
 	}
-	agentCfg := write("agent.yaml", fmt.Sprintf(`agent_id: e2e
-site: plant1
-data_dir: %s/agent
-http: 127.0.0.1:%d
-nats: {url: "nats://127.0.0.1:%d"}
-mqtt:
-  - broker: %s
-    client_id: floorpulse-agent-e2e
-    qos: 1
-    subscriptions:
-      - topic: floorpulse/+/+/+/+
-        template: floorpulse/{site}/{line}/{equipment}/{signal}
-        format: json
-        value: value
-        time: ts
-        time_format: rfc3339
-opcua:
-  - endpoint: opc.tcp://127.0.0.1:%d
-    publishing_interval: 50ms
-    nodes:
-%s`, dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
+	agentCfg := write("agent.yaml", agentConfig("e2e", dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
 timezone: Europe/Berlin
 seed: 7

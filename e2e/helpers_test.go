@@ -55,3 +55,33 @@ func writer(t *testing.T, dir string) func(name, body string) string {
 		return p
 	}
 }
+
+// agentConfig is an agent configuration reading the simulator's MQTT topics
+// (and, when nodes is not empty, OPC UA nodes of the server at opcPort).
+func agentConfig(id, dir string, httpPort, natsPort int, broker string, opcPort int, nodes string) string {
+	cfg := fmt.Sprintf(`agent_id: %s
+site: plant1
+data_dir: %s/agent
+http: 127.0.0.1:%d
+nats: {url: "nats://127.0.0.1:%d"}
+mqtt:
+  - broker: %s
+    client_id: floorpulse-agent-%s
+    qos: 1
+    subscriptions:
+      - topic: floorpulse/+/+/+/+
+        template: floorpulse/{site}/{line}/{equipment}/{signal}
+        format: json
+        value: value
+        time: ts
+        time_format: rfc3339
+`, id, dir, httpPort, natsPort, broker, id)
+	if nodes != "" {
+		cfg += fmt.Sprintf(`opcua:
+  - endpoint: opc.tcp://127.0.0.1:%d
+    publishing_interval: 50ms
+    nodes:
+%s`, opcPort, nodes)
+	}
+	return cfg
+}

@@ -146,27 +146,7 @@ calendar:
 %sline_calendars:
 %sequipment:
 %s`, dir, hubHTTP, natsPort, influx.URL, shifts, lineCals.String(), registry.String()))
-	agentCfg := write("agent.yaml", fmt.Sprintf(`agent_id: e2e-scale
-site: plant1
-data_dir: %s/agent
-http: 127.0.0.1:%d
-nats: {url: "nats://127.0.0.1:%d"}
-mqtt:
-  - broker: %s
-    client_id: floorpulse-agent-e2e-scale
-    qos: 1
-    subscriptions:
-      - topic: floorpulse/+/+/+/+
-        template: floorpulse/{site}/{line}/{equipment}/{signal}
-        format: json
-        value: value
-        time: ts
-        time_format: rfc3339
-opcua:
-  - endpoint: opc.tcp://127.0.0.1:%d
-    publishing_interval: 50ms
-    nodes:
-%s`, dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
+	agentCfg := write("agent.yaml", agentConfig("e2e-scale", dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
 timezone: Europe/Berlin
 seed: 11

@@ -48,8 +48,8 @@ type seg struct {
 	st         state.State
 }
 
-// segments returns the state segments of [a, b), and when live, the last
-// observed state extended from the horizon to the live end.
+// segments returns the state segments of [a, b) under the line's calendar
+// (Detect extends the last one to the live end itself).
 func segments(in Input, a, b int64) []seg {
 	var spans []calendar.Span
 	if in.Calendar != nil {

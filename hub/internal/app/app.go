@@ -99,7 +99,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	rc := recompute.NewService(eng, w, st, log.With("part", "recompute"))
 	g.Go(func() error { return fl.Run(ctx, cfg.Activity.FlushInterval) })
-	g.Go(func() error { return runEvents(ctx, ev) })
+	g.Go(func() error { return ev.Run(ctx) })
 	g.Go(func() error { return runner.Run(ctx, liveTick) })
 	g.Go(func() error { return rc.Run(ctx) })
 	g.Go(func() error {

@@ -69,9 +69,6 @@ func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *sl
 	}), nil
 }
 
-// runEvents runs the event store's dispatcher until ctx ends.
-func runEvents(ctx context.Context, ev *events.Store) error { return ev.Run(ctx) }
-
 // openEventsOf lists a line's events that are not resolved, for its board.
 func openEventsOf(ev *events.Store, log *slog.Logger) api.OpenEvents {
 	return func(site, line string) []anomaly.Record {

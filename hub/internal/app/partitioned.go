@@ -107,7 +107,7 @@ func runPartitioned(ctx context.Context, cfg *config.Config, log *slog.Logger) e
 	// However the group's context ends, the coordinator hands its
 	// partitions over (final flush and snapshot) before it returns.
 	g.Go(func() error { return coord.Run(gctx) })
-	g.Go(func() error { return runEvents(gctx, s.ev) })
+	g.Go(func() error { return s.ev.Run(gctx) })
 	base := api.New(engine.New(engine.Options{Location: cfg.Location}, nil), s.stats, cfg.Location, cfg.Site, nc)
 	serveHTTP(gctx, g, cfg.HTTP, s.router(coord, base), log)
 	return g.Wait()

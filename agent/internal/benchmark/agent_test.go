@@ -22,12 +22,13 @@ import (
 )
 
 var (
-	msgCount = flag.Int("msgs", 200_000, "QoS 1 messages per measurement")
-	enforce  = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
-	inflight = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
-	agentBin = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")
-	agentEnv = flag.String("agentenv", "", "comma-separated KEY=VALUE pairs added to the agent's environment, e.g. GOGC=200")
-	inProc   = flag.Bool("inprocess", false, "run the agent inside the benchmark process, for -cpuprofile and -memprofile; "+
+	msgCount  = flag.Int("msgs", 200_000, "QoS 1 messages per measurement")
+	enforce   = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
+	inflight  = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
+	agentBin  = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")
+	agentYAML = flag.String("agentyaml", "", "YAML appended to the agent's configuration, e.g. a buffer section; \\n is a new line")
+	agentEnv  = flag.String("agentenv", "", "comma-separated KEY=VALUE pairs added to the agent's environment, e.g. GOGC=200")
+	inProc    = flag.Bool("inprocess", false, "run the agent inside the benchmark process, for -cpuprofile and -memprofile; "+
 		"its CPU time and memory are then not measured")
 )
 
@@ -61,7 +62,9 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// agentBinary builds the agent once per test binary, as `make build` does.
+// agentBinary builds the agent once per test binary, as `make release` does
+// (static, without symbol tables): the binary that is measured is the one
+// that ships.
 func agentBinary(b *testing.B) string {
 	b.Helper()
 	if *agentBin != "" {
@@ -73,8 +76,9 @@ func agentBinary(b *testing.B) string {
 			return
 		}
 		binPath = filepath.Join(binDir, "agent")
-		cmd := exec.Command("go", "build", "-o", binPath, "./agent/cmd/agent")
+		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binPath, "./agent/cmd/agent")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			buildErr = fmt.Errorf("go build ./agent/cmd/agent: %v\n%s", err, out)
 		}
@@ -100,6 +104,7 @@ type result struct {
 	committed time.Duration
 	maxQueued uint64
 	maxAnon   uint64 // the most anonymous memory (RssAnon) seen, sampled
+	maxFile   uint64 // the most file-backed memory (RssFile) seen, sampled
 
 	// CPU time of the broker and of this process (publisher, and the bare
 	// subscriber or the NATS server) over elapsed: the rest of the machine.
@@ -146,8 +151,10 @@ func BenchmarkMQTTToJetStream(b *testing.B) {
 				i+1, r.perMillion(r.brokerCPU), r.perMillion(r.selfCPU), a.perMillion(a.brokerCPU), a.perMillion(a.selfCPU), a.cpuPerMillion())
 		}
 		if !*inProc {
-			b.Logf("iteration %d: agent %.2f CPU s per million signals, peak RSS %.1f MB (anonymous memory at most %.1f MB, sampled); RSS idle before %.1f MB, at the end %.1f MB = %.1f MB anonymous + %.1f MB mapped files (queue file, binary)",
-				i+1, a.cpuPerMillion(), a.peakRSSMB(), a.peakAnonMB(), float64(a.begin.RSS)/1e6,
+			b.Logf("iteration %d: agent %.2f CPU s per million signals, peak RSS %.1f MB (sampled: anonymous memory at most %.1f MB, mapped files at most %.1f MB); "+
+				"RSS idle before %.1f MB = %.1f MB anonymous + %.1f MB mapped files (queue file, binary), at the end %.1f MB = %.1f + %.1f MB",
+				i+1, a.cpuPerMillion(), a.peakRSSMB(), a.peakAnonMB(), float64(a.maxFile)/1e6,
+				float64(a.begin.RSS)/1e6, float64(a.begin.RSSAnon)/1e6, float64(a.begin.RSSFile)/1e6,
 				float64(a.end.RSS)/1e6, float64(a.end.RSSAnon)/1e6, float64(a.end.RSSFile)/1e6)
 		}
 	}
@@ -319,7 +326,7 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 		b.Fatal(err)
 	}
 	brokerCPU, selfCPU := others.since(b)
-	committed, maxQueued, maxAnon := w.finish()
+	committed, maxQueued, maxAnon, maxFile := w.finish()
 	if !published {
 		if err := <-pubErr; err != nil {
 			b.Fatal(err)
@@ -329,7 +336,7 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 		b.Fatalf("stream holds %d messages, %d published", got, want)
 	}
 	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS, begin: before, end: after,
-		committed: committed, maxQueued: maxQueued, maxAnon: max(maxAnon, after.RSSAnon), brokerCPU: brokerCPU, selfCPU: selfCPU}
+		committed: committed, maxQueued: maxQueued, maxAnon: max(maxAnon, after.RSSAnon), maxFile: max(maxFile, after.RSSFile), brokerCPU: brokerCPU, selfCPU: selfCPU}
 }
 
 // agentConfig is the agent's configuration for a measurement: the default
@@ -353,7 +360,7 @@ mqtt:
         value: value
         time: ts
         time_format: rfc3339
-`, dataDir, httpAddr, natsURL, broker, filter)
+`, dataDir, httpAddr, natsURL, broker, filter) + strings.ReplaceAll(*agentYAML, `\n`, "\n")
 }
 
 // waitReady polls /readyz until the agent's MQTT source is connected and

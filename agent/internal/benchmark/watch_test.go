@@ -13,7 +13,7 @@ import (
 // halves of the agent apart: when every message was committed to the queue
 // (and so acknowledged to the broker), and how many records waited in the
 // queue for the forwarder at most. It also samples the process's anonymous
-// resident memory, which /proc keeps no peak of.
+// and file-backed resident memory, of which /proc keeps no peak.
 type watcher struct {
 	url   string
 	usage func() (Usage, error)
@@ -27,6 +27,7 @@ type watcher struct {
 	committed time.Duration // from start until signals_in_total reached want; 0 if it did not
 	maxQueued uint64
 	maxAnon   uint64
+	maxFile   uint64
 }
 
 // watchInterval is the polling period; each poll costs the agent one
@@ -59,6 +60,7 @@ func (w *watcher) poll(c *http.Client) {
 	if u, err := w.usage(); err == nil {
 		w.mu.Lock()
 		w.maxAnon = max(w.maxAnon, u.RSSAnon)
+		w.maxFile = max(w.maxFile, u.RSSFile)
 		w.mu.Unlock()
 	}
 	resp, err := c.Get(w.url)
@@ -102,10 +104,10 @@ func (w *watcher) poll(c *http.Client) {
 
 // finish stops polling (after one last poll) and returns what was seen; it
 // may be called again.
-func (w *watcher) finish() (committed time.Duration, maxQueued, maxAnon uint64) {
+func (w *watcher) finish() (committed time.Duration, maxQueued, maxAnon, maxFile uint64) {
 	w.once.Do(func() { close(w.stop) })
 	<-w.done
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.committed, w.maxQueued, w.maxAnon
+	return w.committed, w.maxQueued, w.maxAnon, w.maxFile
 }

@@ -102,6 +102,8 @@ type Queue struct {
 	mu    sync.Mutex
 	freed chan struct{} // closed (and replaced) whenever room is freed
 
+	released atomic.Int64 // when releasePages last ran, unix ns
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -367,11 +369,15 @@ func (q *Queue) Append(ctx context.Context, sigs []signal.Signal) error {
 func encodeErr(i, n int, err error) error { return fmt.Errorf("signal %d of %d: %w", i, n, err) }
 
 // Peek returns up to n of the oldest records, oldest first, without removing them.
-func (q *Queue) Peek(n int) ([]Record, error) {
+func (q *Queue) Peek(n int) ([]Record, error) { return q.PeekAfter(0, n) }
+
+// PeekAfter returns up to n of the oldest records with a sequence number
+// above after, oldest first, without removing them.
+func (q *Queue) PeekAfter(after uint64, n int) ([]Record, error) {
 	var out []Record
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignals).Cursor()
-		for k, v := c.First(); k != nil && len(out) < n; k, v = c.Next() {
+		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
 			tail, id, js := unframe(v)
 			out = append(out, Record{Seq: binary.BigEndian.Uint64(k), Data: append([]byte(nil), js...), Tail: tail, ID: id})
 		}
@@ -399,7 +405,9 @@ func (q *Queue) Delete(upto uint64) error {
 			return err
 		}
 		if q.opt.Policy == DropNewest {
-			return q.flushPending(t)
+			if err := q.flushPending(t); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -409,6 +417,7 @@ func (q *Queue) Delete(upto uint64) error {
 		}
 		return fmt.Errorf("deleting up to %d: %w", upto, err)
 	}
+	q.releasePages()
 	return nil
 }
 

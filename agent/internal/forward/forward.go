@@ -5,10 +5,10 @@
 // of its batch was acked; it is counted as dropped). Each signal is published to signal.Subject(prefix) with
 // its stable ID as Nats-Msg-Id, so a batch retried after a failure (or
 // resent after a crash between the ack and the delete) is dropped by the
-// stream's duplicate window instead of being stored twice. Batches go out one
-// at a time, in queue order, and the client keeps nothing while disconnected
-// (a publish fails at once), so per equipment the stream's order is the
-// queue's order.
+// stream's duplicate window instead of being stored twice. Batches go out in
+// queue order on one connection (up to pipeline of them awaiting acks), and
+// the client keeps nothing while disconnected (a publish fails at once), so
+// per equipment the stream's order is the queue's order.
 //
 // Connect never fails because the server is unreachable: the client keeps
 // reconnecting in the background, the forwarder's publishes fail and are
@@ -34,7 +34,7 @@ import (
 
 // Queue is the part of buffer.Queue the forwarder uses.
 type Queue interface {
-	Peek(n int) ([]buffer.Record, error)
+	PeekAfter(after uint64, n int) ([]buffer.Record, error)
 	Delete(upto uint64) error
 }
 
@@ -103,7 +103,7 @@ func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger
 		m.NATSConnected.Store(true)
 	}
 	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending(2*cfg.Batch),
+		jetstream.WithPublishAsyncMaxPending((pipeline+1)*cfg.Batch),
 		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout),
 	)
 	if err != nil {
@@ -142,53 +142,89 @@ func authOptions(cfg config.NATS) ([]nats.Option, error) {
 	return opts, nil
 }
 
-// Run forwards until ctx ends.
+// pipeline is how many batches may await JetStream's acks at once. While
+// the acks of one batch come back, the next is already on the wire, so the
+// server is never idle between batches.
+const pipeline = 2
+
+// flight is a published batch awaiting its acks.
+type flight struct {
+	recs        []buffer.Record
+	futures     []jetstream.PubAckFuture
+	undecodable uint64
+}
+
+// Run forwards until ctx ends. Up to pipeline batches are published before
+// the oldest one's acks are awaited; batches leave the queue oldest first,
+// each once all its messages were acked. When a batch fails, the batches
+// after it are abandoned too and everything is published again from the
+// oldest record: what the stream already holds is dropped as a duplicate.
 func (f *Forwarder) Run(ctx context.Context) error {
 	const minWait, maxWait = 100 * time.Millisecond, 5 * time.Second
 	wait := minWait
+	var inflight []flight
+	var last uint64 // sequence number of the last record published
 	for {
 		if ctx.Err() != nil {
 			return nil
 		}
-		recs, err := f.q.Peek(f.batch)
-		if err != nil {
-			if errors.Is(err, buffer.ErrClosed) {
-				return err
+		for len(inflight) < pipeline {
+			recs, err := f.q.PeekAfter(last, f.batch)
+			if err != nil {
+				if errors.Is(err, buffer.ErrClosed) {
+					return err
+				}
+				f.warn.Warn("reading the queue failed", "err", err)
+				break
 			}
-			f.warn.Warn("reading the queue failed", "err", err)
-			sleep(ctx, wait)
-			continue
+			if len(recs) == 0 {
+				break
+			}
+			fl, err := f.send(recs)
+			if err != nil {
+				f.m.PublishErrors.Add(1)
+				f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", wait)
+				inflight, last = nil, 0
+				sleep(ctx, wait)
+				wait = min(2*wait, maxWait)
+				break
+			}
+			inflight = append(inflight, fl)
+			last = recs[len(recs)-1].Seq
 		}
-		if len(recs) == 0 {
+		if len(inflight) == 0 {
 			sleep(ctx, f.idle)
 			continue
 		}
-		if err := f.publish(ctx, recs); err != nil {
+		fl := inflight[0]
+		if err := f.await(ctx, fl); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
 			f.m.PublishErrors.Add(1)
-			f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", wait)
+			f.warn.Warn("publishing a batch failed, retrying", "first_seq", fl.recs[0].Seq, "records", len(fl.recs), "err", err, "retry_in", wait)
+			inflight, last = nil, 0
 			sleep(ctx, wait)
 			wait = min(2*wait, maxWait)
 			continue
 		}
 		wait = minWait
-		if err := f.q.Delete(recs[len(recs)-1].Seq); err != nil {
+		inflight = inflight[1:]
+		if err := f.q.Delete(fl.recs[len(fl.recs)-1].Seq); err != nil {
 			// The batch is in the stream; resending it later is deduplicated.
-			f.warn.Warn("deleting a forwarded batch failed", "upto", recs[len(recs)-1].Seq, "err", err)
+			f.warn.Warn("deleting a forwarded batch failed", "upto", fl.recs[len(fl.recs)-1].Seq, "err", err)
 			if errors.Is(err, buffer.ErrClosed) {
 				return err
 			}
+			inflight, last = nil, 0
 			sleep(ctx, wait)
 		}
 	}
 }
 
-// publish sends one batch and waits until JetStream acked every message.
-func (f *Forwarder) publish(ctx context.Context, recs []buffer.Record) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(recs))
-	var undecodable uint64
+// send publishes one batch without waiting for its acks.
+func (f *Forwarder) send(recs []buffer.Record) (flight, error) {
+	fl := flight{recs: recs, futures: make([]jetstream.PubAckFuture, 0, len(recs))}
 	for _, r := range recs {
 		subject, id := f.prefix+"."+r.Tail, r.ID
 		if id == "" { // a record stored without its subject and id
@@ -198,37 +234,42 @@ func (f *Forwarder) publish(ctx context.Context, recs []buffer.Record) error {
 				// anywhere. It is counted as dropped (reason undecodable) once
 				// the rest of its batch is acked and it leaves the queue.
 				f.warn.Warn("skipping an undecodable queue record", "seq", r.Seq, "err", err)
-				undecodable++
+				fl.undecodable++
 				continue
 			}
 			subject, id = s.Subject(f.prefix), s.ID()
 		}
 		fut, err := f.js.PublishAsync(subject, r.Data, jetstream.WithMsgID(id))
 		if err != nil {
-			return fmt.Errorf("publishing seq %d: %w", r.Seq, err)
+			return flight{}, fmt.Errorf("publishing seq %d: %w", r.Seq, err)
 		}
-		futures = append(futures, fut)
+		fl.futures = append(fl.futures, fut)
 	}
+	return fl, nil
+}
+
+// await waits until JetStream acked every message of the batch.
+func (f *Forwarder) await(ctx context.Context, fl flight) error {
 	timeout := time.NewTimer(f.ackTimeout + time.Second)
 	defer timeout.Stop()
 	var dups uint64
-	for _, fut := range futures {
+	for _, fut := range fl.futures {
 		select {
 		case ack := <-fut.Ok():
 			if ack.Duplicate {
 				dups++
 			}
 		case err := <-fut.Err():
-			return fmt.Errorf("batch from seq %d: %w", recs[0].Seq, err)
+			return fmt.Errorf("batch from seq %d: %w", fl.recs[0].Seq, err)
 		case <-timeout.C:
-			return fmt.Errorf("batch from seq %d: no ack within %s", recs[0].Seq, f.ackTimeout)
+			return fmt.Errorf("batch from seq %d: no ack within %s", fl.recs[0].Seq, f.ackTimeout)
 		case <-ctx.Done():
 			return ctx.Err()
 		}
 	}
-	f.m.Forwarded.Add(uint64(len(futures)))
+	f.m.Forwarded.Add(uint64(len(fl.futures)))
 	f.m.Duplicates.Add(dups)
-	f.m.Undecodable.Add(undecodable)
+	f.m.Undecodable.Add(fl.undecodable)
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package mqtt
 
 import (
+	"bufio"
 	"crypto/tls"
 	"net"
 	"net/url"
@@ -21,8 +22,15 @@ const coalesceDelay = time.Millisecond
 // A Write returns once its bytes are buffered, in order; an error of the
 // underlying connection is returned by the next Write and by Close. Close
 // sends what is buffered first.
+//
+// Reads are buffered too: paho reads each packet's fixed header a byte at a
+// time straight from the connection, several system calls per message; one
+// read now takes in whatever the broker has sent, up to readBuffer bytes.
+// Bytes read ahead are only ever messages not yet acknowledged, so a crash
+// loses nothing: the broker sends them again.
 type coalescingConn struct {
 	net.Conn
+	r       *bufio.Reader
 	mu      sync.Mutex
 	buf     []byte
 	err     error
@@ -34,7 +42,7 @@ type coalescingConn struct {
 }
 
 func newCoalescingConn(c net.Conn) *coalescingConn {
-	cc := &coalescingConn{Conn: c, kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+	cc := &coalescingConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer), kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
 	go cc.loop()
 	return cc
 }
@@ -42,6 +50,12 @@ func newCoalescingConn(c net.Conn) *coalescingConn {
 // maxBuffered bounds the buffer: a writer that gets ahead of the network
 // sends synchronously instead.
 const maxBuffered = 256 << 10
+
+// readBuffer is how much one read from the connection may take in.
+const readBuffer = 64 << 10
+
+// Read reads from the buffer, refilling it with one read of the connection.
+func (c *coalescingConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.mu.Lock()

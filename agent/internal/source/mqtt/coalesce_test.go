@@ -77,3 +77,57 @@ func TestCoalescingConnReportsErrors(t *testing.T) {
 	}
 	c.Close()
 }
+
+// countingConn counts the reads of the connection it wraps.
+type countingConn struct {
+	net.Conn
+	reads int
+}
+
+func (c *countingConn) Read(p []byte) (int, error) {
+	c.reads++
+	return c.Conn.Read(p)
+}
+
+// paho reads a packet's fixed header a byte at a time; through the
+// connection those bytes come from a buffer filled by few reads.
+func TestCoalescingConnBuffersReads(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var want bytes.Buffer
+	for i := 0; i < 2000; i++ {
+		want.Write([]byte{0x40, 0x02, byte(i >> 8), byte(i)})
+	}
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Write(want.Bytes())
+		c.Close()
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	counted := &countingConn{Conn: raw}
+	c := newCoalescingConn(counted)
+	defer c.Close()
+	got := make([]byte, 0, want.Len())
+	one := make([]byte, 1)
+	for len(got) < want.Len() {
+		if _, err := io.ReadFull(c, one); err != nil {
+			t.Fatalf("after %d bytes: %v", len(got), err)
+		}
+		got = append(got, one[0])
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		t.Fatal("bytes read differ from those sent")
+	}
+	if counted.reads > 50 {
+		t.Fatalf("%d reads of the connection for %d bytes read a byte at a time: reads are not buffered", counted.reads, want.Len())
+	}
+}

@@ -22,7 +22,9 @@ import (
 )
 
 var (
-	msgCount  = flag.Int("msgs", 200_000, "QoS 1 messages per measurement")
+	msgCount = flag.Int("msgs", 200_000, "QoS 1 messages per measurement")
+	rate     = flag.Int("rate", 0, "messages a second offered to both subscribers (0: as fast as the broker takes them); "+
+		"when both keep up, the agent's CPU time and memory are those of that load")
 	enforce   = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
 	inflight  = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
 	agentBin  = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")

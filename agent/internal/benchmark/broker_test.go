@@ -81,8 +81,12 @@ func newMessages(n int) []message {
 // publishWindow is how many publications may await the broker's PUBACK.
 const publishWindow = 1000
 
-// publish sends msgs at QoS 1 as fast as the broker acknowledges them,
-// keeping up to publishWindow unacknowledged.
+// paceEvery is how many messages are published between two checks of the
+// pace set by -rate.
+const paceEvery = 50
+
+// publish sends msgs at QoS 1 as fast as the broker acknowledges them (or
+// at -rate messages a second), keeping up to publishWindow unacknowledged.
 func publish(url string, msgs []message) error {
 	c := paho.NewClient(paho.NewClientOptions().AddBroker(url).SetClientID("bench-publisher").
 		SetCleanSession(true).SetAutoReconnect(false).SetOrderMatters(false))
@@ -97,7 +101,14 @@ func publish(url string, msgs []message) error {
 		return tok.Error()
 	}
 	var window [publishWindow]paho.Token // a ring: slot i%publishWindow holds message i
+	start := time.Now()
 	for i, m := range msgs {
+		if *rate > 0 && i%paceEvery == 0 {
+			// Offer the messages at -rate: message i is due i/rate after the start.
+			if wait := time.Until(start.Add(time.Duration(float64(i) / float64(*rate) * float64(time.Second)))); wait > 0 {
+				time.Sleep(wait)
+			}
+		}
 		slot := &window[i%publishWindow]
 		if *slot != nil {
 			if err := wait(*slot); err != nil {

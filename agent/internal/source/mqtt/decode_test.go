@@ -148,11 +148,42 @@ func TestTopicMatches(t *testing.T) {
 	}{
 		{"a/+/c", "a/b/c", true}, {"a/+/c", "a/b/d", false}, {"a/#", "a/b/c", true}, {"a/#", "a", true},
 		{"a/b", "a/b/c", false}, {"floorpulse/+/+/+/+", "floorpulse/p/L/M/run", true},
+		{"a/+", "a", false}, {"#", "a/b", true}, {"+", "", true}, {"a//c", "a//c", true}, {"a/+/c", "a//c", true},
+		{"a/b/c", "a/b", false}, {"+/+", "a/b/c", false},
 	} {
 		if got := topicMatches(tc.filter, tc.topic); got != tc.want {
 			t.Errorf("topicMatches(%q, %q) = %v", tc.filter, tc.topic, got)
 		}
+		if got := splitMatches(tc.filter, tc.topic); got != tc.want {
+			t.Errorf("splitMatches(%q, %q) = %v", tc.filter, tc.topic, got)
+		}
 	}
+}
+
+// splitMatches is topicMatches written plainly, level by level.
+func splitMatches(filter, topic string) bool {
+	f, t := strings.Split(filter, "/"), strings.Split(topic, "/")
+	for i, level := range f {
+		if level == "#" {
+			return true
+		}
+		if i >= len(t) || (level != "+" && level != t[i]) {
+			return false
+		}
+	}
+	return len(f) == len(t)
+}
+
+// FuzzTopicMatches checks topicMatches against splitMatches.
+func FuzzTopicMatches(f *testing.F) {
+	f.Add("a/+/c", "a/b/c")
+	f.Add("a/#", "a")
+	f.Add("+/+", "a/b/c")
+	f.Fuzz(func(t *testing.T, filter, topic string) {
+		if got, want := topicMatches(filter, topic), splitMatches(filter, topic); got != want {
+			t.Fatalf("topicMatches(%q, %q) = %v, want %v", filter, topic, got, want)
+		}
+	})
 }
 
 // checkRoundTrip asserts that a decoded value makes a signal that survives the wire.

@@ -281,19 +281,23 @@ func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, reb
 	return nil, ""
 }
 
-// topicMatches reports whether an MQTT topic filter (with + and #) matches topic.
+// topicMatches reports whether an MQTT topic filter (with + and #) matches
+// topic. It runs for every message, so it walks both without splitting them.
 func topicMatches(filter, topic string) bool {
-	f, t := strings.Split(filter, "/"), strings.Split(topic, "/")
-	for i, level := range f {
-		if level == "#" {
+	for {
+		f, frest, fmore := strings.Cut(filter, "/")
+		if f == "#" {
 			return true
 		}
-		if i >= len(t) {
+		t, trest, tmore := strings.Cut(topic, "/")
+		if f != "+" && f != t {
 			return false
 		}
-		if level != "+" && level != t[i] {
-			return false
+		if !fmore || !tmore {
+			// Both must end here; "a/#" also matches "a".
+			next, _, _ := strings.Cut(frest, "/")
+			return fmore == tmore || (fmore && next == "#")
 		}
+		filter, topic = frest, trest
 	}
-	return len(f) == len(t)
 }

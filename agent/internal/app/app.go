@@ -83,7 +83,7 @@ func (a *App) Run(ctx context.Context) error {
 		}
 	}
 
-	nc, js, err := forward.Connect(cfg.NATS, "floorpulse-agent-"+cfg.AgentID, a.Metrics, a.log.With("component", "nats"))
+	nc, err := forward.Connect(cfg.NATS, "floorpulse-agent-"+cfg.AgentID, a.Metrics, a.log.With("component", "nats"))
 	if err != nil {
 		if ln != nil {
 			ln.Close()
@@ -92,7 +92,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	defer nc.Close()
 
-	fwd := forward.New(q, js, cfg.NATS, a.Metrics, a.log.With("component", "forward"))
+	fwd := forward.New(q, nc, cfg.NATS, a.Metrics, a.log.With("component", "forward"))
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return batcher.Run(gctx) })

@@ -137,7 +137,7 @@ func TestConnectWithTLSAndNKey(t *testing.T) {
 	cfg.TLS = &config.TLS{CA: p.CA, Cert: p.ClientCert, Key: p.ClientKey}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := &metrics.Registry{}
-	nc, js, err := Connect(cfg, "test", m, log)
+	nc, err := Connect(cfg, "test", m, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -157,7 +157,7 @@ func TestConnectWithTLSAndNKey(t *testing.T) {
 	}
 	defer q.Close()
 	fill(t, q, 0, 50)
-	f := New(q, js, cfg, m, log)
+	f := New(q, nc, cfg, m, log)
 	fctx, fcancel := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- f.Run(fctx) }()
@@ -181,7 +181,7 @@ func TestConnectRejectsBadNKeyFile(t *testing.T) {
 	}
 	cfg := natsConfig("nats://127.0.0.1:1")
 	cfg.NKey = bad
-	_, _, err := Connect(cfg, "test", &metrics.Registry{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	_, err := Connect(cfg, "test", &metrics.Registry{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err == nil {
 		t.Fatal("want an error")
 	}

@@ -1,5 +1,11 @@
 // Package forward moves signals from the on-disk queue to NATS JetStream.
 //
+// Messages are published as JetStream publishes are on the wire: a core
+// NATS publish with a reply subject, answered by the stream with a PubAck.
+// The reply subject names the batch (one per batch, under an inbox of the
+// forwarder's own), so one subscription collects the acks of every batch
+// in flight without a future, channel or timer per message.
+//
 // What always holds: a record leaves the queue only after JetStream
 // acknowledged it (or, for a record that no longer decodes, after the rest
 // of its batch was acked; it is counted as dropped). Each signal is published to signal.Subject(prefix) with
@@ -16,14 +22,18 @@
 package forward
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
@@ -38,20 +48,12 @@ type Queue interface {
 	Delete(upto uint64) error
 }
 
-// Publisher is the part of jetstream.JetStream the forwarder uses.
-type Publisher interface {
-	PublishAsync(subject string, data []byte, opts ...jetstream.PublishOpt) (jetstream.PubAckFuture, error)
-}
-
-var (
-	_ Queue     = (*buffer.Queue)(nil)
-	_ Publisher = jetstream.JetStream(nil)
-)
+var _ Queue = (*buffer.Queue)(nil)
 
 // Forwarder publishes queued signals in batches.
 type Forwarder struct {
 	q          Queue
-	js         Publisher
+	nc         *nats.Conn
 	prefix     string
 	batch      int
 	ackTimeout time.Duration
@@ -59,19 +61,30 @@ type Forwarder struct {
 	log        *slog.Logger
 	warn       *lograte.Logger
 	m          *metrics.Registry
+
+	inbox  string   // reply subjects are inbox + batch number
+	msg    nats.Msg // reused for every publish: PublishMsg copies it out at once
+	msgID  []string // msg.Header[nats.MsgIdHdr]
+	nextID uint64
+
+	mu      sync.Mutex
+	flights map[uint64]*flight // batches awaiting acks, by number
 }
 
-// New returns a Forwarder.
-func New(q Queue, js Publisher, cfg config.NATS, m *metrics.Registry, log *slog.Logger) *Forwarder {
-	return &Forwarder{
-		q: q, js: js, prefix: cfg.SubjectPrefix, batch: cfg.Batch, ackTimeout: cfg.AckTimeout,
+// New returns a Forwarder publishing on nc.
+func New(q Queue, nc *nats.Conn, cfg config.NATS, m *metrics.Registry, log *slog.Logger) *Forwarder {
+	f := &Forwarder{
+		q: q, nc: nc, prefix: cfg.SubjectPrefix, batch: cfg.Batch, ackTimeout: cfg.AckTimeout,
 		idle: 10 * time.Millisecond, log: log, warn: lograte.New(log, 10*time.Second), m: m,
+		inbox: nats.NewInbox() + ".", msgID: []string{""}, flights: map[uint64]*flight{},
 	}
+	f.msg.Header = nats.Header{nats.MsgIdHdr: f.msgID}
+	return f
 }
 
 // Connect connects to NATS, retrying in the background when the server is
-// unreachable (the agent buffers meanwhile), and returns a JetStream handle.
-func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger) (*nats.Conn, jetstream.JetStream, error) {
+// unreachable (the agent buffers meanwhile).
+func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
@@ -92,25 +105,17 @@ func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger
 	}
 	auth, err := authOptions(cfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	opts = append(opts, auth...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
 	}
 	if nc.IsConnected() {
 		m.NATSConnected.Store(true)
 	}
-	js, err := jetstream.New(nc,
-		jetstream.WithPublishAsyncMaxPending((pipeline+1)*cfg.Batch),
-		jetstream.WithPublishAsyncTimeout(cfg.AckTimeout),
-	)
-	if err != nil {
-		nc.Close()
-		return nil, nil, fmt.Errorf("jetstream: %w", err)
-	}
-	return nc, js, nil
+	return nc, nil
 }
 
 // authOptions turns the credentials and TLS settings into client options.
@@ -147,11 +152,26 @@ func authOptions(cfg config.NATS) ([]nats.Option, error) {
 // server is never idle between batches.
 const pipeline = 2
 
-// flight is a published batch awaiting its acks.
+// flight is a published batch awaiting its acks. The fields after recs are
+// guarded by Forwarder.mu once the flight is registered.
 type flight struct {
+	id          uint64
 	recs        []buffer.Record
-	futures     []jetstream.PubAckFuture
 	undecodable uint64
+	sent        int  // messages published; known once sending is over
+	sending     bool // still publishing: acks may come before the last message is out
+	acked, dups int
+	err         error
+	done        chan struct{} // closed when every sent message is acked, or at the first error
+	closed      bool
+}
+
+// finish closes done once; f.mu is held.
+func (fl *flight) finish() {
+	if !fl.closed {
+		fl.closed = true
+		close(fl.done)
+	}
 }
 
 // Run forwards until ctx ends. Up to pipeline batches are published before
@@ -162,8 +182,19 @@ type flight struct {
 func (f *Forwarder) Run(ctx context.Context) error {
 	const minWait, maxWait = 100 * time.Millisecond, 5 * time.Second
 	wait := minWait
-	var inflight []flight
+	sub, err := f.nc.Subscribe(f.inbox+"*", f.onAck)
+	if err != nil {
+		return fmt.Errorf("subscribing to acks: %w", err)
+	}
+	defer sub.Unsubscribe()
+	var inflight []*flight
 	var last uint64 // sequence number of the last record published
+	abandon := func() {
+		for _, fl := range inflight {
+			f.forget(fl)
+		}
+		inflight, last = nil, 0
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -184,7 +215,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			if err != nil {
 				f.m.PublishErrors.Add(1)
 				f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", wait)
-				inflight, last = nil, 0
+				abandon()
 				sleep(ctx, wait)
 				wait = min(2*wait, maxWait)
 				break
@@ -203,7 +234,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			f.m.PublishErrors.Add(1)
 			f.warn.Warn("publishing a batch failed, retrying", "first_seq", fl.recs[0].Seq, "records", len(fl.recs), "err", err, "retry_in", wait)
-			inflight, last = nil, 0
+			abandon()
 			sleep(ctx, wait)
 			wait = min(2*wait, maxWait)
 			continue
@@ -216,15 +247,21 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			if errors.Is(err, buffer.ErrClosed) {
 				return err
 			}
-			inflight, last = nil, 0
+			abandon()
 			sleep(ctx, wait)
 		}
 	}
 }
 
 // send publishes one batch without waiting for its acks.
-func (f *Forwarder) send(recs []buffer.Record) (flight, error) {
-	fl := flight{recs: recs, futures: make([]jetstream.PubAckFuture, 0, len(recs))}
+func (f *Forwarder) send(recs []buffer.Record) (*flight, error) {
+	f.nextID++
+	fl := &flight{id: f.nextID, recs: recs, sending: true, done: make(chan struct{})}
+	f.mu.Lock()
+	f.flights[fl.id] = fl
+	f.mu.Unlock()
+	f.msg.Reply = f.inbox + strconv.FormatUint(fl.id, 10)
+	sent := 0
 	for _, r := range recs {
 		subject, id := f.prefix+"."+r.Tail, r.ID
 		if id == "" { // a record stored without its subject and id
@@ -239,36 +276,126 @@ func (f *Forwarder) send(recs []buffer.Record) (flight, error) {
 			}
 			subject, id = s.Subject(f.prefix), s.ID()
 		}
-		fut, err := f.js.PublishAsync(subject, r.Data, jetstream.WithMsgID(id))
-		if err != nil {
-			return flight{}, fmt.Errorf("publishing seq %d: %w", r.Seq, err)
+		f.msg.Subject, f.msg.Data = subject, r.Data
+		f.msgID[0] = id
+		if err := f.nc.PublishMsg(&f.msg); err != nil {
+			f.forget(fl)
+			return nil, fmt.Errorf("publishing seq %d: %w", r.Seq, err)
 		}
-		fl.futures = append(fl.futures, fut)
+		sent++
 	}
+	f.msg.Data = nil
+	f.mu.Lock()
+	fl.sent, fl.sending = sent, false
+	if fl.acked >= fl.sent {
+		fl.finish()
+	}
+	f.mu.Unlock()
 	return fl, nil
 }
 
+// forget stops collecting the acks of a batch; acks that come later are
+// ignored.
+func (f *Forwarder) forget(fl *flight) {
+	f.mu.Lock()
+	delete(f.flights, fl.id)
+	f.mu.Unlock()
+}
+
+// onAck counts one answer of the stream to a published message.
+func (f *Forwarder) onAck(m *nats.Msg) {
+	id, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, f.inbox), 10, 64)
+	if err != nil {
+		return
+	}
+	dup, ackErr := parseAck(m)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fl := f.flights[id]
+	if fl == nil || fl.closed {
+		return
+	}
+	if ackErr != nil {
+		fl.err = ackErr
+		fl.finish()
+		return
+	}
+	fl.acked++
+	if dup {
+		fl.dups++
+	}
+	if !fl.sending && fl.acked >= fl.sent {
+		fl.finish()
+	}
+}
+
+// Prefixes of the stream's answers: the server writes the error, when there
+// is one, before the ack's fields, and names hold no quotes.
+var (
+	ackPrefix = []byte(`{"stream":`)
+	duplicate = []byte(`"duplicate":`)
+)
+
+// parseAck reads the stream's answer to one publish: stored, stored
+// before (a duplicate within the window), or an error (no stream for the
+// subject, storage failed, ...).
+func parseAck(m *nats.Msg) (dup bool, err error) {
+	if len(m.Data) == 0 {
+		if status := m.Header.Get("Status"); status == "503" {
+			return false, nats.ErrNoResponders
+		} else if status != "" {
+			return false, fmt.Errorf("status %s %s", status, m.Header.Get("Description"))
+		}
+		return false, errors.New("empty answer to a publish")
+	}
+	if bytes.HasPrefix(m.Data, ackPrefix) {
+		// The server writes `"duplicate": true` (with a space); either way.
+		i := bytes.Index(m.Data, duplicate)
+		return i >= 0 && bytes.HasPrefix(bytes.TrimLeft(m.Data[i+len(duplicate):], " "), []byte("true")), nil
+	}
+	var a struct {
+		Error *struct {
+			Code        int    `json:"code"`
+			ErrCode     int    `json:"err_code"`
+			Description string `json:"description"`
+		} `json:"error"`
+		Stream    string `json:"stream"`
+		Duplicate bool   `json:"duplicate"`
+	}
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		return false, fmt.Errorf("unreadable answer to a publish %q: %w", m.Data, err)
+	}
+	if a.Error != nil {
+		return false, fmt.Errorf("jetstream error %d (%d): %s", a.Error.Code, a.Error.ErrCode, a.Error.Description)
+	}
+	if a.Stream == "" {
+		return false, fmt.Errorf("answer to a publish names no stream: %q", m.Data)
+	}
+	return a.Duplicate, nil
+}
+
 // await waits until JetStream acked every message of the batch.
-func (f *Forwarder) await(ctx context.Context, fl flight) error {
+func (f *Forwarder) await(ctx context.Context, fl *flight) error {
 	timeout := time.NewTimer(f.ackTimeout + time.Second)
 	defer timeout.Stop()
-	var dups uint64
-	for _, fut := range fl.futures {
-		select {
-		case ack := <-fut.Ok():
-			if ack.Duplicate {
-				dups++
-			}
-		case err := <-fut.Err():
-			return fmt.Errorf("batch from seq %d: %w", fl.recs[0].Seq, err)
-		case <-timeout.C:
-			return fmt.Errorf("batch from seq %d: no ack within %s", fl.recs[0].Seq, f.ackTimeout)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+	select {
+	case <-fl.done:
+	case <-timeout.C:
+		f.forget(fl)
+		return fmt.Errorf("batch from seq %d: no ack within %s", fl.recs[0].Seq, f.ackTimeout)
+	case <-ctx.Done():
+		f.forget(fl)
+		return ctx.Err()
 	}
-	f.m.Forwarded.Add(uint64(len(fl.futures)))
-	f.m.Duplicates.Add(dups)
+	f.forget(fl)
+	f.mu.Lock()
+	err, acked, dups := fl.err, fl.acked, fl.dups
+	f.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("batch from seq %d: %w", fl.recs[0].Seq, err)
+	}
+	f.m.Forwarded.Add(uint64(acked))
+	f.m.Duplicates.Add(uint64(dups))
 	f.m.Undecodable.Add(fl.undecodable)
 	return nil
 }

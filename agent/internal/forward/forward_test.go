@@ -5,8 +5,11 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
@@ -52,12 +55,12 @@ func TestForwardWaitsForStream(t *testing.T) {
 
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	m := &metrics.Registry{}
-	nc, js, err := Connect(natsConfig(url), "test", m, log)
+	nc, err := Connect(natsConfig(url), "test", m, log)
 	if err != nil {
 		t.Fatalf("connect must not fail while the server is down: %v", err)
 	}
 	defer nc.Close()
-	f := New(q, js, natsConfig(url), m, log)
+	f := New(q, nc, natsConfig(url), m, log)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- f.Run(ctx) }()
@@ -101,4 +104,125 @@ func TestForwardWaitsForStream(t *testing.T) {
 	if got := m.Forwarded.Load(); got < 300 {
 		t.Fatalf("forwarded_total %d", got)
 	}
+}
+
+// answer publishes m with a reply subject and returns what comes back, as
+// the forwarder's ack subscription receives it.
+func answer(t *testing.T, nc *nats.Conn, m *nats.Msg) *nats.Msg {
+	t.Helper()
+	inbox := nats.NewInbox()
+	got := make(chan *nats.Msg, 1)
+	sub, err := nc.Subscribe(inbox, func(r *nats.Msg) { got <- r })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	m.Reply = inbox
+	if err := nc.PublishMsg(m); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case r := <-got:
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no answer to a publish on %s", m.Subject)
+		return nil
+	}
+}
+
+// parseAck reads what a real server answers: stored, a duplicate, a
+// JetStream error, and no stream for the subject.
+func TestParseAckOfRealAnswers(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	streamtest.Create(t, ns.URL)
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	msg := func(subject, id string, extra ...string) *nats.Msg {
+		m := nats.NewMsg(subject)
+		m.Data = []byte(`{}`)
+		m.Header.Set(nats.MsgIdHdr, id)
+		for i := 0; i+1 < len(extra); i += 2 {
+			m.Header.Set(extra[i], extra[i+1])
+		}
+		return m
+	}
+	for _, tc := range []struct {
+		name    string
+		m       *nats.Msg
+		dup     bool
+		wantErr string
+	}{
+		{"stored", msg("floorpulse.signals.s1.L1.M01", "a"), false, ""},
+		{"duplicate", msg("floorpulse.signals.s1.L1.M01", "a"), true, ""},
+		{"stored again", msg("floorpulse.signals.s1.L1.M01", "b"), false, ""},
+		{"jetstream error", msg("floorpulse.signals.s1.L1.M01", "c", "Nats-Expected-Last-Sequence", "999"), false, "wrong last sequence"},
+		{"no stream", msg("elsewhere.s1", "d"), false, "no responders"},
+	} {
+		dup, err := parseAck(answer(t, nc, tc.m))
+		switch {
+		case tc.wantErr == "" && err != nil:
+			t.Errorf("%s: %v", tc.name, err)
+		case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+			t.Errorf("%s: error %v, want one with %q", tc.name, err, tc.wantErr)
+		case dup != tc.dup:
+			t.Errorf("%s: duplicate %v, want %v", tc.name, dup, tc.dup)
+		}
+	}
+}
+
+// A batch sent twice is stored once: the second time every ack says
+// duplicate, and the forwarder counts them.
+func TestForwardCountsDuplicates(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	streamtest.Create(t, ns.URL)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := &metrics.Registry{}
+	nc, err := Connect(natsConfig(ns.URL), "test", m, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	run := func() {
+		q, err := buffer.Open(filepath.Join(t.TempDir(), "queue.db"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		fill(t, q, 0, 250)
+		f := New(q, nc, natsConfig(ns.URL), m, log)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- f.Run(ctx) }()
+		waitFor(t, "an empty queue", func() bool { return q.Len() == 0 })
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	run()
+	run() // the same 250 signals from a second queue, as after a crash between ack and delete
+	if n := streamtest.Count(t, ns.URL); n != 250 {
+		t.Fatalf("stream holds %d messages, want 250", n)
+	}
+	if fwd, dups := m.Forwarded.Load(), m.Duplicates.Load(); fwd != 500 || dups != 250 {
+		t.Fatalf("forwarded %d, duplicates %d; want 500 and 250", fwd, dups)
+	}
+}
+
+// FuzzParseAck: whatever the server answers, parseAck returns without
+// panicking, and never both a duplicate and an error.
+func FuzzParseAck(f *testing.F) {
+	f.Add([]byte(`{"stream":"FLOORPULSE_SIGNALS","seq":1}`))
+	f.Add([]byte(`{"stream":"FLOORPULSE_SIGNALS","seq":1,"duplicate": true}`))
+	f.Add([]byte(`{"error":{"code":400,"err_code":10071,"description":"wrong last sequence: 0"}}`))
+	f.Add([]byte(``))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dup, err := parseAck(&nats.Msg{Data: data, Header: nats.Header{}})
+		if dup && err != nil {
+			t.Fatalf("%q: duplicate and error %v", data, err)
+		}
+	})
 }

@@ -93,7 +93,7 @@ func TestOPCUAToJetStream(t *testing.T) {
 	defer q.Close()
 	m := &metrics.Registry{}
 	ncfg := config.NATS{URL: ns.URL, SubjectPrefix: signal.SubjectPrefix, Batch: 100, AckTimeout: 2 * time.Second}
-	nc, js, err := forward.Connect(ncfg, "test", m, log)
+	nc, err := forward.Connect(ncfg, "test", m, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +112,7 @@ func TestOPCUAToJetStream(t *testing.T) {
 	src := New(validated(t, cfg, t.TempDir()), "gw1", "plant1", b, stat, log)
 	src.keepAlive = 300 * time.Millisecond
 	src.minBackoff, src.maxBackoff = 100*time.Millisecond, time.Second
-	fwd := forward.New(q, js, ncfg, m, log)
+	fwd := forward.New(q, nc, ncfg, m, log)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

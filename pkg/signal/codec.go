@@ -43,39 +43,10 @@ type wireGap struct {
 	Reason  string    `json:"reason,omitempty"`
 }
 
-// Marshal encodes a valid signal as schema version 1 JSON.
+// Marshal encodes a valid signal as schema version 1 JSON (version 2 when
+// it has a server time): the wire struct's encoding, written by AppendMarshal.
 func Marshal(s Signal) ([]byte, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	w := wire{
-		V: SchemaVersion, Site: s.Site, Line: s.Line, Eq: s.Equipment, Sig: s.Name,
-		TS: s.Time.UTC(), RX: s.Received, SC: s.Status, Agent: s.Agent, Seq: s.Seq,
-	}
-	if s.Quality != Good {
-		w.Q = s.Quality.String()
-	}
-	if !s.ServerTime.IsZero() {
-		// Version 2 only adds sts: a signal without it stays version 1, which
-		// every hub reads.
-		st := s.ServerTime.UTC()
-		w.V, w.STS = SchemaVersionServerTime, &st
-	}
-	switch s.Value.Kind {
-	case KindBool:
-		b := s.Value.Bool
-		w.B = &b
-	case KindNumber:
-		n := s.Value.Num
-		w.N = &n
-	case KindString:
-		str := s.Value.Str
-		w.S = &str
-	}
-	if s.Gap != nil {
-		w.Gap = &wireGap{From: s.Gap.From.UTC(), To: s.Gap.To.UTC(), Dropped: s.Gap.Dropped, Reason: s.Gap.Reason}
-	}
-	return json.Marshal(w)
+	return AppendMarshal(make([]byte, 0, 192), s)
 }
 
 // Unmarshal decodes and validates one encoded signal. Unknown fields are

@@ -11,9 +11,6 @@
 package signal
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"math"
@@ -190,36 +187,8 @@ type Signal struct {
 // often. It deliberately leaves out Agent, Seq and quality, which differ between
 // reads of one observation.
 func (s Signal) ID() string {
-	h := sha256.New()
-	var b [8]byte
-	for _, f := range []string{s.Site, s.Line, s.Equipment, s.Name} {
-		h.Write([]byte(f))
-		h.Write([]byte{0})
-	}
-	binary.BigEndian.PutUint64(b[:], uint64(s.Time.UnixNano()))
-	h.Write(b[:])
-	h.Write([]byte{byte(s.Value.Kind)})
-	switch s.Value.Kind {
-	case KindBool:
-		if s.Value.Bool {
-			h.Write([]byte{1})
-		} else {
-			h.Write([]byte{0})
-		}
-	case KindNumber:
-		binary.BigEndian.PutUint64(b[:], math.Float64bits(s.Value.Num))
-		h.Write(b[:])
-	case KindString:
-		h.Write([]byte(s.Value.Str))
-	}
-	if s.Gap != nil {
-		binary.BigEndian.PutUint64(b[:], uint64(s.Gap.From.UnixNano()))
-		h.Write(b[:])
-		binary.BigEndian.PutUint64(b[:], uint64(s.Gap.To.UnixNano()))
-		h.Write(b[:])
-	}
-	sum := h.Sum(nil)
-	return hex.EncodeToString(sum[:16])
+	var b [32]byte
+	return string(AppendID(b[:0], s))
 }
 
 // Key identifies the equipment a signal belongs to.

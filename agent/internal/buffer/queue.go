@@ -186,13 +186,14 @@ func seqKey(seq uint64) []byte {
 
 // txn is the state of one write transaction.
 type txn struct {
-	b, m, idx  *bolt.Bucket
-	recs, size uint64
-	now        time.Time
-	newCommit  bool // an entry in idx was made for this transaction
-	freed      bool // records left the queue
-	drops      [numReasons]uint64
-	oldest     int64
+	b, m, idx      *bolt.Bucket
+	scratch, chunk []byte // encode's buffers
+	recs, size     uint64
+	now            time.Time
+	newCommit      bool // an entry in idx was made for this transaction
+	freed          bool // records left the queue
+	drops          [numReasons]uint64
+	oldest         int64
 }
 
 // update runs fn in a write transaction and publishes the resulting counts.
@@ -248,12 +249,22 @@ func (q *Queue) update(fn func(t *txn) error) error {
 // storing it.
 func (t *txn) encode(s *signal.Signal) ([]byte, error) {
 	s.Seq = t.b.Sequence() + 1
-	js, err := signal.Marshal(*s)
-	if err != nil {
+	var err error
+	if t.scratch, err = appendFrame(t.scratch[:0], *s); err != nil {
 		return nil, err
 	}
-	return frame(*s, js), nil
+	// bbolt keeps the value until the commit: each record gets its own
+	// bytes, carved from chunks rather than allocated one by one.
+	if cap(t.chunk)-len(t.chunk) < len(t.scratch) {
+		t.chunk = make([]byte, 0, max(len(t.scratch), chunkSize))
+	}
+	n := len(t.chunk)
+	t.chunk = append(t.chunk, t.scratch...)
+	return t.chunk[n:len(t.chunk):len(t.chunk)], nil
 }
+
+// chunkSize is the size of the blocks encoded records are carved from.
+const chunkSize = 64 << 10
 
 // put stores what encode returned for s and records the commit time of the
 // transaction's first record.
@@ -377,9 +388,16 @@ func (q *Queue) PeekAfter(after uint64, n int) ([]Record, error) {
 	var out []Record
 	err := q.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketSignals).Cursor()
+		var arena []byte
 		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
-			tail, id, js := unframe(v)
-			out = append(out, Record{Seq: binary.BigEndian.Uint64(k), Data: append([]byte(nil), js...), Tail: tail, ID: id})
+			// The records are copied out of the mapped file into blocks
+			// shared by many records, not one allocation each (or three).
+			if cap(arena)-len(arena) < len(v) {
+				arena = make([]byte, 0, max(len(v), chunkSize))
+			}
+			start := len(arena)
+			arena = append(arena, v...)
+			out = append(out, peeked(binary.BigEndian.Uint64(k), arena[start:len(arena):len(arena)]))
 		}
 		return nil
 	})

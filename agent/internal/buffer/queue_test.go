@@ -288,11 +288,21 @@ func TestRecordsCarrySubjectAndID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tail, id, body := unframe(frame(s, js))
+	framed, err := appendFrame(nil, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tail, id, body := unframe(framed)
 	if tail != s.Site+"."+s.Line+"."+s.Equipment || id != s.ID() || string(body) != string(js) {
 		t.Fatalf("framed: %q %q %s", tail, id, body)
 	}
 	if tail, id, body := unframe(js); tail != "" || id != "" || string(body) != string(js) {
 		t.Fatalf("bare: %q %q %s", tail, id, body)
+	}
+	if r := peeked(3, framed); r.Seq != 3 || r.Tail != tail || r.ID != id || string(r.Data) != string(js) {
+		t.Fatalf("peeked framed: %+v", r)
+	}
+	if r := peeked(4, js); r.Tail != "" || r.ID != "" || string(r.Data) != string(js) {
+		t.Fatalf("peeked bare: %+v", r)
 	}
 }

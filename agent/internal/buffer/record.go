@@ -1,6 +1,8 @@
 package buffer
 
 import (
+	"unsafe"
+
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -11,18 +13,25 @@ import (
 // bare JSON (they start with '{') and are still read.
 const frameV1 = 0x01
 
-// frame prefixes a signal's encoding with its subject tail and id.
-func frame(s signal.Signal, js []byte) []byte {
-	tail := s.Site + "." + s.Line + "." + s.Equipment
-	id := s.ID()
-	if len(tail) > 255 || len(id) != 32 {
-		return js // cannot happen for valid signals; bare JSON is still readable
+// appendFrame appends the stored form of s to dst: the frame header, the
+// subject tail and id, then the signal's JSON encoding.
+func appendFrame(dst []byte, s signal.Signal) ([]byte, error) {
+	n := len(s.Site) + len(s.Line) + len(s.Equipment) + 2
+	if n > 255 {
+		return signal.AppendMarshal(dst, s) // cannot happen for valid names; bare JSON is still readable
 	}
-	out := make([]byte, 0, 2+len(tail)+len(id)+len(js))
-	out = append(out, frameV1, byte(len(tail)))
-	out = append(out, tail...)
-	out = append(out, id...)
-	return append(out, js...)
+	b := append(dst, frameV1, byte(n))
+	b = append(b, s.Site...)
+	b = append(b, '.')
+	b = append(b, s.Line...)
+	b = append(b, '.')
+	b = append(b, s.Equipment...)
+	b = signal.AppendID(b, s)
+	b, err := signal.AppendMarshal(b, s)
+	if err != nil {
+		return dst, err
+	}
+	return b, nil
 }
 
 // unframe splits a stored record; tail and id are empty for a bare JSON record.
@@ -35,4 +44,17 @@ func unframe(v []byte) (tail, id string, js []byte) {
 		return "", "", v
 	}
 	return string(v[2 : 2+n]), string(v[2+n : 2+n+32]), v[2+n+32:]
+}
+
+// peeked makes the Record of a stored value v that was copied out of the
+// file and is not written again: Tail and ID are strings over v's bytes,
+// not copies of them (Data, which the caller may change, does not overlap
+// them).
+func peeked(seq uint64, v []byte) Record {
+	if len(v) < 2 || v[0] != frameV1 || len(v) < 2+int(v[1])+32 {
+		return Record{Seq: seq, Data: v}
+	}
+	n := int(v[1])
+	tail, id := v[2:2+n], v[2+n:2+n+32]
+	return Record{Seq: seq, Data: v[2+n+32:], Tail: unsafe.String(unsafe.SliceData(tail), len(tail)), ID: unsafe.String(unsafe.SliceData(id), len(id))}
 }

@@ -95,26 +95,85 @@ func (t Template) Prefix(n int) Template {
 	return Template{levels: t.levels[:n:n]}
 }
 
-// Match extracts the fields from a topic. It fails when the topic does not fit
-// the template or a field is not a valid signal name token.
+// Fields are the values a topic gives a template's fields; a field the
+// template does not have is "" (a matched value never is).
+type Fields struct {
+	Site, Line, Equipment, Signal string
+}
+
+// Get returns the value of field (FieldSite, ...), "" when it has none.
+func (f Fields) Get(field string) string {
+	switch field {
+	case FieldSite:
+		return f.Site
+	case FieldLine:
+		return f.Line
+	case FieldEquipment:
+		return f.Equipment
+	case FieldSignal:
+		return f.Signal
+	}
+	return ""
+}
+
+func (f *Fields) set(field, v string) {
+	switch field {
+	case FieldSite:
+		f.Site = v
+	case FieldLine:
+		f.Line = v
+	case FieldEquipment:
+		f.Equipment = v
+	case FieldSignal:
+		f.Signal = v
+	}
+}
+
+// Match extracts the fields from a topic, as a map of the fields the
+// template has. It fails when the topic does not fit the template or a
+// field is not a valid signal name token.
 func (t Template) Match(topic string) (map[string]string, error) {
-	parts := strings.Split(topic, "/")
-	if len(parts) < len(t.levels) || (!t.multi && len(parts) != len(t.levels)) {
-		return nil, fmt.Errorf("topic %q has %d levels, template wants %d", topic, len(parts), len(t.levels))
+	f, err := t.MatchFields(topic)
+	if err != nil {
+		return nil, err
 	}
 	out := make(map[string]string, 4)
-	for i, l := range t.levels {
-		p := parts[i]
-		switch {
-		case l.field != "":
-			if !signal.ValidToken(p) {
-				return nil, fmt.Errorf("topic %q: level %d (%s) %q is not a valid name", topic, i, l.field, p)
-			}
-			out[l.field] = p
-		case l.literal == "+":
-		case l.literal != p:
-			return nil, fmt.Errorf("topic %q: level %d is %q, template wants %q", topic, i, p, l.literal)
+	for _, field := range []string{FieldSite, FieldLine, FieldEquipment, FieldSignal} {
+		if v := f.Get(field); v != "" {
+			out[field] = v
 		}
 	}
 	return out, nil
+}
+
+// MatchFields is Match without a map: it runs for every message, so it
+// walks the topic's levels without splitting it.
+func (t Template) MatchFields(topic string) (Fields, error) {
+	var f Fields
+	rest, more := topic, true
+	for i, l := range t.levels {
+		if !more {
+			return Fields{}, t.levelCountErr(topic)
+		}
+		var p string
+		p, rest, more = strings.Cut(rest, "/")
+		switch {
+		case l.field != "":
+			if !signal.ValidToken(p) {
+				return Fields{}, fmt.Errorf("topic %q: level %d (%s) %q is not a valid name", topic, i, l.field, p)
+			}
+			f.set(l.field, p)
+		case l.literal == "+":
+		case l.literal != p:
+			return Fields{}, fmt.Errorf("topic %q: level %d is %q, template wants %q", topic, i, p, l.literal)
+		}
+	}
+	if more && !t.multi {
+		return Fields{}, t.levelCountErr(topic)
+	}
+	return f, nil
+}
+
+func (t Template) levelCountErr(topic string) error {
+	return fmt.Errorf("topic %q has %d levels, template wants %d", topic, strings.Count(topic, "/")+1, len(t.levels))
 }

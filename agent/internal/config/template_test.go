@@ -105,3 +105,54 @@ func TestTemplatePrefixAndLevels(t *testing.T) {
 		t.Error("Prefix beyond Len changed the template")
 	}
 }
+
+// splitMatch is Match written plainly: the topic split into its levels.
+func splitMatch(t Template, topic string) (map[string]string, bool) {
+	parts := strings.Split(topic, "/")
+	if len(parts) < len(t.levels) || (!t.multi && len(parts) != len(t.levels)) {
+		return nil, false
+	}
+	out := map[string]string{}
+	for i, l := range t.levels {
+		p := parts[i]
+		switch {
+		case l.field != "":
+			if !signal.ValidToken(p) {
+				return nil, false
+			}
+			out[l.field] = p
+		case l.literal == "+":
+		case l.literal != p:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// FuzzTemplateMatchesPlainSplit checks Match, which walks the topic,
+// against splitMatch.
+func FuzzTemplateMatchesPlainSplit(f *testing.F) {
+	f.Add("floorpulse/{site}/{line}/{equipment}/{signal}", "floorpulse/p1/L4/M01/run")
+	f.Add("plc/{equipment}/#", "plc/M2")
+	f.Add("plc/{equipment}/#", "plc")
+	f.Add("a/+/{line}", "a//L1")
+	f.Fuzz(func(t *testing.T, tmpl, topic string) {
+		tm, err := ParseTemplate(tmpl)
+		if err != nil {
+			return
+		}
+		got, err := tm.Match(topic)
+		want, ok := splitMatch(tm, topic)
+		if (err == nil) != ok {
+			t.Fatalf("%q ~ %q: error %v, plain match %v", tmpl, topic, err, ok)
+		}
+		if len(got) != len(want) {
+			t.Fatalf("%q ~ %q: %v, plain %v", tmpl, topic, got, want)
+		}
+		for k, v := range want {
+			if got[k] != v {
+				t.Fatalf("%q ~ %q: %v, plain %v", tmpl, topic, got, want)
+			}
+		}
+	})
+}

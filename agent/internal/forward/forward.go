@@ -67,6 +67,8 @@ type Forwarder struct {
 	msgID  []string // msg.Header[nats.MsgIdHdr]
 	nextID uint64
 
+	subjects map[string]string // subject tail -> subject; used by Run only
+
 	mu      sync.Mutex
 	flights map[uint64]*flight // batches awaiting acks, by number
 }
@@ -77,6 +79,7 @@ func New(q Queue, nc *nats.Conn, cfg config.NATS, m *metrics.Registry, log *slog
 		q: q, nc: nc, prefix: cfg.SubjectPrefix, batch: cfg.Batch, ackTimeout: cfg.AckTimeout,
 		idle: 10 * time.Millisecond, log: log, warn: lograte.New(log, 10*time.Second), m: m,
 		inbox: nats.NewInbox() + ".", msgID: []string{""}, flights: map[uint64]*flight{},
+		subjects: map[string]string{},
 	}
 	f.msg.Header = nats.Header{nats.MsgIdHdr: f.msgID}
 	return f
@@ -263,7 +266,7 @@ func (f *Forwarder) send(recs []buffer.Record) (*flight, error) {
 	f.msg.Reply = f.inbox + strconv.FormatUint(fl.id, 10)
 	sent := 0
 	for _, r := range recs {
-		subject, id := f.prefix+"."+r.Tail, r.ID
+		subject, id := f.subject(r.Tail), r.ID
 		if id == "" { // a record stored without its subject and id
 			s, err := signal.Unmarshal(r.Data)
 			if err != nil {
@@ -293,6 +296,23 @@ func (f *Forwarder) send(recs []buffer.Record) (*flight, error) {
 	f.mu.Unlock()
 	return fl, nil
 }
+
+// subject returns the subject of a subject tail (site.line.equipment),
+// built once per equipment rather than once per message.
+func (f *Forwarder) subject(tail string) string {
+	if s, ok := f.subjects[tail]; ok {
+		return s
+	}
+	if len(f.subjects) >= maxSubjects {
+		clear(f.subjects)
+	}
+	s := f.prefix + "." + tail
+	f.subjects[strings.Clone(tail)] = s // tail may point into a batch's bytes
+	return s
+}
+
+// maxSubjects bounds the subject cache; past it, the cache starts again.
+const maxSubjects = 100_000
 
 // forget stops collecting the acks of a batch; acks that come later are
 // ignored.

@@ -100,12 +100,12 @@ func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Sig
 	if !utf8.ValidString(topic) {
 		return signal.Signal{}, fmt.Errorf("%w: topic is not UTF-8", errDecode)
 	}
-	fields, err := d.tmpl.Match(topic)
+	fields, err := d.tmpl.MatchFields(topic)
 	if err != nil {
 		return signal.Signal{}, fmt.Errorf("%w: %v", errDecode, err)
 	}
 	get := func(f string) string {
-		if v, ok := fields[f]; ok {
+		if v := fields.Get(f); v != "" {
 			return v
 		}
 		return d.fixed[f]

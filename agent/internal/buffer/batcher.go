@@ -55,13 +55,18 @@ type Batcher struct {
 	invalid atomic.Uint64
 }
 
+// inputCap bounds the entries waiting for the committer.
+const inputCap = 512
+
 // NewBatcher returns a Batcher committing up to max signals per transaction,
 // waiting at most linger for a transaction to fill.
 func NewBatcher(q Appender, max int, linger time.Duration, log *slog.Logger) *Batcher {
 	if max < 1 {
 		max = 1
 	}
-	return &Batcher{q: q, in: make(chan Entry, min(4*max, 1024)), max: max, linger: linger, log: log, rated: lograte.New(log, 10*time.Second)}
+	// The input holds what waits while a commit runs; every entry keeps its
+	// source message (and so its memory) until committed and acknowledged.
+	return &Batcher{q: q, in: make(chan Entry, min(4*max, inputCap)), max: max, linger: linger, log: log, rated: lograte.New(log, 10*time.Second)}
 }
 
 // Add hands an entry to the Batcher. It blocks while the Batcher is behind.

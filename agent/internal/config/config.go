@@ -76,7 +76,7 @@ func (c *Config) SetToDefault() {
 			Batch:         1000,
 			AckTimeout:    10 * time.Second,
 		},
-		Buffer: Buffer{MaxBytes: 1 << 30, Policy: "drop_oldest", CommitMax: 5000, CommitLinger: 5 * time.Millisecond},
+		Buffer: Buffer{MaxBytes: 1 << 30, Policy: "drop_oldest", CommitMax: 1000, CommitLinger: 5 * time.Millisecond},
 	}
 }
 

@@ -36,7 +36,7 @@ const usage = `usage:
 // Runtime defaults unless the environment sets them (GOGC, GOMAXPROCS). An
 // edge gateway has less memory to spare than CPU, and other work to do:
 //   - the heap may grow by half its live size between collections rather
-//     than double (Go's default), which holds the agent's peak RSS near
+//     than double (Go's default), which holds the agent's peak RSS under
 //     25 MB under a flood;
 //   - one thread runs Go code at a time: handing each message from
 //     goroutine to goroutine across cores costs more than the work itself

@@ -148,9 +148,10 @@ func TestREST(t *testing.T) {
 }
 
 func TestRESTBadRequests(t *testing.T) {
-	s := openStore(t, "", baseOptions(nil))
+	o := baseOptions(nil)
+	s := openStore(t, "", o)
 	h := s.Handler()
-	now := time.Now()
+	now := o.Clock()
 	dt := downtime("M01", now)
 	if _, err := s.Apply([]anomaly.Event{dt}, now); err != nil {
 		t.Fatal(err)

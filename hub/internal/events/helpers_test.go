@@ -193,14 +193,26 @@ func testPolicy() alert.Policy {
 }
 
 // baseOptions: the plant calendar above, the roster above, fast retries.
+// Without a fake clock, the store's clock runs in real time from an instant
+// in the early shift, so who is on duty does not depend on when the tests
+// run.
 func baseOptions(clock *fakeClock) Options {
 	o := Options{Location: berlin, Calendar: func(string, string) *calendar.Calendar { return shifts() },
 		Alerts: testPolicy(), RetryMin: 5 * time.Millisecond, RetryMax: 20 * time.Millisecond, Poll: 10 * time.Millisecond,
 		PublicURL: "https://hub.example"}
 	if clock != nil {
 		o.Clock = clock.Now
+	} else {
+		o.Clock = runningFrom(local("2026-06-01 07:00"))
 	}
 	return o
+}
+
+// runningFrom is a clock that reads origin when it is made and then runs
+// in real time.
+func runningFrom(origin time.Time) func() time.Time {
+	t0 := time.Now()
+	return func() time.Time { return origin.Add(time.Since(t0)) }
 }
 
 func openStore(t *testing.T, path string, o Options) *Store {

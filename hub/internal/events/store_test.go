@@ -164,7 +164,7 @@ func TestWebhookSignedRetriedDelivered(t *testing.T) {
 		{Name: "mgmt", URL: chat.URL, Format: "dingtalk"},
 	}
 	s := openStore(t, "", o)
-	now := time.Now()
+	now := o.Clock()
 	dt := downtime("M01", now.Add(-time.Minute))
 	loss := downtime("M02", now)
 	loss.Type, loss.ID = anomaly.SignalLoss, "loss-1" // filtered out for cmms
@@ -227,7 +227,7 @@ func TestDeadLetters(t *testing.T) {
 	o.Webhooks = []Endpoint{{Name: "down", URL: down.URL, Events: true, MaxAttempts: 3},
 		{Name: "rejecting", URL: rejecting.URL, Events: true, MaxAttempts: 10}}
 	s := openStore(t, "", o)
-	now := time.Now()
+	now := o.Clock()
 	dt := downtime("M01", now)
 	if _, err := s.Apply([]anomaly.Event{dt}, now); err != nil {
 		t.Fatal(err)
@@ -350,7 +350,7 @@ func TestNoAlertForOldDetections(t *testing.T) {
 	o := baseOptions(nil)
 	o.Webhooks = []Endpoint{{Name: "cmms", URL: cmms.URL, Events: true}, {Name: "leaders", URL: leaders.URL}, {Name: "mgmt", URL: mgmt.URL}}
 	s := openStore(t, "", o)
-	now := time.Now()
+	now := o.Clock()
 	old := downtime("M01", now.Add(-16*time.Minute))
 	fresh := downtime("M02", now.Add(-14*time.Minute))
 	if _, err := s.Apply([]anomaly.Event{old, fresh}, now); err != nil {
@@ -383,7 +383,7 @@ func TestRemovedEndpoint(t *testing.T) {
 	o.Alerts.Roster.People = nil
 	o.Webhooks = []Endpoint{{Name: "old", URL: "http://127.0.0.1:1", Events: true}}
 	s := openStore(t, path, o)
-	if _, err := s.Apply([]anomaly.Event{downtime("M01", time.Now())}, time.Now()); err != nil {
+	if _, err := s.Apply([]anomaly.Event{downtime("M01", o.Clock())}, o.Clock()); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()

@@ -57,7 +57,7 @@ func TestStreamExactlyOnceAcrossRestart(t *testing.T) {
 	o.JetStream = js
 	o.Stream = StreamConfig{Name: "FLOORPULSE_EVENTS", SubjectPrefix: "floorpulse.events", DuplicateWindow: time.Hour, MaxAge: 24 * time.Hour}
 
-	now := time.Now()
+	now := o.Clock()
 	dt := downtime("M01", now)
 	loss := downtime("M02", now)
 	loss.Type, loss.ID = anomaly.SignalLoss, "loss-1"

@@ -189,12 +189,19 @@ func (s *Server) WaitClient(ctx context.Context) error {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
-		mis := s.srv.MonitoredItemService
-		mis.Mu.Lock()
-		n := len(mis.Items)
-		mis.Mu.Unlock()
-		if n > 0 {
-			return nil
+		// The monitored item service exists once Run has started the
+		// server (ready); before that there is nothing to look at.
+		s.mu.Lock()
+		ready := s.ready
+		s.mu.Unlock()
+		if ready {
+			mis := s.srv.MonitoredItemService
+			mis.Mu.Lock()
+			n := len(mis.Items)
+			mis.Mu.Unlock()
+			if n > 0 {
+				return nil
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -108,3 +108,17 @@ func TestSubscribeGetsValuesWithSourceTimestamp(t *testing.T) {
 		t.Error("setting an unknown node succeeded")
 	}
 }
+
+// WaitClient may be called before Run has started the server: it waits
+// instead of reading the server's services before they exist.
+func TestWaitClientBeforeRun(t *testing.T) {
+	s, err := New(Config{Host: "127.0.0.1", Port: testenv.FreePort(t)}, "plant1", []Equipment{{"L3", "M01"}}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if err := s.WaitClient(ctx); err == nil {
+		t.Fatal("WaitClient returned without a client")
+	}
+}

@@ -198,6 +198,14 @@ func (f *Forwarder) Run(ctx context.Context) error {
 		}
 		inflight, last = nil, 0
 	}
+	// failed abandons what is in flight and waits, longer each time in a row.
+	failed := func(recs []buffer.Record, err error) {
+		f.m.PublishErrors.Add(1)
+		f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", wait)
+		abandon()
+		sleep(ctx, wait)
+		wait = min(2*wait, maxWait)
+	}
 	for {
 		if ctx.Err() != nil {
 			return nil
@@ -216,11 +224,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			}
 			fl, err := f.send(recs)
 			if err != nil {
-				f.m.PublishErrors.Add(1)
-				f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", wait)
-				abandon()
-				sleep(ctx, wait)
-				wait = min(2*wait, maxWait)
+				failed(recs, err)
 				break
 			}
 			inflight = append(inflight, fl)
@@ -235,11 +239,7 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			f.m.PublishErrors.Add(1)
-			f.warn.Warn("publishing a batch failed, retrying", "first_seq", fl.recs[0].Seq, "records", len(fl.recs), "err", err, "retry_in", wait)
-			abandon()
-			sleep(ctx, wait)
-			wait = min(2*wait, maxWait)
+			failed(fl.recs, err)
 			continue
 		}
 		wait = minWait

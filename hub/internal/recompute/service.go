@@ -87,11 +87,21 @@ func (s *Service) Run(ctx context.Context) error {
 
 func (s *Service) run(ctx context.Context, from, to time.Time) {
 	started := s.Status().Started
-	set := func(p Progress) {
+	publish := func(p Progress) {
 		p.Started = started
 		s.mu.Lock()
 		s.last = p
 		s.mu.Unlock()
+	}
+	// Run's last report says the recompute is over; it is, once the range
+	// is no longer pending. Until then it is shown as running.
+	var final Progress
+	set := func(p Progress) {
+		if !p.Running {
+			final = p
+			p.Running = true
+		}
+		publish(p)
 	}
 	d := map[signal.Key][2]int64{}
 	for _, k := range s.eng.Keys() {
@@ -99,7 +109,7 @@ func (s *Service) run(ctx context.Context, from, to time.Time) {
 	}
 	if s.pend != nil {
 		if err := s.pend.Save(nil, d); err != nil {
-			set(Progress{From: from, To: to, Error: "storing the range as pending: " + err.Error()})
+			publish(Progress{From: from, To: to, Error: "storing the range as pending: " + err.Error()})
 			s.log.Error("recompute failed", "from", from, "to", to, "err", err)
 			return
 		}
@@ -107,6 +117,7 @@ func (s *Service) run(ctx context.Context, from, to time.Time) {
 	s.log.Info("recompute started", "from", from, "to", to, "equipment", len(d))
 	p, err := Run(ctx, s.eng, s.w, from, to, set)
 	if err != nil {
+		publish(final)
 		s.log.Error("recompute failed; the flusher writes the range at the next start", "from", from, "to", to, "done", p.Done, "total", p.Total, "err", err)
 		return
 	}
@@ -115,5 +126,6 @@ func (s *Service) run(ctx context.Context, from, to time.Time) {
 			s.log.Warn("clearing the recomputed range failed; it is written again at the next start", "err", err)
 		}
 	}
+	publish(final)
 	s.log.Info("recompute done", "from", from, "to", to, "periods", p.Total, "points", p.Points, "elapsed", p.Elapsed)
 }

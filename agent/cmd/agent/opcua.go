@@ -23,6 +23,7 @@ import (
 )
 
 const opcuaUsage = `usage:
+  agent opcua browse opc.tcp://host:4840 [flags]
   agent opcua browse -endpoint opc.tcp://host:4840 [flags]
 
 Lists the objects and variables below -root (default the Objects folder) as a
@@ -60,8 +61,28 @@ func runOPCUA(args []string, stdout, stderr io.Writer) int {
 	match := fs.String("match", "", "regular expression: only nodes whose browse path or node id matches")
 	emit := fs.Bool("emit-config", false, "print an opcua configuration section for the variables found")
 	timeout := fs.Duration("timeout", time.Minute, "give up after this long")
-	if err := fs.Parse(args[1:]); err != nil {
+	// The endpoint may come first, before the flags, or after them.
+	rest := args[1:]
+	var positional string
+	if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
+		positional, rest = rest[0], rest[1:]
+	}
+	if err := fs.Parse(rest); err != nil {
 		return 2
+	}
+	if positional == "" && fs.NArg() > 0 {
+		positional = fs.Arg(0)
+	}
+	if fs.NArg() > 1 || (positional != "" && fs.NArg() > 0 && positional != fs.Arg(0)) {
+		fmt.Fprintf(stderr, "one endpoint, please: %q\n", append([]string{positional}, fs.Args()...))
+		return 2
+	}
+	if positional != "" {
+		if o.Endpoint != "" && o.Endpoint != positional {
+			fmt.Fprintf(stderr, "two endpoints: -endpoint %s and %s\n", o.Endpoint, positional)
+			return 2
+		}
+		o.Endpoint = positional
 	}
 	if o.Password == "" {
 		o.Password = os.Getenv("OPCUA_PASSWORD")

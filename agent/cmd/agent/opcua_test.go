@@ -35,7 +35,7 @@ func TestOPCUABrowse(t *testing.T) {
 
 	t.Run("table", func(t *testing.T) {
 		var out, errOut bytes.Buffer
-		if code := run([]string{"opcua", "browse", "-endpoint", srv.URL, "-depth", "4"}, &out, &errOut); code != 0 {
+		if code := run([]string{"opcua", "browse", srv.URL, "-depth", "4"}, &out, &errOut); code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut.String())
 		}
 		for _, want := range []*regexp.Regexp{
@@ -114,6 +114,16 @@ func TestOPCUABrowse(t *testing.T) {
 		}
 		if code := run([]string{"opcua", "list"}, &out, &errOut); code != 2 {
 			t.Fatalf("unknown opcua command: exit %d", code)
+		}
+		errOut.Reset()
+		if code := run([]string{"opcua", "browse", "opc.tcp://a:4840", "-endpoint", "opc.tcp://b:4840"}, &out, &errOut); code != 2 ||
+			!strings.Contains(errOut.String(), "two endpoints") {
+			t.Fatalf("two endpoints: exit %d:\n%s", code, errOut.String())
+		}
+		errOut.Reset()
+		if code := run([]string{"opcua", "browse", "-depth", "2", "opc.tcp://a:4840", "opc.tcp://b:4840"}, &out, &errOut); code != 2 ||
+			!strings.Contains(errOut.String(), "one endpoint") {
+			t.Fatalf("two positional endpoints: exit %d:\n%s", code, errOut.String())
 		}
 	})
 }

@@ -5,8 +5,8 @@
 //
 // What always holds:
 //   - Keys are big-endian uint64 sequence numbers, persisted and monotonic
-//     across restarts (the Seq of the stored signal); values are
-//     signal.Marshal bytes. An Append is one transaction (one fsync), however
+//     across restarts (the Seq of the stored signal); values are framed
+//     signal.Marshal bytes (record.go). An Append is one transaction (one fsync), however
 //     many signals it holds.
 //   - The stored signal bytes stay within Options.MaxBytes, by the policy
 //     (see Policy): drop_oldest drops the head, drop_newest refuses new

@@ -306,3 +306,18 @@ func TestRecordsCarrySubjectAndID(t *testing.T) {
 		t.Fatalf("peeked bare: %+v", r)
 	}
 }
+
+// Records only ever go at the end of the queue, so its pages are filled
+// almost completely: a backlog takes well under twice its bytes on disk
+// (bbolt's default half-full pages took 2.7 times).
+func TestBacklogFileSize(t *testing.T) {
+	q := openQueue(t, filepath.Join(t.TempDir(), "queue.db"), 0)
+	for i := 0; i < 40; i++ {
+		if err := q.Append(context.Background(), sigs(i*5000, 5000)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if fs, b := q.FileSize(), q.Bytes(); float64(fs) > 2*float64(b) {
+		t.Fatalf("queue file %d bytes for %d bytes of records (%.2fx)", fs, b, float64(fs)/float64(b))
+	}
+}

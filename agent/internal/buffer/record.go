@@ -34,16 +34,20 @@ func appendFrame(dst []byte, s signal.Signal) ([]byte, error) {
 	return b, nil
 }
 
-// unframe splits a stored record; tail and id are empty for a bare JSON record.
-func unframe(v []byte) (tail, id string, js []byte) {
-	if len(v) < 2 || v[0] != frameV1 {
-		return "", "", v
+// frameParts splits a stored record into its subject tail, id and JSON,
+// without copying; tail and id are nil for a bare JSON record.
+func frameParts(v []byte) (tail, id, js []byte) {
+	if len(v) < 2 || v[0] != frameV1 || len(v) < 2+int(v[1])+32 {
+		return nil, nil, v
 	}
 	n := int(v[1])
-	if len(v) < 2+n+32 {
-		return "", "", v
-	}
-	return string(v[2 : 2+n]), string(v[2+n : 2+n+32]), v[2+n+32:]
+	return v[2 : 2+n], v[2+n : 2+n+32], v[2+n+32:]
+}
+
+// unframe splits a stored record; tail and id are empty for a bare JSON record.
+func unframe(v []byte) (tail, id string, js []byte) {
+	t, i, js := frameParts(v)
+	return string(t), string(i), js
 }
 
 // peeked makes the Record of a stored value v that was copied out of the
@@ -51,10 +55,6 @@ func unframe(v []byte) (tail, id string, js []byte) {
 // not copies of them (Data, which the caller may change, does not overlap
 // them).
 func peeked(seq uint64, v []byte) Record {
-	if len(v) < 2 || v[0] != frameV1 || len(v) < 2+int(v[1])+32 {
-		return Record{Seq: seq, Data: v}
-	}
-	n := int(v[1])
-	tail, id := v[2:2+n], v[2+n:2+n+32]
-	return Record{Seq: seq, Data: v[2+n+32:], Tail: unsafe.String(unsafe.SliceData(tail), len(tail)), ID: unsafe.String(unsafe.SliceData(id), len(id))}
+	tail, id, js := frameParts(v)
+	return Record{Seq: seq, Data: js, Tail: unsafe.String(unsafe.SliceData(tail), len(tail)), ID: unsafe.String(unsafe.SliceData(id), len(id))}
 }

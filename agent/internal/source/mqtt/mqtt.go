@@ -111,10 +111,12 @@ func (s *Source) Run(ctx context.Context) error {
 	if open, ok := coalescingOpener(s.cfg.Broker); ok {
 		opts.SetCustomOpenConnectionFn(open) // PUBACKs leave in groups, not one write each
 	}
-	handler := func(c paho.Client, m paho.Message) { s.handle(ctx, c, m) }
-	// Messages of a persistent session can arrive before the subscriptions are
-	// renewed; the default handler takes them so none goes unacknowledged.
-	opts.SetDefaultPublishHandler(handler)
+	// Every message goes to the default handler, which matches the topic
+	// against the subscriptions itself: the subscriptions carry no handler,
+	// so paho does not split each topic to route it. Messages of a
+	// persistent session that arrive before the subscriptions are renewed
+	// are handled the same way, so none goes unacknowledged.
+	opts.SetDefaultPublishHandler(func(c paho.Client, m paho.Message) { s.handle(ctx, c, m) })
 	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
 		s.stat.Connected.Store(false)
 		s.stat.Subscribed.Store(false)
@@ -160,7 +162,7 @@ func (s *Source) Run(ctx context.Context) error {
 		wait = first
 		s.stat.Connected.Store(true)
 		s.log.Info("connected to mqtt broker")
-		s.subscribe(ctx, client, handler)
+		s.subscribe(ctx, client)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -184,13 +186,13 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // subscribe subscribes to every topic, retrying with back-off while the
-// connection is open.
-func (s *Source) subscribe(ctx context.Context, c paho.Client, handler paho.MessageHandler) {
+// connection is open. Messages reach the default handler.
+func (s *Source) subscribe(ctx context.Context, c paho.Client) {
 	wait := 500 * time.Millisecond
 	for ctx.Err() == nil && c.IsConnectionOpen() {
 		var failed error
 		for _, sub := range s.subs {
-			tok := c.Subscribe(sub.filter, byte(*s.cfg.QoS), handler)
+			tok := c.Subscribe(sub.filter, byte(*s.cfg.QoS), nil)
 			if !tok.WaitTimeout(10 * time.Second) {
 				failed = fmt.Errorf("subscribing to %q: timed out", sub.filter)
 				break

@@ -25,12 +25,14 @@ var (
 	msgCount = flag.Int("msgs", 200_000, "QoS 1 messages per measurement")
 	rate     = flag.Int("rate", 0, "messages a second offered to both subscribers (0: as fast as the broker takes them); "+
 		"when both keep up, the agent's CPU time and memory are those of that load")
-	enforce   = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
-	inflight  = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
-	agentBin  = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")
-	agentYAML = flag.String("agentyaml", "", "YAML appended to the agent's configuration, e.g. a buffer section; \\n is a new line")
-	agentEnv  = flag.String("agentenv", "", "comma-separated KEY=VALUE pairs added to the agent's environment, e.g. GOGC=200")
-	inProc    = flag.Bool("inprocess", false, "run the agent inside the benchmark process, for -cpuprofile and -memprofile; "+
+	enforce    = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
+	inflight   = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
+	agentBin   = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")
+	agentYAML  = flag.String("agentyaml", "", "YAML appended to the agent's configuration, e.g. a buffer section; \\n is a new line")
+	agentEnv   = flag.String("agentenv", "", "comma-separated KEY=VALUE pairs added to the agent's environment, e.g. GOGC=200")
+	bareInProc = flag.Bool("bareinprocess", false, "run the bare subscriber inside the benchmark process, with the publisher, "+
+		"instead of as a process of its own; its CPU time and memory are then not measured")
+	inProc = flag.Bool("inprocess", false, "run the agent inside the benchmark process, for -cpuprofile and -memprofile; "+
 		"its CPU time and memory are then not measured")
 )
 
@@ -49,46 +51,57 @@ const (
 	perMsgDeadline = time.Millisecond // time allowed per message on top of a fixed 30s
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string
-	binPath   string
-	buildErr  error
-)
+// built holds the binaries built once per test binary, by package path.
+var built struct {
+	sync.Mutex
+	dir   string
+	paths map[string]string
+}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
+	if built.dir != "" {
+		os.RemoveAll(built.dir)
 	}
 	os.Exit(code)
 }
 
-// agentBinary builds the agent once per test binary, as `make release` does
-// (static, without symbol tables): the binary that is measured is the one
-// that ships.
+// agentBinary returns the agent binary to measure: -agentbin, or
+// ./agent/cmd/agent built as `make release` builds it (static, without
+// symbol tables): the binary that is measured is the one that ships.
 func agentBinary(b *testing.B) string {
 	b.Helper()
 	if *agentBin != "" {
 		return *agentBin
 	}
-	root := testenv.Root(b)
-	buildOnce.Do(func() {
-		if binDir, buildErr = os.MkdirTemp("", "floorpulse-bench"); buildErr != nil {
-			return
-		}
-		binPath = filepath.Join(binDir, "agent")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", binPath, "./agent/cmd/agent")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build ./agent/cmd/agent: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		b.Fatal(buildErr)
+	return binary(b, "./agent/cmd/agent")
+}
+
+// binary builds the command in pkg (relative to the repository) once per
+// test binary, as `make release` does, and returns its path.
+func binary(b *testing.B, pkg string) string {
+	b.Helper()
+	built.Lock()
+	defer built.Unlock()
+	if p, ok := built.paths[pkg]; ok {
+		return p
 	}
-	return binPath
+	if built.dir == "" {
+		dir, err := os.MkdirTemp("", "floorpulse-bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		built.dir, built.paths = dir, map[string]string{}
+	}
+	p := filepath.Join(built.dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", p, pkg)
+	cmd.Dir = testenv.Root(b)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	}
+	built.paths[pkg] = p
+	return p
 }
 
 // result is one measurement: n messages from the first publication until
@@ -136,6 +149,9 @@ func deadlineFor(n int) time.Duration { return 30*time.Second + time.Duration(n)
 // one iteration is -msgs messages through each.
 func BenchmarkMQTTToJetStream(b *testing.B) {
 	bin := agentBinary(b)
+	if !*bareInProc {
+		binary(b, bareSubPkg) // built before anything is measured
+	}
 	msgs := newMessages(*msgCount)
 	var bare, agent []result
 	for i := 0; i < b.N; i++ {
@@ -145,13 +161,16 @@ func BenchmarkMQTTToJetStream(b *testing.B) {
 		b.Logf("iteration %d: %d messages; bare %.0f msgs/s (%v); agent %.0f msgs/s (%v), ratio %.3f; all committed to the agent's queue after %v, at most %d records queued",
 			i+1, len(msgs), r.rate(), r.elapsed.Round(time.Millisecond), a.rate(), a.elapsed.Round(time.Millisecond), a.rate()/r.rate(),
 			a.committed.Round(time.Millisecond), a.maxQueued)
-		if *inProc {
-			b.Logf("iteration %d: CPU s per million messages: bare run: broker %.2f, publisher + bare subscriber %.2f; agent run: broker %.2f, publisher + NATS server + agent %.2f",
-				i+1, r.perMillion(r.brokerCPU), r.perMillion(r.selfCPU), a.perMillion(a.brokerCPU), a.perMillion(a.selfCPU))
-		} else {
-			b.Logf("iteration %d: CPU s per million messages: bare run: broker %.2f, publisher + bare subscriber %.2f; agent run: broker %.2f, publisher + NATS server %.2f, agent %.2f",
-				i+1, r.perMillion(r.brokerCPU), r.perMillion(r.selfCPU), a.perMillion(a.brokerCPU), a.perMillion(a.selfCPU), a.cpuPerMillion())
+		bareRun := fmt.Sprintf("publisher %.2f, bare subscriber %.2f", r.perMillion(r.selfCPU), r.cpuPerMillion())
+		if *bareInProc {
+			bareRun = fmt.Sprintf("publisher + bare subscriber %.2f", r.perMillion(r.selfCPU))
 		}
+		agentRun := fmt.Sprintf("publisher + NATS server %.2f, agent %.2f", a.perMillion(a.selfCPU), a.cpuPerMillion())
+		if *inProc {
+			agentRun = fmt.Sprintf("publisher + NATS server + agent %.2f", a.perMillion(a.selfCPU))
+		}
+		b.Logf("iteration %d: CPU s per million messages: bare run: broker %.2f, %s; agent run: broker %.2f, %s",
+			i+1, r.perMillion(r.brokerCPU), bareRun, a.perMillion(a.brokerCPU), agentRun)
 		if !*inProc {
 			b.Logf("iteration %d: agent %.2f CPU s per million signals, peak RSS %.1f MB (sampled: anonymous memory at most %.1f MB, mapped files at most %.1f MB); "+
 				"RSS idle before %.1f MB = %.1f MB anonymous + %.1f MB mapped files (queue file, binary), at the end %.1f MB = %.1f + %.1f MB",
@@ -171,6 +190,9 @@ func BenchmarkMQTTToJetStream(b *testing.B) {
 	b.ReportMetric(ratio, "agent/bare")
 	cpu := median(mapped(agent, result.cpuPerMillion))
 	rss := median(mapped(agent, result.peakRSSMB))
+	if !*bareInProc {
+		b.ReportMetric(median(mapped(bare, result.cpuPerMillion)), "bare_cpu_s/Msignals")
+	}
 	if !*inProc {
 		b.ReportMetric(cpu, "agent_cpu_s/Msignals")
 		b.ReportMetric(rss, "agent_peak_rss_MB")
@@ -196,49 +218,99 @@ func BenchmarkMQTTToJetStream(b *testing.B) {
 	}
 }
 
-// measureBare publishes msgs and waits until a bare subscriber received them all.
+// measureBare publishes msgs and waits until a bare subscriber received
+// them all. The subscriber is a process of its own (baresub), measured like
+// the agent, unless -bareinprocess.
 func measureBare(b *testing.B, msgs []message) result {
 	b.Helper()
 	brk := startBroker(b)
 	defer brk.Kill()
-	sub, err := subscribe(brk.URL, filter, int64(len(msgs)))
-	if err != nil {
-		b.Fatal(err)
+	var sub bareSubscriber
+	if *bareInProc {
+		s, err := subscribe(brk.URL, filter, int64(len(msgs)))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sub = s
+	} else {
+		sub = startBareProcess(b, brk.URL, len(msgs))
 	}
 	defer sub.close()
 
+	before, err := sub.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
 	others := startCPU(b, brk)
 	pubErr := make(chan error, 1)
 	start := time.Now()
 	go func() { pubErr <- publish(brk.URL, msgs) }()
-	timeout := time.NewTimer(deadlineFor(len(msgs)))
-	defer timeout.Stop()
+	deadline := start.Add(deadlineFor(len(msgs)))
 	published := false
-	for done := false; !done; {
+	for !sub.done() {
 		select {
-		case <-sub.all:
-			done = true
 		case err := <-pubErr:
 			if err != nil {
 				b.Fatal(err)
 			}
 			published = true
-		case <-timeout.C:
-			b.Fatalf("bare subscriber received %d of %d messages", sub.received.Load(), len(msgs))
+		default:
 		}
+		if time.Now().After(deadline) {
+			b.Fatalf("the bare subscriber did not receive all %d messages within %s", len(msgs), deadlineFor(len(msgs)))
+		}
+		time.Sleep(pollInterval)
 	}
 	elapsed := time.Since(start)
+	after, err := sub.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
 	brokerCPU, selfCPU := others.since(b)
 	if !published {
 		if err := <-pubErr; err != nil {
 			b.Fatal(err)
 		}
 	}
-	if got := sub.received.Load(); got != int64(len(msgs)) {
-		b.Fatalf("bare subscriber received %d messages, %d published", got, len(msgs))
-	}
-	return result{n: len(msgs), elapsed: elapsed, brokerCPU: brokerCPU, selfCPU: selfCPU}
+	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS,
+		brokerCPU: brokerCPU, selfCPU: selfCPU}
 }
+
+// bareSubscriber is the bare subscriber of one measurement.
+type bareSubscriber interface {
+	done() bool            // all messages received
+	Usage() (Usage, error) // zero without a process of its own
+	close()
+}
+
+// bareSubPkg is the bare subscriber's command.
+const bareSubPkg = "./agent/internal/benchmark/baresub"
+
+// bareProcess is baresub, run as a process.
+type bareProcess struct{ *testenv.Process }
+
+// startBareProcess starts baresub on url and waits until it is subscribed.
+func startBareProcess(b *testing.B, url string, n int) bareProcess {
+	b.Helper()
+	cmd := exec.Command(binary(b, bareSubPkg), "-broker", url, "-filter", filter, "-n", fmt.Sprint(n))
+	p := bareProcess{testenv.Start(b, "baresub", cmd)}
+	deadline := time.Now().Add(readyTimeout)
+	for !strings.Contains(p.Output(), "subscribed") {
+		if p.Exited() || time.Now().After(deadline) {
+			b.Fatalf("bare subscriber not subscribed after %s:\n%s", readyTimeout, p.Output())
+		}
+		time.Sleep(pollInterval)
+	}
+	return p
+}
+
+func (p bareProcess) done() bool {
+	return strings.Contains(p.Output(), "received")
+}
+
+func (p bareProcess) Usage() (Usage, error) { return ReadUsage(p.Cmd.Process.Pid) }
+
+func (p bareProcess) close() { p.Stop(stopTimeout) }
 
 // measureAgent starts the agent binary on a fresh broker and NATS server,
 // publishes msgs once it is subscribed, and waits until the stream holds

@@ -128,8 +128,10 @@ func publish(url string, msgs []message) error {
 	return nil
 }
 
-// subscriber is a bare paho subscriber: QoS 1, acknowledged by paho as soon
-// as the handler returns, nothing done with the message but counting it.
+// subscriber is a bare paho subscriber inside the benchmark process
+// (-bareinprocess): QoS 1, acknowledged by paho as soon as the handler
+// returns, nothing done with the message but counting it. baresub is the
+// same as a process of its own.
 type subscriber struct {
 	c        paho.Client
 	received atomic.Int64
@@ -156,3 +158,14 @@ func subscribe(url, filter string, n int64) (*subscriber, error) {
 }
 
 func (s *subscriber) close() { s.c.Disconnect(100) }
+
+func (s *subscriber) done() bool {
+	select {
+	case <-s.all:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *subscriber) Usage() (Usage, error) { return Usage{}, nil }

@@ -5,8 +5,11 @@
 // is reported as a ratio to what the broker delivers on the same machine at
 // the same moment.
 //
-// The agent runs as its own process (built with go build), so its CPU time and
-// peak resident memory are read from /proc (Linux only).
+// The agent and the bare subscriber (baresub) each run as a process of their
+// own, built as `make release` builds, so their CPU time and peak resident
+// memory are read from /proc (Linux only). The publisher and the NATS server
+// run in the benchmark process; their CPU time is reported too, as is the
+// broker's.
 //
 //	go test -run '^$' -bench . -benchtime 1x -count 3 ./agent/internal/benchmark
 package benchmark

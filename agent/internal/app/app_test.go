@@ -161,6 +161,7 @@ func TestMQTTToJetStreamSurvivesBrokerRestart(t *testing.T) {
 	a.Metrics.WriteText(&b)
 	for _, want := range []string{
 		`floorpulse_agent_source_connected{kind="mqtt",source="` + mosq.URL + `"} 1`,
+		`floorpulse_agent_source_connects_total{kind="mqtt",source="` + mosq.URL + `"} 2`, // the first and after the restart
 		`floorpulse_agent_decode_errors_total{kind="mqtt",source="` + mosq.URL + `"} 1`,
 		"floorpulse_agent_forwarded_total 1000",
 	} {

@@ -30,6 +30,7 @@ type Source struct {
 
 	Connected    atomic.Bool
 	Subscribed   atomic.Bool
+	Connects     atomic.Uint64 // connections made: the first and every reconnect
 	SignalsIn    atomic.Uint64 // signals committed to the queue
 	DecodeErrors atomic.Uint64 // messages or values that could not be turned into signals
 }
@@ -121,6 +122,7 @@ func (r *Registry) WriteText(w io.Writer) {
 	}
 	perSource("floorpulse_agent_source_connected", "gauge", "1 when the source is connected.", func(s *Source) uint64 { return uint64(b01(s.Connected.Load())) })
 	perSource("floorpulse_agent_source_subscribed", "gauge", "1 when the source's subscriptions are active.", func(s *Source) uint64 { return uint64(b01(s.Subscribed.Load())) })
+	perSource("floorpulse_agent_source_connects_total", "counter", "Connections made to the source: the first and every reconnect.", func(s *Source) uint64 { return s.Connects.Load() })
 	perSource("floorpulse_agent_signals_in_total", "counter", "Signals committed to the queue.", func(s *Source) uint64 { return s.SignalsIn.Load() })
 	perSource("floorpulse_agent_decode_errors_total", "counter", "Messages or values that could not be turned into signals.", func(s *Source) uint64 { return s.DecodeErrors.Load() })
 	var q Queue

@@ -104,7 +104,8 @@ func (s *Source) Run(ctx context.Context) error {
 		SetConnectRetry(false).
 		SetOrderMatters(true).
 		SetAutoAckDisabled(true).
-		SetResumeSubs(false)
+		SetResumeSubs(false).
+		SetStore(newOutboundStore())
 	if u, err := url.Parse(s.cfg.Broker); err == nil && config.TLSScheme(u.Scheme) {
 		opts.SetTLSConfig(tlsCfg)
 	}
@@ -161,6 +162,7 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		wait = first
 		s.stat.Connected.Store(true)
+		s.stat.Connects.Add(1)
 		s.log.Info("connected to mqtt broker")
 		s.subscribe(ctx, client)
 		select {

@@ -5,7 +5,9 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -351,4 +353,87 @@ func TestTLSWrongCAFailsClearly(t *testing.T) {
 	m.ClientID = "agent-tls-right"
 	stat2, _ := r2.start(m)
 	waitFor(t, "source ready with the right CA", 10*time.Second, ready(stat2))
+}
+
+// TestConnectionTakenOverMidFlight: while QoS 1 and 2 messages flow, another
+// connection with the agent's client id takes the session over three times
+// (the broker closes the agent's connection, as it does for a duplicate
+// client id, and leaves what was in flight unacknowledged). The source
+// reconnects with the same paho client and nothing is lost; a message
+// committed before the takeover and sent again by the broker comes back
+// with the same signal id (JetStream drops that copy).
+func TestConnectionTakenOverMidFlight(t *testing.T) {
+	mosq := testenv.StartMosquitto(t)
+	for _, qos := range []int{1, 2} {
+		t.Run(fmt.Sprintf("qos%d", qos), func(t *testing.T) {
+			r := newRig(t)
+			m := jsonBroker(mosq.URL, fmt.Sprintf("agent-takeover%d", qos), qos)
+			stat, _ := r.start(m)
+			waitFor(t, "source ready", 10*time.Second, ready(stat))
+
+			const n = 3000
+			pub := publisher(t, mosq.URL, nil)
+			published := make(chan error, 1)
+			go func() {
+				// At most 20 unacknowledged publications (mosquitto's
+				// default limit, which it enforces on QoS 2 publishers).
+				var window [20]paho.Token
+				for i := 0; i < n+len(window); i++ {
+					if tok := window[i%len(window)]; tok != nil {
+						if !tok.WaitTimeout(30*time.Second) || tok.Error() != nil {
+							published <- fmt.Errorf("publish: %v", tok.Error())
+							return
+						}
+					}
+					if i < n {
+						window[i%len(window)] = pub.Publish("fp/L1/M01/count", byte(qos), false, jsonAt(i))
+					}
+				}
+				published <- nil
+			}()
+			for k := 0; k < 3; k++ {
+				waitFor(t, "messages arriving", 20*time.Second, func() bool { return r.q.Len() > uint64(k*n/4) })
+				connects := stat.Connects.Load()
+				takeOver(t, mosq.Port, m.ClientID)
+				waitFor(t, "a new connection after the takeover", 10*time.Second, func() bool { return stat.Connects.Load() > connects })
+			}
+			if err := <-published; err != nil {
+				t.Fatal(err)
+			}
+			ids := map[float64]string{}
+			waitFor(t, fmt.Sprintf("all %d values in the queue", n), 30*time.Second, func() bool {
+				for _, s := range r.signals() {
+					v := s.Value.Num
+					if id, seen := ids[v]; seen && id != s.ID() {
+						t.Fatalf("value %v queued twice with different ids", v)
+					}
+					ids[v] = s.ID()
+				}
+				return len(ids) == n
+			})
+			t.Logf("%d messages committed again after 3 takeovers", r.q.Len()-n)
+		})
+	}
+}
+
+// takeOver connects with clientID to the broker on port, keeping the
+// session (clean session 0), and closes the connection right after the
+// broker accepted it: the broker closes the connection that held the
+// client id, and what it had in flight stays unacknowledged.
+func takeOver(t *testing.T, port int, clientID string) {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := append([]byte{0, 4, 'M', 'Q', 'T', 'T', 4, 0, 0, 60, 0, byte(len(clientID))}, clientID...)
+	if _, err := c.Write(append([]byte{0x10, byte(len(body))}, body...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(c, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+		t.Fatalf("CONNACK %x: %v", ack, err)
+	}
 }

@@ -3,8 +3,6 @@ package opcua
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -85,7 +83,7 @@ func TestOPCUAToJetStream(t *testing.T) {
 
 	ns := testenv.StartNATS(t)
 	streamtest.Create(t, ns.URL)
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	log := testLog(t)
 	q, err := buffer.Open(filepath.Join(t.TempDir(), "queue.db"), 0)
 	if err != nil {
 		t.Fatal(err)
@@ -180,6 +178,9 @@ func TestOPCUAToJetStream(t *testing.T) {
 	deadline = time.Now().Add(40 * time.Second)
 	for !stat.Subscribed.Load() && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
+	}
+	if !stat.Subscribed.Load() {
+		t.Fatal("no subscription 40s after the server came back")
 	}
 	streamtest.WaitCount(t, ns.URL, 6, 40*time.Second)
 }

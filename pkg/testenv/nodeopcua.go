@@ -177,6 +177,20 @@ func (n *NodeOPCUA) Set(v Value) {
 	if !v.SourceTime.IsZero() {
 		cmd["source_time"] = v.SourceTime.UTC().Format(time.RFC3339Nano)
 	}
+	n.command(cmd)
+}
+
+// DropSubscriptions deletes every subscription on the server while the
+// sessions stay open, as a server short of resources may, and waits until
+// it is done.
+func (n *NodeOPCUA) DropSubscriptions() {
+	n.t.Helper()
+	n.command(map[string]any{"drop_subscriptions": true})
+}
+
+// command sends one command to the server and waits until it confirms.
+func (n *NodeOPCUA) command(cmd map[string]any) {
+	n.t.Helper()
 	b, err := json.Marshal(cmd)
 	if err != nil {
 		n.t.Fatal(err)

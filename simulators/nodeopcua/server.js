@@ -149,6 +149,23 @@ async function main() {
             if (!line) continue;
             try {
                 const c = JSON.parse(line);
+                if (c.drop_subscriptions) {
+                    // Delete every subscription while the sessions stay: the
+                    // clients' pending publish requests are answered with
+                    // BadNoSubscription, their reads keep working.
+                    let dropped = 0;
+                    for (const session of Object.values(server.engine._sessions)) {
+                        const subs = session.publishEngine ? [...session.publishEngine.subscriptions] : [];
+                        for (const sub of subs) {
+                            session.deleteSubscription(sub.id);
+                            dropped++;
+                        }
+                    }
+                    commands++;
+                    process.stdout.write("dropped " + dropped + " subscriptions\n");
+                    process.stdout.write("cmd ok " + commands + "\n");
+                    continue;
+                }
                 const v = vars[c.set];
                 if (!v) throw new Error("no variable " + c.set);
                 const type = c.type || v.dataType;

@@ -333,3 +333,27 @@ func TestNodeOPCUAWatchdogAndRestart(t *testing.T) {
 		t.Errorf("%d sessions created after the restart, want 1", n)
 	}
 }
+
+// A subscription the server deletes while the session stays (gopcua then
+// stops publishing and says nothing) is noticed by the subscription
+// watchdog: the source rebuilds the session and values flow again.
+func TestNodeOPCUASubscriptionDroppedByServer(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: []config.Node{nodeAt(m01+"Run", "run")}}, t.TempDir())
+	waitUntil(t, "subscribed", 20*time.Second, st.stat.Subscribed.Load)
+	t1 := time.Date(2026, 10, 3, 0, 0, 0, 0, time.UTC)
+	srv.Set(testenv.Value{Node: "Line1.M01.Run", Value: true, SourceTime: t1})
+	st.sink.waitFor(t, "a value before the drop", 10*time.Second, func(s []signal.Signal) bool {
+		return has(s, "run", func(g signal.Signal) bool { return g.Time.Equal(t1) })
+	})
+
+	srv.DropSubscriptions()
+	t2 := t1.Add(time.Minute)
+	srv.Set(testenv.Value{Node: "Line1.M01.Run", Value: false, SourceTime: t2})
+	st.sink.waitFor(t, "the value set after the subscription was dropped", 20*time.Second, func(s []signal.Signal) bool {
+		return has(s, "run", func(g signal.Signal) bool { return g.Time.Equal(t2) })
+	})
+	if n := st.stat.Connects.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the first and one after the subscription was dropped", n)
+	}
+}

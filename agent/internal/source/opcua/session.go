@@ -81,6 +81,9 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 			if err := s.ping(sctx, c); err != nil {
 				return true, fmt.Errorf("keep-alive: %w", err)
 			}
+			if err := s.checkSubscription(sctx, c, sub.SubscriptionID); err != nil {
+				return true, err
+			}
 		case n := <-notify:
 			if err := s.handle(ctx, n); err != nil {
 				return true, err
@@ -168,6 +171,41 @@ func readLimits(ctx context.Context, c *opcua.Client, configured int) limits {
 		}
 	}
 	return lim
+}
+
+// checkSubscription asks the server whether the subscription still
+// exists, by enabling its publishing (which it is already): a session can
+// outlive its subscription (the server deleted it, short of resources, or
+// after its lifetime ran out while the agent was stalled), and gopcua then
+// stops publishing without a word, so values would stop silently. Only the
+// answer that the subscription is gone ends the session; a server that does
+// not answer is left to ping.
+func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint32) error {
+	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
+	defer cancel()
+	var res *ua.SetPublishingModeResponse
+	err := c.Send(ctx, &ua.SetPublishingModeRequest{PublishingEnabled: true, SubscriptionIDs: []uint32{id}}, func(v ua.Response) error {
+		r, ok := v.(*ua.SetPublishingModeResponse)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", v)
+		}
+		res = r
+		return nil
+	})
+	var status ua.StatusCode
+	switch {
+	case err != nil && errors.As(err, &status):
+	case err != nil:
+		return nil
+	case len(res.Results) == 1:
+		status = res.Results[0]
+	default:
+		return nil
+	}
+	if status == ua.StatusBadSubscriptionIDInvalid || status == ua.StatusBadNoSubscription {
+		return fmt.Errorf("the server no longer has the subscription (%w): rebuilding the session", status)
+	}
+	return nil
 }
 
 // ping reads the server's state (ServerStatus.State): an error, or a state

@@ -79,7 +79,8 @@ type Source struct {
 	// backoff bounds the wait between session attempts.
 	minBackoff, maxBackoff time.Duration
 
-	rejected atomic.Uint64 // nodes the server refused, over all sessions
+	rejected   atomic.Uint64 // nodes the server refused, over all sessions
+	noSubCheck atomic.Bool   // the server does not support the quiet subscription's check
 
 	refused map[uint32]bool // this session: nodes counted as rejected from their values
 

@@ -184,3 +184,29 @@ func TestOPCUAToJetStream(t *testing.T) {
 	}
 	streamtest.WaitCount(t, ns.URL, 6, 40*time.Second)
 }
+
+// gopcua's server does not support SetPublishingMode, with which a quiet
+// subscription is checked, and gopcua's client drops the connection on
+// that answer: the source learns it once, reconnects once, and then leaves
+// the session alone.
+func TestSubscriptionCheckUnsupportedCostsOneReconnect(t *testing.T) {
+	port := testenv.FreePort(t)
+	p := startPLC(t, port, "plant1.L4.M01.run")
+	p.set("plant1.L4.M01.run", value(true, ua.StatusOK, time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)))
+	cfg := config.OPCUA{
+		Endpoint: fmt.Sprintf("opc.tcp://127.0.0.1:%d", port), PublishingInterval: 50 * time.Millisecond,
+		Nodes: []config.Node{{NodeID: fmt.Sprintf("ns=%d;s=plant1.L4.M01.run", p.ns.ID()), Line: "L4", Equipment: "M01", Signal: "run"}},
+	}
+	st := startSource(t, cfg, t.TempDir())
+	waitUntil(t, "subscribed", 10*time.Second, st.stat.Subscribed.Load)
+	// Quiet for 3 checks (0.9 s), checked, refused, reconnected; then quiet
+	// for ten more checks.
+	waitUntil(t, "the check refused", 10*time.Second, st.src.noSubCheck.Load)
+	time.Sleep(10 * st.src.keepAlive)
+	if n := st.stat.Connects.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the first, and one after the refused check", n)
+	}
+	if !st.stat.Subscribed.Load() {
+		t.Error("not subscribed")
+	}
+}

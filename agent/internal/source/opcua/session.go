@@ -71,6 +71,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 
 	tick := time.NewTicker(s.keepAlive)
 	defer tick.Stop()
+	quietSince := time.Now() // when the subscription last delivered something, or was last checked
 	for {
 		select {
 		case <-ctx.Done():
@@ -81,13 +82,17 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 			if err := s.ping(sctx, c); err != nil {
 				return true, fmt.Errorf("keep-alive: %w", err)
 			}
-			if err := s.checkSubscription(sctx, c, sub.SubscriptionID); err != nil {
-				return true, err
+			if time.Since(quietSince) >= quietCheck*s.keepAlive && !s.noSubCheck.Load() {
+				if err := s.checkSubscription(sctx, c, sub.SubscriptionID); err != nil {
+					return true, err
+				}
+				quietSince = time.Now()
 			}
 		case n := <-notify:
 			if err := s.handle(ctx, n); err != nil {
 				return true, err
 			}
+			quietSince = time.Now()
 		}
 	}
 }
@@ -173,13 +178,20 @@ func readLimits(ctx context.Context, c *opcua.Client, configured int) limits {
 	return lim
 }
 
+// quietCheck is how many session checks a subscription may deliver
+// nothing before the server is asked whether it still has it.
+const quietCheck = 3
+
 // checkSubscription asks the server whether the subscription still
-// exists, by enabling its publishing (which it is already): a session can
+// exists, by enabling its publishing (which it is already). A session can
 // outlive its subscription (the server deleted it, short of resources, or
 // after its lifetime ran out while the agent was stalled), and gopcua then
-// stops publishing without a word, so values would stop silently. Only the
-// answer that the subscription is gone ends the session; a server that does
-// not answer is left to ping.
+// stops publishing without a word, so values would stop silently; a quiet
+// subscription is therefore checked. The answer that it is gone ends the
+// session. gopcua v0.9.0 drops the connection on any error answer, so a
+// server that does not support the service (gopcua's own) costs one
+// reconnect, after which the source stops asking it; an unanswered request
+// is left to ping.
 func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint32) error {
 	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
 	defer cancel()
@@ -202,8 +214,13 @@ func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint
 	default:
 		return nil
 	}
-	if status == ua.StatusBadSubscriptionIDInvalid || status == ua.StatusBadNoSubscription {
+	switch status {
+	case ua.StatusBadSubscriptionIDInvalid, ua.StatusBadNoSubscription:
 		return fmt.Errorf("the server no longer has the subscription (%w): rebuilding the session", status)
+	case ua.StatusBadServiceUnsupported:
+		s.noSubCheck.Store(true)
+		s.log.Warn("server does not support SetPublishingMode: a subscription it deletes cannot be noticed, only a lost session", "err", status)
+		return fmt.Errorf("subscription check refused (%w)", status)
 	}
 	return nil
 }

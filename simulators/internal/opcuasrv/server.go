@@ -34,6 +34,7 @@ import (
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/server"
 	"github.com/gopcua/opcua/ua"
+	"github.com/gopcua/opcua/uasc"
 
 	"github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -123,6 +124,11 @@ func New(c Config, site string, eqs []Equipment, log *slog.Logger) (*Server, err
 		server.ProductName("floorpulse plant simulator"),
 		server.SetLogger(quiet{log}),
 	)
+	// gopcua's server answers SetPublishingMode with BadServiceUnsupported;
+	// clients ask it to learn whether a quiet subscription still exists.
+	srv.RegisterHandler(id.SetPublishingModeRequest_Encoding_DefaultBinary, func(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
+		return setPublishingMode(srv, r)
+	})
 	s := &Server{srv: srv, site: site, nodes: map[string]*server.Node{}, url: fmt.Sprintf("opc.tcp://%s:%d", c.Host, c.Port), log: log, minGap: c.MinChangeGap}
 	s.ns = server.NewNodeNameSpace(srv, NamespaceURI)
 	root, err := srv.Namespace(0)
@@ -294,3 +300,32 @@ func (q quiet) Debug(msg string, args ...any) {}
 func (q quiet) Info(msg string, args ...any)  { q.l.Debug(fmt.Sprintf(msg, args...)) }
 func (q quiet) Warn(msg string, args ...any)  { q.l.Debug(fmt.Sprintf(msg, args...)) }
 func (q quiet) Error(msg string, args ...any) { q.l.Warn(fmt.Sprintf(msg, args...)) }
+
+// setPublishingMode answers SetPublishingMode: Good for each subscription
+// of the caller's session, BadSubscriptionIdInvalid for any other. This
+// server always publishes, so disabling publishing is refused.
+func setPublishingMode(srv *server.Server, r ua.Request) (ua.Response, error) {
+	req, ok := r.(*ua.SetPublishingModeRequest)
+	if !ok {
+		return nil, ua.StatusBadRequestTypeInvalid
+	}
+	hdr := &ua.ResponseHeader{
+		Timestamp: time.Now(), RequestHandle: req.RequestHeader.RequestHandle, ServiceResult: ua.StatusOK,
+		ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{}, AdditionalHeader: ua.NewExtensionObject(nil),
+	}
+	if !req.PublishingEnabled {
+		hdr.ServiceResult = ua.StatusBadNotSupported
+		return &ua.ServiceFault{ResponseHeader: hdr}, nil
+	}
+	sess := srv.Session(req.RequestHeader)
+	subs := srv.SubscriptionService
+	subs.Mu.Lock()
+	defer subs.Mu.Unlock()
+	results := make([]ua.StatusCode, len(req.SubscriptionIDs))
+	for i, sid := range req.SubscriptionIDs {
+		if sub, ok := subs.Subs[sid]; !ok || sess == nil || sub.Session != sess {
+			results[i] = ua.StatusBadSubscriptionIDInvalid
+		}
+	}
+	return &ua.SetPublishingModeResponse{ResponseHeader: hdr, Results: results, DiagnosticInfos: []*ua.DiagnosticInfo{}}, nil
+}

@@ -2,7 +2,9 @@ package opcuasrv
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -106,6 +108,24 @@ func TestSubscribeGetsValuesWithSourceTimestamp(t *testing.T) {
 	}
 	if err := s.Set("L3", "M09", "run", src, signal.Bool(true)); err == nil {
 		t.Error("setting an unknown node succeeded")
+	}
+
+	// SetPublishingMode tells which subscriptions the session has (the
+	// agent asks it of a quiet subscription).
+	var pm *ua.SetPublishingModeResponse
+	err = c.Send(ctx, &ua.SetPublishingModeRequest{PublishingEnabled: true, SubscriptionIDs: []uint32{sub.SubscriptionID, sub.SubscriptionID + 1000}},
+		func(v ua.Response) error {
+			var ok bool
+			if pm, ok = v.(*ua.SetPublishingModeResponse); !ok {
+				return fmt.Errorf("response %T", v)
+			}
+			return nil
+		})
+	if err != nil {
+		t.Fatalf("SetPublishingMode: %v", err)
+	}
+	if want := []ua.StatusCode{ua.StatusOK, ua.StatusBadSubscriptionIDInvalid}; !slices.Equal(pm.Results, want) {
+		t.Errorf("SetPublishingMode results %v, want %v", pm.Results, want)
 	}
 }
 

@@ -39,7 +39,7 @@ const {
 } = require("node-opcua");
 
 function parseArgs(argv) {
-    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0 };
+    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, hideLimits: false };
     for (let i = 0; i < argv.length; i++) {
         const v = argv[i + 1];
         switch (argv[i]) {
@@ -47,6 +47,7 @@ function parseArgs(argv) {
             case "--pki": a.pki = v; i++; break;
             case "--trust": a.trust.push(v); i++; break;
             case "--max-items-per-call": a.maxItemsPerCall = Number(v); i++; break;
+            case "--hide-limits": a.hideLimits = true; break;
             default: throw new Error("unknown argument " + argv[i]);
         }
     }
@@ -135,6 +136,11 @@ async function main() {
     });
 
     await server.start();
+    if (args.hideLimits) {
+        // Enforce the limit but state none (0), as some servers do.
+        const node = addressSpace.findNode("ns=0;i=11714"); // OperationLimits.MaxMonitoredItemsPerCall
+        node.bindVariable({ get: () => new Variant({ dataType: DataType.UInt32, value: 0 }) }, true);
+    }
     process.stdout.write("ready " + args.port + "\n");
 
     let commands = 0;

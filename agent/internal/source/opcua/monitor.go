@@ -2,7 +2,9 @@ package opcua
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua"
@@ -62,6 +64,7 @@ func (s *Source) monitor(ctx context.Context, sub *opcua.Subscription, perCall i
 		}
 		res, err := monitorBatch(ctx, sub, reqs)
 		if err != nil {
+			s.refusedBatch(&s.learned.monitor, "monitored items", len(batch), err)
 			return created, fmt.Errorf("creating monitored items %d-%d of %d: %w", start, start+len(batch)-1, len(handles), err)
 		}
 		for k, r := range res.Results {
@@ -131,6 +134,7 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client, perCall int) erro
 			return nil
 		})
 		if err != nil {
+			s.refusedBatch(&s.learned.translate, "browse paths", len(batch), err)
 			return fmt.Errorf("resolving browse paths: %w", err)
 		}
 		if len(res.Results) != len(batch) {
@@ -174,3 +178,36 @@ func browsePath(bp config.BrowsePath) *ua.BrowsePath {
 
 // good reports whether a status code's severity is Good.
 func good(sc ua.StatusCode) bool { return uint32(sc)&0xC0000000 == 0 }
+
+// learnedLimits are the per-call limits a server enforced without stating
+// them in its OperationLimits (0: none learned). They outlive the session:
+// gopcua drops the connection on the refusal, and the next session sends
+// fewer.
+type learnedLimits struct {
+	monitor, read, translate atomic.Int64
+}
+
+// apply lowers lim to what was learned.
+func (l *learnedLimits) apply(lim limits) limits {
+	for _, x := range []struct {
+		dst     *int
+		learned *atomic.Int64
+	}{{&lim.monitor, &l.monitor}, {&lim.read, &l.read}, {&lim.translate, &l.translate}} {
+		if v := int(x.learned.Load()); v > 0 {
+			*x.dst = min(*x.dst, v)
+		}
+	}
+	return lim
+}
+
+// refusedBatch notes a request of n operations that the server refused as
+// too many (BadTooManyOperations): the next session sends at most half as
+// many per call, and half again if that is refused too.
+func (s *Source) refusedBatch(learned *atomic.Int64, what string, n int, err error) {
+	if !errors.Is(err, ua.StatusBadTooManyOperations) || n <= 1 {
+		return
+	}
+	next := max(1, n/2)
+	learned.Store(int64(next))
+	s.log.Warn("server refused "+what+" as too many per call without stating a limit; the next session sends fewer", "refused", n, "next", next)
+}

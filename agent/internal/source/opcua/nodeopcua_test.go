@@ -139,6 +139,28 @@ func TestNodeOPCUAMonitoredItemsWithinServerLimit(t *testing.T) {
 	}
 }
 
+// The server allows 3 monitored items per call but states no limit: the
+// source's first request of 7 is refused (BadTooManyOperations, on which
+// gopcua drops the connection), and the next session sends half as many
+// per call; the one after, if need be, half again.
+func TestNodeOPCUAMonitoredItemsLimitLearned(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{MaxItemsPerCall: 3, HideLimits: true})
+	nodes := interopNodes()
+	nodes = append(nodes[:6:6], nodeID(1, "Line1.M01.Operator", "operator"))
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: nodes}, t.TempDir())
+	st.sink.waitFor(t, "all 7 initial values", 20*time.Second, func(s []signal.Signal) bool {
+		for _, n := range nodes {
+			if !has(s, n.Signal, func(signal.Signal) bool { return true }) {
+				return false
+			}
+		}
+		return true
+	})
+	if n := st.stat.Connects.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: 7 items refused, then 3 per call", n)
+	}
+}
+
 func TestNodeOPCUADeadband(t *testing.T) {
 	for _, tc := range []struct {
 		name string

@@ -81,6 +81,7 @@ type Source struct {
 
 	rejected   atomic.Uint64 // nodes the server refused, over all sessions
 	noSubCheck atomic.Bool   // the server does not support the quiet subscription's check
+	learned    learnedLimits // per-call limits the server enforced without stating them
 
 	refused map[uint32]bool // this session: nodes counted as rejected from their values
 

@@ -77,6 +77,7 @@ func (s *Source) pollOnce(ctx, sctx context.Context, c *opcua.Client, handles []
 		res, err := c.Read(rctx, req)
 		cancel()
 		if err != nil {
+			s.refusedBatch(&s.learned.read, "nodes to read", len(batch), err)
 			return handles, fmt.Errorf("reading %d nodes: %w", len(batch), err)
 		}
 		if len(res.Results) != len(batch) {

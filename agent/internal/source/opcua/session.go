@@ -45,7 +45,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	}()
 	s.stat.Connected.Store(true)
 	s.stat.Connects.Add(1)
-	lim := readLimits(sctx, c, s.cfg.MaxItemsPerCall)
+	lim := s.learned.apply(readLimits(sctx, c, s.cfg.MaxItemsPerCall))
 	s.log.Info("connected to opc ua server", "policy", s.cfg.SecurityPolicy, "mode", s.cfg.SecurityMode,
 		"items_per_call", lim.monitor, "nodes_per_read", lim.read)
 

@@ -58,7 +58,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	}
 
 	notify := make(chan *opcua.PublishNotificationData)
-	sub, err := c.Subscribe(sctx, &opcua.SubscriptionParameters{Interval: s.cfg.PublishingInterval}, notify)
+	sub, err := c.Subscribe(sctx, subscriptionParams(s.cfg.PublishingInterval), notify)
 	if err != nil {
 		return false, fmt.Errorf("creating subscription: %w", err)
 	}
@@ -67,7 +67,9 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	s.stat.Subscribed.Store(true)
-	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.RevisedPublishingInterval)
+	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.RevisedPublishingInterval,
+		"keep_alive", time.Duration(sub.RevisedMaxKeepAliveCount)*sub.RevisedPublishingInterval,
+		"lifetime", time.Duration(sub.RevisedLifetimeCount)*sub.RevisedPublishingInterval)
 
 	tick := time.NewTicker(s.keepAlive)
 	defer tick.Stop()
@@ -176,6 +178,30 @@ func readLimits(ctx context.Context, c *opcua.Client, configured int) limits {
 		}
 	}
 	return lim
+}
+
+// A subscription's keep-alive and lifetime, whatever its publishing
+// interval (gopcua's defaults count intervals: at 1 s they are 50 minutes
+// and almost 3 hours). The server answers an idle subscription every
+// keepAliveEvery, and deletes one that no client has published for
+// subscriptionLifetime: the subscription of a killed agent does not hold a
+// PLC's few subscription slots for hours, a subscription whose publishing
+// stopped is found gone by the quiet check within that time, and a stall
+// of the agent (a full queue under policy block) shorter than that keeps
+// the values the server queued meanwhile. The keep-alive stays well below
+// gopcua's publish timeout (the larger of the keep-alive and the 10 s
+// request timeout): a response that came after it would be dropped.
+const (
+	keepAliveEvery       = 5 * time.Second
+	subscriptionLifetime = 10 * time.Minute
+)
+
+// subscriptionParams are the requested parameters of a subscription that
+// publishes every interval (> 0).
+func subscriptionParams(interval time.Duration) *opcua.SubscriptionParameters {
+	count := func(d time.Duration) uint32 { return uint32(max(1, (d+interval-1)/interval)) }
+	keep := count(keepAliveEvery)
+	return &opcua.SubscriptionParameters{Interval: interval, MaxKeepAliveCount: keep, LifetimeCount: max(3*keep, count(subscriptionLifetime))}
 }
 
 // quietCheck is how many session checks a subscription may deliver

@@ -169,3 +169,21 @@ func nodeAt(path, name string) config.Node {
 func nodeID(ns int, s, name string) config.Node {
 	return config.Node{NodeID: fmt.Sprintf("ns=%d;s=%s", ns, s), Line: "L1", Equipment: "M01", Signal: name}
 }
+
+func TestSubscriptionParams(t *testing.T) {
+	for _, tc := range []struct {
+		interval       time.Duration
+		keep, lifetime uint32
+	}{
+		{100 * time.Millisecond, 50, 6000},
+		{time.Second, 5, 600},
+		{3 * time.Second, 2, 200}, // keep-alive rounded up: 6 s
+		{5 * time.Minute, 1, 3},   // the lifetime is at least three keep-alives
+		{50 * time.Millisecond, 100, 12000},
+	} {
+		p := subscriptionParams(tc.interval)
+		if p.Interval != tc.interval || p.MaxKeepAliveCount != tc.keep || p.LifetimeCount != tc.lifetime {
+			t.Errorf("%v: interval %v, keep-alive %d, lifetime %d; want %d, %d", tc.interval, p.Interval, p.MaxKeepAliveCount, p.LifetimeCount, tc.keep, tc.lifetime)
+		}
+	}
+}

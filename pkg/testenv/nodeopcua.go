@@ -87,7 +87,8 @@ func InstallNodeOPCUA(t testing.TB) string {
 type NodeOPCUAOptions struct {
 	Trust           []string // client certificate files (DER or PEM) the server trusts
 	MaxItemsPerCall int      // the server's MaxMonitoredItemsPerCall; 0 keeps node-opcua's default
-	HideLimits      bool     // state no MaxMonitoredItemsPerCall (0) while enforcing it
+	MaxNodesPerRead int      // the server's MaxNodesPerRead; 0 keeps node-opcua's default
+	HideLimits      bool     // state neither limit (0) while enforcing them
 }
 
 // NodeOPCUA is a running node-opcua test server (simulators/nodeopcua/server.js):
@@ -120,6 +121,9 @@ func StartNodeOPCUA(t testing.TB, o NodeOPCUAOptions) *NodeOPCUA {
 	}
 	if o.MaxItemsPerCall > 0 {
 		n.args = append(n.args, "--max-items-per-call", strconv.Itoa(o.MaxItemsPerCall))
+	}
+	if o.MaxNodesPerRead > 0 {
+		n.args = append(n.args, "--max-nodes-per-read", strconv.Itoa(o.MaxNodesPerRead))
 	}
 	if o.HideLimits {
 		n.args = append(n.args, "--hide-limits")

@@ -39,7 +39,7 @@ const {
 } = require("node-opcua");
 
 function parseArgs(argv) {
-    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, hideLimits: false };
+    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, maxNodesPerRead: 0, hideLimits: false };
     for (let i = 0; i < argv.length; i++) {
         const v = argv[i + 1];
         switch (argv[i]) {
@@ -47,6 +47,7 @@ function parseArgs(argv) {
             case "--pki": a.pki = v; i++; break;
             case "--trust": a.trust.push(v); i++; break;
             case "--max-items-per-call": a.maxItemsPerCall = Number(v); i++; break;
+            case "--max-nodes-per-read": a.maxNodesPerRead = Number(v); i++; break;
             case "--hide-limits": a.hideLimits = true; break;
             default: throw new Error("unknown argument " + argv[i]);
         }
@@ -83,8 +84,10 @@ async function main() {
     await certificateManager.initialize();
 
     const serverCapabilities = {};
-    if (args.maxItemsPerCall > 0) {
-        serverCapabilities.operationLimits = { maxMonitoredItemsPerCall: args.maxItemsPerCall };
+    if (args.maxItemsPerCall > 0 || args.maxNodesPerRead > 0) {
+        serverCapabilities.operationLimits = {};
+        if (args.maxItemsPerCall > 0) serverCapabilities.operationLimits.maxMonitoredItemsPerCall = args.maxItemsPerCall;
+        if (args.maxNodesPerRead > 0) serverCapabilities.operationLimits.maxNodesPerRead = args.maxNodesPerRead;
     }
     const server = new OPCUAServer({
         port: args.port,
@@ -137,9 +140,11 @@ async function main() {
 
     await server.start();
     if (args.hideLimits) {
-        // Enforce the limit but state none (0), as some servers do.
-        const node = addressSpace.findNode("ns=0;i=11714"); // OperationLimits.MaxMonitoredItemsPerCall
-        node.bindVariable({ get: () => new Variant({ dataType: DataType.UInt32, value: 0 }) }, true);
+        // Enforce the limits but state none (0), as some servers do:
+        // OperationLimits.MaxMonitoredItemsPerCall and MaxNodesPerRead.
+        for (const id of ["ns=0;i=11714", "ns=0;i=11705"]) {
+            addressSpace.findNode(id).bindVariable({ get: () => new Variant({ dataType: DataType.UInt32, value: 0 }) }, true);
+        }
     }
     process.stdout.write("ready " + args.port + "\n");
 

@@ -139,25 +139,38 @@ func TestNodeOPCUAMonitoredItemsWithinServerLimit(t *testing.T) {
 	}
 }
 
-// The server allows 3 monitored items per call but states no limit: the
-// source's first request of 7 is refused (BadTooManyOperations, on which
-// gopcua drops the connection), and the next session sends half as many
-// per call; the one after, if need be, half again.
-func TestNodeOPCUAMonitoredItemsLimitLearned(t *testing.T) {
-	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{MaxItemsPerCall: 3, HideLimits: true})
-	nodes := interopNodes()
-	nodes = append(nodes[:6:6], nodeID(1, "Line1.M01.Operator", "operator"))
-	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: nodes}, t.TempDir())
-	st.sink.waitFor(t, "all 7 initial values", 20*time.Second, func(s []signal.Signal) bool {
-		for _, n := range nodes {
-			if !has(s, n.Signal, func(signal.Signal) bool { return true }) {
-				return false
+// The server allows 3 monitored items per call, or 3 nodes per Read, but
+// states no limit: the source's first request of 7 is refused
+// (BadTooManyOperations, on which gopcua drops the connection), and the next
+// session sends half as many per call; the one after, if need be, half
+// again.
+func TestNodeOPCUAPerCallLimitLearned(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		mode string
+		opts testenv.NodeOPCUAOptions
+	}{
+		{"monitored items", config.ModeSubscribe, testenv.NodeOPCUAOptions{MaxItemsPerCall: 3, HideLimits: true}},
+		{"nodes per read", config.ModePoll, testenv.NodeOPCUAOptions{MaxNodesPerRead: 3, HideLimits: true}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := testenv.StartNodeOPCUA(t, tc.opts)
+			nodes := interopNodes()
+			nodes = append(nodes[:6:6], nodeID(1, "Line1.M01.Operator", "operator"))
+			st := startSource(t, config.OPCUA{Endpoint: srv.URL, Mode: tc.mode, PublishingInterval: 50 * time.Millisecond,
+				PollInterval: 50 * time.Millisecond, Nodes: nodes}, t.TempDir())
+			st.sink.waitFor(t, "all 7 initial values", 20*time.Second, func(s []signal.Signal) bool {
+				for _, n := range nodes {
+					if !has(s, n.Signal, func(signal.Signal) bool { return true }) {
+						return false
+					}
+				}
+				return true
+			})
+			if n := st.stat.Connects.Load(); n != 2 {
+				t.Errorf("%d connections, want 2: 7 refused, then 3 per call", n)
 			}
-		}
-		return true
-	})
-	if n := st.stat.Connects.Load(); n != 2 {
-		t.Errorf("%d connections, want 2: 7 items refused, then 3 per call", n)
+		})
 	}
 }
 

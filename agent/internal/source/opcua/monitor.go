@@ -179,27 +179,6 @@ func browsePath(bp config.BrowsePath) *ua.BrowsePath {
 // good reports whether a status code's severity is Good.
 func good(sc ua.StatusCode) bool { return uint32(sc)&0xC0000000 == 0 }
 
-// learnedLimits are the per-call limits a server enforced without stating
-// them in its OperationLimits (0: none learned). They outlive the session:
-// gopcua drops the connection on the refusal, and the next session sends
-// fewer.
-type learnedLimits struct {
-	monitor, read, translate atomic.Int64
-}
-
-// apply lowers lim to what was learned.
-func (l *learnedLimits) apply(lim limits) limits {
-	for _, x := range []struct {
-		dst     *int
-		learned *atomic.Int64
-	}{{&lim.monitor, &l.monitor}, {&lim.read, &l.read}, {&lim.translate, &l.translate}} {
-		if v := int(x.learned.Load()); v > 0 {
-			*x.dst = min(*x.dst, v)
-		}
-	}
-	return lim
-}
-
 // refusedBatch notes a request of n operations that the server refused as
 // too many (BadTooManyOperations): the next session sends at most half as
 // many per call, and half again if that is refused too.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua"
@@ -143,6 +144,27 @@ func describe(cfg config.OPCUA, err error) error {
 // limits are the server's operation limits, as far as they bound us.
 type limits struct {
 	monitor, read, translate int
+}
+
+// learnedLimits are the per-call limits a server enforced without stating
+// them in its OperationLimits (0: none learned). They outlive the session:
+// gopcua drops the connection on the refusal, and the next session sends
+// fewer.
+type learnedLimits struct {
+	monitor, read, translate atomic.Int64
+}
+
+// apply lowers lim to what was learned.
+func (l *learnedLimits) apply(lim limits) limits {
+	lower := func(dst *int, learned *atomic.Int64) {
+		if v := int(learned.Load()); v > 0 {
+			*dst = min(*dst, v)
+		}
+	}
+	lower(&lim.monitor, &l.monitor)
+	lower(&lim.read, &l.read)
+	lower(&lim.translate, &l.translate)
+	return lim
 }
 
 // readLimits reads the server's OperationLimits; a limit the server does

@@ -242,38 +242,80 @@ func measureBare(b *testing.B, msgs []message) result {
 		b.Fatal(err)
 	}
 	others := startCPU(b, brk)
-	pubErr := make(chan error, 1)
-	start := time.Now()
-	go func() { pubErr <- publish(brk.URL, msgs) }()
-	deadline := start.Add(deadlineFor(len(msgs)))
-	published := false
-	for !sub.done() {
-		select {
-		case err := <-pubErr:
-			if err != nil {
-				b.Fatal(err)
-			}
-			published = true
-		default:
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("the bare subscriber did not receive all %d messages within %s", len(msgs), deadlineFor(len(msgs)))
-		}
-		time.Sleep(pollInterval)
-	}
-	elapsed := time.Since(start)
+	p := startPublishing(brk.URL, msgs)
+	p.until(b, sub.done, func() string {
+		return fmt.Sprintf("the bare subscriber did not receive all %d messages within %s", len(msgs), deadlineFor(len(msgs)))
+	}, nil)
+	elapsed := time.Since(p.start)
 	after, err := sub.Usage()
 	if err != nil {
 		b.Fatal(err)
 	}
 	brokerCPU, selfCPU := others.since(b)
-	if !published {
-		if err := <-pubErr; err != nil {
-			b.Fatal(err)
-		}
-	}
+	p.wait(b)
 	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS,
 		brokerCPU: brokerCPU, selfCPU: selfCPU}
+}
+
+// publication is msgs being published in the background since start.
+type publication struct {
+	start time.Time
+	n     int
+	errc  chan error
+	done  bool // the publisher returned without an error
+}
+
+func startPublishing(url string, msgs []message) *publication {
+	p := &publication{start: time.Now(), n: len(msgs), errc: make(chan error, 1)}
+	go func() { p.errc <- publish(url, msgs) }()
+	return p
+}
+
+// until polls done every pollInterval until it holds. It fails b when the
+// publisher fails, when the time allowed for the messages has passed
+// (saying late()), or when abort (may be nil) says why to stop.
+func (p *publication) until(b *testing.B, done func() bool, late, abort func() string) {
+	b.Helper()
+	deadline := p.start.Add(deadlineFor(p.n))
+	for !done() {
+		p.check(b, false)
+		if abort != nil {
+			if why := abort(); why != "" {
+				b.Fatal(why)
+			}
+		}
+		if time.Now().After(deadline) {
+			b.Fatal(late())
+		}
+		time.Sleep(pollInterval)
+	}
+}
+
+// wait waits for the publisher to return and fails b if it failed.
+func (p *publication) wait(b *testing.B) {
+	b.Helper()
+	p.check(b, true)
+}
+
+func (p *publication) check(b *testing.B, block bool) {
+	b.Helper()
+	if p.done {
+		return
+	}
+	var err error
+	if block {
+		err = <-p.errc
+	} else {
+		select {
+		case err = <-p.errc:
+		default:
+			return
+		}
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	p.done = true
 }
 
 // bareSubscriber is the bare subscriber of one measurement.
@@ -368,44 +410,27 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 		b.Fatal(err)
 	}
 	others := startCPU(b, brk)
-	pubErr := make(chan error, 1)
-	start := time.Now()
-	go func() { pubErr <- publish(brk.URL, msgs) }()
-	w := watch("http://"+httpAddr+"/metrics", agent.Usage, uint64(len(msgs)), start)
+	p := startPublishing(brk.URL, msgs)
+	w := watch("http://"+httpAddr+"/metrics", agent.Usage, uint64(len(msgs)), p.start)
 	defer w.finish()
 	want := uint64(len(msgs))
-	deadline := start.Add(deadlineFor(len(msgs)))
-	published := false
 	var got uint64
-	for got = stored(); got < want; got = stored() {
-		select {
-		case err := <-pubErr:
-			if err != nil {
-				b.Fatal(err)
-			}
-			published = true
-		default:
-		}
+	p.until(b, func() bool { got = stored(); return got >= want }, func() string {
+		return fmt.Sprintf("stream holds %d of %d messages after %s", got, want, deadlineFor(len(msgs)))
+	}, func() string {
 		if agent.Exited() {
-			b.Fatalf("agent exited after %d of %d messages were stored", got, want)
+			return fmt.Sprintf("agent exited after %d of %d messages were stored", got, want)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("stream holds %d of %d messages after %s", got, want, deadlineFor(len(msgs)))
-		}
-		time.Sleep(pollInterval)
-	}
-	elapsed := time.Since(start)
+		return ""
+	})
+	elapsed := time.Since(p.start)
 	after, err := agent.Usage()
 	if err != nil {
 		b.Fatal(err)
 	}
 	brokerCPU, selfCPU := others.since(b)
 	committed, maxQueued, maxAnon, maxFile := w.finish()
-	if !published {
-		if err := <-pubErr; err != nil {
-			b.Fatal(err)
-		}
-	}
+	p.wait(b)
 	if got != want {
 		b.Fatalf("stream holds %d messages, %d published", got, want)
 	}

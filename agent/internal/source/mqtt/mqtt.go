@@ -35,6 +35,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/floorpulse/floorpulse/agent/internal/backoff"
 	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/agent/internal/lograte"
@@ -153,8 +154,9 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		if err := tok.Error(); err != nil {
 			s.stat.Connected.Store(false)
-			s.log.Error("connecting to mqtt broker failed, retrying", "err", err, "retry_in", wait)
-			if !sleep(ctx, wait) {
+			d := backoff.Jitter(wait)
+			s.log.Error("connecting to mqtt broker failed, retrying", "err", err, "retry_in", d.Round(time.Millisecond))
+			if !sleep(ctx, d) {
 				return nil
 			}
 			wait = min(2*wait, s.cfg.MaxReconnectInterval)
@@ -216,8 +218,9 @@ func (s *Source) subscribe(ctx context.Context, c paho.Client) {
 			s.log.Info("subscribed", "topics", len(s.subs))
 			return
 		}
-		s.log.Error("subscribing failed, retrying", "err", failed, "retry_in", wait)
-		if !sleep(ctx, wait) {
+		d := backoff.Jitter(wait)
+		s.log.Error("subscribing failed, retrying", "err", failed, "retry_in", d.Round(time.Millisecond))
+		if !sleep(ctx, d) {
 			return
 		}
 		wait = min(2*wait, 30*time.Second)

@@ -30,13 +30,13 @@ package opcua
 import (
 	"context"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
 
+	"github.com/floorpulse/floorpulse/agent/internal/backoff"
 	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/agent/internal/lograte"
@@ -130,7 +130,7 @@ func (s *Source) Run(ctx context.Context) error {
 		if healthy && time.Since(start) >= s.maxBackoff {
 			wait = s.minBackoff
 		}
-		d := jitter(wait)
+		d := backoff.Jitter(wait)
 		s.warn.Log(slog.LevelError, "opc ua session ended, reconnecting", "err", err, "retry_in", d.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
@@ -139,9 +139,4 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		wait = min(2*wait, s.maxBackoff)
 	}
-}
-
-// jitter spreads d over [d/2, d).
-func jitter(d time.Duration) time.Duration {
-	return d/2 + rand.N(d/2+1)
 }

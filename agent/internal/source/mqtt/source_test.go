@@ -437,3 +437,23 @@ func takeOver(t *testing.T, port int, clientID string) {
 		t.Fatalf("CONNACK %x: %v", ack, err)
 	}
 }
+
+// While the broker is down the source retries with back-off and jitter: a
+// few attempts a second, not a flood.
+func TestReconnectBacksOffWhileBrokerDown(t *testing.T) {
+	mosq := testenv.StartMosquitto(t)
+	r := newRig(t)
+	m := jsonBroker(mosq.URL, "agent-backoff", 1)
+	m.MaxReconnectInterval = 800 * time.Millisecond
+	stat, _ := r.start(m)
+	waitFor(t, "source ready", 10*time.Second, ready(stat))
+	mosq.Kill()
+	waitFor(t, "the loss noticed", 10*time.Second, func() bool { return !stat.Connected.Load() })
+	attempts := testenv.CountConnections(t, mosq.Port, 3*time.Second)
+	t.Logf("%d connection attempts in 3s while the broker was down", attempts)
+	// Back-off 0.5 s, then 0.8 s, each drawn from its upper half: about 4 to
+	// 9 in 3 s.
+	if attempts < 2 || attempts > 12 {
+		t.Errorf("%d connection attempts in 3s against a broker that is down, want 2..12", attempts)
+	}
+}

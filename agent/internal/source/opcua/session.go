@@ -252,15 +252,12 @@ func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint
 		res = r
 		return nil
 	})
-	var status ua.StatusCode
+	status := ua.StatusOK
 	switch {
-	case err != nil && errors.As(err, &status):
-	case err != nil:
-		return nil
-	case len(res.Results) == 1:
+	case err == nil && len(res.Results) == 1:
 		status = res.Results[0]
-	default:
-		return nil
+	case err != nil && !errors.As(err, &status):
+		return nil // no answer: left to ping
 	}
 	switch status {
 	case ua.StatusBadSubscriptionIDInvalid, ua.StatusBadNoSubscription:

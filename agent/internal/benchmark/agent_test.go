@@ -25,11 +25,13 @@ var (
 	msgCount = flag.Int("msgs", 200_000, "QoS 1 messages per measurement")
 	rate     = flag.Int("rate", 0, "messages a second offered to both subscribers (0: as fast as the broker takes them); "+
 		"when both keep up, the agent's CPU time and memory are those of that load")
-	enforce    = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
-	inflight   = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
-	agentBin   = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")
-	agentYAML  = flag.String("agentyaml", "", "YAML appended to the agent's configuration, e.g. a buffer section; \\n is a new line")
-	agentEnv   = flag.String("agentenv", "", "comma-separated KEY=VALUE pairs added to the agent's environment, e.g. GOGC=200")
+	enforce   = flag.Bool("enforce", false, "fail the benchmark when the agent misses a target")
+	inflight  = flag.Int("inflight", 0, "mosquitto's max_inflight_messages: unacknowledged QoS 1 messages per subscriber (0: no limit; mosquitto's default is 20)")
+	agentBin  = flag.String("agentbin", "", "agent binary to measure; empty: build ./agent/cmd/agent")
+	agentYAML = flag.String("agentyaml", "", "YAML appended to the agent's configuration, e.g. a buffer section; \\n is a new line")
+	agentEnv  = flag.String("agentenv", "", "comma-separated KEY=VALUE pairs added to the agent's environment, e.g. GOGC=200")
+	direct    = flag.Bool("direct", true, "also measure a direct forwarder (baresub -nats: paho's handler publishes each message to the stream, "+
+		"nothing on disk, the broker's ack not waiting for the stream's), beside the other two")
 	bareInProc = flag.Bool("bareinprocess", false, "run the bare subscriber inside the benchmark process, with the publisher, "+
 		"instead of as a process of its own; its CPU time and memory are then not measured")
 	inProc = flag.Bool("inprocess", false, "run the agent inside the benchmark process, for -cpuprofile and -memprofile; "+
@@ -153,11 +155,17 @@ func BenchmarkMQTTToJetStream(b *testing.B) {
 		binary(b, bareSubPkg) // built before anything is measured
 	}
 	msgs := newMessages(*msgCount)
-	var bare, agent []result
+	var bare, agent, directs []result
 	for i := 0; i < b.N; i++ {
 		bare = append(bare, measureBare(b, msgs))
 		agent = append(agent, measureAgent(b, bin, msgs))
 		r, a := bare[i], agent[i]
+		if *direct {
+			f := measureDirect(b, msgs)
+			directs = append(directs, f)
+			b.Logf("iteration %d: direct forwarder %.0f msgs/s, %.3f of the bare subscriber; CPU s per million: broker %.2f, publisher + NATS server %.2f, forwarder %.2f",
+				i+1, f.rate(), f.rate()/r.rate(), f.perMillion(f.brokerCPU), f.perMillion(f.selfCPU), f.cpuPerMillion())
+		}
 		b.Logf("iteration %d: %d messages; bare %.0f msgs/s (%v); agent %.0f msgs/s (%v), ratio %.3f; all committed to the agent's queue after %v, at most %d records queued",
 			i+1, len(msgs), r.rate(), r.elapsed.Round(time.Millisecond), a.rate(), a.elapsed.Round(time.Millisecond), a.rate()/r.rate(),
 			a.committed.Round(time.Millisecond), a.maxQueued)
@@ -192,6 +200,14 @@ func BenchmarkMQTTToJetStream(b *testing.B) {
 	rss := median(mapped(agent, result.peakRSSMB))
 	if !*bareInProc {
 		b.ReportMetric(median(mapped(bare, result.cpuPerMillion)), "bare_cpu_s/Msignals")
+	}
+	if len(directs) > 0 {
+		dr := make([]float64, len(directs))
+		for i := range directs {
+			dr[i] = directs[i].rate() / bare[i].rate()
+		}
+		b.ReportMetric(median(dr), "direct/bare")
+		b.ReportMetric(median(mapped(directs, result.cpuPerMillion)), "direct_cpu_s/Msignals")
 	}
 	if !*inProc {
 		b.ReportMetric(cpu, "agent_cpu_s/Msignals")
@@ -332,9 +348,9 @@ const bareSubPkg = "./agent/internal/benchmark/baresub"
 type bareProcess struct{ *testenv.Process }
 
 // startBareProcess starts baresub on url and waits until it is subscribed.
-func startBareProcess(b *testing.B, url string, n int) bareProcess {
+func startBareProcess(b *testing.B, url string, n int, args ...string) bareProcess {
 	b.Helper()
-	cmd := exec.Command(binary(b, bareSubPkg), "-broker", url, "-filter", filter, "-n", fmt.Sprint(n))
+	cmd := exec.Command(binary(b, bareSubPkg), append([]string{"-broker", url, "-filter", filter, "-n", fmt.Sprint(n)}, args...)...)
 	p := bareProcess{testenv.Start(b, "baresub", cmd)}
 	deadline := time.Now().Add(readyTimeout)
 	for !strings.Contains(p.Output(), "subscribed") {
@@ -395,15 +411,7 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 	if err != nil {
 		b.Fatal(err)
 	}
-	stored := func() uint64 {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		s, err := js.Stream(ctx, streamtest.Stream)
-		if err != nil {
-			b.Fatalf("stream info: %v", err)
-		}
-		return s.CachedInfo().State.Msgs
-	}
+	stored := func() uint64 { return streamMsgs(b, js) }
 
 	before, err := agent.Usage()
 	if err != nil {
@@ -436,6 +444,64 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 	}
 	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS, begin: before, end: after,
 		committed: committed, maxQueued: maxQueued, maxAnon: max(maxAnon, after.RSSAnon), maxFile: max(maxFile, after.RSSFile), brokerCPU: brokerCPU, selfCPU: selfCPU}
+}
+
+// streamMsgs is how many messages the signal stream holds.
+func streamMsgs(b *testing.B, js jetstream.JetStream) uint64 {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, streamtest.Stream)
+	if err != nil {
+		b.Fatalf("stream info: %v", err)
+	}
+	return s.CachedInfo().State.Msgs
+}
+
+// measureDirect publishes msgs to a fresh broker and waits until baresub
+// -nats has forwarded them all into a fresh stream: a forwarder written the
+// plain way, with nothing on disk.
+func measureDirect(b *testing.B, msgs []message) result {
+	b.Helper()
+	brk := startBroker(b)
+	defer brk.Kill()
+	ns := testenv.StartNATS(b)
+	defer ns.Shutdown()
+	streamtest.Create(b, ns.URL)
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		b.Fatal(err)
+	}
+	fwd := startBareProcess(b, brk.URL, len(msgs), "-nats", ns.URL)
+	defer fwd.close()
+
+	before, err := fwd.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
+	others := startCPU(b, brk)
+	p := startPublishing(brk.URL, msgs)
+	want := uint64(len(msgs))
+	var got uint64
+	p.until(b, func() bool { got = streamMsgs(b, js); return got >= want }, func() string {
+		return fmt.Sprintf("stream holds %d of %d forwarded messages after %s", got, want, deadlineFor(len(msgs)))
+	}, nil)
+	elapsed := time.Since(p.start)
+	after, err := fwd.Usage()
+	if err != nil {
+		b.Fatal(err)
+	}
+	brokerCPU, selfCPU := others.since(b)
+	p.wait(b)
+	if got != want {
+		b.Fatalf("stream holds %d messages, %d published", got, want)
+	}
+	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS, brokerCPU: brokerCPU, selfCPU: selfCPU}
 }
 
 // agentConfig is the agent's configuration for a measurement: the default

@@ -5,6 +5,10 @@
 // is reported as a ratio to what the broker delivers on the same machine at
 // the same moment.
 //
+// Unless -direct=false, each run also measures a direct forwarder (baresub
+// -nats): the same paho subscriber publishing each message to the stream
+// from its handler, nothing on disk, the broker acknowledged at once.
+//
 // The agent and the bare subscriber (baresub) each run as a process of their
 // own, built as `make release` builds, so their CPU time and peak resident
 // memory are read from /proc (Linux only). The publisher and the NATS server

@@ -253,24 +253,111 @@ func measureBare(b *testing.B, msgs []message) result {
 	}
 	defer sub.close()
 
-	before, err := sub.Usage()
+	m := startMeasurement(b, brk, msgs, sub.Usage)
+	m.pub.until(b, sub.done, func() string {
+		return fmt.Sprintf("the bare subscriber did not receive all %d messages within %s", len(msgs), deadlineFor(len(msgs)))
+	}, nil)
+	r, _ := m.finish()
+	return r
+}
+
+// measurement is one subscriber's measured run: msgs published since
+// pub.start, the subscriber's usage (zero without a process of its own)
+// and the CPU time of the broker and this process from before the first
+// publication.
+type measurement struct {
+	b      *testing.B
+	usage  func() (Usage, error)
+	before Usage
+	others cpuClock
+	pub    *publication
+}
+
+func startMeasurement(b *testing.B, brk *broker, msgs []message, usage func() (Usage, error)) *measurement {
+	b.Helper()
+	before, err := usage()
 	if err != nil {
 		b.Fatal(err)
 	}
 	others := startCPU(b, brk)
-	p := startPublishing(brk.URL, msgs)
-	p.until(b, sub.done, func() string {
-		return fmt.Sprintf("the bare subscriber did not receive all %d messages within %s", len(msgs), deadlineFor(len(msgs)))
-	}, nil)
-	elapsed := time.Since(p.start)
-	after, err := sub.Usage()
+	return &measurement{b: b, usage: usage, before: before, others: others, pub: startPublishing(brk.URL, msgs)}
+}
+
+// finish ends the measurement when the subscriber has everything: the
+// result so far, and the subscriber's usage at the end. It waits for the
+// publisher.
+func (m *measurement) finish() (result, Usage) {
+	m.b.Helper()
+	elapsed := time.Since(m.pub.start)
+	after, err := m.usage()
 	if err != nil {
+		m.b.Fatal(err)
+	}
+	brokerCPU, selfCPU := m.others.since(m.b)
+	m.pub.wait(m.b)
+	return result{n: m.pub.n, elapsed: elapsed, cpu: after.CPU - m.before.CPU, peakRSS: after.PeakRSS,
+		brokerCPU: brokerCPU, selfCPU: selfCPU}, after
+}
+
+// untilStored polls the stream until it holds all the messages published,
+// failing b when abort (may be nil) says why to stop, and when the stream
+// holds more.
+func (m *measurement) untilStored(st *stream, abort func(got uint64) string) {
+	m.b.Helper()
+	want := uint64(m.pub.n)
+	var got uint64
+	var stop func() string
+	if abort != nil {
+		stop = func() string { return abort(got) }
+	}
+	m.pub.until(m.b, func() bool { got = st.msgs(m.b); return got >= want }, func() string {
+		return fmt.Sprintf("stream holds %d of %d messages after %s", got, want, deadlineFor(m.pub.n))
+	}, stop)
+	if got != want {
+		m.b.Fatalf("stream holds %d messages, %d published", got, want)
+	}
+}
+
+// stream is a fresh NATS server with the signal stream, for one measurement.
+type stream struct {
+	ns *testenv.NATS
+	nc *nats.Conn
+	js jetstream.JetStream
+}
+
+func startStream(b *testing.B) *stream {
+	b.Helper()
+	ns := testenv.StartNATS(b)
+	streamtest.Create(b, ns.URL)
+	nc, err := nats.Connect(ns.URL)
+	if err != nil {
+		ns.Shutdown()
 		b.Fatal(err)
 	}
-	brokerCPU, selfCPU := others.since(b)
-	p.wait(b)
-	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS,
-		brokerCPU: brokerCPU, selfCPU: selfCPU}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		ns.Shutdown()
+		b.Fatal(err)
+	}
+	return &stream{ns: ns, nc: nc, js: js}
+}
+
+func (st *stream) close() {
+	st.nc.Close()
+	st.ns.Shutdown()
+}
+
+// msgs is how many messages the signal stream holds.
+func (st *stream) msgs(b *testing.B) uint64 {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := st.js.Stream(ctx, streamtest.Stream)
+	if err != nil {
+		b.Fatalf("stream info: %v", err)
+	}
+	return s.CachedInfo().State.Msgs
 }
 
 // publication is msgs being published in the background since start.
@@ -378,14 +465,13 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 	b.Helper()
 	brk := startBroker(b)
 	defer brk.Kill()
-	ns := testenv.StartNATS(b)
-	defer ns.Shutdown()
-	streamtest.Create(b, ns.URL)
+	st := startStream(b)
+	defer st.close()
 
 	dir := b.TempDir()
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(b))
 	cfg := filepath.Join(dir, "agent.yaml")
-	if err := os.WriteFile(cfg, []byte(agentConfig(filepath.Join(dir, "data"), httpAddr, brk.URL, ns.URL)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(agentConfig(filepath.Join(dir, "data"), httpAddr, brk.URL, st.ns.URL)), 0o600); err != nil {
 		b.Fatal(err)
 	}
 	var agent running
@@ -402,60 +488,20 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 	defer agent.Stop(stopTimeout)
 	waitReady(b, agent, "http://"+httpAddr+"/readyz")
 
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	stored := func() uint64 { return streamMsgs(b, js) }
-
-	before, err := agent.Usage()
-	if err != nil {
-		b.Fatal(err)
-	}
-	others := startCPU(b, brk)
-	p := startPublishing(brk.URL, msgs)
-	w := watch("http://"+httpAddr+"/metrics", agent.Usage, uint64(len(msgs)), p.start)
+	m := startMeasurement(b, brk, msgs, agent.Usage)
+	w := watch("http://"+httpAddr+"/metrics", agent.Usage, uint64(len(msgs)), m.pub.start)
 	defer w.finish()
-	want := uint64(len(msgs))
-	var got uint64
-	p.until(b, func() bool { got = stored(); return got >= want }, func() string {
-		return fmt.Sprintf("stream holds %d of %d messages after %s", got, want, deadlineFor(len(msgs)))
-	}, func() string {
+	m.untilStored(st, func(got uint64) string {
 		if agent.Exited() {
-			return fmt.Sprintf("agent exited after %d of %d messages were stored", got, want)
+			return fmt.Sprintf("agent exited after %d of %d messages were stored", got, len(msgs))
 		}
 		return ""
 	})
-	elapsed := time.Since(p.start)
-	after, err := agent.Usage()
-	if err != nil {
-		b.Fatal(err)
-	}
-	brokerCPU, selfCPU := others.since(b)
-	committed, maxQueued, maxAnon, maxFile := w.finish()
-	p.wait(b)
-	if got != want {
-		b.Fatalf("stream holds %d messages, %d published", got, want)
-	}
-	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS, begin: before, end: after,
-		committed: committed, maxQueued: maxQueued, maxAnon: max(maxAnon, after.RSSAnon), maxFile: max(maxFile, after.RSSFile), brokerCPU: brokerCPU, selfCPU: selfCPU}
-}
-
-// streamMsgs is how many messages the signal stream holds.
-func streamMsgs(b *testing.B, js jetstream.JetStream) uint64 {
-	b.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	s, err := js.Stream(ctx, streamtest.Stream)
-	if err != nil {
-		b.Fatalf("stream info: %v", err)
-	}
-	return s.CachedInfo().State.Msgs
+	r, after := m.finish()
+	r.committed, r.maxQueued, r.maxAnon, r.maxFile = w.finish()
+	r.begin, r.end = m.before, after
+	r.maxAnon, r.maxFile = max(r.maxAnon, after.RSSAnon), max(r.maxFile, after.RSSFile)
+	return r
 }
 
 // measureDirect publishes msgs to a fresh broker and waits until baresub
@@ -465,43 +511,15 @@ func measureDirect(b *testing.B, msgs []message) result {
 	b.Helper()
 	brk := startBroker(b)
 	defer brk.Kill()
-	ns := testenv.StartNATS(b)
-	defer ns.Shutdown()
-	streamtest.Create(b, ns.URL)
-	nc, err := nats.Connect(ns.URL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		b.Fatal(err)
-	}
-	fwd := startBareProcess(b, brk.URL, len(msgs), "-nats", ns.URL)
+	st := startStream(b)
+	defer st.close()
+	fwd := startBareProcess(b, brk.URL, len(msgs), "-nats", st.ns.URL)
 	defer fwd.close()
 
-	before, err := fwd.Usage()
-	if err != nil {
-		b.Fatal(err)
-	}
-	others := startCPU(b, brk)
-	p := startPublishing(brk.URL, msgs)
-	want := uint64(len(msgs))
-	var got uint64
-	p.until(b, func() bool { got = streamMsgs(b, js); return got >= want }, func() string {
-		return fmt.Sprintf("stream holds %d of %d forwarded messages after %s", got, want, deadlineFor(len(msgs)))
-	}, nil)
-	elapsed := time.Since(p.start)
-	after, err := fwd.Usage()
-	if err != nil {
-		b.Fatal(err)
-	}
-	brokerCPU, selfCPU := others.since(b)
-	p.wait(b)
-	if got != want {
-		b.Fatalf("stream holds %d messages, %d published", got, want)
-	}
-	return result{n: len(msgs), elapsed: elapsed, cpu: after.CPU - before.CPU, peakRSS: after.PeakRSS, brokerCPU: brokerCPU, selfCPU: selfCPU}
+	m := startMeasurement(b, brk, msgs, fwd.Usage)
+	m.untilStored(st, nil)
+	r, _ := m.finish()
+	return r
 }
 
 // agentConfig is the agent's configuration for a measurement: the default

@@ -6,7 +6,6 @@
 package testenv
 
 import (
-	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -95,7 +94,7 @@ func WaitPort(t testing.TB, addr string, timeout time.Duration) {
 type Process struct {
 	Cmd  *exec.Cmd
 	name string
-	w    *lockedWriter
+	w    *Buffer
 	done chan struct{}
 }
 
@@ -103,7 +102,7 @@ type Process struct {
 // process is killed at cleanup.
 func Start(t testing.TB, name string, cmd *exec.Cmd) *Process {
 	t.Helper()
-	w := &lockedWriter{buf: &bytes.Buffer{}}
+	w := &Buffer{}
 	p := &Process{Cmd: cmd, name: name, w: w}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

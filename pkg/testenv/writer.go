@@ -5,18 +5,21 @@ import (
 	"sync"
 )
 
-type lockedWriter struct {
+// Buffer is a bytes.Buffer that several goroutines may write to and read
+// from, e.g. a process's output or a test's log. The zero value is empty
+// and ready.
+type Buffer struct {
 	mu  sync.Mutex
-	buf *bytes.Buffer
+	buf bytes.Buffer
 }
 
-func (w *lockedWriter) Write(p []byte) (int, error) {
+func (w *Buffer) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.Write(p)
 }
 
-func (w *lockedWriter) String() string {
+func (w *Buffer) String() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.buf.String()

@@ -10,6 +10,8 @@
 //   Objects/1:Line1/1:M01/1:Temp      ns=1;s=Line1.M01.Temp      Double, UncertainLastUsableValue
 //   Objects/1:Line1/1:M01/1:Vibration ns=1;s=Line1.M01.Vibration Double, BadSensorFailure with a value
 //   Objects/1:Line1/1:M01/1:Alarm     ns=1;s=Line1.M01.Alarm     String, BadNotConnected without a value
+// Run, Count, Power and Operator are historized (in memory): HistoryRead of raw values gives every
+// value they took since the server started.
 //
 // Endpoints: None, Basic256Sha256, Aes128_Sha256_RsaOaep and Aes256_Sha256_RsaPss with Sign and
 // SignAndEncrypt. Users: anonymous, "operator" / "op-secret" and "viewer" / "view-secret".
@@ -121,9 +123,11 @@ async function main() {
             ? ns.addAnalogDataItem({ ...opts, engineeringUnitsRange: { low: 0, high: 100 }, engineeringUnits: standardUnits.kilowatt })
             : ns.addVariable(opts);
         const variant = value === null ? new Variant({ dataType: DataType.Null }) : new Variant({ dataType: DataType[dataType], value });
+        if (historized.includes(name)) addressSpace.installHistoricalDataNode(v, { maxOnlineValues: 100000 });
         v.setValueFromSource(variant, statusOf(status), new Date());
         vars["Line1.M01." + name] = { node: v, dataType };
     };
+    const historized = ["Run", "Count", "Power", "Operator"];
     add("Run", "Boolean", false);
     add("Count", "Int32", 0);
     add("Power", "Double", 0);

@@ -30,6 +30,9 @@ const (
 // their names in the policy URIs.
 var SecurityPolicies = []string{"None", "Basic256Sha256", "Aes128_Sha256_RsaOaep", "Aes256_Sha256_RsaPss"}
 
+// MaxBackfill bounds opcua[].backfill.
+const MaxBackfill = 7 * 24 * time.Hour
+
 // OPCUA is one OPC UA server connection.
 type OPCUA struct {
 	Endpoint       string `yaml:"endpoint"`
@@ -56,8 +59,12 @@ type OPCUA struct {
 	Deadband           *Deadband     `yaml:"deadband"`            // per monitored item, unless the node sets one
 	// MaxItemsPerCall bounds the monitored items (and nodes read or
 	// translated) per request; 0 takes the server's OperationLimits, else 1000.
-	MaxItemsPerCall int    `yaml:"max_items_per_call"`
-	Nodes           []Node `yaml:"nodes"`
+	MaxItemsPerCall int `yaml:"max_items_per_call"`
+	// Backfill, when set, reads the server's history (HistoryRead of raw
+	// values) after a reconnect: what each node took while the agent was
+	// disconnected, since its last value, at most Backfill back.
+	Backfill time.Duration `yaml:"backfill"`
+	Nodes    []Node        `yaml:"nodes"`
 
 	// DataDir and ApplicationURI are not read from the file: validation
 	// copies them from data_dir and agent_id.
@@ -200,6 +207,9 @@ func (c *Config) validateOPCUA(i int) []error {
 	}
 	if o.MaxItemsPerCall < 0 {
 		bad(p+".max_items_per_call", "must not be negative")
+	}
+	if o.Backfill < 0 || o.Backfill > MaxBackfill {
+		bad(p+".backfill", "must be between 0 (off) and %s, got %s", MaxBackfill, o.Backfill)
 	}
 	errs = append(errs, o.Deadband.validate(p+".deadband", o.Mode)...)
 	if len(o.Nodes) == 0 {

@@ -33,6 +33,7 @@ type Source struct {
 	Connects     atomic.Uint64 // connections made: the first and every reconnect
 	SignalsIn    atomic.Uint64 // signals committed to the queue
 	DecodeErrors atomic.Uint64 // messages or values that could not be turned into signals
+	Backfilled   atomic.Uint64 // OPC UA: values read back from the server's history after a reconnect
 }
 
 // Queue is a snapshot of the queue.
@@ -125,6 +126,7 @@ func (r *Registry) WriteText(w io.Writer) {
 	perSource("floorpulse_agent_source_connects_total", "counter", "Connections made to the source: the first and every reconnect.", func(s *Source) uint64 { return s.Connects.Load() })
 	perSource("floorpulse_agent_signals_in_total", "counter", "Signals committed to the queue.", func(s *Source) uint64 { return s.SignalsIn.Load() })
 	perSource("floorpulse_agent_decode_errors_total", "counter", "Messages or values that could not be turned into signals.", func(s *Source) uint64 { return s.DecodeErrors.Load() })
+	perSource("floorpulse_agent_source_backfilled_total", "counter", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", func(s *Source) uint64 { return s.Backfilled.Load() })
 	var q Queue
 	if queue != nil {
 		q = queue()

@@ -81,9 +81,15 @@ type Source struct {
 
 	rejected   atomic.Uint64 // nodes the server refused, over all sessions
 	noSubCheck atomic.Bool   // the server does not support the quiet subscription's check
+	noHistory  atomic.Bool   // the server does not support HistoryRead (backfill)
 	learned    learnedLimits // per-call limits the server enforced without stating them
 
 	refused map[uint32]bool // this session: nodes counted as rejected from their values
+
+	// Backfill: the source time of the last value committed per node (index
+	// = client handle), and those of the batch being committed.
+	lastSeen    []time.Time
+	pendingSeen []seen
 
 	mu   sync.Mutex
 	last map[uint32]*ua.DataValue // mode poll: the last value committed per node
@@ -93,6 +99,7 @@ type Source struct {
 func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
 	s := &Source{cfg: cfg, agent: agentID, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now,
 		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, last: map[uint32]*ua.DataValue{}}
+	s.lastSeen = make([]time.Time, len(cfg.Nodes))
 	for j, n := range cfg.Nodes {
 		site := n.Site
 		if site == "" {

@@ -210,3 +210,33 @@ func TestSubscriptionCheckUnsupportedCostsOneReconnect(t *testing.T) {
 		t.Error("not subscribed")
 	}
 }
+
+// A server without the HistoryRead service (gopcua's server library)
+// answers backfill with a fault, on which gopcua drops the connection: that
+// costs one reconnect, and the source does not ask that server again.
+func TestBackfillUnsupportedCostsOneReconnect(t *testing.T) {
+	port := testenv.FreePort(t)
+	p := startPLC(t, port, "plant1.L4.M01.run")
+	p.set("plant1.L4.M01.run", value(true, ua.StatusOK, time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)))
+	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
+	cfg := config.OPCUA{
+		Endpoint: px.URL("opc.tcp"), PublishingInterval: 50 * time.Millisecond, Backfill: time.Hour,
+		Nodes: []config.Node{{NodeID: fmt.Sprintf("ns=%d;s=plant1.L4.M01.run", p.ns.ID()), Line: "L4", Equipment: "M01", Signal: "run"}},
+	}
+	st := startSource(t, cfg, t.TempDir())
+	st.src.noSubCheck.Store(true) // that server lacks SetPublishingMode too: keep its cost out of the count
+	st.sink.waitFor(t, "the first value", 10*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
+
+	px.Cut()
+	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+	px.Restore()
+	waitUntil(t, "backfill refused", 10*time.Second, st.src.noHistory.Load)
+	waitUntil(t, "subscribed again", 10*time.Second, st.stat.Subscribed.Load)
+	time.Sleep(10 * st.src.keepAlive)
+	if n := st.stat.Connects.Load(); n != 3 {
+		t.Errorf("%d connections, want 3: the first, the one after the cut (whose backfill was refused), and one after that", n)
+	}
+	if !st.stat.Subscribed.Load() {
+		t.Error("not subscribed")
+	}
+}

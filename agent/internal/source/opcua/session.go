@@ -54,6 +54,9 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	if err := s.resolve(sctx, c, lim.translate); err != nil {
 		return false, err
 	}
+	if err := s.backfill(sctx, c, lim.read); err != nil {
+		return false, err
+	}
 	if s.cfg.Mode == config.ModePoll {
 		return s.poll(ctx, sctx, c, lost, lim.read)
 	}
@@ -367,16 +370,24 @@ func (s *Source) convert(handle uint32, dv *ua.DataValue, rx time.Time) (signal.
 		s.warn.Warn("dropping an unconvertible opc ua value", "node", m.name, "err", err)
 		return signal.Signal{}, false
 	}
+	s.seenValue(handle, sig)
 	return sig, true
 }
 
+// errCommit wraps a failure to commit to the queue.
+var errCommit = errors.New("committing")
+
+// commitAll commits the signals convert returned since the last commit.
 func (s *Source) commitAll(ctx context.Context, sigs []signal.Signal) error {
 	if len(sigs) == 0 {
+		s.committed(true)
 		return nil
 	}
 	if err := s.commit.Commit(ctx, sigs); err != nil {
-		return fmt.Errorf("committing: %w", err)
+		s.committed(false)
+		return fmt.Errorf("%w: %w", errCommit, err)
 	}
+	s.committed(true)
 	s.stat.SignalsIn.Add(uint64(len(sigs)))
 	return nil
 }

@@ -1,0 +1,238 @@
+package opcua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/id"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Backfill: after a reconnect, what each node took while the agent was
+// disconnected is read from the server's history (HistoryRead, raw values)
+// and committed before the subscription (or the first poll) brings the
+// current values. A new session otherwise starts from the current value
+// and loses every change in between.
+//
+// Each node's reading starts after the source timestamp of the last value
+// committed for it in this process, at most cfg.Backfill back, so nothing
+// is read twice on purpose; a value read again anyway (the last one of the
+// outage is also the subscription's first) has the same signal id and is
+// dropped downstream. A node without a committed value yet (the first
+// session after the agent starts) is not read back.
+
+// historyValuesPerRead bounds the values one node returns per HistoryRead;
+// the rest follow through continuation points.
+const historyValuesPerRead = 1000
+
+// maxBackfillValues bounds the values read back per node in one session.
+const maxBackfillValues = 100_000
+
+// seenValue notes that node h delivered a value of source time t, to be
+// kept once its batch is committed.
+func (s *Source) seenValue(h uint32, sig signal.Signal) {
+	if s.cfg.Backfill > 0 && !sig.Received {
+		s.pendingSeen = append(s.pendingSeen, seen{h, sig.Time})
+	}
+}
+
+type seen struct {
+	h uint32
+	t time.Time
+}
+
+// committed keeps the times noted since the last commit.
+func (s *Source) committed(ok bool) {
+	if ok {
+		for _, p := range s.pendingSeen {
+			if p.t.After(s.lastSeen[p.h]) {
+				s.lastSeen[p.h] = p.t
+			}
+		}
+	}
+	s.pendingSeen = s.pendingSeen[:0]
+}
+
+// backfill reads back and commits what the nodes took since their last
+// committed value. It fails only when committing fails; a HistoryRead that
+// fails is logged and the session goes on. A server without history for a
+// node answers per node (logged, counted, the others go on); one without
+// the HistoryRead service answers with a fault, on which gopcua v0.9.0
+// drops the connection: that costs one reconnect, and the source stops
+// asking it.
+func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) error {
+	if s.cfg.Backfill <= 0 || s.noHistory.Load() {
+		return nil
+	}
+	now := s.now()
+	floor := now.Add(-s.cfg.Backfill)
+	var handles []uint32
+	start := now
+	for h := range s.nodes {
+		t := s.lastSeen[h]
+		if t.IsZero() || s.nodes[h].nodeID == nil || s.refused[uint32(h)] {
+			continue
+		}
+		handles = append(handles, uint32(h))
+		if t.Before(floor) {
+			t = floor
+		}
+		if t.Before(start) {
+			start = t
+		}
+	}
+	if len(handles) == 0 {
+		return nil
+	}
+	details := &ua.ReadRawModifiedDetails{
+		StartTime: start,
+		// Past now: a server clock ahead of the agent's still gives its
+		// latest values (the subscription brings them again anyway).
+		EndTime:          now.Add(time.Minute),
+		NumValuesPerNode: historyValuesPerRead,
+	}
+	var total, unsupported int
+	var err error
+	for i := 0; i < len(handles) && err == nil; i += perCall {
+		batch := handles[i:min(i+perCall, len(handles))]
+		var n, u int
+		n, u, err = s.backfillBatch(ctx, c, details, batch, floor)
+		total, unsupported = total+n, unsupported+u
+	}
+	s.stat.Backfilled.Add(uint64(total))
+	switch {
+	case errors.Is(err, errCommit):
+		return err
+	case err != nil:
+		// The values are still acquired from now on: a failed backfill
+		// (a lost connection ends the session right after) costs the outage's
+		// changes, not the session.
+		s.warn.Warn("backfill failed, going on without it", "err", err, "values", total)
+	default:
+		s.log.Info("backfilled from the server's history", "values", total, "nodes", len(handles),
+			"nodes_without_history", unsupported, "since", start)
+	}
+	return nil
+}
+
+// backfillBatch reads the history of one request's nodes to the end,
+// following continuation points, and commits it as it comes.
+func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, floor time.Time) (values, unsupported int, err error) {
+	todo, cps := batch, make([][]byte, len(batch))
+	read := map[uint32]int{} // values read per node
+	for len(todo) > 0 {
+		res, err := s.historyRead(ctx, c, details, todo, cps, false)
+		if err != nil {
+			var sc ua.StatusCode
+			if errors.As(err, &sc) && (sc == ua.StatusBadServiceUnsupported || sc == ua.StatusBadHistoryOperationUnsupported) {
+				s.noHistory.Store(true)
+				s.log.Warn("the server does not support HistoryRead: backfill is off for it", "err", err)
+			}
+			return values, unsupported, fmt.Errorf("reading history of %d nodes: %w", len(todo), err)
+		}
+		var next []uint32
+		var nextCPs [][]byte
+		var sigs []signal.Signal
+		rx := s.now()
+		for k, r := range res {
+			h := todo[k]
+			if r == nil || (r.StatusCode != ua.StatusOK && r.StatusCode != ua.StatusGoodMoreData && r.StatusCode != ua.StatusGoodNoData) {
+				code := ua.StatusBad
+				if r != nil {
+					code = r.StatusCode
+				}
+				unsupported++
+				s.warn.Warn("no history for a node", "node", s.nodes[h].name, "status", code)
+				continue
+			}
+			data, ok := historyData(r)
+			if !ok {
+				s.stat.DecodeErrors.Add(1)
+				s.warn.Warn("unreadable history for a node", "node", s.nodes[h].name)
+				continue
+			}
+			last := s.lastSeen[h]
+			if last.Before(floor) {
+				last = floor
+			}
+			for _, dv := range data {
+				if dv == nil || dv.EncodingMask&ua.DataValueSourceTimestamp == 0 || !dv.SourceTimestamp.After(last) {
+					continue
+				}
+				if sig, ok := s.convert(h, dv, rx); ok {
+					sigs = append(sigs, sig)
+				}
+			}
+			read[h] += len(data)
+			if len(r.ContinuationPoint) > 0 && read[h] < maxBackfillValues {
+				next, nextCPs = append(next, h), append(nextCPs, r.ContinuationPoint)
+			} else if len(r.ContinuationPoint) > 0 {
+				s.warn.Warn("backfill stopped: too many values for a node", "node", s.nodes[h].name, "values", read[h])
+				_, _ = s.historyRead(ctx, c, details, []uint32{h}, [][]byte{r.ContinuationPoint}, true)
+			}
+		}
+		if err := s.commitAll(ctx, sigs); err != nil {
+			return values, unsupported, err
+		}
+		values += len(sigs)
+		todo, cps = next, nextCPs
+	}
+	return values, unsupported, nil
+}
+
+// historyRead sends one HistoryRead of raw values for handles, each from its
+// continuation point (nil: from the start), or releases those points.
+func (s *Source) historyRead(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, handles []uint32, cps [][]byte, release bool) ([]*ua.HistoryReadResult, error) {
+	req := &ua.HistoryReadRequest{
+		TimestampsToReturn:        ua.TimestampsToReturnBoth,
+		ReleaseContinuationPoints: release,
+		HistoryReadDetails: &ua.ExtensionObject{
+			TypeID:       ua.NewFourByteExpandedNodeID(0, id.ReadRawModifiedDetails_Encoding_DefaultBinary),
+			EncodingMask: ua.ExtensionObjectBinary,
+			Value:        details,
+		},
+	}
+	for k, h := range handles {
+		req.NodesToRead = append(req.NodesToRead, &ua.HistoryReadValueID{NodeID: s.nodes[h].nodeID, DataEncoding: &ua.QualifiedName{}, ContinuationPoint: cps[k]})
+	}
+	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var res *ua.HistoryReadResponse
+	err := c.Send(rctx, req, func(v ua.Response) error {
+		r, ok := v.(*ua.HistoryReadResponse)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", v)
+		}
+		res = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.ResponseHeader != nil && res.ResponseHeader.ServiceResult != ua.StatusOK {
+		return nil, res.ResponseHeader.ServiceResult
+	}
+	if !release && len(res.Results) != len(handles) {
+		return nil, fmt.Errorf("%d results for %d nodes", len(res.Results), len(handles))
+	}
+	return res.Results, nil
+}
+
+// historyData returns the values of one node's history result.
+func historyData(r *ua.HistoryReadResult) ([]*ua.DataValue, bool) {
+	if r.HistoryData == nil || r.HistoryData.Value == nil {
+		return nil, r.StatusCode == ua.StatusGoodNoData || r.StatusCode == ua.StatusOK
+	}
+	switch d := r.HistoryData.Value.(type) {
+	case *ua.HistoryData:
+		return d.DataValues, true
+	case *ua.HistoryModifiedData:
+		return d.DataValues, true
+	}
+	return nil, false
+}

@@ -2,8 +2,14 @@ package opcua
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gopcua/opcua"
@@ -20,11 +26,14 @@ import (
 // and loses every change in between.
 //
 // Each node's reading starts after the source timestamp of the last value
-// committed for it in this process, at most cfg.Backfill back, so nothing
-// is read twice on purpose; a value read again anyway (the last one of the
-// outage is also the subscription's first) has the same signal id and is
-// dropped downstream. A node without a committed value yet (the first
-// session after the agent starts) is not read back.
+// committed for it, at most cfg.Backfill back, so nothing is read twice on
+// purpose; a value read again anyway (the last one of the outage is also the
+// subscription's first) has the same signal id and is dropped downstream.
+// Those times are saved in data_dir/opcua every saveSeenEvery and when the
+// source stops, so a restarted agent reads back what it missed while it was
+// down. A saved time is never later than a committed value, only possibly
+// earlier (the agent was killed before the next save): then values are read
+// again, not lost. A node without a committed value yet is not read back.
 
 // historyValuesPerRead bounds the values one node returns per HistoryRead;
 // the rest follow through continuation points.
@@ -32,6 +41,9 @@ const historyValuesPerRead = 1000
 
 // maxBackfillValues bounds the values read back per node in one session.
 const maxBackfillValues = 100_000
+
+// saveSeenEvery is how often the last committed source times are saved.
+const saveSeenEvery = 10 * time.Second
 
 // seenValue notes that node h delivered a value of source time t, to be
 // kept once its batch is committed.
@@ -48,14 +60,119 @@ type seen struct {
 
 // committed keeps the times noted since the last commit.
 func (s *Source) committed(ok bool) {
-	if ok {
+	if ok && len(s.pendingSeen) > 0 {
+		s.seenMu.Lock()
 		for _, p := range s.pendingSeen {
 			if p.t.After(s.lastSeen[p.h]) {
 				s.lastSeen[p.h] = p.t
+				s.seenDirty = true
 			}
 		}
+		s.seenMu.Unlock()
 	}
 	s.pendingSeen = s.pendingSeen[:0]
+}
+
+// seenFile is where the last committed source times of this server's
+// nodes are saved: one file per endpoint and node list.
+func (s *Source) seenFile() string {
+	if s.cfg.DataDir == "" || s.cfg.Backfill <= 0 {
+		return ""
+	}
+	h := sha256.New()
+	h.Write([]byte(s.cfg.Endpoint))
+	for _, m := range s.nodes {
+		h.Write([]byte{0})
+		h.Write([]byte(m.name))
+	}
+	return filepath.Join(s.cfg.DataDir, pkiDir, "backfill-"+hex.EncodeToString(h.Sum(nil))[:16]+".json")
+}
+
+// savedSeen is the file's content.
+type savedSeen struct {
+	Endpoint string               `json:"endpoint"`
+	Nodes    map[string]time.Time `json:"nodes"` // configured node_id or browse_path -> source time
+}
+
+// loadSeen reads the saved times; a missing or unreadable file leaves
+// them unknown (no backfill until a value is committed).
+func (s *Source) loadSeen() {
+	path := s.seenFile()
+	if path == "" {
+		return
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	var saved savedSeen
+	if err == nil {
+		err = json.Unmarshal(b, &saved)
+	}
+	if err != nil {
+		s.log.Warn("ignoring the saved backfill times", "file", path, "err", err)
+		return
+	}
+	s.seenMu.Lock()
+	defer s.seenMu.Unlock()
+	for h, m := range s.nodes {
+		if t, ok := saved.Nodes[m.name]; ok && plausible(t) {
+			s.lastSeen[h] = t.UTC()
+		}
+	}
+}
+
+// saveSeen writes the times if they changed since the last save.
+func (s *Source) saveSeen() {
+	path := s.seenFile()
+	if path == "" {
+		return
+	}
+	s.seenMu.Lock()
+	if !s.seenDirty {
+		s.seenMu.Unlock()
+		return
+	}
+	saved := savedSeen{Endpoint: s.cfg.Endpoint, Nodes: map[string]time.Time{}}
+	for h, t := range s.lastSeen {
+		if !t.IsZero() {
+			saved.Nodes[s.nodes[h].name] = t
+		}
+	}
+	s.seenDirty = false
+	s.seenMu.Unlock()
+	b, err := json.Marshal(saved)
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(path), 0o700)
+	}
+	if err == nil {
+		err = writeFileAtomic(path, b, 0o600)
+	}
+	if err != nil {
+		s.seenMu.Lock()
+		s.seenDirty = true
+		s.seenMu.Unlock()
+		s.warn.Warn("saving the backfill times failed", "file", path, "err", err)
+	}
+}
+
+// keepSavingSeen saves the times every saveSeenEvery until ctx ends, then
+// once more.
+func (s *Source) keepSavingSeen(ctx context.Context) {
+	if s.seenFile() == "" {
+		return
+	}
+	t := time.NewTicker(s.saveSeenEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.saveSeen()
+			return
+		case <-t.C:
+			s.saveSeen()
+		}
+	}
 }
 
 // backfill reads back and commits what the nodes took since their last
@@ -73,8 +190,11 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 	floor := now.Add(-s.cfg.Backfill)
 	var handles []uint32
 	start := now
+	s.seenMu.Lock()
+	lastSeen := slices.Clone(s.lastSeen)
+	s.seenMu.Unlock()
 	for h := range s.nodes {
-		t := s.lastSeen[h]
+		t := lastSeen[h]
 		if t.IsZero() || s.nodes[h].nodeID == nil || s.refused[uint32(h)] {
 			continue
 		}
@@ -101,7 +221,7 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 	for i := 0; i < len(handles) && err == nil; i += perCall {
 		batch := handles[i:min(i+perCall, len(handles))]
 		var n, u int
-		n, u, err = s.backfillBatch(ctx, c, details, batch, floor)
+		n, u, err = s.backfillBatch(ctx, c, details, batch, lastSeen, floor)
 		total, unsupported = total+n, unsupported+u
 	}
 	s.stat.Backfilled.Add(uint64(total))
@@ -122,7 +242,7 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 
 // backfillBatch reads the history of one request's nodes to the end,
 // following continuation points, and commits it as it comes.
-func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, floor time.Time) (values, unsupported int, err error) {
+func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, lastSeen []time.Time, floor time.Time) (values, unsupported int, err error) {
 	todo, cps := batch, make([][]byte, len(batch))
 	read := map[uint32]int{} // values read per node
 	for len(todo) > 0 {
@@ -156,7 +276,7 @@ func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua
 				s.warn.Warn("unreadable history for a node", "node", s.nodes[h].name)
 				continue
 			}
-			last := s.lastSeen[h]
+			last := lastSeen[h]
 			if last.Before(floor) {
 				last = floor
 			}

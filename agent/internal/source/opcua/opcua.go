@@ -88,8 +88,11 @@ type Source struct {
 
 	// Backfill: the source time of the last value committed per node (index
 	// = client handle), and those of the batch being committed.
-	lastSeen    []time.Time
-	pendingSeen []seen
+	seenMu        sync.Mutex // guards lastSeen and seenDirty
+	lastSeen      []time.Time
+	seenDirty     bool // lastSeen changed since it was saved
+	pendingSeen   []seen
+	saveSeenEvery time.Duration
 
 	mu   sync.Mutex
 	last map[uint32]*ua.DataValue // mode poll: the last value committed per node
@@ -99,7 +102,7 @@ type Source struct {
 func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
 	s := &Source{cfg: cfg, agent: agentID, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now,
 		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, last: map[uint32]*ua.DataValue{}}
-	s.lastSeen = make([]time.Time, len(cfg.Nodes))
+	s.lastSeen, s.saveSeenEvery = make([]time.Time, len(cfg.Nodes)), saveSeenEvery
 	for j, n := range cfg.Nodes {
 		site := n.Site
 		if site == "" {
@@ -116,6 +119,7 @@ func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *
 		}
 		s.nodes = append(s.nodes, m)
 	}
+	s.loadSeen()
 	return s
 }
 
@@ -125,6 +129,9 @@ func (s *Source) Rejected() uint64 { return s.rejected.Load() }
 
 // Run keeps a session up until ctx ends. It returns nil when ctx ends.
 func (s *Source) Run(ctx context.Context) error {
+	saved := make(chan struct{})
+	go func() { defer close(saved); s.keepSavingSeen(ctx) }()
+	defer func() { <-saved }()
 	wait := s.minBackoff
 	for {
 		start := time.Now()

@@ -88,11 +88,18 @@ type started struct {
 	src  *Source
 	sink *sink
 	stat *metrics.Source
+	stop func() // ends Run and waits for it; the test's end calls it too
 }
 
 // startSource validates cfg as the agent does (agent_id gw1, site plant1,
 // data_dir dataDir) and runs its source until the test ends.
 func startSource(t *testing.T, cfg config.OPCUA, dataDir string) *started {
+	return startSourceWith(t, cfg, dataDir, nil)
+}
+
+// startSourceWith is startSource with edit applied to the source before it
+// runs.
+func startSourceWith(t *testing.T, cfg config.OPCUA, dataDir string, edit func(*Source)) *started {
 	t.Helper()
 	cfg = validated(t, cfg, dataDir)
 	k := &sink{}
@@ -100,21 +107,28 @@ func startSource(t *testing.T, cfg config.OPCUA, dataDir string) *started {
 	src := New(cfg, "gw1", "plant1", k, stat, testLog(t))
 	src.keepAlive = 300 * time.Millisecond
 	src.minBackoff, src.maxBackoff = 100*time.Millisecond, 800*time.Millisecond
+	if edit != nil {
+		edit(src)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- src.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("Run did not return 10s after its context ended")
 			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return 10s after its context ended")
-		}
-	})
-	return &started{src: src, sink: k, stat: stat}
+		})
+	}
+	t.Cleanup(stop)
+	return &started{src: src, sink: k, stat: stat, stop: stop}
 }
 
 // newSource returns a source of a validated configuration, not running.

@@ -16,6 +16,7 @@ import (
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 
+	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -35,9 +36,13 @@ import (
 // earlier (the agent was killed before the next save): then values are read
 // again, not lost. A node without a committed value yet is not read back.
 
-// historyValuesPerRead bounds the values one node returns per HistoryRead;
-// the rest follow through continuation points.
-const historyValuesPerRead = 1000
+// historyValuesPerRead bounds the values one node returns per HistoryRead
+// (the rest follow through continuation points), historyNodesPerRead the
+// nodes in one: a response holds at most 25,000 values.
+const (
+	historyValuesPerRead = 500
+	historyNodesPerRead  = 50
+)
 
 // maxBackfillValues bounds the values read back per node in one session.
 const maxBackfillValues = 100_000
@@ -74,18 +79,21 @@ func (s *Source) committed(ok bool) {
 }
 
 // seenFile is where the last committed source times of this server's
-// nodes are saved: one file per endpoint and node list.
-func (s *Source) seenFile() string {
-	if s.cfg.DataDir == "" || s.cfg.Backfill <= 0 {
+// nodes are saved: one file per endpoint and node list ("" without
+// backfill or data_dir).
+func (s *Source) seenFile() string { return s.seenPath }
+
+func seenPath(cfg config.OPCUA) string {
+	if cfg.DataDir == "" || cfg.Backfill <= 0 {
 		return ""
 	}
 	h := sha256.New()
-	h.Write([]byte(s.cfg.Endpoint))
-	for _, m := range s.nodes {
+	h.Write([]byte(cfg.Endpoint))
+	for _, n := range cfg.Nodes {
 		h.Write([]byte{0})
-		h.Write([]byte(m.name))
+		h.Write([]byte(n.NodeID + "\x00" + n.BrowsePath))
 	}
-	return filepath.Join(s.cfg.DataDir, pkiDir, "backfill-"+hex.EncodeToString(h.Sum(nil))[:16]+".json")
+	return filepath.Join(cfg.DataDir, pkiDir, "backfill-"+hex.EncodeToString(h.Sum(nil))[:16]+".json")
 }
 
 // savedSeen is the file's content.
@@ -115,8 +123,8 @@ func (s *Source) loadSeen() {
 	}
 	s.seenMu.Lock()
 	defer s.seenMu.Unlock()
-	for h, m := range s.nodes {
-		if t, ok := saved.Nodes[m.name]; ok && plausible(t) {
+	for h := range s.nodes {
+		if t, ok := saved.Nodes[s.nodes[h].name]; ok && plausible(t) {
 			s.lastSeen[h] = t.UTC()
 		}
 	}
@@ -188,40 +196,43 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 	}
 	now := s.now()
 	floor := now.Add(-s.cfg.Backfill)
-	var handles []uint32
-	start := now
 	s.seenMu.Lock()
 	lastSeen := slices.Clone(s.lastSeen)
 	s.seenMu.Unlock()
+	// From each node's last value, or the floor; nodes are read in the
+	// order of that time, so each request starts at about its nodes' own
+	// times rather than at the earliest of all.
+	from := make([]time.Time, len(s.nodes))
+	var handles []uint32
 	for h := range s.nodes {
 		t := lastSeen[h]
-		if t.IsZero() || s.nodes[h].nodeID == nil || s.refused[uint32(h)] {
+		if t.IsZero() || s.nodes[h].nodeID == nil || s.refused[uint32(h)] || s.historyless[h] {
 			continue
 		}
-		handles = append(handles, uint32(h))
 		if t.Before(floor) {
 			t = floor
 		}
-		if t.Before(start) {
-			start = t
-		}
+		from[h] = t
+		handles = append(handles, uint32(h))
 	}
 	if len(handles) == 0 {
 		return nil
 	}
-	details := &ua.ReadRawModifiedDetails{
-		StartTime: start,
-		// Past now: a server clock ahead of the agent's still gives its
-		// latest values (the subscription brings them again anyway).
-		EndTime:          now.Add(time.Minute),
-		NumValuesPerNode: historyValuesPerRead,
-	}
+	slices.SortFunc(handles, func(a, b uint32) int { return from[a].Compare(from[b]) })
+	perCall = min(perCall, historyNodesPerRead)
 	var total, unsupported int
 	var err error
 	for i := 0; i < len(handles) && err == nil; i += perCall {
 		batch := handles[i:min(i+perCall, len(handles))]
+		details := &ua.ReadRawModifiedDetails{
+			StartTime: from[batch[0]],
+			// Past now: a server clock ahead of the agent's still gives its
+			// latest values (the subscription brings them again anyway).
+			EndTime:          now.Add(time.Minute),
+			NumValuesPerNode: historyValuesPerRead,
+		}
 		var n, u int
-		n, u, err = s.backfillBatch(ctx, c, details, batch, lastSeen, floor)
+		n, u, err = s.backfillBatch(ctx, c, details, batch, from)
 		total, unsupported = total+n, unsupported+u
 	}
 	s.stat.Backfilled.Add(uint64(total))
@@ -235,14 +246,15 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 		s.warn.Warn("backfill failed, going on without it", "err", err, "values", total)
 	default:
 		s.log.Info("backfilled from the server's history", "values", total, "nodes", len(handles),
-			"nodes_without_history", unsupported, "since", start)
+			"nodes_without_history", unsupported, "since", from[handles[0]])
 	}
 	return nil
 }
 
 // backfillBatch reads the history of one request's nodes to the end,
 // following continuation points, and commits it as it comes.
-func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, lastSeen []time.Time, floor time.Time) (values, unsupported int, err error) {
+// Values up to from[h] are not taken (they were committed before).
+func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, from []time.Time) (values, unsupported int, err error) {
 	todo, cps := batch, make([][]byte, len(batch))
 	read := map[uint32]int{} // values read per node
 	for len(todo) > 0 {
@@ -267,6 +279,9 @@ func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua
 					code = r.StatusCode
 				}
 				unsupported++
+				if code == ua.StatusBadHistoryOperationUnsupported {
+					s.historyless[h] = true // not asked again
+				}
 				s.warn.Warn("no history for a node", "node", s.nodes[h].name, "status", code)
 				continue
 			}
@@ -276,10 +291,7 @@ func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua
 				s.warn.Warn("unreadable history for a node", "node", s.nodes[h].name)
 				continue
 			}
-			last := lastSeen[h]
-			if last.Before(floor) {
-				last = floor
-			}
+			last := from[h]
 			for _, dv := range data {
 				if dv == nil || dv.EncodingMask&ua.DataValueSourceTimestamp == 0 || !dv.SourceTimestamp.After(last) {
 					continue

@@ -396,9 +396,10 @@ func TestNodeOPCUASubscriptionDroppedByServer(t *testing.T) {
 
 // With backfill, what the server's variables took while the network was
 // cut is read from its history after the reconnect: every value, each
-// once, with its source timestamp; a variable without history is logged
-// and counted, and the others go on. Without backfill only the last value
-// of the outage would arrive (the new subscription's first).
+// once, with its source timestamp, more than one HistoryRead returns (so
+// through continuation points); a variable without history is logged and
+// not asked again, and the others go on. Without backfill only the last
+// value of the outage would arrive (the new subscription's first).
 func TestNodeOPCUABackfillsWhatChangedWhileDisconnected(t *testing.T) {
 	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
 	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
@@ -416,8 +417,10 @@ func TestNodeOPCUABackfillsWhatChangedWhileDisconnected(t *testing.T) {
 
 	px.Cut()
 	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
-	for i := 2; i <= 4; i++ {
-		srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: i, SourceTime: t0.Add(time.Duration(i) * time.Second)})
+	const last = 2 + historyValuesPerRead + 100
+	at := func(i int) time.Time { return t0.Add(time.Second + time.Duration(i)*10*time.Millisecond) }
+	for i := 2; i <= last; i++ {
+		srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: i, SourceTime: at(i)})
 	}
 	srv.Set(testenv.Value{Node: "Line1.M01.Run", Value: true, SourceTime: t0.Add(3 * time.Second)})
 	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 22.5, SourceTime: t0.Add(3 * time.Second)})
@@ -425,36 +428,47 @@ func TestNodeOPCUABackfillsWhatChangedWhileDisconnected(t *testing.T) {
 	px.Restore()
 
 	k.waitFor(t, "every count of the outage", 20*time.Second, func(s []signal.Signal) bool {
-		for i := 2; i <= 4; i++ {
-			if !has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(float64(i)) }) {
+		counts := map[signal.Value]bool{}
+		for _, g := range s {
+			if g.Name == "count" {
+				counts[g.Value] = true
+			}
+		}
+		for i := 2; i <= last; i++ {
+			if !counts[signal.Number(float64(i))] {
 				return false
 			}
 		}
 		return has(s, "run", func(g signal.Signal) bool { return g.Value == signal.Bool(true) })
 	})
-	for i := 1; i <= 4; i++ {
-		var n int
+	got := map[signal.Value][]signal.Signal{}
+	for _, g := range k.find("count") {
+		got[g.Value] = append(got[g.Value], g)
+	}
+	for i := 1; i <= last; i++ {
 		want := t0
 		if i > 1 {
-			want = t0.Add(time.Duration(i) * time.Second)
+			want = at(i)
 		}
-		for _, g := range k.find("count") {
-			if g.Value == signal.Number(float64(i)) {
-				n++
-				if !g.Time.Equal(want) {
-					t.Errorf("count %d at %s, want its source time %s", i, g.Time, want)
-				}
+		gs := got[signal.Number(float64(i))]
+		for _, g := range gs {
+			if !g.Time.Equal(want) {
+				t.Errorf("count %d at %s, want its source time %s", i, g.Time, want)
 			}
 		}
-		// 4 also comes as the new subscription's first value: the same
-		// signal (same id) twice, dropped downstream as a duplicate.
-		if (i < 4 && n != 1) || (i == 4 && n > 2) {
-			t.Errorf("count %d committed %d times", i, n)
+		// The last also comes as the new subscription's first value: the
+		// same signal (same id) twice, dropped downstream as a duplicate.
+		if (i < last && len(gs) != 1) || (i == last && len(gs) > 2) {
+			t.Errorf("count %d committed %d times", i, len(gs))
 		}
 	}
-	// count 2, 3 and 4 and run true: nothing before the last committed value read back.
-	if n := st.stat.Backfilled.Load(); n != 4 {
-		t.Errorf("backfilled %d values, want 4", n)
+	// Every count of the outage and run true: nothing before the last
+	// committed value read back.
+	if n, want := st.stat.Backfilled.Load(), uint64(last-1+1); n != want {
+		t.Errorf("backfilled %d values, want %d", n, want)
+	}
+	if !st.src.historyless[2] || st.src.historyless[0] {
+		t.Errorf("nodes without history: %v, want temp's only", st.src.historyless)
 	}
 	if n := st.stat.Connects.Load(); n != 2 {
 		t.Errorf("%d connections, want 2", n)

@@ -93,6 +93,8 @@ type Source struct {
 	seenDirty     bool // lastSeen changed since it was saved
 	pendingSeen   []seen
 	saveSeenEvery time.Duration
+	historyless   []bool // nodes the server keeps no history for
+	seenPath      string // where lastSeen is saved; "" when it is not
 
 	mu   sync.Mutex
 	last map[uint32]*ua.DataValue // mode poll: the last value committed per node
@@ -102,7 +104,7 @@ type Source struct {
 func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
 	s := &Source{cfg: cfg, agent: agentID, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now,
 		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, last: map[uint32]*ua.DataValue{}}
-	s.lastSeen, s.saveSeenEvery = make([]time.Time, len(cfg.Nodes)), saveSeenEvery
+	s.lastSeen, s.saveSeenEvery, s.historyless = make([]time.Time, len(cfg.Nodes)), saveSeenEvery, make([]bool, len(cfg.Nodes))
 	for j, n := range cfg.Nodes {
 		site := n.Site
 		if site == "" {
@@ -119,6 +121,7 @@ func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *
 		}
 		s.nodes = append(s.nodes, m)
 	}
+	s.seenPath = seenPath(cfg)
 	s.loadSeen()
 	return s
 }

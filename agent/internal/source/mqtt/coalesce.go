@@ -3,10 +3,12 @@ package mqtt
 import (
 	"bufio"
 	"crypto/tls"
+	"io"
 	"net"
 	"net/url"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -14,6 +16,12 @@ import (
 
 // coalesceDelay is how long written packets may wait to be sent together.
 const coalesceDelay = time.Millisecond
+
+// MQTT control packet types, the high nibble of a packet's first byte.
+const (
+	pubackType = 4
+	pubrecType = 5
+)
 
 // coalescingConn gathers small writes and sends them together. paho writes
 // every packet with its own system call; under load most of them are
@@ -39,10 +47,13 @@ type coalescingConn struct {
 	done    chan struct{}
 	stopped chan struct{}
 	out     sync.Mutex // one write to the connection at a time
+	acks    *atomic.Int64
 }
 
-func newCoalescingConn(c net.Conn) *coalescingConn {
-	cc := &coalescingConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer), kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{})}
+// newCoalescingConn wraps c; acks (may be nil) counts the PUBACK and PUBREC
+// packets written (paho writes each packet with one Write).
+func newCoalescingConn(c net.Conn, acks *atomic.Int64) *coalescingConn {
+	cc := &coalescingConn{Conn: c, r: bufio.NewReaderSize(c, readBuffer), kick: make(chan struct{}, 1), done: make(chan struct{}), stopped: make(chan struct{}), acks: acks}
 	go cc.loop()
 	return cc
 }
@@ -71,6 +82,9 @@ func (c *coalescingConn) Write(p []byte) (int, error) {
 	c.buf = append(c.buf, p...)
 	full := len(c.buf) >= maxBuffered
 	c.mu.Unlock()
+	if c.acks != nil && len(p) > 0 && (p[0]>>4 == pubackType || p[0]>>4 == pubrecType) {
+		c.acks.Add(1)
+	}
 	if full {
 		if err := c.flush(); err != nil {
 			return 0, err
@@ -139,6 +153,9 @@ func (c *coalescingConn) Close() error {
 	close(c.done)
 	<-c.stopped
 	ferr := c.flush()
+	if ferr == nil {
+		c.drain()
+	}
 	if err := c.Conn.Close(); err != nil {
 		return err
 	}
@@ -148,10 +165,28 @@ func (c *coalescingConn) Close() error {
 	return nil
 }
 
+// drainTimeout bounds how long Close waits for the broker to close its side.
+const drainTimeout = time.Second
+
+// drain ends the connection the graceful way: it closes the sending side
+// and reads (and drops) what the broker still sends until the broker closes
+// its side. A socket closed at once makes the broker's next write fail, and
+// mosquitto then drops the connection without reading what is still in its
+// input, the last PUBACKs and PUBRECs among it: it would send those
+// messages again after a restart.
+func (c *coalescingConn) drain() {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	if !ok || cw.CloseWrite() != nil {
+		return
+	}
+	_ = c.Conn.SetReadDeadline(time.Now().Add(drainTimeout))
+	_, _ = io.Copy(io.Discard, c.Conn)
+}
+
 // openCoalescing opens tcp and TLS connections the way paho does and wraps
 // them; for other schemes, or with a proxy configured in the environment,
 // ok is false and paho opens the connection itself.
-func coalescingOpener(broker string) (paho.OpenConnectionFunc, bool) {
+func coalescingOpener(broker string, acks *atomic.Int64) (paho.OpenConnectionFunc, bool) {
 	u, err := url.Parse(broker)
 	if err != nil || os.Getenv("all_proxy") != "" || os.Getenv("ALL_PROXY") != "" {
 		return nil, false
@@ -174,6 +209,6 @@ func coalescingOpener(broker string) (paho.OpenConnectionFunc, bool) {
 		if err != nil {
 			return nil, err
 		}
-		return newCoalescingConn(c), nil
+		return newCoalescingConn(c, acks), nil
 	}, true
 }

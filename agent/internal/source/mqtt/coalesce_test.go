@@ -13,7 +13,7 @@ import (
 // Close sends what is still buffered.
 func TestCoalescingConnKeepsOrder(t *testing.T) {
 	a, b := net.Pipe()
-	c := newCoalescingConn(a)
+	c := newCoalescingConn(a, nil)
 	var want bytes.Buffer
 	got := make(chan []byte)
 	reads := make(chan int, 1)
@@ -60,7 +60,7 @@ func TestCoalescingConnKeepsOrder(t *testing.T) {
 func TestCoalescingConnReportsErrors(t *testing.T) {
 	a, b := net.Pipe()
 	b.Close()
-	c := newCoalescingConn(a)
+	c := newCoalescingConn(a, nil)
 	c.Write([]byte("x"))
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -114,7 +114,7 @@ func TestCoalescingConnBuffersReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	counted := &countingConn{Conn: raw}
-	c := newCoalescingConn(counted)
+	c := newCoalescingConn(counted, nil)
 	defer c.Close()
 	got := make([]byte, 0, want.Len())
 	one := make([]byte, 1)
@@ -129,5 +129,55 @@ func TestCoalescingConnBuffersReads(t *testing.T) {
 	}
 	if counted.reads > 50 {
 		t.Fatalf("%d reads of the connection for %d bytes read a byte at a time: reads are not buffered", counted.reads, want.Len())
+	}
+}
+
+// Close leaves the broker time to read everything: it closes the sending
+// side and waits for the broker to close its own. A socket closed at once
+// while the broker has sent bytes it never read is reset; the broker's next
+// write then fails, and mosquitto drops such a connection without reading
+// what it had not read yet (the last acknowledgements, so it would send
+// those messages again). The server here does the same.
+func TestCoalescingConnCloseLetsThePeerReadEverything(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan []byte, 1)
+	sent := make(chan struct{})
+	go func() {
+		s, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		defer s.Close()
+		_, _ = s.Write(bytes.Repeat([]byte{0x30}, 4096)) // what the client never reads
+		close(sent)
+		time.Sleep(100 * time.Millisecond) // the client closes meanwhile
+		if _, err := s.Write(bytes.Repeat([]byte{0x62}, 4096)); err != nil {
+			got <- nil // a write failed: dropped unread, as mosquitto does
+			return
+		}
+		b, _ := io.ReadAll(s)
+		got <- b
+	}()
+	raw, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCoalescingConn(raw, nil)
+	want := bytes.Repeat([]byte{0x40, 0x02, 0x00, 0x01}, 100)
+	if _, err := c.Write(want); err != nil {
+		t.Fatal(err)
+	}
+	<-sent
+	time.Sleep(20 * time.Millisecond) // the server's bytes have arrived, unread
+	if err := c.Close(); err != nil {
+		t.Fatalf("close: %v", err)
+	}
+	if b := <-got; !bytes.Equal(b, want) {
+		t.Fatalf("the peer read %d bytes, want the %d written", len(b), len(want))
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
@@ -59,7 +60,23 @@ type Source struct {
 	log    *slog.Logger
 	warn   *lograte.Logger
 	now    func() time.Time
+
+	// unacked counts messages handed to the committer whose commit has not
+	// yet ended (acknowledged, or failed): a stop waits for them, so that
+	// what was committed is acknowledged before the connection closes and
+	// the broker does not send it again.
+	unacked atomic.Int64
+	// acks counts the PUBACKs and PUBRECs handed to paho, and written those
+	// written to the connection (counted where the connection is ours):
+	// paho may write its DISCONNECT before acknowledgements it has queued,
+	// so a stop also waits until they are written.
+	acks, written atomic.Int64
+	countsWrites  bool
 }
+
+// ackWait bounds how long a stop waits for commits in progress to be
+// acknowledged before it disconnects.
+const ackWait = 2 * time.Second
 
 type subscription struct {
 	filter string
@@ -110,8 +127,9 @@ func (s *Source) Run(ctx context.Context) error {
 	if u, err := url.Parse(s.cfg.Broker); err == nil && config.TLSScheme(u.Scheme) {
 		opts.SetTLSConfig(tlsCfg)
 	}
-	if open, ok := coalescingOpener(s.cfg.Broker); ok {
+	if open, ok := coalescingOpener(s.cfg.Broker, &s.written); ok {
 		opts.SetCustomOpenConnectionFn(open) // PUBACKs leave in groups, not one write each
+		s.countsWrites = true
 	}
 	// Every message goes to the default handler, which matches the topic
 	// against the subscriptions itself: the subscriptions carry no handler,
@@ -130,6 +148,7 @@ func (s *Source) Run(ctx context.Context) error {
 	client := paho.NewClient(opts)
 	defer func() {
 		if client.IsConnectionOpen() {
+			s.awaitAcks(ackWait)
 			client.Disconnect(250)
 		}
 		s.stat.Connected.Store(false)
@@ -163,6 +182,8 @@ func (s *Source) Run(ctx context.Context) error {
 			continue
 		}
 		wait = first
+		s.acks.Store(0) // what an earlier connection did not write is lost with it
+		s.written.Store(0)
 		s.stat.Connected.Store(true)
 		s.stat.Connects.Add(1)
 		s.log.Info("connected to mqtt broker")
@@ -237,13 +258,36 @@ func (s *Source) handle(ctx context.Context, c paho.Client, m paho.Message) {
 		c.Publish(rebirth, 0, false, rebirthRequest(s.now()))
 		s.warn.Log(slog.LevelInfo, "requested a sparkplug rebirth", "topic", rebirth)
 	}
-	_ = s.commit.Add(ctx, buffer.Entry{Signals: sigs, Done: func(err error) {
+	s.unacked.Add(1)
+	err := s.commit.Add(ctx, buffer.Entry{Signals: sigs, Done: func(err error) {
+		defer s.unacked.Add(-1)
 		if err != nil {
 			return
 		}
 		s.stat.SignalsIn.Add(uint64(len(sigs)))
 		m.Ack()
+		if m.Qos() > 0 {
+			s.acks.Add(1)
+		}
 	}})
+	if err != nil { // not taken (the source is stopping): the broker sends it again
+		s.unacked.Add(-1)
+	}
+}
+
+// awaitAcks waits until no commit is in progress and every acknowledgement
+// is written to the connection, at most d.
+func (s *Source) awaitAcks(d time.Duration) {
+	deadline := time.Now().Add(d)
+	pending := func() bool {
+		return s.unacked.Load() > 0 || (s.countsWrites && s.written.Load() < s.acks.Load())
+	}
+	for pending() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !s.countsWrites {
+		time.Sleep(50 * time.Millisecond) // for paho to write what it has queued
+	}
 }
 
 // decode turns a message into signals, counting and logging what cannot be

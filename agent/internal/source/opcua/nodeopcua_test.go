@@ -399,12 +399,20 @@ func TestNodeOPCUASubscriptionDroppedByServer(t *testing.T) {
 // once, with its source timestamp, more than one HistoryRead returns (so
 // through continuation points); a variable without history is logged and
 // not asked again, and the others go on. Without backfill only the last
-// value of the outage would arrive (the new subscription's first).
+// value of the outage would arrive (the new subscription's first, or the
+// first poll's). In both modes.
 func TestNodeOPCUABackfillsWhatChangedWhileDisconnected(t *testing.T) {
+	for _, mode := range []string{config.ModeSubscribe, config.ModePoll} {
+		t.Run(mode, func(t *testing.T) { testBackfill(t, mode) })
+	}
+}
+
+func testBackfill(t *testing.T, mode string) {
 	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
 	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
 	nodes := []config.Node{nodeID(1, "Line1.M01.Count", "count"), nodeAt(m01+"Run", "run"), nodeID(1, "Line1.M01.Temp", "temp")}
-	st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), PublishingInterval: 50 * time.Millisecond, Backfill: time.Hour, Nodes: nodes}, t.TempDir())
+	st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), Mode: mode, PublishingInterval: 50 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond, Backfill: time.Hour, Nodes: nodes}, t.TempDir())
 	k := st.sink
 	k.waitFor(t, "initial values", 20*time.Second, func(s []signal.Signal) bool {
 		return has(s, "count", func(signal.Signal) bool { return true }) && has(s, "run", func(signal.Signal) bool { return true })
@@ -456,8 +464,9 @@ func TestNodeOPCUABackfillsWhatChangedWhileDisconnected(t *testing.T) {
 				t.Errorf("count %d at %s, want its source time %s", i, g.Time, want)
 			}
 		}
-		// The last also comes as the new subscription's first value: the
-		// same signal (same id) twice, dropped downstream as a duplicate.
+		// The last also comes as the new subscription's first value (or the
+		// first poll's): the same signal (same id) twice, dropped downstream
+		// as a duplicate.
 		if (i < last && len(gs) != 1) || (i == last && len(gs) > 2) {
 			t.Errorf("count %d committed %d times", i, len(gs))
 		}

@@ -190,12 +190,10 @@ func TestOPCUAToJetStream(t *testing.T) {
 // that answer: the source learns it once, reconnects once, and then leaves
 // the session alone.
 func TestSubscriptionCheckUnsupportedCostsOneReconnect(t *testing.T) {
-	port := testenv.FreePort(t)
-	p := startPLC(t, port, "plant1.L4.M01.run")
-	p.set("plant1.L4.M01.run", value(true, ua.StatusOK, time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)))
+	port, run := runningPLC(t)
 	cfg := config.OPCUA{
 		Endpoint: fmt.Sprintf("opc.tcp://127.0.0.1:%d", port), PublishingInterval: 50 * time.Millisecond,
-		Nodes: []config.Node{{NodeID: fmt.Sprintf("ns=%d;s=plant1.L4.M01.run", p.ns.ID()), Line: "L4", Equipment: "M01", Signal: "run"}},
+		Nodes: []config.Node{run},
 	}
 	st := startSource(t, cfg, t.TempDir())
 	waitUntil(t, "subscribed", 10*time.Second, st.stat.Subscribed.Load)
@@ -215,13 +213,11 @@ func TestSubscriptionCheckUnsupportedCostsOneReconnect(t *testing.T) {
 // answers backfill with a fault, on which gopcua drops the connection: that
 // costs one reconnect, and the source does not ask that server again.
 func TestBackfillUnsupportedCostsOneReconnect(t *testing.T) {
-	port := testenv.FreePort(t)
-	p := startPLC(t, port, "plant1.L4.M01.run")
-	p.set("plant1.L4.M01.run", value(true, ua.StatusOK, time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)))
+	port, run := runningPLC(t)
 	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
 	cfg := config.OPCUA{
 		Endpoint: px.URL("opc.tcp"), PublishingInterval: 50 * time.Millisecond, Backfill: time.Hour,
-		Nodes: []config.Node{{NodeID: fmt.Sprintf("ns=%d;s=plant1.L4.M01.run", p.ns.ID()), Line: "L4", Equipment: "M01", Signal: "run"}},
+		Nodes: []config.Node{run},
 	}
 	st := startSource(t, cfg, t.TempDir())
 	st.src.noSubCheck.Store(true) // that server lacks SetPublishingMode too: keep its cost out of the count
@@ -239,4 +235,14 @@ func TestBackfillUnsupportedCostsOneReconnect(t *testing.T) {
 	if !st.stat.Subscribed.Load() {
 		t.Error("not subscribed")
 	}
+}
+
+// runningPLC starts gopcua's server with one variable, plant1.L4.M01.run,
+// set to true, and returns its port and the node that maps it.
+func runningPLC(t *testing.T) (port int, run config.Node) {
+	t.Helper()
+	port = testenv.FreePort(t)
+	p := startPLC(t, port, "plant1.L4.M01.run")
+	p.set("plant1.L4.M01.run", value(true, ua.StatusOK, time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)))
+	return port, config.Node{NodeID: fmt.Sprintf("ns=%d;s=plant1.L4.M01.run", p.ns.ID()), Line: "L4", Equipment: "M01", Signal: "run"}
 }

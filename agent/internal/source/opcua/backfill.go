@@ -78,11 +78,9 @@ func (s *Source) committed(ok bool) {
 	s.pendingSeen = s.pendingSeen[:0]
 }
 
-// seenFile is where the last committed source times of this server's
+// seenPath is where the last committed source times of this server's
 // nodes are saved: one file per endpoint and node list ("" without
 // backfill or data_dir).
-func (s *Source) seenFile() string { return s.seenPath }
-
 func seenPath(cfg config.OPCUA) string {
 	if cfg.DataDir == "" || cfg.Backfill <= 0 {
 		return ""
@@ -105,7 +103,7 @@ type savedSeen struct {
 // loadSeen reads the saved times; a missing or unreadable file leaves
 // them unknown (no backfill until a value is committed).
 func (s *Source) loadSeen() {
-	path := s.seenFile()
+	path := s.seenPath
 	if path == "" {
 		return
 	}
@@ -132,7 +130,7 @@ func (s *Source) loadSeen() {
 
 // saveSeen writes the times if they changed since the last save.
 func (s *Source) saveSeen() {
-	path := s.seenFile()
+	path := s.seenPath
 	if path == "" {
 		return
 	}
@@ -167,7 +165,7 @@ func (s *Source) saveSeen() {
 // keepSavingSeen saves the times every saveSeenEvery until ctx ends, then
 // once more.
 func (s *Source) keepSavingSeen(ctx context.Context) {
-	if s.seenFile() == "" {
+	if s.seenPath == "" {
 		return
 	}
 	t := time.NewTicker(s.saveSeenEvery)

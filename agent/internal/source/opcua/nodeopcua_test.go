@@ -500,7 +500,7 @@ func TestNodeOPCUABackfillsAfterRestart(t *testing.T) {
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 1, SourceTime: t0})
 	waitUntil(t, "count 1's time saved", 10*time.Second, func() bool {
-		b, err := os.ReadFile(a.src.seenFile())
+		b, err := os.ReadFile(a.src.seenPath)
 		return err == nil && strings.Contains(string(b), t0.Format(time.RFC3339Nano))
 	})
 	a.stop()

@@ -115,18 +115,21 @@ func (r *Registry) WriteText(w io.Writer) {
 		}
 		return 0
 	}
-	perSource := func(name, typ, help string, v func(*Source) uint64) {
+	perSourceOf := func(kind, name, typ, help string, v func(*Source) uint64) {
 		fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
 		for _, s := range srcs {
-			fmt.Fprintf(w, "%s{kind=%q,source=%q} %d\n", name, s.Kind, escape(s.Name), v(s))
+			if kind == "" || s.Kind == kind {
+				fmt.Fprintf(w, "%s{kind=%q,source=%q} %d\n", name, s.Kind, escape(s.Name), v(s))
+			}
 		}
 	}
+	perSource := func(name, typ, help string, v func(*Source) uint64) { perSourceOf("", name, typ, help, v) }
 	perSource("floorpulse_agent_source_connected", "gauge", "1 when the source is connected.", func(s *Source) uint64 { return uint64(b01(s.Connected.Load())) })
 	perSource("floorpulse_agent_source_subscribed", "gauge", "1 when the source's subscriptions are active.", func(s *Source) uint64 { return uint64(b01(s.Subscribed.Load())) })
 	perSource("floorpulse_agent_source_connects_total", "counter", "Connections made to the source: the first and every reconnect.", func(s *Source) uint64 { return s.Connects.Load() })
 	perSource("floorpulse_agent_signals_in_total", "counter", "Signals committed to the queue.", func(s *Source) uint64 { return s.SignalsIn.Load() })
 	perSource("floorpulse_agent_decode_errors_total", "counter", "Messages or values that could not be turned into signals.", func(s *Source) uint64 { return s.DecodeErrors.Load() })
-	perSource("floorpulse_agent_source_backfilled_total", "counter", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", func(s *Source) uint64 { return s.Backfilled.Load() })
+	perSourceOf("opcua", "floorpulse_agent_source_backfilled_total", "counter", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", func(s *Source) uint64 { return s.Backfilled.Load() })
 	var q Queue
 	if queue != nil {
 		q = queue()

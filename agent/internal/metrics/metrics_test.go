@@ -16,6 +16,8 @@ func TestEndpoints(t *testing.T) {
 		return Queue{Records: 5, Bytes: 500, OldestAge: 1500 * time.Millisecond, Blocked: true,
 			Dropped: map[string]uint64{"drop_newest": 7, "max_age": 2}}
 	})
+	o := r.Source("opcua", "opc.tcp://plc:4840")
+	o.Backfilled.Add(4)
 	r.Undecodable.Add(1)
 	h := r.Handler()
 	get := func(path string) (int, string) {
@@ -31,6 +33,8 @@ func TestEndpoints(t *testing.T) {
 	}
 	s.Connected.Store(true)
 	s.Subscribed.Store(true)
+	o.Connected.Store(true)
+	o.Subscribed.Store(true)
 	if code, _ := get("/readyz"); code != 200 {
 		t.Errorf("readyz when ready: %d", code)
 	}
@@ -47,9 +51,13 @@ func TestEndpoints(t *testing.T) {
 		`floorpulse_agent_queue_dropped_total{reason="undecodable"} 1`,
 		"# TYPE floorpulse_agent_queue_oldest_age_seconds gauge", "floorpulse_agent_queue_oldest_age_seconds 1.500",
 		"floorpulse_agent_queue_blocked 1",
+		`floorpulse_agent_source_backfilled_total{kind="opcua",source="opc.tcp://plc:4840"} 4`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
+	}
+	if strings.Contains(body, `floorpulse_agent_source_backfilled_total{kind="mqtt"`) {
+		t.Errorf("backfill reported for an mqtt source:\n%s", body)
 	}
 }

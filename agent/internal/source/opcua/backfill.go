@@ -332,15 +332,7 @@ func (s *Source) historyRead(ctx context.Context, c *opcua.Client, details *ua.R
 	}
 	rctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var res *ua.HistoryReadResponse
-	err := c.Send(rctx, req, func(v ua.Response) error {
-		r, ok := v.(*ua.HistoryReadResponse)
-		if !ok {
-			return fmt.Errorf("unexpected response %T", v)
-		}
-		res = r
-		return nil
-	})
+	res, err := send[*ua.HistoryReadResponse](rctx, c, req)
 	if err != nil {
 		return nil, err
 	}

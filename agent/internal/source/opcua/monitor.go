@@ -124,15 +124,7 @@ func (s *Source) resolve(ctx context.Context, c *opcua.Client, perCall int) erro
 		for _, h := range batch {
 			req.BrowsePaths = append(req.BrowsePaths, browsePath(s.nodes[h].path))
 		}
-		var res *ua.TranslateBrowsePathsToNodeIDsResponse
-		err := c.Send(ctx, req, func(v ua.Response) error {
-			r, ok := v.(*ua.TranslateBrowsePathsToNodeIDsResponse)
-			if !ok {
-				return fmt.Errorf("unexpected response %T", v)
-			}
-			res = r
-			return nil
-		})
+		res, err := send[*ua.TranslateBrowsePathsToNodeIDsResponse](ctx, c, req)
 		if err != nil {
 			s.refusedBatch(&s.learned.translate, "browse paths", len(batch), err)
 			return fmt.Errorf("resolving browse paths: %w", err)

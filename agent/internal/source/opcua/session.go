@@ -246,15 +246,7 @@ const quietCheck = 3
 func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint32) error {
 	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
 	defer cancel()
-	var res *ua.SetPublishingModeResponse
-	err := c.Send(ctx, &ua.SetPublishingModeRequest{PublishingEnabled: true, SubscriptionIDs: []uint32{id}}, func(v ua.Response) error {
-		r, ok := v.(*ua.SetPublishingModeResponse)
-		if !ok {
-			return fmt.Errorf("unexpected response %T", v)
-		}
-		res = r
-		return nil
-	})
+	res, err := send[*ua.SetPublishingModeResponse](ctx, c, &ua.SetPublishingModeRequest{PublishingEnabled: true, SubscriptionIDs: []uint32{id}})
 	status := ua.StatusOK
 	switch {
 	case err == nil && len(res.Results) == 1:
@@ -390,4 +382,18 @@ func (s *Source) commitAll(ctx context.Context, sigs []signal.Signal) error {
 	s.committed(true)
 	s.stat.SignalsIn.Add(uint64(len(sigs)))
 	return nil
+}
+
+// send sends req and returns the server's answer as the response type R.
+func send[R ua.Response](ctx context.Context, c *opcua.Client, req ua.Request) (R, error) {
+	var res R
+	err := c.Send(ctx, req, func(v ua.Response) error {
+		r, ok := v.(R)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", v)
+		}
+		res = r
+		return nil
+	})
+	return res, err
 }

@@ -7,7 +7,8 @@
 // signal, node id ns=1;s=<site>.<line>.<equipment>.<signal>, for example
 // ns=1;s=plant1.L3.M01.run. Endpoints: security None, and Basic256Sha256 with
 // Sign and with SignAndEncrypt (a self-signed certificate made at start);
-// anonymous login.
+// anonymous login. The server's clock (Server/ServerStatus/CurrentTime)
+// notifies its monitored items every second.
 //
 // What always holds: a value is a DataValue with status Good, SourceTimestamp
 // the event's time and ServerTimestamp the time it was set, and every set
@@ -182,11 +183,29 @@ func (s *Server) Run(ctx context.Context) error {
 	s.mu.Lock()
 	s.ready = true
 	s.mu.Unlock()
-	<-ctx.Done()
+	s.tickClock(ctx)
 	s.mu.Lock()
 	s.ready = false
 	s.mu.Unlock()
 	return s.srv.Close()
+}
+
+// tickClock notifies the monitored items of the server's clock
+// (Server/ServerStatus/CurrentTime) every second until ctx is done, as a
+// server that samples it does; gopcua's server notifies only on a write.
+// Clients watch the clock to notice a subscription that stopped publishing.
+func (s *Server) tickClock(ctx context.Context) {
+	clock := ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.srv.ChangeNotification(clock)
+		}
+	}
 }
 
 // WaitClient waits until some client monitors at least one item (or ctx ends),

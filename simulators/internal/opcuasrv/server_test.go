@@ -66,6 +66,8 @@ func TestSubscribeGetsValuesWithSourceTimestamp(t *testing.T) {
 	for i, n := range nodes {
 		reqs = append(reqs, opcua.NewMonitoredItemCreateRequestWithDefaults(n, ua.AttributeIDValue, uint32(i)))
 	}
+	const clock = 99 // the server's clock, which ticks in notifications
+	reqs = append(reqs, opcua.NewMonitoredItemCreateRequestWithDefaults(ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime), ua.AttributeIDValue, clock))
 	if res, err := sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...); err != nil || res.Results[0].StatusCode != ua.StatusOK {
 		t.Fatalf("monitor: %v", err)
 	}
@@ -126,6 +128,34 @@ func TestSubscribeGetsValuesWithSourceTimestamp(t *testing.T) {
 	}
 	if want := []ua.StatusCode{ua.StatusOK, ua.StatusBadSubscriptionIDInvalid}; !slices.Equal(pm.Results, want) {
 		t.Errorf("SetPublishingMode results %v, want %v", pm.Results, want)
+	}
+
+	// The clock ticks (clients watch it to notice a subscription that
+	// stopped publishing): two later values, each later than the one before.
+	var ticks []time.Time
+	for len(ticks) < 3 {
+		select {
+		case n := <-notes:
+			dc, ok := n.Value.(*ua.DataChangeNotification)
+			if !ok {
+				continue
+			}
+			for _, it := range dc.MonitoredItems {
+				if it.ClientHandle != clock {
+					continue
+				}
+				v, ok := it.Value.Value.Value().(time.Time)
+				if !ok {
+					t.Fatalf("clock value %v (%T)", it.Value.Value.Value(), it.Value.Value.Value())
+				}
+				if len(ticks) > 0 && !v.After(ticks[len(ticks)-1]) {
+					t.Fatalf("clock went from %v to %v", ticks[len(ticks)-1], v)
+				}
+				ticks = append(ticks, v)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the clock did not tick in 5 s: %v", ticks)
+		}
 	}
 }
 

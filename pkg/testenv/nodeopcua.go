@@ -196,6 +196,14 @@ func (n *NodeOPCUA) DropSubscriptions() {
 	n.command(map[string]any{"drop_subscriptions": true})
 }
 
+// StallPublishing makes the server take publish requests and answer none
+// (on) or answer them again (off), as a server whose publishing hung: reads
+// and subscriptions go on working, and no client is told.
+func (n *NodeOPCUA) StallPublishing(on bool) {
+	n.t.Helper()
+	n.command(map[string]any{"stall_publishing": on})
+}
+
 // command sends one command to the server and waits until it confirms.
 func (n *NodeOPCUA) command(cmd map[string]any) {
 	n.t.Helper()

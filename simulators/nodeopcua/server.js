@@ -21,7 +21,11 @@
 // Standard input takes one JSON command per line:
 //   {"set": "Line1.M01.Power", "type": "Double", "value": 12.5, "status": "Good",
 //    "source_time": "2026-10-01T06:00:00.123Z"}
-// (status a StatusCodes name or a number; value null for none); each gets "cmd ok <n>" or
+// (status a StatusCodes name or a number; value null for none);
+//   {"drop_subscriptions": true} deletes every subscription while the sessions stay;
+//   {"stall_publishing": true} takes publish requests and answers none (false answers them again),
+//   as a server whose publishing hung, while reads and the subscriptions stay.
+// Each gets "cmd ok <n>" or
 // "cmd error <message>" on standard output. The server prints "ready <port>" once it listens,
 // and "session created <n>" each time a client creates a session.
 "use strict";
@@ -142,6 +146,16 @@ async function main() {
         process.stdout.write("session created " + sessions + "\n");
     });
 
+    // While publishing is stalled, publish requests are taken and dropped
+    // unanswered: nothing reaches the subscriptions' clients, and nothing
+    // tells them so.
+    let stalled = false;
+    const onPublish = server._on_PublishRequest;
+    server._on_PublishRequest = function (message, channel) {
+        if (stalled) return;
+        return onPublish.call(this, message, channel);
+    };
+
     await server.start();
     if (args.hideLimits) {
         // Enforce the limits but state none (0), as some servers do:
@@ -178,6 +192,12 @@ async function main() {
                     }
                     commands++;
                     process.stdout.write("dropped " + dropped + " subscriptions\n");
+                    process.stdout.write("cmd ok " + commands + "\n");
+                    continue;
+                }
+                if (c.stall_publishing !== undefined) {
+                    stalled = Boolean(c.stall_publishing);
+                    commands++;
                     process.stdout.write("cmd ok " + commands + "\n");
                     continue;
                 }

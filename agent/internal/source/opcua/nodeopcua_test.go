@@ -394,6 +394,34 @@ func TestNodeOPCUASubscriptionDroppedByServer(t *testing.T) {
 	}
 }
 
+// A server whose publishing hangs (it takes publish requests and answers
+// none, while reads and the subscription stay) sends nothing and says
+// nothing: pings pass and the server still has the subscription. The
+// subscription's clock item stops ticking too, so the source notices the
+// silence and rebuilds the session, again while the hang lasts, and the
+// value set meanwhile arrives once the server publishes again.
+func TestNodeOPCUASilentSubscriptionIsRebuilt(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: []config.Node{nodeAt(m01+"Run", "run")}}, t.TempDir())
+	waitUntil(t, "the server's clock ticking in the subscription", 20*time.Second, st.src.clockTicks.Load)
+
+	srv.StallPublishing(true)
+	// The publish request the server held when the hang began may still
+	// carry a value: set it once the first silent session has ended.
+	waitUntil(t, "the silent session rebuilt", 20*time.Second, func() bool { return st.stat.Connects.Load() >= 2 })
+	t1 := time.Date(2026, 10, 4, 0, 0, 0, 0, time.UTC)
+	srv.Set(testenv.Value{Node: "Line1.M01.Run", Value: true, SourceTime: t1})
+	waitUntil(t, "the next silent session rebuilt", 20*time.Second, func() bool { return st.stat.Connects.Load() >= 3 })
+	arrived := func(s []signal.Signal) bool {
+		return has(s, "run", func(g signal.Signal) bool { return g.Time.Equal(t1) })
+	}
+	if arrived(st.sink.all()) {
+		t.Fatal("the value arrived while publishing hung: the server did not stall")
+	}
+	srv.StallPublishing(false)
+	st.sink.waitFor(t, "the value set while publishing hung", 30*time.Second, arrived)
+}
+
 // With backfill, what the server's variables took while the network was
 // cut is read from its history after the reconnect: every value, each
 // once, with its source timestamp, more than one HistoryRead returns (so

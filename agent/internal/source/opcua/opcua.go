@@ -17,6 +17,9 @@
 //     server then sends current values again, which carry their original
 //     source timestamps and therefore the same signal IDs, deduplicated
 //     downstream.
+//   - A subscription that stops publishing while its session lives is
+//     noticed through a monitored item on the server's clock (watchdog.go),
+//     on servers whose clock ticks in notifications, and rebuilt.
 //   - Security is what the configuration says or nothing: a secured policy,
 //     or a password, is used only with a server certificate that is trusted
 //     explicitly (trust_dir or server_thumbprint); an untrusted server, a
@@ -82,6 +85,7 @@ type Source struct {
 	rejected   atomic.Uint64 // nodes the server refused, over all sessions
 	noSubCheck atomic.Bool   // the server does not support the quiet subscription's check
 	noHistory  atomic.Bool   // the server does not support HistoryRead (backfill)
+	clockTicks atomic.Bool   // the server's clock ticks at pace in a subscription: its watchdog is armed
 	learned    learnedLimits // per-call limits the server enforced without stating them
 
 	refused map[uint32]bool // this session: nodes counted as rejected from their values

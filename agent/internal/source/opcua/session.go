@@ -70,10 +70,11 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	wd := s.watchClock(sctx, sub)
 	s.stat.Subscribed.Store(true)
 	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.RevisedPublishingInterval,
 		"keep_alive", time.Duration(sub.RevisedMaxKeepAliveCount)*sub.RevisedPublishingInterval,
-		"lifetime", time.Duration(sub.RevisedLifetimeCount)*sub.RevisedPublishingInterval)
+		"lifetime", time.Duration(sub.RevisedLifetimeCount)*sub.RevisedPublishingInterval, "clock_watched", wd != nil)
 
 	tick := time.NewTicker(s.keepAlive)
 	defer tick.Stop()
@@ -88,6 +89,9 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 			if err := s.ping(sctx, c); err != nil {
 				return true, fmt.Errorf("keep-alive: %w", err)
 			}
+			if err := s.watch(sctx, c, wd, sub.SubscriptionID); err != nil {
+				return true, err
+			}
 			if time.Since(quietSince) >= quietCheck*s.keepAlive && !s.noSubCheck.Load() {
 				if err := s.checkSubscription(sctx, c, sub.SubscriptionID); err != nil {
 					return true, err
@@ -95,10 +99,13 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 				quietSince = time.Now()
 			}
 		case n := <-notify:
-			if err := s.handle(ctx, n); err != nil {
+			if err := s.handle(ctx, n, wd); err != nil {
 				return true, err
 			}
 			quietSince = time.Now()
+			if wd != nil {
+				wd.handled(quietSince)
+			}
 		}
 	}
 }
@@ -233,6 +240,29 @@ func subscriptionParams(interval time.Duration) *opcua.SubscriptionParameters {
 // nothing before the server is asked whether it still has it.
 const quietCheck = 3
 
+// watch ends a session whose subscription went silent, as its watchdog
+// (nil for none) judges.
+func (s *Source) watch(ctx context.Context, c *opcua.Client, wd *watchdog, subID uint32) error {
+	if wd == nil {
+		return nil
+	}
+	now := time.Now()
+	silent, disarm := wd.verdict(now, s.clockTicks.Load())
+	if disarm && s.clockTicks.Swap(false) {
+		s.log.Warn("the subscription published, but the server's clock did not tick in it: until it does, a subscription that goes silent is noticed only once the server deletes it",
+			"period", wd.period)
+	}
+	if !silent {
+		return nil
+	}
+	if !s.noSubCheck.Load() {
+		if err := s.checkSubscription(ctx, c, subID); err != nil {
+			return err // gone, which says more
+		}
+	}
+	return errSilent(wd, now)
+}
+
 // checkSubscription asks the server whether the subscription still
 // exists, by enabling its publishing (which it is already). A session can
 // outlive its subscription (the server deleted it, short of resources, or
@@ -306,7 +336,7 @@ func serverState(v any) (ua.ServerState, bool) {
 
 // handle commits one notification batch. It returns an error when the
 // subscription is gone and the session must be rebuilt.
-func (s *Source) handle(ctx context.Context, n *opcua.PublishNotificationData) error {
+func (s *Source) handle(ctx context.Context, n *opcua.PublishNotificationData, wd *watchdog) error {
 	if n == nil {
 		return nil
 	}
@@ -328,6 +358,12 @@ func (s *Source) handle(ctx context.Context, n *opcua.PublishNotificationData) e
 		rx := s.now()
 		sigs := make([]signal.Signal, 0, len(x.MonitoredItems))
 		for _, item := range x.MonitoredItems {
+			if item != nil && item.ClientHandle == s.clockHandle() {
+				if wd != nil && wd.tick(time.Now()) && !s.clockTicks.Swap(true) {
+					s.log.Info("the server's clock ticks in the subscription: a subscription that goes silent is rebuilt", "period", wd.period)
+				}
+				continue
+			}
 			if item == nil || int(item.ClientHandle) >= len(s.nodes) {
 				s.stat.DecodeErrors.Add(1)
 				continue

@@ -89,6 +89,7 @@ type NodeOPCUAOptions struct {
 	MaxItemsPerCall int      // the server's MaxMonitoredItemsPerCall; 0 keeps node-opcua's default
 	MaxNodesPerRead int      // the server's MaxNodesPerRead; 0 keeps node-opcua's default
 	HideLimits      bool     // state neither limit (0) while enforcing them
+	ClockOffset     int      // seconds the server's clock (ServerStatus.CurrentTime) runs ahead of the machine's; negative: behind
 }
 
 // NodeOPCUA is a running node-opcua test server (simulators/nodeopcua/server.js):
@@ -127,6 +128,9 @@ func StartNodeOPCUA(t testing.TB, o NodeOPCUAOptions) *NodeOPCUA {
 	}
 	if o.HideLimits {
 		n.args = append(n.args, "--hide-limits")
+	}
+	if o.ClockOffset != 0 {
+		n.args = append(n.args, "--clock-offset", strconv.Itoa(o.ClockOffset))
 	}
 	n.start()
 	return n

@@ -1,6 +1,10 @@
 // A node-opcua server for interoperability tests of the agent's OPC UA source.
 //
 //   node server.js --port 4841 --pki DIR [--trust CERT]... [--max-items-per-call N]
+//                  [--max-nodes-per-read N] [--hide-limits] [--clock-offset SECONDS]
+//
+// --clock-offset sets the server's clock (ServerStatus.CurrentTime) that far ahead of the machine's
+// (behind when negative), as a server whose time is not set.
 //
 // Address space, in namespace "urn:floorpulse:nodeopcua" (index 1):
 //   Objects/1:Line1/1:M01/1:Run       ns=1;s=Line1.M01.Run       Boolean
@@ -45,7 +49,7 @@ const {
 } = require("node-opcua");
 
 function parseArgs(argv) {
-    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, maxNodesPerRead: 0, hideLimits: false };
+    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, maxNodesPerRead: 0, hideLimits: false, clockOffset: 0 };
     for (let i = 0; i < argv.length; i++) {
         const v = argv[i + 1];
         switch (argv[i]) {
@@ -55,6 +59,7 @@ function parseArgs(argv) {
             case "--max-items-per-call": a.maxItemsPerCall = Number(v); i++; break;
             case "--max-nodes-per-read": a.maxNodesPerRead = Number(v); i++; break;
             case "--hide-limits": a.hideLimits = true; break;
+            case "--clock-offset": a.clockOffset = Number(v); i++; break;
             default: throw new Error("unknown argument " + argv[i]);
         }
     }
@@ -163,6 +168,18 @@ async function main() {
         for (const id of ["ns=0;i=11714", "ns=0;i=11705"]) {
             addressSpace.findNode(id).bindVariable({ get: () => new Variant({ dataType: DataType.UInt32, value: 0 }) }, true);
         }
+    }
+    if (args.clockOffset !== 0) {
+        // ServerStatus's fields read its extension object, a proxy the
+        // engine installs so that currentTime is the time of the read.
+        const status = addressSpace.findNode("ns=0;i=2256");
+        const inner = status.$extensionObject;
+        status.$extensionObject = new Proxy(inner, {
+            get(target, prop) {
+                const v = target[prop];
+                return prop === "currentTime" ? new Date(v.getTime() + args.clockOffset * 1000) : v;
+            },
+        });
     }
     process.stdout.write("ready " + args.port + "\n");
 

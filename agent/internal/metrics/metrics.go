@@ -34,6 +34,11 @@ type Source struct {
 	SignalsIn    atomic.Uint64 // signals committed to the queue
 	DecodeErrors atomic.Uint64 // messages or values that could not be turned into signals
 	Backfilled   atomic.Uint64 // OPC UA: values read back from the server's history after a reconnect
+
+	// OPC UA: the server's clock minus the agent's, measured at each
+	// session check; reported once ClockKnown.
+	ClockOffset atomic.Int64 // nanoseconds
+	ClockKnown  atomic.Bool
 }
 
 // Queue is a snapshot of the queue.
@@ -130,6 +135,13 @@ func (r *Registry) WriteText(w io.Writer) {
 	perSource("floorpulse_agent_signals_in_total", "counter", "Signals committed to the queue.", func(s *Source) uint64 { return s.SignalsIn.Load() })
 	perSource("floorpulse_agent_decode_errors_total", "counter", "Messages or values that could not be turned into signals.", func(s *Source) uint64 { return s.DecodeErrors.Load() })
 	perSourceOf("opcua", "floorpulse_agent_source_backfilled_total", "counter", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", func(s *Source) uint64 { return s.Backfilled.Load() })
+	name := "floorpulse_agent_source_clock_offset_seconds"
+	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, "OPC UA: the server's clock minus the agent's (CurrentTime read at each session check, half the round trip allowed for).", name)
+	for _, s := range srcs {
+		if s.ClockKnown.Load() {
+			fmt.Fprintf(w, "%s{kind=%q,source=%q} %s\n", name, s.Kind, escape(s.Name), strconv.FormatFloat(time.Duration(s.ClockOffset.Load()).Seconds(), 'f', 3, 64))
+		}
+	}
 	var q Queue
 	if queue != nil {
 		q = queue()
@@ -154,7 +166,7 @@ func (r *Registry) WriteText(w io.Writer) {
 			reasons = append(reasons, k)
 		}
 	}
-	name := "floorpulse_agent_queue_dropped_total"
+	name = "floorpulse_agent_queue_dropped_total"
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s counter\n", name, "Signals dropped by the agent, by reason; each is covered by a gap marker unless undecodable or invalid.", name)
 	for _, k := range reasons {
 		fmt.Fprintf(w, "%s{reason=%q} %d\n", name, escape(k), dropped[k])

@@ -18,6 +18,9 @@ func TestEndpoints(t *testing.T) {
 	})
 	o := r.Source("opcua", "opc.tcp://plc:4840")
 	o.Backfilled.Add(4)
+	o.ClockOffset.Store(int64(-90250 * time.Millisecond))
+	o.ClockKnown.Store(true)
+	other := r.Source("opcua", "opc.tcp://other:4840") // no clock offset measured yet
 	r.Undecodable.Add(1)
 	h := r.Handler()
 	get := func(path string) (int, string) {
@@ -35,6 +38,8 @@ func TestEndpoints(t *testing.T) {
 	s.Subscribed.Store(true)
 	o.Connected.Store(true)
 	o.Subscribed.Store(true)
+	other.Connected.Store(true)
+	other.Subscribed.Store(true)
 	if code, _ := get("/readyz"); code != 200 {
 		t.Errorf("readyz when ready: %d", code)
 	}
@@ -52,10 +57,15 @@ func TestEndpoints(t *testing.T) {
 		"# TYPE floorpulse_agent_queue_oldest_age_seconds gauge", "floorpulse_agent_queue_oldest_age_seconds 1.500",
 		"floorpulse_agent_queue_blocked 1",
 		`floorpulse_agent_source_backfilled_total{kind="opcua",source="opc.tcp://plc:4840"} 4`,
+		"# TYPE floorpulse_agent_source_clock_offset_seconds gauge",
+		`floorpulse_agent_source_clock_offset_seconds{kind="opcua",source="opc.tcp://plc:4840"} -90.250`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
+	}
+	if strings.Contains(body, `floorpulse_agent_source_clock_offset_seconds{kind="opcua",source="opc.tcp://other:4840"}`) {
+		t.Errorf("a clock offset reported before one was measured:\n%s", body)
 	}
 	if strings.Contains(body, `floorpulse_agent_source_backfilled_total{kind="mqtt"`) {
 		t.Errorf("backfill reported for an mqtt source:\n%s", body)

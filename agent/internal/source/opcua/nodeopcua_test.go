@@ -422,6 +422,46 @@ func TestNodeOPCUASilentSubscriptionIsRebuilt(t *testing.T) {
 	st.sink.waitFor(t, "the value set while publishing hung", 30*time.Second, arrived)
 }
 
+// The server's clock offset is measured at each session check and
+// reported, whatever the mode: a server 90 s behind, and one in step.
+func TestNodeOPCUAClockOffset(t *testing.T) {
+	behind := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{ClockOffset: -90})
+	inStep := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	for _, tc := range []struct {
+		srv  *testenv.NodeOPCUA
+		mode string
+		want time.Duration
+	}{{behind, config.ModeSubscribe, -90 * time.Second}, {inStep, config.ModePoll, 0}} {
+		cfg := config.OPCUA{Endpoint: tc.srv.URL, Mode: tc.mode, PublishingInterval: 50 * time.Millisecond, PollInterval: 100 * time.Millisecond,
+			Nodes: []config.Node{nodeAt(m01+"Run", "run")}}
+		st := startSource(t, cfg, t.TempDir())
+		waitUntil(t, "a clock offset", 20*time.Second, st.stat.ClockKnown.Load)
+		off := time.Duration(st.stat.ClockOffset.Load())
+		t.Logf("%s, %s: clock offset %v", tc.srv.URL, tc.mode, off)
+		if d := off - tc.want; d < -time.Second || d > time.Second {
+			t.Errorf("%s: clock offset %v, want %v within 1 s", tc.mode, off, tc.want)
+		}
+		st.stop()
+	}
+}
+
+func TestClockOffset(t *testing.T) {
+	sent := time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
+	received := sent.Add(40 * time.Millisecond)
+	for _, tc := range []struct {
+		server time.Time
+		want   time.Duration
+	}{
+		{sent.Add(20 * time.Millisecond), 0},
+		{sent.Add(-90 * time.Second), -90*time.Second - 20*time.Millisecond},
+		{received.Add(time.Minute), time.Minute + 20*time.Millisecond},
+	} {
+		if got := clockOffset(tc.server, sent, received); got != tc.want {
+			t.Errorf("server %v: offset %v, want %v", tc.server, got, tc.want)
+		}
+	}
+}
+
 // With backfill, what the server's variables took while the network was
 // cut is read from its history after the reconnect: every value, each
 // once, with its source timestamp, more than one HistoryRead returns (so

@@ -86,6 +86,7 @@ type Source struct {
 	noSubCheck atomic.Bool   // the server does not support the quiet subscription's check
 	noHistory  atomic.Bool   // the server does not support HistoryRead (backfill)
 	clockTicks atomic.Bool   // the server's clock ticks at pace in a subscription: its watchdog is armed
+	clockOff   atomic.Bool   // the server's clock was last found off by more than clockWarnAt
 	learned    learnedLimits // per-call limits the server enforced without stating them
 
 	refused map[uint32]bool // this session: nodes counted as rejected from their values

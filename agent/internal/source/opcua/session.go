@@ -296,18 +296,25 @@ func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint
 }
 
 // ping reads the server's state (ServerStatus.State): an error, or a state
-// other than Running (a server shutting down says so), ends the session.
+// other than Running (a server shutting down says so), ends the session. It
+// reads the server's clock (ServerStatus.CurrentTime) in the same request
+// and notes its offset from the agent's.
 func (s *Source) ping(ctx context.Context, c *opcua.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
 	defer cancel()
+	sent := time.Now()
 	res, err := c.Read(ctx, &ua.ReadRequest{
-		NodesToRead:        []*ua.ReadValueID{{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_State), AttributeID: ua.AttributeIDValue}},
+		NodesToRead: []*ua.ReadValueID{
+			{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_State), AttributeID: ua.AttributeIDValue},
+			{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime), AttributeID: ua.AttributeIDValue},
+		},
 		TimestampsToReturn: ua.TimestampsToReturnNeither,
 	})
+	received := time.Now()
 	if err != nil {
 		return err
 	}
-	if len(res.Results) != 1 || res.Results[0] == nil {
+	if len(res.Results) == 0 || res.Results[0] == nil {
 		return errors.New("empty read response")
 	}
 	r := res.Results[0]
@@ -319,7 +326,42 @@ func (s *Source) ping(ctx context.Context, c *opcua.Client) error {
 			return fmt.Errorf("server state %s", st)
 		}
 	}
+	if len(res.Results) == 2 && res.Results[1] != nil && res.Results[1].Status == ua.StatusOK && res.Results[1].Value != nil {
+		if t, ok := res.Results[1].Value.Value().(time.Time); ok && plausible(t) {
+			s.noteClock(clockOffset(t, sent, received))
+		}
+	}
 	return nil
+}
+
+// clockOffset is how far the server's clock, which read server while a
+// request went out at sent and its answer came at received, is ahead of
+// the agent's: the server is taken to have read it halfway, so the error
+// is at most half the round trip.
+func clockOffset(server, sent, received time.Time) time.Duration {
+	return server.Sub(sent.Add(received.Sub(sent) / 2))
+}
+
+// clockWarnAt is the clock offset beyond which the source warns: signals
+// carry the server's timestamps, so the figures made of them are off by as
+// much.
+const clockWarnAt = 5 * time.Second
+
+// noteClock records the server's clock offset, and logs when it goes
+// beyond clockWarnAt and when it comes back.
+func (s *Source) noteClock(off time.Duration) {
+	s.stat.ClockOffset.Store(int64(off))
+	s.stat.ClockKnown.Store(true)
+	far := off > clockWarnAt || off < -clockWarnAt
+	if s.clockOff.Swap(far) == far {
+		return
+	}
+	if far {
+		s.log.Warn("the server's clock is off: signals carry its timestamps, so figures made of them shift by as much; set the server's time (NTP)",
+			"offset", off.Round(time.Millisecond), "warn_at", clockWarnAt)
+	} else {
+		s.log.Info("the server's clock is back in step", "offset", off.Round(time.Millisecond))
+	}
 }
 
 func serverState(v any) (ua.ServerState, bool) {

@@ -96,7 +96,7 @@ equipment:
 timezone: Europe/Berlin
 seed: 7
 history: 1500h
-live: 25s
+live: 40s
 sample_interval: 20m
 mqtt: {broker: %q, topic_prefix: floorpulse, qos: 1, client_id: floorpulse-simulator-e2e}
 opcua: {host: 127.0.0.1, port: %d}
@@ -127,6 +127,25 @@ lines:
 	t.Log("hub killed with SIGKILL during the history; restarting it")
 	hub = testenv.Start(t, "hub (restarted)", exec.Command(bin+"/hub", "run", "-config", hubCfg))
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
+
+	// Kill the agent with SIGKILL during the live phase, for 10 s:
+	// the broker keeps the MQTT messages of its persistent session, and the
+	// OPC UA changes made meanwhile are read back from the server's history
+	// (backfill, from the times the agent saved at least 10 s before).
+	agentMetrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP)
+	waitCounter(t, agentMetrics, fmt.Sprintf(`floorpulse_agent_signals_in_total{kind="opcua",source="opc.tcp://127.0.0.1:%d"}`, opcPort), 1, agent, 6*time.Minute)
+	time.Sleep(13 * time.Second)
+	agent.Kill()
+	t.Log("agent killed with SIGKILL during the live phase; restarting it in 10 s")
+	time.Sleep(10 * time.Second)
+	agent = testenv.Start(t, "agent (restarted)", exec.Command(bin+"/agent", "run", "-config", agentCfg))
+	waitMetricLine(t, agentMetrics, "a backfill", agent, 30*time.Second, func(line string) bool {
+		rest, ok := strings.CutPrefix(line, `floorpulse_agent_source_backfilled_total{kind="opcua"`)
+		_, value, found := strings.Cut(rest, "} ")
+		var v float64
+		_, err := fmt.Sscan(value, &v)
+		return ok && found && err == nil && v > 0
+	})
 
 	var tr truth
 	deadline := time.Now().Add(6 * time.Minute)

@@ -80,6 +80,7 @@ mqtt:
 		cfg += fmt.Sprintf(`opcua:
   - endpoint: opc.tcp://127.0.0.1:%d
     publishing_interval: 50ms
+    backfill: 1h
     nodes:
 %s`, opcPort, nodes)
 	}

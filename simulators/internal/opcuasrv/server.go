@@ -8,7 +8,8 @@
 // ns=1;s=plant1.L3.M01.run. Endpoints: security None, and Basic256Sha256 with
 // Sign and with SignAndEncrypt (a self-signed certificate made at start);
 // anonymous login. The server's clock (Server/ServerStatus/CurrentTime)
-// notifies its monitored items every second.
+// notifies its monitored items every second. HistoryRead of raw values
+// returns the values set since the server started (history.go).
 //
 // What always holds: a value is a DataValue with status Good, SourceTimestamp
 // the event's time and ServerTimestamp the time it was set, and every set
@@ -49,7 +50,8 @@ type Config struct {
 	Host string `yaml:"host"`
 	Port int    `yaml:"port"`
 	// WaitForClient holds the live phase until a client monitors some item,
-	// so that no live change happens unseen (OPC UA keeps no history here).
+	// so that no live change happens unseen (a client's first session starts
+	// from the current values; the server's history serves its reconnects).
 	WaitForClient bool `yaml:"wait_for_client"`
 	// MinChangeGap is the least wall time between two changes of one node.
 	// The server reports a node's latest value once per publishing interval,
@@ -101,6 +103,7 @@ type Server struct {
 	log   *slog.Logger
 
 	mu      sync.Mutex
+	history map[string]*history // by node id: the values set, for HistoryRead
 	ready   bool
 	lastSet map[string]time.Time // wall time of each node's last change
 	minGap  time.Duration
@@ -130,7 +133,12 @@ func New(c Config, site string, eqs []Equipment, log *slog.Logger) (*Server, err
 	srv.RegisterHandler(id.SetPublishingModeRequest_Encoding_DefaultBinary, func(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
 		return setPublishingMode(srv, r)
 	})
-	s := &Server{srv: srv, site: site, nodes: map[string]*server.Node{}, url: fmt.Sprintf("opc.tcp://%s:%d", c.Host, c.Port), log: log, minGap: c.MinChangeGap}
+	s := &Server{srv: srv, site: site, nodes: map[string]*server.Node{}, history: map[string]*history{},
+		url: fmt.Sprintf("opc.tcp://%s:%d", c.Host, c.Port), log: log, minGap: c.MinChangeGap}
+	// gopcua's server has no history; the simulator keeps the values it set.
+	srv.RegisterHandler(id.HistoryReadRequest_Encoding_DefaultBinary, func(_ *uasc.SecureChannel, r ua.Request, _ uint32) (ua.Response, error) {
+		return s.historyRead(r)
+	})
 	s.ns = server.NewNodeNameSpace(srv, NamespaceURI)
 	root, err := srv.Namespace(0)
 	if err != nil {
@@ -157,6 +165,7 @@ func New(c Config, site string, eqs []Equipment, log *slog.Logger) (*Server, err
 			s.ns.AddNode(v)
 			en.AddRef(v, id.HasComponent, true)
 			s.nodes[nid.String()] = v
+			s.history[nid.String()] = &history{}
 		}
 	}
 	return s, nil
@@ -273,6 +282,7 @@ func (s *Server) Set(line, equipment, name string, t time.Time, v signal.Value) 
 	if err := n.SetAttribute(ua.AttributeIDValue, dv); err != nil {
 		return err
 	}
+	s.history[key].add(dv)
 	if s.ready {
 		s.srv.ChangeNotification(nid)
 	}

@@ -172,3 +172,113 @@ func TestWaitClientBeforeRun(t *testing.T) {
 		t.Fatal("WaitClient returned without a client")
 	}
 }
+
+// HistoryRead of raw values returns what was set, in order, a page at a
+// time through continuation points, from the start time on; other
+// history reads are refused per node.
+func TestHistoryReadRaw(t *testing.T) {
+	port := testenv.FreePort(t)
+	s, err := New(Config{Host: "127.0.0.1", Port: port}, "plant1", []Equipment{{"L3", "M01"}}, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	srvCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.Run(srvCtx) }()
+	t.Cleanup(func() { stop(); <-done })
+	testenv.WaitPort(t, "127.0.0.1:"+strconv.Itoa(port), 10*time.Second)
+	c, err := opcua.NewClient(s.URL(), opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.AuthAnonymous())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(context.Background())
+
+	t0 := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
+	for i := range 7 {
+		if err := s.Set("L3", "M01", "count", t0.Add(time.Duration(i)*time.Second), signal.Number(float64(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := NodeID(s.Namespace(), "plant1", "L3", "M01", "count")
+	read := func(details ua.ExtensionObject, node *ua.NodeID, cp []byte) *ua.HistoryReadResult {
+		t.Helper()
+		var res *ua.HistoryReadResponse
+		err := c.Send(ctx, &ua.HistoryReadRequest{
+			HistoryReadDetails: &details, TimestampsToReturn: ua.TimestampsToReturnBoth,
+			NodesToRead: []*ua.HistoryReadValueID{{NodeID: node, DataEncoding: &ua.QualifiedName{}, ContinuationPoint: cp}},
+		}, func(v ua.Response) error {
+			var ok bool
+			if res, ok = v.(*ua.HistoryReadResponse); !ok {
+				return fmt.Errorf("response %T", v)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("HistoryRead: %v", err)
+		}
+		if len(res.Results) != 1 {
+			t.Fatalf("%d results", len(res.Results))
+		}
+		return res.Results[0]
+	}
+	raw := func(d ua.ReadRawModifiedDetails) ua.ExtensionObject {
+		return ua.ExtensionObject{
+			TypeID:       ua.NewFourByteExpandedNodeID(0, id.ReadRawModifiedDetails_Encoding_DefaultBinary),
+			EncodingMask: ua.ExtensionObjectBinary, Value: &d,
+		}
+	}
+
+	// From the third value on, two at a time: 2,3 | 4,5 | 6.
+	details := raw(ua.ReadRawModifiedDetails{StartTime: t0.Add(2 * time.Second), EndTime: t0.Add(time.Hour), NumValuesPerNode: 2})
+	var got []float64
+	var cp []byte
+	for pages := 1; ; pages++ {
+		r := read(details, count, cp)
+		if r.StatusCode != ua.StatusOK {
+			t.Fatalf("page %d: status %v", pages, r.StatusCode)
+		}
+		hd, ok := r.HistoryData.Value.(*ua.HistoryData)
+		if !ok {
+			t.Fatalf("page %d: history data %T", pages, r.HistoryData.Value)
+		}
+		for _, dv := range hd.DataValues {
+			want := t0.Add(time.Duration(len(got)+2) * time.Second)
+			if !dv.SourceTimestamp.Equal(want) {
+				t.Errorf("value %d: source time %v, want %v", len(got)+2, dv.SourceTimestamp, want)
+			}
+			got = append(got, dv.Value.Value().(float64))
+		}
+		if cp = r.ContinuationPoint; len(cp) == 0 {
+			if pages != 3 {
+				t.Errorf("%d pages, want 3", pages)
+			}
+			break
+		}
+		if pages > 3 {
+			t.Fatalf("more than 3 pages: %v", got)
+		}
+	}
+	if want := []float64{2, 3, 4, 5, 6}; !slices.Equal(got, want) {
+		t.Errorf("values %v, want %v", got, want)
+	}
+
+	// End time excluded; nothing in range is GoodNoData.
+	if r := read(raw(ua.ReadRawModifiedDetails{StartTime: t0, EndTime: t0.Add(time.Second)}), count, nil); r.StatusCode != ua.StatusOK ||
+		len(r.HistoryData.Value.(*ua.HistoryData).DataValues) != 1 {
+		t.Errorf("[t0, t0+1s): status %v, %v", r.StatusCode, r.HistoryData.Value)
+	}
+	if r := read(raw(ua.ReadRawModifiedDetails{StartTime: t0.Add(time.Hour), EndTime: t0.Add(2 * time.Hour)}), count, nil); r.StatusCode != ua.StatusGoodNoData {
+		t.Errorf("an empty range: status %v, want GoodNoData", r.StatusCode)
+	}
+	if r := read(raw(ua.ReadRawModifiedDetails{IsReadModified: true, StartTime: t0, EndTime: t0.Add(time.Hour)}), count, nil); r.StatusCode != ua.StatusBadHistoryOperationUnsupported {
+		t.Errorf("modified values: status %v, want BadHistoryOperationUnsupported", r.StatusCode)
+	}
+	if r := read(details, ua.NewStringNodeID(s.Namespace(), "plant1.L3.M09.count"), nil); r.StatusCode != ua.StatusBadNodeIDUnknown {
+		t.Errorf("an unknown node: status %v, want BadNodeIdUnknown", r.StatusCode)
+	}
+}

@@ -334,10 +334,10 @@ func (s *Source) ping(ctx context.Context, c *opcua.Client) error {
 	return nil
 }
 
-// clockOffset is how far the server's clock, which read server while a
-// request went out at sent and its answer came at received, is ahead of
-// the agent's: the server is taken to have read it halfway, so the error
-// is at most half the round trip.
+// clockOffset is how far the server's clock is ahead of the agent's, from
+// the server's time read by a request sent at sent and answered at
+// received: the server is taken to have read it halfway through, so the
+// error is at most half the round trip.
 func clockOffset(server, sent, received time.Time) time.Duration {
 	return server.Sub(sent.Add(received.Sub(sent) / 2))
 }

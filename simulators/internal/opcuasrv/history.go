@@ -10,7 +10,7 @@ import (
 
 // maxHistory is how many values the server keeps per node for HistoryRead;
 // the oldest go first.
-const maxHistory = 100_000
+const maxHistory = 10_000
 
 // entry is one value of a node's history; seq counts the node's values
 // from 1 and names a place in the history across the oldest being dropped

@@ -8,8 +8,8 @@ import (
 	"github.com/gopcua/opcua/ua"
 )
 
-// maxHistory is how many values the server keeps per node for HistoryRead;
-// the oldest go first.
+// maxHistory is how many values the server keeps at least per node for
+// HistoryRead; the oldest go first, maxHistory at a time.
 const maxHistory = 10_000
 
 // entry is one value of a node's history; seq counts the node's values
@@ -29,8 +29,8 @@ type history struct {
 func (h *history) add(dv *ua.DataValue) {
 	h.next++
 	h.entries = append(h.entries, entry{seq: h.next, dv: dv})
-	if len(h.entries) > maxHistory {
-		h.entries = append(h.entries[:0:0], h.entries[len(h.entries)-maxHistory:]...)
+	if len(h.entries) >= 2*maxHistory {
+		h.entries = append(h.entries[:0:0], h.entries[maxHistory:]...)
 	}
 }
 

@@ -282,3 +282,29 @@ func TestHistoryReadRaw(t *testing.T) {
 		t.Errorf("an unknown node: status %v, want BadNodeIdUnknown", r.StatusCode)
 	}
 }
+
+// A node's history keeps at least the last maxHistory values, in order,
+// and a place in it stays valid while its value is kept.
+func TestHistoryKeepsTheLatest(t *testing.T) {
+	var h history
+	t0 := time.Date(2026, 10, 1, 0, 0, 0, 0, time.UTC)
+	for i := range 3*maxHistory + 7 {
+		h.add(&ua.DataValue{SourceTimestamp: t0.Add(time.Duration(i) * time.Second)})
+	}
+	if n := len(h.entries); n < maxHistory || n >= 2*maxHistory {
+		t.Fatalf("%d values kept, want %d to %d", n, maxHistory, 2*maxHistory-1)
+	}
+	end := t0.Add(time.Duration(3*maxHistory+7) * time.Second)
+	all, next := h.readRaw(t0, end, 0, 0)
+	if next != 0 || len(all) != len(h.entries) || !all[len(all)-1].SourceTimestamp.Equal(end.Add(-time.Second)) {
+		t.Fatalf("read %d of %d values, last %v, next %d", len(all), len(h.entries), all[len(all)-1].SourceTimestamp, next)
+	}
+	page, next := h.readRaw(t0, end, 0, 10)
+	if len(page) != 10 || next != h.entries[10].seq {
+		t.Fatalf("a page of %d values, next %d, want 10 and %d", len(page), next, h.entries[10].seq)
+	}
+	rest, _ := h.readRaw(t0, end, next, 0)
+	if len(rest) != len(all)-10 || !rest[0].SourceTimestamp.Equal(all[10].SourceTimestamp) {
+		t.Fatalf("continued with %d values from %v", len(rest), rest[0].SourceTimestamp)
+	}
+}

@@ -17,31 +17,39 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
-func TestSubscribeGetsValuesWithSourceTimestamp(t *testing.T) {
+// serve runs a server of the plant1 equipment eqs until the test ends and
+// connects a client to it (security None, anonymous), closed at the end;
+// ctx ends after a minute.
+func serve(t *testing.T, eqs ...Equipment) (s *Server, c *opcua.Client, ctx context.Context) {
+	t.Helper()
 	port := testenv.FreePort(t)
-	s, err := New(Config{Host: "127.0.0.1", Port: port}, "plant1", []Equipment{{"L3", "M01"}, {"L3", "M02"}}, slog.Default())
+	s, err := New(Config{Host: "127.0.0.1", Port: port}, "plant1", eqs, slog.Default())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Namespace() != 1 {
-		t.Fatalf("namespace index %d, want 1 (documented)", s.Namespace())
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
+	t.Cleanup(cancel)
 	srvCtx, stop := context.WithCancel(ctx)
 	done := make(chan error, 1)
 	go func() { done <- s.Run(srvCtx) }()
 	t.Cleanup(func() { stop(); <-done })
 	testenv.WaitPort(t, "127.0.0.1:"+strconv.Itoa(port), 10*time.Second)
-
-	c, err := opcua.NewClient(s.URL(), opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.AuthAnonymous())
+	c, err = opcua.NewClient(s.URL(), opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.AuthAnonymous())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Connect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close(context.Background())
+	t.Cleanup(func() { c.Close(context.Background()) })
+	return s, c, ctx
+}
+
+func TestSubscribeGetsValuesWithSourceTimestamp(t *testing.T) {
+	s, c, ctx := serve(t, Equipment{"L3", "M01"}, Equipment{"L3", "M02"})
+	if s.Namespace() != 1 {
+		t.Fatalf("namespace index %d, want 1 (documented)", s.Namespace())
+	}
 
 	// The namespace array names our namespace at the documented index.
 	resp, err := c.Read(ctx, &ua.ReadRequest{NodesToRead: []*ua.ReadValueID{{NodeID: ua.NewNumericNodeID(0, id.Server_NamespaceArray), AttributeID: ua.AttributeIDValue}}})
@@ -177,26 +185,7 @@ func TestWaitClientBeforeRun(t *testing.T) {
 // time through continuation points, from the start time on; other
 // history reads are refused per node.
 func TestHistoryReadRaw(t *testing.T) {
-	port := testenv.FreePort(t)
-	s, err := New(Config{Host: "127.0.0.1", Port: port}, "plant1", []Equipment{{"L3", "M01"}}, slog.Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	srvCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- s.Run(srvCtx) }()
-	t.Cleanup(func() { stop(); <-done })
-	testenv.WaitPort(t, "127.0.0.1:"+strconv.Itoa(port), 10*time.Second)
-	c, err := opcua.NewClient(s.URL(), opcua.SecurityMode(ua.MessageSecurityModeNone), opcua.AuthAnonymous())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Connect(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close(context.Background())
+	s, c, ctx := serve(t, Equipment{"L3", "M01"})
 
 	t0 := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
 	for i := range 7 {

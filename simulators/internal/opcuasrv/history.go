@@ -64,10 +64,7 @@ func (s *Server) historyRead(r ua.Request) (ua.Response, error) {
 	if !ok {
 		return nil, ua.StatusBadRequestTypeInvalid
 	}
-	hdr := &ua.ResponseHeader{
-		Timestamp: time.Now(), RequestHandle: req.RequestHeader.RequestHandle, ServiceResult: ua.StatusOK,
-		ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{}, AdditionalHeader: ua.NewExtensionObject(nil),
-	}
+	hdr := responseHeader(req.RequestHeader)
 	var details *ua.ReadRawModifiedDetails
 	if req.HistoryReadDetails != nil {
 		details, _ = req.HistoryReadDetails.Value.(*ua.ReadRawModifiedDetails)

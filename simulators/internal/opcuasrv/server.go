@@ -330,6 +330,14 @@ func (q quiet) Info(msg string, args ...any)  { q.l.Debug(fmt.Sprintf(msg, args.
 func (q quiet) Warn(msg string, args ...any)  { q.l.Debug(fmt.Sprintf(msg, args...)) }
 func (q quiet) Error(msg string, args ...any) { q.l.Warn(fmt.Sprintf(msg, args...)) }
 
+// responseHeader is the header of a Good answer to a request of header req.
+func responseHeader(req *ua.RequestHeader) *ua.ResponseHeader {
+	return &ua.ResponseHeader{
+		Timestamp: time.Now(), RequestHandle: req.RequestHandle, ServiceResult: ua.StatusOK,
+		ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{}, AdditionalHeader: ua.NewExtensionObject(nil),
+	}
+}
+
 // setPublishingMode answers SetPublishingMode: Good for each subscription
 // of the caller's session, BadSubscriptionIdInvalid for any other. This
 // server always publishes, so disabling publishing is refused.
@@ -338,10 +346,7 @@ func setPublishingMode(srv *server.Server, r ua.Request) (ua.Response, error) {
 	if !ok {
 		return nil, ua.StatusBadRequestTypeInvalid
 	}
-	hdr := &ua.ResponseHeader{
-		Timestamp: time.Now(), RequestHandle: req.RequestHeader.RequestHandle, ServiceResult: ua.StatusOK,
-		ServiceDiagnostics: &ua.DiagnosticInfo{}, StringTable: []string{}, AdditionalHeader: ua.NewExtensionObject(nil),
-	}
+	hdr := responseHeader(req.RequestHeader)
 	if !req.PublishingEnabled {
 		hdr.ServiceResult = ua.StatusBadNotSupported
 		return &ua.ServiceFault{ResponseHeader: hdr}, nil

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -12,7 +11,9 @@ import (
 // can cut the network between them: Cut closes every forwarded connection
 // and refuses new ones (each is closed as soon as it is accepted) until
 // Restore. It stands for a network outage between a client and a server
-// that both keep running.
+// that both keep running. Drop makes it discard what either side sends
+// while the connections stay open: bytes on their way when a network
+// breaks.
 type Proxy struct {
 	Addr string // 127.0.0.1:port to connect to
 	Port int
@@ -22,6 +23,7 @@ type Proxy struct {
 
 	mu    sync.Mutex
 	cut   bool
+	drop  bool
 	conns map[net.Conn]bool
 	wg    sync.WaitGroup
 }
@@ -83,7 +85,23 @@ func (p *Proxy) track(c, u net.Conn) bool {
 
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.mu.Lock()
+			drop := p.drop
+			p.mu.Unlock()
+			if !drop {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					break
+				}
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	dst.Close()
 	src.Close()
 	p.mu.Lock()
@@ -100,6 +118,14 @@ func (p *Proxy) Cut() {
 	for c := range p.conns {
 		c.Close()
 	}
+}
+
+// Drop discards (on) or forwards again (off) what either side sends on the
+// forwarded connections.
+func (p *Proxy) Drop(on bool) {
+	p.mu.Lock()
+	p.drop = on
+	p.mu.Unlock()
 }
 
 // Restore forwards new connections again.

@@ -34,6 +34,10 @@ type Source struct {
 	SignalsIn    atomic.Uint64 // signals committed to the queue
 	DecodeErrors atomic.Uint64 // messages or values that could not be turned into signals
 	Backfilled   atomic.Uint64 // OPC UA: values read back from the server's history after a reconnect
+	Restores     atomic.Uint64 // OPC UA: connections that took over the session the last one lost
+	Republished  atomic.Uint64 // OPC UA: notification messages asked for again (Republish) after they were lost in transit
+	Unrecovered  atomic.Uint64 // OPC UA: notification messages lost in transit that the server no longer had
+	Overflows    atomic.Uint64 // OPC UA: values that arrived after the server's queue for their node overflowed
 
 	// OPC UA: the server's clock minus the agent's, measured at each
 	// session check; reported once ClockKnown.
@@ -135,6 +139,10 @@ func (r *Registry) WriteText(w io.Writer) {
 	perSource("floorpulse_agent_signals_in_total", "counter", "Signals committed to the queue.", func(s *Source) uint64 { return s.SignalsIn.Load() })
 	perSource("floorpulse_agent_decode_errors_total", "counter", "Messages or values that could not be turned into signals.", func(s *Source) uint64 { return s.DecodeErrors.Load() })
 	perSourceOf("opcua", "floorpulse_agent_source_backfilled_total", "counter", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", func(s *Source) uint64 { return s.Backfilled.Load() })
+	perSourceOf("opcua", "floorpulse_agent_source_sessions_restored_total", "counter", "OPC UA reconnects that took over the session (and its subscription) the lost connection had, instead of building a new one.", func(s *Source) uint64 { return s.Restores.Load() })
+	perSourceOf("opcua", "floorpulse_agent_source_republished_total", "counter", "OPC UA notification messages lost in transit and asked for again (Republish).", func(s *Source) uint64 { return s.Republished.Load() })
+	perSourceOf("opcua", "floorpulse_agent_source_unrecovered_total", "counter", "OPC UA notification messages lost in transit that the server no longer had: their values are lost unless backfill reads them back.", func(s *Source) uint64 { return s.Unrecovered.Load() })
+	perSourceOf("opcua", "floorpulse_agent_source_queue_overflows_total", "counter", "OPC UA values whose monitored item's queue on the server overflowed before them (older values discarded); with backfill, those are read back from history.", func(s *Source) uint64 { return s.Overflows.Load() })
 	name := "floorpulse_agent_source_clock_offset_seconds"
 	fmt.Fprintf(w, "# HELP %s %s\n# TYPE %s gauge\n", name, "OPC UA: the server's clock minus the agent's (CurrentTime read at each session check, half the round trip allowed for).", name)
 	for _, s := range srcs {

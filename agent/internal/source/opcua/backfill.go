@@ -189,6 +189,20 @@ func (s *Source) keepSavingSeen(ctx context.Context) {
 // drops the connection: that costs one reconnect, and the source stops
 // asking it.
 func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) error {
+	return s.backfillNodes(ctx, c, perCall, nil)
+}
+
+// backfillBefore reads back what each node of until took after its last
+// committed value and before the time until gives it: the values its
+// queue at the server discarded when it overflowed.
+func (s *Source) backfillBefore(ctx context.Context, c *opcua.Client, until map[uint32]time.Time) error {
+	return s.backfillNodes(ctx, c, historyNodesPerRead, until)
+}
+
+// backfillNodes reads back the nodes' values since their last committed
+// one: every node's up to now (until nil), or those of until's nodes
+// before their time there.
+func (s *Source) backfillNodes(ctx context.Context, c *opcua.Client, perCall int, until map[uint32]time.Time) error {
 	if s.cfg.Backfill <= 0 || s.noHistory.Load() {
 		return nil
 	}
@@ -207,6 +221,9 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 		if t.IsZero() || s.nodes[h].nodeID == nil || s.refused[uint32(h)] || s.historyless[h] {
 			continue
 		}
+		if u, ok := until[uint32(h)]; until != nil && (!ok || !u.After(t)) {
+			continue
+		}
 		if t.Before(floor) {
 			t = floor
 		}
@@ -222,15 +239,20 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 	var err error
 	for i := 0; i < len(handles) && err == nil; i += perCall {
 		batch := handles[i:min(i+perCall, len(handles))]
-		details := &ua.ReadRawModifiedDetails{
-			StartTime: from[batch[0]],
-			// Past now: a server clock ahead of the agent's still gives its
-			// latest values (the subscription brings them again anyway).
-			EndTime:          now.Add(time.Minute),
-			NumValuesPerNode: historyValuesPerRead,
+		// Past now: a server clock ahead of the agent's still gives its
+		// latest values (the subscription brings them again anyway).
+		end := now.Add(time.Minute)
+		if until != nil {
+			end = time.Time{}
+			for _, h := range batch {
+				if u := until[h]; u.After(end) {
+					end = u
+				}
+			}
 		}
+		details := &ua.ReadRawModifiedDetails{StartTime: from[batch[0]], EndTime: end, NumValuesPerNode: historyValuesPerRead}
 		var n, u int
-		n, u, err = s.backfillBatch(ctx, c, details, batch, from)
+		n, u, err = s.backfillBatch(ctx, c, details, batch, from, until)
 		total, unsupported = total+n, unsupported+u
 	}
 	s.stat.Backfilled.Add(uint64(total))
@@ -242,6 +264,9 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 		// (a lost connection ends the session right after) costs the outage's
 		// changes, not the session.
 		s.warn.Warn("backfill failed, going on without it", "err", err, "values", total)
+	case until != nil:
+		s.log.Info("read back from the server's history what its overflowing queues dropped", "values", total, "nodes", len(handles),
+			"nodes_without_history", unsupported, "since", from[handles[0]])
 	default:
 		s.log.Info("backfilled from the server's history", "values", total, "nodes", len(handles),
 			"nodes_without_history", unsupported, "since", from[handles[0]])
@@ -251,8 +276,9 @@ func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) err
 
 // backfillBatch reads the history of one request's nodes to the end,
 // following continuation points, and commits it as it comes.
-// Values up to from[h] are not taken (they were committed before).
-func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, from []time.Time) (values, unsupported int, err error) {
+// Values up to from[h] are not taken (they were committed before), nor
+// from until[h] on (when until is not nil).
+func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, from []time.Time, until map[uint32]time.Time) (values, unsupported int, err error) {
 	todo, cps := batch, make([][]byte, len(batch))
 	read := map[uint32]int{} // values read per node
 	for len(todo) > 0 {
@@ -292,6 +318,9 @@ func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua
 			last := from[h]
 			for _, dv := range data {
 				if dv == nil || dv.EncodingMask&ua.DataValueSourceTimestamp == 0 || !dv.SourceTimestamp.After(last) {
+					continue
+				}
+				if u, ok := until[h]; ok && !dv.SourceTimestamp.Before(u) {
 					continue
 				}
 				if sig, ok := s.convert(h, dv, rx); ok {

@@ -47,7 +47,7 @@ func dataChangeFilter(d *config.Deadband) *ua.DataChangeFilter {
 // monitor creates the monitored items in requests of at most perCall items.
 // A node the server rejects is counted and logged (rate-limited); the
 // others go on. It returns how many items were created.
-func (s *Source) monitor(ctx context.Context, sub *opcua.Subscription, perCall int) (int, error) {
+func (s *Source) monitor(ctx context.Context, c *opcua.Client, subID uint32, perCall int) (int, error) {
 	perCall = max(perCall, 1)
 	var handles []uint32
 	for i, m := range s.nodes {
@@ -62,7 +62,7 @@ func (s *Source) monitor(ctx context.Context, sub *opcua.Subscription, perCall i
 		for k, h := range batch {
 			reqs[k] = itemRequest(s.nodes[h], h)
 		}
-		res, err := monitorBatch(ctx, sub, reqs)
+		res, err := monitorBatch(ctx, c, subID, reqs)
 		if err != nil {
 			s.refusedBatch(&s.learned.monitor, "monitored items", len(batch), err)
 			return created, fmt.Errorf("creating monitored items %d-%d of %d: %w", start, start+len(batch)-1, len(handles), err)
@@ -82,16 +82,11 @@ func (s *Source) monitor(ctx context.Context, sub *opcua.Subscription, perCall i
 	return created, nil
 }
 
-// monitorBatch sends one CreateMonitoredItems request. gopcua indexes the
-// results by the request without checking their count; a short answer is
-// an error here, not a panic.
-func monitorBatch(ctx context.Context, sub *opcua.Subscription, reqs []*ua.MonitoredItemCreateRequest) (res *ua.CreateMonitoredItemsResponse, err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			res, err = nil, fmt.Errorf("malformed CreateMonitoredItems response: %v", r)
-		}
-	}()
-	res, err = sub.Monitor(ctx, ua.TimestampsToReturnBoth, reqs...)
+// monitorBatch sends one CreateMonitoredItems request to subscription
+// subID; an answer with fewer results than items is an error.
+func monitorBatch(ctx context.Context, c *opcua.Client, subID uint32, reqs []*ua.MonitoredItemCreateRequest) (*ua.CreateMonitoredItemsResponse, error) {
+	res, err := send[*ua.CreateMonitoredItemsResponse](ctx, c, &ua.CreateMonitoredItemsRequest{
+		SubscriptionID: subID, TimestampsToReturn: ua.TimestampsToReturnBoth, ItemsToCreate: reqs})
 	if err == nil && len(res.Results) != len(reqs) {
 		err = fmt.Errorf("server answered %d results for %d monitored items", len(res.Results), len(reqs))
 	}

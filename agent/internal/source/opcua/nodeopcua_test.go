@@ -479,8 +479,10 @@ func testBackfill(t *testing.T, mode string) {
 	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
 	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
 	nodes := []config.Node{nodeID(1, "Line1.M01.Count", "count"), nodeAt(m01+"Run", "run"), nodeID(1, "Line1.M01.Temp", "temp")}
-	st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), Mode: mode, PublishingInterval: 50 * time.Millisecond,
-		PollInterval: 50 * time.Millisecond, Backfill: time.Hour, Nodes: nodes}, t.TempDir())
+	// An outage longer than the session timeout: the session is not taken
+	// over, and the next one backfills.
+	st := startSourceWith(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), Mode: mode, PublishingInterval: 50 * time.Millisecond,
+		PollInterval: 50 * time.Millisecond, Backfill: time.Hour, Nodes: nodes}, t.TempDir(), func(s *Source) { s.sessionTimeout = time.Second })
 	k := st.sink
 	k.waitFor(t, "initial values", 20*time.Second, func(s []signal.Signal) bool {
 		return has(s, "count", func(signal.Signal) bool { return true }) && has(s, "run", func(signal.Signal) bool { return true })
@@ -500,7 +502,7 @@ func testBackfill(t *testing.T, mode string) {
 	}
 	srv.Set(testenv.Value{Node: "Line1.M01.Run", Value: true, SourceTime: t0.Add(3 * time.Second)})
 	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 22.5, SourceTime: t0.Add(3 * time.Second)})
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	px.Restore()
 
 	k.waitFor(t, "every count of the outage", 20*time.Second, func(s []signal.Signal) bool {
@@ -549,6 +551,9 @@ func testBackfill(t *testing.T, mode string) {
 	}
 	if n := st.stat.Connects.Load(); n != 2 {
 		t.Errorf("%d connections, want 2", n)
+	}
+	if n := st.stat.Restores.Load(); n != 0 {
+		t.Errorf("%d sessions taken over, want 0", n)
 	}
 }
 

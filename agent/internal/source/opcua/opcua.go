@@ -4,13 +4,17 @@
 // signal with the node's SourceTimestamp and full status code.
 //
 // What always holds:
-//   - A notification batch (or a poll's changes) is committed to the on-disk
-//     queue before the next is taken: the notification channel is
-//     unbuffered, so the client's publish loop waits meanwhile.
+//   - A notification message (or a poll's changes) is committed to the
+//     on-disk queue before the next is taken, and acknowledged to the server
+//     only once committed (subscription.go).
 //   - Bad and uncertain values are forwarded with their status code and
 //     quality, never dropped.
+//   - A lost connection is met by taking its session over on a new one,
+//     while the server keeps it: the subscription goes on, and messages lost
+//     on the way are asked for again (subscription.go).
 //   - Run is the only owner of reconnects (gopcua's own reconnect is off): a
-//     lost, stale or unhealthy session is closed and a new one built, nodes
+//     stale or unhealthy session, or one that cannot be taken over, is
+//     closed and a new one built, nodes
 //     given by browse path are resolved again and the subscription is
 //     created anew, after a back-off with jitter that grows while attempts
 //     keep failing, so a restarting server gets no flood of sessions. The
@@ -81,6 +85,9 @@ type Source struct {
 	keepAlive time.Duration
 	// backoff bounds the wait between session attempts.
 	minBackoff, maxBackoff time.Duration
+	// sessionTimeout is the session timeout requested: how long a session
+	// whose connection broke can be taken over.
+	sessionTimeout time.Duration
 
 	rejected   atomic.Uint64 // nodes the server refused, over all sessions
 	noSubCheck atomic.Bool   // the server does not support the quiet subscription's check
@@ -108,7 +115,7 @@ type Source struct {
 // New returns the source of a validated server configuration.
 func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
 	s := &Source{cfg: cfg, agent: agentID, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now,
-		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, last: map[uint32]*ua.DataValue{}}
+		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, sessionTimeout: sessionTimeout, last: map[uint32]*ua.DataValue{}}
 	s.lastSeen, s.saveSeenEvery, s.historyless = make([]time.Time, len(cfg.Nodes)), saveSeenEvery, make([]bool, len(cfg.Nodes))
 	for j, n := range cfg.Nodes {
 		site := n.Site

@@ -219,12 +219,15 @@ func TestBackfillUnsupportedCostsOneReconnect(t *testing.T) {
 		Endpoint: px.URL("opc.tcp"), PublishingInterval: 50 * time.Millisecond, Backfill: time.Hour,
 		Nodes: []config.Node{run},
 	}
-	st := startSource(t, cfg, t.TempDir())
+	// An outage longer than the session timeout: the session is not taken
+	// over, and the next one backfills.
+	st := startSourceWith(t, cfg, t.TempDir(), func(s *Source) { s.sessionTimeout = time.Second })
 	st.src.noSubCheck.Store(true) // that server lacks SetPublishingMode too: keep its cost out of the count
 	st.sink.waitFor(t, "the first value", 10*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
 
 	px.Cut()
 	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+	time.Sleep(2 * time.Second)
 	px.Restore()
 	waitUntil(t, "backfill refused", 10*time.Second, st.src.noHistory.Load)
 	waitUntil(t, "subscribed again", 10*time.Second, st.stat.Subscribed.Load)

@@ -322,17 +322,10 @@ func ClientOptions(ctx context.Context, cfg config.OPCUA, lost chan<- struct{}) 
 		opcua.AutoReconnect(false), // Source.Run reconnects and recreates the subscription itself
 		opcua.DialTimeout(10 * time.Second),
 		opcua.RequestTimeout(10 * time.Second),
-		opcua.SessionTimeout(time.Minute),
+		opcua.SessionTimeout(sessionTimeout),
 	}
 	if lost != nil {
-		opts = append(opts, opcua.StateChangedFunc(func(st opcua.ConnState) {
-			if st == opcua.Disconnected || st == opcua.Closed {
-				select {
-				case lost <- struct{}{}:
-				default:
-				}
-			}
-		}))
+		opts = append(opts, notifyLost(lost))
 	}
 	if cfg.Secured() {
 		id, err := LoadIdentity(cfg)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,12 +21,13 @@ import (
 func (s *Source) session(ctx context.Context) (bool, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	lost := make(chan struct{}, 1)
-	opts, err := s.clientOptions(sctx, lost)
+	base, err := s.clientOptions(sctx, nil)
 	if err != nil {
 		return false, err
 	}
-	c, err := opcua.NewClient(s.cfg.Endpoint, opts...)
+	base = append(base, opcua.SessionTimeout(s.sessionTimeout))
+	lost := make(chan struct{}, 1)
+	c, err := opcua.NewClient(s.cfg.Endpoint, append(slices.Clone(base), notifyLost(lost))...)
 	if err != nil {
 		return false, fmt.Errorf("creating client: %w", err)
 	}
@@ -40,9 +42,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	defer func() {
 		s.stat.Connected.Store(false)
 		s.stat.Subscribed.Store(false)
-		cctx, ccancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer ccancel()
-		_ = c.Close(cctx)
+		closeClient(c) // the last connection's: restore replaces c
 	}()
 	s.stat.Connected.Store(true)
 	s.stat.Connects.Add(1)
@@ -61,51 +61,106 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		return s.poll(ctx, sctx, c, lost, lim.read)
 	}
 
-	notify := make(chan *opcua.PublishNotificationData)
-	sub, err := c.Subscribe(sctx, subscriptionParams(s.cfg.PublishingInterval), notify)
+	sub, err := createSubscription(sctx, c, s.cfg.PublishingInterval)
 	if err != nil {
 		return false, fmt.Errorf("creating subscription: %w", err)
 	}
-	n, err := s.monitor(sctx, sub, lim.monitor)
+	n, err := s.monitor(sctx, c, sub.id, lim.monitor)
 	if err != nil {
 		return false, err
 	}
-	wd := s.watchClock(sctx, sub)
+	wd := s.watchClock(sctx, c, sub)
 	s.stat.Subscribed.Store(true)
-	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.RevisedPublishingInterval,
-		"keep_alive", time.Duration(sub.RevisedMaxKeepAliveCount)*sub.RevisedPublishingInterval,
-		"lifetime", time.Duration(sub.RevisedLifetimeCount)*sub.RevisedPublishingInterval, "clock_watched", wd != nil)
+	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.interval,
+		"keep_alive", time.Duration(sub.keepAlive)*sub.interval, "lifetime", time.Duration(sub.lifetime)*sub.interval,
+		"clock_watched", wd != nil)
 
+	for {
+		answered, err := s.serve(ctx, sctx, c, sub, wd, lost)
+		if ctx.Err() != nil {
+			return true, nil
+		}
+		// A connection that broke (or went unanswered) leaves the session
+		// at the server: the next connection takes it over. Not twice in a
+		// row without a Publish answered in between: a server that answers
+		// nothing on any connection gets a new session.
+		if !errors.Is(err, errLink) || !answered {
+			return true, err
+		}
+		s.stat.Connected.Store(false)
+		s.warn.Warn("connection to the opc ua server lost; taking the session over to a new connection", "err", err)
+		nc, rerr := s.restore(sctx, c, base)
+		if rerr != nil {
+			return true, fmt.Errorf("%w; the session could not be taken over: %w", err, rerr)
+		}
+		c, lost = nc, nil // a restored client reports no state changes: its requests fail instead
+		s.stat.Connected.Store(true)
+		s.stat.Connects.Add(1)
+		s.stat.Restores.Add(1)
+		s.log.Info("session taken over by a new connection: the subscription goes on", "subscription", sub.id)
+	}
+}
+
+// notifyLost is the option that sends to lost (without waiting) when the
+// client's connection ends.
+func notifyLost(lost chan<- struct{}) opcua.Option {
+	return opcua.StateChangedFunc(func(st opcua.ConnState) {
+		if st == opcua.Disconnected || st == opcua.Closed {
+			select {
+			case lost <- struct{}{}:
+			default:
+			}
+		}
+	})
+}
+
+// serve keeps the subscription publishing on client c, and checks the
+// session every keep-alive, until ctx ends or the session must end. It
+// reports whether a Publish request was answered, and why it ended: an
+// error wrapping errLink when the connection broke or went unanswered.
+func (s *Source) serve(ctx, sctx context.Context, c *opcua.Client, sub *subscription, wd *watchdog, lost <-chan struct{}) (bool, error) {
+	answers := make(chan published, 1)
+	s.publish(sctx, c, sub, answers)
 	tick := time.NewTicker(s.keepAlive)
 	defer tick.Stop()
+	answered := false
 	quietSince := time.Now() // when the subscription last delivered something, or was last checked
 	for {
 		select {
 		case <-ctx.Done():
-			return true, nil
+			return answered, nil
 		case <-lost:
-			return true, errors.New("connection lost")
+			return answered, errLink
 		case <-tick.C:
 			if err := s.ping(sctx, c); err != nil {
-				return true, fmt.Errorf("keep-alive: %w", err)
+				if linkError(err) {
+					return answered, fmt.Errorf("%w: keep-alive: %w", errLink, err)
+				}
+				return answered, fmt.Errorf("keep-alive: %w", err)
 			}
-			if err := s.watch(sctx, c, wd, sub.SubscriptionID); err != nil {
-				return true, err
+			if err := s.watch(sctx, c, wd, sub.id); err != nil {
+				return answered, err
 			}
 			if time.Since(quietSince) >= quietCheck*s.keepAlive && !s.noSubCheck.Load() {
-				if err := s.checkSubscription(sctx, c, sub.SubscriptionID); err != nil {
-					return true, err
+				if err := s.checkSubscription(sctx, c, sub.id); err != nil {
+					return answered, err
 				}
 				quietSince = time.Now()
 			}
-		case n := <-notify:
-			if err := s.handle(ctx, n, wd); err != nil {
-				return true, err
+		case p := <-answers:
+			if err := s.publishedAnswer(ctx, c, sub, p, wd); err != nil {
+				return answered, err
 			}
-			quietSince = time.Now()
-			if wd != nil {
-				wd.handled(quietSince)
+			if p.err == nil {
+				answered = true
+				if m := p.res.NotificationMessage; m != nil && len(m.NotificationData) > 0 {
+					quietSince = time.Now()
+					if wd != nil {
+						wd.handled(quietSince)
+					}
+				}
 			}
+			s.publish(sctx, c, sub, answers)
 		}
 	}
 }
@@ -227,6 +282,11 @@ const (
 	keepAliveEvery       = 5 * time.Second
 	subscriptionLifetime = 10 * time.Minute
 )
+
+// sessionTimeout is how long the server keeps a session whose connection
+// broke: a connection made within it takes the session over, with its
+// subscription.
+const sessionTimeout = time.Minute
 
 // subscriptionParams are the requested parameters of a subscription that
 // publishes every interval (> 0).
@@ -376,61 +436,86 @@ func serverState(v any) (ua.ServerState, bool) {
 	return 0, false
 }
 
-// handle commits one notification batch. It returns an error when the
-// subscription is gone and the session must be rebuilt.
-func (s *Source) handle(ctx context.Context, n *opcua.PublishNotificationData, wd *watchdog) error {
-	if n == nil {
-		return nil
-	}
-	if n.Error != nil {
-		var sc ua.StatusCode
-		if errors.As(n.Error, &sc) {
-			switch sc {
-			case ua.StatusBadSessionIDInvalid, ua.StatusBadSessionClosed, ua.StatusBadSubscriptionIDInvalid,
-				ua.StatusBadNoSubscription, ua.StatusBadSecureChannelClosed, ua.StatusBadConnectionClosed,
-				ua.StatusBadSecureChannelIDInvalid, ua.StatusBadServerNotConnected, ua.StatusBadShutdown:
-				return fmt.Errorf("subscription lost: %w", n.Error)
-			}
+// handleMessage commits the values of one notification message. It returns
+// an error when the subscription is gone and the session must be rebuilt.
+func (s *Source) handleMessage(ctx context.Context, c *opcua.Client, msg *ua.NotificationMessage, wd *watchdog) error {
+	for _, eo := range msg.NotificationData {
+		if eo == nil {
+			continue
 		}
-		s.warn.Warn("opc ua notification error", "err", n.Error)
-		return nil
-	}
-	switch x := n.Value.(type) {
-	case *ua.DataChangeNotification:
-		rx := s.now()
-		sigs := make([]signal.Signal, 0, len(x.MonitoredItems))
-		for _, item := range x.MonitoredItems {
-			if item != nil && item.ClientHandle == s.clockHandle() {
-				if wd != nil && wd.tick(time.Now()) && !s.clockTicks.Swap(true) {
-					s.log.Info("the server's clock ticks in the subscription: a subscription that goes silent is rebuilt", "period", wd.period)
-				}
-				continue
+		switch x := eo.Value.(type) {
+		case *ua.DataChangeNotification:
+			if err := s.handleDataChange(ctx, c, x, wd); err != nil {
+				return err
 			}
-			if item == nil || int(item.ClientHandle) >= len(s.nodes) {
-				s.stat.DecodeErrors.Add(1)
-				continue
+		case *ua.StatusChangeNotification:
+			if x.Status != ua.StatusOK {
+				return fmt.Errorf("subscription status changed: %w", x.Status)
 			}
-			if dv := item.Value; dv != nil && unreadable(dv.Status) && (dv.Value == nil || dv.Value.Value() == nil) {
-				// Some servers (gopcua's) accept an item on a node they do not
-				// have and then report the node's absence in place of a value.
-				if !s.refused[item.ClientHandle] {
-					s.refused[item.ClientHandle] = true
-					s.reject(s.nodes[item.ClientHandle], "server reports a monitored node as unreadable", item.Value.Status)
-				}
-				continue
-			}
-			if sig, ok := s.convert(item.ClientHandle, item.Value, rx); ok {
-				sigs = append(sigs, sig)
-			}
-		}
-		return s.commitAll(ctx, sigs)
-	case *ua.StatusChangeNotification:
-		if x.Status != ua.StatusOK {
-			return fmt.Errorf("subscription status changed: %w", x.Status)
 		}
 	}
 	return nil
 }
+
+// handleDataChange commits the values of one data change notification.
+// Values that arrive after their node's queue at the server overflowed
+// (older values discarded) are counted; with backfill, what was discarded
+// is read back from history first.
+func (s *Source) handleDataChange(ctx context.Context, c *opcua.Client, x *ua.DataChangeNotification, wd *watchdog) error {
+	var overflowed map[uint32]time.Time // node -> source time of its first value after the overflow
+	for _, item := range x.MonitoredItems {
+		if item != nil && int(item.ClientHandle) < len(s.nodes) && item.Value != nil && overflow(item.Value.Status) {
+			s.stat.Overflows.Add(1)
+			if overflowed == nil {
+				overflowed = map[uint32]time.Time{}
+			}
+			if _, ok := overflowed[item.ClientHandle]; !ok && item.Value.EncodingMask&ua.DataValueSourceTimestamp != 0 {
+				overflowed[item.ClientHandle] = item.Value.SourceTimestamp
+			}
+		}
+	}
+	if len(overflowed) > 0 {
+		if s.cfg.Backfill > 0 && !s.noHistory.Load() {
+			if err := s.backfillBefore(ctx, c, overflowed); err != nil {
+				return err
+			}
+		} else {
+			s.warn.Warn("the server's queue of a monitored node overflowed and dropped older values: they are lost (raise queue_size, or set backfill to read them back from history)",
+				"nodes", len(overflowed), "queue_size", s.cfg.QueueSize)
+		}
+	}
+	rx := s.now()
+	sigs := make([]signal.Signal, 0, len(x.MonitoredItems))
+	for _, item := range x.MonitoredItems {
+		if item != nil && item.ClientHandle == s.clockHandle() {
+			if wd != nil && wd.tick(time.Now()) && !s.clockTicks.Swap(true) {
+				s.log.Info("the server's clock ticks in the subscription: a subscription that goes silent is rebuilt", "period", wd.period)
+			}
+			continue
+		}
+		if item == nil || int(item.ClientHandle) >= len(s.nodes) {
+			s.stat.DecodeErrors.Add(1)
+			continue
+		}
+		if dv := item.Value; dv != nil && unreadable(dv.Status) && (dv.Value == nil || dv.Value.Value() == nil) {
+			// Some servers (gopcua's) accept an item on a node they do not
+			// have and then report the node's absence in place of a value.
+			if !s.refused[item.ClientHandle] {
+				s.refused[item.ClientHandle] = true
+				s.reject(s.nodes[item.ClientHandle], "server reports a monitored node as unreadable", item.Value.Status)
+			}
+			continue
+		}
+		if sig, ok := s.convert(item.ClientHandle, item.Value, rx); ok {
+			sigs = append(sigs, sig)
+		}
+	}
+	return s.commitAll(ctx, sigs)
+}
+
+// overflow reports whether a value's status code says that its monitored
+// item's queue overflowed before it (InfoType DataValue, Overflow bit).
+func overflow(sc ua.StatusCode) bool { return uint32(sc)&0xC00 == 0x400 && uint32(sc)&0x80 != 0 }
 
 func (s *Source) convert(handle uint32, dv *ua.DataValue, rx time.Time) (signal.Signal, bool) {
 	m := s.nodes[handle]

@@ -17,9 +17,9 @@ func (s *Source) clockHandle() uint32 { return uint32(len(s.nodes)) }
 
 // A subscription can stop publishing while its session lives: a server
 // whose publishing hung keeps answering reads and still has the
-// subscription, and gopcua's publish loop pauses without a word after an
-// error it does not expect. Pings and the subscription check see nothing
-// wrong then, and values would stop silently.
+// subscription. Pings and the subscription check see nothing wrong then;
+// an unanswered Publish request times out, but is first taken for a lost
+// connection (subscription.go).
 //
 // So the subscription also monitors the server's clock
 // (Server/ServerStatus/CurrentTime), sampled every keep-alive, whose value
@@ -75,11 +75,11 @@ func (w *watchdog) verdict(now time.Time, armed bool) (silent, disarm bool) {
 // watchClock adds the clock's monitored item to sub and returns the
 // watchdog of the subscription, nil when the server refuses the item (the
 // subscription then goes on without one).
-func (s *Source) watchClock(ctx context.Context, sub *opcua.Subscription) *watchdog {
+func (s *Source) watchClock(ctx context.Context, c *opcua.Client, sub *subscription) *watchdog {
 	r := opcua.NewMonitoredItemCreateRequestWithDefaults(ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime), ua.AttributeIDValue, s.clockHandle())
 	r.RequestedParameters.SamplingInterval = float64(s.keepAlive) / float64(time.Millisecond)
 	r.RequestedParameters.QueueSize = 1
-	res, err := monitorBatch(ctx, sub, []*ua.MonitoredItemCreateRequest{r})
+	res, err := monitorBatch(ctx, c, sub.id, []*ua.MonitoredItemCreateRequest{r})
 	if err == nil && !good(res.Results[0].StatusCode) {
 		err = res.Results[0].StatusCode
 	}
@@ -91,7 +91,7 @@ func (s *Source) watchClock(ctx context.Context, sub *opcua.Subscription) *watch
 		return nil
 	}
 	sampling := time.Duration(res.Results[0].RevisedSamplingInterval * float64(time.Millisecond))
-	return newWatchdog(max(s.keepAlive, sub.RevisedPublishingInterval, sampling), time.Now())
+	return newWatchdog(max(s.keepAlive, sub.interval, sampling), time.Now())
 }
 
 // errSilent is the error of a session ended by the watchdog.

@@ -1,0 +1,205 @@
+package opcua
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+// temps are the values of temp the sink holds, in commit order.
+func temps(k *sink) []float64 {
+	var v []float64
+	for _, g := range k.find("temp") {
+		if g.Value.Kind == signal.KindNumber {
+			v = append(v, g.Value.Num)
+		}
+	}
+	return v
+}
+
+// startTempSource runs a source subscribed to node-opcua's Temp (a node
+// without history), through a proxy, with backfill off, and waits for
+// temp 1.
+func startTempSource(t *testing.T) (*testenv.NodeOPCUA, *testenv.Proxy, *started, time.Time) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
+	st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), PublishingInterval: 50 * time.Millisecond,
+		Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}, t.TempDir())
+	st.sink.waitFor(t, "the initial value", 20*time.Second, func(s []signal.Signal) bool {
+		return has(s, "temp", func(signal.Signal) bool { return true })
+	})
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 1, SourceTime: t0})
+	st.sink.waitFor(t, "temp 1", 10*time.Second, func(s []signal.Signal) bool {
+		return has(s, "temp", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
+	})
+	return srv, px, st, t0
+}
+
+// checkTemps checks that the sink holds temp 1 to last after the initial
+// value, each once, in order.
+func checkTemps(t *testing.T, k *sink, last int) {
+	t.Helper()
+	k.waitFor(t, fmt.Sprintf("temp 1 to %d", last), 20*time.Second, func([]signal.Signal) bool {
+		return slices.Contains(temps(k), float64(last))
+	})
+	got := temps(k)
+	i := slices.Index(got, 1)
+	var want []float64
+	for v := 1; v <= last; v++ {
+		want = append(want, float64(v))
+	}
+	if i < 0 || !slices.Equal(got[i:], want) {
+		t.Errorf("temps committed from 1 on: %v, want 1 to %d, each once, in order", got[max(i, 0):], last)
+	}
+}
+
+// A connection that breaks for a few seconds loses nothing, from a server
+// without history and with backfill off: the next connection takes the
+// session over, and its subscription delivers what its monitored item
+// queued meanwhile. Without the takeover, a new session would start from
+// the current value and lose the others.
+func TestNodeOPCUAOutageKeepsTheSession(t *testing.T) {
+	srv, px, st, t0 := startTempSource(t)
+	px.Cut()
+	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+	// node-opcua coalesces the changes of a node within its sampling
+	// interval (100 ms): the values are set further apart than that.
+	const last = 20
+	for i := 2; i <= last; i++ {
+		srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: i, SourceTime: t0.Add(time.Duration(i) * 10 * time.Millisecond)})
+		time.Sleep(150 * time.Millisecond)
+	}
+	px.Restore()
+	checkTemps(t, st.sink, last)
+	if n := st.stat.Restores.Load(); n != 1 {
+		t.Errorf("%d sessions taken over, want 1", n)
+	}
+	if n := st.stat.Connects.Load(); n != 2 {
+		t.Errorf("%d connections, want 2", n)
+	}
+	if n := srv.Sessions(); n != 1 {
+		t.Errorf("the server has %d sessions, want 1", n)
+	}
+}
+
+// A notification message sent when the connection broke, lost on the
+// way, is asked for again (Republish) on the next connection: the server
+// keeps each message until the agent acknowledges it, which it does only
+// once its values are committed.
+func TestNodeOPCUALostMessageIsRepublished(t *testing.T) {
+	srv, px, st, t0 := startTempSource(t)
+	px.Drop(true)
+	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 2, SourceTime: t0.Add(time.Second)})
+	time.Sleep(500 * time.Millisecond) // answered, and dropped
+	px.Cut()
+	px.Drop(false)
+	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 3, SourceTime: t0.Add(2 * time.Second)})
+	time.Sleep(500 * time.Millisecond)
+	px.Restore()
+	checkTemps(t, st.sink, 3)
+	if n := st.stat.Republished.Load(); n != 1 {
+		t.Errorf("%d messages republished, want 1", n)
+	}
+	if n := st.stat.Unrecovered.Load(); n != 0 {
+		t.Errorf("%d messages unrecovered, want 0", n)
+	}
+	if n := st.stat.Restores.Load(); n != 1 {
+		t.Errorf("%d sessions taken over, want 1", n)
+	}
+}
+
+// A restarted server has lost the session: the source builds a new one.
+func TestNodeOPCUARestartedServerGetsANewSession(t *testing.T) {
+	srv, _, st, t0 := startTempSource(t)
+	srv.Restart()
+	waitUntil(t, "a new session", 30*time.Second, func() bool { return st.stat.Connects.Load() >= 2 && st.stat.Subscribed.Load() })
+	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 7, SourceTime: t0.Add(time.Second)})
+	st.sink.waitFor(t, "temp 7", 10*time.Second, func(s []signal.Signal) bool {
+		return has(s, "temp", func(g signal.Signal) bool { return g.Value == signal.Number(7) })
+	})
+	if n := st.stat.Restores.Load(); n != 0 {
+		t.Errorf("%d sessions taken over from a restarted server, want 0", n)
+	}
+}
+
+func TestMissing(t *testing.T) {
+	for _, c := range []struct {
+		last, next uint32
+		want       []uint32
+	}{
+		{0, 1, nil},
+		{0, 3, []uint32{1, 2}},
+		{5, 6, nil},
+		{5, 5, nil},
+		{5, 4, nil},
+		{5, 8, []uint32{6, 7}},
+		{0xFFFFFFFE, 2, []uint32{0xFFFFFFFF, 1}},
+	} {
+		if got, skipped := missing(c.last, c.next); !slices.Equal(got, c.want) || skipped != 0 {
+			t.Errorf("missing(%d, %d) = %v, %d, want %v, 0", c.last, c.next, got, skipped, c.want)
+		}
+	}
+	got, skipped := missing(1, 1000)
+	if len(got) != maxRepublish || got[0] != 1000-maxRepublish || got[len(got)-1] != 999 || skipped != 998-maxRepublish {
+		t.Errorf("missing(1, 1000) = %d numbers from %d, %d skipped; want the %d before 1000, %d skipped", len(got), got[0], skipped, maxRepublish, 998-maxRepublish)
+	}
+}
+
+// A node whose queue at the server overflowed while the connection was
+// down (its oldest values discarded) has them read back from history,
+// before the values the queue kept: with backfill, the session taken over
+// loses nothing either.
+func TestNodeOPCUAOverflowReadBackFromHistory(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
+	count := nodeID(1, "Line1.M01.Count", "count")
+	count.QueueSize = 5
+	st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), PublishingInterval: 50 * time.Millisecond, Backfill: time.Hour,
+		Nodes: []config.Node{count}}, t.TempDir())
+	k := st.sink
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 1, SourceTime: t0})
+	k.waitFor(t, "count 1", 20*time.Second, func(s []signal.Signal) bool {
+		return has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
+	})
+	px.Cut()
+	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+	const last = 21
+	for i := 2; i <= last; i++ {
+		srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: i, SourceTime: t0.Add(time.Duration(i) * 10 * time.Millisecond)})
+		time.Sleep(150 * time.Millisecond) // apart by more than the sampling interval
+	}
+	px.Restore()
+	k.waitFor(t, "every count", 20*time.Second, func(s []signal.Signal) bool {
+		return has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(last) })
+	})
+	var got []float64
+	for _, g := range k.find("count") {
+		got = append(got, g.Value.Num)
+	}
+	i := slices.Index(got, 1)
+	var want []float64
+	for v := 1; v <= last; v++ {
+		want = append(want, float64(v))
+	}
+	if i < 0 || !slices.Equal(got[i:], want) {
+		t.Errorf("counts committed from 1 on: %v, want 1 to %d, each once, in order", got[max(i, 0):], last)
+	}
+	if n := st.stat.Restores.Load(); n != 1 {
+		t.Errorf("%d sessions taken over, want 1", n)
+	}
+	if n := st.stat.Overflows.Load(); n != 1 {
+		t.Errorf("%d values after an overflow, want 1", n)
+	}
+	// The queue keeps the last 5; node-opcua may also have taken a value
+	// or two out of it into a message before it overflowed.
+	if n := st.stat.Backfilled.Load(); n < last-1-5-2 || n > last-1-5 {
+		t.Errorf("read back %d values, want the (about) %d the queue of 5 dropped", n, last-1-5)
+	}
+}

@@ -1,0 +1,304 @@
+package opcua
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/gopcua/opcua"
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/agent/internal/backoff"
+)
+
+// The subscription is driven here with the service's own requests
+// (CreateSubscription, CreateMonitoredItems, Publish, Republish), not
+// gopcua's subscription client, for three things that one does not do:
+//
+//   - A notification message is acknowledged to the server only after its
+//     values are committed to the queue. Until then the server keeps it for
+//     Republish.
+//   - A lost connection does not lose the session: the next connection
+//     activates the same session (the server keeps it for the session
+//     timeout), so its subscription goes on and delivers what its monitored
+//     items queued meanwhile; the messages that were on their way when the
+//     connection broke are asked for again by sequence number (Republish).
+//     gopcua v0.9.0 can activate a session on a new channel but leaves its
+//     subscriptions without a publish loop.
+//   - One Publish request is outstanding at a time: its answer arrives in
+//     the order the server sent it, and an unanswered one (the server
+//     answers at least every keep-alive) times out and ends the connection.
+
+// subscription is the session's subscription, as the server revised it.
+type subscription struct {
+	id        uint32
+	interval  time.Duration // publishing interval
+	keepAlive uint32        // publishing intervals without a notification before the server sends a keep-alive
+	lifetime  uint32        // publishing intervals without a Publish request before the server deletes it
+
+	last uint32   // sequence number of the last message committed (0: none yet)
+	acks []uint32 // committed messages not acknowledged yet
+}
+
+// createSubscription creates the session's subscription.
+func createSubscription(ctx context.Context, c *opcua.Client, interval time.Duration) (*subscription, error) {
+	p := subscriptionParams(interval)
+	res, err := send[*ua.CreateSubscriptionResponse](ctx, c, &ua.CreateSubscriptionRequest{
+		RequestedPublishingInterval: float64(p.Interval) / float64(time.Millisecond),
+		RequestedLifetimeCount:      p.LifetimeCount,
+		RequestedMaxKeepAliveCount:  p.MaxKeepAliveCount,
+		MaxNotificationsPerPublish:  maxNotificationsPerPublish,
+		PublishingEnabled:           true,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if res.SubscriptionID == 0 {
+		return nil, errors.New("the server created subscription 0")
+	}
+	return &subscription{
+		id:        res.SubscriptionID,
+		interval:  time.Duration(res.RevisedPublishingInterval * float64(time.Millisecond)),
+		keepAlive: res.RevisedMaxKeepAliveCount,
+		lifetime:  res.RevisedLifetimeCount,
+	}, nil
+}
+
+// maxNotificationsPerPublish bounds the values of one notification message.
+const maxNotificationsPerPublish = 10000
+
+// maxRepublish bounds the messages asked for again after one gap: the
+// last ones before it. One Publish request is outstanding at a time, so a
+// gap is rarely more than one message.
+const maxRepublish = 100
+
+// after reports whether sequence number a comes after b (they wrap).
+func after(a, b uint32) bool { return int32(a-b) > 0 }
+
+// missing returns the sequence numbers the server sent after last (the
+// last message taken; 0 for none) and before next: a data message's own
+// number, or the number a keep-alive announces for the next message. Those
+// were lost on the way. Only the last maxRepublish are returned; skipped
+// counts the others. Sequence numbers start at 1 and skip 0 when they
+// wrap.
+func missing(last, next uint32) (seqs []uint32, skipped uint32) {
+	if !after(next, last) {
+		return nil, 0
+	}
+	if n := next - last - 1; n > maxRepublish {
+		skipped = n - maxRepublish
+		last += skipped
+	}
+	for q := last + 1; q != next; q++ {
+		if q != 0 {
+			seqs = append(seqs, q)
+		}
+	}
+	return seqs, skipped
+}
+
+// published is the answer to a Publish request.
+type published struct {
+	res   *ua.PublishResponse
+	acked int // acknowledgements the request carried
+	err   error
+}
+
+// publish sends a Publish request acknowledging the committed messages; its
+// answer goes to out (buffered, so the sender never waits).
+func (s *Source) publish(ctx context.Context, c *opcua.Client, sub *subscription, out chan<- published) {
+	req := &ua.PublishRequest{SubscriptionAcknowledgements: make([]*ua.SubscriptionAcknowledgement, len(sub.acks))}
+	for i, q := range sub.acks {
+		req.SubscriptionAcknowledgements[i] = &ua.SubscriptionAcknowledgement{SubscriptionID: sub.id, SequenceNumber: q}
+	}
+	acked := len(sub.acks)
+	go func() {
+		res, err := send[*ua.PublishResponse](ctx, c, req)
+		out <- published{res: res, acked: acked, err: err}
+	}()
+}
+
+// errLink marks a session that ended because the connection broke or went
+// unanswered: its session may live on at the server and be taken over.
+var errLink = errors.New("connection lost")
+
+// linkError tells whether err, from a request, means the connection is
+// gone (or unanswered), rather than the server refusing the request.
+func linkError(err error) bool {
+	var sc ua.StatusCode
+	if errors.As(err, &sc) {
+		switch sc {
+		case ua.StatusBadSecureChannelClosed, ua.StatusBadConnectionClosed, ua.StatusBadSecureChannelIDInvalid,
+			ua.StatusBadServerNotConnected, ua.StatusBadTimeout, ua.StatusBadRequestTimeout, ua.StatusBadCommunicationError:
+			return true
+		}
+		return false
+	}
+	var ne net.Error
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
+}
+
+// publishedAnswer takes the answer to a Publish request: it commits the
+// message (after asking again for any the server sent before it that did
+// not arrive), and notes it for acknowledgement. It returns an error when
+// the session must end.
+func (s *Source) publishedAnswer(ctx context.Context, c *opcua.Client, sub *subscription, p published, wd *watchdog) error {
+	if p.err != nil {
+		var sc ua.StatusCode
+		switch {
+		case errors.As(p.err, &sc) && (sc == ua.StatusBadNoSubscription || sc == ua.StatusBadSubscriptionIDInvalid ||
+			sc == ua.StatusBadSessionIDInvalid || sc == ua.StatusBadSessionClosed || sc == ua.StatusBadSessionNotActivated):
+			return fmt.Errorf("subscription lost: %w", p.err)
+		case errors.As(p.err, &sc) && sc == ua.StatusBadTooManyPublishRequests:
+			return nil // asked again
+		case linkError(p.err):
+			return fmt.Errorf("%w: publish: %w", errLink, p.err)
+		}
+		return fmt.Errorf("publish: %w", p.err)
+	}
+	sub.acks = sub.acks[p.acked:]
+	msg := p.res.NotificationMessage
+	if msg == nil || p.res.SubscriptionID != sub.id {
+		return nil
+	}
+	if lost, skipped := missing(sub.last, msg.SequenceNumber); len(lost) > 0 {
+		if err := s.republish(ctx, c, sub, lost, int(skipped), wd); err != nil {
+			return err
+		}
+	}
+	if len(msg.NotificationData) == 0 { // a keep-alive
+		return nil
+	}
+	if !after(msg.SequenceNumber, sub.last) {
+		// Committed before (a message asked for again that also came on
+		// its own): acknowledged again, not committed twice.
+		sub.acks = append(sub.acks, msg.SequenceNumber)
+		return nil
+	}
+	return s.take(ctx, c, sub, msg, wd)
+}
+
+// take commits one notification message and notes it for acknowledgement.
+func (s *Source) take(ctx context.Context, c *opcua.Client, sub *subscription, msg *ua.NotificationMessage, wd *watchdog) error {
+	if err := s.handleMessage(ctx, c, msg, wd); err != nil {
+		return err
+	}
+	sub.last = msg.SequenceNumber
+	sub.acks = append(sub.acks, msg.SequenceNumber)
+	return nil
+}
+
+// republish asks the server again for the messages of seqs, which it sent
+// but which did not arrive, and commits them in order. A message the server
+// no longer has (and the skipped ones before seqs, not asked for) is
+// counted, and logged; with backfill the session is then rebuilt so that
+// the next reads the values back from history.
+func (s *Source) republish(ctx context.Context, c *opcua.Client, sub *subscription, seqs []uint32, skipped int, wd *watchdog) error {
+	unrecovered := skipped
+	for _, q := range seqs {
+		res, err := send[*ua.RepublishResponse](ctx, c, &ua.RepublishRequest{SubscriptionID: sub.id, RetransmitSequenceNumber: q})
+		var sc ua.StatusCode
+		switch {
+		case err == nil && res.NotificationMessage != nil:
+			s.stat.Republished.Add(1)
+			if err := s.take(ctx, c, sub, res.NotificationMessage, wd); err != nil {
+				return err
+			}
+			continue
+		case err != nil && linkError(err):
+			return fmt.Errorf("%w: republish: %w", errLink, err)
+		case err != nil && !errors.As(err, &sc):
+			return fmt.Errorf("republish: %w", err)
+		}
+		// BadMessageNotAvailable, or a server without retransmission.
+		unrecovered++
+		sub.last = q
+	}
+	if unrecovered == 0 {
+		return nil
+	}
+	s.stat.Unrecovered.Add(uint64(unrecovered))
+	if s.cfg.Backfill > 0 && !s.noHistory.Load() {
+		return fmt.Errorf("%d notification messages were lost on the way and the server no longer has them: rebuilding the session to read their values back from history", unrecovered)
+	}
+	s.warn.Warn("notification messages were lost on the way and the server no longer has them: their values are lost (set backfill to read them back from a server with history)",
+		"messages", unrecovered, "from", seqs[0])
+	return nil
+}
+
+// restore takes the session of a client whose connection was lost over to
+// a new connection, retrying with back-off while the server is unreachable,
+// for as long as the server keeps the session. It returns the new client;
+// an error when the server no longer has the session, or the time is up.
+// The old client is closed without closing the session.
+func (s *Source) restore(ctx context.Context, old *opcua.Client, opts []opcua.Option) (*opcua.Client, error) {
+	sess, _ := old.DetachSession(ctx)
+	closeClient(old)
+	if sess == nil {
+		return nil, errors.New("no session to restore")
+	}
+	deadline := time.Now().Add(sessionTimeout)
+	if t := sess.RevisedTimeout(); t > 0 {
+		deadline = time.Now().Add(t)
+	}
+	wait := s.minBackoff
+	for {
+		c, err := opcua.NewClient(s.cfg.Endpoint, opts...)
+		if err != nil {
+			return nil, err
+		}
+		err = activate(ctx, c, sess)
+		if err == nil {
+			return c, nil
+		}
+		closeClient(c)
+		if !linkError(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		d := backoff.Jitter(wait)
+		if time.Now().Add(d).After(deadline) {
+			return nil, fmt.Errorf("the server stayed unreachable for the session's timeout: %w", err)
+		}
+		s.warn.Warn("taking the session over to a new connection failed, retrying", "err", err, "retry_in", d.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(d):
+		}
+		wait = min(2*wait, s.maxBackoff)
+	}
+}
+
+// activate opens a secure channel for c and activates sess on it. A panic
+// inside gopcua becomes an error.
+func activate(ctx context.Context, c *opcua.Client, sess *opcua.Session) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("opc ua client failed: %v", r)
+		}
+	}()
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := c.Dial(dctx); err != nil {
+		return err
+	}
+	if err := c.ActivateSession(dctx, sess); err != nil {
+		return err
+	}
+	if c.Session() != sess {
+		return errors.New("the session was not activated")
+	}
+	return nil
+}
+
+// closeClient closes c's secure channel, and its session if it has one.
+func closeClient(c *opcua.Client) {
+	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = c.Close(cctx)
+}

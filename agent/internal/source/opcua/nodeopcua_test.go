@@ -315,6 +315,32 @@ func TestNodeOPCUASecurity(t *testing.T) {
 			})
 		})
 	}
+	// A secured session with a login is taken over by a new connection
+	// too: the new secure channel signs the activation with the same
+	// certificate, and the password goes again, encrypted for the nonce.
+	t.Run("session taken over", func(t *testing.T) {
+		px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
+		st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), SecurityPolicy: "Basic256Sha256", SecurityMode: "SignAndEncrypt", TrustDir: trust,
+			Username: "operator", Password: "op-secret", PublishingInterval: 50 * time.Millisecond,
+			Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}, dataDir)
+		st.sink.waitFor(t, "the first value", 20*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
+		sessions := srv.Sessions()
+		px.Cut()
+		waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+		at := time.Now().UTC().Truncate(time.Millisecond)
+		srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 31.5, SourceTime: at})
+		time.Sleep(500 * time.Millisecond)
+		px.Restore()
+		st.sink.waitFor(t, "the value set during the cut", 20*time.Second, func(s []signal.Signal) bool {
+			return has(s, "temp", func(g signal.Signal) bool { return g.Value == signal.Number(31.5) && g.Time.Equal(at) })
+		})
+		if n := st.stat.Restores.Load(); n != 1 {
+			t.Errorf("%d sessions taken over, want 1", n)
+		}
+		if n := srv.Sessions(); n != sessions {
+			t.Errorf("%d sessions created during the cut, want none", n-sessions)
+		}
+	})
 	t.Run("client not trusted by the server", func(t *testing.T) {
 		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, SecurityPolicy: "Basic256Sha256", TrustDir: trust,
 			Nodes: []config.Node{nodeAt(m01+"Run", "run")}}, t.TempDir()) // a new data_dir: a new, unknown client certificate

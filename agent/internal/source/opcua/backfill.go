@@ -12,7 +12,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 
@@ -85,13 +84,18 @@ func seenPath(cfg config.OPCUA) string {
 	if cfg.DataDir == "" || cfg.Backfill <= 0 {
 		return ""
 	}
+	return filepath.Join(cfg.DataDir, pkiDir, "backfill-"+serverHash(cfg)+".json")
+}
+
+// serverHash names the files of one endpoint and node list.
+func serverHash(cfg config.OPCUA) string {
 	h := sha256.New()
 	h.Write([]byte(cfg.Endpoint))
 	for _, n := range cfg.Nodes {
 		h.Write([]byte{0})
 		h.Write([]byte(n.NodeID + "\x00" + n.BrowsePath))
 	}
-	return filepath.Join(cfg.DataDir, pkiDir, "backfill-"+hex.EncodeToString(h.Sum(nil))[:16]+".json")
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
 // savedSeen is the file's content.
@@ -185,24 +189,22 @@ func (s *Source) keepSavingSeen(ctx context.Context) {
 // committed value. It fails only when committing fails; a HistoryRead that
 // fails is logged and the session goes on. A server without history for a
 // node answers per node (logged, counted, the others go on); one without
-// the HistoryRead service answers with a fault, on which gopcua v0.9.0
-// drops the connection: that costs one reconnect, and the source stops
-// asking it.
-func (s *Source) backfill(ctx context.Context, c *opcua.Client, perCall int) error {
+// the HistoryRead service answers with a fault, and is not asked again.
+func (s *Source) backfill(ctx context.Context, c requester, perCall int) error {
 	return s.backfillNodes(ctx, c, perCall, nil)
 }
 
 // backfillBefore reads back what each node of until took after its last
 // committed value and before the time until gives it: the values its
 // queue at the server discarded when it overflowed.
-func (s *Source) backfillBefore(ctx context.Context, c *opcua.Client, until map[uint32]time.Time) error {
+func (s *Source) backfillBefore(ctx context.Context, c requester, until map[uint32]time.Time) error {
 	return s.backfillNodes(ctx, c, historyNodesPerRead, until)
 }
 
 // backfillNodes reads back the nodes' values since their last committed
 // one: every node's up to now (until nil), or those of until's nodes
 // before their time there.
-func (s *Source) backfillNodes(ctx context.Context, c *opcua.Client, perCall int, until map[uint32]time.Time) error {
+func (s *Source) backfillNodes(ctx context.Context, c requester, perCall int, until map[uint32]time.Time) error {
 	if s.cfg.Backfill <= 0 || s.noHistory.Load() {
 		return nil
 	}
@@ -278,7 +280,7 @@ func (s *Source) backfillNodes(ctx context.Context, c *opcua.Client, perCall int
 // following continuation points, and commits it as it comes.
 // Values up to from[h] are not taken (they were committed before), nor
 // from until[h] on (when until is not nil).
-func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, batch []uint32, from []time.Time, until map[uint32]time.Time) (values, unsupported int, err error) {
+func (s *Source) backfillBatch(ctx context.Context, c requester, details *ua.ReadRawModifiedDetails, batch []uint32, from []time.Time, until map[uint32]time.Time) (values, unsupported int, err error) {
 	todo, cps := batch, make([][]byte, len(batch))
 	read := map[uint32]int{} // values read per node
 	for len(todo) > 0 {
@@ -346,7 +348,7 @@ func (s *Source) backfillBatch(ctx context.Context, c *opcua.Client, details *ua
 
 // historyRead sends one HistoryRead of raw values for handles, each from its
 // continuation point (nil: from the start), or releases those points.
-func (s *Source) historyRead(ctx context.Context, c *opcua.Client, details *ua.ReadRawModifiedDetails, handles []uint32, cps [][]byte, release bool) ([]*ua.HistoryReadResult, error) {
+func (s *Source) historyRead(ctx context.Context, c requester, details *ua.ReadRawModifiedDetails, handles []uint32, cps [][]byte, release bool) ([]*ua.HistoryReadResult, error) {
 	req := &ua.HistoryReadRequest{
 		TimestampsToReturn:        ua.TimestampsToReturnBoth,
 		ReleaseContinuationPoints: release,

@@ -47,7 +47,7 @@ func dataChangeFilter(d *config.Deadband) *ua.DataChangeFilter {
 // monitor creates the monitored items in requests of at most perCall items.
 // A node the server rejects is counted and logged (rate-limited); the
 // others go on. It returns how many items were created.
-func (s *Source) monitor(ctx context.Context, c *opcua.Client, subID uint32, perCall int) (int, error) {
+func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall int) (int, error) {
 	perCall = max(perCall, 1)
 	var handles []uint32
 	for i, m := range s.nodes {
@@ -84,7 +84,7 @@ func (s *Source) monitor(ctx context.Context, c *opcua.Client, subID uint32, per
 
 // monitorBatch sends one CreateMonitoredItems request to subscription
 // subID; an answer with fewer results than items is an error.
-func monitorBatch(ctx context.Context, c *opcua.Client, subID uint32, reqs []*ua.MonitoredItemCreateRequest) (*ua.CreateMonitoredItemsResponse, error) {
+func monitorBatch(ctx context.Context, c requester, subID uint32, reqs []*ua.MonitoredItemCreateRequest) (*ua.CreateMonitoredItemsResponse, error) {
 	res, err := send[*ua.CreateMonitoredItemsResponse](ctx, c, &ua.CreateMonitoredItemsRequest{
 		SubscriptionID: subID, TimestampsToReturn: ua.TimestampsToReturnBoth, ItemsToCreate: reqs})
 	if err == nil && len(res.Results) != len(reqs) {
@@ -103,7 +103,7 @@ func (s *Source) reject(m mapping, msg string, status ua.StatusCode) {
 // resolve turns the browse paths into node ids with
 // TranslateBrowsePathsToNodeIds, at most perCall paths a request. A path
 // without a target is counted and logged; its node is skipped this session.
-func (s *Source) resolve(ctx context.Context, c *opcua.Client, perCall int) error {
+func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 	perCall = max(perCall, 1)
 	var handles []int
 	for i := range s.nodes {

@@ -147,6 +147,7 @@ func (s *Source) Run(ctx context.Context) error {
 	saved := make(chan struct{})
 	go func() { defer close(saved); s.keepSavingSeen(ctx) }()
 	defer func() { <-saved }()
+	s.resume(ctx)
 	wait := s.minBackoff
 	for {
 		start := time.Now()

@@ -186,10 +186,9 @@ func TestOPCUAToJetStream(t *testing.T) {
 }
 
 // gopcua's server does not support SetPublishingMode, with which a quiet
-// subscription is checked, and gopcua's client drops the connection on
-// that answer: the source learns it once, reconnects once, and then leaves
-// the session alone.
-func TestSubscriptionCheckUnsupportedCostsOneReconnect(t *testing.T) {
+// subscription is checked: the source learns it once and then leaves the
+// session alone, without a reconnect.
+func TestSubscriptionCheckUnsupportedIsLearned(t *testing.T) {
 	port, run := runningPLC(t)
 	cfg := config.OPCUA{
 		Endpoint: fmt.Sprintf("opc.tcp://127.0.0.1:%d", port), PublishingInterval: 50 * time.Millisecond,
@@ -197,12 +196,12 @@ func TestSubscriptionCheckUnsupportedCostsOneReconnect(t *testing.T) {
 	}
 	st := startSource(t, cfg, t.TempDir())
 	waitUntil(t, "subscribed", 10*time.Second, st.stat.Subscribed.Load)
-	// Quiet for 3 checks (0.9 s), checked, refused, reconnected; then quiet
-	// for ten more checks.
+	// Quiet for 3 checks (0.9 s), checked, refused; then quiet for ten
+	// more checks.
 	waitUntil(t, "the check refused", 10*time.Second, st.src.noSubCheck.Load)
 	time.Sleep(10 * st.src.keepAlive)
-	if n := st.stat.Connects.Load(); n != 2 {
-		t.Errorf("%d connections, want 2: the first, and one after the refused check", n)
+	if n := st.stat.Connects.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
 	}
 	if !st.stat.Subscribed.Load() {
 		t.Error("not subscribed")
@@ -210,9 +209,9 @@ func TestSubscriptionCheckUnsupportedCostsOneReconnect(t *testing.T) {
 }
 
 // A server without the HistoryRead service (gopcua's server library)
-// answers backfill with a fault, on which gopcua drops the connection: that
-// costs one reconnect, and the source does not ask that server again.
-func TestBackfillUnsupportedCostsOneReconnect(t *testing.T) {
+// answers backfill with a fault: the session goes on, and the source does
+// not ask that server again.
+func TestBackfillUnsupportedIsLearned(t *testing.T) {
 	port, run := runningPLC(t)
 	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", port))
 	cfg := config.OPCUA{
@@ -222,7 +221,7 @@ func TestBackfillUnsupportedCostsOneReconnect(t *testing.T) {
 	// An outage longer than the session timeout: the session is not taken
 	// over, and the next one backfills.
 	st := startSourceWith(t, cfg, t.TempDir(), func(s *Source) { s.sessionTimeout = time.Second })
-	st.src.noSubCheck.Store(true) // that server lacks SetPublishingMode too: keep its cost out of the count
+	st.src.noSubCheck.Store(true) // that server lacks SetPublishingMode too
 	st.sink.waitFor(t, "the first value", 10*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
 
 	px.Cut()
@@ -232,8 +231,8 @@ func TestBackfillUnsupportedCostsOneReconnect(t *testing.T) {
 	waitUntil(t, "backfill refused", 10*time.Second, st.src.noHistory.Load)
 	waitUntil(t, "subscribed again", 10*time.Second, st.stat.Subscribed.Load)
 	time.Sleep(10 * st.src.keepAlive)
-	if n := st.stat.Connects.Load(); n != 3 {
-		t.Errorf("%d connections, want 3: the first, the one after the cut (whose backfill was refused), and one after that", n)
+	if n := st.stat.Connects.Load(); n != 2 {
+		t.Errorf("%d connections, want 2: the first, and the one after the cut (whose backfill was refused)", n)
 	}
 	if !st.stat.Subscribed.Load() {
 		t.Error("not subscribed")

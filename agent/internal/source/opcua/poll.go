@@ -2,13 +2,11 @@ package opcua
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"reflect"
 	"time"
 
-	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
@@ -20,7 +18,7 @@ import (
 // different from the last one committed, as a subscription's default
 // trigger reports (an absolute deadband holds back numeric changes within it). Status codes and both timestamps
 // are kept as a subscription keeps them.
-func (s *Source) poll(ctx, sctx context.Context, c *opcua.Client, lost <-chan struct{}, perCall int) (bool, error) {
+func (s *Source) poll(ctx, sctx context.Context, c requester, perCall int) (bool, error) {
 	perCall = max(perCall, 1)
 	var handles []uint32
 	for i, m := range s.nodes {
@@ -48,8 +46,6 @@ func (s *Source) poll(ctx, sctx context.Context, c *opcua.Client, lost <-chan st
 			select {
 			case <-ctx.Done():
 				return true, nil
-			case <-lost:
-				return true, errors.New("connection lost")
 			case <-alive.C:
 				if err := s.ping(sctx, c); err != nil {
 					return true, fmt.Errorf("keep-alive: %w", err)
@@ -64,7 +60,7 @@ func (s *Source) poll(ctx, sctx context.Context, c *opcua.Client, lost <-chan st
 // pollOnce reads the nodes of handles and commits the changes. It returns
 // the handles still worth reading: a node the server does not know (or lets
 // nobody read) is counted, logged and left out for the rest of the session.
-func (s *Source) pollOnce(ctx, sctx context.Context, c *opcua.Client, handles []uint32, perCall int) ([]uint32, error) {
+func (s *Source) pollOnce(ctx, sctx context.Context, c requester, handles []uint32, perCall int) ([]uint32, error) {
 	keep := handles[:0:0]
 	var sigs []signal.Signal
 	for start := 0; start < len(handles); start += perCall {
@@ -74,7 +70,7 @@ func (s *Source) pollOnce(ctx, sctx context.Context, c *opcua.Client, handles []
 			req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: s.nodes[h].nodeID, AttributeID: ua.AttributeIDValue})
 		}
 		rctx, cancel := context.WithTimeout(sctx, 10*time.Second)
-		res, err := c.Read(rctx, req)
+		res, err := read(rctx, c, req)
 		cancel()
 		if err != nil {
 			s.refusedBatch(&s.learned.read, "nodes to read", len(batch), err)

@@ -309,40 +309,69 @@ func (s *Source) clientOptions(ctx context.Context, lost chan<- struct{}) ([]opc
 	return ClientOptions(ctx, s.cfg, lost)
 }
 
+// Names the agent gives itself in sessions.
+const (
+	applicationName = "floorpulse agent"
+	productURI      = "urn:floorpulse"
+)
+
 // ClientOptions returns the gopcua options of a connection as cfg says:
 // the endpoint with exactly the configured policy and mode, the client
 // certificate, the trusted server certificate and the login. It never
 // settles for less security than configured.
 func ClientOptions(ctx context.Context, cfg config.OPCUA, lost chan<- struct{}) ([]opcua.Option, error) {
+	opts, _, err := clientSetup(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if lost != nil {
+		opts = append(opts, notifyLost(lost))
+	}
+	return opts, nil
+}
+
+// notifyLost is the option that sends to lost (without waiting) when the
+// client's connection ends.
+func notifyLost(lost chan<- struct{}) opcua.Option {
+	return opcua.StateChangedFunc(func(st opcua.ConnState) {
+		if st == opcua.Disconnected || st == opcua.Closed {
+			select {
+			case lost <- struct{}{}:
+			default:
+			}
+		}
+	})
+}
+
+// clientSetup returns the options of ClientOptions, and the login of a
+// session the source creates itself.
+func clientSetup(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, identity, error) {
 	opts := []opcua.Option{
-		opcua.ApplicationName("floorpulse agent"),
+		opcua.ApplicationName(applicationName),
 		opcua.ApplicationURI(cfg.ApplicationURI),
-		opcua.ProductURI("urn:floorpulse"),
-		opcua.SessionName("floorpulse agent"),
+		opcua.ProductURI(productURI),
+		opcua.SessionName(applicationName),
 		opcua.AutoReconnect(false), // Source.Run reconnects and recreates the subscription itself
 		opcua.DialTimeout(10 * time.Second),
 		opcua.RequestTimeout(10 * time.Second),
 		opcua.SessionTimeout(sessionTimeout),
 	}
-	if lost != nil {
-		opts = append(opts, notifyLost(lost))
-	}
 	if cfg.Secured() {
 		id, err := LoadIdentity(cfg)
 		if err != nil {
-			return nil, err
+			return nil, identity{}, err
 		}
 		opts = append(opts, opcua.PrivateKey(id.Key), opcua.Certificate(id.Cert))
 	}
 	if !cfg.Secured() && cfg.Username == "" {
 		// No identity token: CreateSession then takes the anonymous policy id
 		// the server announces.
-		return append(opts, opcua.SecurityPolicy("None"), opcua.SecurityMode(ua.MessageSecurityModeNone)), nil
+		return append(opts, opcua.SecurityPolicy("None"), opcua.SecurityMode(ua.MessageSecurityModeNone)), identity{}, nil
 	}
 
 	eps, err := opcua.GetEndpoints(ctx, cfg.Endpoint, opcua.DialTimeout(10*time.Second), opcua.RequestTimeout(10*time.Second))
 	if err != nil {
-		return nil, fmt.Errorf("getting endpoints: %w", err)
+		return nil, identity{}, fmt.Errorf("getting endpoints: %w", err)
 	}
 	policyURI := ua.FormatSecurityPolicyURI(cfg.SecurityPolicy)
 	mode := ua.MessageSecurityModeFromString(cfg.SecurityMode)
@@ -351,6 +380,7 @@ func ClientOptions(ctx context.Context, cfg config.OPCUA, lost chan<- struct{}) 
 		token = ua.UserTokenTypeUserName
 	}
 	var ep *ua.EndpointDescription
+	var tp *ua.UserTokenPolicy
 	var offered []string
 	for _, e := range eps {
 		offered = append(offered, strings.TrimPrefix(e.SecurityPolicyURI, ua.SecurityPolicyURIPrefix)+"/"+e.SecurityMode.String())
@@ -359,7 +389,7 @@ func ClientOptions(ctx context.Context, cfg config.OPCUA, lost chan<- struct{}) 
 		}
 		for _, t := range e.UserIdentityTokens {
 			if t.TokenType == token {
-				ep = e
+				ep, tp = e, t
 				break
 			}
 		}
@@ -368,33 +398,28 @@ func ClientOptions(ctx context.Context, cfg config.OPCUA, lost chan<- struct{}) 
 		}
 	}
 	if ep == nil {
-		return nil, fmt.Errorf("%w: the server offers no endpoint with policy %s, mode %s and %s login (it offers %s)",
+		return nil, identity{}, fmt.Errorf("%w: the server offers no endpoint with policy %s, mode %s and %s login (it offers %s)",
 			ErrNoEndpoint, cfg.SecurityPolicy, cfg.SecurityMode, loginName(token), strings.Join(offered, ", "))
 	}
 	if err := checkTrust(cfg, ep.ServerCertificate); err != nil {
-		return nil, err
+		return nil, identity{}, err
+	}
+	ident := identity{policyID: tp.PolicyID, policyURI: tp.SecurityPolicyURI}
+	if ident.policyURI == "" {
+		ident.policyURI = ep.SecurityPolicyURI
 	}
 	if token == ua.UserTokenTypeUserName {
-		for _, t := range ep.UserIdentityTokens {
-			if t.TokenType != token {
-				continue
-			}
-			tp := t.SecurityPolicyURI
-			if tp == "" {
-				tp = ep.SecurityPolicyURI
-			}
-			if tp == ua.SecurityPolicyURINone && mode != ua.MessageSecurityModeSignAndEncrypt {
-				return nil, fmt.Errorf("%w: the server would take the password in clear text (user token policy None on a channel that is not encrypted): use security_mode SignAndEncrypt", ErrNoEndpoint)
-			}
-			break
+		if ident.policyURI == ua.SecurityPolicyURINone && mode != ua.MessageSecurityModeSignAndEncrypt {
+			return nil, identity{}, fmt.Errorf("%w: the server would take the password in clear text (user token policy None on a channel that is not encrypted): use security_mode SignAndEncrypt", ErrNoEndpoint)
 		}
+		ident.userName, ident.user, ident.password = true, cfg.Username, cfg.Password
 		// The user token first, so that SecurityFromEndpoint fills in its
 		// policy id instead of choosing anonymous.
 		opts = append(opts, opcua.AuthUsername(cfg.Username, cfg.Password))
 	} else {
 		opts = append(opts, opcua.AuthAnonymous())
 	}
-	return append(opts, opcua.SecurityFromEndpoint(ep, token)), nil
+	return append(opts, opcua.SecurityFromEndpoint(ep, token)), ident, nil
 }
 
 func loginName(t ua.UserTokenType) string {

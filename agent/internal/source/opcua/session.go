@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync/atomic"
 	"time"
 
@@ -21,62 +20,54 @@ import (
 func (s *Source) session(ctx context.Context) (bool, error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	base, err := s.clientOptions(sctx, nil)
+	opts, ident, err := clientSetup(sctx, s.cfg)
 	if err != nil {
 		return false, err
 	}
-	base = append(base, opcua.SessionTimeout(s.sessionTimeout))
-	lost := make(chan struct{}, 1)
-	c, err := opcua.NewClient(s.cfg.Endpoint, append(slices.Clone(base), notifyLost(lost))...)
+	l, err := open(sctx, s.cfg, opts, ident, s.sessionTimeout)
 	if err != nil {
-		return false, fmt.Errorf("creating client: %w", err)
-	}
-	if err := Connect(sctx, c, s.cfg); err != nil {
 		return false, err
-	}
-	// Drain a state change the connect may have left behind.
-	select {
-	case <-lost:
-	default:
 	}
 	defer func() {
 		s.stat.Connected.Store(false)
 		s.stat.Subscribed.Store(false)
-		closeClient(c) // the last connection's: restore replaces c
+		l.close()
+		s.forgetSession()
 	}()
 	s.stat.Connected.Store(true)
 	s.stat.Connects.Add(1)
-	lim := s.learned.apply(readLimits(sctx, c, s.cfg.MaxItemsPerCall))
+	lim := s.learned.apply(readLimits(sctx, l, s.cfg.MaxItemsPerCall))
 	s.log.Info("connected to opc ua server", "policy", s.cfg.SecurityPolicy, "mode", s.cfg.SecurityMode,
 		"items_per_call", lim.monitor, "nodes_per_read", lim.read)
 
 	s.refused = map[uint32]bool{}
-	if err := s.resolve(sctx, c, lim.translate); err != nil {
+	if err := s.resolve(sctx, l, lim.translate); err != nil {
 		return false, err
 	}
-	if err := s.backfill(sctx, c, lim.read); err != nil {
+	if err := s.backfill(sctx, l, lim.read); err != nil {
 		return false, err
 	}
 	if s.cfg.Mode == config.ModePoll {
-		return s.poll(ctx, sctx, c, lost, lim.read)
+		return s.poll(ctx, sctx, l, lim.read)
 	}
 
-	sub, err := createSubscription(sctx, c, s.cfg.PublishingInterval)
+	sub, err := createSubscription(sctx, l, s.cfg.PublishingInterval)
 	if err != nil {
 		return false, fmt.Errorf("creating subscription: %w", err)
 	}
-	n, err := s.monitor(sctx, c, sub.id, lim.monitor)
+	n, err := s.monitor(sctx, l, sub.id, lim.monitor)
 	if err != nil {
 		return false, err
 	}
-	wd := s.watchClock(sctx, c, sub)
+	wd := s.watchClock(sctx, l, sub)
 	s.stat.Subscribed.Store(true)
 	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.interval,
 		"keep_alive", time.Duration(sub.keepAlive)*sub.interval, "lifetime", time.Duration(sub.lifetime)*sub.interval,
 		"clock_watched", wd != nil)
+	s.saveSession(l.sess, sub)
 
 	for {
-		answered, err := s.serve(ctx, sctx, c, sub, wd, lost)
+		answered, err := s.serve(ctx, sctx, l, sub, wd)
 		if ctx.Err() != nil {
 			return true, nil
 		}
@@ -89,11 +80,12 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		}
 		s.stat.Connected.Store(false)
 		s.warn.Warn("connection to the opc ua server lost; taking the session over to a new connection", "err", err)
-		nc, rerr := s.restore(sctx, c, base)
-		if rerr != nil {
-			return true, fmt.Errorf("%w; the session could not be taken over: %w", err, rerr)
+		nl, terr := s.takeOver(sctx, l, opts)
+		if terr != nil {
+			return true, fmt.Errorf("%w; the session could not be taken over: %w", err, terr)
 		}
-		c, lost = nc, nil // a restored client reports no state changes: its requests fail instead
+		l = nl
+		s.saveSession(l.sess, sub)
 		s.stat.Connected.Store(true)
 		s.stat.Connects.Add(1)
 		s.stat.Restores.Add(1)
@@ -101,26 +93,13 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	}
 }
 
-// notifyLost is the option that sends to lost (without waiting) when the
-// client's connection ends.
-func notifyLost(lost chan<- struct{}) opcua.Option {
-	return opcua.StateChangedFunc(func(st opcua.ConnState) {
-		if st == opcua.Disconnected || st == opcua.Closed {
-			select {
-			case lost <- struct{}{}:
-			default:
-			}
-		}
-	})
-}
-
-// serve keeps the subscription publishing on client c, and checks the
+// serve keeps the subscription publishing on link l, and checks the
 // session every keep-alive, until ctx ends or the session must end. It
 // reports whether a Publish request was answered, and why it ended: an
 // error wrapping errLink when the connection broke or went unanswered.
-func (s *Source) serve(ctx, sctx context.Context, c *opcua.Client, sub *subscription, wd *watchdog, lost <-chan struct{}) (bool, error) {
+func (s *Source) serve(ctx, sctx context.Context, l *link, sub *subscription, wd *watchdog) (bool, error) {
 	answers := make(chan published, 1)
-	s.publish(sctx, c, sub, answers)
+	s.publish(sctx, l, sub, answers)
 	tick := time.NewTicker(s.keepAlive)
 	defer tick.Stop()
 	answered := false
@@ -129,26 +108,24 @@ func (s *Source) serve(ctx, sctx context.Context, c *opcua.Client, sub *subscrip
 		select {
 		case <-ctx.Done():
 			return answered, nil
-		case <-lost:
-			return answered, errLink
 		case <-tick.C:
-			if err := s.ping(sctx, c); err != nil {
+			if err := s.ping(sctx, l); err != nil {
 				if linkError(err) {
 					return answered, fmt.Errorf("%w: keep-alive: %w", errLink, err)
 				}
 				return answered, fmt.Errorf("keep-alive: %w", err)
 			}
-			if err := s.watch(sctx, c, wd, sub.id); err != nil {
+			if err := s.watch(sctx, l, wd, sub.id); err != nil {
 				return answered, err
 			}
 			if time.Since(quietSince) >= quietCheck*s.keepAlive && !s.noSubCheck.Load() {
-				if err := s.checkSubscription(sctx, c, sub.id); err != nil {
+				if err := s.checkSubscription(sctx, l, sub.id); err != nil {
 					return answered, err
 				}
 				quietSince = time.Now()
 			}
 		case p := <-answers:
-			if err := s.publishedAnswer(ctx, c, sub, p, wd); err != nil {
+			if err := s.publishedAnswer(ctx, l, sub, p, wd); err != nil {
 				return answered, err
 			}
 			if p.err == nil {
@@ -160,7 +137,7 @@ func (s *Source) serve(ctx, sctx context.Context, c *opcua.Client, sub *subscrip
 					}
 				}
 			}
-			s.publish(sctx, c, sub, answers)
+			s.publish(sctx, l, sub, answers)
 		}
 	}
 }
@@ -213,8 +190,7 @@ type limits struct {
 
 // learnedLimits are the per-call limits a server enforced without stating
 // them in its OperationLimits (0: none learned). They outlive the session:
-// gopcua drops the connection on the refusal, and the next session sends
-// fewer.
+// the refusal ends it, and the next session sends fewer.
 type learnedLimits struct {
 	monitor, read, translate atomic.Int64
 }
@@ -235,7 +211,7 @@ func (l *learnedLimits) apply(lim limits) limits {
 // readLimits reads the server's OperationLimits; a limit the server does
 // not state (or states as 0, no limit) is defaultPerCall, and a configured
 // max_items_per_call bounds them all.
-func readLimits(ctx context.Context, c *opcua.Client, configured int) limits {
+func readLimits(ctx context.Context, c requester, configured int) limits {
 	lim := limits{defaultPerCall, defaultPerCall, defaultPerCall}
 	ids := []uint32{
 		id.Server_ServerCapabilities_OperationLimits_MaxMonitoredItemsPerCall,
@@ -249,7 +225,7 @@ func readLimits(ctx context.Context, c *opcua.Client, configured int) limits {
 	}
 	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if res, err := c.Read(rctx, req); err == nil && len(res.Results) == len(ids) {
+	if res, err := read(rctx, c, req); err == nil && len(res.Results) == len(ids) {
 		for i, r := range res.Results {
 			if r == nil || r.Status != ua.StatusOK || r.Value == nil {
 				continue
@@ -302,7 +278,7 @@ const quietCheck = 3
 
 // watch ends a session whose subscription went silent, as its watchdog
 // (nil for none) judges.
-func (s *Source) watch(ctx context.Context, c *opcua.Client, wd *watchdog, subID uint32) error {
+func (s *Source) watch(ctx context.Context, c requester, wd *watchdog, subID uint32) error {
 	if wd == nil {
 		return nil
 	}
@@ -326,14 +302,12 @@ func (s *Source) watch(ctx context.Context, c *opcua.Client, wd *watchdog, subID
 // checkSubscription asks the server whether the subscription still
 // exists, by enabling its publishing (which it is already). A session can
 // outlive its subscription (the server deleted it, short of resources, or
-// after its lifetime ran out while the agent was stalled), and gopcua then
-// stops publishing without a word, so values would stop silently; a quiet
+// after its lifetime ran out while the agent was stalled), and a server
+// need not answer the outstanding Publish request at once; a quiet
 // subscription is therefore checked. The answer that it is gone ends the
-// session. gopcua v0.9.0 drops the connection on any error answer, so a
-// server that does not support the service (gopcua's own) costs one
-// reconnect, after which the source stops asking it; an unanswered request
-// is left to ping.
-func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint32) error {
+// session. A server that does not support the service (gopcua's own) is
+// not asked again; an unanswered request is left to ping.
+func (s *Source) checkSubscription(ctx context.Context, c requester, id uint32) error {
 	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
 	defer cancel()
 	res, err := send[*ua.SetPublishingModeResponse](ctx, c, &ua.SetPublishingModeRequest{PublishingEnabled: true, SubscriptionIDs: []uint32{id}})
@@ -349,8 +323,7 @@ func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint
 		return fmt.Errorf("the server no longer has the subscription (%w): rebuilding the session", status)
 	case ua.StatusBadServiceUnsupported:
 		s.noSubCheck.Store(true)
-		s.log.Warn("server does not support SetPublishingMode: a subscription it deletes cannot be noticed, only a lost session", "err", status)
-		return fmt.Errorf("subscription check refused (%w)", status)
+		s.log.Warn("server does not support SetPublishingMode: a subscription it deletes is noticed only when it answers Publish", "err", status)
 	}
 	return nil
 }
@@ -359,11 +332,11 @@ func (s *Source) checkSubscription(ctx context.Context, c *opcua.Client, id uint
 // other than Running (a server shutting down says so), ends the session. It
 // reads the server's clock (ServerStatus.CurrentTime) in the same request
 // and notes its offset from the agent's.
-func (s *Source) ping(ctx context.Context, c *opcua.Client) error {
+func (s *Source) ping(ctx context.Context, c requester) error {
 	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
 	defer cancel()
 	sent := time.Now()
-	res, err := c.Read(ctx, &ua.ReadRequest{
+	res, err := read(ctx, c, &ua.ReadRequest{
 		NodesToRead: []*ua.ReadValueID{
 			{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_State), AttributeID: ua.AttributeIDValue},
 			{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime), AttributeID: ua.AttributeIDValue},
@@ -438,7 +411,7 @@ func serverState(v any) (ua.ServerState, bool) {
 
 // handleMessage commits the values of one notification message. It returns
 // an error when the subscription is gone and the session must be rebuilt.
-func (s *Source) handleMessage(ctx context.Context, c *opcua.Client, msg *ua.NotificationMessage, wd *watchdog) error {
+func (s *Source) handleMessage(ctx context.Context, c requester, msg *ua.NotificationMessage, wd *watchdog) error {
 	for _, eo := range msg.NotificationData {
 		if eo == nil {
 			continue
@@ -461,7 +434,7 @@ func (s *Source) handleMessage(ctx context.Context, c *opcua.Client, msg *ua.Not
 // Values that arrive after their node's queue at the server overflowed
 // (older values discarded) are counted; with backfill, what was discarded
 // is read back from history first.
-func (s *Source) handleDataChange(ctx context.Context, c *opcua.Client, x *ua.DataChangeNotification, wd *watchdog) error {
+func (s *Source) handleDataChange(ctx context.Context, c requester, x *ua.DataChangeNotification, wd *watchdog) error {
 	var overflowed map[uint32]time.Time // node -> source time of its first value after the overflow
 	for _, item := range x.MonitoredItems {
 		if item != nil && int(item.ClientHandle) < len(s.nodes) && item.Value != nil && overflow(item.Value.Status) {
@@ -547,8 +520,39 @@ func (s *Source) commitAll(ctx context.Context, sigs []signal.Signal) error {
 	return nil
 }
 
+// read sends a Read request: gopcua's encoder needs each node's
+// DataEncoding (empty: the default), and a value whose extension object
+// the client cannot decode is marked BadDataTypeIdUnknown, as gopcua's
+// client does.
+func read(ctx context.Context, c requester, req *ua.ReadRequest) (*ua.ReadResponse, error) {
+	r := &ua.ReadRequest{MaxAge: req.MaxAge, TimestampsToReturn: req.TimestampsToReturn, NodesToRead: make([]*ua.ReadValueID, len(req.NodesToRead))}
+	for i, rv := range req.NodesToRead {
+		rc := *rv
+		if rc.AttributeID == 0 {
+			rc.AttributeID = ua.AttributeIDValue
+		}
+		if rc.DataEncoding == nil {
+			rc.DataEncoding = &ua.QualifiedName{}
+		}
+		r.NodesToRead[i] = &rc
+	}
+	res, err := send[*ua.ReadResponse](ctx, c, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, dv := range res.Results {
+		if dv == nil || dv.Value == nil {
+			continue
+		}
+		if eo, ok := dv.Value.Value().(*ua.ExtensionObject); ok && eo.Value == nil {
+			dv.Status = ua.StatusBadDataTypeIDUnknown
+		}
+	}
+	return res, nil
+}
+
 // send sends req and returns the server's answer as the response type R.
-func send[R ua.Response](ctx context.Context, c *opcua.Client, req ua.Request) (R, error) {
+func send[R ua.Response](ctx context.Context, c requester, req ua.Request) (R, error) {
 	var res R
 	err := c.Send(ctx, req, func(v ua.Response) error {
 		r, ok := v.(R)

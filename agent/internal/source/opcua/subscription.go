@@ -9,10 +9,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
-
-	"github.com/floorpulse/floorpulse/agent/internal/backoff"
 )
 
 // The subscription is driven here with the service's own requests
@@ -23,12 +20,12 @@ import (
 //     values are committed to the queue. Until then the server keeps it for
 //     Republish.
 //   - A lost connection does not lose the session: the next connection
-//     activates the same session (the server keeps it for the session
-//     timeout), so its subscription goes on and delivers what its monitored
-//     items queued meanwhile; the messages that were on their way when the
-//     connection broke are asked for again by sequence number (Republish).
-//     gopcua v0.9.0 can activate a session on a new channel but leaves its
-//     subscriptions without a publish loop.
+//     activates the same session (link.go; the server keeps it for the
+//     session timeout), so its subscription goes on and delivers what its
+//     monitored items queued meanwhile; the messages that were on their way
+//     when the connection broke are asked for again by sequence number
+//     (Republish). gopcua v0.9.0 can activate a session on a new channel but
+//     leaves its subscriptions without a publish loop.
 //   - One Publish request is outstanding at a time: its answer arrives in
 //     the order the server sent it, and an unanswered one (the server
 //     answers at least every keep-alive) times out and ends the connection.
@@ -45,7 +42,7 @@ type subscription struct {
 }
 
 // createSubscription creates the session's subscription.
-func createSubscription(ctx context.Context, c *opcua.Client, interval time.Duration) (*subscription, error) {
+func createSubscription(ctx context.Context, c requester, interval time.Duration) (*subscription, error) {
 	p := subscriptionParams(interval)
 	res, err := send[*ua.CreateSubscriptionResponse](ctx, c, &ua.CreateSubscriptionRequest{
 		RequestedPublishingInterval: float64(p.Interval) / float64(time.Millisecond),
@@ -110,7 +107,7 @@ type published struct {
 
 // publish sends a Publish request acknowledging the committed messages; its
 // answer goes to out (buffered, so the sender never waits).
-func (s *Source) publish(ctx context.Context, c *opcua.Client, sub *subscription, out chan<- published) {
+func (s *Source) publish(ctx context.Context, c requester, sub *subscription, out chan<- published) {
 	req := &ua.PublishRequest{SubscriptionAcknowledgements: make([]*ua.SubscriptionAcknowledgement, len(sub.acks))}
 	for i, q := range sub.acks {
 		req.SubscriptionAcknowledgements[i] = &ua.SubscriptionAcknowledgement{SubscriptionID: sub.id, SequenceNumber: q}
@@ -147,7 +144,7 @@ func linkError(err error) bool {
 // message (after asking again for any the server sent before it that did
 // not arrive), and notes it for acknowledgement. It returns an error when
 // the session must end.
-func (s *Source) publishedAnswer(ctx context.Context, c *opcua.Client, sub *subscription, p published, wd *watchdog) error {
+func (s *Source) publishedAnswer(ctx context.Context, c requester, sub *subscription, p published, wd *watchdog) error {
 	if p.err != nil {
 		var sc ua.StatusCode
 		switch {
@@ -184,7 +181,7 @@ func (s *Source) publishedAnswer(ctx context.Context, c *opcua.Client, sub *subs
 }
 
 // take commits one notification message and notes it for acknowledgement.
-func (s *Source) take(ctx context.Context, c *opcua.Client, sub *subscription, msg *ua.NotificationMessage, wd *watchdog) error {
+func (s *Source) take(ctx context.Context, c requester, sub *subscription, msg *ua.NotificationMessage, wd *watchdog) error {
 	if err := s.handleMessage(ctx, c, msg, wd); err != nil {
 		return err
 	}
@@ -198,7 +195,7 @@ func (s *Source) take(ctx context.Context, c *opcua.Client, sub *subscription, m
 // no longer has (and the skipped ones before seqs, not asked for) is
 // counted, and logged; with backfill the session is then rebuilt so that
 // the next reads the values back from history.
-func (s *Source) republish(ctx context.Context, c *opcua.Client, sub *subscription, seqs []uint32, skipped int, wd *watchdog) error {
+func (s *Source) republish(ctx context.Context, c requester, sub *subscription, seqs []uint32, skipped int, wd *watchdog) error {
 	unrecovered := skipped
 	for _, q := range seqs {
 		res, err := send[*ua.RepublishResponse](ctx, c, &ua.RepublishRequest{SubscriptionID: sub.id, RetransmitSequenceNumber: q})
@@ -229,76 +226,4 @@ func (s *Source) republish(ctx context.Context, c *opcua.Client, sub *subscripti
 	s.warn.Warn("notification messages were lost on the way and the server no longer has them: their values are lost (set backfill to read them back from a server with history)",
 		"messages", unrecovered, "from", seqs[0])
 	return nil
-}
-
-// restore takes the session of a client whose connection was lost over to
-// a new connection, retrying with back-off while the server is unreachable,
-// for as long as the server keeps the session. It returns the new client;
-// an error when the server no longer has the session, or the time is up.
-// The old client is closed without closing the session.
-func (s *Source) restore(ctx context.Context, old *opcua.Client, opts []opcua.Option) (*opcua.Client, error) {
-	sess, _ := old.DetachSession(ctx)
-	closeClient(old)
-	if sess == nil {
-		return nil, errors.New("no session to restore")
-	}
-	deadline := time.Now().Add(sessionTimeout)
-	if t := sess.RevisedTimeout(); t > 0 {
-		deadline = time.Now().Add(t)
-	}
-	wait := s.minBackoff
-	for {
-		c, err := opcua.NewClient(s.cfg.Endpoint, opts...)
-		if err != nil {
-			return nil, err
-		}
-		err = activate(ctx, c, sess)
-		if err == nil {
-			return c, nil
-		}
-		closeClient(c)
-		if !linkError(err) || ctx.Err() != nil {
-			return nil, err
-		}
-		d := backoff.Jitter(wait)
-		if time.Now().Add(d).After(deadline) {
-			return nil, fmt.Errorf("the server stayed unreachable for the session's timeout: %w", err)
-		}
-		s.warn.Warn("taking the session over to a new connection failed, retrying", "err", err, "retry_in", d.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(d):
-		}
-		wait = min(2*wait, s.maxBackoff)
-	}
-}
-
-// activate opens a secure channel for c and activates sess on it. A panic
-// inside gopcua becomes an error.
-func activate(ctx context.Context, c *opcua.Client, sess *opcua.Session) (err error) {
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("opc ua client failed: %v", r)
-		}
-	}()
-	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := c.Dial(dctx); err != nil {
-		return err
-	}
-	if err := c.ActivateSession(dctx, sess); err != nil {
-		return err
-	}
-	if c.Session() != sess {
-		return errors.New("the session was not activated")
-	}
-	return nil
-}
-
-// closeClient closes c's secure channel, and its session if it has one.
-func closeClient(c *opcua.Client) {
-	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = c.Close(cctx)
 }

@@ -75,7 +75,7 @@ func (w *watchdog) verdict(now time.Time, armed bool) (silent, disarm bool) {
 // watchClock adds the clock's monitored item to sub and returns the
 // watchdog of the subscription, nil when the server refuses the item (the
 // subscription then goes on without one).
-func (s *Source) watchClock(ctx context.Context, c *opcua.Client, sub *subscription) *watchdog {
+func (s *Source) watchClock(ctx context.Context, c requester, sub *subscription) *watchdog {
 	r := opcua.NewMonitoredItemCreateRequestWithDefaults(ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime), ua.AttributeIDValue, s.clockHandle())
 	r.RequestedParameters.SamplingInterval = float64(s.keepAlive) / float64(time.Millisecond)
 	r.RequestedParameters.QueueSize = 1

@@ -1,0 +1,201 @@
+package opcua
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/gopcua/opcua/ua"
+
+	"github.com/floorpulse/floorpulse/agent/internal/config"
+)
+
+// A killed agent leaves its session at the server, which keeps it for the
+// session timeout (1 minute): with its subscription, the notification
+// messages the agent had not acknowledged (received, perhaps not
+// committed) and the values its monitored items queued since. So while a
+// session lives, what is needed to activate it again (its authentication
+// token, the server's last nonce and certificate, the subscription's id)
+// is kept in data_dir/opcua/session-<hash>.json (mode 0600: the token is a
+// credential), written when the subscription is made and at each takeover,
+// and removed once the session is closed. A source that starts and finds
+// the file activates that session on a new connection, commits every
+// message the server still holds, in order, then what the monitored items
+// queued, closes it (deleting its subscription) and goes on with a new
+// session. A message committed before the kill, not yet acknowledged, is
+// committed again: the same signals, dropped downstream as duplicates.
+
+// savedSession is the file's content.
+type savedSession struct {
+	Endpoint     string        `json:"endpoint"`
+	Token        string        `json:"authentication_token"`
+	ServerNonce  []byte        `json:"server_nonce"`
+	ServerCert   []byte        `json:"server_certificate,omitempty"`
+	PolicyID     string        `json:"user_token_policy_id"`
+	Timeout      time.Duration `json:"session_timeout_ns"`
+	Subscription uint32        `json:"subscription_id"`
+	Interval     time.Duration `json:"publishing_interval_ns"`
+	KeepAlive    uint32        `json:"max_keep_alive_count"`
+}
+
+// sessionPath is where this server's live session is saved ("" without a
+// data_dir).
+func sessionPath(cfg config.OPCUA) string {
+	if cfg.DataDir == "" {
+		return ""
+	}
+	return filepath.Join(cfg.DataDir, pkiDir, "session-"+serverHash(cfg)+".json")
+}
+
+// saveSession saves what activating sess again takes, and its
+// subscription's id. A failure is logged: the session is then not resumed
+// after a kill.
+func (s *Source) saveSession(sess *uaSession, sub *subscription) {
+	path := sessionPath(s.cfg)
+	if path == "" {
+		return
+	}
+	b, err := json.Marshal(savedSession{Endpoint: s.cfg.Endpoint, Token: sess.Token.String(), ServerNonce: sess.ServerNonce,
+		ServerCert: sess.ServerCert, PolicyID: sess.ident.policyID, Timeout: sess.Timeout, Subscription: sub.id, Interval: sub.interval, KeepAlive: sub.keepAlive})
+	if err == nil {
+		err = os.MkdirAll(filepath.Dir(path), 0o700)
+	}
+	if err == nil {
+		err = writeFileAtomic(path, b, 0o600)
+	}
+	if err != nil {
+		s.warn.Warn("saving the session failed: after a kill, what it held is not resumed", "file", path, "err", err)
+	}
+}
+
+// forgetSession removes the saved session.
+func (s *Source) forgetSession() {
+	if path := sessionPath(s.cfg); path != "" {
+		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			s.warn.Warn("removing the saved session failed", "file", path, "err", err)
+		}
+	}
+}
+
+// loadSession reads the saved session, if there is one.
+func (s *Source) loadSession() (savedSession, *ua.NodeID, bool) {
+	path := sessionPath(s.cfg)
+	if path == "" {
+		return savedSession{}, nil, false
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return savedSession{}, nil, false
+	}
+	var saved savedSession
+	if err == nil {
+		err = json.Unmarshal(b, &saved)
+	}
+	var token *ua.NodeID
+	if err == nil {
+		token, err = ua.ParseNodeID(saved.Token)
+	}
+	if err == nil && (saved.Endpoint != s.cfg.Endpoint || saved.Subscription == 0) {
+		err = errors.New("not this server's")
+	}
+	if err != nil {
+		s.log.Warn("ignoring the saved session", "file", path, "err", err)
+		s.forgetSession()
+		return savedSession{}, nil, false
+	}
+	return saved, token, true
+}
+
+// resume takes over the session a killed agent left, commits what it
+// holds, and closes it. It is tried once, when the source starts.
+func (s *Source) resume(ctx context.Context) {
+	saved, token, ok := s.loadSession()
+	if !ok {
+		return
+	}
+	defer s.forgetSession()
+	opts, ident, err := clientSetup(ctx, s.cfg)
+	if err != nil {
+		s.log.Warn("not resuming the session of the last run", "err", err)
+		return
+	}
+	if ident.policyID == "" {
+		ident.policyID = saved.PolicyID // the anonymous policy the server named
+	}
+	c, err := dial(ctx, s.cfg, opts)
+	if err != nil {
+		s.log.Warn("not resuming the session of the last run: the server is unreachable", "err", err)
+		return
+	}
+	l := &link{c: c, sess: &uaSession{Token: token, ServerNonce: saved.ServerNonce, ServerCert: saved.ServerCert, Timeout: saved.Timeout, ident: ident}}
+	if err := l.activate(ctx); err != nil {
+		closeClient(c)
+		s.log.Info("the session of the last run is gone", "err", err)
+		return
+	}
+	defer l.close() // and its subscription
+	s.stat.Restores.Add(1)
+	s.refused = map[uint32]bool{}
+	sub := &subscription{id: saved.Subscription, interval: saved.Interval, keepAlive: saved.KeepAlive}
+	before := s.stat.SignalsIn.Load()
+	err = s.drain(ctx, l, sub)
+	in := s.stat.SignalsIn.Load() - before
+	if err != nil {
+		s.log.Warn("resuming the session of the last run failed", "err", err, "signals", in)
+		return
+	}
+	s.log.Info("resumed the session of the last run: committed what it held", "signals", in, "subscription", sub.id)
+}
+
+// drain commits every message the server holds for sub (unacknowledged
+// ones, asked for again in order) and what its monitored items queued.
+// The server answers the first Publish at once when it has values, or
+// else after the subscription's keep-alive.
+func (s *Source) drain(ctx context.Context, l *link, sub *subscription) error {
+	wait := time.Duration(max(sub.keepAlive, 1))*max(sub.interval, 10*time.Millisecond) + 5*time.Second
+	for {
+		req := &ua.PublishRequest{SubscriptionAcknowledgements: []*ua.SubscriptionAcknowledgement{}}
+		for _, q := range sub.acks {
+			req.SubscriptionAcknowledgements = append(req.SubscriptionAcknowledgements, &ua.SubscriptionAcknowledgement{SubscriptionID: sub.id, SequenceNumber: q})
+		}
+		sub.acks = nil
+		pctx, cancel := context.WithTimeout(ctx, wait)
+		res, err := send[*ua.PublishResponse](pctx, l, req)
+		cancel()
+		if err != nil {
+			return err
+		}
+		msg := res.NotificationMessage
+		data := msg != nil && len(msg.NotificationData) > 0 && res.SubscriptionID == sub.id
+		held := slices.Clone(res.AvailableSequenceNumbers)
+		slices.SortFunc(held, func(a, b uint32) int {
+			if a == b {
+				return 0
+			}
+			if after(a, b) {
+				return 1
+			}
+			return -1
+		})
+		for _, q := range held {
+			if (data && q == msg.SequenceNumber) || (sub.last != 0 && !after(q, sub.last)) {
+				continue
+			}
+			if err := s.republish(ctx, l, sub, []uint32{q}, 0, nil); err != nil {
+				return err
+			}
+		}
+		if data && (sub.last == 0 || after(msg.SequenceNumber, sub.last)) {
+			if err := s.take(ctx, l, sub, msg, nil); err != nil {
+				return err
+			}
+		}
+		if !res.MoreNotifications {
+			return nil
+		}
+	}
+}

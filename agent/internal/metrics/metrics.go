@@ -34,7 +34,7 @@ type Source struct {
 	SignalsIn    atomic.Uint64 // signals committed to the queue
 	DecodeErrors atomic.Uint64 // messages or values that could not be turned into signals
 	Backfilled   atomic.Uint64 // OPC UA: values read back from the server's history after a reconnect
-	Restores     atomic.Uint64 // OPC UA: connections that took over the session the last one lost
+	Restores     atomic.Uint64 // OPC UA: sessions taken over from a lost connection, or at start from the last process
 	Republished  atomic.Uint64 // OPC UA: notification messages asked for again (Republish) after they were lost in transit
 	Unrecovered  atomic.Uint64 // OPC UA: notification messages lost in transit that the server no longer had
 	Overflows    atomic.Uint64 // OPC UA: values that arrived after the server's queue for their node overflowed
@@ -139,7 +139,7 @@ func (r *Registry) WriteText(w io.Writer) {
 	perSource("floorpulse_agent_signals_in_total", "counter", "Signals committed to the queue.", func(s *Source) uint64 { return s.SignalsIn.Load() })
 	perSource("floorpulse_agent_decode_errors_total", "counter", "Messages or values that could not be turned into signals.", func(s *Source) uint64 { return s.DecodeErrors.Load() })
 	perSourceOf("opcua", "floorpulse_agent_source_backfilled_total", "counter", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", func(s *Source) uint64 { return s.Backfilled.Load() })
-	perSourceOf("opcua", "floorpulse_agent_source_sessions_restored_total", "counter", "OPC UA reconnects that took over the session (and its subscription) the lost connection had, instead of building a new one.", func(s *Source) uint64 { return s.Restores.Load() })
+	perSourceOf("opcua", "floorpulse_agent_source_sessions_restored_total", "counter", "OPC UA sessions (with their subscription) taken over instead of built anew: by a reconnect from the lost connection, or at start from the process before a restart.", func(s *Source) uint64 { return s.Restores.Load() })
 	perSourceOf("opcua", "floorpulse_agent_source_republished_total", "counter", "OPC UA notification messages lost in transit and asked for again (Republish).", func(s *Source) uint64 { return s.Republished.Load() })
 	perSourceOf("opcua", "floorpulse_agent_source_unrecovered_total", "counter", "OPC UA notification messages lost in transit that the server no longer had: their values are lost unless backfill reads them back.", func(s *Source) uint64 { return s.Unrecovered.Load() })
 	perSourceOf("opcua", "floorpulse_agent_source_queue_overflows_total", "counter", "OPC UA values whose monitored item's queue on the server overflowed before them (older values discarded); with backfill, those are read back from history.", func(s *Source) uint64 { return s.Overflows.Load() })

@@ -94,7 +94,9 @@ async function main() {
     });
     await certificateManager.initialize();
 
-    const serverCapabilities = {};
+    // A sample rate of 0: a monitored item with sampling interval 0 reports every change of a
+    // variable, as a PLC driver's exception-based items do, rather than the last within 50 ms.
+    const serverCapabilities = { minSupportedSampleRate: 0 };
     if (args.maxItemsPerCall > 0 || args.maxNodesPerRead > 0) {
         serverCapabilities.operationLimits = {};
         if (args.maxItemsPerCall > 0) serverCapabilities.operationLimits.maxMonitoredItemsPerCall = args.maxItemsPerCall;

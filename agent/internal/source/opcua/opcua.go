@@ -147,11 +147,18 @@ func (s *Source) Run(ctx context.Context) error {
 	saved := make(chan struct{})
 	go func() { defer close(saved); s.keepSavingSeen(ctx) }()
 	defer func() { <-saved }()
-	s.resume(ctx)
+	started, resuming := time.Now(), true
 	wait := s.minBackoff
 	for {
 		start := time.Now()
-		healthy, err := s.session(ctx)
+		var healthy bool
+		var err error
+		if resuming {
+			resuming, err = s.resume(ctx, started)
+		}
+		if !resuming {
+			healthy, err = s.session(ctx)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,31 +112,48 @@ func (s *Source) loadSession() (savedSession, *ua.NodeID, bool) {
 }
 
 // resume takes over the session a killed agent left, commits what it
-// holds, and closes it. It is tried once, when the source starts.
-func (s *Source) resume(ctx context.Context) {
+// holds, and closes it. It is tried when the source starts, and again
+// while the server is unreachable, until the session's timeout has passed
+// since started (the last process sent its last request before that). It
+// reports whether to try again, and why.
+func (s *Source) resume(ctx context.Context, started time.Time) (bool, error) {
 	saved, token, ok := s.loadSession()
 	if !ok {
-		return
+		return false, nil
 	}
-	defer s.forgetSession()
+	again := false
+	defer func() {
+		if !again {
+			s.forgetSession()
+		}
+	}()
+	unreachable := func(err error) (bool, error) {
+		again = linkError(err) && time.Now().Before(started.Add(saved.Timeout))
+		if again {
+			return true, fmt.Errorf("resuming the session of the last run: the server is unreachable: %w", err)
+		}
+		s.log.Warn("not resuming the session of the last run", "err", err)
+		return false, nil
+	}
 	opts, ident, err := clientSetup(ctx, s.cfg)
 	if err != nil {
-		s.log.Warn("not resuming the session of the last run", "err", err)
-		return
+		return unreachable(err)
 	}
 	if ident.policyID == "" {
 		ident.policyID = saved.PolicyID // the anonymous policy the server named
 	}
 	c, err := dial(ctx, s.cfg, opts)
 	if err != nil {
-		s.log.Warn("not resuming the session of the last run: the server is unreachable", "err", err)
-		return
+		return unreachable(err)
 	}
 	l := &link{c: c, sess: &uaSession{Token: token, ServerNonce: saved.ServerNonce, ServerCert: saved.ServerCert, Timeout: saved.Timeout, ident: ident}}
 	if err := l.activate(ctx); err != nil {
 		closeClient(c)
+		if linkError(err) {
+			return unreachable(err)
+		}
 		s.log.Info("the session of the last run is gone", "err", err)
-		return
+		return false, nil
 	}
 	defer l.close() // and its subscription
 	s.stat.Restores.Add(1)
@@ -146,9 +164,10 @@ func (s *Source) resume(ctx context.Context) {
 	in := s.stat.SignalsIn.Load() - before
 	if err != nil {
 		s.log.Warn("resuming the session of the last run failed", "err", err, "signals", in)
-		return
+		return false, nil
 	}
 	s.log.Info("resumed the session of the last run: committed what it held", "signals", in, "subscription", sub.id)
+	return false, nil
 }
 
 // drain commits every message the server holds for sub (unacknowledged

@@ -56,7 +56,7 @@ func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall
 		}
 	}
 	created, rejected := 0, 0
-	for start := 0; start < len(handles); start += perCall {
+	for start := 0; start < len(handles); {
 		batch := handles[start:min(start+perCall, len(handles))]
 		reqs := make([]*ua.MonitoredItemCreateRequest, len(batch))
 		for k, h := range batch {
@@ -64,9 +64,13 @@ func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall
 		}
 		res, err := monitorBatch(ctx, c, subID, reqs)
 		if err != nil {
-			s.refusedBatch(&s.learned.monitor, "monitored items", len(batch), err)
+			if next, ok := s.refusedBatch(&s.learned.monitor, "monitored items", len(batch), err); ok {
+				perCall = next
+				continue
+			}
 			return created, fmt.Errorf("creating monitored items %d-%d of %d: %w", start, start+len(batch)-1, len(handles), err)
 		}
+		start += len(batch)
 		for k, r := range res.Results {
 			if good(r.StatusCode) {
 				created++
@@ -113,7 +117,7 @@ func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 		}
 	}
 	unresolved := 0
-	for start := 0; start < len(handles); start += perCall {
+	for start := 0; start < len(handles); {
 		batch := handles[start:min(start+perCall, len(handles))]
 		req := &ua.TranslateBrowsePathsToNodeIDsRequest{}
 		for _, h := range batch {
@@ -121,9 +125,13 @@ func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 		}
 		res, err := send[*ua.TranslateBrowsePathsToNodeIDsResponse](ctx, c, req)
 		if err != nil {
-			s.refusedBatch(&s.learned.translate, "browse paths", len(batch), err)
+			if next, ok := s.refusedBatch(&s.learned.translate, "browse paths", len(batch), err); ok {
+				perCall = next
+				continue
+			}
 			return fmt.Errorf("resolving browse paths: %w", err)
 		}
+		start += len(batch)
 		if len(res.Results) != len(batch) {
 			return fmt.Errorf("resolving browse paths: %d results for %d paths", len(res.Results), len(batch))
 		}
@@ -166,14 +174,16 @@ func browsePath(bp config.BrowsePath) *ua.BrowsePath {
 // good reports whether a status code's severity is Good.
 func good(sc ua.StatusCode) bool { return uint32(sc)&0xC0000000 == 0 }
 
-// refusedBatch notes a request of n operations that the server refused as
-// too many (BadTooManyOperations): the next session sends at most half as
-// many per call, and half again if that is refused too.
-func (s *Source) refusedBatch(learned *atomic.Int64, what string, n int, err error) {
+// refusedBatch tells whether a request of n operations failed because the
+// server refused it as too many (BadTooManyOperations), and if so how many
+// to send per call instead: half as many, and half again if that is
+// refused too. The number is kept for later sessions.
+func (s *Source) refusedBatch(learned *atomic.Int64, what string, n int, err error) (int, bool) {
 	if !errors.Is(err, ua.StatusBadTooManyOperations) || n <= 1 {
-		return
+		return 0, false
 	}
 	next := max(1, n/2)
 	learned.Store(int64(next))
-	s.log.Warn("server refused "+what+" as too many per call without stating a limit; the next session sends fewer", "refused", n, "next", next)
+	s.log.Warn("server refused "+what+" as too many per call without stating a limit; sending fewer", "refused", n, "next", next)
+	return next, true
 }

@@ -168,8 +168,11 @@ func TestNodeOPCUAPerCallLimitLearned(t *testing.T) {
 				}
 				return true
 			})
-			if n := st.stat.Connects.Load(); n != 2 {
-				t.Errorf("%d connections, want 2: 7 refused, then 3 per call", n)
+			if n := st.stat.Connects.Load(); n != 1 {
+				t.Errorf("%d connections, want 1: 7 refused, then 3 per call in the same session", n)
+			}
+			if n := st.src.learned.monitor.Load() + st.src.learned.read.Load(); n != 3 {
+				t.Errorf("learned %d per call, want 3", n)
 			}
 		})
 	}

@@ -33,7 +33,7 @@ func (s *Source) poll(ctx, sctx context.Context, c requester, perCall int) (bool
 	healthy := false
 	for {
 		var err error
-		handles, err = s.pollOnce(ctx, sctx, c, handles, perCall)
+		handles, err = s.pollOnce(ctx, sctx, c, handles, &perCall)
 		if err != nil {
 			return healthy, err
 		}
@@ -60,11 +60,11 @@ func (s *Source) poll(ctx, sctx context.Context, c requester, perCall int) (bool
 // pollOnce reads the nodes of handles and commits the changes. It returns
 // the handles still worth reading: a node the server does not know (or lets
 // nobody read) is counted, logged and left out for the rest of the session.
-func (s *Source) pollOnce(ctx, sctx context.Context, c requester, handles []uint32, perCall int) ([]uint32, error) {
+func (s *Source) pollOnce(ctx, sctx context.Context, c requester, handles []uint32, perCall *int) ([]uint32, error) {
 	keep := handles[:0:0]
 	var sigs []signal.Signal
-	for start := 0; start < len(handles); start += perCall {
-		batch := handles[start:min(start+perCall, len(handles))]
+	for start := 0; start < len(handles); {
+		batch := handles[start:min(start+*perCall, len(handles))]
 		req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
 		for _, h := range batch {
 			req.NodesToRead = append(req.NodesToRead, &ua.ReadValueID{NodeID: s.nodes[h].nodeID, AttributeID: ua.AttributeIDValue})
@@ -73,12 +73,16 @@ func (s *Source) pollOnce(ctx, sctx context.Context, c requester, handles []uint
 		res, err := read(rctx, c, req)
 		cancel()
 		if err != nil {
-			s.refusedBatch(&s.learned.read, "nodes to read", len(batch), err)
+			if next, ok := s.refusedBatch(&s.learned.read, "nodes to read", len(batch), err); ok {
+				*perCall = next
+				continue
+			}
 			return handles, fmt.Errorf("reading %d nodes: %w", len(batch), err)
 		}
 		if len(res.Results) != len(batch) {
 			return handles, fmt.Errorf("reading %d nodes: %d results", len(batch), len(res.Results))
 		}
+		start += len(batch)
 		rx := s.now()
 		for k, dv := range res.Results {
 			h := batch[k]

@@ -106,6 +106,9 @@ func (a *App) Run(ctx context.Context) error {
 		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", m.Broker))
 		g.Go(func() error { return src.Run(gctx) })
 	}
+	if err := opcua.RemoveStaleSessions(cfg.DataDir, cfg.OPCUA); err != nil {
+		a.log.Warn("removing saved opc ua sessions no source resumes failed", "err", err)
+	}
 	for i, o := range cfg.OPCUA {
 		stat := a.Metrics.Source("opcua", o.Endpoint)
 		src := opcua.New(o, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("opcua[%d]", i), "endpoint", o.Endpoint))

@@ -2,6 +2,8 @@ package opcua
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -200,5 +202,31 @@ func TestNodeOPCUAOverflowReadBackFromHistory(t *testing.T) {
 	// machine is busy: at most the other 15 are read back.
 	if n := st.stat.Backfilled.Load(); n < 1 || n > last-1-5 {
 		t.Errorf("read back %d values, want 1 to the %d the queue of 5 dropped", n, last-1-5)
+	}
+}
+
+// A saved session of a server no longer configured (or configured with
+// other nodes) is removed at start; those of configured servers stay.
+func TestRemoveStaleSessions(t *testing.T) {
+	dir := t.TempDir()
+	cfg := config.OPCUA{Endpoint: "opc.tcp://plc:4840", DataDir: dir, Nodes: []config.Node{nodeID(1, "a", "a")}}
+	old := cfg
+	old.Nodes = []config.Node{nodeID(1, "b", "b")}
+	other := filepath.Join(dir, "opcua", "client.key")
+	for _, f := range []string{sessionPath(cfg), sessionPath(old), other} {
+		if err := os.MkdirAll(filepath.Dir(f), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(f, []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := RemoveStaleSessions(dir, []config.OPCUA{cfg}); err != nil {
+		t.Fatal(err)
+	}
+	for f, want := range map[string]bool{sessionPath(cfg): true, sessionPath(old): false, other: true} {
+		if _, err := os.Stat(f); (err == nil) != want {
+			t.Errorf("%s: kept %v, want %v", filepath.Base(f), err == nil, want)
+		}
 	}
 }

@@ -218,3 +218,26 @@ func (s *Source) drain(ctx context.Context, l *link, sub *subscription) error {
 		}
 	}
 }
+
+// RemoveStaleSessions removes the saved sessions in dataDir that belong to
+// none of the configured servers (an endpoint or node list that changed):
+// no source would resume them, and each holds a session's token.
+func RemoveStaleSessions(dataDir string, cfgs []config.OPCUA) error {
+	keep := map[string]bool{}
+	for _, c := range cfgs {
+		c.DataDir = dataDir
+		keep[sessionPath(c)] = true
+	}
+	files, err := filepath.Glob(filepath.Join(dataDir, pkiDir, "session-*.json"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if !keep[f] {
+			if err := os.Remove(f); err != nil && !errors.Is(err, os.ErrNotExist) {
+				return err
+			}
+		}
+	}
+	return nil
+}

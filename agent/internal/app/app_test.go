@@ -21,9 +21,8 @@ import (
 
 var base = time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
 
-// agentYAML is an agent configuration; extra is appended (top-level
-// sections such as buffer).
-func agentYAML(dataDir, httpAddr, broker, natsURL string, extra ...string) string {
+// agentHeader is the start of an agent configuration, without sources.
+func agentHeader(dataDir, httpAddr, natsURL string) string {
 	return fmt.Sprintf(`agent_id: gw1
 site: plant1
 data_dir: %s
@@ -33,7 +32,13 @@ nats:
   url: %s
   batch: 500
   ack_timeout: 2s
-mqtt:
+`, dataDir, httpAddr, natsURL)
+}
+
+// agentYAML is an agent configuration; extra is appended (top-level
+// sections such as buffer).
+func agentYAML(dataDir, httpAddr, broker, natsURL string, extra ...string) string {
+	return agentHeader(dataDir, httpAddr, natsURL) + fmt.Sprintf(`mqtt:
   - broker: %s
     client_id: floorpulse-agent-test
     qos: 1
@@ -45,7 +50,7 @@ mqtt:
         value: value
         time: ts
         time_format: rfc3339
-`, dataDir, httpAddr, natsURL, broker) + strings.Join(extra, "")
+`, broker) + strings.Join(extra, "")
 }
 
 func publisher(t *testing.T, broker, id string) paho.Client {

@@ -37,19 +37,12 @@ func TestOPCUACrashLosesNothingWithoutHistory(t *testing.T) {
 	}
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
 	cfgPath := filepath.Join(dir, "agent.yaml")
-	cfg := fmt.Sprintf(`agent_id: gw1
-site: plant1
-data_dir: %s
-http: %s
-log_level: debug
-nats:
-  url: %s
-opcua:
+	cfg := agentHeader(filepath.Join(dir, "data"), httpAddr, ns.URL) + fmt.Sprintf(`opcua:
   - endpoint: %s
     publishing_interval: 50ms
     nodes:
       - {node_id: "ns=1;s=Line1.M01.Temp", line: L1, equipment: M01, signal: temp}
-`, filepath.Join(dir, "data"), httpAddr, ns.URL, px.URL("opc.tcp"))
+`, px.URL("opc.tcp"))
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

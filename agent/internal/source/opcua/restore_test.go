@@ -13,10 +13,11 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
-// temps are the values of temp the sink holds, in commit order.
-func temps(k *sink) []float64 {
+// numbers are the values of the signal name the sink holds, in commit
+// order.
+func numbers(k *sink, name string) []float64 {
 	var v []float64
-	for _, g := range k.find("temp") {
+	for _, g := range k.find(name) {
 		if g.Value.Kind == signal.KindNumber {
 			v = append(v, g.Value.Num)
 		}
@@ -43,21 +44,22 @@ func startTempSource(t *testing.T) (*testenv.NodeOPCUA, *testenv.Proxy, *started
 	return srv, px, st, t0
 }
 
-// checkTemps checks that the sink holds temp 1 to last after the initial
-// value, each once, in order.
-func checkTemps(t *testing.T, k *sink, last int) {
+// checkOneToLast waits for the value last of the signal name, then checks
+// that the sink holds 1 to last after the initial value, each once, in
+// order.
+func checkOneToLast(t *testing.T, k *sink, name string, last int) {
 	t.Helper()
-	k.waitFor(t, fmt.Sprintf("temp 1 to %d", last), 20*time.Second, func([]signal.Signal) bool {
-		return slices.Contains(temps(k), float64(last))
+	k.waitFor(t, fmt.Sprintf("%s 1 to %d", name, last), 20*time.Second, func([]signal.Signal) bool {
+		return slices.Contains(numbers(k, name), float64(last))
 	})
-	got := temps(k)
+	got := numbers(k, name)
 	i := slices.Index(got, 1)
 	var want []float64
 	for v := 1; v <= last; v++ {
 		want = append(want, float64(v))
 	}
 	if i < 0 || !slices.Equal(got[i:], want) {
-		t.Errorf("temps committed from 1 on: %v, want 1 to %d, each once, in order", got[max(i, 0):], last)
+		t.Errorf("%s committed from 1 on: %v, want 1 to %d, each once, in order", name, got[max(i, 0):], last)
 	}
 }
 
@@ -76,7 +78,7 @@ func TestNodeOPCUAOutageKeepsTheSession(t *testing.T) {
 	}
 	time.Sleep(time.Second) // a few attempts refused
 	px.Restore()
-	checkTemps(t, st.sink, last)
+	checkOneToLast(t, st.sink, "temp", last)
 	if n := st.stat.Restores.Load(); n != 1 {
 		t.Errorf("%d sessions taken over, want 1", n)
 	}
@@ -102,7 +104,7 @@ func TestNodeOPCUALostMessageIsRepublished(t *testing.T) {
 	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 3, SourceTime: t0.Add(2 * time.Second)})
 	time.Sleep(500 * time.Millisecond)
 	px.Restore()
-	checkTemps(t, st.sink, 3)
+	checkOneToLast(t, st.sink, "temp", 3)
 	if n := st.stat.Republished.Load(); n != 1 {
 		t.Errorf("%d messages republished, want 1", n)
 	}
@@ -176,21 +178,7 @@ func TestNodeOPCUAOverflowReadBackFromHistory(t *testing.T) {
 	}
 	time.Sleep(time.Second)
 	px.Restore()
-	k.waitFor(t, "every count", 20*time.Second, func(s []signal.Signal) bool {
-		return has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(last) })
-	})
-	var got []float64
-	for _, g := range k.find("count") {
-		got = append(got, g.Value.Num)
-	}
-	i := slices.Index(got, 1)
-	var want []float64
-	for v := 1; v <= last; v++ {
-		want = append(want, float64(v))
-	}
-	if i < 0 || !slices.Equal(got[i:], want) {
-		t.Errorf("counts committed from 1 on: %v, want 1 to %d, each once, in order", got[max(i, 0):], last)
-	}
+	checkOneToLast(t, k, "count", last)
 	if n := st.stat.Restores.Load(); n != 1 {
 		t.Errorf("%d sessions taken over, want 1", n)
 	}

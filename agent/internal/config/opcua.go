@@ -33,6 +33,13 @@ var SecurityPolicies = []string{"None", "Basic256Sha256", "Aes128_Sha256_RsaOaep
 // MaxBackfill bounds opcua[].backfill.
 const MaxBackfill = 7 * 24 * time.Hour
 
+// Bounds of opcua[].session_timeout, and its default.
+const (
+	MinSessionTimeout     = 10 * time.Second
+	MaxSessionTimeout     = time.Hour
+	DefaultSessionTimeout = time.Minute
+)
+
 // OPCUA is one OPC UA server connection.
 type OPCUA struct {
 	Endpoint       string `yaml:"endpoint"`
@@ -64,7 +71,11 @@ type OPCUA struct {
 	// values) after a reconnect: what each node took while the agent was
 	// disconnected, since its last value, at most Backfill back.
 	Backfill time.Duration `yaml:"backfill"`
-	Nodes    []Node        `yaml:"nodes"`
+	// SessionTimeout is the session timeout asked of the server: how long
+	// it keeps the session, and its subscription and queued values, while
+	// the agent is disconnected or down.
+	SessionTimeout time.Duration `yaml:"session_timeout"`
+	Nodes          []Node        `yaml:"nodes"`
 
 	// DataDir and ApplicationURI are not read from the file: validation
 	// copies them from data_dir and agent_id.
@@ -152,6 +163,9 @@ func (c *Config) fillOPCUADefaults() {
 		if o.QueueSize == 0 {
 			o.QueueSize = 100
 		}
+		if o.SessionTimeout == 0 {
+			o.SessionTimeout = DefaultSessionTimeout
+		}
 		o.DataDir = c.DataDir
 		o.ApplicationURI = "urn:floorpulse:agent:" + c.AgentID
 	}
@@ -210,6 +224,9 @@ func (c *Config) validateOPCUA(i int) []error {
 	}
 	if o.Backfill < 0 || o.Backfill > MaxBackfill {
 		bad(p+".backfill", "must be between 0 (off) and %s, got %s", MaxBackfill, o.Backfill)
+	}
+	if o.SessionTimeout < MinSessionTimeout || o.SessionTimeout > MaxSessionTimeout {
+		bad(p+".session_timeout", "must be between %s and %s, got %s", MinSessionTimeout, MaxSessionTimeout, o.SessionTimeout)
 	}
 	errs = append(errs, o.Deadband.validate(p+".deadband", o.Mode)...)
 	if len(o.Nodes) == 0 {

@@ -47,6 +47,10 @@ func TestOPCUAProblemsNameTheKey(t *testing.T) {
 			section: "    backfill: 200h\n    nodes:\n      - {node_id: \"ns=1;s=a\", line: L1, equipment: M1, signal: run}\n",
 			want:    []string{"opcua[0].backfill: must be between 0 (off) and 168h0m0s, got 200h0m0s"},
 		},
+		"session timeout": {
+			section: "    session_timeout: 2h\n    nodes:\n      - {node_id: \"ns=1;s=a\", line: L1, equipment: M1, signal: run}\n",
+			want:    []string{"opcua[0].session_timeout: must be between 10s and 1h0m0s, got 2h0m0s"},
+		},
 		"mode": {
 			section: "    mode: push\n    nodes:\n      - {node_id: \"ns=1;s=a\", line: L1, equipment: M1, signal: run}\n",
 			want:    []string{`opcua[0].mode: unknown mode "push" (want subscribe or poll)`},

@@ -115,7 +115,7 @@ type Source struct {
 // New returns the source of a validated server configuration.
 func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
 	s := &Source{cfg: cfg, agent: agentID, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now,
-		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, sessionTimeout: sessionTimeout, last: map[uint32]*ua.DataValue{}}
+		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, sessionTimeout: cfg.SessionTimeout, last: map[uint32]*ua.DataValue{}}
 	s.lastSeen, s.saveSeenEvery, s.historyless = make([]time.Time, len(cfg.Nodes)), saveSeenEvery, make([]bool, len(cfg.Nodes))
 	for j, n := range cfg.Nodes {
 		site := n.Site

@@ -218,3 +218,19 @@ func TestRemoveStaleSessions(t *testing.T) {
 		}
 	}
 }
+
+// The session timeout asked of the server is session_timeout; the session
+// saved for a restart says what the server granted.
+func TestNodeOPCUASessionTimeoutAsked(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, SessionTimeout: 20 * time.Minute,
+		Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}, t.TempDir())
+	waitUntil(t, "subscribed", 20*time.Second, st.stat.Subscribed.Load)
+	saved, _, ok := st.src.loadSession()
+	if !ok {
+		t.Fatal("no saved session")
+	}
+	if saved.Timeout != 20*time.Minute {
+		t.Errorf("session timeout granted %s, want 20m", saved.Timeout)
+	}
+}

@@ -354,7 +354,7 @@ func clientSetup(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, identit
 		opcua.AutoReconnect(false), // Source.Run reconnects and recreates the subscription itself
 		opcua.DialTimeout(10 * time.Second),
 		opcua.RequestTimeout(10 * time.Second),
-		opcua.SessionTimeout(sessionTimeout),
+		opcua.SessionTimeout(cfg.SessionTimeout),
 	}
 	if cfg.Secured() {
 		id, err := LoadIdentity(cfg)

@@ -51,7 +51,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		return s.poll(ctx, sctx, l, lim.read)
 	}
 
-	sub, err := createSubscription(sctx, l, s.cfg.PublishingInterval)
+	sub, err := createSubscription(sctx, l, subscriptionParams(s.cfg.PublishingInterval, s.sessionTimeout))
 	if err != nil {
 		return false, fmt.Errorf("creating subscription: %w", err)
 	}
@@ -259,17 +259,15 @@ const (
 	subscriptionLifetime = 10 * time.Minute
 )
 
-// sessionTimeout is how long the server keeps a session whose connection
-// broke: a connection made within it takes the session over, with its
-// subscription.
-const sessionTimeout = time.Minute
-
 // subscriptionParams are the requested parameters of a subscription that
-// publishes every interval (> 0).
-func subscriptionParams(interval time.Duration) *opcua.SubscriptionParameters {
+// publishes every interval (> 0), in a session with the given timeout: the
+// subscription lives at least as long as the session does without a
+// connection, so that a session taken over still has it.
+func subscriptionParams(interval, sessionTimeout time.Duration) *opcua.SubscriptionParameters {
 	count := func(d time.Duration) uint32 { return uint32(max(1, (d+interval-1)/interval)) }
 	keep := count(keepAliveEvery)
-	return &opcua.SubscriptionParameters{Interval: interval, MaxKeepAliveCount: keep, LifetimeCount: max(3*keep, count(subscriptionLifetime))}
+	return &opcua.SubscriptionParameters{Interval: interval, MaxKeepAliveCount: keep,
+		LifetimeCount: max(3*keep, count(max(subscriptionLifetime, sessionTimeout)))}
 }
 
 // quietCheck is how many session checks a subscription may deliver

@@ -180,9 +180,14 @@ func TestSubscriptionParams(t *testing.T) {
 		{5 * time.Minute, 1, 3},   // the lifetime is at least three keep-alives
 		{50 * time.Millisecond, 100, 12000},
 	} {
-		p := subscriptionParams(tc.interval)
+		p := subscriptionParams(tc.interval, time.Minute)
 		if p.Interval != tc.interval || p.MaxKeepAliveCount != tc.keep || p.LifetimeCount != tc.lifetime {
 			t.Errorf("%v: interval %v, keep-alive %d, lifetime %d; want %d, %d", tc.interval, p.Interval, p.MaxKeepAliveCount, p.LifetimeCount, tc.keep, tc.lifetime)
 		}
+	}
+	// A session that lives longer without a connection keeps its
+	// subscription as long.
+	if p := subscriptionParams(time.Second, time.Hour); p.LifetimeCount != 3600 {
+		t.Errorf("lifetime %d at 1 s in a session of an hour, want 3600", p.LifetimeCount)
 	}
 }

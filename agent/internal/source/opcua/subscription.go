@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 )
 
@@ -42,8 +43,7 @@ type subscription struct {
 }
 
 // createSubscription creates the session's subscription.
-func createSubscription(ctx context.Context, c requester, interval time.Duration) (*subscription, error) {
-	p := subscriptionParams(interval)
+func createSubscription(ctx context.Context, c requester, p *opcua.SubscriptionParameters) (*subscription, error) {
 	res, err := send[*ua.CreateSubscriptionResponse](ctx, c, &ua.CreateSubscriptionRequest{
 		RequestedPublishingInterval: float64(p.Interval) / float64(time.Millisecond),
 		RequestedLifetimeCount:      p.LifetimeCount,

@@ -606,6 +606,11 @@ func TestNodeOPCUABackfillsAfterRestart(t *testing.T) {
 		return err == nil && strings.Contains(string(b), t0.Format(time.RFC3339Nano))
 	})
 	a.stop()
+	// The session the stopped source left has expired (else the next
+	// source resumes it, TestNodeOPCUARestartResumesTheSession).
+	if err := os.Remove(sessionPath(a.src.cfg)); err != nil {
+		t.Fatal(err)
+	}
 
 	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 2, SourceTime: t0.Add(2 * time.Second)})
 	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 3, SourceTime: t0.Add(3 * time.Second)})

@@ -234,3 +234,38 @@ func TestNodeOPCUASessionTimeoutAsked(t *testing.T) {
 		t.Errorf("session timeout granted %s, want 20m", saved.Timeout)
 	}
 }
+
+// A source that stops leaves its session at the server; the next one on
+// the same data_dir resumes it, commits what the server queued meanwhile
+// (a node without history, backfill off), and closes it.
+func TestNodeOPCUARestartResumesTheSession(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	dataDir := t.TempDir()
+	cfg := config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond,
+		Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}
+	a := startSource(t, cfg, dataDir)
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 1, SourceTime: t0})
+	a.sink.waitFor(t, "temp 1", 20*time.Second, func(s []signal.Signal) bool {
+		return has(s, "temp", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
+	})
+	a.stop()
+	for i := 2; i <= 5; i++ {
+		srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: i, SourceTime: t0.Add(time.Duration(i) * time.Second)})
+	}
+	b := startSource(t, cfg, dataDir)
+	b.sink.waitFor(t, "temp 5", 20*time.Second, func(s []signal.Signal) bool {
+		return has(s, "temp", func(g signal.Signal) bool { return g.Value == signal.Number(5) })
+	})
+	waitUntil(t, "a new session", 20*time.Second, b.stat.Subscribed.Load)
+	got := numbers(b.sink, "temp")
+	if i := slices.Index(got, 2); i < 0 || len(got) < i+4 || !slices.Equal(got[i:i+4], []float64{2, 3, 4, 5}) {
+		t.Errorf("temps after the restart: %v, want 2 to 5 once, in order", got)
+	}
+	if n := b.stat.Restores.Load(); n != 1 {
+		t.Errorf("%d sessions resumed, want 1", n)
+	}
+	if n := b.stat.Connects.Load(); n != 1 {
+		t.Errorf("%d connections after the resume, want 1", n)
+	}
+}

@@ -15,15 +15,16 @@ import (
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 )
 
-// A killed agent leaves its session at the server, which keeps it for the
-// session timeout (1 minute): with its subscription, the notification
+// A killed agent, or one that stops, leaves its session at the server,
+// which keeps it for the session timeout (session_timeout): with its
+// subscription, the notification
 // messages the agent had not acknowledged (received, perhaps not
 // committed) and the values its monitored items queued since. So while a
 // session lives, what is needed to activate it again (its authentication
 // token, the server's last nonce and certificate, the subscription's id)
 // is kept in data_dir/opcua/session-<hash>.json (mode 0600: the token is a
 // credential), written when the subscription is made and at each takeover,
-// and removed once the session is closed. A source that starts and finds
+// and removed once the session is closed (not when the agent stops). A source that starts and finds
 // the file activates that session on a new connection, commits every
 // message the server still holds, in order, then what the monitored items
 // queued, closes it (deleting its subscription) and goes on with a new
@@ -53,12 +54,12 @@ func sessionPath(cfg config.OPCUA) string {
 }
 
 // saveSession saves what activating sess again takes, and its
-// subscription's id. A failure is logged: the session is then not resumed
-// after a kill.
-func (s *Source) saveSession(sess *uaSession, sub *subscription) {
+// subscription's id, and reports whether it did. A failure is logged: the
+// session is then not resumed after a kill.
+func (s *Source) saveSession(sess *uaSession, sub *subscription) bool {
 	path := sessionPath(s.cfg)
 	if path == "" {
-		return
+		return false
 	}
 	b, err := json.Marshal(savedSession{Endpoint: s.cfg.Endpoint, Token: sess.Token.String(), ServerNonce: sess.ServerNonce,
 		ServerCert: sess.ServerCert, PolicyID: sess.ident.policyID, Timeout: sess.Timeout, Subscription: sub.id, Interval: sub.interval, KeepAlive: sub.keepAlive})
@@ -70,7 +71,9 @@ func (s *Source) saveSession(sess *uaSession, sub *subscription) {
 	}
 	if err != nil {
 		s.warn.Warn("saving the session failed: after a kill, what it held is not resumed", "file", path, "err", err)
+		return false
 	}
+	return true
 }
 
 // forgetSession removes the saved session.
@@ -123,7 +126,7 @@ func (s *Source) resume(ctx context.Context, started time.Time) (bool, error) {
 	}
 	again := false
 	defer func() {
-		if !again {
+		if !again && ctx.Err() == nil {
 			s.forgetSession()
 		}
 	}()
@@ -155,13 +158,19 @@ func (s *Source) resume(ctx context.Context, started time.Time) (bool, error) {
 		s.log.Info("the session of the last run is gone", "err", err)
 		return false, nil
 	}
-	defer l.close() // and its subscription
 	s.stat.Restores.Add(1)
 	s.refused = map[uint32]bool{}
 	sub := &subscription{id: saved.Subscription, interval: saved.Interval, keepAlive: saved.KeepAlive}
 	before := s.stat.SignalsIn.Load()
 	err = s.drain(ctx, l, sub)
 	in := s.stat.SignalsIn.Load() - before
+	if ctx.Err() != nil {
+		// Stopped meanwhile: the session stays for the next start.
+		again = true
+		closeClient(l.c)
+		return false, nil
+	}
+	l.close() // and its subscription
 	if err != nil {
 		s.log.Warn("resuming the session of the last run failed", "err", err, "signals", in)
 		return false, nil

@@ -28,9 +28,16 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
+	saved := false // the session is saved for the next start
 	defer func() {
 		s.stat.Connected.Store(false)
 		s.stat.Subscribed.Store(false)
+		if saved && ctx.Err() != nil {
+			// The agent stops: the session stays at the server, and the
+			// next start resumes it, so a restart loses nothing either.
+			closeClient(l.c)
+			return
+		}
 		l.close()
 		s.forgetSession()
 	}()
@@ -64,7 +71,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.interval,
 		"keep_alive", time.Duration(sub.keepAlive)*sub.interval, "lifetime", time.Duration(sub.lifetime)*sub.interval,
 		"clock_watched", wd != nil)
-	s.saveSession(l.sess, sub)
+	saved = s.saveSession(l.sess, sub)
 
 	for {
 		answered, err := s.serve(ctx, sctx, l, sub, wd)
@@ -85,7 +92,7 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 			return true, fmt.Errorf("%w; the session could not be taken over: %w", err, terr)
 		}
 		l = nl
-		s.saveSession(l.sess, sub)
+		saved = s.saveSession(l.sess, sub)
 		s.stat.Connected.Store(true)
 		s.stat.Connects.Add(1)
 		s.stat.Restores.Add(1)

@@ -100,6 +100,10 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 	}
 }
 
+// publishRetry is the wait before a Publish request the server refused as
+// one too many is sent again.
+const publishRetry = 100 * time.Millisecond
+
 // serve keeps the subscription publishing on link l, and checks the
 // session every keep-alive, until ctx ends or the session must end. It
 // reports whether a Publish request was answered, and why it ended: an
@@ -142,6 +146,13 @@ func (s *Source) serve(ctx, sctx context.Context, l *link, sub *subscription, wd
 					if wd != nil {
 						wd.handled(quietSince)
 					}
+				}
+			} else {
+				// Refused as one request too many: asked again a little later.
+				select {
+				case <-ctx.Done():
+					return answered, nil
+				case <-time.After(publishRetry):
 				}
 			}
 			s.publish(sctx, l, sub, answers)

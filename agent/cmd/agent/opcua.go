@@ -148,7 +148,7 @@ func runOPCUA(args []string, stdout, stderr io.Writer) int {
 }
 
 func browse(ctx context.Context, cfg config.OPCUA, root *ua.NodeID, depth int) ([]opcua.Entry, error) {
-	opts, err := opcua.ClientOptions(ctx, cfg, nil)
+	opts, err := opcua.ClientOptions(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}

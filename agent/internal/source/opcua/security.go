@@ -302,13 +302,6 @@ func inTrustDir(dir string, leaf *x509.Certificate) (bool, error) {
 	return err == nil, nil
 }
 
-// Dial options for one session, after choosing the endpoint and checking
-// the server's certificate. lost (may be nil) gets a value when the
-// connection ends.
-func (s *Source) clientOptions(ctx context.Context, lost chan<- struct{}) ([]opcua.Option, error) {
-	return ClientOptions(ctx, s.cfg, lost)
-}
-
 // Names the agent gives itself in sessions.
 const (
 	applicationName = "floorpulse agent"
@@ -317,34 +310,16 @@ const (
 
 // ClientOptions returns the gopcua options of a connection as cfg says:
 // the endpoint with exactly the configured policy and mode, the client
-// certificate, the trusted server certificate and the login. It never
-// settles for less security than configured.
-func ClientOptions(ctx context.Context, cfg config.OPCUA, lost chan<- struct{}) ([]opcua.Option, error) {
+// certificate, the trusted server certificate and the login (for a
+// session of gopcua's client: agent opcua browse). It never settles for
+// less security than configured.
+func ClientOptions(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, error) {
 	opts, _, err := clientSetup(ctx, cfg)
-	if err != nil {
-		return nil, err
-	}
-	if lost != nil {
-		opts = append(opts, notifyLost(lost))
-	}
-	return opts, nil
-}
-
-// notifyLost is the option that sends to lost (without waiting) when the
-// client's connection ends.
-func notifyLost(lost chan<- struct{}) opcua.Option {
-	return opcua.StateChangedFunc(func(st opcua.ConnState) {
-		if st == opcua.Disconnected || st == opcua.Closed {
-			select {
-			case lost <- struct{}{}:
-			default:
-			}
-		}
-	})
+	return opts, err
 }
 
 // clientSetup returns the options of ClientOptions, and the login of a
-// session the source creates itself.
+// session the source creates itself (the options' login is then unused).
 func clientSetup(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, identity, error) {
 	opts := []opcua.Option{
 		opcua.ApplicationName(applicationName),

@@ -142,9 +142,8 @@ func TestNodeOPCUAMonitoredItemsWithinServerLimit(t *testing.T) {
 
 // The server allows 3 monitored items per call, or 3 nodes per Read, but
 // states no limit: the source's first request of 7 is refused
-// (BadTooManyOperations, on which gopcua drops the connection), and the next
-// session sends half as many per call; the one after, if need be, half
-// again.
+// (BadTooManyOperations), and it sends them again half as many per call
+// (half again, if need be), in the same session.
 func TestNodeOPCUAPerCallLimitLearned(t *testing.T) {
 	for _, tc := range []struct {
 		name string

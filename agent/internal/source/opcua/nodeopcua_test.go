@@ -516,10 +516,7 @@ func testBackfill(t *testing.T, mode string) {
 		return has(s, "count", func(signal.Signal) bool { return true }) && has(s, "run", func(signal.Signal) bool { return true })
 	})
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 1, SourceTime: t0})
-	k.waitFor(t, "count 1", 10*time.Second, func(s []signal.Signal) bool {
-		return has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
-	})
+	setOne(t, srv, k, "Count", "count", 1, t0, 10*time.Second)
 
 	px.Cut()
 	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })

@@ -25,6 +25,16 @@ func numbers(k *sink, name string) []float64 {
 	return v
 }
 
+// setOne sets node-opcua's variable Line1.M01.<node> to v, stamped at, and
+// waits until the sink holds it as signal name.
+func setOne(t *testing.T, srv *testenv.NodeOPCUA, k *sink, node, name string, v float64, at time.Time, timeout time.Duration) {
+	t.Helper()
+	srv.Set(testenv.Value{Node: "Line1.M01." + node, Value: v, SourceTime: at})
+	k.waitFor(t, fmt.Sprintf("%s %v", name, v), timeout, func(s []signal.Signal) bool {
+		return has(s, name, func(g signal.Signal) bool { return g.Value == signal.Number(v) })
+	})
+}
+
 // startTempSource runs a source subscribed to node-opcua's Temp (a node
 // without history), through a proxy, with backfill off, and waits for
 // temp 1.
@@ -37,10 +47,7 @@ func startTempSource(t *testing.T) (*testenv.NodeOPCUA, *testenv.Proxy, *started
 		return has(s, "temp", func(signal.Signal) bool { return true })
 	})
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 1, SourceTime: t0})
-	st.sink.waitFor(t, "temp 1", 10*time.Second, func(s []signal.Signal) bool {
-		return has(s, "temp", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
-	})
+	setOne(t, srv, st.sink, "Temp", "temp", 1, t0, 10*time.Second)
 	return srv, px, st, t0
 }
 
@@ -168,10 +175,7 @@ func TestNodeOPCUAOverflowReadBackFromHistory(t *testing.T) {
 		Nodes: []config.Node{count}}, t.TempDir())
 	k := st.sink
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 1, SourceTime: t0})
-	k.waitFor(t, "count 1", 20*time.Second, func(s []signal.Signal) bool {
-		return has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
-	})
+	setOne(t, srv, k, "Count", "count", 1, t0, 20*time.Second)
 	px.Cut()
 	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
 	const last = 21
@@ -247,10 +251,7 @@ func TestNodeOPCUARestartResumesTheSession(t *testing.T) {
 		Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}
 	a := startSource(t, cfg, dataDir)
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: 1, SourceTime: t0})
-	a.sink.waitFor(t, "temp 1", 20*time.Second, func(s []signal.Signal) bool {
-		return has(s, "temp", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
-	})
+	setOne(t, srv, a.sink, "Temp", "temp", 1, t0, 20*time.Second)
 	a.stop()
 	for i := 2; i <= 5; i++ {
 		srv.Set(testenv.Value{Node: "Line1.M01.Temp", Value: i, SourceTime: t0.Add(time.Duration(i) * time.Second)})

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"time"
 
+	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
@@ -17,8 +18,11 @@ import (
 // subscriptions, and commits what changed: a value or status code
 // different from the last one committed, as a subscription's default
 // trigger reports (an absolute deadband holds back numeric changes within it). Status codes and both timestamps
-// are kept as a subscription keeps them.
-func (s *Source) poll(ctx, sctx context.Context, c requester, perCall int) (bool, error) {
+// are kept as a subscription keeps them. A connection that breaks has its
+// session taken over by a new one, as a subscription's has, unless no read
+// was answered since the last takeover. It reports whether it delivered
+// values, the link it ended on, and why it ended.
+func (s *Source) poll(ctx, sctx context.Context, l *link, opts []opcua.Option, perCall int) (bool, *link, error) {
 	perCall = max(perCall, 1)
 	var handles []uint32
 	for i, m := range s.nodes {
@@ -30,25 +34,51 @@ func (s *Source) poll(ctx, sctx context.Context, c requester, perCall int) (bool
 	defer tick.Stop()
 	alive := time.NewTicker(s.keepAlive)
 	defer alive.Stop()
-	healthy := false
+	healthy := false  // a first poll done
+	answered := false // a poll done on this connection
+	for {
+		err := s.pollAndWait(ctx, sctx, l, &handles, &perCall, tick, alive, func() {
+			answered = true
+			if !healthy {
+				healthy = true
+				s.stat.Subscribed.Store(true)
+				s.log.Info("polling", "nodes", len(handles), "poll_interval", s.cfg.PollInterval)
+			}
+		})
+		if err == nil || ctx.Err() != nil {
+			return healthy, l, nil
+		}
+		if !linkError(err) || !answered {
+			return healthy, l, err
+		}
+		nl, err := s.recoverLink(sctx, l, opts, err)
+		if err != nil {
+			return healthy, l, err
+		}
+		l, answered = nl, false
+		s.log.Info("session taken over by a new connection: polling goes on")
+	}
+}
+
+// pollAndWait polls (calling polled after each poll that succeeded) and
+// waits for the next poll, checking the connection each keep-alive, until
+// ctx ends (nil) or a poll or a check fails.
+func (s *Source) pollAndWait(ctx, sctx context.Context, c requester, handles *[]uint32, perCall *int,
+	tick, alive *time.Ticker, polled func()) error {
 	for {
 		var err error
-		handles, err = s.pollOnce(ctx, sctx, c, handles, &perCall)
+		*handles, err = s.pollOnce(ctx, sctx, c, *handles, perCall)
 		if err != nil {
-			return healthy, err
+			return err
 		}
-		if !healthy {
-			healthy = true
-			s.stat.Subscribed.Store(true)
-			s.log.Info("polling", "nodes", len(handles), "poll_interval", s.cfg.PollInterval)
-		}
+		polled()
 		for waiting := true; waiting; {
 			select {
 			case <-ctx.Done():
-				return true, nil
+				return nil
 			case <-alive.C:
 				if err := s.ping(sctx, c); err != nil {
-					return true, fmt.Errorf("keep-alive: %w", err)
+					return fmt.Errorf("keep-alive: %w", err)
 				}
 			case <-tick.C:
 				waiting = false

@@ -99,6 +99,35 @@ func TestNodeOPCUAOutageKeepsTheSession(t *testing.T) {
 	}
 }
 
+// Polling, a connection that breaks takes its session over too: no new
+// session per network cut, so a flapping network cannot fill the server's
+// sessions (a PLC often has a handful) with ones left behind until they
+// time out.
+func TestNodeOPCUAPollOutageKeepsTheSession(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
+	st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), Mode: config.ModePoll, PollInterval: 50 * time.Millisecond,
+		Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}, t.TempDir())
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	setOne(t, srv, st.sink, "Temp", "temp", 1, t0, 20*time.Second)
+	for cut := 1; cut <= 3; cut++ {
+		px.Cut()
+		waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
+		time.Sleep(500 * time.Millisecond) // a few attempts refused
+		px.Restore()
+		setOne(t, srv, st.sink, "Temp", "temp", float64(1+cut), t0.Add(time.Duration(cut)*time.Second), 20*time.Second)
+	}
+	if n := st.stat.Restores.Load(); n != 3 {
+		t.Errorf("%d sessions taken over, want 3", n)
+	}
+	if n := st.stat.Connects.Load(); n != 4 {
+		t.Errorf("%d connections, want 4", n)
+	}
+	if n := srv.Sessions(); n != 1 {
+		t.Errorf("the server has %d sessions, want 1", n)
+	}
+}
+
 // A notification message sent when the connection broke, lost on the
 // way, is asked for again (Republish) on the next connection: the server
 // keeps each message until the agent acknowledges it, which it does only

@@ -55,7 +55,9 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if s.cfg.Mode == config.ModePoll {
-		return s.poll(ctx, sctx, l, lim.read)
+		delivered, last, err := s.poll(ctx, sctx, l, opts, lim.read)
+		l = last // closed (or left) as it ends
+		return delivered, err
 	}
 
 	sub, err := createSubscription(sctx, l, subscriptionParams(s.cfg.PublishingInterval, s.sessionTimeout))
@@ -85,19 +87,29 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		if !errors.Is(err, errLink) || !answered {
 			return true, err
 		}
-		s.stat.Connected.Store(false)
-		s.warn.Warn("connection to the opc ua server lost; taking the session over to a new connection", "err", err)
-		nl, terr := s.takeOver(sctx, l, opts)
-		if terr != nil {
-			return true, fmt.Errorf("%w; the session could not be taken over: %w", err, terr)
+		nl, err := s.recoverLink(sctx, l, opts, err)
+		if err != nil {
+			return true, err
 		}
 		l = nl
 		saved = s.saveSession(l.sess, sub)
-		s.stat.Connected.Store(true)
-		s.stat.Connects.Add(1)
-		s.stat.Restores.Add(1)
 		s.log.Info("session taken over by a new connection: the subscription goes on", "subscription", sub.id)
 	}
+}
+
+// recoverLink takes the session of l, whose connection broke (lost), over
+// to a new connection, and counts it.
+func (s *Source) recoverLink(ctx context.Context, l *link, opts []opcua.Option, lost error) (*link, error) {
+	s.stat.Connected.Store(false)
+	s.warn.Warn("connection to the opc ua server lost; taking the session over to a new connection", "err", lost)
+	nl, err := s.takeOver(ctx, l, opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w; the session could not be taken over: %w", lost, err)
+	}
+	s.stat.Connected.Store(true)
+	s.stat.Connects.Add(1)
+	s.stat.Restores.Add(1)
+	return nl, nil
 }
 
 // publishRetry is the wait before a Publish request the server refused as

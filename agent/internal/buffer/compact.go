@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/floorpulse/floorpulse/pkg/atomicfile"
 )
 
 // DefaultCompactMinBytes is the file size below which the queue file is
@@ -86,7 +88,7 @@ func compactIfBloated(path string, minBytes int64, log *slog.Logger) error {
 	if compactHook != nil {
 		compactHook("renamed")
 	}
-	if err := syncDir(filepath.Dir(path)); err != nil {
+	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return err
 	}
 	after := int64(0)
@@ -134,16 +136,4 @@ func copyCompacted(src *bolt.DB, dst string) error {
 	}
 	defer f.Close()
 	return f.Sync()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", dir, err)
-	}
-	return nil
 }

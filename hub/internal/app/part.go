@@ -20,6 +20,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
+	"github.com/floorpulse/floorpulse/pkg/atomicfile"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -219,7 +220,10 @@ func (s *shared) restore(ctx context.Context, p int, path string) (uint64, error
 	if err := f.Close(); err != nil {
 		return 0, err
 	}
-	return seq, os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, err
+	}
+	return seq, atomicfile.SyncDir(filepath.Dir(path))
 }
 
 // snapshots uploads a snapshot every snapshot interval while the ack floor moves.

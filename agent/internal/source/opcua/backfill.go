@@ -16,6 +16,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/atomicfile"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -156,7 +157,7 @@ func (s *Source) saveSeen() {
 		err = os.MkdirAll(filepath.Dir(path), 0o700)
 	}
 	if err == nil {
-		err = writeFileAtomic(path, b, 0o600)
+		err = atomicfile.Write(path, b, 0o600)
 	}
 	if err != nil {
 		s.seenMu.Lock()

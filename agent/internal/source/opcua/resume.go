@@ -13,6 +13,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/atomicfile"
 )
 
 // A killed agent, or one that stops, leaves its session at the server,
@@ -67,7 +68,7 @@ func (s *Source) saveSession(sess *uaSession, sub *subscription) bool {
 		err = os.MkdirAll(filepath.Dir(path), 0o700)
 	}
 	if err == nil {
-		err = writeFileAtomic(path, b, 0o600)
+		err = atomicfile.Write(path, b, 0o600)
 	}
 	if err != nil {
 		s.warn.Warn("saving the session failed: after a kill, what it held is not resumed", "file", path, "err", err)

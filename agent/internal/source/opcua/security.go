@@ -23,6 +23,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/atomicfile"
 )
 
 // Errors a session attempt can end with.
@@ -88,10 +89,10 @@ func LoadIdentity(cfg config.OPCUA) (*ClientIdentity, error) {
 	}
 	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(id.Key)})
 	// The key first: a certificate without its key is never left behind.
-	if err := writeFileAtomic(keyPath, keyPEM, 0o600); err != nil {
+	if err := atomicfile.Write(keyPath, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(certPath, id.Cert, 0o644); err != nil {
+	if err := atomicfile.Write(certPath, id.Cert, 0o644); err != nil {
 		return nil, err
 	}
 	return id, nil
@@ -134,14 +135,6 @@ func newIdentity(appURI string) (*ClientIdentity, error) {
 		return nil, err
 	}
 	return &ClientIdentity{Cert: der, Key: key}, nil
-}
-
-func writeFileAtomic(path string, b []byte, perm os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, perm); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // readCert reads a certificate file in DER or PEM form and returns its DER.
@@ -258,7 +251,7 @@ func checkTrust(cfg config.OPCUA, serverCert []byte) error {
 	if cfg.DataDir != "" {
 		dir := filepath.Join(cfg.DataDir, pkiDir, "rejected")
 		p := filepath.Join(dir, thumb+".der")
-		if os.MkdirAll(dir, 0o700) == nil && writeFileAtomic(p, leaf.Raw, 0o644) == nil {
+		if os.MkdirAll(dir, 0o700) == nil && atomicfile.Write(p, leaf.Raw, 0o644) == nil {
 			hint = " (saved as " + p + ")"
 		}
 	}

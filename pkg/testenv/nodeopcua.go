@@ -208,6 +208,22 @@ func (n *NodeOPCUA) StallPublishing(on bool) {
 	n.command(map[string]any{"stall_publishing": on})
 }
 
+// Count has the server set variable node to 1, 2, ... to, one every
+// interval (on its own clock, each stamped with the time it is set), and
+// returns once counting started; CountedTo tells when it is done.
+func (n *NodeOPCUA) Count(node string, to int, every time.Duration) {
+	n.t.Helper()
+	n.command(map[string]any{"count": node, "to": to, "every_ms": every.Milliseconds()})
+}
+
+// CountedTo reports whether a Count of node to to is done.
+func (n *NodeOPCUA) CountedTo(node string, to int) bool {
+	n.mu.Lock()
+	p := n.Process
+	n.mu.Unlock()
+	return strings.Contains(p.Output(), fmt.Sprintf("counted %s to %d\n", node, to))
+}
+
 // command sends one command to the server and waits until it confirms.
 func (n *NodeOPCUA) command(cmd map[string]any) {
 	n.t.Helper()

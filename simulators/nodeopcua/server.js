@@ -28,7 +28,9 @@
 // (status a StatusCodes name or a number; value null for none);
 //   {"drop_subscriptions": true} deletes every subscription while the sessions stay;
 //   {"stall_publishing": true} takes publish requests and answers none (false answers them again),
-//   as a server whose publishing hung, while reads and the subscriptions stay.
+//   as a server whose publishing hung, while reads and the subscriptions stay;
+//   {"count": "Line1.M01.Temp", "to": 300, "every_ms": 5} sets the variable to 1, 2, ... 300, one
+//   every 5 ms, each stamped with the time it is set, then prints "counted <variable> to <n>".
 // Each gets "cmd ok <n>" or
 // "cmd error <message>" on standard output. The server prints "ready <port>" once it listens,
 // and "session created <n>" each time a client creates a session.
@@ -211,6 +213,24 @@ async function main() {
                     }
                     commands++;
                     process.stdout.write("dropped " + dropped + " subscriptions\n");
+                    process.stdout.write("cmd ok " + commands + "\n");
+                    continue;
+                }
+                if (c.count) {
+                    // Set the variable to 1, 2, ... c.to, one every c.every_ms,
+                    // stamped with the time of the set, then say so.
+                    const v = vars[c.count];
+                    if (!v) throw new Error("no variable " + c.count);
+                    let n = 0;
+                    const timer = setInterval(() => {
+                        n++;
+                        v.node.setValueFromSource(new Variant({ dataType: v.dataType, value: n }), StatusCodes.Good, new Date());
+                        if (n >= c.to) {
+                            clearInterval(timer);
+                            process.stdout.write("counted " + c.count + " to " + c.to + "\n");
+                        }
+                    }, c.every_ms);
+                    commands++;
                     process.stdout.write("cmd ok " + commands + "\n");
                     continue;
                 }

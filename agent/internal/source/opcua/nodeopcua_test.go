@@ -228,7 +228,7 @@ func TestNodeOPCUAUserPassword(t *testing.T) {
 		src := newSource(t, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		healthy, err := src.session(ctx)
+		healthy, err := src.session(ctx, nil)
 		if healthy || err == nil || !strings.Contains(err.Error(), `the server refused the login of user "operator"`) || !errors.Is(err, ua.StatusBadUserAccessDenied) {
 			t.Fatalf("session: healthy %v, err %v; want a refused login", healthy, err)
 		}
@@ -261,7 +261,7 @@ func TestNodeOPCUAUserPassword(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		before := srv.Sessions()
-		_, err := src.session(ctx)
+		_, err := src.session(ctx, nil)
 		if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "server_thumbprint: "+thumb) {
 			t.Fatalf("session: %v; want it refused, naming thumbprint %s", err, thumb)
 		}
@@ -349,7 +349,7 @@ func TestNodeOPCUASecurity(t *testing.T) {
 		src := newSource(t, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if healthy, err := src.session(ctx); healthy || err == nil {
+		if healthy, err := src.session(ctx, nil); healthy || err == nil {
 			t.Fatalf("session with an untrusted client certificate: healthy %v, err %v", healthy, err)
 		} else {
 			t.Logf("refused as expected: %v", err)

@@ -153,11 +153,12 @@ func (s *Source) Run(ctx context.Context) error {
 		start := time.Now()
 		var healthy bool
 		var err error
+		var left *leftSession
 		if resuming {
-			resuming, err = s.resume(ctx, started)
+			left, resuming, err = s.resume(ctx, started)
 		}
 		if !resuming {
-			healthy, err = s.session(ctx)
+			healthy, err = s.session(ctx, left)
 		}
 		if ctx.Err() != nil {
 			return nil

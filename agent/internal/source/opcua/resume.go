@@ -26,11 +26,15 @@ import (
 // is kept in data_dir/opcua/session-<hash>.json (mode 0600: the token is a
 // credential), written when the subscription is made and at each takeover,
 // and removed once the session is closed (not when the agent stops). A source that starts and finds
-// the file activates that session on a new connection, commits every
-// message the server still holds, in order, then what the monitored items
-// queued, closes it (deleting its subscription) and goes on with a new
-// session. A message committed before the kill, not yet acknowledged, is
-// committed again: the same signals, dropped downstream as duplicates.
+// the file activates that session on a new connection, builds its new
+// session and subscription, and before it takes anything from them commits
+// every message the old session still holds, in order, then what its
+// monitored items queued, and closes it (deleting its subscription): a
+// change made while the new monitored items were created is in one
+// subscription or both. A signal committed twice (a message committed
+// before the kill, not yet acknowledged, or a change in both
+// subscriptions) has the same id both times and is dropped downstream as
+// a duplicate.
 
 // savedSession is the file's content.
 type savedSession struct {
@@ -115,29 +119,33 @@ func (s *Source) loadSession() (savedSession, *ua.NodeID, bool) {
 	return saved, token, true
 }
 
-// resume takes over the session a killed agent left, commits what it
-// holds, and closes it. It is tried when the source starts, and again
-// while the server is unreachable, until the session's timeout has passed
-// since started (the last process sent its last request before that). It
-// reports whether to try again, and why.
-func (s *Source) resume(ctx context.Context, started time.Time) (bool, error) {
+// leftSession is the session the last run left, taken over at start, with
+// its subscription. It is drained once the new session's monitored items
+// are in place, so that a change made meanwhile is in one or the other.
+type leftSession struct {
+	l   *link
+	sub *subscription
+}
+
+// resume takes over the session the last run left (stopped or killed), to
+// be drained and closed by the next session. It is tried when the source
+// starts, and again while the server is unreachable, until the session's
+// timeout has passed since started (the last process sent its last request
+// before that). It reports whether to try again, and why.
+func (s *Source) resume(ctx context.Context, started time.Time) (*leftSession, bool, error) {
 	saved, token, ok := s.loadSession()
 	if !ok {
-		return false, nil
+		return nil, false, nil
 	}
-	again := false
-	defer func() {
-		if !again && ctx.Err() == nil {
-			s.forgetSession()
-		}
-	}()
-	unreachable := func(err error) (bool, error) {
-		again = linkError(err) && time.Now().Before(started.Add(saved.Timeout))
-		if again {
-			return true, fmt.Errorf("resuming the session of the last run: the server is unreachable: %w", err)
+	unreachable := func(err error) (*leftSession, bool, error) {
+		if linkError(err) && time.Now().Before(started.Add(saved.Timeout)) {
+			return nil, true, fmt.Errorf("resuming the session of the last run: the server is unreachable: %w", err)
 		}
 		s.log.Warn("not resuming the session of the last run", "err", err)
-		return false, nil
+		if ctx.Err() == nil {
+			s.forgetSession()
+		}
+		return nil, false, nil
 	}
 	opts, ident, err := clientSetup(ctx, s.cfg)
 	if err != nil {
@@ -157,35 +165,57 @@ func (s *Source) resume(ctx context.Context, started time.Time) (bool, error) {
 			return unreachable(err)
 		}
 		s.log.Info("the session of the last run is gone", "err", err)
-		return false, nil
+		if ctx.Err() == nil {
+			s.forgetSession()
+		}
+		return nil, false, nil
 	}
 	s.stat.Restores.Add(1)
-	s.refused = map[uint32]bool{}
-	sub := &subscription{id: saved.Subscription, interval: saved.Interval, keepAlive: saved.KeepAlive}
+	return &leftSession{l: l, sub: &subscription{id: saved.Subscription, interval: saved.Interval, keepAlive: saved.KeepAlive}}, false, nil
+}
+
+// finish commits what the left session holds, up to a notification
+// message the server put together at or after until (server time; zero:
+// what it holds now), and closes it, unless the agent stops meanwhile: the
+// session then stays for the next start, and so does its file. Its file is
+// removed otherwise, unless a new session is in place (until not zero):
+// that one's file replaces it.
+func (left *leftSession) finish(ctx context.Context, s *Source, until time.Time) {
+	if !until.IsZero() {
+		left.quicken(ctx, s)
+	}
 	before := s.stat.SignalsIn.Load()
-	err = s.drain(ctx, l, sub)
+	err := s.drain(ctx, left.l, left.sub, until)
 	in := s.stat.SignalsIn.Load() - before
 	if ctx.Err() != nil {
-		// Stopped meanwhile: the session stays for the next start.
-		again = true
-		closeClient(l.c)
-		return false, nil
+		closeClient(left.l.c)
+		return
 	}
-	l.close() // and its subscription
+	left.l.close() // and its subscription
+	if until.IsZero() {
+		// Else a new session is in place, and its file replaces this one
+		// at once: a kill in between still finds a file.
+		s.forgetSession()
+	}
 	if err != nil {
 		s.log.Warn("resuming the session of the last run failed", "err", err, "signals", in)
-		return false, nil
+		return
 	}
-	s.log.Info("resumed the session of the last run: committed what it held", "signals", in, "subscription", sub.id)
-	return false, nil
+	s.log.Info("resumed the session of the last run: committed what it held", "signals", in, "subscription", left.sub.id)
 }
 
 // drain commits every message the server holds for sub (unacknowledged
-// ones, asked for again in order) and what its monitored items queued.
-// The server answers the first Publish at once when it has values, or
-// else after the subscription's keep-alive.
-func (s *Source) drain(ctx context.Context, l *link, sub *subscription) error {
+// ones, asked for again in order) and what its monitored items queued:
+// with until zero, up to the first answer that says no more follow; else
+// up to an answer put together after until (server time), so that it
+// holds every change its items saw before until. The server answers a
+// Publish at once when it has a message ready or the subscription is late
+// (no request came for a publishing interval, as here), else when the next
+// values or the keep-alive are due.
+func (s *Source) drain(ctx context.Context, l *link, sub *subscription, until time.Time) error {
 	wait := time.Duration(max(sub.keepAlive, 1))*max(sub.interval, 10*time.Millisecond) + 5*time.Second
+	deadline := time.Now().Add(2 * wait)
+	armed := false // the next answer covers until
 	for {
 		req := &ua.PublishRequest{SubscriptionAcknowledgements: []*ua.SubscriptionAcknowledgement{}}
 		for _, q := range sub.acks {
@@ -223,10 +253,49 @@ func (s *Source) drain(ctx context.Context, l *link, sub *subscription) error {
 				return err
 			}
 		}
-		if !res.MoreNotifications {
+		switch {
+		case res.MoreNotifications:
+		case until.IsZero() || armed:
 			return nil
+		case answeredAfter(res, until):
+			// The next answer holds what the items saw up to an interval
+			// after the server answered this one (a late subscription
+			// answers at once with what it put together at its last
+			// interval, perhaps before until).
+			armed = true
+		case time.Now().After(deadline):
+			return fmt.Errorf("no notification message put together after %s came within %s", until.Format(time.RFC3339Nano), 2*wait)
 		}
 	}
+}
+
+// answeredAfter reports whether the server answered a Publish at or
+// after until (its time), or does not say when it answered.
+func answeredAfter(res *ua.PublishResponse, until time.Time) bool {
+	h := res.ResponseHeader
+	return h == nil || !plausible(h.Timestamp) || !h.Timestamp.Before(until)
+}
+
+// quicken has the left subscription answer every publishing interval, with
+// a keep-alive when it has nothing, so that its drain waits an interval,
+// not a keep-alive, for a message put together after a given time. A server
+// that refuses is logged: the drain then waits for its keep-alive.
+func (left *leftSession) quicken(ctx context.Context, s *Source) {
+	sub := left.sub
+	interval := max(sub.interval, time.Millisecond)
+	res, err := send[*ua.ModifySubscriptionResponse](ctx, left.l, &ua.ModifySubscriptionRequest{
+		SubscriptionID:              sub.id,
+		RequestedPublishingInterval: float64(interval) / float64(time.Millisecond),
+		RequestedLifetimeCount:      uint32(max(3, subscriptionLifetime/interval)),
+		RequestedMaxKeepAliveCount:  1,
+		MaxNotificationsPerPublish:  maxNotificationsPerPublish,
+	})
+	if err != nil {
+		s.log.Info("the server refused to shorten the keep-alive of the last run's subscription: draining it may wait for its keep-alive", "err", err)
+		return
+	}
+	sub.interval = time.Duration(res.RevisedPublishingInterval * float64(time.Millisecond))
+	sub.keepAlive = res.RevisedMaxKeepAliveCount
 }
 
 // RemoveStaleSessions removes the saved sessions in dataDir that belong to

@@ -17,7 +17,15 @@ import (
 
 // session runs one client session; it reports whether it got as far as
 // delivering values (subscribed, or a first poll done), and why it ended.
-func (s *Source) session(ctx context.Context) (bool, error) {
+// left (nil without) is the last run's session, drained and closed once
+// this session's monitored items are in place, before anything is taken
+// from them; or at the end, if it never got that far.
+func (s *Source) session(ctx context.Context, left *leftSession) (bool, error) {
+	defer func() {
+		if left != nil {
+			left.finish(ctx, s, time.Time{})
+		}
+	}()
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	opts, ident, err := clientSetup(sctx, s.cfg)
@@ -39,7 +47,9 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 			return
 		}
 		l.close()
-		s.forgetSession()
+		if saved { // else the file, if any, is the left session's
+			s.forgetSession()
+		}
 	}()
 	s.stat.Connected.Store(true)
 	s.stat.Connects.Add(1)
@@ -55,6 +65,10 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	if s.cfg.Mode == config.ModePoll {
+		if left != nil {
+			left.finish(ctx, s, time.Time{})
+			left = nil
+		}
 		delivered, last, err := s.poll(ctx, sctx, l, opts, lim.read)
 		l = last // closed (or left) as it ends
 		return delivered, err
@@ -69,6 +83,15 @@ func (s *Source) session(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	wd := s.watchClock(sctx, l, sub)
+	if left != nil {
+		// What the left session's items saw before this session's were in
+		// place: up to the server's time now.
+		left.finish(ctx, s, s.serverTime(sctx, l))
+		left = nil
+		if ctx.Err() != nil {
+			return false, nil
+		}
+	}
 	s.stat.Subscribed.Store(true)
 	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.interval,
 		"keep_alive", time.Duration(sub.keepAlive)*sub.interval, "lifetime", time.Duration(sub.lifetime)*sub.interval,
@@ -393,6 +416,30 @@ func (s *Source) ping(ctx context.Context, c requester) error {
 		}
 	}
 	return nil
+}
+
+// serverTime is the server's time now, as it stamps its answer to a Read;
+// zero when it cannot be had.
+func (s *Source) serverTime(ctx context.Context, c requester) time.Time {
+	ctx, cancel := context.WithTimeout(ctx, max(2*time.Second, s.keepAlive))
+	defer cancel()
+	res, err := read(ctx, c, &ua.ReadRequest{
+		NodesToRead:        []*ua.ReadValueID{{NodeID: ua.NewNumericNodeID(0, id.Server_ServerStatus_CurrentTime), AttributeID: ua.AttributeIDValue}},
+		TimestampsToReturn: ua.TimestampsToReturnNeither,
+	})
+	if err != nil {
+		s.log.Debug("reading the server's time failed", "err", err)
+		return time.Time{}
+	}
+	if t := res.ResponseHeader.Timestamp; plausible(t) {
+		return t
+	}
+	if len(res.Results) == 1 && res.Results[0] != nil && res.Results[0].Value != nil {
+		if t, ok := res.Results[0].Value.Value().(time.Time); ok && plausible(t) {
+			return t
+		}
+	}
+	return time.Time{}
 }
 
 // clockOffset is how far the server's clock is ahead of the agent's, from

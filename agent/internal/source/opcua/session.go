@@ -61,13 +61,13 @@ func (s *Source) session(ctx context.Context, left *leftSession) (bool, error) {
 	if err := s.resolve(sctx, l, lim.translate); err != nil {
 		return false, err
 	}
-	if err := s.backfill(sctx, l, lim.read); err != nil {
-		return false, err
-	}
 	if s.cfg.Mode == config.ModePoll {
 		if left != nil {
 			left.finish(ctx, s, time.Time{})
 			left = nil
+		}
+		if err := s.backfill(sctx, l, lim.read); err != nil {
+			return false, err
 		}
 		delivered, last, err := s.poll(ctx, sctx, l, opts, lim.read)
 		l = last // closed (or left) as it ends
@@ -91,6 +91,14 @@ func (s *Source) session(ctx context.Context, left *leftSession) (bool, error) {
 		if ctx.Err() != nil {
 			return false, nil
 		}
+	}
+	// What changed since the last value committed is read back from
+	// history once the monitored items are in place: a change is then in
+	// history or in their queues, however long the drain above or the
+	// history read took. Values in both are the same signals (same ids),
+	// dropped downstream as duplicates.
+	if err := s.backfill(sctx, l, lim.read); err != nil {
+		return false, err
 	}
 	s.stat.Subscribed.Store(true)
 	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.interval,

@@ -439,8 +439,8 @@ func (s *Source) serverTime(ctx context.Context, c requester) time.Time {
 		s.log.Debug("reading the server's time failed", "err", err)
 		return time.Time{}
 	}
-	if t := res.ResponseHeader.Timestamp; plausible(t) {
-		return t
+	if h := res.ResponseHeader; h != nil && plausible(h.Timestamp) {
+		return h.Timestamp
 	}
 	if len(res.Results) == 1 && res.Results[0] != nil && res.Results[0].Value != nil {
 		if t, ok := res.Results[0].Value.Value().(time.Time); ok && plausible(t) {

@@ -90,6 +90,9 @@ type NodeOPCUAOptions struct {
 	MaxNodesPerRead int      // the server's MaxNodesPerRead; 0 keeps node-opcua's default
 	HideLimits      bool     // state neither limit (0) while enforcing them
 	ClockOffset     int      // seconds the server's clock (ServerStatus.CurrentTime) runs ahead of the machine's; negative: behind
+	// MaxMonitoredItems is the most monitored items the server holds over
+	// all sessions (BadTooManyMonitoredItems beyond); 0 keeps node-opcua's default.
+	MaxMonitoredItems int
 }
 
 // NodeOPCUA is a running node-opcua test server (simulators/nodeopcua/server.js):
@@ -131,6 +134,9 @@ func StartNodeOPCUA(t testing.TB, o NodeOPCUAOptions) *NodeOPCUA {
 	}
 	if o.ClockOffset != 0 {
 		n.args = append(n.args, "--clock-offset", strconv.Itoa(o.ClockOffset))
+	}
+	if o.MaxMonitoredItems > 0 {
+		n.args = append(n.args, "--max-monitored-items", strconv.Itoa(o.MaxMonitoredItems))
 	}
 	n.start()
 	return n

@@ -2,6 +2,7 @@
 //
 //   node server.js --port 4841 --pki DIR [--trust CERT]... [--max-items-per-call N]
 //                  [--max-nodes-per-read N] [--hide-limits] [--clock-offset SECONDS]
+//                  [--max-monitored-items N]
 //
 // --clock-offset sets the server's clock (ServerStatus.CurrentTime) that far ahead of the machine's
 // (behind when negative), as a server whose time is not set.
@@ -51,7 +52,7 @@ const {
 } = require("node-opcua");
 
 function parseArgs(argv) {
-    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, maxNodesPerRead: 0, hideLimits: false, clockOffset: 0 };
+    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, maxNodesPerRead: 0, hideLimits: false, clockOffset: 0, maxMonitoredItems: 0 };
     for (let i = 0; i < argv.length; i++) {
         const v = argv[i + 1];
         switch (argv[i]) {
@@ -61,6 +62,7 @@ function parseArgs(argv) {
             case "--max-items-per-call": a.maxItemsPerCall = Number(v); i++; break;
             case "--max-nodes-per-read": a.maxNodesPerRead = Number(v); i++; break;
             case "--hide-limits": a.hideLimits = true; break;
+            case "--max-monitored-items": a.maxMonitoredItems = Number(v); i++; break;
             case "--clock-offset": a.clockOffset = Number(v); i++; break;
             default: throw new Error("unknown argument " + argv[i]);
         }
@@ -99,6 +101,8 @@ async function main() {
     // A sample rate of 0: a monitored item with sampling interval 0 reports every change of a
     // variable, as a PLC driver's exception-based items do, rather than the last within 50 ms.
     const serverCapabilities = { minSupportedSampleRate: 0 };
+    // The most monitored items the server holds, over all sessions (BadTooManyMonitoredItems beyond).
+    if (args.maxMonitoredItems > 0) serverCapabilities.maxMonitoredItems = args.maxMonitoredItems;
     if (args.maxItemsPerCall > 0 || args.maxNodesPerRead > 0) {
         serverCapabilities.operationLimits = {};
         if (args.maxItemsPerCall > 0) serverCapabilities.operationLimits.maxMonitoredItemsPerCall = args.maxItemsPerCall;

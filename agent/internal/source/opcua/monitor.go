@@ -44,18 +44,23 @@ func dataChangeFilter(d *config.Deadband) *ua.DataChangeFilter {
 	return f
 }
 
-// monitor creates the monitored items in requests of at most perCall items.
-// A node the server rejects is counted and logged (rate-limited); the
-// others go on. It returns how many items were created.
-func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall int) (int, error) {
+// monitor creates the monitored items of handles (nil: every node with a
+// node id) in requests of at most perCall items. A node the server rejects
+// is counted and logged (rate-limited); the others go on. With spare (the
+// server also holds the last run's items, about to be closed), a node
+// refused for want of room is not counted but returned, to be asked for
+// again once they are gone. It returns how many items were created.
+func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall int, handles []uint32, spare bool) (int, []uint32, error) {
 	perCall = max(perCall, 1)
-	var handles []uint32
-	for i, m := range s.nodes {
-		if m.nodeID != nil {
-			handles = append(handles, uint32(i))
+	if handles == nil {
+		for i, m := range s.nodes {
+			if m.nodeID != nil {
+				handles = append(handles, uint32(i))
+			}
 		}
 	}
 	created, rejected := 0, 0
+	var later []uint32
 	for start := 0; start < len(handles); {
 		batch := handles[start:min(start+perCall, len(handles))]
 		reqs := make([]*ua.MonitoredItemCreateRequest, len(batch))
@@ -68,22 +73,35 @@ func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall
 				perCall = next
 				continue
 			}
-			return created, fmt.Errorf("creating monitored items %d-%d of %d: %w", start, start+len(batch)-1, len(handles), err)
+			return created, nil, fmt.Errorf("creating monitored items %d-%d of %d: %w", start, start+len(batch)-1, len(handles), err)
 		}
 		start += len(batch)
 		for k, r := range res.Results {
-			if good(r.StatusCode) {
+			switch {
+			case good(r.StatusCode):
 				created++
-				continue
+			case spare && noRoom(r.StatusCode):
+				later = append(later, batch[k])
+			default:
+				rejected++
+				s.reject(s.nodes[batch[k]], "server rejected a monitored item", r.StatusCode)
 			}
-			rejected++
-			s.reject(s.nodes[batch[k]], "server rejected a monitored item", r.StatusCode)
 		}
 	}
 	if rejected > 0 {
 		s.log.Warn("server rejected monitored items", "rejected", rejected, "monitored", created)
 	}
-	return created, nil
+	if len(later) > 0 {
+		s.log.Info("server has no room for some monitored items while the last run's session holds its own: asking again once it is closed",
+			"items", len(later), "monitored", created)
+	}
+	return created, later, nil
+}
+
+// noRoom reports the statuses of a monitored item refused for want of
+// room at the server rather than for what it asks.
+func noRoom(sc ua.StatusCode) bool {
+	return sc == ua.StatusBadTooManyMonitoredItems || sc == ua.StatusBadResourceUnavailable || sc == ua.StatusBadOutOfMemory
 }
 
 // monitorBatch sends one CreateMonitoredItems request to subscription

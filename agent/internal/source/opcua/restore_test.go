@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -353,6 +354,38 @@ func TestNodeOPCUARestartWhileValuesChange(t *testing.T) {
 			}
 		}
 		t.Errorf("temps across the restart, duplicates dropped: %d values from 1, want 1 to %d once each, in order; lost: %v", len(got)-max(i, 0), last, lost)
+	}
+	if n := b.stat.Restores.Load(); n != 1 {
+		t.Errorf("%d sessions resumed, want 1", n)
+	}
+}
+
+// A restart needs room for two sessions' monitored items while the last
+// run's drains. A server whose monitored items are limited (over all
+// sessions) refuses some of the new session's; they are asked for again
+// once the old session is closed, rather than left out until the next
+// reconnect.
+func TestNodeOPCUARestartAtTheItemLimit(t *testing.T) {
+	const limit = 5 // the first run's 3 nodes and the clock, and 1 more
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{MaxMonitoredItems: limit})
+	dataDir := t.TempDir()
+	names := []string{"Temp", "Count", "Power"}
+	var nodes []config.Node
+	for _, n := range names {
+		nodes = append(nodes, nodeID(1, "Line1.M01."+n, strings.ToLower(n)))
+	}
+	cfg := config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: nodes}
+	a := startSource(t, cfg, dataDir)
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	setOne(t, srv, a.sink, "Temp", "temp", 1, t0, 20*time.Second)
+	a.stop()
+	b := startSource(t, cfg, dataDir)
+	waitUntil(t, "a new session", 20*time.Second, b.stat.Subscribed.Load)
+	for i, n := range names {
+		setOne(t, srv, b.sink, n, strings.ToLower(n), float64(10+i), t0.Add(time.Duration(1+i)*time.Second), 10*time.Second)
+	}
+	if n := b.src.Rejected(); n != 0 {
+		t.Errorf("%d nodes rejected after the restart, want 0", n)
 	}
 	if n := b.stat.Restores.Load(); n != 1 {
 		t.Errorf("%d sessions resumed, want 1", n)

@@ -78,11 +78,10 @@ func (s *Source) session(ctx context.Context, left *leftSession) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("creating subscription: %w", err)
 	}
-	n, err := s.monitor(sctx, l, sub.id, lim.monitor)
+	n, later, err := s.monitor(sctx, l, sub.id, lim.monitor, nil, left != nil)
 	if err != nil {
 		return false, err
 	}
-	wd := s.watchClock(sctx, l, sub)
 	if left != nil {
 		// What the left session's items saw before this session's were in
 		// place: up to the server's time now.
@@ -92,6 +91,16 @@ func (s *Source) session(ctx context.Context, left *leftSession) (bool, error) {
 			return false, nil
 		}
 	}
+	if len(later) > 0 {
+		// Refused while the left session's items took the room; the
+		// changes meanwhile come from history with backfill, below.
+		m, _, err := s.monitor(sctx, l, sub.id, lim.monitor, later, false)
+		if err != nil {
+			return false, err
+		}
+		n += m
+	}
+	wd := s.watchClock(sctx, l, sub)
 	// What changed since the last value committed is read back from
 	// history once the monitored items are in place: a change is then in
 	// history or in their queues, however long the drain above or the

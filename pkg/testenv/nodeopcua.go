@@ -93,6 +93,9 @@ type NodeOPCUAOptions struct {
 	// MaxMonitoredItems is the most monitored items the server holds over
 	// all sessions (BadTooManyMonitoredItems beyond); 0 keeps node-opcua's default.
 	MaxMonitoredItems int
+	// FirstSequence numbers each subscription's notification messages from
+	// it rather than 1 (node-opcua wraps them after 4294966271 to 1).
+	FirstSequence uint32
 }
 
 // NodeOPCUA is a running node-opcua test server (simulators/nodeopcua/server.js):
@@ -134,6 +137,9 @@ func StartNodeOPCUA(t testing.TB, o NodeOPCUAOptions) *NodeOPCUA {
 	}
 	if o.ClockOffset != 0 {
 		n.args = append(n.args, "--clock-offset", strconv.Itoa(o.ClockOffset))
+	}
+	if o.FirstSequence > 0 {
+		n.args = append(n.args, "--first-sequence", strconv.FormatUint(uint64(o.FirstSequence), 10))
 	}
 	if o.MaxMonitoredItems > 0 {
 		n.args = append(n.args, "--max-monitored-items", strconv.Itoa(o.MaxMonitoredItems))

@@ -2,7 +2,9 @@
 //
 //   node server.js --port 4841 --pki DIR [--trust CERT]... [--max-items-per-call N]
 //                  [--max-nodes-per-read N] [--hide-limits] [--clock-offset SECONDS]
-//                  [--max-monitored-items N]
+//                  [--max-monitored-items N] [--first-sequence N]
+// --first-sequence numbers each subscription's notification messages from N rather than 1
+// (node-opcua wraps them after 4294966271 to 1, as secure channels number chunks).
 //
 // --clock-offset sets the server's clock (ServerStatus.CurrentTime) that far ahead of the machine's
 // (behind when negative), as a server whose time is not set.
@@ -52,7 +54,7 @@ const {
 } = require("node-opcua");
 
 function parseArgs(argv) {
-    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, maxNodesPerRead: 0, hideLimits: false, clockOffset: 0, maxMonitoredItems: 0 };
+    const a = { port: 4841, pki: "pki", trust: [], maxItemsPerCall: 0, maxNodesPerRead: 0, hideLimits: false, clockOffset: 0, maxMonitoredItems: 0, firstSequence: 0 };
     for (let i = 0; i < argv.length; i++) {
         const v = argv[i + 1];
         switch (argv[i]) {
@@ -63,6 +65,7 @@ function parseArgs(argv) {
             case "--max-nodes-per-read": a.maxNodesPerRead = Number(v); i++; break;
             case "--hide-limits": a.hideLimits = true; break;
             case "--max-monitored-items": a.maxMonitoredItems = Number(v); i++; break;
+            case "--first-sequence": a.firstSequence = Number(v); i++; break;
             case "--clock-offset": a.clockOffset = Number(v); i++; break;
             default: throw new Error("unknown argument " + argv[i]);
         }
@@ -169,6 +172,14 @@ async function main() {
         return onPublish.call(this, message, channel);
     };
 
+    if (args.firstSequence > 0) {
+        const { ServerSidePublishEngine } = require("node-opcua-server");
+        const add = ServerSidePublishEngine.prototype.add_subscription;
+        ServerSidePublishEngine.prototype.add_subscription = function (subscription) {
+            subscription._sequence_number_generator._set(args.firstSequence);
+            return add.call(this, subscription);
+        };
+    }
     await server.start();
     if (args.hideLimits) {
         // Enforce the limits but state none (0), as some servers do:

@@ -181,6 +181,12 @@ func TestMissing(t *testing.T) {
 		{5, 4, nil},
 		{5, 8, []uint32{6, 7}},
 		{0xFFFFFFFE, 2, []uint32{0xFFFFFFFF, 1}},
+		{0xFFFFFFFF, 1, nil},
+		{shortWrap, 1, nil},
+		{shortWrap, 3, []uint32{1, 2}},
+		{shortWrap - 1, 2, []uint32{shortWrap, 1}},
+		{0xFFFFFFFD, 1, []uint32{0xFFFFFFFE, 0xFFFFFFFF}},
+		{0, 0x90000000, nil}, // a first message numbered past half the range: nothing before it
 	} {
 		if got, skipped := missing(c.last, c.next); !slices.Equal(got, c.want) || skipped != 0 {
 			t.Errorf("missing(%d, %d) = %v, %d, want %v, 0", c.last, c.next, got, skipped, c.want)
@@ -389,5 +395,31 @@ func TestNodeOPCUARestartAtTheItemLimit(t *testing.T) {
 	}
 	if n := b.stat.Restores.Load(); n != 1 {
 		t.Errorf("%d sessions resumed, want 1", n)
+	}
+}
+
+// Sequence numbers wrap: node-opcua's after 4294966271 (as secure channels
+// number their chunks), others after 4294967295, each to 1. Messages across
+// the wrap arrive in order, and none is taken for lost.
+func TestNodeOPCUASequenceNumbersWrap(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{FirstSequence: 4294966266})
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond,
+		Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}, t.TempDir())
+	t0 := time.Now().UTC().Truncate(time.Millisecond)
+	setOne(t, srv, st.sink, "Temp", "temp", 1, t0, 20*time.Second)
+	const last = 8
+	for i := 2; i <= last; i++ {
+		// A message each: a publishing interval apart.
+		setOne(t, srv, st.sink, "Temp", "temp", float64(i), t0.Add(time.Duration(i)*time.Second), 10*time.Second)
+	}
+	checkOneToLast(t, st.sink, "temp", last)
+	if n := st.stat.Unrecovered.Load(); n != 0 {
+		t.Errorf("%d messages taken for lost, want 0", n)
+	}
+	if n := st.stat.Republished.Load(); n != 0 {
+		t.Errorf("%d messages asked for again, want 0", n)
+	}
+	if n := st.stat.Connects.Load(); n != 1 {
+		t.Errorf("%d connections, want 1", n)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"syscall"
 	"time"
@@ -80,23 +81,45 @@ func after(a, b uint32) bool { return int32(a-b) > 0 }
 // last message taken; 0 for none) and before next: a data message's own
 // number, or the number a keep-alive announces for the next message. Those
 // were lost on the way. Only the last maxRepublish are returned; skipped
-// counts the others. Sequence numbers start at 1 and skip 0 when they
-// wrap.
+// counts the others. Sequence numbers start at 1 and wrap to 1, skipping
+// 0: after 4294967295, or, on servers that number them as secure channels
+// number their chunks (node-opcua), after shortWrap. A step across the
+// wrap from at most shortWrap is taken to wrap there: the numbers above,
+// which such a server never uses, are not asked for (a server wrapping at
+// 4294967295 would have lost more than 1,024 messages in a row).
 func missing(last, next uint32) (seqs []uint32, skipped uint32) {
 	if !after(next, last) {
 		return nil, 0
 	}
-	if n := next - last - 1; n > maxRepublish {
-		skipped = n - maxRepublish
-		last += skipped
+	top := uint32(math.MaxUint32) // the last number before the wrap
+	if next < last && last <= shortWrap {
+		top = shortWrap
 	}
-	for q := last + 1; q != next; q++ {
-		if q != 0 {
+	n := next - last - 1
+	if next < last {
+		n = (top - last) + (next - 1)
+	}
+	if n > maxRepublish {
+		skipped = n - maxRepublish
+	}
+	q := last
+	for i := uint32(0); i < n; i++ {
+		if q >= top {
+			q = 1
+		} else {
+			q++
+		}
+		if i >= skipped {
 			seqs = append(seqs, q)
 		}
 	}
 	return seqs, skipped
 }
+
+// shortWrap is the last sequence number before the wrap on servers that
+// number notification messages as secure channels number their chunks
+// (OPC UA Part 6: not past 4294967295 - 1024).
+const shortWrap = math.MaxUint32 - 1024
 
 // published is the answer to a Publish request.
 type published struct {
@@ -171,7 +194,7 @@ func (s *Source) publishedAnswer(ctx context.Context, c requester, sub *subscrip
 	if len(msg.NotificationData) == 0 { // a keep-alive
 		return nil
 	}
-	if !after(msg.SequenceNumber, sub.last) {
+	if sub.last != 0 && !after(msg.SequenceNumber, sub.last) {
 		// Committed before (a message asked for again that also came on
 		// its own): acknowledged again, not committed twice.
 		sub.acks = append(sub.acks, msg.SequenceNumber)

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/api"
-	"github.com/floorpulse/floorpulse/hub/internal/app"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
@@ -66,12 +65,12 @@ func newPlant(t *testing.T, influxURL string) plant {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
+	st, err := store.Open(cfg.StatePath())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	eng := engine.New(app.Options(cfg), nil)
+	eng := engine.New(cfg.EngineOptions(), nil)
 	at := func(d, h int) time.Time { return time.Date(2026, 10, d, h, 0, 0, 0, cfg.Location) }
 	s := func(eq, name string, v signal.Value, t time.Time) signal.Signal {
 		return signal.Signal{Site: "s1", Line: "L1", Equipment: eq, Name: name, Value: v, Time: t}
@@ -147,7 +146,7 @@ func TestOfflineFailsWhileHubHoldsStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
+	st, err := store.Open(cfg.StatePath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +193,7 @@ func runningHub(t *testing.T, p plant, in *testenv.Influx) (*httptest.Server, *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
+	st, err := store.Open(cfg.StatePath())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +202,7 @@ func runningHub(t *testing.T, p plant, in *testenv.Influx) (*httptest.Server, *s
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(app.Options(cfg), saved)
+	eng := engine.New(cfg.EngineOptions(), saved)
 	w := influx.New(influx.Config{URL: in.URL, Bucket: cfg.Influx.Bucket, Timeout: time.Minute})
 	t.Cleanup(w.Close)
 	svc := recompute.NewService(eng, w, st, slog.New(slog.NewTextHandler(io.Discard, nil)))

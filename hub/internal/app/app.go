@@ -1,9 +1,14 @@
-// Package app wires the hub: NATS (embedded or external), the durable state
-// store, the activity engine, the InfluxDB writer and the HTTP API, each a
-// Run(ctx) part supervised together. The order of a batch's effects is the
-// hub's delivery guarantee: state store commit, then InfluxDB write, then
-// JetStream ack. A crash anywhere before the ack redelivers the batch, and
-// both writes are idempotent, so nothing is lost or counted twice.
+// Package app wires the hub: NATS (embedded or external), the InfluxDB
+// writer, the event store and the HTTP API are shared by the hub; each
+// partition of the signals stream gets its own parts (state store, engine,
+// flusher, detection, recompute, consumer), built by one function for a
+// single hub and for each partition a partitioned hub holds. A single hub is
+// the partitioned hub with one partition that it always holds. Every part is
+// a Run(ctx) error supervised by an errgroup, so an error reaches Run's
+// caller. The order of a batch's effects (the hub's side of the delivery
+// guarantee, docs/delivery.md): state store commit, then JetStream ack; the
+// flusher writes the figures of the stored pending ranges to InfluxDB and
+// clears them only then.
 package app
 
 import (
@@ -13,101 +18,107 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
-	"github.com/floorpulse/floorpulse/hub/internal/activity"
-	"github.com/floorpulse/floorpulse/hub/internal/api"
-	"github.com/floorpulse/floorpulse/hub/internal/broker"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
-	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/events"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
-	"github.com/floorpulse/floorpulse/hub/internal/recompute"
-	"github.com/floorpulse/floorpulse/hub/internal/store"
-	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// Run runs the hub until ctx ends. With partitions.count above 1 it is one of
-// several hubs sharing the stream's partitions (see partitioned.go).
+// hub is what the partitions of one hub process share.
+type hub struct {
+	cfg   *config.Config
+	log   *slog.Logger
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	w     *influx.Writer
+	ev    *events.Store
+	stats *consume.Stats
+}
+
+// Run runs the hub until ctx ends or one of its parts fails. With
+// partitions.count above 1 it is one of several hubs sharing the stream's
+// partitions (partitioned.go); otherwise it holds the one partition itself.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
+	h, closeHub, err := open(ctx, cfg, log)
+	if h == nil || err != nil {
+		return err
+	}
+	defer closeHub()
+	start := h.single
 	if cfg.Partitions.Count > 1 {
-		return runPartitioned(ctx, cfg, log)
+		start = h.partitioned
 	}
-	st, err := store.Open(filepath.Join(cfg.DataDir, "state.db"))
+	run, api, err := start(ctx)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	saved, err := st.Load()
-	if err != nil {
-		return err
-	}
-	registry := Registry(cfg)
-	eng := engine.New(Options(cfg), saved)
-	pend, err := st.Pending()
-	if err != nil {
-		return err
-	}
-	log.Info("state loaded", "equipment", len(saved), "registered", len(registry), "pending", len(pend))
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return h.ev.Run(gctx) })
+	g.Go(func() error { return run(gctx) })
+	serveHTTP(gctx, g, cfg.HTTP, api, log)
+	return g.Wait()
+}
 
+// open connects to InfluxDB (waiting until it answers) and NATS (starting
+// the embedded server when no nats.url is set) and opens the event store.
+// It returns a nil hub, and no error, when ctx ends first.
+func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func(), error) {
+	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}}
+	var closers []func()
+	closeAll := func() {
+		for i := len(closers) - 1; i >= 0; i-- {
+			closers[i]()
+		}
+	}
 	w, err := openInflux(ctx, cfg, log)
 	if w == nil || err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer w.Close()
-
-	g, ctx := errgroup.WithContext(ctx)
+	h.w = w
+	closers = append(closers, w.Close)
 	nc, closeNATS, err := connectNATS(cfg, log)
 	if err != nil {
-		return err
+		closeAll()
+		return nil, nil, err
 	}
-	defer closeNATS()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
+	h.nc = nc
+	closers = append(closers, closeNATS)
+	if h.js, err = jetstream.New(nc); err != nil {
+		closeAll()
+		return nil, nil, err
 	}
+	if h.ev, err = openEvents(cfg, h.js, log); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closers = append(closers, func() { h.ev.Close() })
+	return h, closeAll, nil
+}
 
-	ev, err := openEvents(cfg, js, log)
+// single builds the one partition of a hub that is not partitioned: its
+// parts run until ctx ends, and its API is the hub's.
+func (h *hub) single(context.Context) (func(context.Context) error, http.Handler, error) {
+	pt, err := h.openPart(partSpec{p: 0, n: 1, path: h.cfg.StatePath()}, h.log)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	defer ev.Close()
-	runner, err := newRunner(cfg, eng, ev, log)
-	if err != nil {
-		return err
+	ccfg := consumeConfig(h.cfg)
+	run := func(ctx context.Context) error {
+		defer pt.close()
+		return pt.run(ctx, func(ctx context.Context) error {
+			return consume.Run(ctx, h.js, ccfg, pt.handle, h.stats, pt.log.With("part", "consume"))
+		})
 	}
-
-	stats := &consume.Stats{}
-	fl := newFlusher(eng, st, w, cfg.Influx.Timeout, log.With("part", "flush"))
-	fl.after = runner.Flushed
-	fl.mark(pend)
-	handle := func(ctx context.Context, sigs []signal.Signal) error {
-		changes, dirty := eng.Apply(sigs)
-		fl.mark(dirty) // before the commit: a flush in between keeps the stored range
-		if err := st.Save(changes, dirty); err != nil {
-			return fmt.Errorf("saving state: %w", err)
-		}
-		return runner.Signals(sigs) // gauge events stored before the ack
-	}
-	rc := recompute.NewService(eng, w, st, log.With("part", "recompute"))
-	g.Go(func() error { return fl.Run(ctx, cfg.Activity.FlushInterval) })
-	g.Go(func() error { return ev.Run(ctx) })
-	g.Go(func() error { return runner.Run(ctx, liveTick) })
-	g.Go(func() error { return rc.Run(ctx) })
-	g.Go(func() error {
-		return consume.Run(ctx, js, consumeConfig(cfg), handle, stats, log.With("part", "consume"))
-	})
-	serveHTTP(ctx, g, cfg.HTTP, api.New(eng, stats, cfg.Location, cfg.Site, nc,
-		api.WithRecompute(rc), api.WithEvents(ev.Handler()), api.WithOpenEvents(openEventsOf(ev, log))), log)
-	return g.Wait()
+	return run, pt.api, nil
 }
 
 // consumeConfig is what the hub consumes, from the configuration.
@@ -141,38 +152,6 @@ func openInflux(ctx context.Context, cfg *config.Config, log *slog.Logger) (*inf
 	}
 }
 
-// connectNATS starts the embedded server when no nats.url is configured and
-// connects to the server; the returned function closes both.
-func connectNATS(cfg *config.Config, log *slog.Logger) (*nats.Conn, func(), error) {
-	natsURL := cfg.NATS.URL
-	var srv *broker.Server
-	if natsURL == "" {
-		storeDir := cfg.NATS.StoreDir
-		if storeDir == "" {
-			storeDir = filepath.Join(cfg.DataDir, "jetstream")
-		}
-		var err error
-		srv, err = broker.Start(cfg.NATS.Listen, storeDir, log.With("part", "nats"))
-		if err != nil {
-			return nil, nil, err
-		}
-		natsURL = srv.URL()
-	}
-	nc, err := nats.Connect(natsURL, natsOptions(cfg, log)...)
-	if err != nil {
-		if srv != nil {
-			srv.Close()
-		}
-		return nil, nil, fmt.Errorf("connecting to nats %s: %w", natsURL, err)
-	}
-	return nc, func() {
-		nc.Close()
-		if srv != nil {
-			srv.Close()
-		}
-	}, nil
-}
-
 // serveHTTP serves h on addr (none when empty) until ctx ends.
 func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, h http.Handler, log *slog.Logger) {
 	if addr == "" {
@@ -192,51 +171,4 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, h http.Handl
 		defer cancel()
 		return srv.Shutdown(sctx)
 	})
-}
-
-// Options are the engine options of a configuration.
-func Options(cfg *config.Config) engine.Options {
-	return engine.Options{
-		Location: cfg.Location, Registry: Registry(cfg), Threshold: cfg.Threshold,
-		Timeout: cfg.State.SignalTimeout, MaxLateness: cfg.State.MaxLateness, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
-		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(), IdleRunningAfter: cfg.Activity.IdleRunningAfter,
-		OperatorThreshold: cfg.Operators.ActiveThreshold, OperatorTiers: cfg.OperatorTiers(), Attrition: cfg.AttritionRule(),
-	}
-}
-
-// Registry expands the configured equipment registry.
-func Registry(cfg *config.Config) []activity.Equipment {
-	var out []activity.Equipment
-	for _, r := range cfg.Registry {
-		site := r.Site
-		if site == "" {
-			site = cfg.Site
-		}
-		for _, id := range r.IDs {
-			out = append(out, activity.Equipment{Key: signal.Key{Site: site, Line: r.Line, Equipment: id}, Class: r.Class, Registered: true})
-		}
-	}
-	return out
-}
-
-func natsOptions(cfg *config.Config, log *slog.Logger) []nats.Option {
-	opts := []nats.Option{
-		nats.Name("floorpulse-hub"),
-		nats.MaxReconnects(-1),
-		nats.RetryOnFailedConnect(true),
-		nats.ReconnectWait(time.Second),
-		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			if err != nil {
-				log.Warn("nats disconnected", "err", err)
-			}
-		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
-	}
-	if cfg.NATS.User != "" {
-		opts = append(opts, nats.UserInfo(cfg.NATS.User, cfg.NATS.Password))
-	}
-	if cfg.NATS.Token != "" {
-		opts = append(opts, nats.Token(cfg.NATS.Token))
-	}
-	return opts
 }

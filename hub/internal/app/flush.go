@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
-	"github.com/floorpulse/floorpulse/hub/internal/influx"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -18,20 +17,15 @@ import (
 // batch is acknowledged; the flusher writes their figures to InfluxDB and
 // only then clears them, so every acknowledged change reaches InfluxDB,
 // however the hub stops, and a burst of batches costs one write per interval.
-// flush is the one place where computed figures (an engine.Result) are
-// written out.
-//
-// In a partitioned hub the flusher belongs to one partition and writes only
-// while the hub holds the partition's lease, and never past the lease's
-// deadline: a hub that lost a partition cannot overwrite the figures its new
-// holder writes.
+// flush is the one place where the engine's figures for pending ranges are
+// written out (recompute writes the ranges it is asked for). In a
+// partitioned hub its writer is the partition's leaseWriter.
 type flusher struct {
 	eng     *engine.Engine
 	st      *store.Store
-	w       *influx.Writer
+	w       writer
 	timeout time.Duration
 	log     *slog.Logger
-	lease   holder // nil: not partitioned
 	// after runs once a range's figures are written and before the range is
 	// cleared (the anomaly detectors); an error keeps the range pending.
 	after func(engine.Dirty) error
@@ -40,16 +34,7 @@ type flusher struct {
 	pending engine.Dirty
 }
 
-// holder is a partition lease as the flusher sees it.
-type holder interface {
-	Valid() bool
-	Deadline() time.Time
-}
-
-// errNotHeld is returned by work on a partition whose lease is not valid.
-var errNotHeld = errors.New("partition lease not held")
-
-func newFlusher(eng *engine.Engine, st *store.Store, w *influx.Writer, timeout time.Duration, log *slog.Logger) *flusher {
+func newFlusher(eng *engine.Engine, st *store.Store, w writer, timeout time.Duration, log *slog.Logger) *flusher {
 	return &flusher{eng: eng, st: st, w: w, timeout: timeout, log: log, pending: engine.Dirty{}}
 }
 
@@ -90,13 +75,6 @@ func (f *flusher) Run(ctx context.Context, interval time.Duration) error {
 }
 
 func (f *flusher) flush(ctx context.Context) error {
-	timeout := f.timeout
-	if f.lease != nil {
-		if !f.lease.Valid() {
-			return errNotHeld
-		}
-		timeout = min(timeout, time.Until(f.lease.Deadline()))
-	}
 	f.mu.Lock()
 	snap := f.pending
 	f.pending = engine.Dirty{}
@@ -105,7 +83,7 @@ func (f *flusher) flush(ctx context.Context) error {
 		return nil
 	}
 	res := f.eng.Figures(snap)
-	wctx, cancel := context.WithTimeout(ctx, timeout)
+	wctx, cancel := context.WithTimeout(ctx, f.timeout)
 	defer cancel()
 	if err := f.w.Write(wctx, res); err != nil {
 		f.mark(snap)

@@ -4,173 +4,153 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"os"
-	"path/filepath"
-	"strconv"
-	"sync"
+	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
-	"github.com/floorpulse/floorpulse/hub/internal/consume"
+	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
+	"github.com/floorpulse/floorpulse/hub/internal/recompute"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
-	"github.com/floorpulse/floorpulse/pkg/atomicfile"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// runPartition runs one held partition until ctx ends.
-//
-// Taking it over: the partition's latest snapshot (its store as of a moment
-// when every message up to the durable consumer's ack floor was stored) is
-// downloaded and opened; the messages after the snapshot's sequence, up to
-// the last one the durable consumer delivered to anybody, are replayed with
-// an ordered consumer (applying a signal twice changes nothing, and every
-// replayed signal marks its figures for rewriting); then the durable
-// consumer continues. So the state holds every message the partition's
-// previous holders acknowledged, and their unwritten figures are written.
-//
-// Handing it over (the lease is still valid when ctx ends: shutdown or
-// rebalancing): stop consuming, flush the figures, upload a snapshot. When
-// the lease was lost the state is dropped at once: nothing more is written.
-func (s *shared) runPartition(ctx context.Context, l *partition.Lease) error {
-	p, n := l.P, s.cfg.Partitions.Count
-	log := s.log.With("partition", p)
-	ccfg := consumeConfig(s.cfg)
-	ccfg.Consumer = partition.Consumer(s.cfg.NATS.Consumer, p)
-	ccfg.Filter = partition.Filter(s.cfg.NATS.SubjectPrefix, p)
-	ccfg.Accept = func(sig signal.Signal) bool { return partition.Of(sig.Site, n) == p }
+// partSpec names a partition: p of n, its local store, and its lease (nil
+// for a hub that is not partitioned and so holds its one partition always).
+type partSpec struct {
+	p, n  int
+	path  string
+	lease *partition.Lease
+}
 
-	path := filepath.Join(s.dir, fmt.Sprintf("p%d.db", p))
-	seq, err := s.restore(ctx, p, path)
+// part is one partition's parts: its state store and engine, the flusher
+// that writes its figures, detection, recompute and its HTTP API. The same
+// function builds them for a single hub and for every partition a
+// partitioned hub takes over.
+type part struct {
+	partSpec
+	log     *slog.Logger
+	st      *store.Store
+	eng     *engine.Engine
+	fl      *flusher
+	runner  *detect.Runner
+	rc      *recompute.Service
+	api     http.Handler
+	every   time.Duration // flush interval
+	loaded  int           // equipment loaded from the store
+	pending int           // ranges pending in the store at start
+}
+
+// openPart opens the partition's store and builds its parts over it. The
+// partition's open events must be in the event store by then (the runner
+// resumes them).
+func (h *hub) openPart(spec partSpec, log *slog.Logger) (*part, error) {
+	st, err := store.Open(spec.path)
 	if err != nil {
-		return fmt.Errorf("restoring partition %d: %w", p, err)
+		return nil, err
 	}
-	st, err := store.Open(path)
+	pt := &part{partSpec: spec, log: log, st: st}
+	if err := pt.build(h); err != nil {
+		st.Close()
+		return nil, err
+	}
+	log.Info("state loaded", "equipment", pt.loaded, "pending", pt.pending)
+	return pt, nil
+}
+
+func (pt *part) build(h *hub) error {
+	saved, err := pt.st.Load()
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	saved, err := st.Load()
+	pend, err := pt.st.Pending()
 	if err != nil {
 		return err
 	}
-	pend, err := st.Pending()
-	if err != nil {
+	pt.loaded, pt.pending = len(saved), len(pend)
+	opts := h.cfg.EngineOptions()
+	opts.Registry = registryOf(opts.Registry, pt.n, pt.p)
+	pt.eng = engine.New(opts, saved)
+	var w writer = h.w
+	if pt.lease != nil {
+		w = leaseWriter{w: h.w, lease: pt.lease}
+	}
+	pt.fl = newFlusher(pt.eng, pt.st, w, h.cfg.Influx.Timeout, pt.log.With("part", "flush"))
+	pt.fl.mark(pend)
+	pt.every = h.cfg.Activity.FlushInterval
+	if pt.runner, err = newRunner(h.cfg, pt.eng, h.ev, pt.log); err != nil {
 		return err
 	}
-	opts := Options(s.cfg)
-	opts.Registry = registryOf(opts.Registry, n, p)
-	eng := engine.New(opts, saved)
-	fl := newFlusher(eng, st, s.w, s.cfg.Influx.Timeout, log.With("part", "flush"))
-	fl.lease = l
-	fl.mark(pend)
-	if err := importEvents(ctx, s.js, s.cfg, p, n, s.ev, log); err != nil {
-		log.Warn("taking over the partition's events failed; open events may be alerted again", "err", err)
+	pt.fl.after = pt.runner.Flushed
+	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"))
+	pt.api = api.New(pt.eng, h.stats, h.cfg.Location, h.cfg.Site, h.nc,
+		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(openEventsOf(h.ev, pt.log)))
+	return nil
+}
+
+// handle makes a batch's effects durable: applied to the engine, stored
+// with the ranges whose figures it made stale, and its gauge events stored,
+// all before the consumer acknowledges it.
+func (pt *part) handle(_ context.Context, sigs []signal.Signal) error {
+	if pt.lease != nil && !pt.lease.Valid() {
+		return errNotHeld
 	}
-	runner, err := newRunner(s.cfg, eng, s.ev, log)
-	if err != nil {
-		return err
+	changes, dirty := pt.eng.Apply(sigs)
+	pt.fl.mark(dirty) // before the commit: a flush in between keeps the stored range
+	if err := pt.st.Save(changes, dirty); err != nil {
+		return fmt.Errorf("saving state: %w", err)
 	}
-	fl.after = runner.Flushed
-	handle := func(ctx context.Context, sigs []signal.Signal) error {
-		if !l.Valid() {
-			return errNotHeld
+	return pt.runner.Signals(sigs)
+}
+
+// run runs the parts until ctx ends or one of them fails. The consumer,
+// detection, recompute and the extra parts stop first, then the flusher, so
+// that its last flush writes what the consumer stored. Every error reaches
+// the caller.
+func (pt *part) run(ctx context.Context, consumer func(context.Context) error, extra ...func(context.Context) error) error {
+	fctx, stopFlush := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopFlush()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return pt.fl.Run(fctx, pt.every) })
+	g.Go(func() error {
+		defer stopFlush()
+		inner, ictx := errgroup.WithContext(gctx)
+		inner.Go(func() error { return stopped(ictx, "consumer", consumer(ictx)) })
+		inner.Go(func() error { return pt.runner.Run(ictx, liveTick) })
+		inner.Go(func() error { return pt.rc.Run(ictx) })
+		for _, f := range extra {
+			inner.Go(func() error { return f(ictx) })
 		}
-		changes, dirty := eng.Apply(sigs)
-		fl.mark(dirty) // before the commit: a flush in between keeps the stored range
-		if err := st.Save(changes, dirty); err != nil {
-			return fmt.Errorf("saving state: %w", err)
-		}
-		return runner.Signals(sigs) // gauge events stored before the ack
-	}
+		return inner.Wait()
+	})
+	return g.Wait()
+}
 
-	stream, err := s.js.Stream(ctx, s.cfg.NATS.Stream)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", s.cfg.NATS.Stream, err)
+// close closes the partition's store.
+func (pt *part) close() {
+	if err := pt.st.Close(); err != nil {
+		pt.log.Warn("closing the state store", "err", err)
 	}
-	cons, err := consume.Durable(ctx, stream, ccfg)
-	if err != nil {
-		return err
-	}
-	ci, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("consumer %s: %w", ccfg.Consumer, err)
-	}
-	replayed, last, err := consume.Replay(ctx, s.js, ccfg, seq+1, ci.Delivered.Stream, handle)
-	if err != nil && ctx.Err() == nil {
-		return fmt.Errorf("replaying partition %d: %w", p, err)
-	}
-	if last < ci.Delivered.Stream && ctx.Err() == nil && ci.Delivered.Stream > seq {
-		log.Warn("replay ended before the last delivered message (aged out of the stream?)", "replayed_to", last, "delivered", ci.Delivered.Stream)
-	}
-	if ctx.Err() == nil {
-		log.Info("partition taken over", "snapshot_seq", seq, "replayed", replayed, "replayed_to", last,
-			"delivered", ci.Delivered.Stream, "equipment", len(saved), "pending", len(pend))
-	}
+}
 
-	s.setAPI(p, api.New(eng, s.stats, s.cfg.Location, s.cfg.Site, s.nc, api.WithEvents(s.ev.Handler()), api.WithOpenEvents(openEventsOf(s.ev, log))))
-	defer s.setAPI(p, nil)
-
-	// Consumer and snapshots stop first, then the flusher (its last flush
-	// writes what the consumer stored), then the final snapshot.
-	cctx, cstop := context.WithCancel(context.Background())
-	defer cstop()
-	fctx, fstop := context.WithCancel(context.Background())
-	defer fstop()
-	var wg sync.WaitGroup
-	loopDone := make(chan error, 1)
-	wg.Add(3)
-	go func() {
-		defer wg.Done()
-		loopDone <- consume.Loop(cctx, cons, ccfg, handle, s.stats, log.With("part", "consume"))
-	}()
-	go func() {
-		defer wg.Done()
-		_ = runner.Run(cctx, liveTick)
-	}()
-	go func() {
-		defer wg.Done()
-		s.snapshots(cctx, p, st, cons, l, path, seq, log)
-	}()
-	flushed := make(chan struct{})
-	go func() {
-		defer close(flushed)
-		_ = fl.Run(fctx, s.cfg.Activity.FlushInterval)
-	}()
-	var runErr error
-	select {
-	case <-ctx.Done():
-	case runErr = <-loopDone:
-		if runErr == nil {
-			runErr = errors.New("consumer stopped")
-		}
+// stopped turns a part's return before ctx ended into an error.
+func stopped(ctx context.Context, name string, err error) error {
+	if err == nil && ctx.Err() == nil {
+		return fmt.Errorf("%s stopped", name)
 	}
-	cstop()
-	wg.Wait()
-	fstop()
-	<-flushed
-	if !l.Valid() {
-		log.Info("partition dropped")
-		return runErr
-	}
-	sctx, cancel := context.WithTimeout(context.Background(), s.cfg.Influx.Timeout)
-	defer cancel()
-	if sq, err := s.snapshot(sctx, p, st, cons, l, path); err != nil {
-		log.Warn("final snapshot failed; the next holder replays from the previous one", "err", err)
-	} else {
-		log.Info("partition handed over", "snapshot_seq", sq)
-	}
-	return runErr
+	return err
 }
 
 // registryOf is the part of the registry whose sites fall in partition p.
 func registryOf(all []activity.Equipment, n, p int) []activity.Equipment {
+	if n <= 1 {
+		return all
+	}
 	var out []activity.Equipment
 	for _, eq := range all {
 		if partition.Of(eq.Key.Site, n) == p {
@@ -180,109 +160,30 @@ func registryOf(all []activity.Equipment, n, p int) []activity.Equipment {
 	return out
 }
 
-// restore replaces the local store of partition p with its latest snapshot
-// (or removes it when there is none) and returns the stream sequence the
-// snapshot covers.
-func (s *shared) restore(ctx context.Context, p int, path string) (uint64, error) {
-	res, err := s.obs.Get(ctx, partition.Object(p))
-	if errors.Is(err, jetstream.ErrObjectNotFound) {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return 0, err
-		}
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	defer res.Close()
-	info, err := res.Info()
-	if err != nil {
-		return 0, err
-	}
-	seq, err := strconv.ParseUint(info.Metadata["seq"], 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("snapshot %s: bad seq %q", info.Name, info.Metadata["seq"])
-	}
-	tmp := path + ".restore"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return 0, err
-	}
-	defer os.Remove(tmp)
-	if _, err := io.Copy(f, res); err != nil { // verifies the object's digest at the end
-		f.Close()
-		return 0, fmt.Errorf("downloading snapshot %s: %w", info.Name, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return 0, err
-	}
-	if err := f.Close(); err != nil {
-		return 0, err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return 0, err
-	}
-	return seq, atomicfile.SyncDir(filepath.Dir(path))
+// writer writes computed figures (InfluxDB).
+type writer interface {
+	Write(ctx context.Context, res engine.Result) error
 }
 
-// snapshots uploads a snapshot every snapshot interval while the ack floor moves.
-func (s *shared) snapshots(ctx context.Context, p int, st *store.Store, cons jetstream.Consumer, l *partition.Lease, path string, prev uint64, log *slog.Logger) {
-	t := time.NewTicker(s.cfg.Partitions.SnapshotInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		ci, err := cons.Info(ctx)
-		if err != nil || ci.AckFloor.Stream == prev {
-			continue
-		}
-		seq, err := s.snapshot(ctx, p, st, cons, l, path)
-		if err != nil {
-			if ctx.Err() == nil {
-				log.Warn("snapshot failed", "err", err)
-			}
-			continue
-		}
-		prev = seq
-		log.Debug("snapshot uploaded", "seq", seq)
+// leaseWriter writes only while the partition's lease is held, and never
+// past its deadline: a hub that lost a partition cannot overwrite the
+// figures its new holder writes.
+type leaseWriter struct {
+	w     writer
+	lease interface {
+		Valid() bool
+		Deadline() time.Time
 	}
 }
 
-// snapshot uploads the partition's store with the stream sequence it covers:
-// the durable consumer's ack floor, read before the store is copied (every
-// acknowledged message was stored before its ack) and while the lease was
-// valid (so nobody else acknowledged anything of the partition).
-func (s *shared) snapshot(ctx context.Context, p int, st *store.Store, cons jetstream.Consumer, l *partition.Lease, path string) (uint64, error) {
-	if !l.Valid() {
-		return 0, errNotHeld
+func (l leaseWriter) Write(ctx context.Context, res engine.Result) error {
+	if !l.lease.Valid() {
+		return errNotHeld
 	}
-	ci, err := cons.Info(ctx)
-	if err != nil {
-		return 0, err
-	}
-	if !l.Valid() {
-		return 0, errNotHeld
-	}
-	seq := ci.AckFloor.Stream
-	tmp := path + ".snapshot"
-	defer os.Remove(tmp)
-	if err := st.Backup(tmp); err != nil {
-		return 0, fmt.Errorf("copying the store: %w", err)
-	}
-	f, err := os.Open(tmp)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	_, err = s.obs.Put(ctx, jetstream.ObjectMeta{Name: partition.Object(p), Metadata: map[string]string{
-		"seq": strconv.FormatUint(seq, 10), "hub": s.hubID, "partitions": strconv.Itoa(s.cfg.Partitions.Count),
-	}}, f)
-	if err != nil {
-		return 0, fmt.Errorf("uploading snapshot: %w", err)
-	}
-	return seq, nil
+	ctx, cancel := context.WithDeadline(ctx, l.lease.Deadline())
+	defer cancel()
+	return l.w.Write(ctx, res)
 }
+
+// errNotHeld is returned by work on a partition whose lease is not valid.
+var errNotHeld = errors.New("partition lease not held")

@@ -111,26 +111,6 @@ func hoursByState(secs [state.NumStates]float64) map[string]float64 {
 	return out
 }
 
-// options are the engine options of a configuration, as the hub builds them.
-func options(cfg *config.Config) engine.Options {
-	var reg []activity.Equipment
-	for _, r := range cfg.Registry {
-		site := r.Site
-		if site == "" {
-			site = cfg.Site
-		}
-		for _, id := range r.IDs {
-			reg = append(reg, activity.Equipment{Key: signal.Key{Site: site, Line: r.Line, Equipment: id}, Class: r.Class, Registered: true})
-		}
-	}
-	return engine.Options{
-		Location: cfg.Location, Registry: reg, Threshold: cfg.Threshold,
-		Timeout: cfg.State.SignalTimeout, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
-		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(),
-		OperatorThreshold: cfg.Operators.ActiveThreshold, OperatorTiers: cfg.OperatorTiers(), Attrition: cfg.AttritionRule(),
-	}
-}
-
 func readBatches(t *testing.T, path string) [][]signal.Signal {
 	t.Helper()
 	f, err := os.Open(path)
@@ -163,7 +143,7 @@ func runCase(t *testing.T, dir string) Golden {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(options(cfg), nil)
+	eng := engine.New(cfg.EngineOptions(), nil)
 	out := Golden{Batches: [][]string{}, Equipment: []GoldenEquipment{}, Lines: []GoldenLine{}, Operators: []GoldenOperator{}}
 	all := engine.Dirty{}
 	for _, b := range readBatches(t, filepath.Join(dir, "signals.jsonl")) {

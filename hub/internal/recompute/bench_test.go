@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
@@ -48,29 +47,13 @@ equipment:
 	return cfg
 }
 
-// options are the engine options of a configuration (as the hub builds them).
-func options(cfg *config.Config) engine.Options {
-	var reg []activity.Equipment
-	for _, r := range cfg.Registry {
-		for _, id := range r.IDs {
-			reg = append(reg, activity.Equipment{Key: signal.Key{Site: cfg.Site, Line: r.Line, Equipment: id}, Class: r.Class, Registered: true})
-		}
-	}
-	return engine.Options{
-		Location: cfg.Location, Registry: reg, Threshold: cfg.Threshold,
-		Timeout: cfg.State.SignalTimeout, StateCodes: cfg.StateCodes(), Calendar: cfg.CalendarOf,
-		Kinds: cfg.Activity.Periods, Tiers: cfg.Tiers(),
-		OperatorThreshold: cfg.Operators.ActiveThreshold, OperatorTiers: cfg.OperatorTiers(), Attrition: cfg.AttritionRule(),
-	}
-}
-
 // feed applies synthetic signals for [from, to) to eng, a day at a time:
 // every machine changes state every 20 to 60 minutes (mostly running),
 // reports power every 5 minutes, and gets the operator of its pair of
 // machines at every shift change. It returns the number of signals.
 func feed(eng *engine.Engine, cfg *config.Config, from, to time.Time) int {
 	rng := rand.New(rand.NewPCG(1, 2))
-	keys := options(cfg).Registry
+	keys := cfg.EngineOptions().Registry
 	next := make([]time.Time, len(keys))
 	for i := range next {
 		next[i] = from.Add(time.Duration(rng.IntN(3600)) * time.Second)
@@ -120,7 +103,7 @@ func feed(eng *engine.Engine, cfg *config.Config, from, to time.Time) int {
 func BenchmarkRecomputeMonth(b *testing.B) {
 	in := testenv.StartInflux(b, "floorpulse")
 	cfg := plantConfig(b, 20, 50)
-	eng := engine.New(options(cfg), nil)
+	eng := engine.New(cfg.EngineOptions(), nil)
 	from := time.Date(2026, 10, 1, 0, 0, 0, 0, cfg.Location)
 	to := from.AddDate(0, 1, 0)
 	t0 := time.Now()

@@ -82,7 +82,7 @@ func TestRunWritesEveryPeriod(t *testing.T) {
 	}
 	in := testenv.StartInflux(t, "floorpulse")
 	cfg := plantConfig(t, 2, 3)
-	eng := engine.New(options(cfg), nil)
+	eng := engine.New(cfg.EngineOptions(), nil)
 	from := time.Date(2026, 10, 30, 0, 0, 0, 0, cfg.Location)
 	feed(eng, cfg, from, from.AddDate(0, 0, 4))
 	w := influx.New(influx.Config{URL: in.URL, Bucket: "floorpulse/autogen", Timeout: time.Minute})
@@ -159,7 +159,7 @@ func TestServiceStoresPendingAndClears(t *testing.T) {
 	}
 	defer st.Close()
 	cfg := plantConfig(t, 2, 2)
-	eng := engine.New(options(cfg), nil)
+	eng := engine.New(cfg.EngineOptions(), nil)
 	from := time.Date(2026, 10, 1, 0, 0, 0, 0, cfg.Location)
 	feed(eng, cfg, from, from.AddDate(0, 0, 2))
 	w := influx.New(influx.Config{URL: in.URL, Bucket: "floorpulse/autogen", Timeout: time.Minute})

@@ -18,11 +18,13 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -39,9 +41,27 @@ type Store struct {
 	db *bolt.DB
 }
 
+// ErrLocked is returned by Open when another process (a running hub) holds
+// the store for longer than the open waits.
+var ErrLocked = errors.New("state store is locked")
+
+// Option changes how Open opens the store.
+type Option func(*bolt.Options)
+
+// Wait sets how long Open waits for another process to release the store
+// (default 5 s).
+func Wait(d time.Duration) Option { return func(o *bolt.Options) { o.Timeout = d } }
+
 // Open opens (or creates) the store at path.
-func Open(path string) (*Store, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+func Open(path string, opts ...Option) (*Store, error) {
+	bo := &bolt.Options{Timeout: 5 * time.Second}
+	for _, o := range opts {
+		o(bo)
+	}
+	db, err := bolt.Open(path, 0o600, bo)
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening state store %s: %w", path, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -39,7 +40,7 @@ func newFlusher(eng *engine.Engine, st *store.Store, w writer, timeout time.Dura
 }
 
 // mark adds ranges to the pending set.
-func (f *flusher) mark(d map[signal.Key][2]int64) {
+func (f *flusher) mark(d map[signal.Key]state.Range) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	engine.Dirty(f.pending).Merge(d)
@@ -99,7 +100,7 @@ func (f *flusher) flush(ctx context.Context) error {
 	// the lock keeps a batch from marking in between.
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	done := map[signal.Key][2]int64{}
+	done := map[signal.Key]state.Range{}
 	for k, r := range snap {
 		if _, again := f.pending[k]; !again {
 			done[k] = r

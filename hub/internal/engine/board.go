@@ -28,7 +28,7 @@ type Now struct {
 func (e *Engine) Line(site, line string, now time.Time) []Now {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
-	keys := append([]signal.Key(nil), e.lines[[2]string{site, line}]...)
+	keys := append([]signal.Key(nil), e.lines[lineKey{site, line}]...)
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Equipment < keys[j].Equipment })
 	cal := e.opts.Calendar(site, line)
 	shift := ""
@@ -77,8 +77,8 @@ func (e *Engine) Lines(site string) []string {
 	defer e.mu.RUnlock()
 	var out []string
 	for lk := range e.lines {
-		if lk[0] == site {
-			out = append(out, lk[1])
+		if lk.site == site {
+			out = append(out, lk.line)
 		}
 	}
 	sort.Strings(out)

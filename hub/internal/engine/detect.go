@@ -27,7 +27,7 @@ func (e *Engine) Detect(dirty Dirty, now time.Time, live func(signal.Key) bool, 
 	var out []anomaly.Event
 	for _, k := range keys {
 		r := dirty[k]
-		out = append(out, e.detect(k, r[0], r[1], now, live(k), settings)...)
+		out = append(out, e.detect(k, r.From, r.To, now, live(k), settings)...)
 	}
 	return out
 }

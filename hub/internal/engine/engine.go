@@ -63,10 +63,13 @@ type Engine struct {
 	opts      Options
 	timelines map[signal.Key]*state.Timeline
 	equipment map[signal.Key]activity.Equipment
-	lines     map[[2]string][]signal.Key // equipment per site/line (registered first, then reporting)
+	lines     map[lineKey][]signal.Key // equipment per site/line (registered first, then reporting)
 	stats     Stats
 	opMonths  map[opMonthKey]map[string]float64 // operator run seconds per site/line/month, cached
 }
+
+// lineKey names a line of a site.
+type lineKey struct{ site, line string }
 
 type opMonthKey struct {
 	site, line string
@@ -85,7 +88,7 @@ func New(opts Options, saved map[signal.Key]state.Saved) *Engine {
 		opts:      opts,
 		timelines: map[signal.Key]*state.Timeline{},
 		equipment: map[signal.Key]activity.Equipment{},
-		lines:     map[[2]string][]signal.Key{},
+		lines:     map[lineKey][]signal.Key{},
 		opMonths:  map[opMonthKey]map[string]float64{},
 	}
 	for _, eq := range opts.Registry {
@@ -103,26 +106,26 @@ func New(opts Options, saved map[signal.Key]state.Saved) *Engine {
 
 func (e *Engine) addEquipment(eq activity.Equipment) {
 	e.equipment[eq.Key] = eq
-	lk := [2]string{eq.Key.Site, eq.Key.Line}
+	lk := lineKey{eq.Key.Site, eq.Key.Line}
 	e.lines[lk] = append(e.lines[lk], eq.Key)
 }
 
 // Dirty is, per equipment, the event-time range whose figures must be
-// recomputed, in Unix nanoseconds.
-type Dirty map[signal.Key][2]int64
+// recomputed.
+type Dirty map[signal.Key]state.Range
 
 // Mark widens k's range to hold [lo, hi].
 func (d Dirty) Mark(k signal.Key, lo, hi int64) {
 	if r, ok := d[k]; ok {
-		lo, hi = min(lo, r[0]), max(hi, r[1])
+		lo, hi = min(lo, r.From), max(hi, r.To)
 	}
-	d[k] = [2]int64{lo, hi}
+	d[k] = state.Range{From: lo, To: hi}
 }
 
 // Merge widens d by o.
 func (d Dirty) Merge(o Dirty) {
 	for k, r := range o {
-		d.Mark(k, r[0], r[1])
+		d.Mark(k, r.From, r.To)
 	}
 }
 
@@ -167,85 +170,118 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 	touched := map[signal.Key]*state.Change{}
 	for _, s := range sigs {
 		k := s.Key()
-		tl := e.timelines[k]
-		if tl == nil {
-			tl = &state.Timeline{Timeout: int64(e.opts.Timeout)}
-			e.timelines[k] = tl
-			if _, ok := e.equipment[k]; !ok {
-				e.addEquipment(activity.Equipment{Key: k})
-			}
-		}
 		c := touched[k]
 		if c == nil {
 			c = &state.Change{Key: k}
 			touched[k] = c
 		}
-		t := s.Time.UnixNano()
-		if s.Gap != nil {
-			g := state.Interval{Start: s.Gap.From.UnixNano(), End: s.Gap.To.UnixNano()}
-			if tl.AddGap(g) {
-				c.Gaps = append(c.Gaps, g)
-			}
-			dirty.Mark(k, g.Start, g.End)
-			continue
+		if lo, hi, ok := e.apply(e.timeline(k), c, s); ok {
+			dirty.Mark(k, lo, hi)
 		}
-		_, oldHorizon, seen := tl.Span()
-		if !seen {
-			oldHorizon = t
-		}
-		if e.opts.MaxLateness > 0 && seen && t < oldHorizon-int64(e.opts.MaxLateness) {
-			e.stats.TooLate++
-			continue
-		}
-		if tl.Observe(t) {
-			c.SilencesChanged = true
-		}
-		switch s.Name {
-		case signal.Run:
-			if tl.SetRun(t, tri(s, s.Value.Truthy())) {
-				c.Run = append(c.Run, state.Point{T: t})
-			}
-		case signal.Count:
-			if s.Quality == signal.Good && s.Value.Kind == signal.KindNumber && tl.SetCount(t, s.Value.Num) {
-				c.Count = append(c.Count, state.Count{T: t})
-			}
-		case signal.Alarm:
-			if tl.SetAlarm(t, tri(s, s.Value.Truthy())) {
-				c.Alarm = append(c.Alarm, state.Point{T: t})
-			}
-		case signal.State:
-			st, ok := state.Unknown, false
-			if s.Quality == signal.Good {
-				st, ok = e.StateOf(s.Value)
-				if !ok {
-					e.stats.UnmappedStates++
-				}
-			}
-			if tl.SetState(t, st) {
-				c.State = append(c.State, state.StatePoint{T: t})
-			}
-		case signal.Operator, signal.Login, signal.Logout:
-			if s.Quality == signal.Bad || (s.Name != signal.Operator && strings.TrimSpace(s.Value.String()) == "") {
-				break
-			}
-			ev := state.OpEvent{T: t, Kind: state.OpSet, Op: state.NormalizeOps(s.Value.String())}
-			if s.Name == signal.Login {
-				ev.Kind, ev.Op = state.OpLogin, strings.TrimSpace(s.Value.String())
-			} else if s.Name == signal.Logout {
-				ev.Kind, ev.Op = state.OpLogout, strings.TrimSpace(s.Value.String())
-			}
-			if tl.AddOp(ev) {
-				c.Ops = append(c.Ops, ev)
-			}
-		}
-		_, horizon, _ := tl.Span()
-		dirty.Mark(k, min(t, oldHorizon), horizon)
 	}
-	changes := make([]state.Change, 0, len(touched))
+	return e.changes(touched), dirty
+}
+
+// timeline returns k's timeline, made (and k added as reporting equipment
+// when it is not registered) at its first signal.
+func (e *Engine) timeline(k signal.Key) *state.Timeline {
+	tl := e.timelines[k]
+	if tl == nil {
+		tl = &state.Timeline{Timeout: int64(e.opts.Timeout)}
+		e.timelines[k] = tl
+		if _, ok := e.equipment[k]; !ok {
+			e.addEquipment(activity.Equipment{Key: k})
+		}
+	}
+	return tl
+}
+
+// apply places one signal on its timeline, notes in c what it changed and
+// returns the range [lo, hi] whose figures it made stale; ok is false when
+// the signal was set aside as too late.
+func (e *Engine) apply(tl *state.Timeline, c *state.Change, s signal.Signal) (lo, hi int64, ok bool) {
+	if s.Gap != nil {
+		g := state.Interval{Start: s.Gap.From.UnixNano(), End: s.Gap.To.UnixNano()}
+		if tl.AddGap(g) {
+			c.Gaps = append(c.Gaps, g)
+		}
+		return g.Start, g.End, true
+	}
+	t := s.Time.UnixNano()
+	_, oldHorizon, seen := tl.Span()
+	if !seen {
+		oldHorizon = t
+	}
+	if e.opts.MaxLateness > 0 && seen && t < oldHorizon-int64(e.opts.MaxLateness) {
+		e.stats.TooLate++
+		return 0, 0, false
+	}
+	if tl.Observe(t) {
+		c.SilencesChanged = true
+	}
+	e.set(tl, c, s, t)
+	_, horizon, _ := tl.Span()
+	return min(t, oldHorizon), horizon, true
+}
+
+// set applies a signal's value at t by the signal's name.
+func (e *Engine) set(tl *state.Timeline, c *state.Change, s signal.Signal, t int64) {
+	switch s.Name {
+	case signal.Run:
+		if tl.SetRun(t, tri(s, s.Value.Truthy())) {
+			c.Run = append(c.Run, state.Point{T: t})
+		}
+	case signal.Count:
+		if s.Quality == signal.Good && s.Value.Kind == signal.KindNumber && tl.SetCount(t, s.Value.Num) {
+			c.Count = append(c.Count, state.Count{T: t})
+		}
+	case signal.Alarm:
+		if tl.SetAlarm(t, tri(s, s.Value.Truthy())) {
+			c.Alarm = append(c.Alarm, state.Point{T: t})
+		}
+	case signal.State:
+		st := state.Unknown
+		if s.Quality == signal.Good {
+			var ok bool
+			if st, ok = e.StateOf(s.Value); !ok {
+				e.stats.UnmappedStates++
+			}
+		}
+		if tl.SetState(t, st) {
+			c.State = append(c.State, state.StatePoint{T: t})
+		}
+	case signal.Operator, signal.Login, signal.Logout:
+		if ev, ok := opEvent(s, t); ok && tl.AddOp(ev) {
+			c.Ops = append(c.Ops, ev)
+		}
+	}
+}
+
+// opEvent is the operator event of an operator, login or logout signal; ok
+// is false for a bad one and for a login or logout without an operator.
+func opEvent(s signal.Signal, t int64) (state.OpEvent, bool) {
+	id := strings.TrimSpace(s.Value.String())
+	switch {
+	case s.Quality == signal.Bad:
+		return state.OpEvent{}, false
+	case s.Name == signal.Login && id != "":
+		return state.OpEvent{T: t, Kind: state.OpLogin, Op: id}, true
+	case s.Name == signal.Logout && id != "":
+		return state.OpEvent{T: t, Kind: state.OpLogout, Op: id}, true
+	case s.Name == signal.Operator:
+		return state.OpEvent{T: t, Kind: state.OpSet, Op: state.NormalizeOps(s.Value.String())}, true
+	}
+	return state.OpEvent{}, false
+}
+
+// changes completes the touched changes with their timelines' spans and
+// the resolved value at each touched instant (the greater wins), sorted by
+// equipment.
+func (e *Engine) changes(touched map[signal.Key]*state.Change) []state.Change {
+	out := make([]state.Change, 0, len(touched))
 	for k, c := range touched {
 		tl := e.timelines[k]
 		c.First, c.Horizon, _ = tl.Span()
-		// Store the resolved value at each touched instant (the greater wins).
 		c.Run = resolved(tl.Run(), c.Run)
 		c.Alarm = resolved(tl.Alarms(), c.Alarm)
 		for i, p := range c.Count {
@@ -259,10 +295,10 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 		if c.SilencesChanged {
 			c.Silences = append([]state.Interval(nil), tl.Silences()...)
 		}
-		changes = append(changes, *c)
+		out = append(out, *c)
 	}
-	sort.Slice(changes, func(i, j int) bool { return changes[i].Key.String() < changes[j].Key.String() })
-	return changes, dirty
+	sort.Slice(out, func(i, j int) bool { return out[i].Key.String() < out[j].Key.String() })
+	return out
 }
 
 func resolved(all, touched []state.Point) []state.Point {
@@ -310,11 +346,11 @@ func (e *Engine) Figures(dirty Dirty) Result {
 	var lo, hi int64
 	first := true
 	for _, r := range dirty {
-		if first || r[0] < lo {
-			lo = r[0]
+		if first || r.From < lo {
+			lo = r.From
 		}
-		if first || r[1] > hi {
-			hi = r[1]
+		if first || r.To > hi {
+			hi = r.To
 		}
 		first = false
 	}
@@ -323,13 +359,13 @@ func (e *Engine) Figures(dirty Dirty) Result {
 	var res Result
 	var all []activity.Figures
 	for _, lk := range e.sortedLines() {
-		cal := e.opts.Calendar(lk[0], lk[1])
+		cal := e.opts.Calendar(lk.site, lk.line)
 		for _, kind := range e.opts.Kinds {
 			for _, p := range activity.Between(kind, from, to, loc, cal) {
 				for _, k := range e.lines[lk] {
 					f := e.compute(k, cal, p)
 					all = append(all, f)
-					if r, ok := dirty[k]; ok && r[0] < p.End.UnixNano() && r[1] >= p.Start.UnixNano() {
+					if r, ok := dirty[k]; ok && r.From < p.End.UnixNano() && r.To >= p.Start.UnixNano() {
 						res.Equipment = append(res.Equipment, f)
 					}
 				}
@@ -345,15 +381,15 @@ func (e *Engine) Figures(dirty Dirty) Result {
 		r := dirty[k]
 		var spans []calendar.Span
 		if cal := e.opts.Calendar(k.Site, k.Line); cal != nil {
-			spans = cal.Spans(r[0], r[1]+1)
+			spans = cal.Spans(r.From, r.To+1)
 		}
-		for _, st := range tl.Steps(r[0], r[1]+1, spans) {
+		for _, st := range tl.Steps(r.From, r.To+1, spans) {
 			res.States = append(res.States, StateStep{Key: k, Start: time.Unix(0, st.Start).In(loc), State: st.State})
 		}
 	}
 	for _, m := range activity.MonthsBetween(from, to, loc) {
 		for _, lk := range e.sortedLines() {
-			delete(e.opMonths, opMonthKey{lk[0], lk[1], m.Start.UnixNano()})
+			delete(e.opMonths, opMonthKey{lk.site, lk.line, m.Start.UnixNano()})
 		}
 		res.Operators = append(res.Operators, e.operators(m, res.Rollups)...)
 	}
@@ -370,16 +406,16 @@ func sortedKeys(d Dirty) []signal.Key {
 	return keys
 }
 
-func (e *Engine) sortedLines() [][2]string {
-	out := make([][2]string, 0, len(e.lines))
+func (e *Engine) sortedLines() []lineKey {
+	out := make([]lineKey, 0, len(e.lines))
 	for lk := range e.lines {
 		out = append(out, lk)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		if out[i][0] != out[j][0] {
-			return out[i][0] < out[j][0]
+		if out[i].site != out[j].site {
+			return out[i].site < out[j].site
 		}
-		return out[i][1] < out[j][1]
+		return out[i].line < out[j].line
 	})
 	return out
 }
@@ -399,12 +435,12 @@ func (e *Engine) compute(k signal.Key, cal *calendar.Calendar, p activity.Period
 }
 
 // opRun returns the operators' run seconds on one line in month m (cached).
-func (e *Engine) opRun(lk [2]string, m activity.Period) map[string]float64 {
-	key := opMonthKey{lk[0], lk[1], m.Start.UnixNano()}
+func (e *Engine) opRun(lk lineKey, m activity.Period) map[string]float64 {
+	key := opMonthKey{lk.site, lk.line, m.Start.UnixNano()}
 	if v, ok := e.opMonths[key]; ok {
 		return v
 	}
-	cal := e.opts.Calendar(lk[0], lk[1])
+	cal := e.opts.Calendar(lk.site, lk.line)
 	out := map[string]float64{}
 	for _, k := range e.lines[lk] {
 		for op, s := range activity.OperatorRun(e.timelines[k], cal, m) {
@@ -426,15 +462,15 @@ func (e *Engine) operators(m activity.Period, rollups []activity.Rollup) []activ
 	lines := e.sortedLines()
 	for _, lk := range lines {
 		var lineRun float64
-		cal := e.opts.Calendar(lk[0], lk[1])
+		cal := e.opts.Calendar(lk.site, lk.line)
 		for _, k := range e.lines[lk] {
 			lineRun += activity.Compute(e.equipment[k], e.timelines[k], cal, m, 0).RunSeconds()
 		}
-		siteRun[lk[0]] += lineRun
+		siteRun[lk.site] += lineRun
 		for op, s := range e.opRun(lk, m) {
-			out = append(out, activity.OperatorFigures{Site: lk[0], Line: lk[1], Operator: op, Period: m,
+			out = append(out, activity.OperatorFigures{Site: lk.site, Line: lk.line, Operator: op, Period: m,
 				RunSeconds: s, GroupRunSeconds: lineRun, Threshold: e.opts.OperatorThreshold})
-			siteOps[siteOp{lk[0], op}] += s
+			siteOps[siteOp{lk.site, op}] += s
 		}
 	}
 	for so, s := range siteOps {
@@ -451,7 +487,7 @@ func (e *Engine) operators(m activity.Period, rollups []activity.Rollup) []activ
 			mm = activity.MonthOf(mm.Start.Add(-time.Hour), e.opts.Location)
 			var h float64
 			for _, lk := range lines {
-				if lk[0] == so.site {
+				if lk.site == so.site {
 					h += e.opRun(lk, mm)[so.op]
 				}
 			}
@@ -479,7 +515,7 @@ func (e *Engine) Month(m activity.Period) ([]activity.Figures, []activity.Rollup
 	defer e.mu.RUnlock()
 	var figs []activity.Figures
 	for _, lk := range e.sortedLines() {
-		cal := e.opts.Calendar(lk[0], lk[1])
+		cal := e.opts.Calendar(lk.site, lk.line)
 		keys := append([]signal.Key(nil), e.lines[lk]...)
 		sort.Slice(keys, func(i, j int) bool { return keys[i].Equipment < keys[j].Equipment })
 		for _, k := range keys {

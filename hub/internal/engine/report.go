@@ -32,7 +32,7 @@ func (e *Engine) Periods(from, to time.Time) []activity.Period {
 		seen := map[shiftKey]bool{}
 		var shifts []activity.Period
 		for _, lk := range e.sortedLines() {
-			for _, p := range activity.Between(kind, from, last, e.opts.Location, e.opts.Calendar(lk[0], lk[1])) {
+			for _, p := range activity.Between(kind, from, last, e.opts.Location, e.opts.Calendar(lk.site, lk.line)) {
 				sk := shiftKey{p.Start.UnixNano(), p.Shift}
 				if !seen[sk] {
 					seen[sk] = true
@@ -63,7 +63,7 @@ func (e *Engine) PeriodFigures(p activity.Period) Result {
 	}
 	var res Result
 	for _, lk := range e.sortedLines() {
-		cal := e.opts.Calendar(lk[0], lk[1])
+		cal := e.opts.Calendar(lk.site, lk.line)
 		lp := p
 		if p.Kind == activity.Shift {
 			found := false
@@ -111,7 +111,7 @@ func (e *Engine) Operators(m activity.Period) []activity.OperatorFigures {
 // monthOperators computes month m's operator figures afresh; e.mu is held for writing.
 func (e *Engine) monthOperators(m activity.Period) []activity.OperatorFigures {
 	for _, lk := range e.sortedLines() {
-		delete(e.opMonths, opMonthKey{lk[0], lk[1], m.Start.UnixNano()})
+		delete(e.opMonths, opMonthKey{lk.site, lk.line, m.Start.UnixNano()})
 	}
 	out := e.operators(m, nil)
 	activity.SortOperators(out)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
@@ -187,7 +188,7 @@ func TestServiceStoresPendingAndClears(t *testing.T) {
 		}
 		if len(pend) == 4 {
 			for k, r := range pend {
-				if r != [2]int64{from.UnixNano(), to.UnixNano() - 1} {
+				if r != (state.Range{From: from.UnixNano(), To: to.UnixNano() - 1}) {
 					t.Fatalf("pending %s: %v", k, r)
 				}
 			}

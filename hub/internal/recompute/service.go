@@ -14,8 +14,8 @@ import (
 // Pending is the hub's durable set of ranges whose figures are still to be
 // written (store.Store): the flusher writes what it holds at the next start.
 type Pending interface {
-	Save(changes []state.Change, dirty map[signal.Key][2]int64) error
-	Written(done map[signal.Key][2]int64) error
+	Save(changes []state.Change, dirty map[signal.Key]state.Range) error
+	Written(done map[signal.Key]state.Range) error
 }
 
 // Service runs recomputes inside the hub, one at a time, for the HTTP API.
@@ -103,9 +103,9 @@ func (s *Service) run(ctx context.Context, from, to time.Time) {
 		}
 		publish(p)
 	}
-	d := map[signal.Key][2]int64{}
+	d := map[signal.Key]state.Range{}
 	for _, k := range s.eng.Keys() {
-		d[k] = [2]int64{from.UnixNano(), to.UnixNano() - 1}
+		d[k] = state.Range{From: from.UnixNano(), To: to.UnixNano() - 1}
 	}
 	if s.pend != nil {
 		if err := s.pend.Save(nil, d); err != nil {

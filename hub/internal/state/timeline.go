@@ -132,6 +132,12 @@ type Interval struct {
 	Start, End int64
 }
 
+// Range is [From, To] in Unix nanoseconds, both ends included: the
+// event-time range of an equipment whose figures are to be (re)computed.
+type Range struct {
+	From, To int64
+}
+
 // Timeline is the observed history of one equipment. Timeout is the signal
 // timeout in nanoseconds (0: silences are never unknown); set it before the
 // first observation and keep it.

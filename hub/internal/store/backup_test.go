@@ -19,19 +19,19 @@ func TestBackup(t *testing.T) {
 	}
 	defer s.Close()
 	k := signal.Key{Site: "s", Line: "L1", Equipment: "M1"}
-	save := func(c state.Change, r [2]int64) {
-		if err := s.Save([]state.Change{c}, map[signal.Key][2]int64{k: r}); err != nil {
+	save := func(c state.Change, r state.Range) {
+		if err := s.Save([]state.Change{c}, map[signal.Key]state.Range{k: r}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	save(state.Change{Key: k, First: 0, Horizon: 100, Run: []state.Point{{T: 0, V: state.True}, {T: 50, V: state.False}}}, [2]int64{0, 100})
+	save(state.Change{Key: k, First: 0, Horizon: 100, Run: []state.Point{{T: 0, V: state.True}, {T: 50, V: state.False}}}, state.Range{From: 0, To: 100})
 	wantState, _ := s.Load()
 	wantPend, _ := s.Pending()
 	copyPath := filepath.Join(dir, "copy.db")
 	if err := s.Backup(copyPath); err != nil {
 		t.Fatal(err)
 	}
-	save(state.Change{Key: k, First: 0, Horizon: 200, Run: []state.Point{{T: 150, V: state.True}}}, [2]int64{100, 200})
+	save(state.Change{Key: k, First: 0, Horizon: 200, Run: []state.Point{{T: 150, V: state.True}}}, state.Range{From: 100, To: 200})
 
 	c, err := Open(copyPath)
 	if err != nil {

@@ -112,7 +112,7 @@ func pair(a, b int64) []byte {
 }
 
 // Save writes the changes and widens the pending ranges by dirty, in one transaction.
-func (s *Store) Save(changes []state.Change, dirty map[signal.Key][2]int64) error {
+func (s *Store) Save(changes []state.Change, dirty map[signal.Key]state.Range) error {
 	if len(changes) == 0 && len(dirty) == 0 {
 		return nil
 	}
@@ -183,9 +183,9 @@ func (s *Store) Save(changes []state.Change, dirty map[signal.Key][2]int64) erro
 		for k, r := range dirty {
 			name := eqName(k)
 			if v := db.Get(name); len(v) == 16 {
-				r = [2]int64{min(r[0], getTime(v)), max(r[1], getTime(v[8:]))}
+				r = state.Range{From: min(r.From, getTime(v)), To: max(r.To, getTime(v[8:]))}
 			}
-			if err := db.Put(name, pair(r[0], r[1])); err != nil {
+			if err := db.Put(name, pair(r.From, r.To)); err != nil {
 				return err
 			}
 		}
@@ -270,8 +270,8 @@ func (s *Store) Load() (map[signal.Key]state.Saved, error) {
 }
 
 // Pending returns the ranges whose figures are not written yet.
-func (s *Store) Pending() (map[signal.Key][2]int64, error) {
-	out := map[signal.Key][2]int64{}
+func (s *Store) Pending() (map[signal.Key]state.Range, error) {
+	out := map[signal.Key]state.Range{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDirty).ForEach(func(name, v []byte) error {
 			k, err := parseName(name)
@@ -281,7 +281,7 @@ func (s *Store) Pending() (map[signal.Key][2]int64, error) {
 			if len(v) != 16 {
 				return fmt.Errorf("state store: bad pending range for %s", k)
 			}
-			out[k] = [2]int64{getTime(v), getTime(v[8:])}
+			out[k] = state.Range{From: getTime(v), To: getTime(v[8:])}
 			return nil
 		})
 	})
@@ -291,7 +291,7 @@ func (s *Store) Pending() (map[signal.Key][2]int64, error) {
 // Written clears the pending ranges whose figures were written: a range is
 // cleared only if it is still exactly what was written (a range widened
 // meanwhile stays pending).
-func (s *Store) Written(done map[signal.Key][2]int64) error {
+func (s *Store) Written(done map[signal.Key]state.Range) error {
 	if len(done) == 0 {
 		return nil
 	}
@@ -299,7 +299,7 @@ func (s *Store) Written(done map[signal.Key][2]int64) error {
 		db := tx.Bucket(bucketDirty)
 		for k, r := range done {
 			name := eqName(k)
-			if v := db.Get(name); len(v) == 16 && getTime(v) >= r[0] && getTime(v[8:]) <= r[1] {
+			if v := db.Get(name); len(v) == 16 && getTime(v) >= r.From && getTime(v[8:]) <= r.To {
 				if err := db.Delete(name); err != nil {
 					return err
 				}

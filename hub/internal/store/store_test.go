@@ -22,12 +22,12 @@ func TestSaveLoadAndPending(t *testing.T) {
 		Count: []state.Count{{T: 12, V: 1.5e9}},
 		Ops:   []state.OpEvent{{T: 1, Kind: state.OpSet, Op: "a,b"}, {T: 2, Kind: state.OpLogout, Op: "a"}},
 		Gaps:  []state.Interval{{Start: 30, End: 40}}, SilencesChanged: true, Silences: []state.Interval{{Start: -5, End: 10}, {Start: 60, End: 90}}}
-	if err := s.Save([]state.Change{first}, map[signal.Key][2]int64{k: {10, 100}}); err != nil {
+	if err := s.Save([]state.Change{first}, map[signal.Key]state.Range{k: {From: 10, To: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	second := state.Change{Key: k, First: -5, Horizon: 120, Run: []state.Point{{T: 50, V: state.False}},
 		SilencesChanged: true, Silences: []state.Interval{{Start: 60, End: 90}}}
-	if err := s.Save([]state.Change{second}, map[signal.Key][2]int64{k: {0, 120}}); err != nil {
+	if err := s.Save([]state.Change{second}, map[signal.Key]state.Range{k: {From: 0, To: 120}}); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -49,16 +49,16 @@ func TestSaveLoadAndPending(t *testing.T) {
 	}
 	// Pending ranges merge, and are cleared only when written as stored.
 	pend, err := s.Pending()
-	if err != nil || pend[k] != [2]int64{0, 120} {
+	if err != nil || pend[k] != (state.Range{From: 0, To: 120}) {
 		t.Fatalf("pending %v %v", pend, err)
 	}
-	if err := s.Written(map[signal.Key][2]int64{k: {10, 100}}); err != nil {
+	if err := s.Written(map[signal.Key]state.Range{k: {From: 10, To: 100}}); err != nil {
 		t.Fatal(err)
 	}
 	if pend, _ = s.Pending(); len(pend) != 1 {
 		t.Fatal("a wider pending range was cleared by a narrower write")
 	}
-	if err := s.Written(map[signal.Key][2]int64{k: {0, 120}}); err != nil {
+	if err := s.Written(map[signal.Key]state.Range{k: {From: 0, To: 120}}); err != nil {
 		t.Fatal(err)
 	}
 	if pend, _ = s.Pending(); len(pend) != 0 {

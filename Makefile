@@ -50,7 +50,7 @@ fuzz:
 # Micro-benchmarks of every package, then the agent end to end: mosquitto -> agent binary ->
 # JetStream beside a bare paho subscriber and a direct forwarder that keeps nothing on disk,
 # 200,000 QoS 1 messages each: three runs as fast as the broker goes, three at 35,000 msgs/s
-# and three at 70,000 msgs/s (a few minutes). See "Performance" in the README.
+# and three at 70,000 msgs/s (a few minutes). See docs/performance.md.
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /agent/internal/benchmark)
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./agent/internal/benchmark

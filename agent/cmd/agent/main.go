@@ -45,7 +45,7 @@ const usage = `usage:
 //     7 CPU seconds per million signals one core carries some 140,000 a
 //     second.
 //
-// See "Performance" in the README.
+// See docs/agent.md (Go runtime defaults) and docs/performance.md.
 const (
 	gcPercent = 75
 	maxProcs  = 1

@@ -24,7 +24,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
-// Measurement names (stable: documented in the README).
+// Measurement names (stable: documented in docs/schema.md).
 const (
 	MeasurementEquipment = "equipment_activity"
 	MeasurementLine      = "line_activity"

@@ -6,9 +6,11 @@ CACHE    := $(CURDIR)/.cache
 TOOLBIN  := $(CACHE)/bin
 BIN      := $(CURDIR)/bin
 INFLUXD  := $(TOOLBIN)/influxd
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK := $(TOOLBIN)/staticcheck-$(STATICCHECK_VERSION)
 export PATH := $(TOOLBIN):$(PATH)
 
-.PHONY: all build test unit demo tools mosquitto bench fuzz clean release
+.PHONY: all build test lint unit demo tools mosquitto bench fuzz clean release
 
 all: build
 
@@ -18,12 +20,18 @@ build:
 
 # Tools -----------------------------------------------------------------------
 
-tools: $(INFLUXD) mosquitto
+tools: $(INFLUXD) $(STATICCHECK) mosquitto
 
 # InfluxDB OSS 1.8.10, built from the Go module proxy (about a minute on two cores).
 $(INFLUXD):
 	@mkdir -p $(TOOLBIN)
 	GOBIN=$(TOOLBIN) GOFLAGS=-mod=mod $(GO) install github.com/influxdata/influxdb/cmd/influxd@v1.8.10
+
+# staticcheck, pinned, built from the Go module proxy.
+$(STATICCHECK):
+	@mkdir -p $(TOOLBIN)
+	GOBIN=$(TOOLBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(TOOLBIN)/staticcheck $@
 
 # mosquitto from Debian's packages, when it is not there yet.
 mosquitto:
@@ -35,9 +43,15 @@ mosquitto:
 
 # Tests -----------------------------------------------------------------------
 
-test: tools
-	$(GO) vet ./...
+test: tools lint
 	$(GO) test -count=1 -timeout 14m ./...
+
+# go vet, staticcheck, gofmt and a tidy go.mod: what a reviewer would otherwise catch.
+lint: $(STATICCHECK)
+	$(GO) vet ./...
+	$(STATICCHECK) ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) mod tidy -diff
 
 unit:
 	$(GO) test -count=1 -short ./...

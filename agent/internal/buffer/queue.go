@@ -42,6 +42,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -226,7 +227,7 @@ func (q *Queue) update(fn func(t *txn) error) error {
 		return putUint(m, keyBytes, t.size)
 	})
 	if err != nil {
-		if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 			return ErrClosed
 		}
 		return err
@@ -402,7 +403,7 @@ func (q *Queue) PeekAfter(after uint64, n int) ([]Record, error) {
 		}
 		return nil
 	})
-	if errors.Is(err, bolt.ErrDatabaseNotOpen) {
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 		return nil, ErrClosed
 	}
 	return out, err

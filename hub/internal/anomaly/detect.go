@@ -119,12 +119,12 @@ func (in Input) event(typ, severity string, start, detected int64, end *int64) E
 	return e
 }
 
-// Detect returns the timeline events that overlap [from, to]: unplanned
+// Detect returns the timeline events from from to the data's end: unplanned
 // downtime, out-of-shift activity, signal loss and micro-stop bursts. An
 // event that began before from is found with its true start, so its id is
-// the same whichever range finds it. Events still lasting at the data's end
-// are open (End nil).
-func Detect(in Input, from, to int64, live Live) []Event {
+// the same whichever range finds it; a range is always evaluated to the
+// data's end, as a stop lasting there is open (End nil).
+func Detect(in Input, from int64, live Live) []Event {
 	if in.Timeline == nil {
 		return nil
 	}
@@ -133,7 +133,7 @@ func Detect(in Input, from, to int64, live Live) []Event {
 		return nil
 	}
 	end, extended := edge(in, live)
-	to = end // every range is evaluated to the data's end: a stop lasting there is open
+	to := end
 	from = max(from, first)
 	if to <= from {
 		return nil

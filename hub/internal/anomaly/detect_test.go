@@ -63,7 +63,7 @@ func TestDowntimeInShiftOnly(t *testing.T) {
 		at(11, 50): state.Idle, at(12, 40): state.Running, // idle 11:50-12:00, lunch (planned), 12:30-12:40 idle again
 		at(17, 50): state.Down, // down into the end of the shift: ends at 18:00
 	})
-	evs := only(t, Detect(input(tl, dayShift()), at(0, 0), at(23, 0), Live{}), UnplannedDowntime)
+	evs := only(t, Detect(input(tl, dayShift()), at(0, 0), Live{}), UnplannedDowntime)
 	if len(evs) != 4 {
 		t.Fatalf("got %d events: %+v", len(evs), evs)
 	}
@@ -80,7 +80,7 @@ func TestDowntimeInShiftOnly(t *testing.T) {
 		t.Fatalf("end of shift %+v", evs[3])
 	}
 	// The same event found from a range starting inside it has the same id.
-	again := only(t, Detect(input(tl, dayShift()), at(8, 10), at(8, 30), Live{}), UnplannedDowntime)
+	again := only(t, Detect(input(tl, dayShift()), at(8, 10), Live{}), UnplannedDowntime)
 	if len(again) == 0 || again[0].ID != e.ID || again[0].Start != e.Start {
 		t.Fatalf("re-detected %+v", again)
 	}
@@ -89,13 +89,13 @@ func TestDowntimeInShiftOnly(t *testing.T) {
 func TestDowntimeOpensLiveAtThreshold(t *testing.T) {
 	tl := plant(at(9, 0), at(10, 3), map[int64]state.State{at(9, 0): state.Running, at(10, 0): state.Down})
 	in := input(tl, nil)
-	if evs := only(t, Detect(in, at(10, 0), at(10, 3), Live{}), UnplannedDowntime); len(evs) != 0 {
+	if evs := only(t, Detect(in, at(10, 0), Live{}), UnplannedDowntime); len(evs) != 0 {
 		t.Fatalf("3 min of data: %+v", evs)
 	}
-	if evs := only(t, Detect(in, at(10, 0), at(10, 3), Live{Now: time.Unix(0, at(10, 4))}), UnplannedDowntime); len(evs) != 0 {
+	if evs := only(t, Detect(in, at(10, 0), Live{Now: time.Unix(0, at(10, 4))}), UnplannedDowntime); len(evs) != 0 {
 		t.Fatalf("4 min live: %+v", evs)
 	}
-	evs := only(t, Detect(in, at(10, 0), at(10, 3), Live{Now: time.Unix(0, at(10, 5))}), UnplannedDowntime)
+	evs := only(t, Detect(in, at(10, 0), Live{Now: time.Unix(0, at(10, 5))}), UnplannedDowntime)
 	if len(evs) != 1 || !evs[0].Open() || evs[0].Detected.UnixNano() != at(10, 5) {
 		t.Fatalf("5 min live: %+v", evs)
 	}
@@ -103,7 +103,7 @@ func TestDowntimeOpensLiveAtThreshold(t *testing.T) {
 	tl.Observe(at(10, 7))
 	tl.SetRun(at(10, 7), state.True)
 	tl.SetState(at(10, 7), state.Running)
-	ended := only(t, Detect(in, at(10, 3), at(10, 7), Live{Now: time.Unix(0, at(10, 8))}), UnplannedDowntime)
+	ended := only(t, Detect(in, at(10, 3), Live{Now: time.Unix(0, at(10, 8))}), UnplannedDowntime)
 	if len(ended) != 1 || ended[0].ID != evs[0].ID || ended[0].Open() || ended[0].End.UnixNano() != at(10, 7) {
 		t.Fatalf("ended %+v", ended)
 	}
@@ -115,11 +115,11 @@ func TestSignalLoss(t *testing.T) {
 		tl.Observe(t)
 	}
 	in := input(tl, nil)
-	evs := only(t, Detect(in, at(9, 0), at(11, 30), Live{}), SignalLoss)
+	evs := only(t, Detect(in, at(9, 0), Live{}), SignalLoss)
 	if len(evs) != 1 || evs[0].Start.UnixNano() != at(10, 10) || evs[0].End.UnixNano() != at(11, 0) {
 		t.Fatalf("closed loss %+v", evs)
 	}
-	live := only(t, Detect(in, at(11, 0), at(11, 30), Live{Now: time.Unix(0, at(11, 45))}), SignalLoss)
+	live := only(t, Detect(in, at(11, 0), Live{Now: time.Unix(0, at(11, 45))}), SignalLoss)
 	if len(live) != 2 || !live[1].Open() || live[1].Start.UnixNano() != at(11, 40) {
 		t.Fatalf("live loss %+v", live)
 	}
@@ -133,7 +133,7 @@ func TestOutOfShiftAndMicroStops(t *testing.T) {
 		changes[at(7, m+1)] = state.Running
 	}
 	tl := plant(at(4, 0), at(8, 0), changes)
-	evs := Detect(input(tl, dayShift()), at(4, 0), at(8, 0), Live{})
+	evs := Detect(input(tl, dayShift()), at(4, 0), Live{})
 	oos := only(t, evs, OutOfShiftActivity)
 	if len(oos) != 1 || oos[0].Start.UnixNano() != at(5, 0) || oos[0].End.UnixNano() != at(6, 0) {
 		t.Fatalf("out of shift %+v", oos)
@@ -164,7 +164,7 @@ func TestActivityDrop(t *testing.T) {
 	tl := plant(start.UnixNano(), last.Add(12*time.Hour).UnixNano(), changes)
 	in := input(tl, nil)
 	in.Settings = Settings{ActivityDrop: 0.5, ActivityWeeks: 4}
-	evs := only(t, Detect(in, last.UnixNano(), last.Add(12*time.Hour).UnixNano(), Live{}), ActivityDrop)
+	evs := only(t, Detect(in, last.UnixNano(), Live{}), ActivityDrop)
 	if len(evs) != 1 || !evs[0].Start.Equal(last.Add(10*time.Hour)) || evs[0].Evidence["run_s"] != 600 || evs[0].Evidence["baseline_s"] != 3600 {
 		t.Fatalf("activity drop %+v", evs)
 	}
@@ -181,12 +181,12 @@ func TestIdleRunningEvent(t *testing.T) {
 	}
 	in := input(tl, nil)
 	in.Settings = Settings{IdleRunningMin: 10 * time.Minute}
-	evs := only(t, Detect(in, at(8, 0), at(9, 0), Live{}), IdleRunning)
+	evs := only(t, Detect(in, at(8, 0), Live{}), IdleRunning)
 	if len(evs) != 1 || evs[0].Start.UnixNano() != at(8, 20) || evs[0].End.UnixNano() != at(8, 50) || evs[0].Evidence["duration_s"] != 1800 {
 		t.Fatalf("idle running %+v", evs)
 	}
 	// Found from a range starting inside it: same id.
-	again := only(t, Detect(in, at(8, 40), at(9, 0), Live{}), IdleRunning)
+	again := only(t, Detect(in, at(8, 40), Live{}), IdleRunning)
 	if len(again) != 1 || again[0].ID != evs[0].ID {
 		t.Fatalf("re-detected %+v", again)
 	}

@@ -349,7 +349,7 @@ func TestPartitionedHubsTakeOver(t *testing.T) {
 	t.Logf("b's takeovers (partition: snapshot seq, replayed signals): %v", last)
 
 	// a comes back: the partitions spread again, handed over without loss.
-	a = r.start("a")
+	r.start("a")
 	_, took = r.waitOwners("a gets its share back", 30*time.Second, map[string]int{"a": 2, "b": 2})
 	t.Logf("rebalanced %s after a restarted", took)
 	publish(t, r.js, add(5))

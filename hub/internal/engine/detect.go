@@ -27,7 +27,7 @@ func (e *Engine) Detect(dirty Dirty, now time.Time, live func(signal.Key) bool, 
 	var out []anomaly.Event
 	for _, k := range keys {
 		r := dirty[k]
-		out = append(out, e.detect(k, r.From, r.To, now, live(k), settings)...)
+		out = append(out, e.detect(k, r.From, now, live(k), settings)...)
 	}
 	return out
 }
@@ -49,12 +49,12 @@ func (e *Engine) DetectLive(now time.Time, live func(signal.Key) bool, settings 
 			continue
 		}
 		keys = append(keys, k)
-		out = append(out, e.detect(k, h, h, now, true, settings)...)
+		out = append(out, e.detect(k, h, now, true, settings)...)
 	}
 	return out, keys
 }
 
-func (e *Engine) detect(k signal.Key, lo, hi int64, now time.Time, live bool, settings SettingsFunc) []anomaly.Event {
+func (e *Engine) detect(k signal.Key, lo int64, now time.Time, live bool, settings SettingsFunc) []anomaly.Event {
 	eq := e.equipment[k]
 	in := anomaly.Input{Key: k, Timeline: e.timelines[k], Calendar: e.opts.Calendar(k.Site, k.Line),
 		Settings: settings(eq), Loc: e.opts.Location}
@@ -62,7 +62,7 @@ func (e *Engine) detect(k signal.Key, lo, hi int64, now time.Time, live bool, se
 	if live {
 		l.Now = now
 	}
-	return anomaly.Detect(in, lo, hi, l)
+	return anomaly.Detect(in, lo, l)
 }
 
 // Running reports whether the equipment ran throughout [a, b).

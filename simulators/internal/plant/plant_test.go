@@ -75,7 +75,6 @@ func recompute(t *testing.T, evs []Event, loc *time.Location) (eq map[string]map
 		run  bool
 		ops  []string
 		last time.Time
-		seen bool
 	}
 	eq, days, ops = map[string]map[string]int64{}, map[string]map[string]int64{}, map[string]map[string]float64{}
 	state := map[string]*st{}

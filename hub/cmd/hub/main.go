@@ -3,7 +3,6 @@
 //
 //	hub run   -config configs/hub.yaml
 //	hub check -config configs/hub.yaml
-//	hub nab   -in DIR_OR_CSV... -out DIR   (gauge detector over NAB-format CSVs)
 //	hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]
 //	hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]
 package main
@@ -27,8 +26,6 @@ func main() {
 	}
 	cmd, args := os.Args[1], os.Args[2:]
 	switch cmd {
-	case "nab":
-		os.Exit(nabMain(args))
 	case "recompute":
 		os.Exit(recomputeMain(args, os.Stdout, os.Stderr))
 	case "report":
@@ -70,7 +67,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE\n       hub nab -in DIR_OR_CSV... -out DIR\n"+
+	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE\n"+
 		"       hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]\n"+
 		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]")
 	os.Exit(2)

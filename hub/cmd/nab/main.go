@@ -1,3 +1,8 @@
+// Command nab runs the hub's streaming gauge detector over Numenta Anomaly
+// Benchmark data files and writes NAB result files, to score the detector
+// with NAB's scorer. It is an evaluation tool, not part of the hub binary.
+//
+//	nab -in DIR_OR_CSV [-in DIR_OR_CSV ...] [DIR_OR_CSV ...] -out DIR
 package main
 
 import (
@@ -18,18 +23,15 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
 )
 
-// nabMain runs the gauge anomaly detector over Numenta Anomaly Benchmark
-// data files and writes NAB result files:
-//
-//	hub nab -in DIR_OR_CSV [-in DIR_OR_CSV ...] [DIR_OR_CSV ...] -out DIR
-//
-// Each input CSV (header, then timestamp,value rows) gets a fresh detector
+func main() { os.Exit(nabMain(os.Args[1:])) }
+
+// nabMain runs the detector over the inputs. Each input CSV (header, then timestamp,value rows) gets a fresh detector
 // with the default parameters and one output file of the same name (a
 // directory's CSVs keep their path relative to it) holding
 // timestamp,value,anomaly_score, one row per input row in the same order.
 // It returns the process exit code.
 func nabMain(args []string) int {
-	fset := flag.NewFlagSet("hub nab", flag.ContinueOnError)
+	fset := flag.NewFlagSet("nab", flag.ContinueOnError)
 	var ins multiFlag
 	fset.Var(&ins, "in", "NAB data CSV, or directory searched for *.csv (repeatable)")
 	out := fset.String("out", "", "directory for the result files")
@@ -38,7 +40,7 @@ func nabMain(args []string) int {
 	}
 	ins = append(ins, fset.Args()...)
 	if len(ins) == 0 || *out == "" {
-		fmt.Fprintln(os.Stderr, "usage: hub nab -in DIR_OR_CSV... -out DIR")
+		fmt.Fprintln(os.Stderr, "usage: nab -in DIR_OR_CSV... -out DIR")
 		return 2
 	}
 	jobs, err := nabJobs(ins)

@@ -29,8 +29,15 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
-// New returns the hub's HTTP handler.
-func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site string, nc *nats.Conn, opts ...Option) http.Handler {
+// Conn is the hub's NATS connection as readiness sees it (*nats.Conn).
+type Conn interface {
+	IsConnected() bool
+}
+
+var _ Conn = (*nats.Conn)(nil)
+
+// New returns the hub's HTTP handler; nc may be nil (never ready).
+func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site string, nc Conn, opts ...Option) http.Handler {
 	h := &handler{eng: eng, stats: stats, loc: loc, site: site, nc: nc}
 	for _, o := range opts {
 		o(h)
@@ -59,7 +66,7 @@ type handler struct {
 	stats  *consume.Stats
 	loc    *time.Location
 	site   string
-	nc     *nats.Conn
+	nc     Conn
 	rc     Recomputer   // nil: recompute is not enabled
 	events http.Handler // nil: no event API
 

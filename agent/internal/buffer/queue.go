@@ -1,7 +1,8 @@
 // Package buffer is the agent's durable queue: signals are committed to a
 // bbolt file (data_dir/queue.db) before any source acknowledges them upstream,
 // and leave it only when the forwarder deletes them after JetStream acked, or
-// when a stated policy drops them.
+// when a stated policy drops them. The end-to-end guarantee this queue is
+// one hop of is docs/delivery.md.
 //
 // What always holds:
 //   - Keys are big-endian uint64 sequence numbers, persisted and monotonic

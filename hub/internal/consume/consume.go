@@ -2,7 +2,7 @@
 // consumer and hands them to the hub in batches. A batch's messages are
 // acknowledged only after the handler returned nil, i.e. after its effects are
 // durable; when the handler fails, the batch is negatively acknowledged and
-// comes back. Messages that do not decode are counted, logged at a limited
+// comes back (docs/delivery.md). Messages that do not decode are counted, logged at a limited
 // rate and terminated (never redelivered, never a crash).
 package consume
 

@@ -3,7 +3,7 @@
 // resumes where its acknowledged input left it. A batch's changes and the
 // ranges whose figures it made stale are written in one transaction; the hub
 // acknowledges the batch's messages only after Save returned, and clears a
-// pending range only after its figures were written.
+// pending range only after its figures were written (docs/delivery.md).
 //
 // Layout: bucket "equipment" holds one bucket per equipment named
 // site NUL line NUL equipment, with key "span" (first and horizon, 2 x int64)

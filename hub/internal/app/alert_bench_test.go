@@ -22,7 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/floorpulse/floorpulse/hub/internal/config"
-	"github.com/floorpulse/floorpulse/hub/internal/events"
+	"github.com/floorpulse/floorpulse/hub/internal/events/payload"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
@@ -69,7 +69,7 @@ func BenchmarkDowntimeAlertLatency(b *testing.B) {
 				} `json:"record"`
 			} `json:"data"`
 		}
-		if json.Unmarshal(body, &p) == nil && p.Type == events.AlertTypePrefix+"opened" {
+		if json.Unmarshal(body, &p) == nil && p.Type == payload.AlertTypePrefix+"opened" {
 			mu.Lock()
 			k := p.Data.Record.Equipment + "@" + p.Data.Record.Start.UTC().Format(time.RFC3339Nano)
 			if _, dup := arrived[k]; !dup {

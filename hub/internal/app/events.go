@@ -18,6 +18,8 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events"
+	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+	"github.com/floorpulse/floorpulse/hub/internal/events/payload"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
 )
 
@@ -41,7 +43,7 @@ func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *sl
 	for _, status := range []string{anomaly.Opened, anomaly.Acknowledged} {
 		cursor := ""
 		for {
-			recs, next, more, err := ev.List(events.Filter{Status: status}, cursor, 1000)
+			recs, next, more, err := ev.List(ledger.Filter{Status: status}, cursor, 1000)
 			if err != nil {
 				return nil, fmt.Errorf("listing open events: %w", err)
 			}
@@ -74,7 +76,7 @@ func openEventsOf(ev *events.Store, log *slog.Logger) api.OpenEvents {
 	return func(site, line string) []anomaly.Record {
 		var out []anomaly.Record
 		for _, status := range []string{anomaly.Opened, anomaly.Acknowledged} {
-			recs, _, _, err := ev.List(events.Filter{Site: site, Line: line, Status: status}, "", 200)
+			recs, _, _, err := ev.List(ledger.Filter{Site: site, Line: line, Status: status}, "", 200)
 			if err != nil {
 				log.Warn("listing open events", "err", err)
 				continue
@@ -126,7 +128,7 @@ func importEvents(ctx context.Context, js jetstream.JetStream, cfg *config.Confi
 			if md, err := msg.Metadata(); err == nil {
 				seq = md.Sequence.Stream
 			}
-			var ce events.CloudEvent
+			var ce payload.CloudEvent
 			if json.Unmarshal(msg.Data(), &ce) != nil || partition.Of(ce.Data.Site, n) != p {
 				continue
 			}

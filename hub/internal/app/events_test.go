@@ -15,6 +15,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/events"
+	"github.com/floorpulse/floorpulse/hub/internal/events/payload"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
@@ -45,7 +46,7 @@ func TestImportEventsOfAPartition(t *testing.T) {
 	pub := func(site, id string, rev uint64, status string) {
 		rec := anomaly.Record{Event: anomaly.Event{ID: id, Type: anomaly.UnplannedDowntime, Site: site, Line: "L1", Equipment: "M1",
 			Start: time.Unix(1790000000, 0), Detected: time.Unix(1790000300, 0), Evidence: map[string]float64{}}, Status: status, Revision: rev}
-		body, _ := json.Marshal(events.CloudEvent{SpecVersion: "1.0", ID: id, EventID: id, Revision: rev, Data: rec})
+		body, _ := json.Marshal(payload.CloudEvent{SpecVersion: "1.0", ID: id, EventID: id, Revision: rev, Data: rec})
 		if _, err := js.Publish(ctx, "ev.unplanned_downtime."+site+".L1.M1", body); err != nil {
 			t.Fatal(err)
 		}

@@ -249,3 +249,24 @@ func ended(e anomaly.Event, end time.Time) anomaly.Event {
 	e.End = &end
 	return e
 }
+
+func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
+
+// doJSON sends a request to h and checks the status; it returns the decoded JSON object.
+func doJSON(t *testing.T, h http.Handler, method, target, body string, status int) map[string]any {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, req)
+	if w.Code != status {
+		t.Fatalf("%s %s: %d %s, want %d", method, target, w.Code, w.Body, status)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(w.Body.Bytes(), &m); err != nil {
+		t.Fatalf("%s %s: not JSON: %s", method, target, w.Body)
+	}
+	return m
+}

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/events/delivery"
 )
 
 // Records taken over from another hub are stored without deliveries; finding
@@ -11,8 +12,8 @@ import (
 // an alert; an older revision does not replace a newer one.
 func TestImportTakesOverWithoutRepeating(t *testing.T) {
 	o := baseOptions(nil)
-	o.Stream = StreamConfig{Name: "EV", SubjectPrefix: "ev"}
-	o.Webhooks = []Endpoint{{Name: "cmms", URL: "http://127.0.0.1:1", Events: true}, {Name: "leaders", URL: "http://127.0.0.1:1"}, {Name: "mgmt", URL: "http://127.0.0.1:1"}}
+	o.Stream = delivery.StreamConfig{Name: "EV", SubjectPrefix: "ev"}
+	o.Webhooks = []delivery.Endpoint{{Name: "cmms", URL: "http://127.0.0.1:1", Events: true}, {Name: "leaders", URL: "http://127.0.0.1:1"}, {Name: "mgmt", URL: "http://127.0.0.1:1"}}
 	s := openStore(t, "", o)
 	now := local("2026-06-01 07:00")
 	dt := downtime("M01", now)
@@ -41,7 +42,7 @@ func TestImportTakesOverWithoutRepeating(t *testing.T) {
 	if err != nil || len(changed) != 1 || changed[0].Revision != 3 || changed[0].Status != anomaly.Resolved {
 		t.Fatalf("end: %+v %v", changed, err)
 	}
-	if got := pending(t, s); got[destStream] != 1 || got["cmms"] != 1 || got["leaders"] != 0 || got["mgmt"] != 0 {
+	if got := pending(t, s); got[delivery.StreamDest] != 1 || got["cmms"] != 1 || got["leaders"] != 0 || got["mgmt"] != 0 {
 		t.Fatalf("deliveries after the end: %v", got)
 	}
 }

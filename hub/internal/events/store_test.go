@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/events/delivery"
+	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 )
 
 // runStore runs s until the test ends (or stop is called) and fails the test if Run fails.
@@ -39,8 +41,8 @@ func runStore(t *testing.T, s *Store) (stop func()) {
 
 func TestApplyIsIdempotent(t *testing.T) {
 	o := baseOptions(nil)
-	o.Stream = StreamConfig{Name: "EV", SubjectPrefix: "ev"}
-	o.Webhooks = []Endpoint{{Name: "cmms", URL: "http://127.0.0.1:1", Events: true}, {Name: "leaders", URL: "http://127.0.0.1:1"}, {Name: "mgmt", URL: "http://127.0.0.1:1"}}
+	o.Stream = delivery.StreamConfig{Name: "EV", SubjectPrefix: "ev"}
+	o.Webhooks = []delivery.Endpoint{{Name: "cmms", URL: "http://127.0.0.1:1", Events: true}, {Name: "leaders", URL: "http://127.0.0.1:1"}, {Name: "mgmt", URL: "http://127.0.0.1:1"}}
 	s := openStore(t, "", o)
 	now := local("2026-06-01 07:00")
 	dt := downtime("M01", now)
@@ -52,7 +54,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 		t.Fatalf("first apply: %+v, %v", changed, err)
 	}
 	// Two records to the stream and to cmms; one alert to the leaders.
-	want := map[string]int{destStream: 2, "cmms": 2, "leaders": 1}
+	want := map[string]int{delivery.StreamDest: 2, "cmms": 2, "leaders": 1}
 	if got := pending(t, s); !maps.Equal(got, want) {
 		t.Fatalf("outbox %v, want %v", got, want)
 	}
@@ -85,7 +87,7 @@ func TestApplyIsIdempotent(t *testing.T) {
 	if r.Revision != 3 || r.Status != anomaly.Resolved || r.ResolvedBy != "" || r.ResolvedAt == nil || !r.ResolvedAt.Equal(end) {
 		t.Fatalf("resolved by data: %+v", r)
 	}
-	want = map[string]int{destStream: 4, "cmms": 4, "leaders": 2}
+	want = map[string]int{delivery.StreamDest: 4, "cmms": 4, "leaders": 2}
 	if got := pending(t, s); !maps.Equal(got, want) {
 		t.Fatalf("outbox %v, want %v", got, want)
 	}
@@ -102,17 +104,17 @@ func TestApplyIsIdempotent(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	o := baseOptions(nil)
-	o.Webhooks = []Endpoint{{Name: "leaders", URL: "http://127.0.0.1:1"}, {Name: "mgmt", URL: "http://127.0.0.1:1"}}
+	o.Webhooks = []delivery.Endpoint{{Name: "leaders", URL: "http://127.0.0.1:1"}, {Name: "mgmt", URL: "http://127.0.0.1:1"}}
 	s := openStore(t, "", o)
 	now := local("2026-06-01 07:00")
 	dt := downtime("M01", now)
 	if _, err := s.Apply([]anomaly.Event{dt}, now); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ack(dt.ID, "  ", "", now); !errors.Is(err, ErrInvalid) {
+	if _, err := s.Ack(dt.ID, "  ", "", now); !errors.Is(err, ledger.ErrInvalid) {
 		t.Fatalf("ack without by: %v", err)
 	}
-	if _, err := s.Ack("nope", "alice", "", now); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Ack("nope", "alice", "", now); !errors.Is(err, ledger.ErrNotFound) {
 		t.Fatalf("ack unknown: %v", err)
 	}
 	r, err := s.Ack(dt.ID, "alice", "on my way", now.Add(time.Minute))
@@ -120,17 +122,17 @@ func TestLifecycle(t *testing.T) {
 		r.AcknowledgedAt == nil || !r.AcknowledgedAt.Equal(now.Add(time.Minute)) {
 		t.Fatalf("ack: %+v, %v", r, err)
 	}
-	if _, err := s.Ack(dt.ID, "bob", "", now); !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "alice") {
+	if _, err := s.Ack(dt.ID, "bob", "", now); !errors.Is(err, ledger.ErrConflict) || !strings.Contains(err.Error(), "alice") {
 		t.Fatalf("second ack: %v", err)
 	}
 	r, err = s.Resolve(dt.ID, "bob", "bearing replaced", now.Add(time.Hour))
 	if err != nil || r.Status != anomaly.Resolved || r.Revision != 3 || r.ResolvedBy != "bob" || r.Note != "bearing replaced" || r.AcknowledgedBy != "alice" {
 		t.Fatalf("resolve: %+v, %v", r, err)
 	}
-	if _, err := s.Resolve(dt.ID, "bob", "", now.Add(time.Hour)); !errors.Is(err, ErrConflict) {
+	if _, err := s.Resolve(dt.ID, "bob", "", now.Add(time.Hour)); !errors.Is(err, ledger.ErrConflict) {
 		t.Fatalf("second resolve: %v", err)
 	}
-	if _, err := s.Ack(dt.ID, "bob", "", now.Add(time.Hour)); !errors.Is(err, ErrConflict) {
+	if _, err := s.Ack(dt.ID, "bob", "", now.Add(time.Hour)); !errors.Is(err, ledger.ErrConflict) {
 		t.Fatalf("ack after resolve: %v", err)
 	}
 	// The detector still sees it open: the hand-made resolution stands.
@@ -158,7 +160,7 @@ func TestWebhookSignedRetriedDelivered(t *testing.T) {
 	})
 	chat := newReceiver(t, nil)
 	o := baseOptions(nil)
-	o.Webhooks = []Endpoint{
+	o.Webhooks = []delivery.Endpoint{
 		{Name: "cmms", URL: cmms.URL, Secret: testSecret, Format: "json", Events: true, Types: []string{anomaly.UnplannedDowntime}, MaxAttempts: 5},
 		{Name: "leaders", URL: chat.URL, Format: "text"},
 		{Name: "mgmt", URL: chat.URL, Format: "dingtalk"},
@@ -224,7 +226,7 @@ func TestDeadLetters(t *testing.T) {
 	rejecting := newReceiver(t, func(int) int { return http.StatusUnprocessableEntity })
 	o := baseOptions(nil)
 	o.Alerts.Roster.People = nil
-	o.Webhooks = []Endpoint{{Name: "down", URL: down.URL, Events: true, MaxAttempts: 3},
+	o.Webhooks = []delivery.Endpoint{{Name: "down", URL: down.URL, Events: true, MaxAttempts: 3},
 		{Name: "rejecting", URL: rejecting.URL, Events: true, MaxAttempts: 10}}
 	s := openStore(t, "", o)
 	now := o.Clock()
@@ -244,7 +246,7 @@ func TestDeadLetters(t *testing.T) {
 	if err != nil || len(dls) != 2 {
 		t.Fatalf("dead letters %+v, %v", dls, err)
 	}
-	byEndpoint := map[string]DeadLetter{}
+	byEndpoint := map[string]ledger.DeadLetter{}
 	for _, d := range dls {
 		byEndpoint[d.Endpoint] = d
 	}
@@ -276,7 +278,7 @@ func TestRestartKeepsOutboxAndTimers(t *testing.T) {
 	start := local("2026-06-01 07:00")
 	clock := newClock(start)
 	o := baseOptions(clock)
-	o.Webhooks = []Endpoint{{Name: "leaders", URL: leaders.URL, Secret: testSecret}, {Name: "mgmt", URL: mgmt.URL}}
+	o.Webhooks = []delivery.Endpoint{{Name: "leaders", URL: leaders.URL, Secret: testSecret}, {Name: "mgmt", URL: mgmt.URL}}
 	dt, other := downtime("M01", start), downtime("M02", start)
 
 	// First life: detected, not delivered (the hub dies before Run delivers).
@@ -348,7 +350,7 @@ func TestRestartKeepsOutboxAndTimers(t *testing.T) {
 func TestNoAlertForOldDetections(t *testing.T) {
 	cmms, leaders, mgmt := newReceiver(t, nil), newReceiver(t, nil), newReceiver(t, nil)
 	o := baseOptions(nil)
-	o.Webhooks = []Endpoint{{Name: "cmms", URL: cmms.URL, Events: true}, {Name: "leaders", URL: leaders.URL}, {Name: "mgmt", URL: mgmt.URL}}
+	o.Webhooks = []delivery.Endpoint{{Name: "cmms", URL: cmms.URL, Events: true}, {Name: "leaders", URL: leaders.URL}, {Name: "mgmt", URL: mgmt.URL}}
 	s := openStore(t, "", o)
 	now := o.Clock()
 	old := downtime("M01", now.Add(-16*time.Minute))
@@ -381,7 +383,7 @@ func TestRemovedEndpoint(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "events.db")
 	o := baseOptions(nil)
 	o.Alerts.Roster.People = nil
-	o.Webhooks = []Endpoint{{Name: "old", URL: "http://127.0.0.1:1", Events: true}}
+	o.Webhooks = []delivery.Endpoint{{Name: "old", URL: "http://127.0.0.1:1", Events: true}}
 	s := openStore(t, path, o)
 	if _, err := s.Apply([]anomaly.Event{downtime("M01", o.Clock())}, o.Clock()); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/events/delivery"
+	"github.com/floorpulse/floorpulse/hub/internal/events/payload"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
@@ -55,7 +57,7 @@ func TestStreamExactlyOnceAcrossRestart(t *testing.T) {
 	o := baseOptions(nil)
 	o.Alerts.Roster.People = nil
 	o.JetStream = js
-	o.Stream = StreamConfig{Name: "FLOORPULSE_EVENTS", SubjectPrefix: "floorpulse.events", DuplicateWindow: time.Hour, MaxAge: 24 * time.Hour}
+	o.Stream = delivery.StreamConfig{Name: "FLOORPULSE_EVENTS", SubjectPrefix: "floorpulse.events", DuplicateWindow: time.Hour, MaxAge: 24 * time.Hour}
 
 	now := o.Clock()
 	dt := downtime("M01", now)
@@ -80,7 +82,7 @@ func TestStreamExactlyOnceAcrossRestart(t *testing.T) {
 
 	copyFile(t, filepath.Join(dir, "snapshot.db"), path)
 	s = openStore(t, path, o)
-	if p := pending(t, s); p[destStream] != 3 {
+	if p := pending(t, s); p[delivery.StreamDest] != 3 {
 		t.Fatalf("restored outbox %v, want 3 stream items", p)
 	}
 	if _, err := s.Apply([]anomaly.Event{ended(dt, now.Add(time.Hour))}, now.Add(time.Hour)); err != nil {
@@ -101,7 +103,7 @@ func TestStreamExactlyOnceAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[string]int{}
-	var got []CloudEvent
+	var got []payload.CloudEvent
 	for round := 0; ; round++ {
 		// Up to the four expected, then one look for anything more.
 		var batch jetstream.MessageBatch
@@ -117,7 +119,7 @@ func TestStreamExactlyOnceAcrossRestart(t *testing.T) {
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			var ce CloudEvent
+			var ce payload.CloudEvent
 			if err := json.Unmarshal(m.Data(), &ce); err != nil {
 				t.Fatalf("not a CloudEvent: %v: %s", err, m.Data())
 			}

@@ -1,4 +1,4 @@
-package events
+package ledger
 
 import (
 	"encoding/base64"

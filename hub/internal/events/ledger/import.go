@@ -1,8 +1,7 @@
-package events
+package ledger
 
 import (
 	"encoding/json"
-	"fmt"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -37,14 +36,7 @@ func (s *Store) Import(recs []anomaly.Record) (int, error) {
 				continue
 			}
 			rec.Event = normalize(rec.Event)
-			v, err := json.Marshal(rec)
-			if err != nil {
-				return fmt.Errorf("encoding record %s: %w", rec.ID, err)
-			}
-			if err := tx.Bucket(bucketRecords).Put([]byte(rec.ID), v); err != nil {
-				return err
-			}
-			if err := s.index(tx, rec.ID); err != nil {
+			if err := putRecord(tx, rec); err != nil {
 				return err
 			}
 			if rec.Type == anomaly.UnplannedDowntime && tx.Bucket(bucketAlerts).Get([]byte(rec.ID)) == nil {

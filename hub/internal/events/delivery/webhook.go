@@ -1,4 +1,4 @@
-package events
+package delivery
 
 import (
 	"bytes"
@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 )
 
 // secretKey decodes a Standard Webhooks secret (whsec_<base64>); "" is no key.
@@ -41,9 +44,21 @@ func Sign(key []byte, id string, timestamp int64, body []byte) string {
 	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil))
 }
 
-// post delivers one item to a webhook endpoint. A 2xx answer is success;
-// 408, 429, 5xx and transport errors are retried; other answers are permanent.
-func (s *Store) post(ctx context.Context, e Endpoint, it item) error {
+// Webhook posts items to an endpoint.
+type Webhook struct {
+	Endpoint Endpoint
+	// Client sends the requests; it should not follow redirects.
+	Client *http.Client
+	// Clock is the time of the webhook-timestamp.
+	Clock func() time.Time
+}
+
+var _ Sender = (*Webhook)(nil)
+
+// Send posts one item. A 2xx answer is success; 408, 429, 5xx and transport
+// errors are retried; other answers are permanent.
+func (w *Webhook) Send(ctx context.Context, it ledger.Item) error {
+	e := w.Endpoint
 	ctx, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(it.Body))
@@ -53,7 +68,7 @@ func (s *Store) post(ctx context.Context, e Endpoint, it item) error {
 	for k, v := range e.Headers {
 		req.Header.Set(k, v)
 	}
-	ts := s.opts.Clock().Unix()
+	ts := w.Clock().Unix()
 	req.Header.Set("Content-Type", it.ContentType)
 	req.Header.Set("User-Agent", "floorpulse-hub")
 	req.Header.Set("webhook-id", it.ID)
@@ -61,7 +76,7 @@ func (s *Store) post(ctx context.Context, e Endpoint, it item) error {
 	if key, _ := secretKey(e.Secret); key != nil {
 		req.Header.Set("webhook-signature", Sign(key, it.ID, ts, it.Body))
 	}
-	resp, err := s.opts.HTTPClient.Do(req)
+	resp, err := w.Client.Do(req)
 	if err != nil {
 		return err
 	}

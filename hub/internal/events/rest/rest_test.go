@@ -1,4 +1,4 @@
-package events
+package rest
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 )
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
@@ -52,8 +53,8 @@ func listIDs(t *testing.T, h http.Handler, query string) (ids []string, next str
 
 func TestREST(t *testing.T) {
 	clock := newClock(local("2026-06-01 07:00"))
-	s := openStore(t, "", baseOptions(clock))
-	h := s.Handler()
+	s := openLedger(t)
+	h := New(s, s, clock.Now, berlin)
 	t0 := clock.Now()
 	var evs []anomaly.Event
 	for i := range 7 {
@@ -148,10 +149,10 @@ func TestREST(t *testing.T) {
 }
 
 func TestRESTBadRequests(t *testing.T) {
-	o := baseOptions(nil)
-	s := openStore(t, "", o)
-	h := s.Handler()
-	now := o.Clock()
+	clock := runningFrom(local("2026-06-01 07:00"))
+	s := openLedger(t)
+	h := New(s, s, clock, berlin)
+	now := clock()
 	dt := downtime("M01", now)
 	if _, err := s.Apply([]anomaly.Event{dt}, now); err != nil {
 		t.Fatal(err)
@@ -216,18 +217,18 @@ func FuzzDecodeAction(f *testing.F) {
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		a, err := DecodeAction(ct, bytes.NewReader(body))
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, ledger.ErrInvalid) {
 				t.Fatalf("error not ErrInvalid: %v", err)
 			}
 			return
 		}
-		if a.By == "" || a.By != strings.TrimSpace(a.By) || len(a.By) > maxBy || len(a.Note) > maxNote ||
+		if a.By == "" || a.By != strings.TrimSpace(a.By) || len(a.By) > ledger.MaxBy || len(a.Note) > ledger.MaxNote ||
 			!utf8.ValidString(a.By) || !utf8.ValidString(a.Note) || strings.ContainsFunc(a.By, isControl) {
 			t.Fatalf("accepted a bad action %+v from %q", a, body)
 		}
 		// What was accepted survives the store's own check.
-		if err := checkAction(a.By, a.Note); err != nil {
-			t.Fatalf("decoded %+v fails checkAction: %v", a, err)
+		if err := ledger.CheckAction(a.By, a.Note); err != nil {
+			t.Fatalf("decoded %+v fails CheckAction: %v", a, err)
 		}
 	})
 }
@@ -236,7 +237,7 @@ func FuzzParseFilter(f *testing.F) {
 	for _, seed := range []string{"type=idle_running&limit=5", "since=2026-06-01T00:00:00Z", "limit=1001", "status=x", "cursor=AAAA", "a=b", "%"} {
 		f.Add(seed)
 	}
-	s, err := Open(f.TempDir()+"/events.db", baseOptions(nil))
+	s, err := ledger.Open(f.TempDir()+"/events.db", ledger.Options{})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -248,7 +249,7 @@ func FuzzParseFilter(f *testing.F) {
 		}
 		flt, cursor, limit, err := ParseFilter(q)
 		if err != nil {
-			if !errors.Is(err, ErrInvalid) {
+			if !errors.Is(err, ledger.ErrInvalid) {
 				t.Fatalf("error not ErrInvalid: %v", err)
 			}
 			return
@@ -256,7 +257,7 @@ func FuzzParseFilter(f *testing.F) {
 		if limit < 1 || limit > 1000 {
 			t.Fatalf("limit %d accepted", limit)
 		}
-		if _, _, _, err := s.List(flt, cursor, limit); err != nil && !errors.Is(err, ErrInvalid) {
+		if _, _, _, err := s.List(flt, cursor, limit); err != nil && !errors.Is(err, ledger.ErrInvalid) {
 			t.Fatalf("List: %v", err)
 		}
 	})

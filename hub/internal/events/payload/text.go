@@ -1,0 +1,151 @@
+package payload
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+)
+
+// Text writes the messages people read: times in the plant's time zone,
+// people by their mention, and a link to acknowledge while a record is open.
+type Text struct {
+	// Location is the plant's time zone.
+	Location *time.Location
+	// PublicURL is the hub's address for links ("": no links).
+	PublicURL string
+	// People are those alerts reach, for their mentions.
+	People map[string]alert.Person
+}
+
+func where(r anomaly.Record) string {
+	return fmt.Sprintf("%s/%s (%s)", r.Line, r.Equipment, r.Site)
+}
+
+// stamp is a local time, with the date when it is not the day of ref.
+func (t Text) stamp(at, ref time.Time) string {
+	lt, lr := at.In(t.Location), ref.In(t.Location)
+	if lt.YearDay() != lr.YearDay() || lt.Year() != lr.Year() {
+		return lt.Format("2006-01-02 15:04 MST")
+	}
+	return lt.Format("15:04 MST")
+}
+
+// lasted is how long an event lasted (until its end) or has lasted (until now).
+func lasted(r anomaly.Record, now time.Time) string {
+	end := now
+	if r.End != nil {
+		end = *r.End
+	}
+	d := end.Sub(r.Start).Round(time.Minute)
+	switch {
+	case d < time.Minute:
+		return "<1 min"
+	case d < time.Hour:
+		return fmt.Sprintf("%d min", int(d.Minutes()))
+	}
+	return fmt.Sprintf("%d h %02d min", int(d.Hours()), int(d.Minutes())%60)
+}
+
+func (t Text) link(r anomaly.Record) string {
+	if t.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(t.PublicURL, "/") + "/api/v1/events/" + url.PathEscape(r.ID) + "/ack"
+}
+
+func (t Text) mentions(ids []string) string {
+	var out []string
+	for _, id := range ids {
+		m := t.People[id].Mention
+		if m == "" {
+			m = id
+		}
+		out = append(out, m)
+	}
+	return strings.Join(out, " ")
+}
+
+// Change is the message of a change of r.
+func (t Text) Change(r anomaly.Record, change string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[%s] %s %s: %s, since %s (%s)", strings.ToUpper(change), strings.ReplaceAll(r.Type, "_", " "), where(r),
+		r.Severity, t.stamp(r.Start, r.Updated), lasted(r, r.Updated))
+	if r.Shift != "" {
+		fmt.Fprintf(&b, ", shift %s", r.Shift)
+	}
+	switch {
+	case r.Status == anomaly.Acknowledged:
+		fmt.Fprintf(&b, ". Acknowledged by %s", r.AcknowledgedBy)
+	case r.Status == anomaly.Resolved && r.ResolvedBy != "":
+		fmt.Fprintf(&b, ". Resolved by %s", r.ResolvedBy)
+	case r.Status == anomaly.Resolved:
+		fmt.Fprintf(&b, ". Ended %s", t.stamp(*r.End, r.Updated))
+	}
+	if r.Note != "" && (change == ChangeAcknowledged || change == ChangeResolved) {
+		fmt.Fprintf(&b, ": %s", r.Note)
+	}
+	if r.Reason != "" {
+		fmt.Fprintf(&b, ". %s", r.Reason)
+	}
+	if l := t.link(r); l != "" && r.Status == anomaly.Opened {
+		fmt.Fprintf(&b, ". Acknowledge: %s", l)
+	}
+	return b.String()
+}
+
+// Alert is the message of an alert notification about r.
+func (t Text) Alert(r anomaly.Record, n alert.Notification, now time.Time) string {
+	var b strings.Builder
+	t.alertHead(&b, r, n, now)
+	if r.Severity != "" {
+		fmt.Fprintf(&b, ", severity %s", r.Severity)
+	}
+	if r.Note != "" && (n.Kind == alert.KindAcknowledged || n.Kind == alert.KindResolved) {
+		fmt.Fprintf(&b, ". Note: %s", r.Note)
+	}
+	if r.Reason != "" && n.Kind != alert.KindAcknowledged && n.Kind != alert.KindResolved {
+		fmt.Fprintf(&b, ". %s", r.Reason)
+	}
+	fmt.Fprintf(&b, ". %s", t.mentions(n.People))
+	if l := t.link(r); l != "" && r.Status == anomaly.Opened {
+		fmt.Fprintf(&b, " Acknowledge: %s", l)
+	}
+	return b.String()
+}
+
+// alertHead writes what happened, by the kind of notification.
+func (t Text) alertHead(b *strings.Builder, r anomaly.Record, n alert.Notification, now time.Time) {
+	shift := "around the clock"
+	if n.Shift != "" {
+		shift = "shift " + n.Shift
+	}
+	down := fmt.Sprintf("%s down since %s (%s)", where(r), t.stamp(r.Start, now), lasted(r, now))
+	switch n.Kind {
+	case alert.KindOpened:
+		if r.Status == anomaly.Resolved {
+			fmt.Fprintf(b, "DOWNTIME %s was down from %s to %s (%s), %s", where(r), t.stamp(r.Start, now), t.stamp(*r.End, now), lasted(r, now), shift)
+		} else {
+			fmt.Fprintf(b, "DOWNTIME %s, %s", down, shift)
+		}
+	case alert.KindRepeat:
+		fmt.Fprintf(b, "REMINDER %d: %s, not acknowledged, %s", n.Seq, down, shift)
+	case alert.KindEscalation:
+		if n.Reason == alert.ReasonNoLeaders {
+			fmt.Fprintf(b, "ESCALATION %s: no shift leader on duty (%s)", down, shift)
+		} else {
+			fmt.Fprintf(b, "ESCALATION %s: not acknowledged in time by %s (%s)", down, t.mentions(n.Leaders), shift)
+		}
+	case alert.KindAcknowledged:
+		fmt.Fprintf(b, "ACKNOWLEDGED by %s: %s", r.AcknowledgedBy, down)
+	case alert.KindResolved:
+		if r.ResolvedBy != "" {
+			fmt.Fprintf(b, "RESOLVED by %s: %s, after %s", r.ResolvedBy, where(r), lasted(r, now))
+		} else {
+			fmt.Fprintf(b, "RESOLVED %s running again at %s after %s", where(r), t.stamp(*r.End, now), lasted(r, now))
+		}
+	}
+}

@@ -53,7 +53,7 @@ equipment:
 
 func TestUnknownKey(t *testing.T) {
 	_, err := Decode("hub.yaml", []byte("site: p\nnats:\n  strem: x\n"))
-	if err == nil || !strings.Contains(err.Error(), `hub.yaml: line 3: unknown key "strem"`) {
+	if err == nil || !strings.Contains(err.Error(), `hub.yaml:3: nats.strem: unknown key; did you mean "stream"?`) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
-	pconfig "github.com/floorpulse/floorpulse/pkg/config"
 )
 
 // State configures the state engine.
@@ -90,8 +89,7 @@ func parseLocal(s string, loc *time.Location) (time.Time, error) {
 
 // build turns a configured calendar into a calendar.Calendar; plant, when
 // set, supplies the times of shifts given by name only.
-func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calendar, errs *[]error) *calendar.Calendar {
-	add := func(p, format string, args ...any) { *errs = append(*errs, pconfig.Errorf(p, format, args...)) }
+func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calendar, add func(string, string, ...any)) *calendar.Calendar {
 	out := &calendar.Calendar{Loc: loc}
 	window := func(p string, w Window, named bool) (calendar.Recurring, bool) {
 		r := calendar.Recurring{Name: w.Name}
@@ -158,6 +156,21 @@ func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calenda
 		out.Closures = append(out.Closures, calendar.Closure{Name: cl.Name, From: from, To: to})
 	}
 	return out
+}
+
+// buildCalendars checks the plant and line calendars and builds them (in
+// the plant time zone, once it is known).
+func (c *Config) buildCalendars(add func(string, string, ...any)) {
+	if c.Location == nil {
+		return
+	}
+	if len(c.Calendar.Shifts)+len(c.Calendar.PlannedStops)+len(c.Calendar.Closures) > 0 {
+		c.plantCalendar = c.Calendar.build("calendar", c.Location, nil, add)
+	}
+	c.lineCalendars = map[string]*calendar.Calendar{}
+	for line, lc := range c.LineCalendars {
+		c.lineCalendars[line] = lc.build("line_calendars."+line, c.Location, c.plantCalendar, add)
+	}
 }
 
 // validateState checks the state section and builds the code map.

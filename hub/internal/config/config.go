@@ -177,10 +177,35 @@ func (c *Config) SetToDefault() {
 	}
 }
 
-// Validate checks every key and returns all problems at once.
+// problems collects the problems of a configuration, each naming its key.
+type problems []error
+
+// add records a problem with the value at path.
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, pconfig.Errorf(path, format, args...))
+}
+
+// Validate checks every key and returns all problems at once. It also
+// resolves the time zone, the calendars and the state codes, and fills the
+// defaults of the events section.
 func (c *Config) Validate() error {
-	var errs []error
-	add := func(path, format string, args ...any) { errs = append(errs, pconfig.Errorf(path, format, args...)) }
+	var errs problems
+	add := errs.add
+	c.validateTop(add)
+	c.NATS.validate(add)
+	c.Influx.validate(add)
+	c.Activity.validate(add)
+	c.validateState(add)
+	c.validateEvents(add)
+	c.buildCalendars(add)
+	c.Operators.validate(add)
+	c.Partitions.validate(add)
+	c.validateRegistry(add)
+	return errors.Join(errs...)
+}
+
+// validateTop checks the top-level keys and resolves the time zone.
+func (c *Config) validateTop(add func(string, string, ...any)) {
 	if !signal.ValidToken(c.Site) {
 		add("site", "required, a name without spaces, dots, '*' or '>' (got %q)", c.Site)
 	}
@@ -197,53 +222,62 @@ func (c *Config) Validate() error {
 			add("http", "not host:port: %v", err)
 		}
 	}
-	if c.NATS.URL != "" {
-		if u, err := url.Parse(c.NATS.URL); err != nil || u.Host == "" {
-			add("nats.url", "not a URL like nats://host:4222 (got %q)", c.NATS.URL)
+}
+
+func (n NATS) validate(add func(string, string, ...any)) {
+	if n.URL != "" {
+		if u, err := url.Parse(n.URL); err != nil || u.Host == "" {
+			add("nats.url", "not a URL like nats://host:4222 (got %q)", n.URL)
 		}
-	} else if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+	} else if _, _, err := net.SplitHostPort(n.Listen); err != nil {
 		add("nats.listen", "not host:port: %v", err)
 	}
-	if !signal.ValidToken(c.NATS.Stream) {
-		add("nats.stream", "invalid stream name %q", c.NATS.Stream)
+	if !signal.ValidToken(n.Stream) {
+		add("nats.stream", "invalid stream name %q", n.Stream)
 	}
-	if c.NATS.SubjectPrefix == "" || strings.ContainsAny(c.NATS.SubjectPrefix, " *>") {
-		add("nats.subject_prefix", "invalid subject prefix %q", c.NATS.SubjectPrefix)
+	if n.SubjectPrefix == "" || strings.ContainsAny(n.SubjectPrefix, " *>") {
+		add("nats.subject_prefix", "invalid subject prefix %q", n.SubjectPrefix)
 	}
-	if !signal.ValidToken(c.NATS.Consumer) {
-		add("nats.consumer", "invalid consumer name %q", c.NATS.Consumer)
+	if !signal.ValidToken(n.Consumer) {
+		add("nats.consumer", "invalid consumer name %q", n.Consumer)
 	}
-	if c.NATS.DuplicateWindow <= 0 {
+	if n.DuplicateWindow <= 0 {
 		add("nats.duplicate_window", "must be positive")
 	}
-	if c.NATS.MaxAge < c.NATS.DuplicateWindow {
+	if n.MaxAge < n.DuplicateWindow {
 		add("nats.max_age", "must be at least the duplicate window")
 	}
-	if c.NATS.Batch < 1 || c.NATS.Batch > 10000 {
-		add("nats.batch", "must be between 1 and 10000 (got %d)", c.NATS.Batch)
+	if n.Batch < 1 || n.Batch > 10000 {
+		add("nats.batch", "must be between 1 and 10000 (got %d)", n.Batch)
 	}
-	if u, err := url.Parse(c.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add("influx.url", "not an http(s) URL (got %q)", c.Influx.URL)
+}
+
+func (i Influx) validate(add func(string, string, ...any)) {
+	if u, err := url.Parse(i.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("influx.url", "not an http(s) URL (got %q)", i.URL)
 	}
-	if c.Influx.Bucket == "" {
+	if i.Bucket == "" {
 		add("influx.bucket", "required (for InfluxDB 1.8: database/retention-policy)")
 	}
-	if c.Influx.CreateDatabase && strings.Count(c.Influx.Bucket, "/") != 1 {
+	if i.CreateDatabase && strings.Count(i.Bucket, "/") != 1 {
 		add("influx.create_database", "needs a bucket of the form database/retention-policy")
 	}
-	if c.Influx.Timeout <= 0 {
+	if i.Timeout <= 0 {
 		add("influx.timeout", "must be positive")
 	}
-	if c.Activity.ActiveThreshold <= 0 {
+}
+
+func (a Activity) validate(add func(string, string, ...any)) {
+	if a.ActiveThreshold <= 0 {
 		add("activity.active_threshold", "must be positive")
 	}
-	for class, d := range c.Activity.ClassThresholds {
+	for class, d := range a.ClassThresholds {
 		if d <= 0 {
 			add("activity.class_thresholds."+class, "must be positive")
 		}
 	}
 	seenKind := map[string]bool{}
-	for i, k := range c.Activity.Periods {
+	for i, k := range a.Periods {
 		switch k {
 		case activity.Hour, activity.Shift, activity.Day, activity.Month:
 		default:
@@ -257,32 +291,28 @@ func (c *Config) Validate() error {
 	if !seenKind[activity.Month] {
 		add("activity.periods", "must include month (active rates are monthly)")
 	}
-	c.Activity.Tiers.validate("activity.tiers", add)
-	if c.Activity.IdleRunningAfter < 0 {
+	a.Tiers.validate("activity.tiers", add)
+	if a.IdleRunningAfter < 0 {
 		add("activity.idle_running_after", "must not be negative")
 	}
-	if c.Activity.FlushInterval < 10*time.Millisecond {
+	if a.FlushInterval < 10*time.Millisecond {
 		add("activity.flush_interval", "must be at least 10ms")
 	}
-	c.validateState(add)
-	c.validateEvents(add)
-	if loc != nil {
-		if len(c.Calendar.Shifts)+len(c.Calendar.PlannedStops)+len(c.Calendar.Closures) > 0 {
-			c.plantCalendar = c.Calendar.build("calendar", loc, nil, &errs)
-		}
-		c.lineCalendars = map[string]*calendar.Calendar{}
-		for line, lc := range c.LineCalendars {
-			c.lineCalendars[line] = lc.build("line_calendars."+line, loc, c.plantCalendar, &errs)
-		}
-	}
-	if c.Operators.ActiveThreshold <= 0 {
+}
+
+func (o Operators) validate(add func(string, string, ...any)) {
+	if o.ActiveThreshold <= 0 {
 		add("operators.active_threshold", "must be positive")
 	}
-	c.Operators.Tiers.validate("operators.tiers", add)
-	if a := c.Operators.Attrition; a.Months < 1 || a.History < 2 || a.Drop <= 0 || a.Drop >= 1 {
+	o.Tiers.validate("operators.tiers", add)
+	if a := o.Attrition; a.Months < 1 || a.History < 2 || a.Drop <= 0 || a.Drop >= 1 {
 		add("operators.attrition", "want months >= 1, history >= 2 and 0 < drop < 1 (got %d, %d, %v)", a.Months, a.History, a.Drop)
 	}
-	c.Partitions.validate(add)
+}
+
+// validateRegistry checks the equipment registry: valid names, no
+// equipment registered twice.
+func (c *Config) validateRegistry(add func(string, string, ...any)) {
 	seen := map[signal.Key]string{}
 	for i, r := range c.Registry {
 		p := fmt.Sprintf("equipment[%d]", i)
@@ -300,18 +330,18 @@ func (c *Config) Validate() error {
 			add(p+".ids", "list at least one equipment id")
 		}
 		for j, id := range r.IDs {
+			ip := fmt.Sprintf("%s.ids[%d]", p, j)
 			if !signal.ValidToken(id) {
-				add(fmt.Sprintf("%s.ids[%d]", p, j), "invalid equipment id %q", id)
+				add(ip, "invalid equipment id %q", id)
 				continue
 			}
 			k := signal.Key{Site: site, Line: r.Line, Equipment: id}
 			if prev, dup := seen[k]; dup {
-				add(fmt.Sprintf("%s.ids[%d]", p, j), "%s registered twice (also at %s)", k, prev)
+				add(ip, "%s registered twice (also at %s)", k, prev)
 			}
-			seen[k] = fmt.Sprintf("%s.ids[%d]", p, j)
+			seen[k] = ip
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // Threshold returns the active-month threshold of a class.

@@ -20,6 +20,7 @@ import (
 	"github.com/nats-io/nkeys"
 
 	loader "github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -110,10 +111,8 @@ func (c *Config) Validate() error {
 			bad("http", "invalid listen address %q: want host:port", c.HTTP)
 		}
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		bad("log_level", "%v", err)
 	}
 
 	if u, err := url.Parse(c.NATS.URL); c.NATS.URL == "" || err != nil || u.Host == "" {

@@ -16,6 +16,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	pconfig "github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -25,6 +26,7 @@ type Config struct {
 	Timezone string   `yaml:"timezone"`
 	DataDir  string   `yaml:"data_dir"`
 	HTTP     string   `yaml:"http"`
+	LogLevel string   `yaml:"log_level"`
 	NATS     NATS     `yaml:"nats"`
 	Influx   Influx   `yaml:"influx"`
 	Activity Activity `yaml:"activity"`
@@ -153,6 +155,7 @@ func (c *Config) SetToDefault() {
 		Timezone: "UTC",
 		DataDir:  "var/hub",
 		HTTP:     "127.0.0.1:8080",
+		LogLevel: "info",
 		NATS: NATS{
 			Listen:          "127.0.0.1:4222",
 			Stream:          "FLOORPULSE_SIGNALS",
@@ -221,6 +224,9 @@ func (c *Config) validateTop(add func(string, string, ...any)) {
 		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
 			add("http", "not host:port: %v", err)
 		}
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		add("log_level", "%v", err)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 	"github.com/floorpulse/floorpulse/simulators/internal/mqttout"
 	"github.com/floorpulse/floorpulse/simulators/internal/opcuasrv"
 	"github.com/floorpulse/floorpulse/simulators/internal/plant"
@@ -16,15 +17,17 @@ type Config struct {
 	// History is how much history before now is generated and published fast.
 	History time.Duration `yaml:"history"`
 	// Live is how long the simulation then runs in real time; 0 = until interrupted.
-	Live  time.Duration   `yaml:"live"`
-	MQTT  mqttout.Config  `yaml:"mqtt"`
-	OPCUA opcuasrv.Config `yaml:"opcua"`
+	Live     time.Duration   `yaml:"live"`
+	LogLevel string          `yaml:"log_level"`
+	MQTT     mqttout.Config  `yaml:"mqtt"`
+	OPCUA    opcuasrv.Config `yaml:"opcua"`
 }
 
 // SetToDefault fills every default.
 func (c *Config) SetToDefault() {
 	c.Config.SetToDefault()
 	c.History, c.Live = 0, 0
+	c.LogLevel = "info"
 	c.MQTT.SetToDefault()
 	c.OPCUA.SetToDefault()
 }
@@ -37,6 +40,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Live < 0 {
 		errs = append(errs, config.Errorf("live", "must not be negative, got %s", c.Live))
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, config.Errorf("log_level", "%v", err))
 	}
 	return errors.Join(errs...)
 }

@@ -22,23 +22,42 @@ import (
 
 // Config is the whole hub configuration.
 type Config struct {
-	Site     string   `yaml:"site"`
-	Timezone string   `yaml:"timezone"`
-	DataDir  string   `yaml:"data_dir"`
-	HTTP     string   `yaml:"http"`
-	LogLevel string   `yaml:"log_level"`
-	NATS     NATS     `yaml:"nats"`
-	Influx   Influx   `yaml:"influx"`
+	// Site is the plant's site name (required), as the agents send it: no
+	// spaces, dots, '*' or '>'.
+	Site string `yaml:"site"`
+	// Timezone is the plant's IANA time zone (e.g. Europe/Berlin): days,
+	// shifts and months are cut in it.
+	Timezone string `yaml:"timezone"`
+	// DataDir holds the state store (state.db) and the embedded server's
+	// JetStream files.
+	DataDir string `yaml:"data_dir"`
+	// HTTP is the listen address (host:port) of the dashboard, the JSON API,
+	// /healthz, /readyz and /metrics; "" disables them.
+	HTTP string `yaml:"http"`
+	// LogLevel is debug, info, warn or error; the -log-level flag of `hub
+	// run` overrides it.
+	LogLevel string `yaml:"log_level"`
+	// NATS says where signals are consumed from.
+	NATS NATS `yaml:"nats"`
+	// Influx says where results are written.
+	Influx Influx `yaml:"influx"`
+	// Activity holds the thresholds of the monthly equipment figures.
 	Activity Activity `yaml:"activity"`
-	State    State    `yaml:"state"`
+	// State configures the state engine.
+	State State `yaml:"state"`
 	// Calendar is the plant's production calendar (no shifts: around the clock).
 	Calendar Calendar `yaml:"calendar"`
-	// LineCalendars replace the plant calendar for some lines.
+	// LineCalendars replace the plant calendar for some lines (by line name).
 	LineCalendars map[string]Calendar `yaml:"line_calendars"`
-	Operators     Operators           `yaml:"operators"`
-	Events        Events              `yaml:"events"`
-	Registry      []Registered        `yaml:"equipment"`
-	Location      *time.Location      `yaml:"-"`
+	// Operators configures the operator figures.
+	Operators Operators `yaml:"operators"`
+	// Events configures anomaly events: detectors, the events stream,
+	// webhooks, the alert roster and escalation.
+	Events Events `yaml:"events"`
+	// Registry is the equipment registry: the equipment expected, by line
+	// and class.
+	Registry []Registered   `yaml:"equipment"`
+	Location *time.Location `yaml:"-"`
 
 	// Partitions spread the work over several hubs (count 1: one hub does all).
 	Partitions Partitions `yaml:"partitions"`
@@ -55,16 +74,28 @@ type NATS struct {
 	// Listen is the embedded server's client address.
 	Listen string `yaml:"listen"`
 	// StoreDir holds the embedded server's JetStream files (default data_dir/jetstream).
-	StoreDir        string        `yaml:"store_dir"`
-	Stream          string        `yaml:"stream"`
-	SubjectPrefix   string        `yaml:"subject_prefix"`
-	Consumer        string        `yaml:"consumer"`
+	StoreDir string `yaml:"store_dir"`
+	// Stream is the JetStream stream of signals.
+	Stream string `yaml:"stream"`
+	// SubjectPrefix is the first part of the signal subjects, as the agents
+	// publish them.
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// Consumer is the durable consumer's name.
+	Consumer string `yaml:"consumer"`
+	// DuplicateWindow is how long the stream remembers message ids to drop
+	// a batch an agent sends again.
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
-	MaxAge          time.Duration `yaml:"max_age"`
-	Batch           int           `yaml:"batch"`
-	User            string        `yaml:"user"`
-	Password        string        `yaml:"password"`
-	Token           string        `yaml:"token"`
+	// MaxAge is how long signals are kept in the stream (at least the
+	// duplicate window).
+	MaxAge time.Duration `yaml:"max_age"`
+	// Batch is the number of signals fetched at a time (1 to 10000).
+	Batch int `yaml:"batch"`
+	// User name to connect to an external server with.
+	User string `yaml:"user"`
+	// Password goes with user.
+	Password string `yaml:"password"`
+	// Token authenticates to an external server with a token.
+	Token string `yaml:"token"`
 }
 
 // Partitions say how several hubs share the work: equipment is partitioned
@@ -116,13 +147,18 @@ func validHubID(s string) bool {
 
 // Influx says where results are written.
 type Influx struct {
-	URL    string `yaml:"url"`
-	Token  string `yaml:"token"`  // InfluxDB 2.x token, or "user:password" for 1.8
-	Org    string `yaml:"org"`    // ignored by 1.8
-	Bucket string `yaml:"bucket"` // 2.x bucket, or "database/retention-policy" for 1.8
+	// URL of InfluxDB (http or https).
+	URL string `yaml:"url"`
+	// Token is an InfluxDB 2.x API token, or "user:password" for 1.8.
+	Token string `yaml:"token"`
+	// Org is the 2.x organisation (ignored by 1.8).
+	Org string `yaml:"org"`
+	// Bucket is the 2.x bucket, or "database/retention-policy" for 1.8.
+	Bucket string `yaml:"bucket"`
 	// CreateDatabase, for InfluxDB 1.8, runs CREATE DATABASE for the bucket's database at start.
-	CreateDatabase bool          `yaml:"create_database"`
-	Timeout        time.Duration `yaml:"timeout"`
+	CreateDatabase bool `yaml:"create_database"`
+	// Timeout of each write or query.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Activity holds the thresholds of the monthly figures.
@@ -143,10 +179,15 @@ type Activity struct {
 
 // Registered is one entry of the equipment registry: a line's equipment ids of one class.
 type Registered struct {
-	Site  string   `yaml:"site"` // default: the top-level site
-	Line  string   `yaml:"line"`
-	IDs   []string `yaml:"ids"`
-	Class string   `yaml:"class"`
+	// Site of the equipment; default the top-level site.
+	Site string `yaml:"site"`
+	// Line of the equipment (required).
+	Line string `yaml:"line"`
+	// IDs are the equipment ids on the line; at least one.
+	IDs []string `yaml:"ids"`
+	// Class is the equipment class (e.g. cnc), for class thresholds and
+	// detector settings.
+	Class string `yaml:"class"`
 }
 
 // SetToDefault fills defaults before the file is decoded.
@@ -172,7 +213,8 @@ func (c *Config) SetToDefault() {
 		},
 		Activity: Activity{ActiveThreshold: 80 * time.Hour, Periods: append([]string(nil), activity.Kinds...), FlushInterval: time.Second, IdleRunningAfter: 10 * time.Minute,
 			Tiers: TierCuts{High: 400 * time.Hour, Medium: 200 * time.Hour, Low: 80 * time.Hour}},
-		State: State{SignalTimeout: 30 * time.Minute},
+		State:  State{SignalTimeout: 30 * time.Minute},
+		Events: Events{Detectors: Detectors{DetectorSettings: DefaultDetectors()}},
 		Operators: Operators{ActiveThreshold: 20 * time.Hour,
 			Tiers:     TierCuts{High: 120 * time.Hour, Medium: 60 * time.Hour, Low: 20 * time.Hour},
 			Attrition: Attrition{Months: 3, Drop: 0.3, History: 6}},

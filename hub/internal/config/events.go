@@ -18,6 +18,8 @@ import (
 // the alert roster and escalation. Zero durations and counts take the
 // defaults below (applied by Validate); negative ones are errors.
 type Events struct {
+	// Detectors are the anomaly detectors' thresholds: plant-wide here, and
+	// per line or class under lines and classes.
 	Detectors Detectors `yaml:"detectors"`
 	// Stream is the JetStream stream every record change is published to.
 	Stream EventStream `yaml:"stream"`
@@ -35,11 +37,17 @@ type Events struct {
 
 // EventStream is the JetStream stream of events.
 type EventStream struct {
-	Name            string        `yaml:"name"`             // default FLOORPULSE_EVENTS
-	SubjectPrefix   string        `yaml:"subject_prefix"`   // default floorpulse.events
-	DuplicateWindow time.Duration `yaml:"duplicate_window"` // default 24h
-	MaxAge          time.Duration `yaml:"max_age"`          // default 2160h (90 days)
-	Replicas        int           `yaml:"replicas"`         // default 1
+	// Name of the stream; it differs from the signals stream.
+	Name string `yaml:"name"`
+	// SubjectPrefix of the events' subjects, apart from the signals'.
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// DuplicateWindow is how long the stream drops a record change
+	// published twice.
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+	// MaxAge is how long events are kept (2160h: 90 days).
+	MaxAge time.Duration `yaml:"max_age"`
+	// Replicas of the stream (1 to 5).
+	Replicas int `yaml:"replicas"`
 }
 
 // Webhook formats.
@@ -55,7 +63,8 @@ const (
 type Webhook struct {
 	// Name identifies the endpoint (logs, dead letters, people's channels).
 	Name string `yaml:"name"`
-	URL  string `yaml:"url"`
+	// URL of the endpoint (http or https).
+	URL string `yaml:"url"`
 	// Secret signs deliveries (Standard Webhooks): whsec_ then base64. Empty: unsigned.
 	Secret string `yaml:"secret"`
 	// Format of the body: json (default), cloudevents, text, dingtalk or wecom.
@@ -63,10 +72,13 @@ type Webhook struct {
 	// Events: the endpoint receives every record change that passes the
 	// filter below (default true); false: only alerts routed to it.
 	Events *bool `yaml:"events"`
-	// Filter: event types, lines and the lowest severity (empty: all).
-	Types       []string `yaml:"types"`
-	Lines       []string `yaml:"lines"`
-	MinSeverity string   `yaml:"min_severity"`
+	// Types filters the events by type (empty: all).
+	Types []string `yaml:"types"`
+	// Lines filters the events by line (empty: all).
+	Lines []string `yaml:"lines"`
+	// MinSeverity filters the events by their lowest severity: info,
+	// warning or critical (empty: all).
+	MinSeverity string `yaml:"min_severity"`
 	// Timeout per attempt (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxAttempts before a delivery goes to the dead letters (default 20).
@@ -80,8 +92,10 @@ func (w Webhook) ReceivesEvents() bool { return w.Events == nil || *w.Events }
 
 // Retry is an exponential back-off with jitter between Min and Max.
 type Retry struct {
-	Min time.Duration `yaml:"min"` // default 1s
-	Max time.Duration `yaml:"max"` // default 5m
+	// Min is the first back-off.
+	Min time.Duration `yaml:"min"`
+	// Max is the longest back-off (at least min).
+	Max time.Duration `yaml:"max"`
 }
 
 // Alerts configures downtime alerts.

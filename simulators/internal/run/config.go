@@ -14,13 +14,18 @@ import (
 // Config is the simulator's configuration file (configs/simulator.yaml).
 type Config struct {
 	plant.Config `yaml:",inline"`
+
 	// History is how much history before now is generated and published fast.
 	History time.Duration `yaml:"history"`
 	// Live is how long the simulation then runs in real time; 0 = until interrupted.
-	Live     time.Duration   `yaml:"live"`
-	LogLevel string          `yaml:"log_level"`
-	MQTT     mqttout.Config  `yaml:"mqtt"`
-	OPCUA    opcuasrv.Config `yaml:"opcua"`
+	Live time.Duration `yaml:"live"`
+	// LogLevel is debug, info, warn or error; the -log-level flag of
+	// `simulator run` overrides it.
+	LogLevel string `yaml:"log_level"`
+	// MQTT is the MQTT side: a built-in broker or an external one.
+	MQTT mqttout.Config `yaml:"mqtt"`
+	// OPCUA is the OPC UA server of the OPC UA lines.
+	OPCUA opcuasrv.Config `yaml:"opcua"`
 }
 
 // SetToDefault fills every default.

@@ -194,9 +194,10 @@ func syntaxError(name string, err error) error {
 // uncovered returns yaml.v3's decoding errors on lines where check found
 // nothing, in the common form.
 func uncovered(te *yaml.TypeError, read []*FieldError) []*FieldError {
-	lines := map[int]bool{}
+	lines, msgs := map[int]bool{}, map[string]bool{}
 	for _, r := range read {
 		lines[r.Line] = true
+		msgs[r.Msg] = true
 	}
 	var out []*FieldError
 	for _, e := range te.Errors {
@@ -205,7 +206,9 @@ func uncovered(te *yaml.TypeError, read []*FieldError) []*FieldError {
 			fe.Line, _ = strconv.Atoi(m[1])
 			fe.Msg = m[2]
 		}
-		if !lines[fe.Line] || fe.Line == 0 {
+		// An UnmarshalYAML method's TypeError has no line of its own;
+		// check reported it with one when the message is the same.
+		if (fe.Line == 0 && !msgs[fe.Msg]) || (fe.Line != 0 && !lines[fe.Line]) {
 			out = append(out, fe)
 		}
 	}

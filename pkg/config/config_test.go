@@ -94,6 +94,19 @@ type kinds struct {
 	} `yaml:"inner"`
 	Embedded `yaml:",inline"`
 	Picky    picky `yaml:"picky"`
+	Typed    typed `yaml:"typed"`
+}
+
+// typed is a type with its own UnmarshalYAML that fails with a
+// *yaml.TypeError, after which yaml.v3 goes on.
+type typed string
+
+func (p *typed) UnmarshalYAML(n *yaml.Node) error {
+	if n.Value != "ok" {
+		return &yaml.TypeError{Errors: []string{"want ok"}}
+	}
+	*p = typed(n.Value)
+	return nil
 }
 
 // picky is a type with its own UnmarshalYAML that fails with a plain error,
@@ -132,6 +145,7 @@ func TestDecodeProblems(t *testing.T) {
 		"unknown, inline":  {"extar: x\n", []string{`c.yaml:1: extar: unknown key; did you mean "extra"?`}},
 		"unknown, no hint": {"colour: red\n", []string{`c.yaml:1: colour: unknown key`}},
 		"own unmarshaler":  {"count: 1\npicky: no\n", []string{`c.yaml:2: picky: want ok`}},
+		"own type error":   {"count: 1\ntyped: no\n", []string{`c.yaml:2: typed: want ok`}},
 		"twice":            {"count: 1\ncount: 2\n", []string{`c.yaml:2: count: set twice (first at line 1)`}},
 		"not a mapping":    {"- a\n", []string{`c.yaml:1: want a mapping (key: value), got a list`}},
 		"syntax":           {"a: b\n c: d\n  e\n", []string{`c.yaml:2: mapping values are not allowed in this context`}},
@@ -149,6 +163,9 @@ func TestDecodeProblems(t *testing.T) {
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
+			}
+			if name == "own type error" && err.Error() != "c.yaml:2: typed: want ok" {
+				t.Errorf("reported other than once: %v", err)
 			}
 			if name == "unknown, no hint" && strings.Contains(err.Error(), "did you mean") {
 				t.Errorf("hint for a key far from every known one: %v", err)

@@ -1,7 +1,21 @@
-// Package config loads YAML configuration files strictly: unknown keys are
-// errors, and every problem found by a Validate method is reported with its
-// key path and line, all at once (e.g.
-// `agent.yaml:12: opcua[0].nodes[3].node_id: invalid NodeId "ns=2;x=1"`).
+// Package config loads YAML configuration files strictly, for the agent, the
+// hub and the simulator alike, and reports every problem at once in one
+// form, `file:line: key.path: message`:
+//
+//	agent.yaml:12: opcua[0].nodes[3].node_id: invalid NodeId "ns=2;x=1"
+//	agent.yaml:4: nats.urll: unknown key; did you mean "url"?
+//	hub.yaml:30: activity.flush_interval: want a duration such as 90s, 15m or 1h30m, got "1 second"
+//
+// What always holds after Decode: defaults were set before the file was read
+// (Defaulter), an unknown key, a duplicate key or a value of the wrong type
+// is an error naming its line and key path, and every problem a Validate
+// method finds is reported with the line of its key (or of the nearest
+// enclosing key that is in the file). Problems are sorted by line; a Validate
+// complaint about a key whose value could not be read is left out, since the
+// read error already names it.
+//
+// The package also generates the configuration references from the same
+// types (reference.go).
 package config
 
 import (
@@ -10,7 +24,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"reflect"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -18,7 +34,7 @@ import (
 )
 
 // FieldError is a problem with the value at a key path such as
-// "opcua[0].nodes[3].node_id". Load adds the file name and line.
+// "opcua[0].nodes[3].node_id". Decode adds the file name and line.
 type FieldError struct {
 	Path string
 	Msg  string
@@ -35,7 +51,10 @@ func (e *FieldError) Error() string {
 		}
 		b.WriteString(": ")
 	}
-	b.WriteString(e.Path + ": " + e.Msg)
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
 	return b.String()
 }
 
@@ -66,52 +85,89 @@ func Load(path string, v any) error {
 }
 
 // Decode decodes data (named name in errors) into v strictly, then validates.
+// The error, if any, joins one FieldError per problem.
 func Decode(name string, data []byte, v any) error {
 	if d, ok := v.(Defaulter); ok {
 		d.SetToDefault()
 	}
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return syntaxError(name, err)
+	}
+	read := check(&root, reflect.TypeOf(v))
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	var decodeErr error
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		decodeErr = fmt.Errorf("%s: %w", name, cleanYAMLError(err))
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return decodeErr // not YAML at all: nothing to validate
+			// An UnmarshalYAML method's own error stops yaml.v3 short, so
+			// the rest is not decoded and not worth validating.
+			if len(read) == 0 {
+				read = append(read, syntaxError("", err).(*FieldError))
+			}
+			return joinByLine(withFile(name, read))
 		}
-		// Unknown keys and mistyped values: the rest was decoded, so report
-		// its problems too, all at once.
+		// What yaml.v3 finds, check finds too; this is a safety net for
+		// the cases it might not, so that nothing goes unreported.
+		read = append(read, uncovered(te, read)...)
 	}
-	var root yaml.Node
-	_ = yaml.Unmarshal(data, &root)
-	val, ok := v.(Validator)
-	if !ok {
-		return decodeErr
+	problems := withFile(name, read)
+	if val, ok := v.(Validator); ok {
+		for _, e := range flatten(val.Validate()) {
+			var fe *FieldError
+			if !errors.As(e, &fe) {
+				problems = append(problems, fmt.Errorf("%s: %w", name, e))
+				continue
+			}
+			if covered(fe.Path, read) {
+				continue
+			}
+			fe.File, fe.Line = name, Line(&root, fe.Path)
+			problems = append(problems, fe)
+		}
 	}
-	err := val.Validate()
-	if err == nil {
-		return decodeErr
-	}
-	return errors.Join(decodeErr, annotate(name, &root, err))
+	return joinByLine(problems)
 }
 
-// annotate sets File and Line on every FieldError in err.
-func annotate(name string, root *yaml.Node, err error) error {
-	var out []error
-	for _, e := range flatten(err) {
-		var fe *FieldError
-		if errors.As(e, &fe) {
-			fe.File = name
-			fe.Line = Line(root, fe.Path)
-			out = append(out, fe)
-			continue
-		}
-		out = append(out, fmt.Errorf("%s: %w", name, e))
+// joinByLine joins the problems sorted by line (those without one first).
+func joinByLine(problems []error) error {
+	sort.SliceStable(problems, func(i, j int) bool { return lineOf(problems[i]) < lineOf(problems[j]) })
+	return errors.Join(problems...)
+}
+
+// withFile sets File on every error of read and returns them as errors.
+func withFile(name string, read []*FieldError) []error {
+	out := make([]error, 0, len(read))
+	for _, fe := range read {
+		fe.File = name
+		out = append(out, fe)
 	}
-	return errors.Join(out...)
+	return out
+}
+
+// covered reports whether a Validate complaint about path comes from a value
+// that could not be read (path is, or is under, the path of a read error).
+func covered(path string, read []*FieldError) bool {
+	for _, r := range read {
+		if r.Path == "" || path == r.Path || strings.HasPrefix(path, r.Path+".") || strings.HasPrefix(path, r.Path+"[") {
+			return true
+		}
+	}
+	return false
+}
+
+func lineOf(err error) int {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return fe.Line
+	}
+	return 0
 }
 
 func flatten(err error) []error {
+	if err == nil {
+		return nil
+	}
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range j.Unwrap() {
@@ -120,6 +176,43 @@ func flatten(err error) []error {
 		return out
 	}
 	return []error{err}
+}
+
+var yamlLine = regexp.MustCompile(`^(?:yaml: )?line (\d+): (.*)$`)
+
+// syntaxError turns "yaml: line 3: mapping values are not allowed in this
+// context" into "name:3: mapping values are not allowed in this context".
+func syntaxError(name string, err error) error {
+	msg := err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ := strconv.Atoi(m[1])
+		return &FieldError{File: name, Line: line, Msg: m[2]}
+	}
+	return &FieldError{File: name, Msg: strings.TrimPrefix(msg, "yaml: ")}
+}
+
+// uncovered returns yaml.v3's decoding errors on lines where check found
+// nothing, in the common form.
+func uncovered(te *yaml.TypeError, read []*FieldError) []*FieldError {
+	lines, msgs := map[int]bool{}, map[string]bool{}
+	for _, r := range read {
+		lines[r.Line] = true
+		msgs[r.Msg] = true
+	}
+	var out []*FieldError
+	for _, e := range te.Errors {
+		fe := &FieldError{Msg: e}
+		if m := yamlLine.FindStringSubmatch(e); m != nil {
+			fe.Line, _ = strconv.Atoi(m[1])
+			fe.Msg = m[2]
+		}
+		// An UnmarshalYAML method's TypeError has no line of its own;
+		// check reported it with one when the message is the same.
+		if (fe.Line == 0 && !msgs[fe.Msg]) || (fe.Line != 0 && !lines[fe.Line]) {
+			out = append(out, fe)
+		}
+	}
+	return out
 }
 
 var pathPart = regexp.MustCompile(`([^.\[\]]+)|\[(\d+)\]`)
@@ -137,14 +230,12 @@ func Line(root *yaml.Node, path string) int {
 	line := n.Line
 	for _, m := range pathPart.FindAllStringSubmatch(path, -1) {
 		var next *yaml.Node
+		nextLine := 0
 		switch {
 		case m[1] != "" && n.Kind == yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
 				if n.Content[i].Value == m[1] {
-					next = n.Content[i+1]
-					if next.Kind == yaml.ScalarNode {
-						next = &yaml.Node{Line: n.Content[i].Line}
-					}
+					next, nextLine = n.Content[i+1], n.Content[i].Line // the key's line
 					break
 				}
 			}
@@ -152,33 +243,16 @@ func Line(root *yaml.Node, path string) int {
 			i, _ := strconv.Atoi(m[2])
 			if i < len(n.Content) {
 				next = n.Content[i]
+				nextLine = next.Line
 			}
 		}
 		if next == nil {
 			return line
 		}
-		n = next
-		line = n.Line
+		n, line = next, nextLine
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			n = n.Alias
+		}
 	}
 	return line
-}
-
-// cleanYAMLError turns yaml.v3's "yaml: unmarshal errors:\n  line 3: field x
-// not found in type main.T" into "line 3: unknown key "x"".
-func cleanYAMLError(err error) error {
-	var te *yaml.TypeError
-	if !errors.As(err, &te) {
-		return err
-	}
-	var out []error
-	for _, e := range te.Errors {
-		if i := strings.Index(e, ": field "); i >= 0 && strings.Contains(e, " not found in type ") {
-			key := strings.TrimPrefix(e[i:], ": field ")
-			key = key[:strings.Index(key, " not found in type ")]
-			out = append(out, fmt.Errorf("%s: unknown key %q", e[:i], key))
-			continue
-		}
-		out = append(out, errors.New(e))
-	}
-	return errors.Join(out...)
 }

@@ -2,7 +2,8 @@
 // MQTT and OPC UA, keeps them in an on-disk queue and forwards them to NATS
 // JetStream.
 //
-//	agent run   -config agent.yaml   run until SIGINT/SIGTERM
+//	agent run   -config agent.yaml [-log-level debug]
+//	                                 run until SIGINT/SIGTERM; -log-level overrides the config's log_level
 //	agent check -config agent.yaml   validate the configuration and exit
 //	agent opcua browse -endpoint opc.tcp://host:4840 [-emit-config]
 //	                                 list an OPC UA server's variables, or print an opcua section for them
@@ -14,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -24,10 +24,12 @@ import (
 
 	"github.com/floorpulse/floorpulse/agent/internal/app"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 )
 
 const usage = `usage:
-  agent run   -config FILE   run the agent
+  agent run   -config FILE [-log-level LEVEL]
+                             run the agent (-log-level overrides log_level)
   agent check -config FILE   validate the configuration (exit 1 on problems)
   agent opcua browse -endpoint URL [flags]
                              list an OPC UA server's address space (-h for flags)
@@ -72,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("agent "+args[0], flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	path := fs.String("config", "configs/agent.yaml", "configuration file")
+	var level logging.Flag
+	fs.Var(&level, "log-level", logging.Usage)
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -86,9 +90,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "config ok")
 		return 0
 	}
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	log, err := logging.New(stderr, level.Or(cfg.LogLevel))
+	if err != nil {
+		fmt.Fprintln(stderr, err) // not reached: the flag and log_level are checked already
+		return 1
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := app.New(cfg, log).Run(ctx); err != nil && !errors.Is(err, context.Canceled) {

@@ -27,6 +27,10 @@ func TestCheck(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, errOut.String())
 		}
 	}
+	errOut.Reset()
+	if code := run([]string{"run", "-log-level", "verbose"}, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), `unknown level "verbose"`) {
+		t.Errorf("bad -log-level: exit %d, %q", code, errOut.String())
+	}
 	if code := run(nil, &out, &errOut); code != 2 {
 		t.Errorf("no command: exit %d", code)
 	}

@@ -16,14 +16,20 @@ const (
 
 // Buffer is the on-disk queue between sources and the forwarder.
 type Buffer struct {
+	// MaxBytes bounds the queue's size on disk (at least 1MiB), e.g. 512MiB
+	// or 1GiB.
 	MaxBytes Size `yaml:"max_bytes"`
-	// Policy when MaxBytes is reached: drop_oldest, drop_newest or block.
+	// Policy when max_bytes is reached: drop_oldest (drop the oldest
+	// records, leave gap markers), drop_newest (refuse new signals, leave
+	// gap markers) or block (stop acknowledging upstream until there is room).
 	Policy string `yaml:"policy"`
 	// MaxAge drops records committed longer ago than this (counted, replaced
 	// by gap markers); 0 turns it off.
-	MaxAge       time.Duration `yaml:"max_age"`
-	CommitMax    int           `yaml:"commit_max"`    // signals per commit (one fsync)
-	CommitLinger time.Duration `yaml:"commit_linger"` // how long a commit waits to fill up
+	MaxAge time.Duration `yaml:"max_age"`
+	// CommitMax is the most signals per commit (one fsync).
+	CommitMax int `yaml:"commit_max"`
+	// CommitLinger is how long a commit waits to fill up (0 to 1s).
+	CommitLinger time.Duration `yaml:"commit_linger"`
 }
 
 // validate returns every problem of the buffer section.

@@ -20,34 +20,60 @@ import (
 	"github.com/nats-io/nkeys"
 
 	loader "github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // Config is the whole agent configuration.
 type Config struct {
-	AgentID  string  `yaml:"agent_id"`
-	Site     string  `yaml:"site"`     // default site for mappings that do not name one
-	DataDir  string  `yaml:"data_dir"` // holds queue.db
-	HTTP     string  `yaml:"http"`     // listen address of /healthz, /readyz, /metrics; "" disables
-	LogLevel string  `yaml:"log_level"`
-	NATS     NATS    `yaml:"nats"`
-	Buffer   Buffer  `yaml:"buffer"`
-	MQTT     []MQTT  `yaml:"mqtt"`
-	OPCUA    []OPCUA `yaml:"opcua"`
+	// AgentID names the agent (required): in the MQTT client ids, the OPC UA
+	// application URI and the NATS message ids. No spaces, dots, * or >.
+	AgentID string `yaml:"agent_id"`
+	// Site is the default site for mappings that do not name one.
+	Site string `yaml:"site"`
+	// DataDir holds the on-disk queue (queue.db) and the OPC UA client's
+	// generated certificate and saved session.
+	DataDir string `yaml:"data_dir"`
+	// HTTP is the listen address (host:port) of /healthz, /readyz and
+	// /metrics; "" disables them.
+	HTTP string `yaml:"http"`
+	// LogLevel is debug, info, warn or error; the -log-level flag of
+	// `agent run` overrides it.
+	LogLevel string `yaml:"log_level"`
+	// NATS is the JetStream connection signals are forwarded over.
+	NATS NATS `yaml:"nats"`
+	// Buffer is the on-disk queue between the sources and the forwarder.
+	Buffer Buffer `yaml:"buffer"`
+	// MQTT lists the brokers to subscribe to; at least one mqtt or opcua
+	// entry is required.
+	MQTT []MQTT `yaml:"mqtt"`
+	// OPCUA lists the OPC UA servers to read.
+	OPCUA []OPCUA `yaml:"opcua"`
 }
 
 // NATS is the JetStream connection signals are forwarded over.
 type NATS struct {
-	URL           string        `yaml:"url"`
-	SubjectPrefix string        `yaml:"subject_prefix"`
-	Batch         int           `yaml:"batch"`       // signals per forwarded batch
-	AckTimeout    time.Duration `yaml:"ack_timeout"` // how long to wait for a batch's acks before retrying
-	// Authentication: at most one of user/password, token, creds or nkey.
-	User     string `yaml:"user"`
+	// URL of the NATS server (nats://host:port, or tls://); the agent starts
+	// and buffers while it is unreachable.
+	URL string `yaml:"url"`
+	// SubjectPrefix is the first part of the subjects signals are published
+	// on (<prefix>.<site>.<line>.<equipment>.<signal>).
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// Batch is the number of signals per forwarded batch (1 to 10000).
+	Batch int `yaml:"batch"`
+	// AckTimeout is how long to wait for a batch's acks before retrying it.
+	AckTimeout time.Duration `yaml:"ack_timeout"`
+	// User authenticates with a user name and password. At most one of
+	// user/password, token, creds or nkey is set.
+	User string `yaml:"user"`
+	// Password goes with user.
 	Password string `yaml:"password"`
-	Token    string `yaml:"token"`
-	Creds    string `yaml:"creds"` // credentials file (JWT + nkey seed)
-	NKey     string `yaml:"nkey"`  // file holding an nkey user seed ("SU...")
+	// Token authenticates with a token.
+	Token string `yaml:"token"`
+	// Creds is a credentials file (JWT and nkey seed).
+	Creds string `yaml:"creds"`
+	// NKey is a file holding an nkey user seed ("SU...").
+	NKey string `yaml:"nkey"`
 	// TLS secures the connection (the same section as an MQTT broker's):
 	// ca verifies the server instead of the system roots; cert and key are
 	// the client certificate for servers that verify clients. Set, it makes
@@ -110,10 +136,8 @@ func (c *Config) Validate() error {
 			bad("http", "invalid listen address %q: want host:port", c.HTTP)
 		}
 	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level", "unknown level %q (want debug, info, warn or error)", c.LogLevel)
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		bad("log_level", "%v", err)
 	}
 
 	if u, err := url.Parse(c.NATS.URL); c.NATS.URL == "" || err != nil || u.Host == "" {

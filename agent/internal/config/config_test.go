@@ -55,11 +55,15 @@ func TestBadConfigsNameKeyAndLine(t *testing.T) {
 	}{
 		"unknown key": {
 			doc:  "agent_id: a\nnats:\n  urll: x\n",
-			want: []string{`line 3: unknown key "urll"`},
+			want: []string{`a.yaml:3: nats.urll: unknown key; did you mean "url"?`},
 		},
 		"bad size": {
 			doc:  "agent_id: a\nbuffer:\n  max_bytes: lots\n",
-			want: []string{"line 3", `invalid size "lots"`},
+			want: []string{`a.yaml:3: buffer.max_bytes: invalid size "lots"`},
+		},
+		"type error": {
+			doc:  "agent_id: a\nnats:\n  url: nats://h:4222\n  ack_timeout: 1 second\n",
+			want: []string{`a.yaml:4: nats.ack_timeout: want a duration such as 90s, 15m or 1h30m, got "1 second"`},
 		},
 		"many problems": {
 			doc: `agent_id: gw 1

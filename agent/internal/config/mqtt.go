@@ -17,45 +17,84 @@ import (
 
 // MQTT is one broker connection.
 type MQTT struct {
-	Broker               string         `yaml:"broker"`
-	ClientID             string         `yaml:"client_id"`
-	QoS                  *int           `yaml:"qos"`           // default 1
-	CleanSession         bool           `yaml:"clean_session"` // default false: the broker keeps messages while the agent is down
-	Username             string         `yaml:"username"`
-	Password             string         `yaml:"password"`
-	KeepAlive            time.Duration  `yaml:"keep_alive"`
-	MaxReconnectInterval time.Duration  `yaml:"max_reconnect_interval"`
-	TLS                  *TLS           `yaml:"tls"` // for ssl://, tls://, mqtts:// and wss:// brokers
-	Subscriptions        []Subscription `yaml:"subscriptions"`
+	// Broker is the broker's URL: tcp://, mqtt://, ws://, or with TLS ssl://,
+	// tls://, mqtts:// or wss:// (e.g. tcp://127.0.0.1:1883).
+	Broker string `yaml:"broker"`
+	// ClientID is the MQTT client id; a fixed id keeps the broker session.
+	// Default floorpulse-agent-<agent_id>, with -<n> after the first broker.
+	ClientID string `yaml:"client_id"`
+	// QoS of the subscriptions: 0, 1 or 2 (default 1).
+	QoS *int `yaml:"qos"`
+	// CleanSession starts a new session at every connect; default false:
+	// the broker keeps messages while the agent is down.
+	CleanSession bool `yaml:"clean_session"`
+	// Username logs in to the broker; default anonymous.
+	Username string `yaml:"username"`
+	// Password goes with username.
+	Password string `yaml:"password"`
+	// KeepAlive is the MQTT keep-alive interval (at least 1s; default 30s).
+	KeepAlive time.Duration `yaml:"keep_alive"`
+	// MaxReconnectInterval bounds the back-off between reconnect attempts
+	// (at least 100ms; default 10s).
+	MaxReconnectInterval time.Duration `yaml:"max_reconnect_interval"`
+	// TLS is for ssl://, tls://, mqtts:// and wss:// brokers.
+	TLS *TLS `yaml:"tls"`
+	// Subscriptions map topics to signals; at least one.
+	Subscriptions []Subscription `yaml:"subscriptions"`
 }
 
 // TLS is the transport security of a broker connection. Paths are read as
 // given (relative ones from the agent's working directory).
 type TLS struct {
-	CA                 string `yaml:"ca"`                   // PEM CA certificates; "" = the system's roots
-	Cert               string `yaml:"cert"`                 // PEM client certificate (with key), for brokers that require one
-	Key                string `yaml:"key"`                  // PEM private key of cert
-	ServerName         string `yaml:"server_name"`          // name checked in the broker's certificate; "" = the broker URL's host
-	InsecureSkipVerify bool   `yaml:"insecure_skip_verify"` // accept any broker certificate (tests only)
+	// CA is a file of PEM CA certificates that verify the server; "" = the
+	// system's roots.
+	CA string `yaml:"ca"`
+	// Cert is a PEM client certificate file (with key), for servers that
+	// verify clients.
+	Cert string `yaml:"cert"`
+	// Key is the PEM private key file of cert.
+	Key string `yaml:"key"`
+	// ServerName is the name checked in the server's certificate; "" = the
+	// URL's host.
+	ServerName string `yaml:"server_name"`
+	// InsecureSkipVerify accepts any server certificate (tests only).
+	InsecureSkipVerify bool `yaml:"insecure_skip_verify"`
 }
 
 // Subscription maps the messages of one topic filter to signals.
 type Subscription struct {
-	Topic      string `yaml:"topic"`
-	Template   string `yaml:"template"`    // topic levels -> fields
-	Format     string `yaml:"format"`      // json | plain | sparkplug_b
-	Value      string `yaml:"value"`       // json: dot separated path of the value; "" = the whole payload
-	Time       string `yaml:"time"`        // json: dot separated path of the timestamp; "" = none (receive time, flagged)
-	TimeFormat string `yaml:"time_format"` // rfc3339 | unix | unix_ms
-	// Fixed fields, used when the template does not fill them.
-	Site      string `yaml:"site"`
-	Line      string `yaml:"line"`
+	// Topic is the MQTT topic filter subscribed to (+ and # allowed).
+	Topic string `yaml:"topic"`
+	// Template maps topic levels to fields, e.g.
+	// "floorpulse/{site}/{line}/{equipment}/{signal}": a level is a literal,
+	// "+" (ignored) or one of {site}, {line}, {equipment}, {signal}; a final
+	// "#" matches any remaining levels.
+	Template string `yaml:"template"`
+	// Format of the payloads: json (default), plain or sparkplug_b.
+	Format string `yaml:"format"`
+	// Value is, for json, the dot separated path of the value (default
+	// "value"); "" = the whole payload.
+	Value string `yaml:"value"`
+	// Time is, for json, the dot separated path of the timestamp; "" = none
+	// (the receive time is used, and flagged).
+	Time string `yaml:"time"`
+	// TimeFormat of the timestamp: rfc3339 (default), unix or unix_ms.
+	TimeFormat string `yaml:"time_format"`
+	// Site is the fixed site, used when the template does not give one
+	// (default the top-level site).
+	Site string `yaml:"site"`
+	// Line is the fixed line, used when the template does not give one.
+	Line string `yaml:"line"`
+	// Equipment is the fixed equipment, used when the template does not
+	// give one.
 	Equipment string `yaml:"equipment"`
-	Signal    string `yaml:"signal"`
-	// Sparkplug B only: Metric is a template over the metric name ("/"
-	// separated levels, e.g. "{equipment}/{signal}"; default "{signal}"), and
-	// Rename replaces a metric name before Metric is matched against it.
-	Metric string            `yaml:"metric"`
+	// Signal is the fixed signal name, used when the template does not give one.
+	Signal string `yaml:"signal"`
+	// Metric is, for sparkplug_b only, a template over the metric name ("/"
+	// separated levels, e.g. "{equipment}/{signal}"; default "{signal}").
+	Metric string `yaml:"metric"`
+	// Rename replaces, for sparkplug_b only, a metric name (the key) by
+	// another (the value) before metric is matched against it.
 	Rename map[string]string `yaml:"rename"`
 
 	tmpl   Template

@@ -42,40 +42,63 @@ const (
 
 // OPCUA is one OPC UA server connection.
 type OPCUA struct {
-	Endpoint       string `yaml:"endpoint"`
-	SecurityPolicy string `yaml:"security_policy"` // one of SecurityPolicies
-	SecurityMode   string `yaml:"security_mode"`   // None | Sign | SignAndEncrypt
-	// Certificate and PrivateKey are the client's certificate (PEM or DER)
-	// and RSA key (PEM or DER); when both are empty a self-signed pair is
-	// made once and kept in data_dir/opcua/.
+	// Endpoint is the server's URL, opc.tcp://host:port.
+	Endpoint string `yaml:"endpoint"`
+	// SecurityPolicy is None (default), Basic256Sha256,
+	// Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss.
+	SecurityPolicy string `yaml:"security_policy"`
+	// SecurityMode is None, Sign or SignAndEncrypt; default None with policy
+	// None, else SignAndEncrypt.
+	SecurityMode string `yaml:"security_mode"`
+	// Certificate is the client's certificate file (PEM or DER); when it and
+	// private_key are both empty a self-signed pair is made once and kept
+	// in data_dir/opcua/.
 	Certificate string `yaml:"certificate"`
-	PrivateKey  string `yaml:"private_key"`
-	// TrustDir holds the trusted server certificates (DER or PEM files);
-	// ServerThumbprint pins one by its SHA-1 thumbprint in hex. One of them
-	// is required whenever a secured policy or a password is used.
-	TrustDir         string `yaml:"trust_dir"`
+	// PrivateKey is the client's RSA key file (PEM or DER), set with certificate.
+	PrivateKey string `yaml:"private_key"`
+	// TrustDir holds the trusted server certificates (DER or PEM files).
+	// It or server_thumbprint is required whenever a secured policy or a
+	// password is used.
+	TrustDir string `yaml:"trust_dir"`
+	// ServerThumbprint pins the server certificate by its SHA-1 thumbprint
+	// in hex (separators allowed).
 	ServerThumbprint string `yaml:"server_thumbprint"`
-	Username         string `yaml:"username"`
-	Password         string `yaml:"password"`
+	// Username logs in with a user name; default anonymous.
+	Username string `yaml:"username"`
+	// Password goes with username.
+	Password string `yaml:"password"`
 
-	Mode               string        `yaml:"mode"`                // subscribe | poll
-	PollInterval       time.Duration `yaml:"poll_interval"`       // mode poll
-	PublishingInterval time.Duration `yaml:"publishing_interval"` // mode subscribe
-	SamplingInterval   time.Duration `yaml:"sampling_interval"`   // per monitored item, unless the node sets one
-	QueueSize          uint32        `yaml:"queue_size"`          // per monitored item, on the server
-	Deadband           *Deadband     `yaml:"deadband"`            // per monitored item, unless the node sets one
+	// Mode is subscribe (default: a subscription with one monitored item
+	// per node) or poll (a Read of every node each poll_interval).
+	Mode string `yaml:"mode"`
+	// PollInterval is the time between reads in mode poll (at least 10ms;
+	// default 1s).
+	PollInterval time.Duration `yaml:"poll_interval"`
+	// PublishingInterval of the subscription in mode subscribe (at least
+	// 10ms; default 100ms).
+	PublishingInterval time.Duration `yaml:"publishing_interval"`
+	// SamplingInterval per monitored item, unless the node sets one; 0
+	// lets the server choose.
+	SamplingInterval time.Duration `yaml:"sampling_interval"`
+	// QueueSize per monitored item, on the server (default 100).
+	QueueSize uint32 `yaml:"queue_size"`
+	// Deadband per monitored item, unless the node sets one; none by default.
+	Deadband *Deadband `yaml:"deadband"`
 	// MaxItemsPerCall bounds the monitored items (and nodes read or
 	// translated) per request; 0 takes the server's OperationLimits, else 1000.
 	MaxItemsPerCall int `yaml:"max_items_per_call"`
 	// Backfill, when set, reads the server's history (HistoryRead of raw
 	// values) after a reconnect: what each node took while the agent was
-	// disconnected, since its last value, at most Backfill back.
+	// disconnected, since its last value, at most this far back (up to 168h;
+	// 0, the default, turns it off).
 	Backfill time.Duration `yaml:"backfill"`
 	// SessionTimeout is the session timeout asked of the server: how long
 	// it keeps the session, and its subscription and queued values, while
 	// the agent is disconnected or down.
+	// (10s to 1h; default 1m.)
 	SessionTimeout time.Duration `yaml:"session_timeout"`
-	Nodes          []Node        `yaml:"nodes"`
+	// Nodes are the variables read, each mapped to a signal; at least one.
+	Nodes []Node `yaml:"nodes"`
 
 	// DataDir and ApplicationURI are not read from the file: validation
 	// copies them from data_dir and agent_id.
@@ -88,22 +111,39 @@ type OPCUA struct {
 // each element "<namespace index>:<browse name>", index 0 when left out,
 // "/" and "\" escaped with "\"), resolved after every connect.
 type Node struct {
-	NodeID           string        `yaml:"node_id"`
-	BrowsePath       string        `yaml:"browse_path"`
-	Site             string        `yaml:"site"`
-	Line             string        `yaml:"line"`
-	Equipment        string        `yaml:"equipment"`
-	Signal           string        `yaml:"signal"`
-	SamplingInterval time.Duration `yaml:"sampling_interval"` // 0 = the server section's
-	QueueSize        uint32        `yaml:"queue_size"`        // 0 = the server section's
-	Deadband         *Deadband     `yaml:"deadband"`          // nil = the server section's
+	// NodeID names the variable by NodeId ("ns=2;s=Line1.M01.Run", "i=85").
+	// Set node_id or browse_path.
+	NodeID string `yaml:"node_id"`
+	// BrowsePath names the variable by its path from the Root folder
+	// ("Objects/2:Line1/2:Run", each element "<namespace index>:<browse
+	// name>", index 0 when left out, "/" and "\" escaped with "\"),
+	// resolved after every connect.
+	BrowsePath string `yaml:"browse_path"`
+	// Site of the signal; default the top-level site.
+	Site string `yaml:"site"`
+	// Line of the signal (required).
+	Line string `yaml:"line"`
+	// Equipment of the signal (required).
+	Equipment string `yaml:"equipment"`
+	// Signal is the signal's name (required), e.g. run, state, count.
+	Signal string `yaml:"signal"`
+	// SamplingInterval of this node's monitored item; 0 = the server section's.
+	SamplingInterval time.Duration `yaml:"sampling_interval"`
+	// QueueSize of this node's monitored item; 0 = the server section's.
+	QueueSize uint32 `yaml:"queue_size"`
+	// Deadband of this node's monitored item; absent = the server section's.
+	Deadband *Deadband `yaml:"deadband"`
 }
 
 // Deadband is the DataChangeFilter of a monitored item: a change smaller
 // than Value (absolute), or than Value percent of the variable's EURange
 // (percent), is not reported.
 type Deadband struct {
-	Type  string  `yaml:"type"`
+	// Type is absolute or percent (of the variable's EURange; needs mode
+	// subscribe).
+	Type string `yaml:"type"`
+	// Value is the smallest change reported, in the variable's unit
+	// (absolute) or in percent (at most 100).
 	Value float64 `yaml:"value"`
 }
 

@@ -40,14 +40,15 @@ func ParseSize(s string) (Size, error) {
 	return Size(n * mult), nil
 }
 
-// UnmarshalYAML implements yaml.Unmarshaler.
+// UnmarshalYAML implements yaml.Unmarshaler. A bad size is a *yaml.TypeError,
+// so that decoding goes on and the file's other problems are found too.
 func (s *Size) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind != yaml.ScalarNode {
-		return fmt.Errorf("line %d: size must be a scalar", n.Line)
+		return &yaml.TypeError{Errors: []string{"want a size such as 512MiB or 1GiB"}}
 	}
 	v, err := ParseSize(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %v", n.Line, err)
+		return &yaml.TypeError{Errors: []string{err.Error()}}
 	}
 	*s = v
 	return nil

@@ -1,7 +1,7 @@
 // Command hub consumes signals from edge agents over NATS JetStream and turns
 // them into monthly equipment activity, stored in InfluxDB and served over HTTP.
 //
-//	hub run   -config configs/hub.yaml
+//	hub run   -config configs/hub.yaml [-log-level debug]   (-log-level overrides the config's log_level)
 //	hub check -config configs/hub.yaml
 //	hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]
 //	hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]
@@ -11,13 +11,13 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/floorpulse/floorpulse/hub/internal/app"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 )
 
 func main() {
@@ -33,7 +33,8 @@ func main() {
 	}
 	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
 	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
-	level := fs.String("log-level", "info", "debug | info | warn | error")
+	var level logging.Flag
+	fs.Var(&level, "log-level", logging.Usage)
 	_ = fs.Parse(args)
 
 	switch cmd {
@@ -44,15 +45,14 @@ func main() {
 		}
 		fmt.Println("config ok")
 	case "run":
-		var lvl slog.Level
-		if err := lvl.UnmarshalText([]byte(*level)); err != nil {
-			fmt.Fprintln(os.Stderr, "-log-level:", err)
-			os.Exit(2)
-		}
-		log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		log, err := logging.New(os.Stderr, level.Or(cfg.LogLevel))
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err) // not reached: the flag and log_level are checked already
 			os.Exit(1)
 		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,7 +67,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE\n"+
+	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE [-log-level LEVEL]\n"+
 		"       hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]\n"+
 		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]")
 	os.Exit(2)

@@ -7,7 +7,6 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
-	pconfig "github.com/floorpulse/floorpulse/pkg/config"
 )
 
 // State configures the state engine.
@@ -24,46 +23,67 @@ type State struct {
 
 // Calendar is a production calendar in plant local time.
 type Calendar struct {
-	Shifts       []Window  `yaml:"shifts"`
-	PlannedStops []Window  `yaml:"planned_stops"`
-	Closures     []Closure `yaml:"closures"`
+	// Shifts are the named daily working windows.
+	Shifts []Window `yaml:"shifts"`
+	// PlannedStops are recurring daily planned stops (breaks, maintenance).
+	PlannedStops []Window `yaml:"planned_stops"`
+	// Closures are absolute planned stops (holidays, shutdowns).
+	Closures []Closure `yaml:"closures"`
 }
 
 // Window is a daily window: a shift or a recurring planned stop. In a line
 // calendar, a shift given by name only takes its times from the plant's.
 type Window struct {
-	Name  string   `yaml:"name"`
-	Start string   `yaml:"start"` // HH:MM local
-	End   string   `yaml:"end"`   // HH:MM local; not after start: the next day
-	Days  []string `yaml:"days"`  // mon..sun or ranges (mon-fri); empty: every day
+	// Name of the shift (required for shifts, unique) or stop.
+	Name string `yaml:"name"`
+	// Start is HH:MM local.
+	Start string `yaml:"start"`
+	// End is HH:MM local; not after start: the next day.
+	End string `yaml:"end"`
+	// Days are mon..sun or ranges (mon-fri); empty: every day.
+	Days []string `yaml:"days"`
 }
 
 // Closure is an absolute planned stop (holiday, shutdown), local date-times.
 type Closure struct {
+	// Name of the closure (e.g. a holiday's).
 	Name string `yaml:"name"`
-	From string `yaml:"from"` // local 2006-01-02, 2006-01-02T15:04[:05.000], or RFC 3339 with an offset
-	To   string `yaml:"to"`
+	// From is when it starts: local 2006-01-02, 2006-01-02T15:04[:05.000],
+	// or RFC 3339 with an offset.
+	From string `yaml:"from"`
+	// To is when it ends (after from), in the same forms.
+	To string `yaml:"to"`
 }
 
 // Operators configures operator figures.
 type Operators struct {
+	// ActiveThreshold is the monthly run time that makes an operator active.
 	ActiveThreshold time.Duration `yaml:"active_threshold"`
-	Tiers           TierCuts      `yaml:"tiers"`
-	Attrition       Attrition     `yaml:"attrition"`
+	// Tiers are the monthly run-hour cut-offs of the operator tiers.
+	Tiers TierCuts `yaml:"tiers"`
+	// Attrition is the attrition-risk rule.
+	Attrition Attrition `yaml:"attrition"`
 }
 
 // TierCuts are monthly run-hour cut-offs; below low is inactive.
 type TierCuts struct {
-	High   time.Duration `yaml:"high"`
+	// High is the run time from which the tier is high.
+	High time.Duration `yaml:"high"`
+	// Medium is the run time from which the tier is medium.
 	Medium time.Duration `yaml:"medium"`
-	Low    time.Duration `yaml:"low"`
+	// Low is the run time from which the tier is low; below it, inactive.
+	Low time.Duration `yaml:"low"`
 }
 
 // Attrition is the attrition-risk rule.
 type Attrition struct {
-	Months  int     `yaml:"months"`  // run hours fell in each of the last N months
-	Drop    float64 `yaml:"drop"`    // and the latest is this fraction below the earlier mean
-	History int     `yaml:"history"` // months the mean is taken over
+	// Months: an operator is at risk when run hours fell in each of the
+	// last this many months (at least 1)...
+	Months int `yaml:"months"`
+	// Drop: ...and the latest is this fraction below the earlier mean (0 to 1).
+	Drop float64 `yaml:"drop"`
+	// History is the number of months the mean is taken over (at least 2).
+	History int `yaml:"history"`
 }
 
 func (t TierCuts) tiers() activity.Tiers {
@@ -90,8 +110,7 @@ func parseLocal(s string, loc *time.Location) (time.Time, error) {
 
 // build turns a configured calendar into a calendar.Calendar; plant, when
 // set, supplies the times of shifts given by name only.
-func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calendar, errs *[]error) *calendar.Calendar {
-	add := func(p, format string, args ...any) { *errs = append(*errs, pconfig.Errorf(p, format, args...)) }
+func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calendar, add func(string, string, ...any)) *calendar.Calendar {
 	out := &calendar.Calendar{Loc: loc}
 	window := func(p string, w Window, named bool) (calendar.Recurring, bool) {
 		r := calendar.Recurring{Name: w.Name}
@@ -158,6 +177,21 @@ func (c Calendar) build(path string, loc *time.Location, plant *calendar.Calenda
 		out.Closures = append(out.Closures, calendar.Closure{Name: cl.Name, From: from, To: to})
 	}
 	return out
+}
+
+// buildCalendars checks the plant and line calendars and builds them (in
+// the plant time zone, once it is known).
+func (c *Config) buildCalendars(add func(string, string, ...any)) {
+	if c.Location == nil {
+		return
+	}
+	if len(c.Calendar.Shifts)+len(c.Calendar.PlannedStops)+len(c.Calendar.Closures) > 0 {
+		c.plantCalendar = c.Calendar.build("calendar", c.Location, nil, add)
+	}
+	c.lineCalendars = map[string]*calendar.Calendar{}
+	for line, lc := range c.LineCalendars {
+		c.lineCalendars[line] = lc.build("line_calendars."+line, c.Location, c.plantCalendar, add)
+	}
 }
 
 // validateState checks the state section and builds the code map.

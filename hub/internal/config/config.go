@@ -16,27 +16,48 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	pconfig "github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // Config is the whole hub configuration.
 type Config struct {
-	Site     string   `yaml:"site"`
-	Timezone string   `yaml:"timezone"`
-	DataDir  string   `yaml:"data_dir"`
-	HTTP     string   `yaml:"http"`
-	NATS     NATS     `yaml:"nats"`
-	Influx   Influx   `yaml:"influx"`
+	// Site is the plant's site name (required), as the agents send it: no
+	// spaces, dots, '*' or '>'.
+	Site string `yaml:"site"`
+	// Timezone is the plant's IANA time zone (e.g. Europe/Berlin): days,
+	// shifts and months are cut in it.
+	Timezone string `yaml:"timezone"`
+	// DataDir holds the state store (state.db) and the embedded server's
+	// JetStream files.
+	DataDir string `yaml:"data_dir"`
+	// HTTP is the listen address (host:port) of the dashboard, the JSON API,
+	// /healthz, /readyz and /metrics; "" disables them.
+	HTTP string `yaml:"http"`
+	// LogLevel is debug, info, warn or error; the -log-level flag of `hub
+	// run` overrides it.
+	LogLevel string `yaml:"log_level"`
+	// NATS says where signals are consumed from.
+	NATS NATS `yaml:"nats"`
+	// Influx says where results are written.
+	Influx Influx `yaml:"influx"`
+	// Activity holds the thresholds of the monthly equipment figures.
 	Activity Activity `yaml:"activity"`
-	State    State    `yaml:"state"`
+	// State configures the state engine.
+	State State `yaml:"state"`
 	// Calendar is the plant's production calendar (no shifts: around the clock).
 	Calendar Calendar `yaml:"calendar"`
-	// LineCalendars replace the plant calendar for some lines.
+	// LineCalendars replace the plant calendar for some lines (by line name).
 	LineCalendars map[string]Calendar `yaml:"line_calendars"`
-	Operators     Operators           `yaml:"operators"`
-	Events        Events              `yaml:"events"`
-	Registry      []Registered        `yaml:"equipment"`
-	Location      *time.Location      `yaml:"-"`
+	// Operators configures the operator figures.
+	Operators Operators `yaml:"operators"`
+	// Events configures anomaly events: detectors, the events stream,
+	// webhooks, the alert roster and escalation.
+	Events Events `yaml:"events"`
+	// Registry is the equipment registry: the equipment expected, by line
+	// and class.
+	Registry []Registered   `yaml:"equipment"`
+	Location *time.Location `yaml:"-"`
 
 	// Partitions spread the work over several hubs (count 1: one hub does all).
 	Partitions Partitions `yaml:"partitions"`
@@ -53,16 +74,28 @@ type NATS struct {
 	// Listen is the embedded server's client address.
 	Listen string `yaml:"listen"`
 	// StoreDir holds the embedded server's JetStream files (default data_dir/jetstream).
-	StoreDir        string        `yaml:"store_dir"`
-	Stream          string        `yaml:"stream"`
-	SubjectPrefix   string        `yaml:"subject_prefix"`
-	Consumer        string        `yaml:"consumer"`
+	StoreDir string `yaml:"store_dir"`
+	// Stream is the JetStream stream of signals.
+	Stream string `yaml:"stream"`
+	// SubjectPrefix is the first part of the signal subjects, as the agents
+	// publish them.
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// Consumer is the durable consumer's name.
+	Consumer string `yaml:"consumer"`
+	// DuplicateWindow is how long the stream remembers message ids to drop
+	// a batch an agent sends again.
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
-	MaxAge          time.Duration `yaml:"max_age"`
-	Batch           int           `yaml:"batch"`
-	User            string        `yaml:"user"`
-	Password        string        `yaml:"password"`
-	Token           string        `yaml:"token"`
+	// MaxAge is how long signals are kept in the stream (at least the
+	// duplicate window).
+	MaxAge time.Duration `yaml:"max_age"`
+	// Batch is the number of signals fetched at a time (1 to 10000).
+	Batch int `yaml:"batch"`
+	// User name to connect to an external server with.
+	User string `yaml:"user"`
+	// Password goes with user.
+	Password string `yaml:"password"`
+	// Token authenticates to an external server with a token.
+	Token string `yaml:"token"`
 }
 
 // Partitions say how several hubs share the work: equipment is partitioned
@@ -114,13 +147,18 @@ func validHubID(s string) bool {
 
 // Influx says where results are written.
 type Influx struct {
-	URL    string `yaml:"url"`
-	Token  string `yaml:"token"`  // InfluxDB 2.x token, or "user:password" for 1.8
-	Org    string `yaml:"org"`    // ignored by 1.8
-	Bucket string `yaml:"bucket"` // 2.x bucket, or "database/retention-policy" for 1.8
+	// URL of InfluxDB (http or https).
+	URL string `yaml:"url"`
+	// Token is an InfluxDB 2.x API token, or "user:password" for 1.8.
+	Token string `yaml:"token"`
+	// Org is the 2.x organisation (ignored by 1.8).
+	Org string `yaml:"org"`
+	// Bucket is the 2.x bucket, or "database/retention-policy" for 1.8.
+	Bucket string `yaml:"bucket"`
 	// CreateDatabase, for InfluxDB 1.8, runs CREATE DATABASE for the bucket's database at start.
-	CreateDatabase bool          `yaml:"create_database"`
-	Timeout        time.Duration `yaml:"timeout"`
+	CreateDatabase bool `yaml:"create_database"`
+	// Timeout of each write or query.
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // Activity holds the thresholds of the monthly figures.
@@ -141,10 +179,15 @@ type Activity struct {
 
 // Registered is one entry of the equipment registry: a line's equipment ids of one class.
 type Registered struct {
-	Site  string   `yaml:"site"` // default: the top-level site
-	Line  string   `yaml:"line"`
-	IDs   []string `yaml:"ids"`
-	Class string   `yaml:"class"`
+	// Site of the equipment; default the top-level site.
+	Site string `yaml:"site"`
+	// Line of the equipment (required).
+	Line string `yaml:"line"`
+	// IDs are the equipment ids on the line; at least one.
+	IDs []string `yaml:"ids"`
+	// Class is the equipment class (e.g. cnc), for class thresholds and
+	// detector settings.
+	Class string `yaml:"class"`
 }
 
 // SetToDefault fills defaults before the file is decoded.
@@ -153,6 +196,7 @@ func (c *Config) SetToDefault() {
 		Timezone: "UTC",
 		DataDir:  "var/hub",
 		HTTP:     "127.0.0.1:8080",
+		LogLevel: "info",
 		NATS: NATS{
 			Listen:          "127.0.0.1:4222",
 			Stream:          "FLOORPULSE_SIGNALS",
@@ -169,7 +213,8 @@ func (c *Config) SetToDefault() {
 		},
 		Activity: Activity{ActiveThreshold: 80 * time.Hour, Periods: append([]string(nil), activity.Kinds...), FlushInterval: time.Second, IdleRunningAfter: 10 * time.Minute,
 			Tiers: TierCuts{High: 400 * time.Hour, Medium: 200 * time.Hour, Low: 80 * time.Hour}},
-		State: State{SignalTimeout: 30 * time.Minute},
+		State:  State{SignalTimeout: 30 * time.Minute},
+		Events: Events{Detectors: Detectors{DetectorSettings: DefaultDetectors()}},
 		Operators: Operators{ActiveThreshold: 20 * time.Hour,
 			Tiers:     TierCuts{High: 120 * time.Hour, Medium: 60 * time.Hour, Low: 20 * time.Hour},
 			Attrition: Attrition{Months: 3, Drop: 0.3, History: 6}},
@@ -177,10 +222,35 @@ func (c *Config) SetToDefault() {
 	}
 }
 
-// Validate checks every key and returns all problems at once.
+// problems collects the problems of a configuration, each naming its key.
+type problems []error
+
+// add records a problem with the value at path.
+func (p *problems) add(path, format string, args ...any) {
+	*p = append(*p, pconfig.Errorf(path, format, args...))
+}
+
+// Validate checks every key and returns all problems at once. It also
+// resolves the time zone, the calendars and the state codes, and fills the
+// defaults of the events section.
 func (c *Config) Validate() error {
-	var errs []error
-	add := func(path, format string, args ...any) { errs = append(errs, pconfig.Errorf(path, format, args...)) }
+	var errs problems
+	add := errs.add
+	c.validateTop(add)
+	c.NATS.validate(add)
+	c.Influx.validate(add)
+	c.Activity.validate(add)
+	c.validateState(add)
+	c.validateEvents(add)
+	c.buildCalendars(add)
+	c.Operators.validate(add)
+	c.Partitions.validate(add)
+	c.validateRegistry(add)
+	return errors.Join(errs...)
+}
+
+// validateTop checks the top-level keys and resolves the time zone.
+func (c *Config) validateTop(add func(string, string, ...any)) {
 	if !signal.ValidToken(c.Site) {
 		add("site", "required, a name without spaces, dots, '*' or '>' (got %q)", c.Site)
 	}
@@ -197,53 +267,65 @@ func (c *Config) Validate() error {
 			add("http", "not host:port: %v", err)
 		}
 	}
-	if c.NATS.URL != "" {
-		if u, err := url.Parse(c.NATS.URL); err != nil || u.Host == "" {
-			add("nats.url", "not a URL like nats://host:4222 (got %q)", c.NATS.URL)
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		add("log_level", "%v", err)
+	}
+}
+
+func (n NATS) validate(add func(string, string, ...any)) {
+	if n.URL != "" {
+		if u, err := url.Parse(n.URL); err != nil || u.Host == "" {
+			add("nats.url", "not a URL like nats://host:4222 (got %q)", n.URL)
 		}
-	} else if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+	} else if _, _, err := net.SplitHostPort(n.Listen); err != nil {
 		add("nats.listen", "not host:port: %v", err)
 	}
-	if !signal.ValidToken(c.NATS.Stream) {
-		add("nats.stream", "invalid stream name %q", c.NATS.Stream)
+	if !signal.ValidToken(n.Stream) {
+		add("nats.stream", "invalid stream name %q", n.Stream)
 	}
-	if c.NATS.SubjectPrefix == "" || strings.ContainsAny(c.NATS.SubjectPrefix, " *>") {
-		add("nats.subject_prefix", "invalid subject prefix %q", c.NATS.SubjectPrefix)
+	if n.SubjectPrefix == "" || strings.ContainsAny(n.SubjectPrefix, " *>") {
+		add("nats.subject_prefix", "invalid subject prefix %q", n.SubjectPrefix)
 	}
-	if !signal.ValidToken(c.NATS.Consumer) {
-		add("nats.consumer", "invalid consumer name %q", c.NATS.Consumer)
+	if !signal.ValidToken(n.Consumer) {
+		add("nats.consumer", "invalid consumer name %q", n.Consumer)
 	}
-	if c.NATS.DuplicateWindow <= 0 {
+	if n.DuplicateWindow <= 0 {
 		add("nats.duplicate_window", "must be positive")
 	}
-	if c.NATS.MaxAge < c.NATS.DuplicateWindow {
+	if n.MaxAge < n.DuplicateWindow {
 		add("nats.max_age", "must be at least the duplicate window")
 	}
-	if c.NATS.Batch < 1 || c.NATS.Batch > 10000 {
-		add("nats.batch", "must be between 1 and 10000 (got %d)", c.NATS.Batch)
+	if n.Batch < 1 || n.Batch > 10000 {
+		add("nats.batch", "must be between 1 and 10000 (got %d)", n.Batch)
 	}
-	if u, err := url.Parse(c.Influx.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add("influx.url", "not an http(s) URL (got %q)", c.Influx.URL)
+}
+
+func (i Influx) validate(add func(string, string, ...any)) {
+	if u, err := url.Parse(i.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("influx.url", "not an http(s) URL (got %q)", i.URL)
 	}
-	if c.Influx.Bucket == "" {
+	if i.Bucket == "" {
 		add("influx.bucket", "required (for InfluxDB 1.8: database/retention-policy)")
 	}
-	if c.Influx.CreateDatabase && strings.Count(c.Influx.Bucket, "/") != 1 {
+	if i.CreateDatabase && strings.Count(i.Bucket, "/") != 1 {
 		add("influx.create_database", "needs a bucket of the form database/retention-policy")
 	}
-	if c.Influx.Timeout <= 0 {
+	if i.Timeout <= 0 {
 		add("influx.timeout", "must be positive")
 	}
-	if c.Activity.ActiveThreshold <= 0 {
+}
+
+func (a Activity) validate(add func(string, string, ...any)) {
+	if a.ActiveThreshold <= 0 {
 		add("activity.active_threshold", "must be positive")
 	}
-	for class, d := range c.Activity.ClassThresholds {
+	for class, d := range a.ClassThresholds {
 		if d <= 0 {
 			add("activity.class_thresholds."+class, "must be positive")
 		}
 	}
 	seenKind := map[string]bool{}
-	for i, k := range c.Activity.Periods {
+	for i, k := range a.Periods {
 		switch k {
 		case activity.Hour, activity.Shift, activity.Day, activity.Month:
 		default:
@@ -257,32 +339,28 @@ func (c *Config) Validate() error {
 	if !seenKind[activity.Month] {
 		add("activity.periods", "must include month (active rates are monthly)")
 	}
-	c.Activity.Tiers.validate("activity.tiers", add)
-	if c.Activity.IdleRunningAfter < 0 {
+	a.Tiers.validate("activity.tiers", add)
+	if a.IdleRunningAfter < 0 {
 		add("activity.idle_running_after", "must not be negative")
 	}
-	if c.Activity.FlushInterval < 10*time.Millisecond {
+	if a.FlushInterval < 10*time.Millisecond {
 		add("activity.flush_interval", "must be at least 10ms")
 	}
-	c.validateState(add)
-	c.validateEvents(add)
-	if loc != nil {
-		if len(c.Calendar.Shifts)+len(c.Calendar.PlannedStops)+len(c.Calendar.Closures) > 0 {
-			c.plantCalendar = c.Calendar.build("calendar", loc, nil, &errs)
-		}
-		c.lineCalendars = map[string]*calendar.Calendar{}
-		for line, lc := range c.LineCalendars {
-			c.lineCalendars[line] = lc.build("line_calendars."+line, loc, c.plantCalendar, &errs)
-		}
-	}
-	if c.Operators.ActiveThreshold <= 0 {
+}
+
+func (o Operators) validate(add func(string, string, ...any)) {
+	if o.ActiveThreshold <= 0 {
 		add("operators.active_threshold", "must be positive")
 	}
-	c.Operators.Tiers.validate("operators.tiers", add)
-	if a := c.Operators.Attrition; a.Months < 1 || a.History < 2 || a.Drop <= 0 || a.Drop >= 1 {
+	o.Tiers.validate("operators.tiers", add)
+	if a := o.Attrition; a.Months < 1 || a.History < 2 || a.Drop <= 0 || a.Drop >= 1 {
 		add("operators.attrition", "want months >= 1, history >= 2 and 0 < drop < 1 (got %d, %d, %v)", a.Months, a.History, a.Drop)
 	}
-	c.Partitions.validate(add)
+}
+
+// validateRegistry checks the equipment registry: valid names, no
+// equipment registered twice.
+func (c *Config) validateRegistry(add func(string, string, ...any)) {
 	seen := map[signal.Key]string{}
 	for i, r := range c.Registry {
 		p := fmt.Sprintf("equipment[%d]", i)
@@ -300,18 +378,18 @@ func (c *Config) Validate() error {
 			add(p+".ids", "list at least one equipment id")
 		}
 		for j, id := range r.IDs {
+			ip := fmt.Sprintf("%s.ids[%d]", p, j)
 			if !signal.ValidToken(id) {
-				add(fmt.Sprintf("%s.ids[%d]", p, j), "invalid equipment id %q", id)
+				add(ip, "invalid equipment id %q", id)
 				continue
 			}
 			k := signal.Key{Site: site, Line: r.Line, Equipment: id}
 			if prev, dup := seen[k]; dup {
-				add(fmt.Sprintf("%s.ids[%d]", p, j), "%s registered twice (also at %s)", k, prev)
+				add(ip, "%s registered twice (also at %s)", k, prev)
 			}
-			seen[k] = fmt.Sprintf("%s.ids[%d]", p, j)
+			seen[k] = ip
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // Threshold returns the active-month threshold of a class.

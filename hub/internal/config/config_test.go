@@ -53,7 +53,18 @@ equipment:
 
 func TestUnknownKey(t *testing.T) {
 	_, err := Decode("hub.yaml", []byte("site: p\nnats:\n  strem: x\n"))
-	if err == nil || !strings.Contains(err.Error(), `hub.yaml: line 3: unknown key "strem"`) {
+	if err == nil || !strings.Contains(err.Error(), `hub.yaml:3: nats.strem: unknown key; did you mean "stream"?`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestLogLevel(t *testing.T) {
+	cfg, err := Decode("hub.yaml", []byte("site: p\n"))
+	if err != nil || cfg.LogLevel != "info" {
+		t.Fatalf("default: %q, %v", cfg.LogLevel, err)
+	}
+	_, err = Decode("hub.yaml", []byte("site: p\nlog_level: verbose\n"))
+	if err == nil || !strings.Contains(err.Error(), `hub.yaml:2: log_level: unknown level "verbose" (want debug, info, warn or error)`) {
 		t.Fatalf("got %v", err)
 	}
 }

@@ -10,8 +10,12 @@ import (
 // (a line setting wins over a class setting).
 type Detectors struct {
 	DetectorSettings `yaml:",inline"`
-	Lines            map[string]DetectorSettings `yaml:"lines"`
-	Classes          map[string]DetectorSettings `yaml:"classes"`
+	// Lines override the settings for some lines (by line name); zero
+	// values inherit.
+	Lines map[string]DetectorSettings `yaml:"lines"`
+	// Classes override the settings for some equipment classes; zero
+	// values inherit.
+	Classes map[string]DetectorSettings `yaml:"classes"`
 }
 
 // DetectorSettings are the thresholds of the detectors; zero values inherit.
@@ -21,15 +25,18 @@ type DetectorSettings struct {
 	DowntimeMin time.Duration `yaml:"downtime_min"`
 	// OutOfShiftMin: running outside every shift at least this long.
 	OutOfShiftMin time.Duration `yaml:"out_of_shift_min"`
-	// MicroStopMax: stops shorter than this are micro stops; MicroStopBurst of
-	// them within MicroStopWindow make a burst.
-	MicroStopMax    time.Duration `yaml:"micro_stop_max"`
-	MicroStopBurst  int           `yaml:"micro_stop_burst"`
+	// MicroStopMax: stops shorter than this are micro stops.
+	MicroStopMax time.Duration `yaml:"micro_stop_max"`
+	// MicroStopBurst: this many micro stops within micro_stop_window make a burst.
+	MicroStopBurst int `yaml:"micro_stop_burst"`
+	// MicroStopWindow is the window a micro stop burst is counted in.
 	MicroStopWindow time.Duration `yaml:"micro_stop_window"`
-	// ActivityDrop: an hour's run time below (1 - ActivityDrop) times the
-	// median of the same hour of the week over the last ActivityWeeks weeks.
-	ActivityDrop  float64 `yaml:"activity_drop"`
-	ActivityWeeks int     `yaml:"activity_weeks"`
+	// ActivityDrop: an hour's run time below (1 - activity_drop) times the
+	// median of the same hour of the week over the last activity_weeks
+	// weeks is an activity drop (0 to 1).
+	ActivityDrop float64 `yaml:"activity_drop"`
+	// ActivityWeeks is the number of weeks the activity drop's median is taken over.
+	ActivityWeeks int `yaml:"activity_weeks"`
 	// FlatlineMin: a gauge unchanged while running for at least this long.
 	FlatlineMin time.Duration `yaml:"flatline_min"`
 	// GaugeThreshold: gauge anomaly score that opens an event (0..1).

@@ -18,6 +18,8 @@ import (
 // the alert roster and escalation. Zero durations and counts take the
 // defaults below (applied by Validate); negative ones are errors.
 type Events struct {
+	// Detectors are the anomaly detectors' thresholds: plant-wide here, and
+	// per line or class under lines and classes.
 	Detectors Detectors `yaml:"detectors"`
 	// Stream is the JetStream stream every record change is published to.
 	Stream EventStream `yaml:"stream"`
@@ -35,11 +37,17 @@ type Events struct {
 
 // EventStream is the JetStream stream of events.
 type EventStream struct {
-	Name            string        `yaml:"name"`             // default FLOORPULSE_EVENTS
-	SubjectPrefix   string        `yaml:"subject_prefix"`   // default floorpulse.events
-	DuplicateWindow time.Duration `yaml:"duplicate_window"` // default 24h
-	MaxAge          time.Duration `yaml:"max_age"`          // default 2160h (90 days)
-	Replicas        int           `yaml:"replicas"`         // default 1
+	// Name of the stream; it differs from the signals stream.
+	Name string `yaml:"name"`
+	// SubjectPrefix of the events' subjects, apart from the signals'.
+	SubjectPrefix string `yaml:"subject_prefix"`
+	// DuplicateWindow is how long the stream drops a record change
+	// published twice.
+	DuplicateWindow time.Duration `yaml:"duplicate_window"`
+	// MaxAge is how long events are kept (2160h: 90 days).
+	MaxAge time.Duration `yaml:"max_age"`
+	// Replicas of the stream (1 to 5).
+	Replicas int `yaml:"replicas"`
 }
 
 // Webhook formats.
@@ -55,7 +63,8 @@ const (
 type Webhook struct {
 	// Name identifies the endpoint (logs, dead letters, people's channels).
 	Name string `yaml:"name"`
-	URL  string `yaml:"url"`
+	// URL of the endpoint (http or https).
+	URL string `yaml:"url"`
 	// Secret signs deliveries (Standard Webhooks): whsec_ then base64. Empty: unsigned.
 	Secret string `yaml:"secret"`
 	// Format of the body: json (default), cloudevents, text, dingtalk or wecom.
@@ -63,10 +72,13 @@ type Webhook struct {
 	// Events: the endpoint receives every record change that passes the
 	// filter below (default true); false: only alerts routed to it.
 	Events *bool `yaml:"events"`
-	// Filter: event types, lines and the lowest severity (empty: all).
-	Types       []string `yaml:"types"`
-	Lines       []string `yaml:"lines"`
-	MinSeverity string   `yaml:"min_severity"`
+	// Types filters the events by type (empty: all).
+	Types []string `yaml:"types"`
+	// Lines filters the events by line (empty: all).
+	Lines []string `yaml:"lines"`
+	// MinSeverity filters the events by their lowest severity: info,
+	// warning or critical (empty: all).
+	MinSeverity string `yaml:"min_severity"`
 	// Timeout per attempt (default 10s).
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxAttempts before a delivery goes to the dead letters (default 20).
@@ -80,8 +92,10 @@ func (w Webhook) ReceivesEvents() bool { return w.Events == nil || *w.Events }
 
 // Retry is an exponential back-off with jitter between Min and Max.
 type Retry struct {
-	Min time.Duration `yaml:"min"` // default 1s
-	Max time.Duration `yaml:"max"` // default 5m
+	// Min is the first back-off.
+	Min time.Duration `yaml:"min"`
+	// Max is the longest back-off (at least min).
+	Max time.Duration `yaml:"max"`
 }
 
 // Alerts configures downtime alerts.
@@ -167,28 +181,7 @@ func (c *Config) validateEvents(add func(string, string, ...any)) {
 	c.Events.Detectors.Validate("events.detectors.", add)
 	e := &c.Events
 	e.setDefaults()
-
-	s := e.Stream
-	if !signal.ValidToken(s.Name) {
-		add("events.stream.name", "invalid stream name %q", s.Name)
-	}
-	if strings.ContainsAny(s.SubjectPrefix, " *>") || strings.HasPrefix(s.SubjectPrefix, ".") || strings.HasSuffix(s.SubjectPrefix, ".") {
-		add("events.stream.subject_prefix", "invalid subject prefix %q", s.SubjectPrefix)
-	} else if p := c.NATS.SubjectPrefix; s.SubjectPrefix == p || strings.HasPrefix(s.SubjectPrefix, p+".") || strings.HasPrefix(p, s.SubjectPrefix+".") {
-		add("events.stream.subject_prefix", "%q overlaps the signals subjects %q", s.SubjectPrefix, p)
-	}
-	if s.Name == c.NATS.Stream {
-		add("events.stream.name", "must differ from the signals stream %q", c.NATS.Stream)
-	}
-	if s.DuplicateWindow < 0 {
-		add("events.stream.duplicate_window", "must not be negative")
-	}
-	if s.MaxAge < 0 || s.MaxAge < s.DuplicateWindow {
-		add("events.stream.max_age", "must be at least the duplicate window (%s)", s.DuplicateWindow)
-	}
-	if s.Replicas < 0 || s.Replicas > 5 {
-		add("events.stream.replicas", "must be between 1 and 5 (got %d)", s.Replicas)
-	}
+	e.Stream.validate(c.NATS, add)
 	if e.Retry.Min < 0 {
 		add("events.retry.min", "must not be negative")
 	}
@@ -200,7 +193,6 @@ func (c *Config) validateEvents(add func(string, string, ...any)) {
 			add("events.public_url", "not an http(s) URL (got %q)", e.PublicURL)
 		}
 	}
-
 	names := map[string]bool{}
 	for i, w := range e.Webhooks {
 		p := fmt.Sprintf("events.webhooks[%d]", i)
@@ -211,47 +203,78 @@ func (c *Config) validateEvents(add func(string, string, ...any)) {
 			add(p+".name", "endpoint %q defined twice", w.Name)
 		}
 		names[w.Name] = true
-		if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			add(p+".url", "not an http(s) URL (got %q)", w.URL)
-		}
-		if w.Secret != "" {
-			if err := checkSecret(w.Secret); err != nil {
-				add(p+".secret", "%v", err)
-			}
-		}
-		switch w.Format {
-		case FormatJSON, FormatCloudEvents, FormatText, FormatDingTalk, FormatWeCom:
-		default:
-			add(p+".format", "unknown format %q (want json, cloudevents, text, dingtalk or wecom)", w.Format)
-		}
-		for j, t := range w.Types {
-			if !slices.Contains(anomaly.Types, t) {
-				add(fmt.Sprintf("%s.types[%d]", p, j), "unknown event type %q (want one of %s)", t, strings.Join(anomaly.Types, ", "))
-			}
-		}
-		for j, l := range w.Lines {
-			if !signal.ValidToken(l) {
-				add(fmt.Sprintf("%s.lines[%d]", p, j), "invalid line %q", l)
-			}
-		}
-		switch w.MinSeverity {
-		case "", anomaly.Info, anomaly.Warning, anomaly.Critical:
-		default:
-			add(p+".min_severity", "unknown severity %q (want info, warning or critical)", w.MinSeverity)
-		}
-		if w.Timeout < 0 {
-			add(p+".timeout", "must be positive")
-		}
-		if w.MaxAttempts < 0 {
-			add(p+".max_attempts", "must be positive (got %d)", w.MaxAttempts)
-		}
-		for h := range w.Headers {
-			if h == "" || strings.ContainsAny(h, " :\r\n") || strings.HasPrefix(strings.ToLower(h), "webhook-") {
-				add(p+".headers", "invalid or reserved header name %q", h)
-			}
-		}
+		w.validate(p, add)
 	}
 	c.validateAlerts(names, add)
+}
+
+// validate checks the events stream, which must stay apart from the
+// signals stream of signals.
+func (s EventStream) validate(signals NATS, add func(string, string, ...any)) {
+	if !signal.ValidToken(s.Name) {
+		add("events.stream.name", "invalid stream name %q", s.Name)
+	}
+	if strings.ContainsAny(s.SubjectPrefix, " *>") || strings.HasPrefix(s.SubjectPrefix, ".") || strings.HasSuffix(s.SubjectPrefix, ".") {
+		add("events.stream.subject_prefix", "invalid subject prefix %q", s.SubjectPrefix)
+	} else if p := signals.SubjectPrefix; s.SubjectPrefix == p || strings.HasPrefix(s.SubjectPrefix, p+".") || strings.HasPrefix(p, s.SubjectPrefix+".") {
+		add("events.stream.subject_prefix", "%q overlaps the signals subjects %q", s.SubjectPrefix, p)
+	}
+	if s.Name == signals.Stream {
+		add("events.stream.name", "must differ from the signals stream %q", signals.Stream)
+	}
+	if s.DuplicateWindow < 0 {
+		add("events.stream.duplicate_window", "must not be negative")
+	}
+	if s.MaxAge < 0 || s.MaxAge < s.DuplicateWindow {
+		add("events.stream.max_age", "must be at least the duplicate window (%s)", s.DuplicateWindow)
+	}
+	if s.Replicas < 0 || s.Replicas > 5 {
+		add("events.stream.replicas", "must be between 1 and 5 (got %d)", s.Replicas)
+	}
+}
+
+// validate checks one webhook endpoint (its name is checked by the caller,
+// against the others'); p is its key path.
+func (w Webhook) validate(p string, add func(string, string, ...any)) {
+	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add(p+".url", "not an http(s) URL (got %q)", w.URL)
+	}
+	if w.Secret != "" {
+		if err := checkSecret(w.Secret); err != nil {
+			add(p+".secret", "%v", err)
+		}
+	}
+	switch w.Format {
+	case FormatJSON, FormatCloudEvents, FormatText, FormatDingTalk, FormatWeCom:
+	default:
+		add(p+".format", "unknown format %q (want json, cloudevents, text, dingtalk or wecom)", w.Format)
+	}
+	for j, t := range w.Types {
+		if !slices.Contains(anomaly.Types, t) {
+			add(fmt.Sprintf("%s.types[%d]", p, j), "unknown event type %q (want one of %s)", t, strings.Join(anomaly.Types, ", "))
+		}
+	}
+	for j, l := range w.Lines {
+		if !signal.ValidToken(l) {
+			add(fmt.Sprintf("%s.lines[%d]", p, j), "invalid line %q", l)
+		}
+	}
+	switch w.MinSeverity {
+	case "", anomaly.Info, anomaly.Warning, anomaly.Critical:
+	default:
+		add(p+".min_severity", "unknown severity %q (want info, warning or critical)", w.MinSeverity)
+	}
+	if w.Timeout < 0 {
+		add(p+".timeout", "must be positive")
+	}
+	if w.MaxAttempts < 0 {
+		add(p+".max_attempts", "must be positive (got %d)", w.MaxAttempts)
+	}
+	for h := range w.Headers {
+		if h == "" || strings.ContainsAny(h, " :\r\n") || strings.HasPrefix(strings.ToLower(h), "webhook-") {
+			add(p+".headers", "invalid or reserved header name %q", h)
+		}
+	}
 }
 
 // checkSecret checks a Standard Webhooks secret: whsec_ and 24 to 64 bytes in base64.

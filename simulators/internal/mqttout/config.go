@@ -14,10 +14,14 @@ type Config struct {
 	// Listen is the built-in broker's address, used when Broker is empty.
 	Listen string `yaml:"listen"`
 	// Broker is an external broker's URL (tcp://host:port); then no broker is built in.
-	Broker      string `yaml:"broker"`
+	Broker string `yaml:"broker"`
+	// TopicPrefix is the first level of the topics,
+	// <topic_prefix>/<site>/<line>/<equipment>/<signal>.
 	TopicPrefix string `yaml:"topic_prefix"`
-	QoS         byte   `yaml:"qos"`
-	ClientID    string `yaml:"client_id"`
+	// QoS of the published messages: 0, 1 or 2.
+	QoS byte `yaml:"qos"`
+	// ClientID of the simulator's MQTT client.
+	ClientID string `yaml:"client_id"`
 }
 
 // SetToDefault fills the defaults.

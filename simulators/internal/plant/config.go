@@ -27,62 +27,93 @@ const (
 // Config is the plant: its calendar, lines and machines. It is the part of
 // the simulator's configuration the generator needs.
 type Config struct {
-	Site           string        `yaml:"site"`
-	Timezone       string        `yaml:"timezone"`
-	Seed           int64         `yaml:"seed"`
+	// Site is the plant's site name.
+	Site string `yaml:"site"`
+	// Timezone is the plant's IANA time zone: shifts are in its local time,
+	// and days and months of the ground truth are cut in it.
+	Timezone string `yaml:"timezone"`
+	// Seed of the random generator: the same seed and configuration give
+	// the same plant.
+	Seed int64 `yaml:"seed"`
+	// SampleInterval is how often count and power are published.
 	SampleInterval time.Duration `yaml:"sample_interval"`
-	Shifts         []Shift       `yaml:"shifts"`
-	Lines          []Line        `yaml:"lines"`
-	// Faults and PlannedStops are injected into the live phase, at offsets
-	// from the live start.
-	Faults       []Fault       `yaml:"faults"`
+	// Shifts are the plant's named daily shifts; at least one.
+	Shifts []Shift `yaml:"shifts"`
+	// Lines are the production lines; at least one.
+	Lines []Line `yaml:"lines"`
+	// Faults are injected into the live phase, at offsets from the live start.
+	Faults []Fault `yaml:"faults"`
+	// PlannedStops are injected into the live phase, at offsets from the
+	// live start.
 	PlannedStops []PlannedStop `yaml:"planned_stops"`
 }
 
 // Fault forces one machine into a state (down or idle) from At after the
 // live start for Duration; then the machine resumes what it was doing.
 type Fault struct {
-	Line     string        `yaml:"line"`
-	Machine  int           `yaml:"machine"` // 1 is M01
-	At       time.Duration `yaml:"at"`
+	// Line of the machine.
+	Line string `yaml:"line"`
+	// Machine is the machine's number on the line (1 is M01).
+	Machine int `yaml:"machine"`
+	// At is when the fault starts, after the live start (whole milliseconds).
+	At time.Duration `yaml:"at"`
+	// Duration of the fault (whole milliseconds, at least 1ms).
 	Duration time.Duration `yaml:"duration"`
-	State    string        `yaml:"state"`
+	// State the machine is forced into: down or idle.
+	State string `yaml:"state"`
 }
 
 // PlannedStop stops every machine of a line (they report idle) from At after
 // the live start for Duration; the truth counts the time as planned_stop
 // inside shifts.
 type PlannedStop struct {
-	Line     string        `yaml:"line"`
-	At       time.Duration `yaml:"at"`
+	// Line that stops.
+	Line string `yaml:"line"`
+	// At is when the stop starts, after the live start (whole milliseconds).
+	At time.Duration `yaml:"at"`
+	// Duration of the stop (whole milliseconds, at least 1ms).
 	Duration time.Duration `yaml:"duration"`
 }
 
 // Shift is a named daily window in plant local time. An end at or before the
 // start means the shift ends the next day.
 type Shift struct {
-	Name  string `yaml:"name"`
-	Start string `yaml:"start"` // "HH:MM"
-	End   string `yaml:"end"`   // "HH:MM"
+	// Name of the shift, unique.
+	Name string `yaml:"name"`
+	// Start is "HH:MM" local.
+	Start string `yaml:"start"`
+	// End is "HH:MM" local; at or before start: the next day.
+	End string `yaml:"end"`
 }
 
 // Line is a group of machines of one class, worked in some shifts by its own
 // operators.
 type Line struct {
-	Name      string   `yaml:"name"`
-	Source    string   `yaml:"source"`
-	Machines  int      `yaml:"machines"`
-	Class     string   `yaml:"class"`
-	Shifts    []string `yaml:"shifts"`
-	Weekend   bool     `yaml:"weekend"`
-	Operators int      `yaml:"operators"`
-	// Optional; zero means the default.
-	MeanRun    time.Duration `yaml:"mean_run"`
-	MeanIdle   time.Duration `yaml:"mean_idle"`
-	MeanSetup  time.Duration `yaml:"mean_setup"`
+	// Name of the line, unique (e.g. L1).
+	Name string `yaml:"name"`
+	// Source the line's machines are served by: mqtt or opcua (live only).
+	Source string `yaml:"source"`
+	// Machines is the number of machines, M01 on (1 to 999).
+	Machines int `yaml:"machines"`
+	// Class of the machines (e.g. cnc).
+	Class string `yaml:"class"`
+	// Shifts the line works, by name; at least one.
+	Shifts []string `yaml:"shifts"`
+	// Weekend: the line works on Saturdays and Sundays too.
+	Weekend bool `yaml:"weekend"`
+	// Operators is the number of the line's operators.
+	Operators int `yaml:"operators"`
+	// MeanRun is the mean length of a run; 0 means the default, 90m.
+	MeanRun time.Duration `yaml:"mean_run"`
+	// MeanIdle is the mean length of an idle spell; 0 means the default, 12m.
+	MeanIdle time.Duration `yaml:"mean_idle"`
+	// MeanSetup is the mean length of a setup; 0 means the default, 30m.
+	MeanSetup time.Duration `yaml:"mean_setup"`
+	// MeanRepair is the mean length of a repair (repairs last a quarter to
+	// four times the mean and go on outside shifts); 0 means the default, 2h.
 	MeanRepair time.Duration `yaml:"mean_repair"`
 	// BreakdownsPerDay is the expected number of breakdowns per 24 h of
-	// running; absent means the default, 0 means none.
+	// running; absent means the default, 0.15, and 0 means none.
 	BreakdownsPerDay *float64 `yaml:"breakdowns_per_day"`
 }
 

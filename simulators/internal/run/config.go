@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/logging"
 	"github.com/floorpulse/floorpulse/simulators/internal/mqttout"
 	"github.com/floorpulse/floorpulse/simulators/internal/opcuasrv"
 	"github.com/floorpulse/floorpulse/simulators/internal/plant"
@@ -13,11 +14,17 @@ import (
 // Config is the simulator's configuration file (configs/simulator.yaml).
 type Config struct {
 	plant.Config `yaml:",inline"`
+
 	// History is how much history before now is generated and published fast.
 	History time.Duration `yaml:"history"`
 	// Live is how long the simulation then runs in real time; 0 = until interrupted.
-	Live  time.Duration   `yaml:"live"`
-	MQTT  mqttout.Config  `yaml:"mqtt"`
+	Live time.Duration `yaml:"live"`
+	// LogLevel is debug, info, warn or error; the -log-level flag of
+	// `simulator run` overrides it.
+	LogLevel string `yaml:"log_level"`
+	// MQTT is the MQTT side: a built-in broker or an external one.
+	MQTT mqttout.Config `yaml:"mqtt"`
+	// OPCUA is the OPC UA server of the OPC UA lines.
 	OPCUA opcuasrv.Config `yaml:"opcua"`
 }
 
@@ -25,6 +32,7 @@ type Config struct {
 func (c *Config) SetToDefault() {
 	c.Config.SetToDefault()
 	c.History, c.Live = 0, 0
+	c.LogLevel = "info"
 	c.MQTT.SetToDefault()
 	c.OPCUA.SetToDefault()
 }
@@ -37,6 +45,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Live < 0 {
 		errs = append(errs, config.Errorf("live", "must not be negative, got %s", c.Live))
+	}
+	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
+		errs = append(errs, config.Errorf("log_level", "%v", err))
 	}
 	return errors.Join(errs...)
 }

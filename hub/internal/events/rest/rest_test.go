@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,8 +16,6 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 )
-
-func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
 
 // doJSON sends a request to h and checks the status; it returns the decoded JSON object.
 func doJSON(t *testing.T, h http.Handler, method, target, body string, status int) map[string]any {

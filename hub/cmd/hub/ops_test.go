@@ -17,7 +17,6 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
-	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
 	"github.com/floorpulse/floorpulse/hub/internal/recompute"
@@ -209,7 +208,7 @@ func runningHub(t *testing.T, p plant, in *testenv.Influx) (*httptest.Server, *s
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	srv := httptest.NewServer(api.New(eng, &consume.Stats{}, cfg.Location, cfg.Site, nil, api.WithRecompute(svc)))
+	srv := httptest.NewServer(api.New(eng, cfg.Location, cfg.Site, nil, api.WithRecompute(svc)))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return srv, st
 }

@@ -3,7 +3,7 @@
 //
 //	GET /healthz                 200 while the process runs
 //	GET /readyz                  200 when connected to NATS
-//	GET /metrics                 Prometheus text format counters
+//	GET /metrics                 (served beside this handler: package metrics)
 //	GET /api/v1/months/{YYYY-MM} monthly figures: equipment, lines, site
 //	GET /api/v1/months/{YYYY-MM}/operators
 //	                             monthly operator figures, per line and site
@@ -24,7 +24,6 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
-	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
@@ -37,15 +36,14 @@ type Conn interface {
 var _ Conn = (*nats.Conn)(nil)
 
 // New returns the hub's HTTP handler; nc may be nil (never ready).
-func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site string, nc Conn, opts ...Option) http.Handler {
-	h := &handler{eng: eng, stats: stats, loc: loc, site: site, nc: nc}
+func New(eng *engine.Engine, loc *time.Location, site string, nc Conn, opts ...Option) http.Handler {
+	h := &handler{eng: eng, loc: loc, site: site, nc: nc}
 	for _, o := range opts {
 		o(h)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", h.ready)
-	mux.HandleFunc("GET /metrics", h.metrics)
 	mux.HandleFunc("GET /api/v1/months", h.months)
 	mux.HandleFunc("GET /api/v1/months/{month}", h.month)
 	mux.HandleFunc("GET /api/v1/months/{month}/operators", h.operators)
@@ -63,7 +61,6 @@ func New(eng *engine.Engine, stats *consume.Stats, loc *time.Location, site stri
 
 type handler struct {
 	eng    *engine.Engine
-	stats  *consume.Stats
 	loc    *time.Location
 	site   string
 	nc     Conn
@@ -79,17 +76,6 @@ func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	fmt.Fprintln(w, "ready")
-}
-
-func (h *handler) metrics(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-	fmt.Fprintf(w, "# TYPE floorpulse_hub_signals_consumed_total counter\nfloorpulse_hub_signals_consumed_total %d\n", h.stats.Consumed.Load())
-	fmt.Fprintf(w, "# TYPE floorpulse_hub_bad_messages_total counter\nfloorpulse_hub_bad_messages_total %d\n", h.stats.Bad.Load())
-	fmt.Fprintf(w, "# TYPE floorpulse_hub_batch_failures_total counter\nfloorpulse_hub_batch_failures_total %d\n", h.stats.Failures.Load())
-	fmt.Fprintf(w, "# TYPE floorpulse_hub_batches_total counter\nfloorpulse_hub_batches_total %d\n", h.stats.Batches.Load())
-	es := h.eng.Stats()
-	fmt.Fprintf(w, "# TYPE floorpulse_hub_state_unmapped_total counter\nfloorpulse_hub_state_unmapped_total %d\n", es.UnmappedStates)
-	fmt.Fprintf(w, "# TYPE floorpulse_hub_signals_too_late_total counter\nfloorpulse_hub_signals_too_late_total %d\n", es.TooLate)
 }
 
 // EquipmentJSON is one equipment month in the API.

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
-	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/recompute"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -59,7 +58,7 @@ func get(t *testing.T, srv *httptest.Server, method, path string) (int, string) 
 
 func TestOperatorsEndpoint(t *testing.T) {
 	e, loc := testEngine(t)
-	srv := httptest.NewServer(New(e, &consume.Stats{}, loc, "s", nil))
+	srv := httptest.NewServer(New(e, loc, "s", nil))
 	defer srv.Close()
 	code, body := get(t, srv, "GET", "/api/v1/months/2026-10/operators")
 	if code != 200 {
@@ -116,13 +115,13 @@ func (f *fakeRecomputer) Status() recompute.Progress {
 
 func TestRecomputeEndpoints(t *testing.T) {
 	e, loc := testEngine(t)
-	off := httptest.NewServer(New(e, &consume.Stats{}, loc, "s", nil))
+	off := httptest.NewServer(New(e, loc, "s", nil))
 	defer off.Close()
 	if code, body := get(t, off, "POST", "/api/v1/recompute?from=2026-10&to=2026-10"); code != http.StatusNotImplemented {
 		t.Fatalf("without a recomputer: %d %s", code, body)
 	}
 	f := &fakeRecomputer{}
-	srv := httptest.NewServer(New(e, &consume.Stats{}, loc, "s", nil, WithRecompute(f)))
+	srv := httptest.NewServer(New(e, loc, "s", nil, WithRecompute(f)))
 	defer srv.Close()
 	if code, body := get(t, srv, "POST", "/api/v1/recompute?from=2026-11&to=2026-10"); code != 400 || !strings.Contains(body, "before") {
 		t.Fatalf("reversed range: %d %s", code, body)

@@ -8,13 +8,12 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
-	"github.com/floorpulse/floorpulse/hub/internal/consume"
 )
 
 // A line's board shows each machine's state since when, and the line's open events.
 func TestLineBoard(t *testing.T) {
 	e, loc := testEngine(t)
-	h := &handler{eng: e, stats: &consume.Stats{}, loc: loc, site: "s",
+	h := &handler{eng: e, loc: loc, site: "s",
 		openEvents: func(site, line string) []anomaly.Record {
 			return []anomaly.Record{{Event: anomaly.Event{ID: "x1", Type: anomaly.UnplannedDowntime, Line: line, Equipment: "M2"}, Status: anomaly.Opened}}
 		}}
@@ -30,7 +29,7 @@ func TestLineBoard(t *testing.T) {
 	if m2.State != "idle" || !m2.Since.Equal(time.Date(2026, 10, 5, 8, 0, 0, 0, loc)) || m2.TodayRun != 1 {
 		t.Fatalf("M2 %+v", m2)
 	}
-	srv := httptest.NewServer(New(e, &consume.Stats{}, loc, "s", nil, WithOpenEvents(h.openEvents)))
+	srv := httptest.NewServer(New(e, loc, "s", nil, WithOpenEvents(h.openEvents)))
 	defer srv.Close()
 	code, body := get(t, srv, "GET", "/lines/L1")
 	if code != 200 || !strings.Contains(body, `class="idle"`) || !strings.Contains(body, "unplanned_downtime") {

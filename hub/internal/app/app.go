@@ -18,6 +18,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -26,8 +27,10 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
+	"github.com/floorpulse/floorpulse/hub/internal/metrics"
 )
 
 // hub is what the partitions of one hub process share.
@@ -39,6 +42,9 @@ type hub struct {
 	w     *influx.Writer
 	ev    *events.Store
 	stats *consume.Stats
+
+	mu      sync.Mutex
+	engines map[int]*engine.Engine // of the partitions held
 }
 
 // Run runs the hub until ctx ends or one of its parts fails. With
@@ -61,18 +67,53 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", h.metrics())
+	mux.Handle("/", api)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.ev.Run(gctx) })
 	g.Go(func() error { return run(gctx) })
-	serveHTTP(gctx, g, cfg.HTTP, api, log)
+	serveHTTP(gctx, g, cfg.HTTP, mux, log)
 	return g.Wait()
+}
+
+// metrics serves the hub's Prometheus metrics.
+func (h *hub) metrics() http.Handler {
+	return metrics.Handler(metrics.Sources{
+		Consume: h.stats, Engine: h.engineStats, Influx: h.w.Stats(), NATS: h.nc,
+		Deliveries: h.ev.Counts(), Outbox: h.ev.Pending,
+	})
+}
+
+// held notes the engine of a partition taken (nil: dropped).
+func (h *hub) held(p int, eng *engine.Engine) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if eng == nil {
+		delete(h.engines, p)
+	} else {
+		h.engines[p] = eng
+	}
+}
+
+// engineStats sums the stats of the engines of the partitions held.
+func (h *hub) engineStats() engine.Stats {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var sum engine.Stats
+	for _, e := range h.engines {
+		s := e.Stats()
+		sum.UnmappedStates += s.UnmappedStates
+		sum.TooLate += s.TooLate
+	}
+	return sum
 }
 
 // open connects to InfluxDB (waiting until it answers) and NATS (starting
 // the embedded server when no nats.url is set) and opens the event store.
 // It returns a nil hub, and no error, when ctx ends first.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func(), error) {
-	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}}
+	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}, engines: map[int]*engine.Engine{}}
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {

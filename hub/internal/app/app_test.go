@@ -92,8 +92,18 @@ equipment:
 	if !strings.Contains(body, `"active_rate": 0.5`) || !strings.Contains(body, `"calendar_hours": 745`) {
 		t.Fatalf("month API: %s", body)
 	}
-	if m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort)); !strings.Contains(m, "floorpulse_hub_bad_messages_total 1") {
+	m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+	if !strings.Contains(m, "floorpulse_hub_bad_messages_total 1") {
 		t.Fatalf("bad message not counted: %s", m)
+	}
+	// The figures above came through InfluxDB writes that the metrics count.
+	for _, want := range []string{"floorpulse_hub_nats_connected 1", "floorpulse_hub_influx_write_failures_total 0"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if strings.Contains(m, "floorpulse_hub_influx_writes_total 0") || !strings.Contains(m, "floorpulse_hub_influx_writes_total ") {
+		t.Errorf("no InfluxDB write counted: %s", m)
 	}
 }
 

@@ -42,6 +42,7 @@ type part struct {
 	rc      *recompute.Service
 	api     http.Handler
 	every   time.Duration // flush interval
+	release func()        // forgets the partition's engine
 	loaded  int           // equipment loaded from the store
 	pending int           // ranges pending in the store at start
 }
@@ -60,6 +61,8 @@ func (h *hub) openPart(spec partSpec, log *slog.Logger) (*part, error) {
 		return nil, err
 	}
 	log.Info("state loaded", "equipment", pt.loaded, "pending", pt.pending)
+	h.held(spec.p, pt.eng)
+	pt.release = func() { h.held(spec.p, nil) }
 	return pt, nil
 }
 
@@ -88,7 +91,7 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.fl.after = pt.runner.Flushed
 	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"))
-	pt.api = api.New(pt.eng, h.stats, h.cfg.Location, h.cfg.Site, h.nc,
+	pt.api = api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
 		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(openEventsOf(h.ev, pt.log)))
 	return nil
 }
@@ -133,6 +136,9 @@ func (pt *part) run(ctx context.Context, consumer func(context.Context) error, e
 
 // close closes the partition's store.
 func (pt *part) close() {
+	if pt.release != nil {
+		pt.release()
+	}
 	if err := pt.st.Close(); err != nil {
 		pt.log.Warn("closing the state store", "err", err)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,6 +24,7 @@ import (
 // coordinator holds partition leases and runs runPartition for each.
 type partitioned struct {
 	*hub
+	log   *slog.Logger // the hub's, with its id
 	hubID string
 	obs   jetstream.ObjectStore
 	dir   string // local copies of the partitions' stores
@@ -46,9 +48,7 @@ func (h *hub) partitioned(ctx context.Context) (func(context.Context) error, htt
 	if id == "" {
 		id = defaultHubID()
 	}
-	scoped := *h
-	scoped.log = h.log.With("hub", id)
-	s := &partitioned{hub: &scoped, hubID: id, dir: cfg.PartitionsDir(), apis: map[int]http.Handler{}}
+	s := &partitioned{hub: h, log: h.log.With("hub", id), hubID: id, dir: cfg.PartitionsDir(), apis: map[int]http.Handler{}}
 	if err := os.MkdirAll(s.dir, 0o755); err != nil {
 		return nil, nil, fmt.Errorf("data_dir: %w", err)
 	}
@@ -65,7 +65,7 @@ func (h *hub) partitioned(ctx context.Context) (func(context.Context) error, htt
 	info, _ := json.Marshal(heartbeat{Hub: s.hubID, HTTP: cfg.HTTP})
 	coord := partition.New(kv, partition.Config{Count: cfg.Partitions.Count, TTL: cfg.Partitions.LeaseTTL,
 		HubID: s.hubID, Info: info}, s.runPartition, s.log.With("part", "partitions"))
-	base := api.New(engine.New(engine.Options{Location: cfg.Location}, nil), s.stats, cfg.Location, cfg.Site, s.nc)
+	base := api.New(engine.New(engine.Options{Location: cfg.Location}, nil), cfg.Location, cfg.Site, s.nc)
 	return coord.Run, s.router(coord, base), nil
 }
 
@@ -104,8 +104,8 @@ func defaultHubID() string {
 }
 
 // router serves the HTTP API of the configured site's partition when this
-// hub holds it, and otherwise redirects to the hub that does (health and
-// metrics are always answered here).
+// hub holds it, and otherwise redirects to the hub that does (health is
+// always answered here, and so are the metrics, beside the router).
 func (s *partitioned) router(coord *partition.Coordinator, base http.Handler) http.Handler {
 	p := partition.Of(s.cfg.Site, s.cfg.Partitions.Count)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -117,7 +117,7 @@ func (s *partitioned) router(coord *partition.Coordinator, base http.Handler) ht
 			return
 		}
 		switch r.URL.Path {
-		case "/healthz", "/readyz", "/metrics":
+		case "/healthz", "/readyz":
 			base.ServeHTTP(w, r)
 			return
 		}

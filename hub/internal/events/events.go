@@ -4,16 +4,11 @@
 // as package payload renders them), the downtime alerts (package notify,
 // deciding with package alert) and the REST API (package rest).
 //
-// The delivery guarantee, end to end: a record change, the deliveries it
-// causes (outbox items) and the alert state with its due times are written
-// in one bbolt transaction, so a change is either wholly recorded or not at
-// all, and a restarted hub neither forgets a delivery nor alerts twice. An
-// outbox item is removed only after its receiver accepted it (JetStream
-// ack, webhook 2xx), so delivery is at least once; every delivery carries
-// the dedupe key "<record id>-<revision>" (Nats-Msg-Id, CloudEvent id,
-// webhook-id), which the stream's duplicate window and receivers use to
-// drop copies. Applying the same detections again changes nothing and
-// delivers nothing.
+// What always holds: a record change, the deliveries it causes (outbox
+// items) and the alert state it changes are written in one bbolt
+// transaction; an outbox item is removed only after its receiver accepted
+// it; every delivery carries the dedupe key "<record id>-<revision>".
+// docs/delivery.md has the guarantee end to end.
 package events
 
 import (
@@ -39,6 +34,7 @@ type Store struct {
 	*ledger.Store
 	opts   Options
 	router *delivery.Router
+	counts map[string]*delivery.Counts // per destination
 }
 
 // Open opens (or creates) the store at path.
@@ -58,8 +54,19 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{Store: l, opts: opts, router: router}, nil
+	counts := map[string]*delivery.Counts{}
+	if opts.Stream.Name != "" {
+		counts[delivery.StreamDest] = &delivery.Counts{}
+	}
+	for _, e := range router.Endpoints() {
+		counts[e.Name] = &delivery.Counts{}
+	}
+	return &Store{Store: l, opts: opts, router: router, counts: counts}, nil
 }
+
+// Counts are the delivery attempts per destination (the stream's is
+// delivery.StreamDest, a webhook's its endpoint name).
+func (s *Store) Counts() map[string]*delivery.Counts { return s.counts }
 
 // Handler serves the events API under /api/v1/events (see package rest).
 func (s *Store) Handler() http.Handler {
@@ -101,7 +108,7 @@ func (s *Store) runStream(ctx context.Context) error {
 // worker returns the worker of dest (maxAttempts 0: retry forever).
 func (s *Store) worker(dest string, maxAttempts int, sender delivery.Sender, log *slog.Logger) *delivery.Worker {
 	return &delivery.Worker{Dest: dest, Sender: sender, Outbox: s.Store, MaxAttempts: maxAttempts, Backoff: s.backoff(),
-		Clock: s.opts.Clock, Poll: s.opts.Poll, Log: log}
+		Clock: s.opts.Clock, Poll: s.opts.Poll, Log: log, Counts: s.counts[dest]}
 }
 
 func (s *Store) backoff() delivery.Backoff {

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
@@ -38,7 +39,18 @@ type Writer struct {
 	client influxdb2.Client
 	write  api.WriteAPIBlocking
 	cfg    Config
+	stats  Stats
 }
+
+// Stats count the writer's requests since the process started.
+type Stats struct {
+	Requests atomic.Uint64 // write requests that succeeded
+	Failures atomic.Uint64 // write requests that failed (their ranges are retried)
+	Points   atomic.Uint64 // points written
+}
+
+// Stats returns the writer's counters.
+func (w *Writer) Stats() *Stats { return &w.stats }
 
 // Config is what the writer needs to know.
 type Config struct {
@@ -96,8 +108,11 @@ func (w *Writer) Write(ctx context.Context, res engine.Result) error {
 	for len(pts) > 0 {
 		n := min(len(pts), 5000)
 		if err := w.write.WritePoint(ctx, pts[:n]...); err != nil {
+			w.stats.Failures.Add(1)
 			return fmt.Errorf("writing %d points to influxdb: %w", n, err)
 		}
+		w.stats.Requests.Add(1)
+		w.stats.Points.Add(uint64(n))
 		pts = pts[n:]
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"sync/atomic"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
@@ -59,6 +60,21 @@ type Worker struct {
 	// Poll is the longest wait between looks at the outbox.
 	Poll time.Duration
 	Log  *slog.Logger
+	// Counts, when set, counts the worker's attempts (for metrics).
+	Counts *Counts
+}
+
+// Counts are a destination's delivery attempts since the process started.
+type Counts struct {
+	Delivered atomic.Uint64 // items its receiver accepted
+	Failed    atomic.Uint64 // failed attempts (retried or dead)
+	Dead      atomic.Uint64 // items moved to the dead letters
+}
+
+func (w *Worker) count(f func(*Counts)) {
+	if w.Counts != nil {
+		f(w.Counts)
+	}
 }
 
 // Run delivers the due items until ctx ends.
@@ -79,6 +95,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				if err := w.Outbox.Delivered(it); err != nil {
 					return err
 				}
+				w.count(func(c *Counts) { c.Delivered.Add(1) })
 				continue
 			}
 			if err := w.failed(it, err, &failures); err != nil {
@@ -110,6 +127,12 @@ func (w *Worker) failed(it ledger.Item, cause error, failures *int) error {
 	if err := w.Outbox.Failed(retry, dead); err != nil {
 		return err
 	}
+	w.count(func(c *Counts) {
+		c.Failed.Add(1)
+		if dead {
+			c.Dead.Add(1)
+		}
+	})
 	if dead {
 		w.Log.Error("delivery failed for the last time: moved to the dead letters", "id", it.ID, "kind", it.Kind, "attempts", it.Attempts+1, "err", cause)
 	} else if *failures++; *failures == 1 || *failures%20 == 0 {

@@ -50,10 +50,20 @@ type Queue interface {
 
 var _ Queue = (*buffer.Queue)(nil)
 
+// Conn is what the forwarder needs of a NATS connection: core publishes
+// (JetStream's on the wire) and one subscription for the stream's acks.
+// *nats.Conn implements it.
+type Conn interface {
+	PublishMsg(m *nats.Msg) error
+	Subscribe(subject string, cb nats.MsgHandler) (*nats.Subscription, error)
+}
+
+var _ Conn = (*nats.Conn)(nil)
+
 // Forwarder publishes queued signals in batches.
 type Forwarder struct {
 	q          Queue
-	nc         *nats.Conn
+	nc         Conn
 	prefix     string
 	batch      int
 	ackTimeout time.Duration
@@ -74,7 +84,7 @@ type Forwarder struct {
 }
 
 // New returns a Forwarder publishing on nc.
-func New(q Queue, nc *nats.Conn, cfg config.NATS, m *metrics.Registry, log *slog.Logger) *Forwarder {
+func New(q Queue, nc Conn, cfg config.NATS, m *metrics.Registry, log *slog.Logger) *Forwarder {
 	f := &Forwarder{
 		q: q, nc: nc, prefix: cfg.SubjectPrefix, batch: cfg.Batch, ackTimeout: cfg.AckTimeout,
 		idle: 10 * time.Millisecond, log: log, warn: lograte.New(log, 10*time.Second), m: m,

@@ -149,19 +149,7 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 	lost := make(chan error, 1)
 	var client Client
-	client = s.dial(s.cfg, tlsCfg, hooks{
-		message: func(m Message) { s.handle(ctx, client, m) },
-		lost: func(err error) {
-			s.stat.Connected.Store(false)
-			s.stat.Subscribed.Store(false)
-			select {
-			case lost <- err:
-			default:
-			}
-		},
-		settled: func() bool { return s.unacked.Load() == 0 },
-		acks:    &s.acks,
-	})
+	client = s.dial(s.cfg, tlsCfg, s.hooks(ctx, &client, lost))
 	defer func() {
 		client.Disconnect()
 		s.stat.Connected.Store(false)
@@ -202,6 +190,24 @@ func (s *Source) Run(ctx context.Context) error {
 			s.stat.Subscribed.Store(false)
 			s.log.Warn("lost mqtt connection, reconnecting", "err", err)
 		}
+	}
+}
+
+// hooks hands the client's messages to handle and its losses to lost;
+// client is set before the client connects.
+func (s *Source) hooks(ctx context.Context, client *Client, lost chan<- error) hooks {
+	return hooks{
+		message: func(m Message) { s.handle(ctx, *client, m) },
+		lost: func(err error) {
+			s.stat.Connected.Store(false)
+			s.stat.Subscribed.Store(false)
+			select {
+			case lost <- err:
+			default:
+			}
+		},
+		settled: func() bool { return s.unacked.Load() == 0 },
+		acks:    &s.acks,
 	}
 }
 

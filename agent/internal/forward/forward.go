@@ -50,10 +50,20 @@ type Queue interface {
 
 var _ Queue = (*buffer.Queue)(nil)
 
+// Conn is what the forwarder needs of a NATS connection: core publishes
+// (JetStream's on the wire) and one subscription for the stream's acks.
+// *nats.Conn implements it.
+type Conn interface {
+	PublishMsg(m *nats.Msg) error
+	Subscribe(subject string, cb nats.MsgHandler) (*nats.Subscription, error)
+}
+
+var _ Conn = (*nats.Conn)(nil)
+
 // Forwarder publishes queued signals in batches.
 type Forwarder struct {
 	q          Queue
-	nc         *nats.Conn
+	nc         Conn
 	prefix     string
 	batch      int
 	ackTimeout time.Duration
@@ -74,7 +84,7 @@ type Forwarder struct {
 }
 
 // New returns a Forwarder publishing on nc.
-func New(q Queue, nc *nats.Conn, cfg config.NATS, m *metrics.Registry, log *slog.Logger) *Forwarder {
+func New(q Queue, nc Conn, cfg config.NATS, m *metrics.Registry, log *slog.Logger) *Forwarder {
 	f := &Forwarder{
 		q: q, nc: nc, prefix: cfg.SubjectPrefix, batch: cfg.Batch, ackTimeout: cfg.AckTimeout,
 		idle: 10 * time.Millisecond, log: log, warn: lograte.New(log, 10*time.Second), m: m,
@@ -183,77 +193,105 @@ func (fl *flight) finish() {
 // after it are abandoned too and everything is published again from the
 // oldest record: what the stream already holds is dropped as a duplicate.
 func (f *Forwarder) Run(ctx context.Context) error {
-	const minWait, maxWait = 100 * time.Millisecond, 5 * time.Second
-	wait := minWait
 	sub, err := f.nc.Subscribe(f.inbox+"*", f.onAck)
 	if err != nil {
 		return fmt.Errorf("subscribing to acks: %w", err)
 	}
 	defer sub.Unsubscribe()
-	var inflight []*flight
-	var last uint64 // sequence number of the last record published
-	abandon := func() {
-		for _, fl := range inflight {
-			f.forget(fl)
+	r := &run{f: f, ctx: ctx, wait: minWait}
+	for ctx.Err() == nil {
+		if err := r.fill(); err != nil {
+			return err
 		}
-		inflight, last = nil, 0
-	}
-	// failed abandons what is in flight and waits, longer each time in a row.
-	failed := func(recs []buffer.Record, err error) {
-		f.m.PublishErrors.Add(1)
-		f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", wait)
-		abandon()
-		sleep(ctx, wait)
-		wait = min(2*wait, maxWait)
-	}
-	for {
-		if ctx.Err() != nil {
-			return nil
-		}
-		for len(inflight) < pipeline {
-			recs, err := f.q.PeekAfter(last, f.batch)
-			if err != nil {
-				if errors.Is(err, buffer.ErrClosed) {
-					return err
-				}
-				f.warn.Warn("reading the queue failed", "err", err)
-				break
-			}
-			if len(recs) == 0 {
-				break
-			}
-			fl, err := f.send(recs)
-			if err != nil {
-				failed(recs, err)
-				break
-			}
-			inflight = append(inflight, fl)
-			last = recs[len(recs)-1].Seq
-		}
-		if len(inflight) == 0 {
+		if len(r.inflight) == 0 {
 			sleep(ctx, f.idle)
 			continue
 		}
-		fl := inflight[0]
-		if err := f.await(ctx, fl); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			failed(fl.recs, err)
-			continue
+		if err := r.settle(); err != nil {
+			return err
 		}
-		wait = minWait
-		inflight = inflight[1:]
-		if err := f.q.Delete(fl.recs[len(fl.recs)-1].Seq); err != nil {
-			// The batch is in the stream; resending it later is deduplicated.
-			f.warn.Warn("deleting a forwarded batch failed", "upto", fl.recs[len(fl.recs)-1].Seq, "err", err)
+	}
+	return nil
+}
+
+// Back-off after failures in a row.
+const minWait, maxWait = 100 * time.Millisecond, 5 * time.Second
+
+// run is the state of one Run: the batches in flight, oldest first.
+type run struct {
+	f        *Forwarder
+	ctx      context.Context
+	inflight []*flight
+	last     uint64 // sequence number of the last record published
+	wait     time.Duration
+}
+
+// fill publishes batches until pipeline of them are in flight or the queue
+// has no more. It fails only when the queue is closed.
+func (r *run) fill() error {
+	for len(r.inflight) < pipeline {
+		recs, err := r.f.q.PeekAfter(r.last, r.f.batch)
+		if err != nil {
 			if errors.Is(err, buffer.ErrClosed) {
 				return err
 			}
-			abandon()
-			sleep(ctx, wait)
+			r.f.warn.Warn("reading the queue failed", "err", err)
+			return nil
 		}
+		if len(recs) == 0 {
+			return nil
+		}
+		fl, err := r.f.send(recs)
+		if err != nil {
+			r.failed(recs, err)
+			return nil
+		}
+		r.inflight = append(r.inflight, fl)
+		r.last = recs[len(recs)-1].Seq
 	}
+	return nil
+}
+
+// settle awaits the oldest batch's acks and deletes it from the queue. It
+// fails only when the queue is closed.
+func (r *run) settle() error {
+	f, fl := r.f, r.inflight[0]
+	if err := f.await(r.ctx, fl); err != nil {
+		if r.ctx.Err() != nil {
+			return nil
+		}
+		r.failed(fl.recs, err)
+		return nil
+	}
+	r.wait = minWait
+	r.inflight = r.inflight[1:]
+	if err := f.q.Delete(fl.recs[len(fl.recs)-1].Seq); err != nil {
+		// The batch is in the stream; resending it later is deduplicated.
+		f.warn.Warn("deleting a forwarded batch failed", "upto", fl.recs[len(fl.recs)-1].Seq, "err", err)
+		if errors.Is(err, buffer.ErrClosed) {
+			return err
+		}
+		r.abandon()
+		sleep(r.ctx, r.wait)
+	}
+	return nil
+}
+
+// abandon stops awaiting the batches in flight; they are published again.
+func (r *run) abandon() {
+	for _, fl := range r.inflight {
+		r.f.forget(fl)
+	}
+	r.inflight, r.last = nil, 0
+}
+
+// failed abandons what is in flight and waits, longer each time in a row.
+func (r *run) failed(recs []buffer.Record, err error) {
+	r.f.m.PublishErrors.Add(1)
+	r.f.warn.Warn("publishing a batch failed, retrying", "first_seq", recs[0].Seq, "records", len(recs), "err", err, "retry_in", r.wait)
+	r.abandon()
+	sleep(r.ctx, r.wait)
+	r.wait = min(2*r.wait, maxWait)
 }
 
 // send publishes one batch without waiting for its acks.

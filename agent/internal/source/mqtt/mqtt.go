@@ -27,14 +27,13 @@ package mqtt
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"time"
-
-	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/floorpulse/floorpulse/agent/internal/backoff"
 	"github.com/floorpulse/floorpulse/agent/internal/buffer"
@@ -51,6 +50,48 @@ type Committer interface {
 
 var _ Committer = (*buffer.Batcher)(nil)
 
+// Client is what the source needs of an MQTT client (paho's by default, see
+// dialPaho). Messages arrive at hooks.message, in order, each acknowledged
+// to the broker by its Ack; a lost connection is reported to hooks.lost.
+type Client interface {
+	// Connect connects. When ctx ends first it lets the attempt finish (so
+	// that Disconnect closes what it opened) and returns ctx.Err().
+	Connect(ctx context.Context) error
+	// Subscribe subscribes to filter and waits for the broker's answer: a
+	// refusal is errRefused, a connection that is not open errClosed.
+	Subscribe(filter string, qos byte) error
+	// Publish sends a QoS 0 message without waiting.
+	Publish(topic string, payload []byte)
+	// Disconnect closes an open connection once hooks.settled holds and the
+	// acknowledgements given are written, waiting at most ackWait.
+	Disconnect()
+}
+
+// Message is a received message; paho.Message implements it.
+type Message interface {
+	Topic() string
+	Payload() []byte
+	Qos() byte
+	Ack()
+}
+
+// hooks are what a client calls back.
+type hooks struct {
+	message func(Message) // every message received
+	lost    func(error)   // the connection was lost
+	settled func() bool   // no commit in progress
+	acks    *atomic.Int64 // acknowledgements of QoS 1 and 2 messages given since the connect
+}
+
+// dialer makes the client of a broker configuration; it connects only when
+// asked to.
+type dialer func(cfg config.MQTT, tls *tls.Config, h hooks) Client
+
+var (
+	errRefused = errors.New("broker refused subscription")
+	errClosed  = errors.New("connection not open")
+)
+
 // Source is one broker connection.
 type Source struct {
 	cfg    config.MQTT
@@ -60,18 +101,16 @@ type Source struct {
 	log    *slog.Logger
 	warn   *lograte.Logger
 	now    func() time.Time
+	dial   dialer
 
 	// unacked counts messages handed to the committer whose commit has not
 	// yet ended (acknowledged, or failed): a stop waits for them, so that
 	// what was committed is acknowledged before the connection closes and
 	// the broker does not send it again.
 	unacked atomic.Int64
-	// acks counts the PUBACKs and PUBRECs handed to paho, and written those
-	// written to the connection (counted where the connection is ours):
-	// paho may write its DISCONNECT before acknowledgements it has queued,
-	// so a stop also waits until they are written.
-	acks, written atomic.Int64
-	countsWrites  bool
+	// acks counts the PUBACKs and PUBRECs handed to the client, which
+	// waits on a stop until they are written.
+	acks atomic.Int64
 }
 
 // ackWait bounds how long a stop waits for commits in progress to be
@@ -86,7 +125,7 @@ type subscription struct {
 
 // New returns the source of a validated broker configuration.
 func New(cfg config.MQTT, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
-	s := &Source{cfg: cfg, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now}
+	s := &Source{cfg: cfg, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now, dial: dialPaho}
 	for _, sub := range cfg.Subscriptions {
 		ss := subscription{filter: sub.Topic}
 		if sub.Format == config.FormatSparkplug {
@@ -109,48 +148,10 @@ func (s *Source) Run(ctx context.Context) error {
 		return fmt.Errorf("mqtt %s: %w", s.cfg.Broker, err)
 	}
 	lost := make(chan error, 1)
-	opts := paho.NewClientOptions().
-		AddBroker(s.cfg.Broker).
-		SetClientID(s.cfg.ClientID).
-		SetCleanSession(s.cfg.CleanSession).
-		SetUsername(s.cfg.Username).
-		SetPassword(s.cfg.Password).
-		SetKeepAlive(s.cfg.KeepAlive).
-		SetPingTimeout(10 * time.Second).
-		SetConnectTimeout(10 * time.Second).
-		SetAutoReconnect(false).
-		SetConnectRetry(false).
-		SetOrderMatters(true).
-		SetAutoAckDisabled(true).
-		SetResumeSubs(false).
-		SetStore(newOutboundStore())
-	if u, err := url.Parse(s.cfg.Broker); err == nil && config.TLSScheme(u.Scheme) {
-		opts.SetTLSConfig(tlsCfg)
-	}
-	if open, ok := coalescingOpener(s.cfg.Broker, &s.written); ok {
-		opts.SetCustomOpenConnectionFn(open) // PUBACKs leave in groups, not one write each
-		s.countsWrites = true
-	}
-	// Every message goes to the default handler, which matches the topic
-	// against the subscriptions itself: the subscriptions carry no handler,
-	// so paho does not split each topic to route it. Messages of a
-	// persistent session that arrive before the subscriptions are renewed
-	// are handled the same way, so none goes unacknowledged.
-	opts.SetDefaultPublishHandler(func(c paho.Client, m paho.Message) { s.handle(ctx, c, m) })
-	opts.SetConnectionLostHandler(func(_ paho.Client, err error) {
-		s.stat.Connected.Store(false)
-		s.stat.Subscribed.Store(false)
-		select {
-		case lost <- err:
-		default:
-		}
-	})
-	client := paho.NewClient(opts)
+	var client Client
+	client = s.dial(s.cfg, tlsCfg, s.hooks(ctx, &client, lost))
 	defer func() {
-		if client.IsConnectionOpen() {
-			s.awaitAcks(ackWait)
-			client.Disconnect(250)
-		}
+		client.Disconnect()
 		s.stat.Connected.Store(false)
 		s.stat.Subscribed.Store(false)
 	}()
@@ -162,16 +163,10 @@ func (s *Source) Run(ctx context.Context) error {
 		case <-lost:
 		default:
 		}
-		tok := client.Connect()
-		select {
-		case <-tok.Done():
-		case <-ctx.Done():
-			// Let the attempt finish so that the deferred Disconnect closes
-			// a connection it may still open.
-			tok.WaitTimeout(15 * time.Second)
-			return nil
-		}
-		if err := tok.Error(); err != nil {
+		if err := client.Connect(ctx); err != nil {
+			if errors.Is(err, ctx.Err()) {
+				return nil
+			}
 			s.stat.Connected.Store(false)
 			d := backoff.Jitter(wait)
 			s.log.Error("connecting to mqtt broker failed, retrying", "err", err, "retry_in", d.Round(time.Millisecond))
@@ -183,7 +178,6 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		wait = first
 		s.acks.Store(0) // what an earlier connection did not write is lost with it
-		s.written.Store(0)
 		s.stat.Connected.Store(true)
 		s.stat.Connects.Add(1)
 		s.log.Info("connected to mqtt broker")
@@ -199,6 +193,24 @@ func (s *Source) Run(ctx context.Context) error {
 	}
 }
 
+// hooks hands the client's messages to handle and its losses to lost;
+// client is set before the client connects.
+func (s *Source) hooks(ctx context.Context, client *Client, lost chan<- error) hooks {
+	return hooks{
+		message: func(m Message) { s.handle(ctx, *client, m) },
+		lost: func(err error) {
+			s.stat.Connected.Store(false)
+			s.stat.Subscribed.Store(false)
+			select {
+			case lost <- err:
+			default:
+			}
+		},
+		settled: func() bool { return s.unacked.Load() == 0 },
+		acks:    &s.acks,
+	}
+}
+
 func sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
@@ -211,32 +223,27 @@ func sleep(ctx context.Context, d time.Duration) bool {
 }
 
 // subscribe subscribes to every topic, retrying with back-off while the
-// connection is open. Messages reach the default handler.
-func (s *Source) subscribe(ctx context.Context, c paho.Client) {
+// connection is open. Messages reach hooks.message.
+func (s *Source) subscribe(ctx context.Context, c Client) {
 	wait := 500 * time.Millisecond
-	for ctx.Err() == nil && c.IsConnectionOpen() {
+	for ctx.Err() == nil {
 		var failed error
 		for _, sub := range s.subs {
-			tok := c.Subscribe(sub.filter, byte(*s.cfg.QoS), nil)
-			if !tok.WaitTimeout(10 * time.Second) {
-				failed = fmt.Errorf("subscribing to %q: timed out", sub.filter)
-				break
+			err := c.Subscribe(sub.filter, byte(*s.cfg.QoS))
+			if err == nil {
+				continue
 			}
-			if err := tok.Error(); err != nil {
-				failed = fmt.Errorf("subscribing to %q: %w", sub.filter, err)
+			failed = err
+			if !errors.Is(err, errRefused) { // a refused filter does not stop the others
 				break
-			}
-			if st, ok := tok.(*paho.SubscribeToken); ok {
-				for topic, code := range st.Result() {
-					if code == 0x80 {
-						failed = fmt.Errorf("broker refused subscription to %q", topic)
-					}
-				}
 			}
 		}
 		if failed == nil {
 			s.stat.Subscribed.Store(true)
 			s.log.Info("subscribed", "topics", len(s.subs))
+			return
+		}
+		if errors.Is(failed, errClosed) { // Run hears of the loss and connects again
 			return
 		}
 		d := backoff.Jitter(wait)
@@ -251,11 +258,10 @@ func (s *Source) subscribe(ctx context.Context, c paho.Client) {
 // handle decodes a message and hands it to the committer; the message is
 // acknowledged when the commit is done. It returns without acknowledging
 // when the agent is stopping (the broker will redeliver).
-func (s *Source) handle(ctx context.Context, c paho.Client, m paho.Message) {
+func (s *Source) handle(ctx context.Context, c Client, m Message) {
 	sigs, rebirth := s.decode(m.Topic(), m.Payload())
 	if rebirth != "" {
-		// QoS 0 and not waited for: paho's handlers must not block on tokens.
-		c.Publish(rebirth, 0, false, rebirthRequest(s.now()))
+		c.Publish(rebirth, rebirthRequest(s.now()))
 		s.warn.Log(slog.LevelInfo, "requested a sparkplug rebirth", "topic", rebirth)
 	}
 	s.unacked.Add(1)
@@ -272,21 +278,6 @@ func (s *Source) handle(ctx context.Context, c paho.Client, m paho.Message) {
 	}})
 	if err != nil { // not taken (the source is stopping): the broker sends it again
 		s.unacked.Add(-1)
-	}
-}
-
-// awaitAcks waits until no commit is in progress and every acknowledgement
-// is written to the connection, at most d.
-func (s *Source) awaitAcks(d time.Duration) {
-	deadline := time.Now().Add(d)
-	pending := func() bool {
-		return s.unacked.Load() > 0 || (s.countsWrites && s.written.Load() < s.acks.Load())
-	}
-	for pending() && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
-	}
-	if !s.countsWrites {
-		time.Sleep(50 * time.Millisecond) // for paho to write what it has queued
 	}
 }
 

@@ -140,17 +140,8 @@ func parseMetric(b []byte) (spMetric, error) {
 			return m, protowire.ParseError(n)
 		}
 		b = b[n:]
-		want := protowire.VarintType
-		switch num {
-		case 1, 15, 16, 17, 18, 19, 8, 9:
-			want = protowire.BytesType
-		case 12:
-			want = protowire.Fixed32Type
-		case 13:
-			want = protowire.Fixed64Type
-		}
 		known := num >= 1 && num <= 19
-		if known && typ != want {
+		if want := metricWireType(num); known && typ != want {
 			return m, fmt.Errorf("field %d has wire type %d, want %d", num, typ, want)
 		}
 		var v uint64
@@ -181,22 +172,7 @@ func parseMetric(b []byte) (spMetric, error) {
 			m.f64, m.valueField = math.Float64frombits(v), num
 		default: // varints
 			v, n = protowire.ConsumeVarint(b)
-			switch num {
-			case 2:
-				m.alias, m.hasAlias = v, true
-			case 3:
-				m.timestamp, m.hasTimestamp = v, true
-			case 4:
-				m.datatype, m.hasDatatype = uint32(v), true
-			case 7:
-				m.isNull = v != 0
-			case fieldIntValue:
-				m.u64, m.valueField = uint64(uint32(v)), num
-			case fieldLongValue:
-				m.u64, m.valueField = v, num
-			case fieldBoolValue:
-				m.u64, m.valueField = v, num
-			}
+			m.setVarint(num, v)
 		}
 		if n < 0 {
 			return m, fmt.Errorf("field %d: %v", num, protowire.ParseError(n))
@@ -204,6 +180,39 @@ func parseMetric(b []byte) (spMetric, error) {
 		b = b[n:]
 	}
 	return m, nil
+}
+
+// metricWireType is the wire type of a known Metric field.
+func metricWireType(num protowire.Number) protowire.Type {
+	switch num {
+	case 1, 15, 16, 17, 18, 19, 8, 9:
+		return protowire.BytesType
+	case 12:
+		return protowire.Fixed32Type
+	case 13:
+		return protowire.Fixed64Type
+	}
+	return protowire.VarintType
+}
+
+// setVarint keeps the value of a varint field of a Metric.
+func (m *spMetric) setVarint(num protowire.Number, v uint64) {
+	switch num {
+	case 2:
+		m.alias, m.hasAlias = v, true
+	case 3:
+		m.timestamp, m.hasTimestamp = v, true
+	case 4:
+		m.datatype, m.hasDatatype = uint32(v), true
+	case 7:
+		m.isNull = v != 0
+	case fieldIntValue:
+		m.u64, m.valueField = uint64(uint32(v)), num
+	case fieldLongValue:
+		m.u64, m.valueField = v, num
+	case fieldBoolValue:
+		m.u64, m.valueField = v, num
+	}
 }
 
 // errUnsupported marks a metric whose data type has no signal value (bytes,

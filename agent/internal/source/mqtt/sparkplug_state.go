@@ -121,290 +121,230 @@ func NewSparkplug(sub config.Subscription, defaultSite, agent string) *Sparkplug
 // non-nil error means the whole message is unusable (counted once); problems
 // with parts of it are in the outcome.
 func (d *Sparkplug) Decode(topic string, payload []byte, rx time.Time) (spOutcome, error) {
-	var out spOutcome
-	parts := strings.Split(topic, "/")
-	if len(parts) < 3 || parts[0] != config.SparkplugNamespace {
-		return out, fmt.Errorf("%w: %q is not a sparkplug topic", errDecode, topic)
+	t, skip, err := parseTopic(topic)
+	if err != nil || skip {
+		return spOutcome{}, err
 	}
-	if parts[1] == "STATE" {
-		return out, nil // host application state (Sparkplug 3.0), not a payload
-	}
-	typ := parts[2]
-	switch typ {
-	case "NCMD", "DCMD":
-		return out, nil // commands to edge nodes, our own rebirth requests among them
-	case "NBIRTH", "NDATA", "NDEATH":
-		if len(parts) != 4 {
-			return out, fmt.Errorf("%w: %s topic %q must have 4 levels", errDecode, typ, topic)
-		}
-	case "DBIRTH", "DDATA", "DDEATH":
-		if len(parts) != 5 {
-			return out, fmt.Errorf("%w: %s topic %q must have 5 levels", errDecode, typ, topic)
-		}
-	default:
-		return out, fmt.Errorf("%w: unknown sparkplug message type %q", errDecode, typ)
-	}
-	if !utf8.ValidString(topic) {
-		return out, fmt.Errorf("%w: topic is not UTF-8", errDecode)
-	}
-	n := min(d.tmpl.Len(), len(parts))
-	fields, err := d.tmpl.Prefix(n).Match(strings.Join(parts[:n], "/"))
+	n := min(d.tmpl.Len(), len(t.levels))
+	fields, err := d.tmpl.Prefix(n).Match(strings.Join(t.levels[:n], "/"))
 	if err != nil {
-		return out, fmt.Errorf("%w: %v", errDecode, err)
+		return spOutcome{}, fmt.Errorf("%w: %v", errDecode, err)
 	}
 	p, err := parseSparkplug(payload)
 	if err != nil {
-		return out, err
+		return spOutcome{}, err
 	}
 
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	nodeKey := parts[1] + "/" + parts[3]
-	node := d.nodes[nodeKey]
+	node, err := d.node(t)
+	if err != nil {
+		return spOutcome{}, err
+	}
+	m := &spMessage{d: d, topic: t, fields: fields, p: &p, rx: rx, node: node}
+	err = m.apply()
+	return m.out, err
+}
+
+// spTopic is a Sparkplug topic: namespace/group/type/edge_node[/device].
+type spTopic struct {
+	levels                   []string
+	typ, group, edge, device string
+}
+
+// nodeKey names the edge node (group/edge_node).
+func (t spTopic) nodeKey() string { return t.group + "/" + t.edge }
+
+// parseTopic splits a Sparkplug topic and checks its levels. skip is true
+// for messages that carry no metrics of an edge node (host state, commands).
+func parseTopic(topic string) (t spTopic, skip bool, err error) {
+	parts := strings.Split(topic, "/")
+	if len(parts) < 3 || parts[0] != config.SparkplugNamespace {
+		return t, false, fmt.Errorf("%w: %q is not a sparkplug topic", errDecode, topic)
+	}
+	if parts[1] == "STATE" {
+		return t, true, nil // host application state (Sparkplug 3.0), not a payload
+	}
+	typ := parts[2]
+	switch typ {
+	case "NCMD", "DCMD":
+		return t, true, nil // commands to edge nodes, our own rebirth requests among them
+	case "NBIRTH", "NDATA", "NDEATH":
+		if len(parts) != 4 {
+			return t, false, fmt.Errorf("%w: %s topic %q must have 4 levels", errDecode, typ, topic)
+		}
+	case "DBIRTH", "DDATA", "DDEATH":
+		if len(parts) != 5 {
+			return t, false, fmt.Errorf("%w: %s topic %q must have 5 levels", errDecode, typ, topic)
+		}
+	default:
+		return t, false, fmt.Errorf("%w: unknown sparkplug message type %q", errDecode, typ)
+	}
+	if !utf8.ValidString(topic) {
+		return t, false, fmt.Errorf("%w: topic is not UTF-8", errDecode)
+	}
+	t = spTopic{levels: parts, typ: typ, group: parts[1], edge: parts[3]}
+	if len(parts) == 5 {
+		t.device = parts[4]
+	}
+	return t, false, nil
+}
+
+// node returns the state of the topic's edge node, new if it is the first
+// message of it; d.mu is held.
+func (d *Sparkplug) node(t spTopic) (*spNode, error) {
+	node := d.nodes[t.nodeKey()]
 	if node == nil {
 		if len(d.nodes) >= maxNodes {
-			return out, fmt.Errorf("%w: more than %d sparkplug edge nodes", errDecode, maxNodes)
+			return nil, fmt.Errorf("%w: more than %d sparkplug edge nodes", errDecode, maxNodes)
 		}
 		node = &spNode{self: newScope(), devices: map[string]*spScope{}}
-		d.nodes[nodeKey] = node
+		d.nodes[t.nodeKey()] = node
 	}
-	ncmd := config.SparkplugNamespace + "/" + parts[1] + "/NCMD/" + parts[3]
-	askRebirth := func() {
-		if node.lastRebirth.IsZero() || rx.Sub(node.lastRebirth) >= rebirthEvery || rx.Before(node.lastRebirth) {
-			node.lastRebirth = rx
-			out.rebirth = ncmd
-		}
-	}
-	checkSeq := func() {
-		switch {
-		case !node.self.born:
-			out.problem(errNoBirth)
-			askRebirth()
-		case !p.hasSeq || p.seq > 255:
-			out.problem(fmt.Errorf("%w: %s without a valid seq", errSeqGap, typ))
-			askRebirth()
-		case p.seq != (node.seq+1)%256:
-			out.problem(fmt.Errorf("%w: %s seq %d after %d", errSeqGap, typ, p.seq, node.seq))
-			askRebirth()
-		}
-		if p.hasSeq {
-			node.seq = p.seq % 256
-		}
-	}
-	device := func() *spScope {
-		dev := node.devices[parts[4]]
-		if dev == nil {
-			if len(node.devices) >= maxNodes {
-				return nil
-			}
-			dev = newScope()
-			node.devices[parts[4]] = dev
-		}
-		return dev
-	}
+	return node, nil
+}
 
-	switch typ {
+// spMessage is one message being applied to its edge node's state.
+type spMessage struct {
+	d      *Sparkplug
+	topic  spTopic
+	fields map[string]string // from the topic
+	p      *spPayload
+	rx     time.Time
+	node   *spNode
+	out    spOutcome
+}
+
+// apply updates the edge node's state by the message's type and gathers
+// what it gives in m.out.
+func (m *spMessage) apply() error {
+	switch m.topic.typ {
 	case "NBIRTH":
-		// A node birth starts over: every device births again after it.
-		node.self, node.devices = newScope(), map[string]*spScope{}
-		node.self.born = true
-		node.seq = p.seq % 256
-		node.bdSeq, node.hasBdSeq = bdSeqOf(&p)
-		if d.emit(&out, node.self, fields, &p, rx, true) {
-			askRebirth()
-		}
+		m.nodeBirth()
 	case "DBIRTH":
-		checkSeq()
-		dev := device()
-		if dev == nil {
-			return out, fmt.Errorf("%w: more than %d devices on edge node %s", errDecode, maxNodes, nodeKey)
+		m.checkSeq()
+		dev, err := m.device()
+		if err != nil {
+			return err
 		}
 		*dev = *newScope()
 		dev.born = true
-		if d.emit(&out, dev, fields, &p, rx, true) {
-			askRebirth()
-		}
+		m.emit(dev, true)
 	case "NDATA":
-		checkSeq()
-		if d.emit(&out, node.self, fields, &p, rx, false) {
-			askRebirth()
-		}
+		m.checkSeq()
+		m.emit(m.node.self, false)
 	case "DDATA":
-		checkSeq()
-		dev := device()
-		if dev == nil {
-			return out, fmt.Errorf("%w: more than %d devices on edge node %s", errDecode, maxNodes, nodeKey)
-		}
-		if !dev.born && node.self.born {
-			out.problem(fmt.Errorf("%w: DDATA of device %q", errNoBirth, parts[4]))
-			askRebirth()
-		}
-		if d.emit(&out, dev, fields, &p, rx, false) {
-			askRebirth()
-		}
-	case "NDEATH":
-		// The death is the node's MQTT will, written when it connected: its
-		// timestamp is stale, so the death time is the receive time. A death
-		// whose bdSeq is not the current birth's belongs to an earlier
-		// session and is ignored.
-		if !node.self.born {
-			return out, nil
-		}
-		if bd, ok := bdSeqOf(&p); ok && node.hasBdSeq && bd != node.bdSeq {
-			return out, nil
-		}
-		for _, dev := range node.devices {
-			d.die(&out, dev, rx, true)
-		}
-		d.die(&out, node.self, rx, true)
-		node.devices = map[string]*spScope{}
-	case "DDEATH":
-		checkSeq()
-		dev := node.devices[parts[4]]
-		if dev == nil || !dev.born {
-			return out, nil
-		}
-		at, flagged := rx, true
-		if p.hasTimestamp {
-			if t := msTime(p.timestamp); plausibleAt(t, rx) {
-				at, flagged = t, false
-			}
-		}
-		d.die(&out, dev, at, flagged)
-	}
-	return out, nil
-}
-
-// bdSeqOf returns the value of the payload's bdSeq metric.
-func bdSeqOf(p *spPayload) (uint64, bool) {
-	for i := range p.metrics {
-		if m := &p.metrics[i]; m.name == "bdSeq" && (m.valueField == fieldLongValue || m.valueField == fieldIntValue) {
-			return m.u64, true
-		}
-	}
-	return 0, false
-}
-
-// emit converts the metrics of a birth or data message; a birth (re)defines
-// aliases and data types. It reports whether a metric's alias was unknown
-// (the edge node should be asked to rebirth).
-func (d *Sparkplug) emit(out *spOutcome, sc *spScope, fields map[string]string, p *spPayload, rx time.Time, birth bool) (unknownAlias bool) {
-	for i := range p.metrics {
-		m := &p.metrics[i]
-		name := m.name
-		if birth {
-			if m.hasAlias && m.hasName {
-				sc.alias[m.alias] = m.name
-			}
-			if m.hasName && m.hasDatatype && len(sc.dtype) < maxKnown {
-				sc.dtype[m.name] = m.datatype
-			}
-		}
-		if !m.hasName {
-			if !m.hasAlias {
-				out.problem(fmt.Errorf("%w: metric with neither name nor alias", errBadMetric))
-				continue
-			}
-			var ok bool
-			if name, ok = sc.alias[m.alias]; !ok {
-				out.problem(fmt.Errorf("%w: alias %d", errUnknownAlias, m.alias))
-				unknownAlias = true
-				continue
-			}
-		}
-		if control(name) {
-			continue
-		}
-		mp := d.mapping(sc, name, fields)
-		if !mp.ok {
-			out.unmapped++
-			out.example = name
-			continue
-		}
-		dtype := m.datatype
-		if !m.hasDatatype {
-			dtype = sc.dtype[name]
-		}
-		v, err := m.value(dtype)
-		if errors.Is(err, errUnsupported) {
-			continue
-		}
+		m.checkSeq()
+		dev, err := m.device()
 		if err != nil {
-			out.problem(fmt.Errorf("%w: %v", errBadMetric, err))
-			continue
+			return err
 		}
-		s := signal.Signal{Site: mp.key.site, Line: mp.key.line, Equipment: mp.key.equipment, Name: mp.key.name, Value: v, Agent: d.agent}
-		if m.isNull {
-			s.Quality = signal.Bad
+		if !dev.born && m.node.self.born {
+			m.out.problem(fmt.Errorf("%w: DDATA of device %q", errNoBirth, m.topic.device))
+			m.askRebirth()
 		}
-		switch {
-		case m.hasTimestamp:
-			s.Time = msTime(m.timestamp)
-		case p.hasTimestamp:
-			s.Time = msTime(p.timestamp)
-		default:
-			s.Time, s.Received = rx, true
-		}
-		if !plausibleAt(s.Time, rx) {
-			out.problem(fmt.Errorf("%w: metric %q: %v", errBadMetric, name, errImplausibleTime(s.Time)))
-			continue
-		}
-		if err := checkSignal(s); err != nil {
-			out.problem(fmt.Errorf("%w: metric %q: %v", errBadMetric, name, err))
-			continue
-		}
-		if len(sc.known) < maxKnown {
-			sc.known[mp.key] = struct{}{}
-		}
-		out.signals = append(out.signals, s)
+		m.emit(dev, false)
+	case "NDEATH":
+		m.nodeDeath()
+	case "DDEATH":
+		m.checkSeq()
+		m.deviceDeath()
 	}
-	return unknownAlias
+	return nil
 }
 
-// die emits every signal known in scope with quality bad and no value, and
-// forgets the scope's birth.
-func (d *Sparkplug) die(out *spOutcome, sc *spScope, at time.Time, flagged bool) {
-	for k := range sc.known {
-		out.signals = append(out.signals, signal.Signal{
-			Site: k.site, Line: k.line, Equipment: k.equipment, Name: k.name, Value: signal.String(""),
-			Time: at, Received: flagged, Quality: signal.Bad, Status: StatusNoCommunication, Agent: d.agent,
-		})
-	}
-	*sc = *newScope()
+// nodeBirth starts the edge node over: every device births again after it.
+func (m *spMessage) nodeBirth() {
+	node := m.node
+	node.self, node.devices = newScope(), map[string]*spScope{}
+	node.self.born = true
+	node.seq = m.p.seq % 256
+	node.bdSeq, node.hasBdSeq = bdSeqOf(m.p)
+	m.emit(node.self, true)
 }
 
-// mapping places a metric name: Rename first, then the metric template; the
-// fields the metric template lacks come from the topic, then the fixed ones.
-func (d *Sparkplug) mapping(sc *spScope, name string, topicFields map[string]string) spMapping {
-	if mp, ok := sc.mapped[name]; ok {
-		return mp
+// nodeDeath marks bad what the edge node and its devices had. The death is
+// the node's MQTT will, written when it connected: its timestamp is stale,
+// so the death time is the receive time. A death whose bdSeq is not the
+// current birth's belongs to an earlier session and is ignored.
+func (m *spMessage) nodeDeath() {
+	node := m.node
+	if !node.self.born {
+		return
 	}
-	var mp spMapping
-	n := name
-	if r, ok := d.rename[name]; ok {
-		n = r
+	if bd, ok := bdSeqOf(m.p); ok && node.hasBdSeq && bd != node.bdSeq {
+		return
 	}
-	if mf, err := d.metric.Match(n); err == nil {
-		get := func(f string) string {
-			if v, ok := mf[f]; ok {
-				return v
-			}
-			if v, ok := topicFields[f]; ok {
-				return v
-			}
-			return d.fixed[f]
+	for _, dev := range node.devices {
+		m.d.die(&m.out, dev, m.rx, true)
+	}
+	m.d.die(&m.out, node.self, m.rx, true)
+	node.devices = map[string]*spScope{}
+}
+
+// deviceDeath marks bad what a born device had, at the payload's time when
+// it is plausible.
+func (m *spMessage) deviceDeath() {
+	dev := m.node.devices[m.topic.device]
+	if dev == nil || !dev.born {
+		return
+	}
+	at, flagged := m.rx, true
+	if m.p.hasTimestamp {
+		if t := msTime(m.p.timestamp); plausibleAt(t, m.rx) {
+			at, flagged = t, false
 		}
-		mp.key = sigKey{get(config.FieldSite), get(config.FieldLine), get(config.FieldEquipment), get(config.FieldSignal)}
-		mp.ok = signal.ValidToken(mp.key.site) && signal.ValidToken(mp.key.line) && signal.ValidToken(mp.key.equipment) &&
-			signal.ValidToken(mp.key.name) && mp.key.name != signal.GapName
 	}
-	if len(sc.mapped) < maxKnown {
-		sc.mapped[name] = mp
-	}
-	return mp
+	m.d.die(&m.out, dev, at, flagged)
 }
 
-// control reports whether a metric is Sparkplug bookkeeping rather than data.
-func control(name string) bool {
-	return name == "bdSeq" || strings.HasPrefix(name, "Node Control/") || strings.HasPrefix(name, "Device Control/")
+// device returns the state of the topic's device, new if it is unknown.
+func (m *spMessage) device() (*spScope, error) {
+	dev := m.node.devices[m.topic.device]
+	if dev == nil {
+		if len(m.node.devices) >= maxNodes {
+			return nil, fmt.Errorf("%w: more than %d devices on edge node %s", errDecode, maxNodes, m.topic.nodeKey())
+		}
+		dev = newScope()
+		m.node.devices[m.topic.device] = dev
+	}
+	return dev, nil
+}
+
+// checkSeq checks that the message follows the node's birth and the
+// previous message; a gap asks for a rebirth.
+func (m *spMessage) checkSeq() {
+	node, p := m.node, m.p
+	switch {
+	case !node.self.born:
+		m.out.problem(errNoBirth)
+		m.askRebirth()
+	case !p.hasSeq || p.seq > 255:
+		m.out.problem(fmt.Errorf("%w: %s without a valid seq", errSeqGap, m.topic.typ))
+		m.askRebirth()
+	case p.seq != (node.seq+1)%256:
+		m.out.problem(fmt.Errorf("%w: %s seq %d after %d", errSeqGap, m.topic.typ, p.seq, node.seq))
+		m.askRebirth()
+	}
+	if p.hasSeq {
+		node.seq = p.seq % 256
+	}
+}
+
+// askRebirth asks the edge node to publish its births again, at most every
+// rebirthEvery.
+func (m *spMessage) askRebirth() {
+	node := m.node
+	if node.lastRebirth.IsZero() || m.rx.Sub(node.lastRebirth) >= rebirthEvery || m.rx.Before(node.lastRebirth) {
+		node.lastRebirth = m.rx
+		m.out.rebirth = config.SparkplugNamespace + "/" + m.topic.group + "/NCMD/" + m.topic.edge
+	}
+}
+
+// emit converts the metrics into sc's signals, asking for a rebirth when an
+// alias is unknown.
+func (m *spMessage) emit(sc *spScope, birth bool) {
+	if m.d.emit(&m.out, sc, m.fields, m.p, m.rx, birth) {
+		m.askRebirth()
+	}
 }

@@ -162,16 +162,15 @@ func TestMQTTToJetStreamSurvivesBrokerRestart(t *testing.T) {
 	streamtest.WaitCount(t, ns.URL, 1000, 20*time.Second)
 	checkStream(t, ns.URL, 1000)
 
-	var b strings.Builder
-	a.Metrics.WriteText(&b)
+	body := scrape(a)
 	for _, want := range []string{
 		`floorpulse_agent_source_connected{kind="mqtt",source="` + mosq.URL + `"} 1`,
 		`floorpulse_agent_source_connects_total{kind="mqtt",source="` + mosq.URL + `"} 2`, // the first and after the restart
 		`floorpulse_agent_decode_errors_total{kind="mqtt",source="` + mosq.URL + `"} 1`,
 		"floorpulse_agent_forwarded_total 1000",
 	} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("metrics lack %q:\n%s", want, b.String())
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %q:\n%s", want, body)
 		}
 	}
 }

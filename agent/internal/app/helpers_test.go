@@ -4,7 +4,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"strings"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
@@ -37,11 +38,16 @@ func runAgent(t *testing.T, doc string) (*App, func()) {
 	return a, stop
 }
 
+// scrape returns what the agent's /metrics serves.
+func scrape(a *App) string {
+	rec := httptest.NewRecorder()
+	a.Metrics.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	return rec.Body.String()
+}
+
 // metric reads one sample (name with labels, if any) from the agent's metrics.
 func metric(a *App, name string) float64 {
-	var b strings.Builder
-	a.Metrics.WriteText(&b)
-	v, _ := metricValue(b.String(), name)
+	v, _ := metricValue(scrape(a), name)
 	return v
 }
 

@@ -81,10 +81,11 @@ func (w *watcher) poll(c *http.Client) {
 			// Label values (a broker URL) hold no spaces, so the value is after the last space.
 			name, value = name[:i], line[strings.LastIndexByte(line, ' ')+1:]
 		}
-		n, err := strconv.ParseUint(value, 10, 64)
+		v, err := strconv.ParseFloat(value, 64) // the exposition writes 1.2e+06 for large counts
 		if err != nil {
 			continue
 		}
+		n := uint64(v)
 		switch name {
 		case "floorpulse_agent_signals_in_total":
 			in += n

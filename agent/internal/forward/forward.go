@@ -14,7 +14,11 @@
 // stream's duplicate window instead of being stored twice. Batches go out in
 // queue order on one connection (up to pipeline of them awaiting acks), and
 // the client keeps nothing while disconnected (a publish fails at once), so
-// per equipment the stream's order is the queue's order.
+// after a lost connection nothing stale is replayed. Per equipment the
+// stream's order is the queue's order except when the stream refuses (or
+// does not answer) one batch while it stores a later one in flight: the
+// first is stored after the second when it is sent again. The hub places
+// signals by their timestamps, so this changes no figure.
 //
 // Connect never fails because the server is unreachable: the client keeps
 // reconnecting in the background, the forwarder's publishes fail and are

@@ -146,19 +146,8 @@ func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 			return fmt.Errorf("resolving browse paths: %d results for %d paths", len(res.Results), len(batch))
 		}
 		for k, r := range res.Results {
-			m := &s.nodes[batch[k]]
-			switch {
-			case !good(r.StatusCode):
+			if !s.resolved(&s.nodes[batch[k]], r) {
 				unresolved++
-				s.reject(*m, "browse path not resolved", r.StatusCode)
-			case len(r.Targets) == 0 || r.Targets[0].TargetID == nil:
-				unresolved++
-				s.reject(*m, "browse path not resolved", ua.StatusBadNoMatch)
-			default:
-				if len(r.Targets) > 1 {
-					s.warn.Warn("browse path has several targets, taking the first", "node", m.name, "targets", len(r.Targets))
-				}
-				m.nodeID = r.Targets[0].TargetID.NodeID
 			}
 		}
 	}
@@ -166,6 +155,25 @@ func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 		s.log.Info("browse paths resolved", "resolved", len(handles)-unresolved, "unresolved", unresolved)
 	}
 	return nil
+}
+
+// resolved sets the node id of m to the first target of its browse
+// path's result r, and reports whether there is one; a path without a
+// target is counted and logged.
+func (s *Source) resolved(m *mapping, r *ua.BrowsePathResult) bool {
+	switch {
+	case !good(r.StatusCode):
+		s.reject(*m, "browse path not resolved", r.StatusCode)
+		return false
+	case len(r.Targets) == 0 || r.Targets[0].TargetID == nil:
+		s.reject(*m, "browse path not resolved", ua.StatusBadNoMatch)
+		return false
+	}
+	if len(r.Targets) > 1 {
+		s.warn.Warn("browse path has several targets, taking the first", "node", m.name, "targets", len(r.Targets))
+	}
+	m.nodeID = r.Targets[0].TargetID.NodeID
+	return true
 }
 
 // browsePath follows bp from the Root folder along hierarchical references.

@@ -180,10 +180,8 @@ func (s *Source) Run(ctx context.Context) error {
 		}
 		d := backoff.Jitter(wait)
 		s.warn.Log(slog.LevelError, "opc ua session ended, reconnecting", "err", err, "retry_in", d.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, d) {
 			return nil
-		case <-time.After(d):
 		}
 		wait = min(2*wait, s.maxBackoff)
 	}

@@ -44,6 +44,51 @@ type uaSession struct {
 	ident       identity
 }
 
+// read sends a Read request: gopcua's encoder needs each node's
+// DataEncoding (empty: the default), and a value whose extension object
+// the client cannot decode is marked BadDataTypeIdUnknown, as gopcua's
+// client does.
+func read(ctx context.Context, c requester, req *ua.ReadRequest) (*ua.ReadResponse, error) {
+	r := &ua.ReadRequest{MaxAge: req.MaxAge, TimestampsToReturn: req.TimestampsToReturn, NodesToRead: make([]*ua.ReadValueID, len(req.NodesToRead))}
+	for i, rv := range req.NodesToRead {
+		rc := *rv
+		if rc.AttributeID == 0 {
+			rc.AttributeID = ua.AttributeIDValue
+		}
+		if rc.DataEncoding == nil {
+			rc.DataEncoding = &ua.QualifiedName{}
+		}
+		r.NodesToRead[i] = &rc
+	}
+	res, err := send[*ua.ReadResponse](ctx, c, r)
+	if err != nil {
+		return nil, err
+	}
+	for _, dv := range res.Results {
+		if dv == nil || dv.Value == nil {
+			continue
+		}
+		if eo, ok := dv.Value.Value().(*ua.ExtensionObject); ok && eo.Value == nil {
+			dv.Status = ua.StatusBadDataTypeIDUnknown
+		}
+	}
+	return res, nil
+}
+
+// send sends req and returns the server's answer as the response type R.
+func send[R ua.Response](ctx context.Context, c requester, req ua.Request) (R, error) {
+	var res R
+	err := c.Send(ctx, req, func(v ua.Response) error {
+		r, ok := v.(R)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", v)
+		}
+		res = r
+		return nil
+	})
+	return res, err
+}
+
 // link is a secure channel, and the session activated on it, whose token
 // its requests carry. A session taken over by a new channel gets a new
 // link.
@@ -81,39 +126,68 @@ func dial(ctx context.Context, cfg config.OPCUA, opts []opcua.Option) (c *opcua.
 	return c, nil
 }
 
-// open dials the server and creates and activates a new session.
-func open(ctx context.Context, cfg config.OPCUA, opts []opcua.Option, ident identity, timeout time.Duration) (*link, error) {
+// open dials the server and creates and activates a new session; now is
+// the clock of a client certificate made for it.
+func open(ctx context.Context, cfg config.OPCUA, opts []opcua.Option, ident identity, timeout time.Duration, now func() time.Time) (*link, error) {
 	c, err := dial(ctx, cfg, opts)
 	if err != nil {
-		return nil, describe(cfg, err)
+		return nil, describe(cfg, err, now)
 	}
 	l := &link{c: c}
-	if l.sess, err = createSession(ctx, c, cfg, ident, timeout); err == nil {
+	if l.sess, err = createSession(ctx, c, cfg, ident, timeout, now); err == nil {
 		err = l.activate(ctx)
 	}
 	if err != nil {
 		l.close()
-		return nil, describe(cfg, err)
+		return nil, describe(cfg, err, now)
 	}
 	return l, nil
 }
 
 // createSession creates a session (not yet activated) on c's channel.
-func createSession(ctx context.Context, c *opcua.Client, cfg config.OPCUA, ident identity, timeout time.Duration) (*uaSession, error) {
-	sc := c.SecureChannel()
+func createSession(ctx context.Context, c *opcua.Client, cfg config.OPCUA, ident identity, timeout time.Duration, now func() time.Time) (*uaSession, error) {
 	nonce := make([]byte, 32)
 	if _, err := rand.Read(nonce); err != nil {
 		return nil, err
 	}
+	req, err := sessionRequest(cfg, nonce, timeout, now)
+	if err != nil {
+		return nil, err
+	}
+	var res *ua.CreateSessionResponse
+	err = c.SecureChannel().SendRequest(ctx, req, nil, func(v ua.Response) error {
+		r, ok := v.(*ua.CreateSessionResponse)
+		if !ok {
+			return fmt.Errorf("unexpected response %T", v)
+		}
+		res = r
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSession(c, cfg, ident, nonce, res); err != nil {
+		return nil, err
+	}
+	if !ident.userName && ident.policyID == "" {
+		ident.policyID = anonymousPolicyID(res.ServerEndpoints)
+	}
+	return &uaSession{Token: res.AuthenticationToken, ServerNonce: res.ServerNonce, ServerCert: res.ServerCertificate,
+		Timeout: time.Duration(res.RevisedSessionTimeout * float64(time.Millisecond)), ident: ident}, nil
+}
+
+// sessionRequest is the CreateSession request of a session with the
+// client nonce and the requested timeout.
+func sessionRequest(cfg config.OPCUA, nonce []byte, timeout time.Duration, now func() time.Time) (*ua.CreateSessionRequest, error) {
 	var cert []byte
 	if cfg.Secured() {
-		id, err := LoadIdentity(cfg)
+		id, err := loadIdentity(cfg, now)
 		if err != nil {
 			return nil, err
 		}
 		cert = id.Cert
 	}
-	req := &ua.CreateSessionRequest{
+	return &ua.CreateSessionRequest{
 		ClientDescription: &ua.ApplicationDescription{
 			ApplicationURI:  cfg.ApplicationURI,
 			ProductURI:      productURI,
@@ -125,38 +199,27 @@ func createSession(ctx context.Context, c *opcua.Client, cfg config.OPCUA, ident
 		ClientNonce:             nonce,
 		ClientCertificate:       cert,
 		RequestedSessionTimeout: float64(timeout / time.Millisecond),
-	}
-	var res *ua.CreateSessionResponse
-	err := sc.SendRequest(ctx, req, nil, func(v ua.Response) error {
-		r, ok := v.(*ua.CreateSessionResponse)
-		if !ok {
-			return fmt.Errorf("unexpected response %T", v)
-		}
-		res = r
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
+	}, nil
+}
+
+// checkSession checks the server's answer to CreateSession: its signature
+// of the client nonce and, when it matters, the certificate it names.
+func checkSession(c *opcua.Client, cfg config.OPCUA, ident identity, nonce []byte, res *ua.CreateSessionResponse) error {
 	sig := []byte(nil)
 	if res.ServerSignature != nil {
 		sig = res.ServerSignature.Signature
 	}
-	if err := sc.VerifySessionSignature(res.ServerCertificate, nonce, sig); err != nil {
-		return nil, fmt.Errorf("the server's session signature does not verify: %w", err)
+	if err := c.SecureChannel().VerifySessionSignature(res.ServerCertificate, nonce, sig); err != nil {
+		return fmt.Errorf("the server's session signature does not verify: %w", err)
 	}
 	if cfg.Secured() || ident.userName {
 		// The password is encrypted for this certificate: over a channel
 		// with policy None, nothing else has checked it.
 		if err := checkTrust(cfg, res.ServerCertificate); err != nil {
-			return nil, fmt.Errorf("the certificate the server named in CreateSession: %w", err)
+			return fmt.Errorf("the certificate the server named in CreateSession: %w", err)
 		}
 	}
-	if !ident.userName && ident.policyID == "" {
-		ident.policyID = anonymousPolicyID(res.ServerEndpoints)
-	}
-	return &uaSession{Token: res.AuthenticationToken, ServerNonce: res.ServerNonce, ServerCert: res.ServerCertificate,
-		Timeout: time.Duration(res.RevisedSessionTimeout * float64(time.Millisecond)), ident: ident}, nil
+	return nil
 }
 
 // anonymousPolicyID is the policy id of the anonymous login the server
@@ -224,7 +287,7 @@ func (l *link) close() {
 // session, or the time is up.
 func (s *Source) takeOver(ctx context.Context, old *link, opts []opcua.Option) (*link, error) {
 	closeClient(old.c)
-	deadline := time.Now().Add(max(old.sess.Timeout, time.Second))
+	deadline := s.now().Add(max(old.sess.Timeout, time.Second))
 	wait := s.minBackoff
 	for {
 		c, err := dial(ctx, s.cfg, opts)
@@ -239,14 +302,12 @@ func (s *Source) takeOver(ctx context.Context, old *link, opts []opcua.Option) (
 			return nil, err
 		}
 		d := backoff.Jitter(wait)
-		if time.Now().Add(d).After(deadline) {
+		if s.now().Add(d).After(deadline) {
 			return nil, fmt.Errorf("the server stayed unreachable for the session's timeout: %w", err)
 		}
 		s.warn.Warn("taking the session over to a new connection failed, retrying", "err", err, "retry_in", d.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, d) {
 			return nil, ctx.Err()
-		case <-time.After(d):
 		}
 		wait = min(2*wait, s.maxBackoff)
 	}
@@ -257,4 +318,24 @@ func closeClient(c *opcua.Client) {
 	cctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	_ = c.Close(cctx)
+}
+
+// Connect opens the secure channel and activates the session, turning
+// gopcua's errors into ones that say what to do. A panic inside gopcua
+// (it has nil dereferences on some refused sessions) becomes an error.
+func Connect(ctx context.Context, c *opcua.Client, cfg config.OPCUA) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("connecting to %s: opc ua client failed: %v", cfg.Endpoint, r)
+		}
+		if err != nil {
+			cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			_ = c.Close(cctx)
+		}
+	}()
+	if err := c.Connect(ctx); err != nil {
+		return describe(cfg, err, time.Now)
+	}
+	return nil
 }

@@ -2,9 +2,7 @@ package opcua
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/gopcua/opcua"
@@ -69,7 +67,7 @@ func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall
 		}
 		res, err := monitorBatch(ctx, c, subID, reqs)
 		if err != nil {
-			if next, ok := s.refusedBatch(&s.learned.monitor, "monitored items", len(batch), err); ok {
+			if next, ok := s.refusedBatch(&s.srv.learned.monitor, "monitored items", len(batch), err); ok {
 				perCall = next
 				continue
 			}
@@ -98,12 +96,6 @@ func (s *Source) monitor(ctx context.Context, c requester, subID uint32, perCall
 	return created, later, nil
 }
 
-// noRoom reports the statuses of a monitored item refused for want of
-// room at the server rather than for what it asks.
-func noRoom(sc ua.StatusCode) bool {
-	return sc == ua.StatusBadTooManyMonitoredItems || sc == ua.StatusBadResourceUnavailable || sc == ua.StatusBadOutOfMemory
-}
-
 // monitorBatch sends one CreateMonitoredItems request to subscription
 // subID; an answer with fewer results than items is an error.
 func monitorBatch(ctx context.Context, c requester, subID uint32, reqs []*ua.MonitoredItemCreateRequest) (*ua.CreateMonitoredItemsResponse, error) {
@@ -117,7 +109,7 @@ func monitorBatch(ctx context.Context, c requester, subID uint32, reqs []*ua.Mon
 
 // reject counts a node the server refused and logs it at a limited rate.
 func (s *Source) reject(m mapping, msg string, status ua.StatusCode) {
-	s.rejected.Add(1)
+	s.srv.rejected.Add(1)
 	s.stat.DecodeErrors.Add(1)
 	s.warn.Warn(msg, "node", m.name, "status", fmt.Sprintf("0x%08X %s", uint32(status), status.Error()))
 }
@@ -143,7 +135,7 @@ func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 		}
 		res, err := send[*ua.TranslateBrowsePathsToNodeIDsResponse](ctx, c, req)
 		if err != nil {
-			if next, ok := s.refusedBatch(&s.learned.translate, "browse paths", len(batch), err); ok {
+			if next, ok := s.refusedBatch(&s.srv.learned.translate, "browse paths", len(batch), err); ok {
 				perCall = next
 				continue
 			}
@@ -154,19 +146,8 @@ func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 			return fmt.Errorf("resolving browse paths: %d results for %d paths", len(res.Results), len(batch))
 		}
 		for k, r := range res.Results {
-			m := &s.nodes[batch[k]]
-			switch {
-			case !good(r.StatusCode):
+			if !s.resolved(&s.nodes[batch[k]], r) {
 				unresolved++
-				s.reject(*m, "browse path not resolved", r.StatusCode)
-			case len(r.Targets) == 0 || r.Targets[0].TargetID == nil:
-				unresolved++
-				s.reject(*m, "browse path not resolved", ua.StatusBadNoMatch)
-			default:
-				if len(r.Targets) > 1 {
-					s.warn.Warn("browse path has several targets, taking the first", "node", m.name, "targets", len(r.Targets))
-				}
-				m.nodeID = r.Targets[0].TargetID.NodeID
 			}
 		}
 	}
@@ -174,6 +155,25 @@ func (s *Source) resolve(ctx context.Context, c requester, perCall int) error {
 		s.log.Info("browse paths resolved", "resolved", len(handles)-unresolved, "unresolved", unresolved)
 	}
 	return nil
+}
+
+// resolved sets the node id of m to the first target of its browse
+// path's result r, and reports whether there is one; a path without a
+// target is counted and logged.
+func (s *Source) resolved(m *mapping, r *ua.BrowsePathResult) bool {
+	switch {
+	case !good(r.StatusCode):
+		s.reject(*m, "browse path not resolved", r.StatusCode)
+		return false
+	case len(r.Targets) == 0 || r.Targets[0].TargetID == nil:
+		s.reject(*m, "browse path not resolved", ua.StatusBadNoMatch)
+		return false
+	}
+	if len(r.Targets) > 1 {
+		s.warn.Warn("browse path has several targets, taking the first", "node", m.name, "targets", len(r.Targets))
+	}
+	m.nodeID = r.Targets[0].TargetID.NodeID
+	return true
 }
 
 // browsePath follows bp from the Root folder along hierarchical references.
@@ -187,21 +187,4 @@ func browsePath(bp config.BrowsePath) *ua.BrowsePath {
 		})
 	}
 	return &ua.BrowsePath{StartingNode: ua.NewNumericNodeID(0, id.RootFolder), RelativePath: rp}
-}
-
-// good reports whether a status code's severity is Good.
-func good(sc ua.StatusCode) bool { return uint32(sc)&0xC0000000 == 0 }
-
-// refusedBatch tells whether a request of n operations failed because the
-// server refused it as too many (BadTooManyOperations), and if so how many
-// to send per call instead: half as many, and half again if that is
-// refused too. The number is kept for later sessions.
-func (s *Source) refusedBatch(learned *atomic.Int64, what string, n int, err error) (int, bool) {
-	if !errors.Is(err, ua.StatusBadTooManyOperations) || n <= 1 {
-		return 0, false
-	}
-	next := max(1, n/2)
-	learned.Store(int64(next))
-	s.log.Warn("server refused "+what+" as too many per call without stating a limit; sending fewer", "refused", n, "next", next)
-	return next, true
 }

@@ -170,7 +170,7 @@ func TestNodeOPCUAPerCallLimitLearned(t *testing.T) {
 			if n := st.stat.Connects.Load(); n != 1 {
 				t.Errorf("%d connections, want 1: 7 refused, then 3 per call in the same session", n)
 			}
-			if n := st.src.learned.monitor.Load() + st.src.learned.read.Load(); n != 3 {
+			if n := st.src.srv.learned.monitor.Load() + st.src.srv.learned.read.Load(); n != 3 {
 				t.Errorf("learned %d per call, want 3", n)
 			}
 		})
@@ -228,7 +228,7 @@ func TestNodeOPCUAUserPassword(t *testing.T) {
 		src := newSource(t, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		healthy, err := src.session(ctx, nil)
+		healthy, err := src.runSession(ctx, nil)
 		if healthy || err == nil || !strings.Contains(err.Error(), `the server refused the login of user "operator"`) || !errors.Is(err, ua.StatusBadUserAccessDenied) {
 			t.Fatalf("session: healthy %v, err %v; want a refused login", healthy, err)
 		}
@@ -261,7 +261,7 @@ func TestNodeOPCUAUserPassword(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		before := srv.Sessions()
-		_, err := src.session(ctx, nil)
+		_, err := src.runSession(ctx, nil)
 		if !errors.Is(err, ErrUntrusted) || !strings.Contains(err.Error(), "server_thumbprint: "+thumb) {
 			t.Fatalf("session: %v; want it refused, naming thumbprint %s", err, thumb)
 		}
@@ -349,7 +349,7 @@ func TestNodeOPCUASecurity(t *testing.T) {
 		src := newSource(t, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
-		if healthy, err := src.session(ctx, nil); healthy || err == nil {
+		if healthy, err := src.runSession(ctx, nil); healthy || err == nil {
 			t.Fatalf("session with an untrusted client certificate: healthy %v, err %v", healthy, err)
 		} else {
 			t.Logf("refused as expected: %v", err)
@@ -431,7 +431,7 @@ func TestNodeOPCUASubscriptionDroppedByServer(t *testing.T) {
 func TestNodeOPCUASilentSubscriptionIsRebuilt(t *testing.T) {
 	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
 	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Nodes: []config.Node{nodeAt(m01+"Run", "run")}}, t.TempDir())
-	waitUntil(t, "the server's clock ticking in the subscription", 20*time.Second, st.src.clockTicks.Load)
+	waitUntil(t, "the server's clock ticking in the subscription", 20*time.Second, st.src.srv.clockTicks.Load)
 
 	srv.StallPublishing(true)
 	// The publish request the server held when the hang began may still
@@ -571,8 +571,8 @@ func testBackfill(t *testing.T, mode string) {
 	if n, want := st.stat.Backfilled.Load(), uint64(last-1+1); n != want {
 		t.Errorf("backfilled %d values, want %d", n, want)
 	}
-	if !st.src.historyless[2] || st.src.historyless[0] {
-		t.Errorf("nodes without history: %v, want temp's only", st.src.historyless)
+	if !st.src.srv.historyless[2] || st.src.srv.historyless[0] {
+		t.Errorf("nodes without history: %v, want temp's only", st.src.srv.historyless)
 	}
 	if n := st.stat.Connects.Load(); n != 2 {
 		t.Errorf("%d connections, want 2", n)
@@ -591,14 +591,14 @@ func TestNodeOPCUABackfillsAfterRestart(t *testing.T) {
 	dataDir := t.TempDir()
 	cfg := config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Backfill: time.Hour,
 		Nodes: []config.Node{nodeID(1, "Line1.M01.Count", "count"), nodeAt(m01+"Run", "run")}}
-	a := startSourceWith(t, cfg, dataDir, func(s *Source) { s.saveSeenEvery = 100 * time.Millisecond })
+	a := startSourceWith(t, cfg, dataDir, func(s *Source) { s.seen.every = 100 * time.Millisecond })
 	a.sink.waitFor(t, "initial values", 20*time.Second, func(s []signal.Signal) bool {
 		return has(s, "count", func(signal.Signal) bool { return true }) && has(s, "run", func(signal.Signal) bool { return true })
 	})
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 1, SourceTime: t0})
 	waitUntil(t, "count 1's time saved", 10*time.Second, func() bool {
-		b, err := os.ReadFile(a.src.seenPath)
+		b, err := os.ReadFile(a.src.seen.path)
 		return err == nil && strings.Contains(string(b), t0.Format(time.RFC3339Nano))
 	})
 	a.stop()

@@ -3,6 +3,14 @@
 // Read of every node at a fixed interval (mode poll). Each value becomes a
 // signal with the node's SourceTimestamp and full status code.
 //
+// A Source holds its configuration and what it learns of its server over
+// all sessions (the limits it enforces unstated, the services it lacks,
+// the last value committed per node); a session (session.go) holds what
+// lasts one session: its connection, its subscription and watchdog, the
+// nodes refused in it. The session is served (serve.go) and checked
+// (health.go, watchdog.go); its per-call limits come from limits.go, what
+// status codes mean to it from errors.go, its security from security.go.
+//
 // What always holds:
 //   - A notification message (or a poll's changes) is committed to the
 //     on-disk queue before the next is taken, and acknowledged to the server
@@ -14,9 +22,8 @@
 //     on the way are asked for again (subscription.go).
 //   - Run is the only owner of reconnects (gopcua's own reconnect is off): a
 //     stale or unhealthy session, or one that cannot be taken over, is
-//     closed and a new one built, nodes
-//     given by browse path are resolved again and the subscription is
-//     created anew, after a back-off with jitter that grows while attempts
+//     closed and a new one built, nodes given by browse path are resolved
+//     again and the subscription is created anew, after a back-off with jitter that grows while attempts
 //     keep failing, so a restarting server gets no flood of sessions. The
 //     server then sends current values again, which carry their original
 //     source timestamps and therefore the same signal IDs, deduplicated
@@ -32,12 +39,16 @@
 //   - A node the server rejects (unknown NodeId, unresolvable browse path,
 //     refused filter) is counted and logged at a limited rate; the others
 //     go on.
+//   - Every instant the source reads (receive times, how long a session
+//     was up, deadlines, the watchdog's and the clock offset's times) comes
+//     from its one clock, Source.now; waits are timers. Only the exported
+//     functions used without a Source (LoadIdentity, ClientOptions,
+//     Connect) read the system clock.
 package opcua
 
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -58,17 +69,16 @@ type Committer interface {
 
 var _ Committer = (*buffer.Batcher)(nil)
 
-// defaultPerCall is how many items one request holds when neither the
-// configuration nor the server's OperationLimits say.
-const defaultPerCall = 1000
-
 // Back-off between session attempts.
 const (
 	minBackoff = 500 * time.Millisecond
 	maxBackoff = 30 * time.Second
 )
 
-// Source is one OPC UA server connection.
+// Source is one OPC UA server connection. Its fields are its
+// configuration; what it learns of the server lives in srv and seen, for
+// as long as the source does, and what holds for one session only in a
+// session (session.go).
 type Source struct {
 	cfg    config.OPCUA
 	agent  string
@@ -77,7 +87,7 @@ type Source struct {
 	stat   *metrics.Source
 	log    *slog.Logger
 	warn   *lograte.Logger
-	now    func() time.Time
+	now    func() time.Time // the clock: every time the source takes is from it
 
 	// keepAlive is how often the session is checked by reading the server
 	// state: a server that vanishes without closing the connection, stops
@@ -89,68 +99,68 @@ type Source struct {
 	// whose connection broke can be taken over.
 	sessionTimeout time.Duration
 
-	rejected   atomic.Uint64 // nodes the server refused, over all sessions
-	noSubCheck atomic.Bool   // the server does not support the quiet subscription's check
-	noHistory  atomic.Bool   // the server does not support HistoryRead (backfill)
-	clockTicks atomic.Bool   // the server's clock ticks at pace in a subscription: its watchdog is armed
-	clockOff   atomic.Bool   // the server's clock was last found off by more than clockWarnAt
-	learned    learnedLimits // per-call limits the server enforced without stating them
+	srv  remote    // what the source learned of the server, over all sessions
+	seen seenTimes // backfill: the source time of the last value committed per node
+}
 
-	refused map[uint32]bool // this session: nodes counted as rejected from their values
-
-	// Backfill: the source time of the last value committed per node (index
-	// = client handle), and those of the batch being committed.
-	seenMu        sync.Mutex // guards lastSeen and seenDirty
-	lastSeen      []time.Time
-	seenDirty     bool // lastSeen changed since it was saved
-	pendingSeen   []seen
-	saveSeenEvery time.Duration
-	historyless   []bool // nodes the server keeps no history for
-	seenPath      string // where lastSeen is saved; "" when it is not
-
-	mu   sync.Mutex
-	last map[uint32]*ua.DataValue // mode poll: the last value committed per node
+// remote is what the source learned of its server, over all sessions.
+type remote struct {
+	rejected    atomic.Uint64 // nodes the server refused, over all sessions
+	noSubCheck  atomic.Bool   // the server does not support the quiet subscription's check
+	noHistory   atomic.Bool   // the server does not support HistoryRead (backfill)
+	clockTicks  atomic.Bool   // the server's clock ticks at pace in a subscription: its watchdog is armed
+	clockOff    atomic.Bool   // the server's clock was last found off by more than clockWarnAt
+	learned     learnedLimits // per-call limits the server enforced without stating them
+	historyless []bool        // nodes the server keeps no history for (index = client handle)
+	// polled is, in mode poll, the last value committed per node: only
+	// Run's goroutine touches it.
+	polled map[uint32]*ua.DataValue
 }
 
 // New returns the source of a validated server configuration.
 func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
 	s := &Source{cfg: cfg, agent: agentID, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now,
-		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, sessionTimeout: cfg.SessionTimeout, last: map[uint32]*ua.DataValue{}}
-	s.lastSeen, s.saveSeenEvery, s.historyless = make([]time.Time, len(cfg.Nodes)), saveSeenEvery, make([]bool, len(cfg.Nodes))
+		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, sessionTimeout: cfg.SessionTimeout}
+	s.srv.polled, s.srv.historyless = map[uint32]*ua.DataValue{}, make([]bool, len(cfg.Nodes))
+	s.seen = seenTimes{times: make([]time.Time, len(cfg.Nodes)), every: saveSeenEvery, path: seenPath(cfg)}
 	for j, n := range cfg.Nodes {
-		site := n.Site
-		if site == "" {
-			site = defaultSite
-		}
-		m := mapping{site: site, line: n.Line, equipment: n.Equipment, signalName: n.Signal}
-		m.sampling, m.queue, m.deadband = cfg.Settings(j)
-		if n.NodeID != "" {
-			m.nodeID, _ = config.ParseNodeID(n.NodeID) // validated by config
-			m.name = n.NodeID
-		} else {
-			m.path, _ = config.ParseBrowsePath(n.BrowsePath) // validated by config
-			m.name = n.BrowsePath
-		}
-		s.nodes = append(s.nodes, m)
+		s.nodes = append(s.nodes, newMapping(cfg, j, n, defaultSite))
 	}
-	s.seenPath = seenPath(cfg)
 	s.loadSeen()
 	return s
 }
 
+// newMapping is the mapping of node j, n, of cfg.
+func newMapping(cfg config.OPCUA, j int, n config.Node, defaultSite string) mapping {
+	site := n.Site
+	if site == "" {
+		site = defaultSite
+	}
+	m := mapping{site: site, line: n.Line, equipment: n.Equipment, signalName: n.Signal}
+	m.sampling, m.queue, m.deadband = cfg.Settings(j)
+	if n.NodeID != "" {
+		m.nodeID, _ = config.ParseNodeID(n.NodeID) // validated by config
+		m.name = n.NodeID
+	} else {
+		m.path, _ = config.ParseBrowsePath(n.BrowsePath) // validated by config
+		m.name = n.BrowsePath
+	}
+	return m
+}
+
 // Rejected is how many nodes the server refused (unknown, unresolvable or
 // not monitorable), counted once per session.
-func (s *Source) Rejected() uint64 { return s.rejected.Load() }
+func (s *Source) Rejected() uint64 { return s.srv.rejected.Load() }
 
 // Run keeps a session up until ctx ends. It returns nil when ctx ends.
 func (s *Source) Run(ctx context.Context) error {
 	saved := make(chan struct{})
 	go func() { defer close(saved); s.keepSavingSeen(ctx) }()
 	defer func() { <-saved }()
-	started, resuming := time.Now(), true
+	started, resuming := s.now(), true
 	wait := s.minBackoff
 	for {
-		start := time.Now()
+		start := s.now()
 		var healthy bool
 		var err error
 		var left *leftSession
@@ -158,22 +168,20 @@ func (s *Source) Run(ctx context.Context) error {
 			left, resuming, err = s.resume(ctx, started)
 		}
 		if !resuming {
-			healthy, err = s.session(ctx, left)
+			healthy, err = s.runSession(ctx, left)
 		}
 		if ctx.Err() != nil {
 			return nil
 		}
 		// A session that was up for a while resets the back-off; one that
 		// failed early (or dropped right after it came up) makes it grow.
-		if healthy && time.Since(start) >= s.maxBackoff {
+		if healthy && s.now().Sub(start) >= s.maxBackoff {
 			wait = s.minBackoff
 		}
 		d := backoff.Jitter(wait)
 		s.warn.Log(slog.LevelError, "opc ua session ended, reconnecting", "err", err, "retry_in", d.Round(time.Millisecond))
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, d) {
 			return nil
-		case <-time.After(d):
 		}
 		wait = min(2*wait, s.maxBackoff)
 	}

@@ -198,7 +198,7 @@ func TestSubscriptionCheckUnsupportedIsLearned(t *testing.T) {
 	waitUntil(t, "subscribed", 10*time.Second, st.stat.Subscribed.Load)
 	// Quiet for 3 checks (0.9 s), checked, refused; then quiet for ten
 	// more checks.
-	waitUntil(t, "the check refused", 10*time.Second, st.src.noSubCheck.Load)
+	waitUntil(t, "the check refused", 10*time.Second, st.src.srv.noSubCheck.Load)
 	time.Sleep(10 * st.src.keepAlive)
 	if n := st.stat.Connects.Load(); n != 1 {
 		t.Errorf("%d connections, want 1", n)
@@ -221,14 +221,14 @@ func TestBackfillUnsupportedIsLearned(t *testing.T) {
 	// An outage longer than the session timeout: the session is not taken
 	// over, and the next one backfills.
 	st := startSourceWith(t, cfg, t.TempDir(), func(s *Source) { s.sessionTimeout = time.Second })
-	st.src.noSubCheck.Store(true) // that server lacks SetPublishingMode too
+	st.src.srv.noSubCheck.Store(true) // that server lacks SetPublishingMode too
 	st.sink.waitFor(t, "the first value", 10*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
 
 	px.Cut()
 	waitUntil(t, "the source to notice the cut", 10*time.Second, func() bool { return !st.stat.Connected.Load() })
 	time.Sleep(2 * time.Second)
 	px.Restore()
-	waitUntil(t, "backfill refused", 10*time.Second, st.src.noHistory.Load)
+	waitUntil(t, "backfill refused", 10*time.Second, st.src.srv.noHistory.Load)
 	waitUntil(t, "subscribed again", 10*time.Second, st.stat.Subscribed.Load)
 	time.Sleep(10 * st.src.keepAlive)
 	if n := st.stat.Connects.Load(); n != 2 {

@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"time"
 
-	"github.com/gopcua/opcua"
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
@@ -21,9 +20,9 @@ import (
 // are kept as a subscription keeps them. A connection that breaks has its
 // session taken over by a new one, as a subscription's has, unless no read
 // was answered since the last takeover. It reports whether it delivered
-// values, the link it ended on, and why it ended.
-func (s *Source) poll(ctx, sctx context.Context, l *link, opts []opcua.Option, perCall int) (bool, *link, error) {
-	perCall = max(perCall, 1)
+// values, and why it ended.
+func (s *session) poll(ctx, sctx context.Context) (bool, error) {
+	perCall := max(s.lim.read, 1)
 	var handles []uint32
 	for i, m := range s.nodes {
 		if m.nodeID != nil {
@@ -37,7 +36,7 @@ func (s *Source) poll(ctx, sctx context.Context, l *link, opts []opcua.Option, p
 	healthy := false  // a first poll done
 	answered := false // a poll done on this connection
 	for {
-		err := s.pollAndWait(ctx, sctx, l, &handles, &perCall, tick, alive, func() {
+		err := s.pollAndWait(ctx, sctx, s.l, &handles, &perCall, tick, alive, func() {
 			answered = true
 			if !healthy {
 				healthy = true
@@ -46,16 +45,15 @@ func (s *Source) poll(ctx, sctx context.Context, l *link, opts []opcua.Option, p
 			}
 		})
 		if err == nil || ctx.Err() != nil {
-			return healthy, l, nil
+			return healthy, nil
 		}
 		if !linkError(err) || !answered {
-			return healthy, l, err
+			return healthy, err
 		}
-		nl, err := s.recoverLink(sctx, l, opts, err)
-		if err != nil {
-			return healthy, l, err
+		if err := s.recoverLink(sctx, err); err != nil {
+			return healthy, err
 		}
-		l, answered = nl, false
+		answered = false
 		s.log.Info("session taken over by a new connection: polling goes on")
 	}
 }
@@ -63,7 +61,7 @@ func (s *Source) poll(ctx, sctx context.Context, l *link, opts []opcua.Option, p
 // pollAndWait polls (calling polled after each poll that succeeded) and
 // waits for the next poll, checking the connection each keep-alive, until
 // ctx ends (nil) or a poll or a check fails.
-func (s *Source) pollAndWait(ctx, sctx context.Context, c requester, handles *[]uint32, perCall *int,
+func (s *session) pollAndWait(ctx, sctx context.Context, c requester, handles *[]uint32, perCall *int,
 	tick, alive *time.Ticker, polled func()) error {
 	for {
 		var err error
@@ -90,7 +88,7 @@ func (s *Source) pollAndWait(ctx, sctx context.Context, c requester, handles *[]
 // pollOnce reads the nodes of handles and commits the changes. It returns
 // the handles still worth reading: a node the server does not know (or lets
 // nobody read) is counted, logged and left out for the rest of the session.
-func (s *Source) pollOnce(ctx, sctx context.Context, c requester, handles []uint32, perCall *int) ([]uint32, error) {
+func (s *session) pollOnce(ctx, sctx context.Context, c requester, handles []uint32, perCall *int) ([]uint32, error) {
 	keep := handles[:0:0]
 	var sigs []signal.Signal
 	for start := 0; start < len(handles); {
@@ -103,7 +101,7 @@ func (s *Source) pollOnce(ctx, sctx context.Context, c requester, handles []uint
 		res, err := read(rctx, c, req)
 		cancel()
 		if err != nil {
-			if next, ok := s.refusedBatch(&s.learned.read, "nodes to read", len(batch), err); ok {
+			if next, ok := s.refusedBatch(&s.srv.learned.read, "nodes to read", len(batch), err); ok {
 				*perCall = next
 				continue
 			}
@@ -135,17 +133,6 @@ func (s *Source) pollOnce(ctx, sctx context.Context, c requester, handles []uint
 	return keep, nil
 }
 
-// unreadable reports the Read statuses that say the node, not its value, is
-// the problem.
-func unreadable(sc ua.StatusCode) bool {
-	switch sc {
-	case ua.StatusBadNodeIDUnknown, ua.StatusBadNodeIDInvalid, ua.StatusBadAttributeIDInvalid,
-		ua.StatusBadNotReadable, ua.StatusBadUserAccessDenied:
-		return true
-	}
-	return false
-}
-
 // changed reports whether dv differs from the last value committed for
 // node h, as a subscription's default trigger (status or value) sees it,
 // and remembers it if so.
@@ -153,9 +140,7 @@ func (s *Source) changed(h uint32, dv *ua.DataValue) bool {
 	if dv == nil {
 		return false
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	last := s.last[h]
+	last := s.srv.polled[h]
 	if last != nil && last.Status == dv.Status {
 		a, b := variantValue(last.Value), variantValue(dv.Value)
 		if reflect.DeepEqual(a, b) {
@@ -169,7 +154,7 @@ func (s *Source) changed(h uint32, dv *ua.DataValue) bool {
 			}
 		}
 	}
-	s.last[h] = dv
+	s.srv.polled[h] = dv
 	return true
 }
 

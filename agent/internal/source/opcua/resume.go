@@ -138,7 +138,7 @@ func (s *Source) resume(ctx context.Context, started time.Time) (*leftSession, b
 		return nil, false, nil
 	}
 	unreachable := func(err error) (*leftSession, bool, error) {
-		if linkError(err) && time.Now().Before(started.Add(saved.Timeout)) {
+		if linkError(err) && s.now().Before(started.Add(saved.Timeout)) {
 			return nil, true, fmt.Errorf("resuming the session of the last run: the server is unreachable: %w", err)
 		}
 		s.log.Warn("not resuming the session of the last run", "err", err)
@@ -147,7 +147,7 @@ func (s *Source) resume(ctx context.Context, started time.Time) (*leftSession, b
 		}
 		return nil, false, nil
 	}
-	opts, ident, err := clientSetup(ctx, s.cfg)
+	opts, ident, err := clientSetup(ctx, s.cfg, s.now)
 	if err != nil {
 		return unreachable(err)
 	}
@@ -180,7 +180,7 @@ func (s *Source) resume(ctx context.Context, started time.Time) (*leftSession, b
 // session then stays for the next start, and so does its file. Its file is
 // removed otherwise, unless a new session is in place (until not zero):
 // that one's file replaces it.
-func (left *leftSession) finish(ctx context.Context, s *Source, until time.Time) {
+func (left *leftSession) finish(ctx context.Context, s *session, until time.Time) {
 	if !until.IsZero() {
 		left.quicken(ctx, s)
 	}
@@ -212,46 +212,19 @@ func (left *leftSession) finish(ctx context.Context, s *Source, until time.Time)
 // Publish at once when it has a message ready or the subscription is late
 // (no request came for a publishing interval, as here), else when the next
 // values or the keep-alive are due.
-func (s *Source) drain(ctx context.Context, l *link, sub *subscription, until time.Time) error {
+func (s *session) drain(ctx context.Context, l *link, sub *subscription, until time.Time) error {
 	wait := time.Duration(max(sub.keepAlive, 1))*max(sub.interval, 10*time.Millisecond) + 5*time.Second
-	deadline := time.Now().Add(2 * wait)
+	deadline := s.now().Add(2 * wait)
 	armed := false // the next answer covers until
 	for {
-		req := &ua.PublishRequest{SubscriptionAcknowledgements: []*ua.SubscriptionAcknowledgement{}}
-		for _, q := range sub.acks {
-			req.SubscriptionAcknowledgements = append(req.SubscriptionAcknowledgements, &ua.SubscriptionAcknowledgement{SubscriptionID: sub.id, SequenceNumber: q})
-		}
-		sub.acks = nil
 		pctx, cancel := context.WithTimeout(ctx, wait)
-		res, err := send[*ua.PublishResponse](pctx, l, req)
+		res, err := s.publishAcked(pctx, l, sub)
 		cancel()
 		if err != nil {
 			return err
 		}
-		msg := res.NotificationMessage
-		data := msg != nil && len(msg.NotificationData) > 0 && res.SubscriptionID == sub.id
-		held := slices.Clone(res.AvailableSequenceNumbers)
-		slices.SortFunc(held, func(a, b uint32) int {
-			if a == b {
-				return 0
-			}
-			if after(a, b) {
-				return 1
-			}
-			return -1
-		})
-		for _, q := range held {
-			if (data && q == msg.SequenceNumber) || (sub.last != 0 && !after(q, sub.last)) {
-				continue
-			}
-			if err := s.republish(ctx, l, sub, []uint32{q}, 0, nil); err != nil {
-				return err
-			}
-		}
-		if data && (sub.last == 0 || after(msg.SequenceNumber, sub.last)) {
-			if err := s.take(ctx, l, sub, msg, nil); err != nil {
-				return err
-			}
+		if err := s.takeHeld(ctx, l, sub, res); err != nil {
+			return err
 		}
 		switch {
 		case res.MoreNotifications:
@@ -263,10 +236,51 @@ func (s *Source) drain(ctx context.Context, l *link, sub *subscription, until ti
 			// answers at once with what it put together at its last
 			// interval, perhaps before until).
 			armed = true
-		case time.Now().After(deadline):
+		case s.now().After(deadline):
 			return fmt.Errorf("no notification message put together after %s came within %s", until.Format(time.RFC3339Nano), 2*wait)
 		}
 	}
+}
+
+// publishAcked sends a Publish request acknowledging the committed
+// messages of sub, and returns the answer.
+func (s *session) publishAcked(ctx context.Context, l *link, sub *subscription) (*ua.PublishResponse, error) {
+	req := &ua.PublishRequest{SubscriptionAcknowledgements: []*ua.SubscriptionAcknowledgement{}}
+	for _, q := range sub.acks {
+		req.SubscriptionAcknowledgements = append(req.SubscriptionAcknowledgements, &ua.SubscriptionAcknowledgement{SubscriptionID: sub.id, SequenceNumber: q})
+	}
+	sub.acks = nil
+	return send[*ua.PublishResponse](ctx, l, req)
+}
+
+// takeHeld commits, in order, the messages the server says it holds for
+// sub that were not committed yet (asked for again), and the one res
+// brings.
+func (s *session) takeHeld(ctx context.Context, l *link, sub *subscription, res *ua.PublishResponse) error {
+	msg := res.NotificationMessage
+	data := msg != nil && len(msg.NotificationData) > 0 && res.SubscriptionID == sub.id
+	held := slices.Clone(res.AvailableSequenceNumbers)
+	slices.SortFunc(held, func(a, b uint32) int {
+		if a == b {
+			return 0
+		}
+		if after(a, b) {
+			return 1
+		}
+		return -1
+	})
+	for _, q := range held {
+		if (data && q == msg.SequenceNumber) || (sub.last != 0 && !after(q, sub.last)) {
+			continue
+		}
+		if err := s.republish(ctx, l, sub, []uint32{q}, 0, nil); err != nil {
+			return err
+		}
+	}
+	if data && (sub.last == 0 || after(msg.SequenceNumber, sub.last)) {
+		return s.take(ctx, l, sub, msg, nil)
+	}
+	return nil
 }
 
 // answeredAfter reports whether the server answered a Publish at or
@@ -280,7 +294,7 @@ func answeredAfter(res *ua.PublishResponse, until time.Time) bool {
 // a keep-alive when it has nothing, so that its drain waits an interval,
 // not a keep-alive, for a message put together after a given time. A server
 // that refuses is logged: the drain then waits for its keep-alive.
-func (left *leftSession) quicken(ctx context.Context, s *Source) {
+func (left *leftSession) quicken(ctx context.Context, s *session) {
 	sub := left.sub
 	interval := max(sub.interval, time.Millisecond)
 	res, err := send[*ua.ModifySubscriptionResponse](ctx, left.l, &ua.ModifySubscriptionRequest{

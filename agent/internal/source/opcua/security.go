@@ -50,7 +50,10 @@ var identityMu sync.Mutex // one generation at a time when several sources start
 // LoadIdentity returns the configured client certificate and key, or the
 // pair kept in data_dir/opcua/, made (self-signed, with the application URI
 // in its SubjectAltName) the first time it is needed.
-func LoadIdentity(cfg config.OPCUA) (*ClientIdentity, error) {
+func LoadIdentity(cfg config.OPCUA) (*ClientIdentity, error) { return loadIdentity(cfg, time.Now) }
+
+// loadIdentity is LoadIdentity, a certificate made valid from now on.
+func loadIdentity(cfg config.OPCUA, now func() time.Time) (*ClientIdentity, error) {
 	if cfg.Certificate != "" {
 		cert, err := readCert(cfg.Certificate)
 		if err != nil {
@@ -80,7 +83,7 @@ func LoadIdentity(cfg config.OPCUA) (*ClientIdentity, error) {
 		}
 		return &ClientIdentity{Cert: cert, Key: key}, nil
 	}
-	id, err := newIdentity(cfg.ApplicationURI)
+	id, err := newIdentity(cfg.ApplicationURI, now())
 	if err != nil {
 		return nil, fmt.Errorf("making a client certificate: %w", err)
 	}
@@ -98,7 +101,9 @@ func LoadIdentity(cfg config.OPCUA) (*ClientIdentity, error) {
 	return id, nil
 }
 
-func newIdentity(appURI string) (*ClientIdentity, error) {
+// newIdentity makes a self-signed client certificate and its key, valid
+// from now (and an hour before, for clocks a little behind) for ten years.
+func newIdentity(appURI string, now time.Time) (*ClientIdentity, error) {
 	if appURI == "" {
 		appURI = "urn:floorpulse:agent"
 	}
@@ -121,8 +126,8 @@ func newIdentity(appURI string) (*ClientIdentity, error) {
 	tmpl := x509.Certificate{
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: "floorpulse agent", Organization: []string{"floorpulse"}},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().AddDate(10, 0, 0),
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(10, 0, 0),
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageContentCommitment | x509.KeyUsageKeyEncipherment |
 			x509.KeyUsageDataEncipherment | x509.KeyUsageCertSign,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
@@ -307,13 +312,14 @@ const (
 // session of gopcua's client: agent opcua browse). It never settles for
 // less security than configured.
 func ClientOptions(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, error) {
-	opts, _, err := clientSetup(ctx, cfg)
+	opts, _, err := clientSetup(ctx, cfg, time.Now)
 	return opts, err
 }
 
 // clientSetup returns the options of ClientOptions, and the login of a
-// session the source creates itself (the options' login is then unused).
-func clientSetup(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, identity, error) {
+// session the source creates itself (the options' login is then unused);
+// now is the clock of a client certificate made for it.
+func clientSetup(ctx context.Context, cfg config.OPCUA, now func() time.Time) ([]opcua.Option, identity, error) {
 	opts := []opcua.Option{
 		opcua.ApplicationName(applicationName),
 		opcua.ApplicationURI(cfg.ApplicationURI),
@@ -325,7 +331,7 @@ func clientSetup(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, identit
 		opcua.SessionTimeout(cfg.SessionTimeout),
 	}
 	if cfg.Secured() {
-		id, err := LoadIdentity(cfg)
+		id, err := loadIdentity(cfg, now)
 		if err != nil {
 			return nil, identity{}, err
 		}
@@ -336,19 +342,41 @@ func clientSetup(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, identit
 		// the server announces.
 		return append(opts, opcua.SecurityPolicy("None"), opcua.SecurityMode(ua.MessageSecurityModeNone)), identity{}, nil
 	}
-
-	eps, err := opcua.GetEndpoints(ctx, cfg.Endpoint, opcua.DialTimeout(10*time.Second), opcua.RequestTimeout(10*time.Second))
-	if err != nil {
-		return nil, identity{}, fmt.Errorf("getting endpoints: %w", err)
-	}
-	policyURI := ua.FormatSecurityPolicyURI(cfg.SecurityPolicy)
-	mode := ua.MessageSecurityModeFromString(cfg.SecurityMode)
 	token := ua.UserTokenTypeAnonymous
 	if cfg.Username != "" {
 		token = ua.UserTokenTypeUserName
 	}
-	var ep *ua.EndpointDescription
-	var tp *ua.UserTokenPolicy
+	ep, tp, err := findEndpoint(ctx, cfg, token)
+	if err != nil {
+		return nil, identity{}, err
+	}
+	if err := checkTrust(cfg, ep.ServerCertificate); err != nil {
+		return nil, identity{}, err
+	}
+	ident, err := login(cfg, ep, tp)
+	if err != nil {
+		return nil, identity{}, err
+	}
+	if ident.userName {
+		// The user token first, so that SecurityFromEndpoint fills in its
+		// policy id instead of choosing anonymous.
+		opts = append(opts, opcua.AuthUsername(cfg.Username, cfg.Password))
+	} else {
+		opts = append(opts, opcua.AuthAnonymous())
+	}
+	return append(opts, opcua.SecurityFromEndpoint(ep, token)), ident, nil
+}
+
+// findEndpoint asks the server for its endpoints and returns the one with
+// the configured policy and mode that takes a login of type token, and its
+// user token policy.
+func findEndpoint(ctx context.Context, cfg config.OPCUA, token ua.UserTokenType) (*ua.EndpointDescription, *ua.UserTokenPolicy, error) {
+	eps, err := opcua.GetEndpoints(ctx, cfg.Endpoint, opcua.DialTimeout(10*time.Second), opcua.RequestTimeout(10*time.Second))
+	if err != nil {
+		return nil, nil, fmt.Errorf("getting endpoints: %w", err)
+	}
+	policyURI := ua.FormatSecurityPolicyURI(cfg.SecurityPolicy)
+	mode := ua.MessageSecurityModeFromString(cfg.SecurityMode)
 	var offered []string
 	for _, e := range eps {
 		offered = append(offered, strings.TrimPrefix(e.SecurityPolicyURI, ua.SecurityPolicyURIPrefix)+"/"+e.SecurityMode.String())
@@ -357,37 +385,29 @@ func clientSetup(ctx context.Context, cfg config.OPCUA) ([]opcua.Option, identit
 		}
 		for _, t := range e.UserIdentityTokens {
 			if t.TokenType == token {
-				ep, tp = e, t
-				break
+				return e, t, nil
 			}
 		}
-		if ep != nil {
-			break
-		}
 	}
-	if ep == nil {
-		return nil, identity{}, fmt.Errorf("%w: the server offers no endpoint with policy %s, mode %s and %s login (it offers %s)",
-			ErrNoEndpoint, cfg.SecurityPolicy, cfg.SecurityMode, loginName(token), strings.Join(offered, ", "))
-	}
-	if err := checkTrust(cfg, ep.ServerCertificate); err != nil {
-		return nil, identity{}, err
-	}
+	return nil, nil, fmt.Errorf("%w: the server offers no endpoint with policy %s, mode %s and %s login (it offers %s)",
+		ErrNoEndpoint, cfg.SecurityPolicy, cfg.SecurityMode, loginName(token), strings.Join(offered, ", "))
+}
+
+// login is the login of a session on endpoint ep with user token policy
+// tp: never a password in clear text.
+func login(cfg config.OPCUA, ep *ua.EndpointDescription, tp *ua.UserTokenPolicy) (identity, error) {
 	ident := identity{policyID: tp.PolicyID, policyURI: tp.SecurityPolicyURI}
 	if ident.policyURI == "" {
 		ident.policyURI = ep.SecurityPolicyURI
 	}
-	if token == ua.UserTokenTypeUserName {
-		if ident.policyURI == ua.SecurityPolicyURINone && mode != ua.MessageSecurityModeSignAndEncrypt {
-			return nil, identity{}, fmt.Errorf("%w: the server would take the password in clear text (user token policy None on a channel that is not encrypted): use security_mode SignAndEncrypt", ErrNoEndpoint)
-		}
-		ident.userName, ident.user, ident.password = true, cfg.Username, cfg.Password
-		// The user token first, so that SecurityFromEndpoint fills in its
-		// policy id instead of choosing anonymous.
-		opts = append(opts, opcua.AuthUsername(cfg.Username, cfg.Password))
-	} else {
-		opts = append(opts, opcua.AuthAnonymous())
+	if tp.TokenType != ua.UserTokenTypeUserName {
+		return ident, nil
 	}
-	return append(opts, opcua.SecurityFromEndpoint(ep, token)), ident, nil
+	if ident.policyURI == ua.SecurityPolicyURINone && ep.SecurityMode != ua.MessageSecurityModeSignAndEncrypt {
+		return identity{}, fmt.Errorf("%w: the server would take the password in clear text (user token policy None on a channel that is not encrypted): use security_mode SignAndEncrypt", ErrNoEndpoint)
+	}
+	ident.userName, ident.user, ident.password = true, cfg.Username, cfg.Password
+	return ident, nil
 }
 
 func loginName(t ua.UserTokenType) string {

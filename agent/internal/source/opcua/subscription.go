@@ -4,10 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
-	"net"
-	"syscall"
 	"time"
 
 	"github.com/gopcua/opcua"
@@ -64,6 +61,33 @@ func createSubscription(ctx context.Context, c requester, p *opcua.SubscriptionP
 		keepAlive: res.RevisedMaxKeepAliveCount,
 		lifetime:  res.RevisedLifetimeCount,
 	}, nil
+}
+
+// A subscription's keep-alive and lifetime, whatever its publishing
+// interval (gopcua's defaults count intervals: at 1 s they are 50 minutes
+// and almost 3 hours). The server answers an idle subscription every
+// keepAliveEvery, and deletes one that no client has published for
+// subscriptionLifetime: the subscription of a killed agent does not hold a
+// PLC's few subscription slots for hours, a subscription whose publishing
+// stopped is found gone by the quiet check within that time, and a stall
+// of the agent (a full queue under policy block) shorter than that keeps
+// the values the server queued meanwhile. The keep-alive stays well below
+// gopcua's publish timeout (the larger of the keep-alive and the 10 s
+// request timeout): a response that came after it would be dropped.
+const (
+	keepAliveEvery       = 5 * time.Second
+	subscriptionLifetime = 10 * time.Minute
+)
+
+// subscriptionParams are the requested parameters of a subscription that
+// publishes every interval (> 0), in a session with the given timeout: the
+// subscription lives at least as long as the session does without a
+// connection, so that a session taken over still has it.
+func subscriptionParams(interval, sessionTimeout time.Duration) *opcua.SubscriptionParameters {
+	count := func(d time.Duration) uint32 { return uint32(max(1, (d+interval-1)/interval)) }
+	keep := count(keepAliveEvery)
+	return &opcua.SubscriptionParameters{Interval: interval, MaxKeepAliveCount: keep,
+		LifetimeCount: max(3*keep, count(max(subscriptionLifetime, sessionTimeout)))}
 }
 
 // maxNotificationsPerPublish bounds the values of one notification message.
@@ -142,39 +166,16 @@ func (s *Source) publish(ctx context.Context, c requester, sub *subscription, ou
 	}()
 }
 
-// errLink marks a session that ended because the connection broke or went
-// unanswered: its session may live on at the server and be taken over.
-var errLink = errors.New("connection lost")
-
-// linkError tells whether err, from a request, means the connection is
-// gone (or unanswered), rather than the server refusing the request.
-func linkError(err error) bool {
-	var sc ua.StatusCode
-	if errors.As(err, &sc) {
-		switch sc {
-		case ua.StatusBadSecureChannelClosed, ua.StatusBadConnectionClosed, ua.StatusBadSecureChannelIDInvalid,
-			ua.StatusBadServerNotConnected, ua.StatusBadTimeout, ua.StatusBadRequestTimeout, ua.StatusBadCommunicationError:
-			return true
-		}
-		return false
-	}
-	var ne net.Error
-	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, context.DeadlineExceeded) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.Is(err, net.ErrClosed) || errors.As(err, &ne)
-}
-
 // publishedAnswer takes the answer to a Publish request: it commits the
 // message (after asking again for any the server sent before it that did
 // not arrive), and notes it for acknowledgement. It returns an error when
 // the session must end.
-func (s *Source) publishedAnswer(ctx context.Context, c requester, sub *subscription, p published, wd *watchdog) error {
+func (s *session) publishedAnswer(ctx context.Context, c requester, sub *subscription, p published, wd *watchdog) error {
 	if p.err != nil {
-		var sc ua.StatusCode
 		switch {
-		case errors.As(p.err, &sc) && (sc == ua.StatusBadNoSubscription || sc == ua.StatusBadSubscriptionIDInvalid ||
-			sc == ua.StatusBadSessionIDInvalid || sc == ua.StatusBadSessionClosed || sc == ua.StatusBadSessionNotActivated):
+		case subscriptionLost(p.err):
 			return fmt.Errorf("subscription lost: %w", p.err)
-		case errors.As(p.err, &sc) && sc == ua.StatusBadTooManyPublishRequests:
+		case tooManyPublish(p.err):
 			return nil // asked again
 		case linkError(p.err):
 			return fmt.Errorf("%w: publish: %w", errLink, p.err)
@@ -204,7 +205,7 @@ func (s *Source) publishedAnswer(ctx context.Context, c requester, sub *subscrip
 }
 
 // take commits one notification message and notes it for acknowledgement.
-func (s *Source) take(ctx context.Context, c requester, sub *subscription, msg *ua.NotificationMessage, wd *watchdog) error {
+func (s *session) take(ctx context.Context, c requester, sub *subscription, msg *ua.NotificationMessage, wd *watchdog) error {
 	if err := s.handleMessage(ctx, c, msg, wd); err != nil {
 		return err
 	}
@@ -218,7 +219,7 @@ func (s *Source) take(ctx context.Context, c requester, sub *subscription, msg *
 // no longer has (and the skipped ones before seqs, not asked for) is
 // counted, and logged; with backfill the session is then rebuilt so that
 // the next reads the values back from history.
-func (s *Source) republish(ctx context.Context, c requester, sub *subscription, seqs []uint32, skipped int, wd *watchdog) error {
+func (s *session) republish(ctx context.Context, c requester, sub *subscription, seqs []uint32, skipped int, wd *watchdog) error {
 	unrecovered := skipped
 	for _, q := range seqs {
 		res, err := send[*ua.RepublishResponse](ctx, c, &ua.RepublishRequest{SubscriptionID: sub.id, RetransmitSequenceNumber: q})
@@ -243,7 +244,7 @@ func (s *Source) republish(ctx context.Context, c requester, sub *subscription, 
 		return nil
 	}
 	s.stat.Unrecovered.Add(uint64(unrecovered))
-	if s.cfg.Backfill > 0 && !s.noHistory.Load() {
+	if s.cfg.Backfill > 0 && !s.srv.noHistory.Load() {
 		return fmt.Errorf("%d notification messages were lost on the way and the server no longer has them: rebuilding the session to read their values back from history", unrecovered)
 	}
 	s.warn.Warn("notification messages were lost on the way and the server no longer has them: their values are lost (set backfill to read them back from a server with history)",

@@ -91,7 +91,39 @@ func (s *Source) watchClock(ctx context.Context, c requester, sub *subscription)
 		return nil
 	}
 	sampling := time.Duration(res.Results[0].RevisedSamplingInterval * float64(time.Millisecond))
-	return newWatchdog(max(s.keepAlive, sub.interval, sampling), time.Now())
+	return newWatchdog(max(s.keepAlive, sub.interval, sampling), s.now())
+}
+
+// watch ends a session whose subscription went silent, as its watchdog
+// (nil for none) judges.
+func (s *Source) watch(ctx context.Context, c requester, wd *watchdog, subID uint32) error {
+	if wd == nil {
+		return nil
+	}
+	now := s.now()
+	silent, disarm := wd.verdict(now, s.srv.clockTicks.Load())
+	if disarm && s.srv.clockTicks.Swap(false) {
+		s.log.Warn("the subscription published, but the server's clock did not tick in it: until it does, a subscription that goes silent is noticed only once the server deletes it",
+			"period", wd.period)
+	}
+	if !silent {
+		return nil
+	}
+	if !s.srv.noSubCheck.Load() {
+		if err := s.checkSubscription(ctx, c, subID); err != nil {
+			return err // gone, which says more
+		}
+	}
+	return errSilent(wd, now)
+}
+
+// clockTicked notes a value of the server's clock that arrived in the
+// subscription watched by wd (nil for none), and logs when the clock is
+// first seen to tick at pace: the watchdog is armed then.
+func (s *Source) clockTicked(wd *watchdog) {
+	if wd != nil && wd.tick(s.now()) && !s.srv.clockTicks.Swap(true) {
+		s.log.Info("the server's clock ticks in the subscription: a subscription that goes silent is rebuilt", "period", wd.period)
+	}
 }
 
 // errSilent is the error of a session ended by the watchdog.

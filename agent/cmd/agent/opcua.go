@@ -19,6 +19,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	loader "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/agent/internal/source/opcua"
 )
 
@@ -49,7 +50,7 @@ func runOPCUA(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.SecurityPolicy, "security-policy", "None", "None, Basic256Sha256, Aes128_Sha256_RsaOaep or Aes256_Sha256_RsaPss")
 	fs.StringVar(&o.SecurityMode, "security-mode", "", "None, Sign or SignAndEncrypt (default SignAndEncrypt with a secured policy)")
 	fs.StringVar(&o.Username, "username", "", "user name (default anonymous)")
-	fs.StringVar(&o.Password, "password", "", "password (default $OPCUA_PASSWORD)")
+	password := fs.String("password", "", "password (default $OPCUA_PASSWORD; prefer the variable: a flag shows in the process list)")
 	fs.StringVar(&o.Certificate, "certificate", "", "client certificate file (default: generated once in -data-dir)")
 	fs.StringVar(&o.PrivateKey, "private-key", "", "client private key file")
 	fs.StringVar(&o.TrustDir, "trust-dir", "", "folder of trusted server certificates")
@@ -84,9 +85,10 @@ func runOPCUA(args []string, stdout, stderr io.Writer) int {
 		}
 		o.Endpoint = positional
 	}
-	if o.Password == "" {
-		o.Password = os.Getenv("OPCUA_PASSWORD")
+	if *password == "" {
+		*password = os.Getenv("OPCUA_PASSWORD")
 	}
+	o.Password = loader.NewSecret(*password)
 	root, err := config.ParseNodeID(*rootFlag)
 	if err != nil {
 		fmt.Fprintf(stderr, "-root: %v\n", err)

@@ -29,6 +29,7 @@ import (
 	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/agent/internal/source/mqtt"
 	"github.com/floorpulse/floorpulse/agent/internal/source/opcua"
+	"github.com/floorpulse/floorpulse/pkg/redact"
 )
 
 // QueueFile is the queue's file name inside data_dir.
@@ -102,16 +103,16 @@ func (a *App) Run(ctx context.Context) error {
 		g.Go(func() error { return sweeper.Run(gctx) })
 	}
 	for i, m := range cfg.MQTT {
-		stat := a.Metrics.Source("mqtt", m.Broker)
-		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", m.Broker))
+		stat := a.Metrics.Source("mqtt", redact.URL(m.Broker))
+		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", redact.URL(m.Broker)))
 		g.Go(func() error { return src.Run(gctx) })
 	}
 	if err := opcua.RemoveStaleSessions(cfg.DataDir, cfg.OPCUA); err != nil {
 		a.log.Warn("removing saved opc ua sessions no source resumes failed", "err", err)
 	}
 	for i, o := range cfg.OPCUA {
-		stat := a.Metrics.Source("opcua", o.Endpoint)
-		src := opcua.New(o, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("opcua[%d]", i), "endpoint", o.Endpoint))
+		stat := a.Metrics.Source("opcua", redact.URL(o.Endpoint))
+		src := opcua.New(o, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("opcua[%d]", i), "endpoint", redact.URL(o.Endpoint)))
 		g.Go(func() error { return src.Run(gctx) })
 	}
 	if ln != nil {

@@ -30,8 +30,8 @@ type MQTT struct {
 	CleanSession bool `yaml:"clean_session"`
 	// Username logs in to the broker; default anonymous.
 	Username string `yaml:"username"`
-	// Password goes with username.
-	Password string `yaml:"password"`
+	// Password goes with username. Also {file: PATH} or {env: NAME}.
+	Password loader.Secret `yaml:"password"`
 	// KeepAlive is the MQTT keep-alive interval (at least 1s; default 30s).
 	KeepAlive time.Duration `yaml:"keep_alive"`
 	// MaxReconnectInterval bounds the back-off between reconnect attempts

@@ -65,8 +65,8 @@ type OPCUA struct {
 	ServerThumbprint string `yaml:"server_thumbprint"`
 	// Username logs in with a user name; default anonymous.
 	Username string `yaml:"username"`
-	// Password goes with username.
-	Password string `yaml:"password"`
+	// Password goes with username. Also {file: PATH} or {env: NAME}.
+	Password loader.Secret `yaml:"password"`
 
 	// Mode is subscribe (default: a subscription with one monitored item
 	// per node) or poll (a Read of every node each poll_interval).
@@ -241,7 +241,7 @@ func (c *Config) validateOPCUA(i int) []error {
 	if (o.Secured() || o.Username != "") && o.TrustDir == "" && o.ServerThumbprint == "" {
 		bad(p+".trust_dir", "trust_dir or server_thumbprint is required with policy %s or a username: the server certificate must be trusted explicitly", o.SecurityPolicy)
 	}
-	if o.Password != "" && o.Username == "" {
+	if o.Password.IsSet() && o.Username == "" {
 		bad(p+".password", "set without username")
 	}
 	switch o.Mode {

@@ -43,6 +43,7 @@ import (
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/agent/internal/lograte"
 	"github.com/floorpulse/floorpulse/agent/internal/metrics"
+	"github.com/floorpulse/floorpulse/pkg/redact"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -127,7 +128,7 @@ func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger
 	opts = append(opts, auth...)
 	nc, err := nats.Connect(cfg.URL, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("connecting to nats %s: %w", cfg.URL, err)
+		return nil, fmt.Errorf("connecting to nats %s: %w", redact.URL(cfg.URL), err)
 	}
 	if nc.IsConnected() {
 		m.NATSConnected.Store(true)

@@ -73,7 +73,7 @@ func recomputeOffline(ctx context.Context, cfgPath, fromS, toS string, b *bar, s
 	if err != nil {
 		return err
 	}
-	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org,
+	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token.Value(), Org: cfg.Influx.Org,
 		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})
 	defer w.Close()
 	if err := w.Prepare(ctx); err != nil {

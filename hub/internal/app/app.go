@@ -174,7 +174,7 @@ func consumeConfig(cfg *config.Config) consume.Config {
 // openInflux returns the InfluxDB writer once InfluxDB answers; nil (and no
 // error) when ctx ends first.
 func openInflux(ctx context.Context, cfg *config.Config, log *slog.Logger) (*influx.Writer, error) {
-	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token, Org: cfg.Influx.Org,
+	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token.Value(), Org: cfg.Influx.Org,
 		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})
 	for attempt := 0; ; attempt++ {
 		err := w.Prepare(ctx)

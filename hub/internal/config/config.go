@@ -149,8 +149,8 @@ func validHubID(s string) bool {
 type Influx struct {
 	// URL of InfluxDB (http or https).
 	URL string `yaml:"url"`
-	// Token is an InfluxDB 2.x API token, or "user:password" for 1.8.
-	Token string `yaml:"token"`
+	// Token is an InfluxDB 2.x API token, or "user:password" for 1.8. Also {file: PATH} or {env: NAME}.
+	Token pconfig.Secret `yaml:"token"`
 	// Org is the 2.x organisation (ignored by 1.8).
 	Org string `yaml:"org"`
 	// Bucket is the 2.x bucket, or "database/retention-policy" for 1.8.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	pconfig "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -65,8 +66,9 @@ type Webhook struct {
 	Name string `yaml:"name"`
 	// URL of the endpoint (http or https).
 	URL string `yaml:"url"`
-	// Secret signs deliveries (Standard Webhooks): whsec_ then base64. Empty: unsigned.
-	Secret string `yaml:"secret"`
+	// Secret signs deliveries (Standard Webhooks): whsec_ then base64. Empty:
+	// unsigned. Also {file: PATH} or {env: NAME}.
+	Secret pconfig.Secret `yaml:"secret"`
 	// Format of the body: json (default), cloudevents, text, dingtalk or wecom.
 	Format string `yaml:"format"`
 	// Events: the endpoint receives every record change that passes the
@@ -83,8 +85,9 @@ type Webhook struct {
 	Timeout time.Duration `yaml:"timeout"`
 	// MaxAttempts before a delivery goes to the dead letters (default 20).
 	MaxAttempts int `yaml:"max_attempts"`
-	// Headers are added to every request (e.g. Authorization).
-	Headers map[string]string `yaml:"headers"`
+	// Headers are added to every request (e.g. Authorization); each value
+	// is a secret: also {file: PATH} or {env: NAME}.
+	Headers map[string]pconfig.Secret `yaml:"headers"`
 }
 
 // ReceivesEvents reports whether the endpoint gets record changes.
@@ -239,8 +242,8 @@ func (w Webhook) validate(p string, add func(string, string, ...any)) {
 	if u, err := url.Parse(w.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		add(p+".url", "not an http(s) URL (got %q)", w.URL)
 	}
-	if w.Secret != "" {
-		if err := checkSecret(w.Secret); err != nil {
+	if w.Secret.IsSet() {
+		if err := checkSecret(w.Secret.Value()); err != nil {
 			add(p+".secret", "%v", err)
 		}
 	}

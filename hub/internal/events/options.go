@@ -80,9 +80,13 @@ func OptionsFrom(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) O
 		Log:       log,
 	}
 	for _, w := range ev.Webhooks {
-		o.Webhooks = append(o.Webhooks, delivery.Endpoint{Name: w.Name, URL: w.URL, Secret: w.Secret, Format: w.Format,
+		headers := make(map[string]string, len(w.Headers))
+		for k, v := range w.Headers {
+			headers[k] = v.Value()
+		}
+		o.Webhooks = append(o.Webhooks, delivery.Endpoint{Name: w.Name, URL: w.URL, Secret: w.Secret.Value(), Format: w.Format,
 			Events: w.ReceivesEvents(), Types: w.Types, Lines: w.Lines, MinSeverity: w.MinSeverity,
-			Timeout: w.Timeout, MaxAttempts: w.MaxAttempts, Headers: w.Headers})
+			Timeout: w.Timeout, MaxAttempts: w.MaxAttempts, Headers: headers})
 	}
 	return o
 }

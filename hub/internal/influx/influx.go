@@ -23,6 +23,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
+	"github.com/floorpulse/floorpulse/pkg/redact"
 )
 
 // Measurement names (stable: documented in docs/schema.md).
@@ -75,7 +76,7 @@ func (w *Writer) Close() { w.client.Close() }
 func (w *Writer) Prepare(ctx context.Context) error {
 	ok, err := w.client.Ping(ctx)
 	if err != nil || !ok {
-		return fmt.Errorf("influxdb at %s does not answer ping: %v", w.cfg.URL, err)
+		return fmt.Errorf("influxdb at %s does not answer ping: %v", redact.URL(w.cfg.URL), redact.Error(err))
 	}
 	if !w.cfg.CreateDatabase {
 		return nil

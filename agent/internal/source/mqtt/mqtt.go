@@ -40,6 +40,7 @@ import (
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/agent/internal/lograte"
 	"github.com/floorpulse/floorpulse/agent/internal/metrics"
+	"github.com/floorpulse/floorpulse/pkg/redact"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -145,7 +146,7 @@ func New(cfg config.MQTT, agentID, defaultSite string, commit Committer, stat *m
 func (s *Source) Run(ctx context.Context) error {
 	tlsCfg, err := s.cfg.TLS.Config()
 	if err != nil {
-		return fmt.Errorf("mqtt %s: %w", s.cfg.Broker, err)
+		return fmt.Errorf("mqtt %s: %w", redact.URL(s.cfg.Broker), redact.Error(err))
 	}
 	lost := make(chan error, 1)
 	var client Client

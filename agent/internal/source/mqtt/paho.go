@@ -43,7 +43,7 @@ func dialPaho(cfg config.MQTT, tlsCfg *tls.Config, h hooks) Client {
 		SetClientID(cfg.ClientID).
 		SetCleanSession(cfg.CleanSession).
 		SetUsername(cfg.Username).
-		SetPassword(cfg.Password).
+		SetPassword(cfg.Password.Value()).
 		SetKeepAlive(cfg.KeepAlive).
 		SetPingTimeout(10 * time.Second).
 		SetConnectTimeout(10 * time.Second).

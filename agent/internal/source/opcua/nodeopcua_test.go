@@ -15,6 +15,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	loader "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
@@ -220,11 +221,11 @@ func TestNodeOPCUAUserPassword(t *testing.T) {
 	nodes := []config.Node{nodeAt(m01+"Run", "run")}
 
 	t.Run("right password", func(t *testing.T) {
-		st := startSource(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "op-secret", ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
+		st := startSource(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: loader.NewSecret("op-secret"), ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
 		st.sink.waitFor(t, "a value", 20*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
 	})
 	t.Run("wrong password", func(t *testing.T) {
-		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "nope", ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
+		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: loader.NewSecret("nope"), ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
 		src := newSource(t, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -238,7 +239,7 @@ func TestNodeOPCUAUserPassword(t *testing.T) {
 			t.Skip("measures retries over 3s")
 		}
 		before := srv.Sessions()
-		st := startSource(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "nope", ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
+		st := startSource(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: loader.NewSecret("nope"), ServerThumbprint: thumb, Nodes: nodes}, t.TempDir())
 		window := time.Now().Add(3 * time.Second)
 		for time.Now().Before(window) {
 			if st.stat.Connected.Load() {
@@ -256,7 +257,7 @@ func TestNodeOPCUAUserPassword(t *testing.T) {
 	})
 	t.Run("untrusted server", func(t *testing.T) {
 		dataDir := t.TempDir()
-		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: "op-secret", TrustDir: t.TempDir(), Nodes: nodes}, dataDir)
+		cfg := validated(t, config.OPCUA{Endpoint: srv.URL, Username: "operator", Password: loader.NewSecret("op-secret"), TrustDir: t.TempDir(), Nodes: nodes}, dataDir)
 		src := newSource(t, cfg)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -308,7 +309,7 @@ func TestNodeOPCUASecurity(t *testing.T) {
 			cfg := config.OPCUA{Endpoint: srv.URL, SecurityPolicy: tc.policy, SecurityMode: tc.mode, TrustDir: trust,
 				Nodes: []config.Node{nodeAt(m01+"Run", "run"), nodeID(1, "Line1.M01.Temp", "temp")}}
 			if tc.user != "" {
-				cfg.Username, cfg.Password = tc.user, map[string]string{"operator": "op-secret", "viewer": "view-secret"}[tc.user]
+				cfg.Username, cfg.Password = tc.user, loader.NewSecret(map[string]string{"operator": "op-secret", "viewer": "view-secret"}[tc.user])
 			}
 			st := startSource(t, cfg, dataDir)
 			st.sink.waitFor(t, "values", 20*time.Second, func(s []signal.Signal) bool {
@@ -323,7 +324,7 @@ func TestNodeOPCUASecurity(t *testing.T) {
 	t.Run("session taken over", func(t *testing.T) {
 		px := testenv.StartProxy(t, fmt.Sprintf("127.0.0.1:%d", srv.Port))
 		st := startSource(t, config.OPCUA{Endpoint: px.URL("opc.tcp"), SecurityPolicy: "Basic256Sha256", SecurityMode: "SignAndEncrypt", TrustDir: trust,
-			Username: "operator", Password: "op-secret", PublishingInterval: 50 * time.Millisecond,
+			Username: "operator", Password: loader.NewSecret("op-secret"), PublishingInterval: 50 * time.Millisecond,
 			Nodes: []config.Node{nodeID(1, "Line1.M01.Temp", "temp")}}, dataDir)
 		st.sink.waitFor(t, "the first value", 20*time.Second, func(s []signal.Signal) bool { return len(s) > 0 })
 		sessions := srv.Sessions()

@@ -360,7 +360,7 @@ func clientSetup(ctx context.Context, cfg config.OPCUA, now func() time.Time) ([
 	if ident.userName {
 		// The user token first, so that SecurityFromEndpoint fills in its
 		// policy id instead of choosing anonymous.
-		opts = append(opts, opcua.AuthUsername(cfg.Username, cfg.Password))
+		opts = append(opts, opcua.AuthUsername(cfg.Username, cfg.Password.Value()))
 	} else {
 		opts = append(opts, opcua.AuthAnonymous())
 	}
@@ -406,7 +406,7 @@ func login(cfg config.OPCUA, ep *ua.EndpointDescription, tp *ua.UserTokenPolicy)
 	if ident.policyURI == ua.SecurityPolicyURINone && ep.SecurityMode != ua.MessageSecurityModeSignAndEncrypt {
 		return identity{}, fmt.Errorf("%w: the server would take the password in clear text (user token policy None on a channel that is not encrypted): use security_mode SignAndEncrypt", ErrNoEndpoint)
 	}
-	ident.userName, ident.user, ident.password = true, cfg.Username, cfg.Password
+	ident.userName, ident.user, ident.password = true, cfg.Username, cfg.Password.Value()
 	return ident, nil
 }
 

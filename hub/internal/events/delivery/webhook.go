@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+	"github.com/floorpulse/floorpulse/pkg/redact"
 )
 
 // secretKey decodes a Standard Webhooks secret (whsec_<base64>); "" is no key.
@@ -63,7 +64,7 @@ func (w *Webhook) Send(ctx context.Context, it ledger.Item) error {
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.URL, bytes.NewReader(it.Body))
 	if err != nil {
-		return fmt.Errorf("%w: %v", errPermanent, err)
+		return fmt.Errorf("%w: %v", errPermanent, redact.Error(err))
 	}
 	for k, v := range e.Headers {
 		req.Header.Set(k, v)
@@ -78,7 +79,7 @@ func (w *Webhook) Send(ctx context.Context, it ledger.Item) error {
 	}
 	resp, err := w.Client.Do(req)
 	if err != nil {
-		return err
+		return redact.Error(err) // the error is stored and shown: the URL's query may hold a token
 	}
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))

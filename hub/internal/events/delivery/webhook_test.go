@@ -168,3 +168,16 @@ func TestSecretKey(t *testing.T) {
 		})
 	}
 }
+
+// A robot webhook's token in the URL's query never reaches the error that
+// is logged and kept with a failed delivery (and shown by the dead-letter
+// API).
+func TestWebhookErrorHidesTheURLsSecrets(t *testing.T) {
+	for _, rt := range []*roundTripper{{err: errors.New("connection refused")}, {block: true}} {
+		w := hook(rt, Endpoint{Name: "robot", URL: "https://oapi.dingtalk.com/robot/send?access_token=SECRET", Timeout: 20 * time.Millisecond})
+		err := w.Send(context.Background(), item())
+		if err == nil || strings.Contains(err.Error(), "SECRET") || !strings.Contains(err.Error(), "oapi.dingtalk.com/robot/send") {
+			t.Errorf("error %v", err)
+		}
+	}
+}

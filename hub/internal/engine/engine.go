@@ -51,10 +51,17 @@ type Options struct {
 	Attrition         activity.AttritionRule
 }
 
+// MaxValueLen bounds a signal's string value in bytes. A longer one is set
+// aside and counted (Stats.TooLarge): an operator value is stored as part
+// of a key of the state store, whose keys are bounded (32 KiB), and a value
+// that could never be committed would stop its batch for good.
+const MaxValueLen = 4096
+
 // Stats counts what the engine set aside.
 type Stats struct {
 	UnmappedStates uint64 // state values with no mapping (taken as unknown)
 	TooLate        uint64 // signals set aside: later than MaxLateness
+	TooLarge       uint64 // signals set aside: a string value longer than MaxValueLen
 }
 
 // Engine holds every equipment's timeline.
@@ -169,6 +176,10 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 	dirty := Dirty{}
 	touched := map[signal.Key]*state.Change{}
 	for _, s := range sigs {
+		if s.Value.Kind == signal.KindString && len(s.Value.Str) > MaxValueLen {
+			e.stats.TooLarge++
+			continue
+		}
 		k := s.Key()
 		c := touched[k]
 		if c == nil {

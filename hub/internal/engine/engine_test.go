@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,30 @@ func TestMaxLateness(t *testing.T) {
 	})
 	if e.Stats().TooLate != 1 || len(changes) != 1 || len(changes[0].Run) != 1 {
 		t.Fatalf("too late %d, changes %+v", e.Stats().TooLate, changes)
+	}
+}
+
+// A string value longer than MaxValueLen is set aside and counted, before
+// it reaches a timeline; the batch's other signals are applied.
+func TestOversizedValueSetAside(t *testing.T) {
+	e, loc := newEngine(t)
+	t0 := time.Date(2026, 10, 1, 8, 0, 0, 0, loc)
+	huge := strings.Repeat("x", MaxValueLen+1)
+	changes, _ := e.Apply([]signal.Signal{
+		sig("M1", signal.Run, signal.Bool(true), t0),
+		sig("M1", signal.Operator, signal.String(huge), t0),
+		sig("M1", signal.Alarm, signal.String(huge), t0.Add(time.Minute)),
+		sig("M1", signal.Login, signal.String(strings.Repeat("a", MaxValueLen)), t0),
+		sig("M9", signal.Run, signal.String(huge), t0), // reports nothing else: stays unknown
+	})
+	if n := e.Stats().TooLarge; n != 3 {
+		t.Fatalf("too large: %d, want 3", n)
+	}
+	if len(changes) != 1 || len(changes[0].Run) != 1 || len(changes[0].Ops) != 1 || len(changes[0].Alarm) != 0 || changes[0].Horizon != t0.UnixNano() {
+		t.Fatalf("changes %+v", changes)
+	}
+	if keys := e.Keys(); len(keys) != 2 {
+		t.Fatalf("equipment %v: the oversized signal's equipment was added", keys)
 	}
 }
 

@@ -10,7 +10,8 @@
 // and records keyed by a kind byte and big-endian, order-preserving times:
 // 'r' run and 'a' alarm (1 byte value), 't' state (1 byte), 'c' counter
 // (float64 bits), 'o' operator
-// events (time, kind byte, id), 'l' silences (start -> end), 'g' lost ranges
+// events (time, kind byte, id; bbolt bounds a key to 32 KiB, so the engine
+// sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
 // (2 x int64).
 package store

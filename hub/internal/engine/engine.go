@@ -9,6 +9,7 @@
 package engine
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -169,7 +170,9 @@ func tri(s signal.Signal, on bool) int8 {
 // Apply applies signals to the timelines. It returns the changes to persist
 // and the ranges whose figures must be rewritten. Every applied signal marks
 // its range dirty even when it changed nothing (a redelivered batch must be
-// written out again: its first delivery may have died before the write).
+// written out again: its first delivery may have died before the write), so
+// the dirty ranges name every timeline Apply changed. When the changes
+// cannot be persisted, Reset those timelines from what is.
 func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -191,6 +194,41 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 		}
 	}
 	return e.changes(touched), dirty
+}
+
+// Reset replaces the timelines of keys by their stored form in saved, the
+// store being the truth: a key that saved lacks had nothing stored, so its
+// timeline is dropped, and the key itself when it is not registered. After a
+// failed commit it takes back what Apply did, so that the batch, when it
+// comes back, is applied and its changes persisted again.
+func (e *Engine) Reset(keys []signal.Key, saved map[signal.Key]state.Saved) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, k := range keys {
+		if s, ok := saved[k]; ok {
+			e.timelines[k] = state.Restore(int64(e.opts.Timeout), s)
+			if _, ok := e.equipment[k]; !ok {
+				e.addEquipment(activity.Equipment{Key: k})
+			}
+			continue
+		}
+		delete(e.timelines, k)
+		if eq, ok := e.equipment[k]; ok && !eq.Registered {
+			e.removeEquipment(k)
+		}
+	}
+	clear(e.opMonths)
+}
+
+func (e *Engine) removeEquipment(k signal.Key) {
+	delete(e.equipment, k)
+	lk := lineKey{k.Site, k.Line}
+	keys := slices.DeleteFunc(e.lines[lk], func(o signal.Key) bool { return o == k })
+	if len(keys) == 0 {
+		delete(e.lines, lk)
+		return
+	}
+	e.lines[lk] = keys
 }
 
 // timeline returns k's timeline, made (and k added as reporting equipment

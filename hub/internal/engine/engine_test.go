@@ -196,6 +196,37 @@ func TestOversizedValueSetAside(t *testing.T) {
 	}
 }
 
+// Reset takes a batch back to the stored timelines: an engine reset after
+// a failed commit computes what an engine that never saw the batch does,
+// and applies the batch again when it comes back.
+func TestResetToStored(t *testing.T) {
+	e, loc := newEngine(t)
+	ref, _ := newEngine(t)
+	t0 := time.Date(2026, 10, 1, 8, 0, 0, 0, loc)
+	a := []signal.Signal{sig("M1", signal.Run, signal.Bool(true), t0), sig("M1", signal.Operator, signal.String("op1"), t0)}
+	b := []signal.Signal{sig("M1", signal.Run, signal.Bool(false), t0.Add(time.Hour)), sig("M3", signal.Run, signal.Bool(true), t0)}
+	e.Apply(a)
+	ref.Apply(a)
+	stored := map[signal.Key]state.Saved{{Site: "s", Line: "L1", Equipment: "M1"}: {First: t0.UnixNano(), Horizon: t0.UnixNano(),
+		Run: []state.Point{{T: t0.UnixNano(), V: state.True}}, Ops: []state.OpEvent{{T: t0.UnixNano(), Kind: state.OpSet, Op: "op1"}}}}
+	_, dirty := e.Apply(b)
+	keys := sortedKeys(dirty)
+	e.Reset(keys, stored)
+	m := activity.MonthOf(t0, loc)
+	f1, r1 := e.Month(m)
+	f2, r2 := ref.Month(m)
+	if !reflect.DeepEqual(f1, f2) || !reflect.DeepEqual(r1, r2) || !reflect.DeepEqual(e.Operators(m), ref.Operators(m)) {
+		t.Fatalf("after the reset\n%+v\nwant\n%+v", f1, f2)
+	}
+	if !reflect.DeepEqual(e.Keys(), ref.Keys()) {
+		t.Fatalf("equipment %v, want %v: a reporting equipment with nothing stored stays", e.Keys(), ref.Keys())
+	}
+	changes, _ := e.Apply(b)
+	if len(changes) != 2 || len(changes[0].Run) != 1 || len(changes[1].Run) != 1 {
+		t.Fatalf("the batch again: %+v, want its run changes", changes)
+	}
+}
+
 // Running without a counter increase for 10 minutes or more is idle running.
 func TestIdleRunningFromCounts(t *testing.T) {
 	loc := time.UTC

@@ -16,6 +16,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
 	"github.com/floorpulse/floorpulse/hub/internal/recompute"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -36,6 +37,7 @@ type part struct {
 	partSpec
 	log     *slog.Logger
 	st      *store.Store
+	state   stateStore // what batches are committed to: st
 	eng     *engine.Engine
 	fl      *flusher
 	runner  *detect.Runner
@@ -45,6 +47,9 @@ type part struct {
 	release func()        // forgets the partition's engine
 	loaded  int           // equipment loaded from the store
 	pending int           // ranges pending in the store at start
+	// stale are the ranges of batches whose commit failed, while the engine
+	// may hold their effect: until resync reloaded them from the store.
+	stale engine.Dirty
 }
 
 // openPart opens the partition's store and builds its parts over it. The
@@ -55,7 +60,7 @@ func (h *hub) openPart(spec partSpec, log *slog.Logger) (*part, error) {
 	if err != nil {
 		return nil, err
 	}
-	pt := &part{partSpec: spec, log: log, st: st}
+	pt := &part{partSpec: spec, log: log, st: st, state: st}
 	if err := pt.build(h); err != nil {
 		st.Close()
 		return nil, err
@@ -98,18 +103,61 @@ func (pt *part) build(h *hub) error {
 
 // handle makes a batch's effects durable: applied to the engine, stored
 // with the ranges whose figures it made stale, and its gauge events stored,
-// all before the consumer acknowledges it.
+// all before the consumer acknowledges it. When the commit fails, the
+// timelines the batch changed are reloaded from the store, so the engine
+// holds only what the store holds and the batch, redelivered, is applied
+// and stored again. handle is called by one goroutine at a time.
 func (pt *part) handle(_ context.Context, sigs []signal.Signal) error {
 	if pt.lease != nil && !pt.lease.Valid() {
 		return errNotHeld
 	}
+	if err := pt.resync(); err != nil {
+		return err
+	}
 	changes, dirty := pt.eng.Apply(sigs)
 	pt.fl.mark(dirty) // before the commit: a flush in between keeps the stored range
-	if err := pt.st.Save(changes, dirty); err != nil {
-		return fmt.Errorf("saving state: %w", err)
+	if err := pt.state.Save(changes, dirty); err != nil {
+		err = fmt.Errorf("saving state: %w", err)
+		if pt.stale == nil {
+			pt.stale = engine.Dirty{}
+		}
+		pt.stale.Merge(dirty)
+		if rerr := pt.resync(); rerr != nil {
+			return errors.Join(err, rerr)
+		}
+		return err
 	}
 	return pt.runner.Signals(sigs)
 }
+
+// resync resets the stale timelines to what the store holds, and marks
+// their ranges again: figures a flush wrote meanwhile from the uncommitted
+// state are rewritten. Until it succeeds no batch is applied.
+func (pt *part) resync() error {
+	if len(pt.stale) == 0 {
+		return nil
+	}
+	keys := make([]signal.Key, 0, len(pt.stale))
+	for k := range pt.stale {
+		keys = append(keys, k)
+	}
+	saved, err := pt.state.LoadKeys(keys)
+	if err != nil {
+		return fmt.Errorf("reloading state after a failed commit: %w", err)
+	}
+	pt.eng.Reset(keys, saved)
+	pt.fl.mark(pt.stale)
+	pt.stale = nil
+	return nil
+}
+
+// stateStore is the part's state store as a batch's commit sees it.
+type stateStore interface {
+	Save(changes []state.Change, dirty map[signal.Key]state.Range) error
+	LoadKeys(keys []signal.Key) (map[signal.Key]state.Saved, error)
+}
+
+var _ stateStore = (*store.Store)(nil)
 
 // run runs the parts until ctx ends or one of them fails. The consumer,
 // detection, recompute and the extra parts stop first, then the flusher, so

@@ -51,22 +51,31 @@ func (noSink) Apply([]anomaly.Event, time.Time) ([]anomaly.Record, error) { retu
 // the figures' writer and no events.
 func testPart(t *testing.T, w writer) *part {
 	t.Helper()
-	cfg, err := config.Decode("hub.yaml", []byte("site: s1\ntimezone: UTC\nequipment: [{line: L1, ids: [M01]}]\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(filepath.Join(t.TempDir(), "state.db"))
+	cfg := testConfig(t)
+	path := filepath.Join(t.TempDir(), "state.db")
+	st, err := store.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	eng := engine.New(cfg.EngineOptions(), nil)
-	pt := &part{log: log, st: st, eng: eng, every: time.Hour}
+	pt := &part{partSpec: partSpec{path: path}, log: log, st: st, state: st, eng: eng, every: time.Hour}
 	pt.fl = newFlusher(eng, st, w, time.Second, log)
 	pt.runner = detect.New(detect.Options{Engine: eng, Sink: noSink{}, Log: log})
 	pt.rc = recompute.NewService(eng, w, st, log)
 	return pt
+}
+
+// testConfig is the configuration of testPart's hub: site s1, line L1
+// with M01 registered, in UTC.
+func testConfig(t *testing.T) *config.Config {
+	t.Helper()
+	cfg, err := config.Decode("hub.yaml", []byte("site: s1\ntimezone: UTC\nequipment: [{line: L1, ids: [M01]}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
 
 func runSignal(at time.Time) signal.Signal {

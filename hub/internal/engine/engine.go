@@ -9,6 +9,7 @@
 package engine
 
 import (
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -51,10 +52,17 @@ type Options struct {
 	Attrition         activity.AttritionRule
 }
 
+// MaxValueLen bounds a signal's string value in bytes. A longer one is set
+// aside and counted (Stats.TooLarge): an operator value is stored as part
+// of a key of the state store, whose keys are bounded (32 KiB), and a value
+// that could never be committed would stop its batch for good.
+const MaxValueLen = 4096
+
 // Stats counts what the engine set aside.
 type Stats struct {
 	UnmappedStates uint64 // state values with no mapping (taken as unknown)
 	TooLate        uint64 // signals set aside: later than MaxLateness
+	TooLarge       uint64 // signals set aside: a string value longer than MaxValueLen
 }
 
 // Engine holds every equipment's timeline.
@@ -162,13 +170,19 @@ func tri(s signal.Signal, on bool) int8 {
 // Apply applies signals to the timelines. It returns the changes to persist
 // and the ranges whose figures must be rewritten. Every applied signal marks
 // its range dirty even when it changed nothing (a redelivered batch must be
-// written out again: its first delivery may have died before the write).
+// written out again: its first delivery may have died before the write), so
+// the dirty ranges name every timeline Apply changed. When the changes
+// cannot be persisted, Reset those timelines from what is.
 func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	dirty := Dirty{}
 	touched := map[signal.Key]*state.Change{}
 	for _, s := range sigs {
+		if s.Value.Kind == signal.KindString && len(s.Value.Str) > MaxValueLen {
+			e.stats.TooLarge++
+			continue
+		}
 		k := s.Key()
 		c := touched[k]
 		if c == nil {
@@ -180,6 +194,41 @@ func (e *Engine) Apply(sigs []signal.Signal) ([]state.Change, Dirty) {
 		}
 	}
 	return e.changes(touched), dirty
+}
+
+// Reset replaces the timelines of keys by their stored form in saved, the
+// store being the truth: a key that saved lacks had nothing stored, so its
+// timeline is dropped, and the key itself when it is not registered. After a
+// failed commit it takes back what Apply did, so that the batch, when it
+// comes back, is applied and its changes persisted again.
+func (e *Engine) Reset(keys []signal.Key, saved map[signal.Key]state.Saved) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, k := range keys {
+		if s, ok := saved[k]; ok {
+			e.timelines[k] = state.Restore(int64(e.opts.Timeout), s)
+			if _, ok := e.equipment[k]; !ok {
+				e.addEquipment(activity.Equipment{Key: k})
+			}
+			continue
+		}
+		delete(e.timelines, k)
+		if eq, ok := e.equipment[k]; ok && !eq.Registered {
+			e.removeEquipment(k)
+		}
+	}
+	clear(e.opMonths)
+}
+
+func (e *Engine) removeEquipment(k signal.Key) {
+	delete(e.equipment, k)
+	lk := lineKey{k.Site, k.Line}
+	keys := slices.DeleteFunc(e.lines[lk], func(o signal.Key) bool { return o == k })
+	if len(keys) == 0 {
+		delete(e.lines, lk)
+		return
+	}
+	e.lines[lk] = keys
 }
 
 // timeline returns k's timeline, made (and k added as reporting equipment

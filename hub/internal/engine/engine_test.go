@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -168,6 +169,61 @@ func TestMaxLateness(t *testing.T) {
 	})
 	if e.Stats().TooLate != 1 || len(changes) != 1 || len(changes[0].Run) != 1 {
 		t.Fatalf("too late %d, changes %+v", e.Stats().TooLate, changes)
+	}
+}
+
+// A string value longer than MaxValueLen is set aside and counted, before
+// it reaches a timeline; the batch's other signals are applied.
+func TestOversizedValueSetAside(t *testing.T) {
+	e, loc := newEngine(t)
+	t0 := time.Date(2026, 10, 1, 8, 0, 0, 0, loc)
+	huge := strings.Repeat("x", MaxValueLen+1)
+	changes, _ := e.Apply([]signal.Signal{
+		sig("M1", signal.Run, signal.Bool(true), t0),
+		sig("M1", signal.Operator, signal.String(huge), t0),
+		sig("M1", signal.Alarm, signal.String(huge), t0.Add(time.Minute)),
+		sig("M1", signal.Login, signal.String(strings.Repeat("a", MaxValueLen)), t0),
+		sig("M9", signal.Run, signal.String(huge), t0), // reports nothing else: stays unknown
+	})
+	if n := e.Stats().TooLarge; n != 3 {
+		t.Fatalf("too large: %d, want 3", n)
+	}
+	if len(changes) != 1 || len(changes[0].Run) != 1 || len(changes[0].Ops) != 1 || len(changes[0].Alarm) != 0 || changes[0].Horizon != t0.UnixNano() {
+		t.Fatalf("changes %+v", changes)
+	}
+	if keys := e.Keys(); len(keys) != 2 {
+		t.Fatalf("equipment %v: the oversized signal's equipment was added", keys)
+	}
+}
+
+// Reset takes a batch back to the stored timelines: an engine reset after
+// a failed commit computes what an engine that never saw the batch does,
+// and applies the batch again when it comes back.
+func TestResetToStored(t *testing.T) {
+	e, loc := newEngine(t)
+	ref, _ := newEngine(t)
+	t0 := time.Date(2026, 10, 1, 8, 0, 0, 0, loc)
+	a := []signal.Signal{sig("M1", signal.Run, signal.Bool(true), t0), sig("M1", signal.Operator, signal.String("op1"), t0)}
+	b := []signal.Signal{sig("M1", signal.Run, signal.Bool(false), t0.Add(time.Hour)), sig("M3", signal.Run, signal.Bool(true), t0)}
+	e.Apply(a)
+	ref.Apply(a)
+	stored := map[signal.Key]state.Saved{{Site: "s", Line: "L1", Equipment: "M1"}: {First: t0.UnixNano(), Horizon: t0.UnixNano(),
+		Run: []state.Point{{T: t0.UnixNano(), V: state.True}}, Ops: []state.OpEvent{{T: t0.UnixNano(), Kind: state.OpSet, Op: "op1"}}}}
+	_, dirty := e.Apply(b)
+	keys := sortedKeys(dirty)
+	e.Reset(keys, stored)
+	m := activity.MonthOf(t0, loc)
+	f1, r1 := e.Month(m)
+	f2, r2 := ref.Month(m)
+	if !reflect.DeepEqual(f1, f2) || !reflect.DeepEqual(r1, r2) || !reflect.DeepEqual(e.Operators(m), ref.Operators(m)) {
+		t.Fatalf("after the reset\n%+v\nwant\n%+v", f1, f2)
+	}
+	if !reflect.DeepEqual(e.Keys(), ref.Keys()) {
+		t.Fatalf("equipment %v, want %v: a reporting equipment with nothing stored stays", e.Keys(), ref.Keys())
+	}
+	changes, _ := e.Apply(b)
+	if len(changes) != 2 || len(changes[0].Run) != 1 || len(changes[1].Run) != 1 {
+		t.Fatalf("the batch again: %+v, want its run changes", changes)
 	}
 }
 

@@ -10,7 +10,8 @@
 // and records keyed by a kind byte and big-endian, order-preserving times:
 // 'r' run and 'a' alarm (1 byte value), 't' state (1 byte), 'c' counter
 // (float64 bits), 'o' operator
-// events (time, kind byte, id), 'l' silences (start -> end), 'g' lost ranges
+// events (time, kind byte, id; bbolt bounds a key to 32 KiB, so the engine
+// sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
 // (2 x int64).
 package store
@@ -203,70 +204,94 @@ func (s *Store) Load() (map[signal.Key]state.Saved, error) {
 			if err != nil {
 				return err
 			}
-			b := root.Bucket(name)
-			span := b.Get(keySpan)
-			if len(span) != 16 {
-				return fmt.Errorf("state store: %s has no span", k)
+			sv, err := load(k, root.Bucket(name))
+			out[k] = sv
+			return err
+		})
+	})
+	return out, err
+}
+
+// LoadKeys reads the timelines of keys, as one transaction sees them; a key
+// with nothing stored is missing from the result.
+func (s *Store) LoadKeys(keys []signal.Key) (map[signal.Key]state.Saved, error) {
+	out := map[signal.Key]state.Saved{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		root := tx.Bucket(bucketEquipment)
+		for _, k := range keys {
+			b := root.Bucket(eqName(k))
+			if b == nil {
+				continue
 			}
-			sv := state.Saved{First: getTime(span), Horizon: getTime(span[8:])}
-			bad := func() error { return fmt.Errorf("state store: %s: bad record", k) }
-			err = b.ForEach(func(key, v []byte) error {
-				if bytes.Equal(key, keySpan) {
-					return nil
-				}
-				if len(key) < 9 {
-					return bad()
-				}
-				t := getTime(key[1:9])
-				switch key[0] {
-				case 'r', 'a':
-					if len(v) != 1 {
-						return bad()
-					}
-					p := state.Point{T: t, V: int8(v[0])}
-					if key[0] == 'r' {
-						sv.Run = append(sv.Run, p)
-					} else {
-						sv.Alarm = append(sv.Alarm, p)
-					}
-				case 'c':
-					if len(v) != 8 {
-						return bad()
-					}
-					sv.Count = append(sv.Count, state.Count{T: t, V: math.Float64frombits(binary.BigEndian.Uint64(v))})
-				case 't':
-					if len(v) != 1 {
-						return bad()
-					}
-					sv.State = append(sv.State, state.StatePoint{T: t, S: state.State(v[0])})
-				case 'o':
-					if len(key) < 10 {
-						return bad()
-					}
-					sv.Ops = append(sv.Ops, state.OpEvent{T: t, Kind: key[9], Op: string(key[10:])})
-				case 'l':
-					if len(v) != 8 {
-						return bad()
-					}
-					sv.Silences = append(sv.Silences, state.Interval{Start: t, End: getTime(v)})
-				case 'g':
-					if len(key) != 17 {
-						return bad()
-					}
-					sv.Gaps = append(sv.Gaps, state.Interval{Start: t, End: getTime(key[9:])})
-				default:
-					return bad()
-				}
-				return nil
-			})
+			sv, err := load(k, b)
 			if err != nil {
 				return err
 			}
 			out[k] = sv
-			return nil
-		})
+		}
+		return nil
 	})
 	return out, err
+}
+
+// load reads the timeline of k from its bucket b.
+func load(k signal.Key, b *bolt.Bucket) (state.Saved, error) {
+	span := b.Get(keySpan)
+	if len(span) != 16 {
+		return state.Saved{}, fmt.Errorf("state store: %s has no span", k)
+	}
+	sv := state.Saved{First: getTime(span), Horizon: getTime(span[8:])}
+	bad := func() error { return fmt.Errorf("state store: %s: bad record", k) }
+	err := b.ForEach(func(key, v []byte) error {
+		if bytes.Equal(key, keySpan) {
+			return nil
+		}
+		if len(key) < 9 {
+			return bad()
+		}
+		t := getTime(key[1:9])
+		switch key[0] {
+		case 'r', 'a':
+			if len(v) != 1 {
+				return bad()
+			}
+			p := state.Point{T: t, V: int8(v[0])}
+			if key[0] == 'r' {
+				sv.Run = append(sv.Run, p)
+			} else {
+				sv.Alarm = append(sv.Alarm, p)
+			}
+		case 'c':
+			if len(v) != 8 {
+				return bad()
+			}
+			sv.Count = append(sv.Count, state.Count{T: t, V: math.Float64frombits(binary.BigEndian.Uint64(v))})
+		case 't':
+			if len(v) != 1 {
+				return bad()
+			}
+			sv.State = append(sv.State, state.StatePoint{T: t, S: state.State(v[0])})
+		case 'o':
+			if len(key) < 10 {
+				return bad()
+			}
+			sv.Ops = append(sv.Ops, state.OpEvent{T: t, Kind: key[9], Op: string(key[10:])})
+		case 'l':
+			if len(v) != 8 {
+				return bad()
+			}
+			sv.Silences = append(sv.Silences, state.Interval{Start: t, End: getTime(v)})
+		case 'g':
+			if len(key) != 17 {
+				return bad()
+			}
+			sv.Gaps = append(sv.Gaps, state.Interval{Start: t, End: getTime(key[9:])})
+		default:
+			return bad()
+		}
+		return nil
+	})
+	return sv, err
 }
 
 // Pending returns the ranges whose figures are not written yet.

@@ -65,3 +65,34 @@ func TestSaveLoadAndPending(t *testing.T) {
 		t.Fatalf("still pending: %v", pend)
 	}
 }
+
+// LoadKeys reads the named timelines as Load does, and leaves out keys with
+// nothing stored.
+func TestLoadKeys(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k1 := signal.Key{Site: "s", Line: "L1", Equipment: "M1"}
+	k2 := signal.Key{Site: "s", Line: "L1", Equipment: "M2"}
+	none := signal.Key{Site: "s", Line: "L2", Equipment: "M1"}
+	changes := []state.Change{
+		{Key: k1, First: 1, Horizon: 5, Run: []state.Point{{T: 1, V: state.True}}, Ops: []state.OpEvent{{T: 2, Kind: state.OpLogin, Op: "a"}}},
+		{Key: k2, First: 3, Horizon: 4, Count: []state.Count{{T: 3, V: 7}}},
+	}
+	if err := s.Save(changes, nil); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.LoadKeys([]signal.Key{k1, none})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !reflect.DeepEqual(got[k1], all[k1]) {
+		t.Fatalf("got %+v, want only %+v", got, all[k1])
+	}
+}

@@ -19,8 +19,8 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
-	loader "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/agent/internal/source/opcua"
+	loader "github.com/floorpulse/floorpulse/pkg/config"
 )
 
 const opcuaUsage = `usage:

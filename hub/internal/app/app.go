@@ -105,6 +105,7 @@ func (h *hub) engineStats() engine.Stats {
 		s := e.Stats()
 		sum.UnmappedStates += s.UnmappedStates
 		sum.TooLate += s.TooLate
+		sum.TooLarge += s.TooLarge
 	}
 	return sum
 }

@@ -59,6 +59,7 @@ var (
 	batches       = desc("floorpulse_hub_batches_total", "Batches consumed and acknowledged.")
 	unmapped      = desc("floorpulse_hub_state_unmapped_total", "State signal values with no mapping (taken as unknown).")
 	tooLate       = desc("floorpulse_hub_signals_too_late_total", "Signals set aside as later than state.max_lateness.")
+	tooLarge      = desc("floorpulse_hub_signals_too_large_total", "Signals set aside because their text value is longer than 4 KiB.")
 	influxWrites  = desc("floorpulse_hub_influx_writes_total", "InfluxDB write requests that succeeded.")
 	influxFails   = desc("floorpulse_hub_influx_write_failures_total", "InfluxDB write requests that failed (their figures are written again later).")
 	influxPoints  = desc("floorpulse_hub_influx_points_total", "Points written to InfluxDB.")
@@ -92,6 +93,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		es := s.Engine()
 		counter(unmapped, es.UnmappedStates)
 		counter(tooLate, es.TooLate)
+		counter(tooLarge, es.TooLarge)
 	}
 	if s.Influx != nil {
 		counter(influxWrites, s.Influx.Requests.Load())

@@ -51,7 +51,7 @@ func TestHandlerExposesEverySource(t *testing.T) {
 	wh.Dead.Store(1)
 	src := Sources{
 		Consume:    cs,
-		Engine:     func() engine.Stats { return engine.Stats{TooLate: 9} },
+		Engine:     func() engine.Stats { return engine.Stats{TooLate: 9, TooLarge: 4} },
 		Influx:     is,
 		NATS:       fakeNATS{up: true, reconnects: 6},
 		Deliveries: map[string]*delivery.Counts{"cmms": wh, delivery.StreamDest: {}},
@@ -63,6 +63,7 @@ func TestHandlerExposesEverySource(t *testing.T) {
 		"floorpulse_hub_signals_consumed_total 42",
 		"floorpulse_hub_bad_messages_total 3",
 		"floorpulse_hub_signals_too_late_total 9",
+		"floorpulse_hub_signals_too_large_total 4",
 		"floorpulse_hub_influx_write_failures_total 2",
 		"floorpulse_hub_influx_writes_total 7",
 		"floorpulse_hub_nats_connected 1",

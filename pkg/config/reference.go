@@ -455,6 +455,24 @@ func cell(s string) string {
 	return b.String()
 }
 
+// Check generates the reference and compares it with the file at path (with
+// update it writes the file instead). The error names every key without a
+// description and says how to regenerate a stale file.
+func (r Reference) Check(path string, update bool) error {
+	doc, undocumented, err := r.Generate()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if len(undocumented) > 0 {
+		errs = append(errs, fmt.Errorf("keys without a description (give their fields a doc comment): %s", strings.Join(undocumented, ", ")))
+	}
+	if err := CheckReference(path, doc, update, r.Command); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
 // CheckReference compares the reference file at path with want; with update
 // it writes want there instead. The error says how to regenerate.
 func CheckReference(path string, want []byte, update bool, command string) error {

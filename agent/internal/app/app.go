@@ -103,7 +103,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	for i, m := range cfg.MQTT {
 		stat := a.Metrics.Source("mqtt", m.Broker)
-		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", m.Broker))
+		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", m.Broker), mqtt.WithState(q))
 		g.Go(func() error { return src.Run(gctx) })
 	}
 	if err := opcua.RemoveStaleSessions(cfg.DataDir, cfg.OPCUA); err != nil {

@@ -225,8 +225,8 @@ type spMessage struct {
 }
 
 // apply updates the edge node's state by the message's type and gathers
-// what it gives in m.out.
-// Every change of the state it keeps across restarts is noted in m.save.
+// what it gives in m.out, and in m.save every change of the state kept
+// across restarts.
 func (m *spMessage) apply() error {
 	switch m.topic.typ {
 	case "NBIRTH":

@@ -104,7 +104,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	for i, m := range cfg.MQTT {
 		stat := a.Metrics.Source("mqtt", redact.URL(m.Broker))
-		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", redact.URL(m.Broker)))
+		src := mqtt.New(m, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("mqtt[%d]", i), "broker", redact.URL(m.Broker)), mqtt.WithState(q))
 		g.Go(func() error { return src.Run(gctx) })
 	}
 	if err := opcua.RemoveStaleSessions(cfg.DataDir, cfg.OPCUA); err != nil {

@@ -34,7 +34,11 @@ var (
 // refused under drop_newest and are durably covered by a pending gap.
 type Entry struct {
 	Signals []signal.Signal
-	Done    func(err error)
+	// Puts are state records of the source (see Put), committed in the
+	// same transaction as the signals, after those of earlier entries.
+	// An Appender that is not a StateAppender keeps no state (test fakes).
+	Puts []Put
+	Done func(err error)
 }
 
 // Batcher is a group committer: it gathers entries from every source for up to
@@ -98,17 +102,19 @@ func (b *Batcher) Run(ctx context.Context) error {
 	var (
 		batch []Entry
 		sigs  []signal.Signal
+		puts  []Put
 		timer = time.NewTimer(time.Hour)
 	)
 	timer.Stop()
 	for {
-		batch, sigs = batch[:0], sigs[:0]
+		batch, sigs, puts = batch[:0], sigs[:0], puts[:0]
 		select {
 		case <-ctx.Done():
 			return nil
 		case e := <-b.in:
 			batch = append(batch, e)
 			sigs = b.appendValid(sigs, e.Signals)
+			puts = append(puts, e.Puts...)
 		}
 		timer.Reset(b.linger)
 	fill:
@@ -117,6 +123,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 			case e := <-b.in:
 				batch = append(batch, e)
 				sigs = b.appendValid(sigs, e.Signals)
+				puts = append(puts, e.Puts...)
 			case <-timer.C:
 				break fill
 			case <-ctx.Done():
@@ -124,7 +131,7 @@ func (b *Batcher) Run(ctx context.Context) error {
 			}
 		}
 		timer.Stop()
-		err := b.append(ctx, sigs)
+		err := b.append(ctx, sigs, puts)
 		for _, e := range batch {
 			if e.Done != nil {
 				e.Done(err)
@@ -143,9 +150,14 @@ func (b *Batcher) Blocked() bool { return b.blocked.Load() }
 // Invalid is the number of invalid signals dropped since start.
 func (b *Batcher) Invalid() uint64 { return b.invalid.Load() }
 
-// append retries until the signals are committed or ctx ends.
-func (b *Batcher) append(ctx context.Context, sigs []signal.Signal) error {
-	if len(sigs) == 0 {
+// append retries until the signals and state records are committed or ctx
+// ends.
+func (b *Batcher) append(ctx context.Context, sigs []signal.Signal, puts []Put) error {
+	sa, _ := b.q.(StateAppender)
+	if sa == nil {
+		puts = nil
+	}
+	if len(sigs) == 0 && len(puts) == 0 {
 		return nil
 	}
 	wait := 100 * time.Millisecond
@@ -155,7 +167,12 @@ func (b *Batcher) append(ctx context.Context, sigs []signal.Signal) error {
 		if f, ok := b.q.(freer); ok {
 			freed = f.Freed() // before the attempt, so a wake-up in between is not missed
 		}
-		err := b.q.Append(context.WithoutCancel(ctx), sigs)
+		var err error
+		if len(puts) > 0 {
+			err = sa.AppendState(context.WithoutCancel(ctx), sigs, puts)
+		} else {
+			err = b.q.Append(context.WithoutCancel(ctx), sigs)
+		}
 		if err == nil {
 			if held {
 				b.rated.Log(slog.LevelInfo, "queue has room again, committing held signals")

@@ -22,6 +22,8 @@
 //     age of the oldest record is known and Options.MaxAge can expire it.
 //   - Drop state (counts, pending drop_newest gaps) changes in the same
 //     transaction as the records, so a crash never loses a gap.
+//   - Sources' own state records (bucket "state", see Put) are written in
+//     the transaction of the signals of the entry that carries them.
 //
 // A bbolt file never shrinks while it is open: pages freed by deletes are
 // reused, but the file keeps its high-water size. OpenWith compacts the file
@@ -188,6 +190,7 @@ func seqKey(seq uint64) []byte {
 
 // txn is the state of one write transaction.
 type txn struct {
+	tx             *bolt.Tx
 	b, m, idx      *bolt.Bucket
 	scratch, chunk []byte // encode's buffers
 	recs, size     uint64
@@ -215,7 +218,7 @@ func (q *Queue) update(fn func(t *txn) error) error {
 			return err
 		}
 		b.FillPercent = appendFill
-		t = &txn{b: b, m: m, idx: idx, recs: getUint(m, keyRecords), size: getUint(m, keyBytes), now: q.now()}
+		t = &txn{tx: tx, b: b, m: m, idx: idx, recs: getUint(m, keyRecords), size: getUint(m, keyBytes), now: q.now()}
 		if err := fn(t); err != nil {
 			return err
 		}
@@ -361,16 +364,7 @@ func (q *Queue) Append(ctx context.Context, sigs []signal.Signal) error {
 	if len(sigs) == 0 {
 		return nil
 	}
-	err := q.update(func(t *txn) error {
-		switch q.opt.Policy {
-		case Block:
-			return q.appendBlock(t, sigs)
-		case DropNewest:
-			return q.appendDropNewest(t, sigs)
-		default:
-			return q.appendDropOldest(t, sigs)
-		}
-	})
+	err := q.update(func(t *txn) error { return q.appendPolicy(t, sigs) })
 	if err != nil {
 		if errors.Is(err, ErrClosed) || errors.Is(err, ErrFull) {
 			return err
@@ -378,6 +372,18 @@ func (q *Queue) Append(ctx context.Context, sigs []signal.Signal) error {
 		return fmt.Errorf("appending %d signals: %w", len(sigs), err)
 	}
 	return nil
+}
+
+// appendPolicy stores sigs in t under the queue's policy.
+func (q *Queue) appendPolicy(t *txn, sigs []signal.Signal) error {
+	switch q.opt.Policy {
+	case Block:
+		return q.appendBlock(t, sigs)
+	case DropNewest:
+		return q.appendDropNewest(t, sigs)
+	default:
+		return q.appendDropOldest(t, sigs)
+	}
 }
 
 func encodeErr(i, n int, err error) error { return fmt.Errorf("signal %d of %d: %w", i, n, err) }

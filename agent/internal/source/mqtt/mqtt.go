@@ -12,12 +12,17 @@
 // counted in the source's decode errors, logged at a limited rate and
 // acknowledged: it never blocks the messages after it.
 //
-// Sparkplug B (sparkplug_b subscriptions): per edge node the source keeps, in
-// memory, the alias -> name map and data types of the births, the sequence
-// number and the bdSeq. A gap, an unknown alias or data without a birth is
-// counted as a decode error and answered with a rebirth request (NCMD
+// Sparkplug B (sparkplug_b subscriptions): per edge node the source keeps
+// the alias -> name map and data types of the births, the sequence number,
+// the bdSeq and the last data time, in memory and, with WithState, in the
+// queue file, committed in the transaction of the signals of the message
+// that changed them (so before its acknowledgement) and loaded at start: a
+// message the broker redelivers after a crash is read with the birth that
+// preceded it. A gap, an unknown alias or data without a birth is counted
+// as a decode error and answered with a rebirth request (NCMD
 // "Node Control/Rebirth", at most every 10 s per edge node); a death emits
-// every signal known since the birth once more with quality bad.
+// every signal known since the birth once more with quality bad, stamped
+// no later than the node's last data.
 //
 // Connections are made by Run itself, so a failing connect (a refused TLS
 // certificate, say) is logged with its cause, retried with back-off up to
@@ -50,6 +55,22 @@ type Committer interface {
 }
 
 var _ Committer = (*buffer.Batcher)(nil)
+
+// StateStore reads back the state records committed with the signals
+// (buffer.Entry.Puts); *buffer.Queue implements it.
+type StateStore interface {
+	State(prefix []byte, fn func(key, value []byte) error) error
+}
+
+var _ StateStore = (*buffer.Queue)(nil)
+
+// Option configures a Source.
+type Option func(*Source)
+
+// WithState makes the Sparkplug birth state durable: the source loads it
+// from st when Run starts and commits every change with the signals of its
+// message. Without it the births live in memory only.
+func WithState(st StateStore) Option { return func(s *Source) { s.state = st } }
 
 // Client is what the source needs of an MQTT client (paho's by default, see
 // dialPaho). Messages arrive at hooks.message, in order, each acknowledged
@@ -103,6 +124,7 @@ type Source struct {
 	warn   *lograte.Logger
 	now    func() time.Time
 	dial   dialer
+	state  StateStore // nil: Sparkplug births in memory only
 
 	// unacked counts messages handed to the committer whose commit has not
 	// yet ended (acknowledged, or failed): a stop waits for them, so that
@@ -125,12 +147,16 @@ type subscription struct {
 }
 
 // New returns the source of a validated broker configuration.
-func New(cfg config.MQTT, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
+func New(cfg config.MQTT, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger, opts ...Option) *Source {
 	s := &Source{cfg: cfg, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now, dial: dialPaho}
+	for _, o := range opts {
+		o(s)
+	}
 	for _, sub := range cfg.Subscriptions {
 		ss := subscription{filter: sub.Topic}
 		if sub.Format == config.FormatSparkplug {
 			ss.sp = NewSparkplug(sub, defaultSite, agentID)
+			ss.sp.prefix = stateKey(cfg.Broker, sub.Topic)
 		} else {
 			ss.dec = NewDecoder(sub, defaultSite, agentID)
 		}
@@ -142,11 +168,14 @@ func New(cfg config.MQTT, agentID, defaultSite string, commit Committer, stat *m
 // Run connects (retrying with back-off), subscribes after every connect, and
 // hands messages to the committer until ctx ends; then it disconnects
 // without acknowledging anything uncommitted. It fails only when the TLS
-// files cannot be read.
+// files or the stored Sparkplug state cannot be read.
 func (s *Source) Run(ctx context.Context) error {
 	tlsCfg, err := s.cfg.TLS.Config()
 	if err != nil {
 		return fmt.Errorf("mqtt %s: %w", redact.URL(s.cfg.Broker), redact.Error(err))
+	}
+	if err := s.restore(); err != nil {
+		return fmt.Errorf("mqtt %s: %w", s.cfg.Broker, err)
 	}
 	lost := make(chan error, 1)
 	var client Client
@@ -260,13 +289,13 @@ func (s *Source) subscribe(ctx context.Context, c Client) {
 // acknowledged when the commit is done. It returns without acknowledging
 // when the agent is stopping (the broker will redeliver).
 func (s *Source) handle(ctx context.Context, c Client, m Message) {
-	sigs, rebirth := s.decode(m.Topic(), m.Payload())
+	sigs, puts, rebirth := s.decode(m.Topic(), m.Payload())
 	if rebirth != "" {
 		c.Publish(rebirth, rebirthRequest(s.now()))
 		s.warn.Log(slog.LevelInfo, "requested a sparkplug rebirth", "topic", rebirth)
 	}
 	s.unacked.Add(1)
-	err := s.commit.Add(ctx, buffer.Entry{Signals: sigs, Done: func(err error) {
+	err := s.commit.Add(ctx, buffer.Entry{Signals: sigs, Puts: puts, Done: func(err error) {
 		defer s.unacked.Add(-1)
 		if err != nil {
 			return
@@ -282,9 +311,10 @@ func (s *Source) handle(ctx context.Context, c Client, m Message) {
 	}
 }
 
-// decode turns a message into signals, counting and logging what cannot be
-// used. rebirth is the topic of a Sparkplug rebirth request to send, or "".
-func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, rebirth string) {
+// decode turns a message into signals and Sparkplug state records (when the
+// source keeps them), counting and logging what cannot be used. rebirth is
+// the topic of a Sparkplug rebirth request to send, or "".
+func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, puts []buffer.Put, rebirth string) {
 	rx := s.now()
 	var firstErr error
 	for _, sub := range s.subs {
@@ -306,11 +336,14 @@ func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, reb
 			if out.unmapped > 0 {
 				s.warn.Log(slog.LevelInfo, "sparkplug metrics match no mapping, skipped", "topic", topic, "metrics", out.unmapped, "example", out.example)
 			}
-			return out.signals, out.rebirth
+			if s.state != nil {
+				puts = out.puts
+			}
+			return out.signals, puts, out.rebirth
 		}
 		sig, err := sub.dec.Decode(topic, payload, rx)
 		if err == nil {
-			return []signal.Signal{sig}, ""
+			return []signal.Signal{sig}, nil, ""
 		}
 		if firstErr == nil {
 			firstErr = err
@@ -321,7 +354,41 @@ func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, reb
 	}
 	s.stat.DecodeErrors.Add(1)
 	s.warn.Warn("dropping an undecodable mqtt message", "topic", topic, "bytes", len(payload), "err", firstErr)
-	return nil, ""
+	return nil, nil, ""
+}
+
+// restore loads the Sparkplug state committed before the last stop. A
+// record that cannot be read is logged and skipped: its edge node is asked
+// to rebirth when it is next heard from.
+func (s *Source) restore() error {
+	if s.state == nil {
+		return nil
+	}
+	for _, sub := range s.subs {
+		if sub.sp == nil {
+			continue
+		}
+		prefix := sub.sp.Prefix()
+		nodes, skipped := map[string]bool{}, 0
+		err := s.state.State([]byte(prefix), func(k, v []byte) error {
+			key := k[len(prefix):]
+			if err := sub.sp.Restore(key, v); err != nil {
+				skipped++
+				s.log.Warn("skipping a stored sparkplug record", "key", string(key), "err", err)
+				return nil
+			}
+			node, _, _ := strings.Cut(string(key), "\x00")
+			nodes[node] = true
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("loading the sparkplug state of %s: %w", sub.filter, err)
+		}
+		if len(nodes) > 0 || skipped > 0 {
+			s.log.Info("loaded sparkplug birth state", "topic", sub.filter, "edge_nodes", len(nodes), "skipped", skipped)
+		}
+	}
+	return nil
 }
 
 // topicMatches reports whether an MQTT topic filter (with + and #) matches

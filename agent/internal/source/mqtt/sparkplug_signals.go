@@ -55,8 +55,9 @@ func (d *Sparkplug) emit(out *spOutcome, sc *spScope, fields map[string]string, 
 			out.problem(err)
 			continue
 		}
-		if len(sc.known) < maxKnown {
+		if _, ok := sc.known[mp.key]; !ok && len(sc.known) < maxKnown {
 			sc.known[mp.key] = struct{}{}
+			sc.grown = true
 		}
 		out.signals = append(out.signals, s)
 	}

@@ -84,12 +84,13 @@ func TestSparkplugThroughBroker(t *testing.T) {
 		t.Fatal("no rebirth request sent")
 	}
 
-	// The node dies (its MQTT will): every metric it and its device had goes bad.
+	// The node dies (its MQTT will): every metric it and its device had goes
+	// bad, at the node's last message (3 s), not when the will arrived.
 	publish(t, node, gtop+"NDEATH/L4", 0, encPayload(0, -1, spm{name: "bdSeq", dtype: spUInt64, value: uint64(1)}))
 	got = r.waitSignals(10)
 	dead := map[string]bool{}
 	for _, s := range got[6:] {
-		if s.Quality != signal.Bad || s.Status != StatusNoCommunication || s.Value != signal.String("") || !s.Received {
+		if s.Quality != signal.Bad || s.Status != StatusNoCommunication || s.Value != signal.String("") || !s.Time.Equal(t0.Add(3*time.Second)) || s.Received {
 			t.Errorf("death signal: %+v", s)
 		}
 		dead[s.Equipment+"/"+s.Name] = true

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -39,10 +40,11 @@ const (
 // spOutcome is what one Sparkplug message gives.
 type spOutcome struct {
 	signals  []signal.Signal
-	problems []error // each counted as a decode error; at most one per kind
-	rebirth  string  // NCMD topic to send a rebirth request to; "" for none
-	unmapped int     // metrics no mapping matched (skipped)
-	example  string  // the name of one unmapped metric, for the log
+	problems []error      // each counted as a decode error; at most one per kind
+	rebirth  string       // NCMD topic to send a rebirth request to; "" for none
+	unmapped int          // metrics no mapping matched (skipped)
+	example  string       // the name of one unmapped metric, for the log
+	puts     []buffer.Put // state records to commit with the signals
 }
 
 // problem records err unless a problem of its kind is already recorded.
@@ -73,6 +75,7 @@ type spScope struct {
 	dtype  map[string]uint32
 	mapped map[string]spMapping
 	known  map[sigKey]struct{} // emitted since the birth: marked bad on death
+	grown  bool                // known grew since the scope was last saved
 }
 
 func newScope() *spScope {
@@ -86,6 +89,9 @@ type spNode struct {
 	seq         uint64 // last sequence number; valid when self.born
 	bdSeq       uint64
 	hasBdSeq    bool
+	birthAt     int64 // time of the NBIRTH, unix ns
+	last        int64 // time of the node's last birth or data, unix ns: a death is stamped no later
+	lastRx      bool  // last is a receive time
 	lastRebirth time.Time
 }
 
@@ -99,6 +105,7 @@ type Sparkplug struct {
 	rename map[string]string
 	fixed  map[string]string
 	agent  string
+	prefix string // of the keys of the state records (stateKey)
 
 	mu    sync.Mutex
 	nodes map[string]*spNode
@@ -141,8 +148,9 @@ func (d *Sparkplug) Decode(topic string, payload []byte, rx time.Time) (spOutcom
 	if err != nil {
 		return spOutcome{}, err
 	}
-	m := &spMessage{d: d, topic: t, fields: fields, p: &p, rx: rx, node: node}
+	m := &spMessage{d: d, topic: t, fields: fields, p: &p, rx: rx, node: node, save: saver{d: d, node: t.nodeKey()}}
 	err = m.apply()
+	m.out.puts = m.save.puts
 	return m.out, err
 }
 
@@ -213,16 +221,24 @@ type spMessage struct {
 	rx     time.Time
 	node   *spNode
 	out    spOutcome
+	save   saver
 }
 
 // apply updates the edge node's state by the message's type and gathers
-// what it gives in m.out.
+// what it gives in m.out, and in m.save every change of the state kept
+// across restarts.
 func (m *spMessage) apply() error {
 	switch m.topic.typ {
 	case "NBIRTH":
 		m.nodeBirth()
+		return nil
+	case "NDEATH":
+		m.nodeDeath()
+		return nil
+	}
+	m.checkSeq()
+	switch m.topic.typ {
 	case "DBIRTH":
-		m.checkSeq()
 		dev, err := m.device()
 		if err != nil {
 			return err
@@ -230,11 +246,12 @@ func (m *spMessage) apply() error {
 		*dev = *newScope()
 		dev.born = true
 		m.emit(dev, true)
+		m.save.put(recDevice, m.topic.device, encodeDevice(dev))
+		dev.grown = false
 	case "NDATA":
-		m.checkSeq()
 		m.emit(m.node.self, false)
+		m.saveGrown(m.node.self, recNode, "")
 	case "DDATA":
-		m.checkSeq()
 		dev, err := m.device()
 		if err != nil {
 			return err
@@ -244,28 +261,106 @@ func (m *spMessage) apply() error {
 			m.askRebirth()
 		}
 		m.emit(dev, false)
-	case "NDEATH":
-		m.nodeDeath()
+		if dev.born {
+			m.saveGrown(dev, recDevice, m.topic.device)
+		}
 	case "DDEATH":
-		m.checkSeq()
 		m.deviceDeath()
 	}
+	if m.node.self.born {
+		if m.topic.typ != "DDEATH" {
+			m.seen()
+		}
+		m.save.put(recPosition, "", encodePosition(m.node))
+	}
 	return nil
+}
+
+// saveGrown saves a scope whose known signals grew.
+func (m *spMessage) saveGrown(sc *spScope, kind byte, device string) {
+	if !sc.grown {
+		return
+	}
+	if kind == recNode {
+		m.save.put(recNode, "", encodeNode(m.node))
+	} else {
+		m.save.put(recDevice, device, encodeDevice(sc))
+	}
+	sc.grown = false
+}
+
+// seen moves the node's last data time to the message's: its latest
+// source time (the payload's or a metric's), or the receive time when it has
+// none. Deaths are not seen: a death is not a sign of life.
+func (m *spMessage) seen() {
+	at, rx := int64(0), true
+	if m.p.hasTimestamp {
+		if t := msTime(m.p.timestamp); plausibleAt(t, m.rx) {
+			at, rx = nanos(t), false
+		}
+	}
+	for _, s := range m.out.signals {
+		if !s.Received && nanos(s.Time) > at {
+			at, rx = nanos(s.Time), false
+		}
+	}
+	if rx {
+		at = nanos(m.rx)
+	}
+	if node := m.node; at > node.last {
+		node.last, node.lastRx = at, rx
+	}
+}
+
+// deathTime is the time of the signals a death gives: the node's last data
+// time, or the death's own timestamp when it is earlier and not before the
+// birth (an NDEATH is the will the node registered when it connected, and
+// its timestamp, if any, that of the connect). Never the receive time: a
+// death that arrives late, replayed by the broker after an agent restart or
+// sent by the broker long after the node went silent, must not stretch
+// what is known of the machine up to its arrival.
+func (m *spMessage) deathTime() (time.Time, bool) {
+	node := m.node
+	if node.last == 0 {
+		return m.rx, true // no data time known (cannot happen after a birth)
+	}
+	at, flagged := fromNanos(node.last), node.lastRx
+	if m.p.hasTimestamp {
+		if t := msTime(m.p.timestamp); plausibleAt(t, m.rx) && t.Before(at) && nanos(t) >= node.birthAt {
+			at, flagged = t, false
+		}
+	}
+	return at, flagged
 }
 
 // nodeBirth starts the edge node over: every device births again after it.
 func (m *spMessage) nodeBirth() {
 	node := m.node
+	for name := range node.devices {
+		m.save.del(recDevice, name)
+	}
 	node.self, node.devices = newScope(), map[string]*spScope{}
 	node.self.born = true
 	node.seq = m.p.seq % 256
 	node.bdSeq, node.hasBdSeq = bdSeqOf(m.p)
+	node.birthAt, node.lastRx = nanos(m.rx), true
+	if m.p.hasTimestamp {
+		if t := msTime(m.p.timestamp); plausibleAt(t, m.rx) {
+			node.birthAt, node.lastRx = nanos(t), false
+		}
+	}
+	node.last = node.birthAt
 	m.emit(node.self, true)
+	m.seen()
+	node.self.grown = false
+	m.save.put(recNode, "", encodeNode(node))
+	m.save.put(recPosition, "", encodePosition(node))
 }
 
-// nodeDeath marks bad what the edge node and its devices had. The death is
-// the node's MQTT will, written when it connected: its timestamp is stale,
-// so the death time is the receive time. A death whose bdSeq is not the
+// nodeDeath marks bad what the edge node and its devices had, at
+// deathTime, and forgets their births (and their records): data that
+// follows before the next NBIRTH is stale, as Sparkplug 3.0 has it, and
+// is set aside with a rebirth request. A death whose bdSeq is not the
 // current birth's belongs to an earlier session and is ignored.
 func (m *spMessage) nodeDeath() {
 	node := m.node
@@ -275,27 +370,28 @@ func (m *spMessage) nodeDeath() {
 	if bd, ok := bdSeqOf(m.p); ok && node.hasBdSeq && bd != node.bdSeq {
 		return
 	}
-	for _, dev := range node.devices {
-		m.d.die(&m.out, dev, m.rx, true)
+	at, flagged := m.deathTime()
+	for name, dev := range node.devices {
+		m.d.die(&m.out, dev, at, flagged)
+		m.save.del(recDevice, name)
 	}
-	m.d.die(&m.out, node.self, m.rx, true)
+	m.d.die(&m.out, node.self, at, flagged)
 	node.devices = map[string]*spScope{}
+	node.last, node.lastRx, node.birthAt = 0, false, 0
+	m.save.del(recNode, "")
+	m.save.del(recPosition, "")
 }
 
-// deviceDeath marks bad what a born device had, at the payload's time when
-// it is plausible.
+// deviceDeath marks bad what a born device had, at deathTime, and forgets
+// its birth.
 func (m *spMessage) deviceDeath() {
 	dev := m.node.devices[m.topic.device]
 	if dev == nil || !dev.born {
 		return
 	}
-	at, flagged := m.rx, true
-	if m.p.hasTimestamp {
-		if t := msTime(m.p.timestamp); plausibleAt(t, m.rx) {
-			at, flagged = t, false
-		}
-	}
+	at, flagged := m.deathTime()
 	m.d.die(&m.out, dev, at, flagged)
+	m.save.del(recDevice, m.topic.device)
 }
 
 // device returns the state of the topic's device, new if it is unknown.

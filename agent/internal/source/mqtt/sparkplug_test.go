@@ -318,6 +318,7 @@ func TestSparkplugLifecycle(t *testing.T) {
 		t.Fatalf("absurd timestamps: %+v", out)
 	}
 	// No timestamp anywhere: the receive time, flagged.
+	lastData := rx
 	out = decode(gtop+"DDATA/L4/M01", encPayload(0, 13, spm{alias: 10, value: true}))
 	if len(out.signals) != 1 || !out.signals[0].Received || !out.signals[0].Time.Equal(rx.Add(-time.Second)) {
 		t.Fatalf("no timestamp: %+v", out)
@@ -328,8 +329,8 @@ func TestSparkplugLifecycle(t *testing.T) {
 	if len(out.signals) != 0 {
 		t.Fatalf("stale NDEATH: %+v", out)
 	}
-	// The node's death: every known metric, node and device, bad at the receive time.
-	deathAt := rx
+	// The node's death: every known metric, node and device, bad at the
+	// node's last data (a receive time here, so flagged), not at its own.
 	out = decode(gtop+"NDEATH/L4", encPayload(0, -1, spm{name: "bdSeq", dtype: spUInt64, value: uint64(7)}))
 	got = sigs(out.signals)
 	if len(out.signals) != 4 {
@@ -337,7 +338,7 @@ func TestSparkplugLifecycle(t *testing.T) {
 	}
 	for _, k := range []string{"gateway/uptime", "M01/run", "M01/count", "M01/speed"} {
 		s := got[k]
-		if s.Quality != signal.Bad || s.Status != StatusNoCommunication || s.Value != signal.String("") || !s.Time.Equal(deathAt) || !s.Received || s.Validate() != nil {
+		if s.Quality != signal.Bad || s.Status != StatusNoCommunication || s.Value != signal.String("") || !s.Time.Equal(lastData) || !s.Received || s.Validate() != nil {
 			t.Errorf("NDEATH %s: %+v", k, s)
 		}
 	}
@@ -370,9 +371,11 @@ func TestSparkplugDeviceDeathAndMetricTemplate(t *testing.T) {
 	if err != nil || len(out.signals) != 1 || out.signals[0].Equipment != "M03" {
 		t.Fatalf("DBIRTH: %+v %v", out, err)
 	}
+	// The device dies at 5 s, but the node's last data is of 0 s: the
+	// death says nothing of what came after that.
 	out, err = d.Decode(gtop+"DDEATH/L4/PLC1", encPayload(t0ms+5000, 2), rx)
 	if err != nil || len(out.signals) != 1 || out.signals[0].Equipment != "M03" || out.signals[0].Quality != signal.Bad ||
-		!out.signals[0].Time.Equal(t0.Add(5*time.Second)) || out.signals[0].Received {
+		!out.signals[0].Time.Equal(t0) || out.signals[0].Received {
 		t.Fatalf("DDEATH: %+v %v", out, err)
 	}
 	// Node metrics are untouched by the device's death; DDATA of the dead device asks for a rebirth.
@@ -450,4 +453,59 @@ func FuzzSparkplug(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSparkplugLateDeath: a death that arrives long after the node's last
+// data (replayed by the broker after an agent restart, or a will sent late)
+// yields signals at the last data, not at its arrival: it ends what is
+// known, it does not stretch it to the receive time.
+func TestSparkplugLateDeath(t *testing.T) {
+	birth := func(d *Sparkplug) {
+		t.Helper()
+		for _, m := range []struct {
+			topic   string
+			payload []byte
+		}{
+			{gtop + "NBIRTH/L4", encPayload(t0ms, 0, spm{name: "bdSeq", dtype: spUInt64, value: uint64(3)},
+				spm{name: "uptime", alias: 1, dtype: spUInt32, value: uint32(1)})},
+			{gtop + "DBIRTH/L4/M01", encPayload(t0ms+10, 1, spm{name: "run", alias: 2, dtype: spBoolean, value: true})},
+			{gtop + "DBIRTH/L4/M02", encPayload(t0ms+20, 2, spm{name: "run", alias: 2, dtype: spBoolean, value: true})},
+			{gtop + "DDATA/L4/M01", encPayload(t0ms+2000, 3, spm{alias: 2, value: false})},
+		} {
+			if _, err := d.Decode(m.topic, m.payload, t0.Add(3*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	lastData := t0.Add(2 * time.Second)
+	late := t0.Add(time.Hour)
+	sub := config.Subscription{Topic: "spBv1.0/plant1/#", Template: "spBv1.0/{site}/+/{line}/{equipment}", Equipment: "gateway"}
+	for _, tc := range []struct {
+		name    string
+		topic   string
+		payload []byte
+		want    time.Time
+		n       int
+	}{
+		{"NDEATH without a timestamp", gtop + "NDEATH/L4", encPayload(0, -1, spm{name: "bdSeq", dtype: spUInt64, value: uint64(3)}), lastData, 3},
+		{"NDEATH stamped when the node connected", gtop + "NDEATH/L4", encPayload(t0ms-5000, -1, spm{name: "bdSeq", dtype: spUInt64, value: uint64(3)}), lastData, 3},
+		{"NDEATH stamped after the last data", gtop + "NDEATH/L4", encPayload(t0ms+30*60*1000, -1, spm{name: "bdSeq", dtype: spUInt64, value: uint64(3)}), lastData, 3},
+		{"NDEATH stamped before the last data", gtop + "NDEATH/L4", encPayload(t0ms+1000, -1, spm{name: "bdSeq", dtype: spUInt64, value: uint64(3)}), t0.Add(time.Second), 3},
+		{"DDEATH without a timestamp", gtop + "DDEATH/L4/M02", encPayload(0, 4), lastData, 1},
+		{"DDEATH stamped late", gtop + "DDEATH/L4/M02", encPayload(uint64(late.UnixMilli()), 4), lastData, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := testSparkplug(t, sub)
+			birth(d)
+			out, err := d.Decode(tc.topic, tc.payload, late)
+			if err != nil || len(out.signals) != tc.n {
+				t.Fatalf("%d signals, want %d: %+v %v", len(out.signals), tc.n, out.signals, err)
+			}
+			for _, s := range out.signals {
+				if s.Quality != signal.Bad || !s.Time.Equal(tc.want) || s.Received || s.Time.After(lastData) {
+					t.Errorf("death signal %s/%s at %s (received %v), want %s", s.Equipment, s.Name, s.Time, s.Received, tc.want)
+				}
+			}
+		})
+	}
 }

@@ -86,7 +86,9 @@ func (f *fixture) login(t *testing.T, name, password string) *http.Cookie {
 
 type cred func(*http.Request)
 
-func bearer(tok string) cred { return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) } }
+func bearer(tok string) cred {
+	return func(r *http.Request) { r.Header.Set("Authorization", "Bearer "+tok) }
+}
 func cookie(c *http.Cookie) cred {
 	return func(r *http.Request) { r.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value}) }
 }

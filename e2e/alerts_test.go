@@ -68,8 +68,8 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var p struct {
 		Type string `json:"type"`
 		Data struct {
-			Kind   string   `json:"kind"`
-			To     []string `json:"to"`
+			Kind     string            `json:"kind"`
+			To       []string          `json:"to"`
 			Shift    string            `json:"shift"`
 			AckLinks map[string]string `json:"ack_links"`
 			Record   struct {

@@ -67,6 +67,10 @@ wait_http http://127.0.0.1:8086/ping influxdb 60
 
 echo "starting hub (embedded NATS on 127.0.0.1:4222, HTTP on 127.0.0.1:8080)"
 sed "s#^data_dir: .*#data_dir: $VAR/hub#" configs/hub.yaml > "$VAR/hub.yaml"
+# The hub's HTTP needs a login: an admin for people, a viewer token for scripts.
+ADMIN_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
+printf '%s\n' "$ADMIN_PASSWORD" | "$BIN/hub" user add admin -role admin -config "$VAR/hub.yaml" >/dev/null
+VIEWER_TOKEN=$("$BIN/hub" token add demo -role viewer -config "$VAR/hub.yaml" 2>/dev/null)
 "$BIN/hub" run -config "$VAR/hub.yaml" >"$VAR/hub.log" 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:8080/readyz hub 60
@@ -85,10 +89,12 @@ cat <<MSG
 
 floorpulse demo is running. Within a minute or two:
   dashboard      http://127.0.0.1:8080/   (a line's live board: http://127.0.0.1:8080/lines/L1)
-  JSON           http://127.0.0.1:8080/api/v1/months   and   /api/v1/months/$(date +%Y-%m)
+                 log in as admin, password $ADMIN_PASSWORD
+  JSON           curl -H "Authorization: Bearer $VIEWER_TOKEN" http://127.0.0.1:8080/api/v1/months
+                 (a viewer's API token; also /api/v1/months/$(date +%Y-%m))
   InfluxDB       curl -s http://127.0.0.1:8086/query --data-urlencode db=floorpulse \\
                    --data-urlencode "q=SELECT run_hours, active FROM equipment_activity GROUP BY line, equipment"
-  events         http://127.0.0.1:8080/api/v1/events   (anomaly events, newest changes last)
+  events         http://127.0.0.1:8080/api/v1/events   (anomaly events, newest changes last; same token)
   agent metrics  http://127.0.0.1:9102/metrics
   logs           var/demo/*.log
 Press Ctrl-C to stop everything.

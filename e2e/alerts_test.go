@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -38,6 +37,8 @@ type alertMsg struct {
 	Line      string
 	Start     time.Time
 	WebhookID string
+	// AckLinks are the signed acknowledge links, by recipient.
+	AckLinks map[string]string
 }
 
 // receiver is a real HTTP endpoint that verifies Standard Webhooks signatures.
@@ -67,10 +68,11 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var p struct {
 		Type string `json:"type"`
 		Data struct {
-			Kind   string   `json:"kind"`
-			To     []string `json:"to"`
-			Shift  string   `json:"shift"`
-			Record struct {
+			Kind     string            `json:"kind"`
+			To       []string          `json:"to"`
+			Shift    string            `json:"shift"`
+			AckLinks map[string]string `json:"ack_links"`
+			Record   struct {
 				ID        string    `json:"id"`
 				Line      string    `json:"line"`
 				Equipment string    `json:"equipment"`
@@ -89,7 +91,8 @@ func (rc *receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		rc.bad = append(rc.bad, fmt.Sprintf("unexpected payload %s", body))
 	} else {
 		rc.alerts = append(rc.alerts, alertMsg{Kind: p.Data.Kind, To: p.Data.To, Shift: p.Data.Shift, ID: p.Data.Record.ID,
-			Equipment: p.Data.Record.Equipment, Line: p.Data.Record.Line, Start: p.Data.Record.Start, WebhookID: r.Header.Get("webhook-id")})
+			Equipment: p.Data.Record.Equipment, Line: p.Data.Record.Line, Start: p.Data.Record.Start, WebhookID: r.Header.Get("webhook-id"),
+			AckLinks: p.Data.AckLinks})
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
@@ -145,6 +148,7 @@ calendar:
 line_calendars:
   L2: {shifts: [{name: late, start: %q, end: %q}]}
 events:
+  public_url: http://127.0.0.1:%d
   detectors: {downtime_min: 3s, micro_stop_max: 0s, activity_drop: 0, flatline_min: 0s, out_of_shift_min: 0s, idle_running_min: 0s, gauge_threshold: 1}
   retry: {min: 100ms, max: 1s}
   webhooks:
@@ -159,7 +163,7 @@ events:
 equipment:
   - {line: L1, class: cnc, ids: [M01, M02, M03]}
   - {line: L2, class: press, ids: [M01, M02]}
-`, dir, hubHTTP, natsPort, influx.URL, hh(dayStart), hh(dayEnd), hh(dayEnd), hh(dayStart), hh(lateStart), hh(lateEnd), hook.URL, webhookSecret))
+`, dir, hubHTTP, natsPort, influx.URL, hh(dayStart), hh(dayEnd), hh(dayEnd), hh(dayStart), hh(lateStart), hh(lateEnd), hubHTTP, hook.URL, webhookSecret))
 	agentCfg := write("agent.yaml", agentConfig("e2e-alerts", dir, agentHTTP, natsPort, mosq.URL, 0, ""))
 	// Calm machines (long runs, one-second idles and setups, no random
 	// breakdowns): the only stops above 3 s are the injected ones.
@@ -188,6 +192,7 @@ planned_stops:
   - {line: L1, at: 27s, duration: 8s}                            # planned: no alert
 `, mosq.URL, hh(dayStart), hh(dayEnd), hh(dayEnd), hh(dayStart), hh(lateStart), hh(lateEnd)))
 
+	token := apiToken(t, bin, hubCfg)
 	hub := testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
 	hubURL := fmt.Sprintf("http://127.0.0.1:%d", hubHTTP)
 	waitHTTP(t, hubURL+"/readyz", hub, 60*time.Second)
@@ -263,11 +268,28 @@ planned_stops:
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	resp, err := http.Post(hubURL+"/api/v1/events/"+acked.ID+"/ack", "application/json", bytes.NewReader([]byte(`{"by":"alice","note":"on my way"}`)))
+	// alice follows the link signed for her in the alert: no login, and
+	// the acknowledgement is hers.
+	link := acked.AckLinks["alice"]
+	if !strings.HasPrefix(link, hubURL+"/api/v1/events/"+acked.ID+"/ack?link=") {
+		t.Fatalf("alert without alice's acknowledge link: %+v", acked)
+	}
+	resp, err := http.Post(link, "application/x-www-form-urlencoded", strings.NewReader("note=on+my+way"))
 	if err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("acknowledging %s: %v %v", acked.ID, err, resp)
 	}
 	resp.Body.Close()
+	var rec struct {
+		AcknowledgedBy string `json:"acknowledged_by"`
+	}
+	if err := getJSON(hubURL+"/api/v1/events/"+acked.ID, token, &rec); err != nil || rec.AcknowledgedBy != "alice" {
+		t.Fatalf("acknowledged by %q (%v), want alice", rec.AcknowledgedBy, err)
+	}
+	if resp, err := http.Post(link, "application/x-www-form-urlencoded", strings.NewReader("note=again")); err != nil || resp.StatusCode == http.StatusOK {
+		t.Fatalf("the link worked twice: %v %v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
 	hub.Kill()
 	t.Log("hub killed with SIGKILL after the first alerts; restarting it")
 	hub = testenv.Start(t, "hub (restarted)", exec.Command(bin+"/hub", "run", "-config", hubCfg))
@@ -383,11 +405,7 @@ planned_stops:
 	deadline = time.Now().Add(30 * time.Second)
 	for {
 		problems = problems[:0]
-		r, err := http.Get(hubURL + "/api/v1/events?limit=500")
-		if err == nil {
-			json.NewDecoder(r.Body).Decode(&list)
-			r.Body.Close()
-		}
+		_ = getJSON(hubURL+"/api/v1/events?limit=500", token, &list)
 		cmu.Lock()
 		for _, e := range list.Events {
 			if recordRevs[e.ID] != e.Revision {

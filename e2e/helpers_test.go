@@ -1,10 +1,13 @@
 package e2e
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 
@@ -85,4 +88,33 @@ mqtt:
 %s`, opcPort, nodes)
 	}
 	return cfg
+}
+
+// apiToken makes an API token (a viewer's) for the hub of the configuration
+// at cfg, with the hub's own command.
+func apiToken(t *testing.T, bin, cfg string) string {
+	t.Helper()
+	out, err := exec.Command(bin+"/hub", "token", "add", "e2e", "-role", "viewer", "-config", cfg).Output()
+	if err != nil {
+		t.Fatalf("hub token add: %v", err)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+// getJSON decodes the answer at url, asked with an API token.
+func getJSON(url, token string, v any) error {
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
 }

@@ -16,7 +16,33 @@ import (
 var (
 	durationType    = reflect.TypeFor[time.Duration]()
 	unmarshalerType = reflect.TypeFor[yaml.Unmarshaler]()
+	shorthandType   = reflect.TypeFor[Shorthand]()
 )
+
+// Shorthand is implemented by a section that may also be written as one
+// scalar, such as `http: 127.0.0.1:8080` for `http: {listen: 127.0.0.1:8080}`.
+// Its UnmarshalYAML takes both forms; written as a mapping, its keys are
+// checked and documented as any section's.
+type Shorthand interface {
+	yaml.Unmarshaler
+	// YAMLShorthand names the key the scalar form sets.
+	YAMLShorthand() string
+}
+
+// scalarType reports whether a value of type t (not a pointer) is read
+// as one scalar when written as node n (nil: in general, for the reference).
+func scalarType(t reflect.Type, n *yaml.Node) bool {
+	if t == durationType {
+		return true
+	}
+	if !reflect.PointerTo(t).Implements(unmarshalerType) {
+		return false
+	}
+	if reflect.PointerTo(t).Implements(shorthandType) {
+		return n != nil && n.Kind != yaml.MappingNode
+	}
+	return true
+}
 
 // check walks the document beside the Go type t (a pointer to the config
 // struct) and returns a FieldError for every unknown or repeated key and
@@ -64,7 +90,7 @@ func (c *checker) walk(n *yaml.Node, t reflect.Type, path string, keyLine int) {
 	if t.Kind() == reflect.Interface {
 		return
 	}
-	if reflect.PointerTo(t).Implements(unmarshalerType) || t == durationType {
+	if scalarType(t, n) {
 		c.leaf(n, t, path, line)
 		return
 	}

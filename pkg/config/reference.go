@@ -210,7 +210,7 @@ func deref(t reflect.Type) reflect.Type {
 // leafType reports whether a value of type t is written as one scalar.
 func leafType(t reflect.Type) bool {
 	t = deref(t)
-	if t == durationType || reflect.PointerTo(t).Implements(unmarshalerType) {
+	if scalarType(t, nil) {
 		return true
 	}
 	switch t.Kind() {
@@ -245,6 +245,9 @@ func typeName(t reflect.Type) string {
 	t = deref(t)
 	if t == durationType {
 		return "duration"
+	}
+	if reflect.PointerTo(t).Implements(shorthandType) {
+		return "section, or its " + reflect.New(t).Interface().(Shorthand).YAMLShorthand()
 	}
 	if reflect.PointerTo(t).Implements(unmarshalerType) && t.Name() != "" {
 		return strings.ToLower(t.Name())

@@ -5,6 +5,8 @@
 //	hub check -config configs/hub.yaml
 //	hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]
 //	hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]
+//	hub token add NAME -role ROLE -config FILE     (prints a new API token once)
+//	hub user add NAME -role ROLE -config FILE      (the password from standard input)
 package main
 
 import (
@@ -30,6 +32,8 @@ func main() {
 		os.Exit(recomputeMain(args, os.Stdout, os.Stderr))
 	case "report":
 		os.Exit(reportMain(args, os.Stdout, os.Stderr))
+	case "token", "user":
+		os.Exit(accessMain(cmd == "user", args, os.Stdin, os.Stdout, os.Stderr))
 	}
 	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
 	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
@@ -69,6 +73,8 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE [-log-level LEVEL]\n"+
 		"       hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]\n"+
-		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]")
+		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]\n"+
+		"       hub token add|list|remove [NAME] [-role ROLE] -config FILE\n"+
+		"       hub user add|list|remove [NAME] [-role ROLE] -config FILE")
 	os.Exit(2)
 }

@@ -40,8 +40,8 @@ func lockedOr(err error, cfg *config.Config) error {
 		return err
 	}
 	hint := "stop the hub first"
-	if cfg.HTTP != "" {
-		hint = fmt.Sprintf("stop the hub, or ask it with -url http://%s", cfg.HTTP)
+	if cfg.HTTP.Listen != "" {
+		hint = fmt.Sprintf("stop the hub, or ask it with -url %s://%s", cfg.HTTP.Scheme(), cfg.HTTP.Listen)
 	}
 	return fmt.Errorf("%w (in use by a running hub); %s", err, hint)
 }

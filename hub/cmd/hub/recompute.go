@@ -27,7 +27,8 @@ Rewrites every figure (equipment, lines, site, operators; every configured
 period kind) of the range, both ends included, from the stored timelines and
 the current configuration. With -config it reads the hub's state store
 (the hub must be stopped) and writes to InfluxDB itself; with -url the
-running hub does it. Safe to repeat: points are replaced, not added.`
+running hub does it, asked with the API token in FLOORPULSE_TOKEN (an
+admin's). Safe to repeat: points are replaced, not added.`
 
 func recomputeMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hub recompute", flag.ContinueOnError)
@@ -108,7 +109,7 @@ func recomputeRemote(ctx context.Context, base, from, to string, every time.Dura
 	if err != nil {
 		return err
 	}
-	resp, err := client.Do(req)
+	resp, err := client.Do(withToken(req))
 	if err != nil {
 		return fmt.Errorf("asking the hub: %w", err)
 	}
@@ -135,7 +136,7 @@ func recomputeRemote(ctx context.Context, base, from, to string, every time.Dura
 		if err != nil {
 			return err
 		}
-		resp, err := client.Do(req)
+		resp, err := client.Do(withToken(req))
 		if err != nil {
 			if ctx.Err() != nil {
 				continue
@@ -158,4 +159,16 @@ func recomputeRemote(ctx context.Context, base, from, to string, every time.Dura
 	fmt.Fprintf(stdout, "recomputed %s to %s: %d periods, %d points in %s\n",
 		p.From.Format(time.RFC3339), p.To.Format(time.RFC3339), p.Total, p.Points, p.Elapsed.Round(time.Millisecond))
 	return nil
+}
+
+// TokenEnv names the environment variable holding the API token that
+// commands send to a running hub (-url).
+const TokenEnv = "FLOORPULSE_TOKEN"
+
+// withToken adds the API token of FLOORPULSE_TOKEN to req, when set.
+func withToken(req *http.Request) *http.Request {
+	if t := os.Getenv(TokenEnv); t != "" {
+		req.Header.Set("Authorization", "Bearer "+t)
+	}
+	return req
 }

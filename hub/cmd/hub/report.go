@@ -18,8 +18,8 @@ import (
 const reportUsage = `usage: hub report -month YYYY-MM [-format table|csv|json] [-url http://HOST:PORT | -config FILE]
 
 Prints a month's figures: equipment, lines, the site and operators. From a
-running hub's API (-url, the default), or from the state store with -config
-(the hub must be stopped).`
+running hub's API (-url, the default; the API token in FLOORPULSE_TOKEN), or
+from the state store with -config (the hub must be stopped).`
 
 func reportMain(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hub report", flag.ContinueOnError)
@@ -105,7 +105,7 @@ func getJSON(ctx context.Context, u string, v any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := http.DefaultClient.Do(withToken(req))
 	if err != nil {
 		return fmt.Errorf("asking the hub: %w", err)
 	}

@@ -12,6 +12,10 @@
 //	                             rewrite a range's figures (with WithRecompute)
 //	GET /api/v1/recompute        progress of the running or latest recompute
 //	GET /                        the current and previous month as HTML tables
+//
+// Who may use which route is decided in front of this handler (package
+// auth); pages set their own Content-Security-Policy (auth.PagePolicy),
+// allowing their inline style by its hash and no script.
 package api
 
 import (
@@ -24,6 +28,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
@@ -198,12 +203,16 @@ func writeJSONBody(w http.ResponseWriter, v any) {
 	_ = enc.Encode(v)
 }
 
+// pageStyle is the style of the months page (allowed by its hash in the
+// page's Content-Security-Policy).
+const pageStyle = `body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,td:nth-child(2){text-align:left}.no{color:#999}`
+
 var page = template.Must(template.New("page").Funcs(template.FuncMap{
 	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
 	"h":   func(f float64) string { return fmt.Sprintf("%.1f", f) },
 }).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>floorpulse</title>
 <meta http-equiv="refresh" content="15">
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,td:nth-child(2){text-align:left}.no{color:#999}</style></head><body>
+<style>` + pageStyle + `</style></head><body>
 <h1>floorpulse: monthly activity</h1>
 {{range .}}<h2>{{.Month}} ({{h .CalendarHours}} h, {{.Timezone}})</h2>
 <p>Site: {{.Site.Active}} of {{.Site.Registered}} registered machines active, active rate {{pct .Site.ActiveRate}}, {{h .Site.RunHours}} run hours.</p>
@@ -211,7 +220,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 {{range .Lines}}<tr><td><a href="/lines/{{.Line}}">{{.Line}}</a></td><td>{{.Registered}}</td><td>{{.Active}}</td><td>{{pct .ActiveRate}}</td><td>{{h .RunHours}}</td></tr>{{end}}</table>
 <table><tr><th>line</th><th>equipment</th><th>class</th><th>run hours</th><th>active</th><th>utilization</th><th>data coverage</th></tr>
 {{range .Equipment}}<tr{{if not .Registered}} class="no"{{end}}><td>{{.Line}}</td><td>{{.Equipment}}{{if not .Registered}} (not registered){{end}}</td><td>{{.Class}}</td><td>{{h .RunHours}}</td><td>{{if .Active}}yes{{else}}no{{end}}</td><td>{{pct .Utilization}}</td><td>{{pct .Coverage}}</td></tr>{{end}}</table>
-{{end}}<p>JSON: <a href="/api/v1/months">/api/v1/months</a></p></body></html>`))
+{{end}}<p>JSON: <a href="/api/v1/months">/api/v1/months</a>; <a href="/login">log in or out</a></p></body></html>`))
 
 func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
 	var months []MonthJSON
@@ -221,5 +230,6 @@ func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
 		months = append(months, h.build(cur), h.build(prev))
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", auth.PagePolicy(pageStyle))
 	_ = page.Execute(w, months)
 }

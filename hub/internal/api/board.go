@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
@@ -71,16 +72,20 @@ func (h *handler) lineNowJSON(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) board(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", auth.PagePolicy(boardStyle))
 	_ = boardPage.Execute(w, h.lineNow(r.PathValue("line"), time.Now()))
 }
+
+// boardStyle is the style of a line's board.
+const boardStyle = `body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#eee}
+.running{background:#c8f0c8}.idle{background:#fff3c0}.setup{background:#d8e4ff}.down{background:#f8c0c0}.planned_stop,.no_shift{background:#e8e8e8}.unknown{background:#fff;color:#999}`
 
 var boardPage = template.Must(template.New("board").Funcs(template.FuncMap{
 	"h":  func(f float64) string { return template.HTMLEscapeString(fmtHours(f)) },
 	"hm": func(t *time.Time) string { return hm(t) },
 }).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>floorpulse: line {{.Line}}</title>
 <meta http-equiv="refresh" content="5">
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#eee}
-.running{background:#c8f0c8}.idle{background:#fff3c0}.setup{background:#d8e4ff}.down{background:#f8c0c0}.planned_stop,.no_shift{background:#e8e8e8}.unknown{background:#fff;color:#999}</style></head><body>
+<style>` + boardStyle + `</style></head><body>
 <h1>Line {{.Line}} ({{.Site}}){{if .Shift}}, shift {{.Shift}}{{end}}</h1>
 <table><tr><th>equipment</th><th>state</th><th>since</th><th>last word</th><th>run hours today</th></tr>
 {{range .Machines}}<tr><td>{{.Equipment}}{{if not .Registered}} (not registered){{end}}</td><td class="{{.State}}">{{.State}}</td><td>{{hm .Since}}</td><td>{{hm .LastSeen}}</td><td>{{h .TodayRun}}</td></tr>{{end}}</table>

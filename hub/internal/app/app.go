@@ -13,7 +13,6 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -70,10 +69,14 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", h.metrics())
 	mux.Handle("/", api)
+	guarded, err := guard(cfg, mux, log)
+	if err != nil {
+		return err
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.ev.Run(gctx) })
 	g.Go(func() error { return run(gctx) })
-	serveHTTP(gctx, g, cfg.HTTP, mux, log)
+	serveHTTP(gctx, g, cfg.HTTP, guarded, log)
 	return g.Wait()
 }
 
@@ -192,25 +195,4 @@ func openInflux(ctx context.Context, cfg *config.Config, log *slog.Logger) (*inf
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-// serveHTTP serves h on addr (none when empty) until ctx ends.
-func serveHTTP(ctx context.Context, g *errgroup.Group, addr string, h http.Handler, log *slog.Logger) {
-	if addr == "" {
-		return
-	}
-	srv := &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 5 * time.Second}
-	g.Go(func() error {
-		log.Info("http listening", "addr", "http://"+addr)
-		if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
-	g.Go(func() error {
-		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		return srv.Shutdown(sctx)
-	})
 }

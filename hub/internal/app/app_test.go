@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
@@ -44,6 +45,7 @@ equipment:
 	if err != nil {
 		t.Fatal(err)
 	}
+	token := addToken(t, cfg.Tokens())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
@@ -88,11 +90,14 @@ equipment:
 		time.Sleep(100 * time.Millisecond)
 	}
 	// The line's active rate counts the silent M02: 1 of 2.
-	body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", httpPort))
+	if code := status(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", httpPort), ""); code != http.StatusUnauthorized {
+		t.Fatalf("month API without a token: %d", code)
+	}
+	body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", httpPort), token)
 	if !strings.Contains(body, `"active_rate": 0.5`) || !strings.Contains(body, `"calendar_hours": 745`) {
 		t.Fatalf("month API: %s", body)
 	}
-	m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort))
+	m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort), "")
 	if !strings.Contains(m, "floorpulse_hub_bad_messages_total 1") {
 		t.Fatalf("bad message not counted: %s", m)
 	}
@@ -142,13 +147,45 @@ func publish(t *testing.T, js jetstream.JetStream, sigs []signal.Signal) {
 	}
 }
 
-func get(t *testing.T, url string) string {
+// get returns the body at url, asked with an API token ("": none).
+func get(t *testing.T, url, token string) string {
 	t.Helper()
-	resp, err := http.Get(url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := do(t, url, token)
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
+}
+
+// status returns the status code of url, asked with an API token ("": none).
+func status(t *testing.T, url, token string) int {
+	t.Helper()
+	resp := do(t, url, token)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func do(t *testing.T, url, token string) *http.Response {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+// addToken adds a viewer's API token to the tokens file at path.
+func addToken(t *testing.T, path string) string {
+	t.Helper()
+	token, err := auth.AddToken(path, "test", auth.Viewer, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return token
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
@@ -29,7 +30,13 @@ const liveTick = 200 * time.Millisecond
 
 // openEvents opens the hub's event store (data_dir/events.db).
 func openEvents(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*events.Store, error) {
-	ev, err := events.Open(filepath.Join(cfg.DataDir, "events.db"), events.OptionsFrom(cfg, js, log.With("part", "events")))
+	opts := events.OptionsFrom(cfg, js, log.With("part", "events"))
+	secret, err := auth.LoadSecret(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("hub secret: %w", err)
+	}
+	opts.SignLink = auth.NewLinks(secret, cfg.HTTP.AckLinkTTL).Sign
+	ev, err := events.Open(filepath.Join(cfg.DataDir, "events.db"), opts)
 	if err != nil {
 		return nil, fmt.Errorf("event store: %w", err)
 	}

@@ -62,7 +62,7 @@ func (h *hub) partitioned(ctx context.Context) (func(context.Context) error, htt
 	if s.obs, err = snapshotStore(ctx, s.js, cfg.NATS.Stream); err != nil {
 		return nil, nil, fmt.Errorf("state bucket: %w", err)
 	}
-	info, _ := json.Marshal(heartbeat{Hub: s.hubID, HTTP: cfg.HTTP})
+	info, _ := json.Marshal(heartbeat{Hub: s.hubID, HTTP: cfg.HTTP.Listen})
 	coord := partition.New(kv, partition.Config{Count: cfg.Partitions.Count, TTL: cfg.Partitions.LeaseTTL,
 		HubID: s.hubID, Info: info}, s.runPartition, s.log.With("part", "partitions"))
 	base := api.New(engine.New(engine.Options{Location: cfg.Location}, nil), cfg.Location, cfg.Site, s.nc)
@@ -124,7 +124,7 @@ func (s *partitioned) router(coord *partition.Coordinator, base http.Handler) ht
 		if hub, info, ok := coord.Owner(p); ok && hub != s.hubID {
 			var hb heartbeat
 			if json.Unmarshal(info, &hb) == nil && hb.HTTP != "" {
-				http.Redirect(w, r, "http://"+hb.HTTP+r.URL.RequestURI(), http.StatusTemporaryRedirect)
+				http.Redirect(w, r, s.cfg.HTTP.Scheme()+"://"+hb.HTTP+r.URL.RequestURI(), http.StatusTemporaryRedirect)
 				return
 			}
 		}

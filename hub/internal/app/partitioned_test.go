@@ -65,6 +65,7 @@ type partitionedRig struct {
 	count int
 	ttl   time.Duration
 	http  map[string]int
+	token string // an API token every hub knows (a shared tokens file)
 }
 
 func (r *partitionedRig) config(id string) string {
@@ -75,14 +76,17 @@ func (r *partitionedRig) config(id string) string {
 	body := fmt.Sprintf(`site: %s
 timezone: UTC
 data_dir: %s
-http: 127.0.0.1:%d
+http: {listen: "127.0.0.1:%d", tokens_file: %q}
 nats: {url: %q, batch: 100}
 influx: {url: %q, bucket: floorpulse/autogen}
 state: {signal_timeout: 0s}
 activity: {flush_interval: 50ms, periods: [month]}
 partitions: {count: %d, lease_ttl: %s, hub_id: %s, snapshot_interval: 3s}
 equipment:
-%s`, r.sites[0], filepath.Join(r.dir, id), r.http[id], r.nats.URL, r.in.URL, r.count, r.ttl, id, reg.String())
+%s`, r.sites[0], filepath.Join(r.dir, id), r.http[id], filepath.Join(r.dir, "tokens.yaml"), r.nats.URL, r.in.URL, r.count, r.ttl, id, reg.String())
+	if r.token == "" {
+		r.token = addToken(r.t, filepath.Join(r.dir, "tokens.yaml"))
+	}
 	path := filepath.Join(r.dir, id+".yaml")
 	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 		r.t.Fatal(err)
@@ -364,7 +368,7 @@ func TestPartitionedHubsTakeOver(t *testing.T) {
 				RunSeconds            float64 `json:"run_seconds"`
 			} `json:"equipment"`
 		}
-		body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", port))
+		body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", port), r.token)
 		if err := json.Unmarshal([]byte(body), &m); err != nil {
 			t.Fatalf("hub %s month API: %v: %s", id, err, body)
 		}

@@ -31,9 +31,10 @@ type Config struct {
 	// DataDir holds the state store (state.db) and the embedded server's
 	// JetStream files.
 	DataDir string `yaml:"data_dir"`
-	// HTTP is the listen address (host:port) of the dashboard, the JSON API,
-	// /healthz, /readyz and /metrics; "" disables them.
-	HTTP string `yaml:"http"`
+	// HTTP is the HTTP server of the dashboard, the JSON API, /healthz,
+	// /readyz and /metrics: its listen address (host:port; "" disables it)
+	// or a section with TLS, users, tokens and timeouts.
+	HTTP HTTP `yaml:"http"`
 	// LogLevel is debug, info, warn or error; the -log-level flag of `hub
 	// run` overrides it.
 	LogLevel string `yaml:"log_level"`
@@ -195,7 +196,7 @@ func (c *Config) SetToDefault() {
 	*c = Config{
 		Timezone: "UTC",
 		DataDir:  "var/hub",
-		HTTP:     "127.0.0.1:8080",
+		HTTP:     defaultHTTP(),
 		LogLevel: "info",
 		NATS: NATS{
 			Listen:          "127.0.0.1:4222",
@@ -262,11 +263,7 @@ func (c *Config) validateTop(add func(string, string, ...any)) {
 	if c.DataDir == "" {
 		add("data_dir", "required")
 	}
-	if c.HTTP != "" {
-		if _, _, err := net.SplitHostPort(c.HTTP); err != nil {
-			add("http", "not host:port: %v", err)
-		}
-	}
+	c.HTTP.validate(add)
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
 		add("log_level", "%v", err)
 	}

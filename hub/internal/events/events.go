@@ -40,7 +40,7 @@ type Store struct {
 // Open opens (or creates) the store at path.
 func Open(path string, opts Options) (*Store, error) {
 	opts.setDefaults()
-	text := payload.Text{Location: opts.Location, PublicURL: opts.PublicURL, People: opts.Alerts.Roster.People}
+	text := payload.Text{Location: opts.Location, PublicURL: opts.PublicURL, People: opts.Alerts.Roster.People, Sign: opts.SignLink}
 	router, err := delivery.NewRouter(opts.Stream, opts.Webhooks, text)
 	if err != nil {
 		return nil, err

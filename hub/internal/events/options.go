@@ -28,6 +28,9 @@ type Options struct {
 	RetryMin, RetryMax time.Duration
 	// PublicURL is the hub's address for links in messages ("" : no links).
 	PublicURL string
+	// SignLink signs the acknowledge link of an alert for its recipient
+	// (nil: alerts carry the plain link, which needs a login).
+	SignLink func(event, person string, now time.Time) string
 	// Clock is the time source of timers and back-off (default time.Now).
 	Clock func() time.Time
 	// Poll is how often due timers and retries are looked for (default 1s).

@@ -75,7 +75,8 @@ func (a *Alerts) item(channel, format string, r anomaly.Record, n alert.Notifica
 		it.Body, err = payload.Chat(format, text)
 	} else {
 		it.Body, err = json.Marshal(payload.Webhook{Type: payload.AlertTypePrefix + n.Kind, Timestamp: now.UTC().Format(time.RFC3339Nano),
-			Data: payload.Alert{Kind: n.Kind, Repeat: n.Seq, Reason: n.Reason, To: n.People, Shift: n.Shift, Leaders: n.Leaders, Text: text, Record: r}})
+			Data: payload.Alert{Kind: n.Kind, Repeat: n.Seq, Reason: n.Reason, To: n.People, Shift: n.Shift, Leaders: n.Leaders, Text: text,
+				AckLinks: a.Text.AckLinks(r, n.People, now), Record: r}})
 	}
 	return it, err
 }

@@ -66,14 +66,17 @@ type Webhook struct {
 
 // Alert is the data of an alert webhook ("floorpulse.alert.<kind>").
 type Alert struct {
-	Kind    string         `json:"kind"` // opened, repeat, escalation, acknowledged, resolved
-	Repeat  int            `json:"repeat,omitempty"`
-	Reason  string         `json:"reason,omitempty"`
-	To      []string       `json:"to"`
-	Shift   string         `json:"shift,omitempty"`
-	Leaders []string       `json:"leaders,omitempty"`
-	Text    string         `json:"text"`
-	Record  anomaly.Record `json:"record"`
+	Kind    string   `json:"kind"` // opened, repeat, escalation, acknowledged, resolved
+	Repeat  int      `json:"repeat,omitempty"`
+	Reason  string   `json:"reason,omitempty"`
+	To      []string `json:"to"`
+	Shift   string   `json:"shift,omitempty"`
+	Leaders []string `json:"leaders,omitempty"`
+	Text    string   `json:"text"`
+	// AckLinks are the acknowledge links of an open record, by recipient,
+	// each signed for that person (see Text).
+	AckLinks map[string]string `json:"ack_links,omitempty"`
+	Record   anomaly.Record    `json:"record"`
 }
 
 // AlertTypePrefix starts the type of alert payloads.

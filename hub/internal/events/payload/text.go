@@ -12,6 +12,9 @@ import (
 
 // Text writes the messages people read: times in the plant's time zone,
 // people by their mention, and a link to acknowledge while a record is open.
+// An alert's link is signed for each person it reaches (Sign): following
+// it acknowledges as that person without logging in; a record change's
+// link is the plain page, for people who log in.
 type Text struct {
 	// Location is the plant's time zone.
 	Location *time.Location
@@ -19,7 +22,14 @@ type Text struct {
 	PublicURL string
 	// People are those alerts reach, for their mentions.
 	People map[string]alert.Person
+	// Sign returns the token of a link for person to acknowledge event,
+	// valid from now ("" or a nil Sign: alerts carry the plain link).
+	Sign func(event, person string, now time.Time) string
 }
+
+// LinkParam is the query parameter of an acknowledge link's token (as
+// package auth reads it).
+const LinkParam = "link"
 
 func where(r anomaly.Record) string {
 	return fmt.Sprintf("%s/%s (%s)", r.Line, r.Equipment, r.Site)
@@ -55,6 +65,25 @@ func (t Text) link(r anomaly.Record) string {
 		return ""
 	}
 	return strings.TrimRight(t.PublicURL, "/") + "/api/v1/events/" + url.PathEscape(r.ID) + "/ack"
+}
+
+// AckLinks are the acknowledge links of an open record for each of people,
+// signed for them; nil when there are no links or the record is not open.
+func (t Text) AckLinks(r anomaly.Record, people []string, now time.Time) map[string]string {
+	l := t.link(r)
+	if l == "" || r.Status != anomaly.Opened || len(people) == 0 {
+		return nil
+	}
+	out := map[string]string{}
+	for _, p := range people {
+		out[p] = l
+		if t.Sign != nil {
+			if tok := t.Sign(r.ID, p, now); tok != "" {
+				out[p] = l + "?" + url.Values{LinkParam: {tok}}.Encode()
+			}
+		}
+	}
+	return out
 }
 
 func (t Text) mentions(ids []string) string {
@@ -111,8 +140,19 @@ func (t Text) Alert(r anomaly.Record, n alert.Notification, now time.Time) strin
 		fmt.Fprintf(&b, ". %s", r.Reason)
 	}
 	fmt.Fprintf(&b, ". %s", t.mentions(n.People))
-	if l := t.link(r); l != "" && r.Status == anomaly.Opened {
-		fmt.Fprintf(&b, " Acknowledge: %s", l)
+	links := t.AckLinks(r, n.People, now)
+	switch {
+	case len(links) == 1:
+		fmt.Fprintf(&b, " Acknowledge: %s", links[n.People[0]])
+	case len(links) > 1:
+		b.WriteString(" Acknowledge:")
+		for i, p := range n.People {
+			sep := ","
+			if i == 0 {
+				sep = ""
+			}
+			fmt.Fprintf(&b, "%s %s %s", sep, t.mentions([]string{p}), links[p])
+		}
 	}
 	return b.String()
 }

@@ -12,10 +12,13 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 )
 
-// Action is the body of POST /api/v1/events/{id}/ack and /resolve.
+// Action is the body of POST /api/v1/events/{id}/ack and /resolve. Who
+// acts is who sent the request (package auth), never a name in the body:
+// By may be left out, and if given it must be that name.
 type Action struct {
 	By   string `json:"by"`
 	Note string `json:"note"`
@@ -24,9 +27,10 @@ type Action struct {
 // maxBody bounds request bodies.
 const maxBody = 64 << 10
 
-// DecodeAction reads an action from a request body: JSON ({"by","note"},
-// nothing else) or a form (by, note). by is trimmed and required.
-func DecodeAction(contentType string, body io.Reader) (Action, error) {
+// DecodeAction reads an action of the authenticated by from a request
+// body: JSON ({"note"}, and "by" only if it is by; nothing else) or a form
+// (note). The action's By is by.
+func DecodeAction(contentType string, body io.Reader, by string) (Action, error) {
 	var a Action
 	data, err := io.ReadAll(io.LimitReader(body, maxBody+1))
 	if err != nil {
@@ -36,16 +40,23 @@ func DecodeAction(contentType string, body io.Reader) (Action, error) {
 		return a, fmt.Errorf("%w: body larger than %d bytes", ledger.ErrInvalid, maxBody)
 	}
 	mt, _, _ := mime.ParseMediaType(contentType)
-	if mt == "application/x-www-form-urlencoded" {
+	switch {
+	case mt == "application/x-www-form-urlencoded":
 		q, err := url.ParseQuery(string(data))
 		if err != nil {
 			return a, fmt.Errorf("%w: bad form: %v", ledger.ErrInvalid, err)
 		}
 		a = Action{By: q.Get("by"), Note: q.Get("note")}
-	} else if a, err = decodeJSON(data); err != nil {
-		return Action{}, err
+	case len(strings.TrimSpace(string(data))) == 0:
+	default:
+		if a, err = decodeJSON(data); err != nil {
+			return Action{}, err
+		}
 	}
-	a.By, a.Note = strings.TrimSpace(a.By), strings.TrimSpace(a.Note)
+	if a.By = strings.TrimSpace(a.By); a.By != "" && a.By != by {
+		return Action{}, fmt.Errorf(`%w: "by" is who sent the request (%q), not %q: leave it out`, ledger.ErrInvalid, by, a.By)
+	}
+	a.By, a.Note = by, strings.TrimSpace(a.Note)
 	if err := ledger.CheckAction(a.By, a.Note); err != nil {
 		return Action{}, err
 	}
@@ -67,7 +78,12 @@ func decodeJSON(data []byte) (Action, error) {
 }
 
 func (h *Handler) action(w http.ResponseWriter, r *http.Request, do func(id, by, note string, now time.Time) (anomaly.Record, error)) {
-	a, err := DecodeAction(r.Header.Get("Content-Type"), r.Body)
+	who, ok := auth.From(r.Context())
+	if !ok {
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "who acts is not known: authentication required"})
+		return
+	}
+	a, err := DecodeAction(r.Header.Get("Content-Type"), r.Body, who.Name)
 	if err != nil {
 		writeError(w, err)
 		return
@@ -78,8 +94,7 @@ func (h *Handler) action(w http.ResponseWriter, r *http.Request, do func(id, by,
 		return
 	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "application/x-www-form-urlencoded" {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_ = ackPage.Execute(w, ackView{Record: rec, Done: true, Local: h.local(rec.Start)})
+		writePage(w, ackView{Record: rec, Done: true, Local: h.local(rec.Start)})
 		return
 	}
 	writeJSON(w, http.StatusOK, rec)
@@ -89,14 +104,24 @@ type ackView struct {
 	Record anomaly.Record
 	Done   bool
 	Local  string
+	// As is who would acknowledge ("": the viewer may not).
+	As string
+}
+
+const ackStyle = `body{font-family:sans-serif;margin:2em}input,textarea{display:block;margin:.5em 0 1em;width:20em}`
+
+func writePage(w http.ResponseWriter, v ackView) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", auth.PagePolicy(ackStyle))
+	_ = ackPage.Execute(w, v)
 }
 
 var ackPage = template.Must(template.New("ack").Parse(`<!doctype html><html><head><meta charset="utf-8"><title>floorpulse event</title>
-<meta name="viewport" content="width=device-width"><style>body{font-family:sans-serif;margin:2em}input,textarea{display:block;margin:.5em 0 1em;width:20em}</style></head><body>
+<meta name="viewport" content="width=device-width"><style>` + ackStyle + `</style></head><body>
 <h1>{{.Record.Type}}: {{.Record.Line}}/{{.Record.Equipment}}</h1>
 <p>Site {{.Record.Site}}, since {{.Local}}, severity {{.Record.Severity}}, status <b>{{.Record.Status}}</b>{{if .Record.AcknowledgedBy}} (acknowledged by {{.Record.AcknowledgedBy}}){{end}}.</p>
 {{if .Record.Reason}}<p>{{.Record.Reason}}</p>{{end}}
-{{if and (not .Done) (eq .Record.Status "opened")}}<form method="post"><label>Your name<input name="by" required maxlength="128"></label>
+{{if and (not .Done) .As (eq .Record.Status "opened")}}<form method="post"><p>Acknowledge as <b>{{.As}}</b>.</p>
 <label>Note<textarea name="note" maxlength="4096"></textarea></label><button type="submit">Acknowledge</button></form>{{end}}
 </body></html>`))
 
@@ -109,6 +134,9 @@ func (h *Handler) ackPage(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	_ = ackPage.Execute(w, ackView{Record: rec, Local: h.local(rec.Start)})
+	v := ackView{Record: rec, Local: h.local(rec.Start)}
+	if who, ok := auth.From(r.Context()); ok && who.Role >= auth.ShiftLeader {
+		v.As = who.Name
+	}
+	writePage(w, v)
 }

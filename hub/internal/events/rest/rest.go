@@ -3,6 +3,10 @@
 // acknowledging and resolving (JSON, or the form of a small page that chat
 // links open), and the dead letters of failed deliveries.
 //
+// Who may use which route is package auth's to decide; an acknowledgement
+// or resolution records the authenticated identity in the request's
+// context, never a name the request gives.
+//
 // What always holds: a GET never changes anything (link previews in chats
 // fetch links); bad input is a 400 naming the parameter, an unknown id a
 // 404 and a change the record's state does not allow a 409; every answer
@@ -47,8 +51,8 @@ var (
 //
 //	GET  /api/v1/events                          records: ?type=&site=&line=&equipment=&status=&since=&cursor=&limit=
 //	GET  /api/v1/events/{id}                     one record
-//	POST /api/v1/events/{id}/ack                 {"by": "...", "note": "..."} (JSON or a form)
-//	POST /api/v1/events/{id}/resolve             {"by": "...", "note": "..."}
+//	POST /api/v1/events/{id}/ack                 {"note": "..."} (JSON or a form)
+//	POST /api/v1/events/{id}/resolve             {"note": "..."}
 //	GET  /api/v1/events/{id}/ack                 a small HTML page to acknowledge (the link in messages)
 //	GET  /api/v1/events/deadletters              failed deliveries: ?after=&limit=
 //	POST /api/v1/events/deadletters/{seq}/retry  put one back into the outbox

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 )
 
@@ -51,7 +52,8 @@ func listIDs(t *testing.T, h http.Handler, query string) (ids []string, next str
 func TestREST(t *testing.T) {
 	clock := newClock(local("2026-06-01 07:00"))
 	s := openLedger(t)
-	h := New(s, s, clock.Now, berlin)
+	who := &auth.Identity{Name: "carol", Role: auth.ShiftLeader, Via: "session"}
+	h := signedIn(New(s, s, clock.Now, berlin), who)
 	t0 := clock.Now()
 	var evs []anomaly.Event
 	for i := range 7 {
@@ -133,14 +135,17 @@ func TestREST(t *testing.T) {
 	if r := doJSON(t, h, "GET", "/api/v1/events/"+id, "", http.StatusOK); r["id"] != id || r["status"] != "opened" {
 		t.Fatalf("get: %v", r)
 	}
-	if r := doJSON(t, h, "POST", "/api/v1/events/"+id+"/ack", `{"by":"carol","note":"looking"}`, http.StatusOK); r["status"] != "acknowledged" || r["revision"] != 2.0 || r["acknowledged_by"] != "carol" {
+	if r := doJSON(t, h, "POST", "/api/v1/events/"+id+"/ack", `{"note":"looking"}`, http.StatusOK); r["status"] != "acknowledged" || r["revision"] != 2.0 || r["acknowledged_by"] != "carol" {
 		t.Fatalf("ack: %v", r)
 	}
 	doJSON(t, h, "POST", "/api/v1/events/"+id+"/ack", `{"by":"carol"}`, http.StatusConflict)
-	if r := doJSON(t, h, "POST", "/api/v1/events/"+id+"/resolve", `{"by":"dave","note":"fixed"}`, http.StatusOK); r["status"] != "resolved" || r["resolved_by"] != "dave" || r["revision"] != 3.0 {
+	who.Name = "dave"
+	// A name in the body is not who acts.
+	doJSON(t, h, "POST", "/api/v1/events/"+id+"/resolve", `{"by":"mallory"}`, http.StatusBadRequest)
+	if r := doJSON(t, h, "POST", "/api/v1/events/"+id+"/resolve", `{"note":"fixed"}`, http.StatusOK); r["status"] != "resolved" || r["resolved_by"] != "dave" || r["revision"] != 3.0 {
 		t.Fatalf("resolve: %v", r)
 	}
-	if r := doJSON(t, h, "POST", "/api/v1/events/"+id+"/resolve", `{"by":"dave"}`, http.StatusConflict); !strings.Contains(r["error"].(string), "already resolved by dave") {
+	if r := doJSON(t, h, "POST", "/api/v1/events/"+id+"/resolve", ``, http.StatusConflict); !strings.Contains(r["error"].(string), "already resolved by dave") {
 		t.Fatalf("second resolve: %v", r)
 	}
 }
@@ -148,7 +153,8 @@ func TestREST(t *testing.T) {
 func TestRESTBadRequests(t *testing.T) {
 	clock := runningFrom(local("2026-06-01 07:00"))
 	s := openLedger(t)
-	h := New(s, s, clock, berlin)
+	who := &auth.Identity{Name: "Alice A.", Role: auth.ShiftLeader, Via: "session"}
+	h := signedIn(New(s, s, clock, berlin), who)
 	now := clock()
 	dt := downtime("M01", now)
 	if _, err := s.Apply([]anomaly.Event{dt}, now); err != nil {
@@ -167,15 +173,12 @@ func TestRESTBadRequests(t *testing.T) {
 		{"GET", "/api/v1/events?cursor=%25%25", "", 400, "bad cursor"},
 		{"GET", "/api/v1/events?lin=L1", "", 400, `unknown parameter "lin"`},
 		{"GET", "/api/v1/events/nope", "", 404, "no such event"},
-		{"POST", "/api/v1/events/nope/ack", `{"by":"a"}`, 404, "no such event"},
-		{"POST", "/api/v1/events/" + dt.ID + "/ack", ``, 400, `"by"`},
-		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{}`, 400, `"by" is required`},
-		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"by":"   "}`, 400, `"by" is required`},
-		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"by":"a","who":"b"}`, 400, `unknown field "who"`},
-		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"by":"a"} {"by":"b"}`, 400, "trailing data"},
-		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"by":1}`, 400, "want a JSON object"},
-		{"POST", "/api/v1/events/" + dt.ID + "/resolve", `{"by":"` + strings.Repeat("x", 200) + `"}`, 400, "at most 128 bytes"},
-		{"POST", "/api/v1/events/" + dt.ID + "/resolve", `{"by":"a\u0007b"}`, 400, "printable"},
+		{"POST", "/api/v1/events/nope/ack", `{}`, 404, "no such event"},
+		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"by":"bob"}`, 400, `"by" is who sent the request ("Alice A.")`},
+		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"note":"a","who":"b"}`, 400, `unknown field "who"`},
+		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"note":"a"} {"note":"b"}`, 400, "trailing data"},
+		{"POST", "/api/v1/events/" + dt.ID + "/ack", `{"note":1}`, 400, "want a JSON object"},
+		{"POST", "/api/v1/events/" + dt.ID + "/resolve", `{"note":"` + strings.Repeat("x", 5000) + `"}`, 400, "at most 4096 bytes"},
 		{"GET", "/api/v1/events/deadletters?after=-1", "", 400, "after must be a sequence number"},
 		{"POST", "/api/v1/events/deadletters/x/retry", "", 400, "not a sequence number"},
 	} {
@@ -184,17 +187,26 @@ func TestRESTBadRequests(t *testing.T) {
 			t.Errorf("%s %s %s: error %q lacks %q", tc.method, tc.target, tc.body, msg, tc.msg)
 		}
 	}
+	// Without an identity nothing is acknowledged.
+	who.Name = ""
+	doJSON(t, h, "POST", "/api/v1/events/"+dt.ID+"/ack", `{}`, http.StatusUnauthorized)
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/events/"+dt.ID+"/ack", nil))
+	if w.Code != 200 || strings.Contains(w.Body.String(), "<form") {
+		t.Fatalf("ack page without a shift leader: %d %s", w.Code, w.Body)
+	}
+	who.Name = "Alice A."
 	// Nothing above changed the record.
 	if r, _ := s.Get(dt.ID); r.Revision != 1 || r.Status != anomaly.Opened {
 		t.Fatalf("record changed: %+v", r)
 	}
 	// The ack page: GET shows a form and changes nothing; the form posts.
-	w := httptest.NewRecorder()
+	w = httptest.NewRecorder()
 	h.ServeHTTP(w, httptest.NewRequest("GET", "/api/v1/events/"+dt.ID+"/ack", nil))
-	if w.Code != 200 || !strings.Contains(w.Body.String(), `<form method="post">`) || !strings.Contains(w.Body.String(), "L1/M01") {
+	if w.Code != 200 || !strings.Contains(w.Body.String(), `<form method="post">`) || !strings.Contains(w.Body.String(), "Acknowledge as <b>Alice A.</b>") || !strings.Contains(w.Body.String(), "L1/M01") {
 		t.Fatalf("ack page: %d %s", w.Code, w.Body)
 	}
-	req := httptest.NewRequest("POST", "/api/v1/events/"+dt.ID+"/ack", strings.NewReader("by=Alice+A.&note=coming"))
+	req := httptest.NewRequest("POST", "/api/v1/events/"+dt.ID+"/ack", strings.NewReader("note=coming"))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	w = httptest.NewRecorder()
 	h.ServeHTTP(w, req)
@@ -212,14 +224,14 @@ func FuzzDecodeAction(f *testing.F) {
 		f.Add("application/x-www-form-urlencoded", []byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
-		a, err := DecodeAction(ct, bytes.NewReader(body))
+		a, err := DecodeAction(ct, bytes.NewReader(body), "alice")
 		if err != nil {
 			if !errors.Is(err, ledger.ErrInvalid) {
 				t.Fatalf("error not ErrInvalid: %v", err)
 			}
 			return
 		}
-		if a.By == "" || a.By != strings.TrimSpace(a.By) || len(a.By) > ledger.MaxBy || len(a.Note) > ledger.MaxNote ||
+		if a.By != "alice" || a.By != strings.TrimSpace(a.By) || len(a.By) > ledger.MaxBy || len(a.Note) > ledger.MaxNote ||
 			!utf8.ValidString(a.By) || !utf8.ValidString(a.Note) || strings.ContainsFunc(a.By, isControl) {
 			t.Fatalf("accepted a bad action %+v from %q", a, body)
 		}

@@ -167,7 +167,7 @@ func (h *hub) single(context.Context) (func(context.Context) error, http.Handler
 func consumeConfig(cfg *config.Config) consume.Config {
 	return consume.Config{
 		Stream: cfg.NATS.Stream, SubjectPrefix: cfg.NATS.SubjectPrefix, Consumer: cfg.NATS.Consumer,
-		DuplicateWindow: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Batch: cfg.NATS.Batch,
+		DuplicateWindow: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, MaxBytes: int64(cfg.NATS.MaxBytes), Batch: cfg.NATS.Batch,
 		Partitions: cfg.Partitions.Count,
 	}
 }

@@ -72,6 +72,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	mux.Handle("/", api)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.ev.Run(gctx) })
+	g.Go(func() error { return h.retainEvents(gctx) })
 	g.Go(func() error { return run(gctx) })
 	serveHTTP(gctx, g, cfg.HTTP, mux, log)
 	return g.Wait()
@@ -82,6 +83,8 @@ func (h *hub) metrics() http.Handler {
 	return metrics.Handler(metrics.Sources{
 		Consume: h.stats, Engine: h.engineStats, Influx: h.w.Stats(), NATS: h.nc,
 		Deliveries: h.ev.Counts(), Outbox: h.ev.Pending,
+		StateBytes: func() int64 { return stateBytes(h.cfg) }, EventBytes: func() int64 { return fileBytes(eventsPath(h.cfg)) },
+		Stream: (&streamUse{js: h.js, stream: h.cfg.NATS.Stream}).get,
 	})
 }
 

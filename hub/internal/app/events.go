@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,7 +28,10 @@ const liveTick = 200 * time.Millisecond
 
 // openEvents opens the hub's event store (data_dir/events.db).
 func openEvents(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*events.Store, error) {
-	ev, err := events.Open(filepath.Join(cfg.DataDir, "events.db"), events.OptionsFrom(cfg, js, log.With("part", "events")))
+	if err := compactFile(eventsPath(cfg), log); err != nil {
+		return nil, err
+	}
+	ev, err := events.Open(eventsPath(cfg), events.OptionsFrom(cfg, js, log.With("part", "events")))
 	if err != nil {
 		return nil, fmt.Errorf("event store: %w", err)
 	}

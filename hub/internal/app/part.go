@@ -190,7 +190,9 @@ func (pt *part) run(ctx context.Context, consumer func(context.Context) error, e
 		inner.Go(func() error { return stopped(ictx, "consumer", consumer(ictx)) })
 		inner.Go(func() error { return pt.runner.Run(ictx, liveTick) })
 		inner.Go(func() error { return pt.rc.Run(ictx) })
-		inner.Go(func() error { return pt.retain(ictx) })
+		if pt.retain != nil {
+			inner.Go(func() error { return pt.retain(ictx) })
+		}
 		for _, f := range extra {
 			inner.Go(func() error { return f(ictx) })
 		}

@@ -27,9 +27,9 @@ func (e *Engine) Floor() int64 {
 	return e.floor
 }
 
-// Trim trims every timeline at before (state.Timeline.Trim) and forgets
-// the unregistered equipment whose timeline said nothing; it returns how
-// many timelines changed. Set the floor first.
+// Trim trims every timeline at before (state.Timeline.Trim); it returns how
+// many timelines changed. Set the floor first. Equipment is never
+// forgotten: a timeline keeps its state at the cut.
 func (e *Engine) Trim(before int64) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -75,6 +75,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.ev.Run(gctx) })
+	g.Go(func() error { return h.retainEvents(gctx) })
 	g.Go(func() error { return run(gctx) })
 	serveHTTP(gctx, g, cfg.HTTP, guarded, log)
 	return g.Wait()
@@ -85,6 +86,8 @@ func (h *hub) metrics() http.Handler {
 	return metrics.Handler(metrics.Sources{
 		Consume: h.stats, Engine: h.engineStats, Influx: h.w.Stats(), NATS: h.nc,
 		Deliveries: h.ev.Counts(), Outbox: h.ev.Pending,
+		StateBytes: func() int64 { return stateBytes(h.cfg) }, EventBytes: func() int64 { return fileBytes(eventsPath(h.cfg)) },
+		Stream: (&streamUse{js: h.js, stream: h.cfg.NATS.Stream}).get,
 	})
 }
 
@@ -170,7 +173,7 @@ func (h *hub) single(context.Context) (func(context.Context) error, http.Handler
 func consumeConfig(cfg *config.Config) consume.Config {
 	return consume.Config{
 		Stream: cfg.NATS.Stream, SubjectPrefix: cfg.NATS.SubjectPrefix, Consumer: cfg.NATS.Consumer,
-		DuplicateWindow: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, Batch: cfg.NATS.Batch,
+		DuplicateWindow: cfg.NATS.DuplicateWindow, MaxAge: cfg.NATS.MaxAge, MaxBytes: int64(cfg.NATS.MaxBytes), Batch: cfg.NATS.Batch,
 		Partitions: cfg.Partitions.Count,
 	}
 }

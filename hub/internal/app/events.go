@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -30,13 +29,16 @@ const liveTick = 200 * time.Millisecond
 
 // openEvents opens the hub's event store (data_dir/events.db).
 func openEvents(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*events.Store, error) {
+	if err := compactFile(eventsPath(cfg), log); err != nil {
+		return nil, err
+	}
 	opts := events.OptionsFrom(cfg, js, log.With("part", "events"))
 	secret, err := auth.LoadSecret(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("hub secret: %w", err)
 	}
 	opts.SignLink = auth.NewLinks(secret, cfg.HTTP.AckLinkTTL).Sign
-	ev, err := events.Open(filepath.Join(cfg.DataDir, "events.db"), opts)
+	ev, err := events.Open(eventsPath(cfg), opts)
 	if err != nil {
 		return nil, fmt.Errorf("event store: %w", err)
 	}

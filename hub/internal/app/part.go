@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -50,12 +51,19 @@ type part struct {
 	// stale are the ranges of batches whose commit failed, while the engine
 	// may hold their effect: until resync reloaded them from the store.
 	stale engine.Dirty
+	// commit is held while a batch is applied and committed, and while
+	// retention trims (retention.go).
+	commit sync.Mutex
+	retain func(context.Context) error
 }
 
 // openPart opens the partition's store and builds its parts over it. The
 // partition's open events must be in the event store by then (the runner
 // resumes them).
 func (h *hub) openPart(spec partSpec, log *slog.Logger) (*part, error) {
+	if err := compactFile(spec.path, log); err != nil {
+		return nil, err
+	}
 	st, err := store.Open(spec.path)
 	if err != nil {
 		return nil, err
@@ -84,6 +92,12 @@ func (pt *part) build(h *hub) error {
 	opts := h.cfg.EngineOptions()
 	opts.Registry = registryOf(opts.Registry, pt.n, pt.p)
 	pt.eng = engine.New(opts, saved)
+	floor, err := pt.st.Floor()
+	if err != nil {
+		return err
+	}
+	pt.eng.SetFloor(floor)
+	pt.retain = func(ctx context.Context) error { return pt.retainState(ctx, h.cfg) }
 	var w writer = h.w
 	if pt.lease != nil {
 		w = leaseWriter{w: h.w, lease: pt.lease}
@@ -111,6 +125,8 @@ func (pt *part) handle(_ context.Context, sigs []signal.Signal) error {
 	if pt.lease != nil && !pt.lease.Valid() {
 		return errNotHeld
 	}
+	pt.commit.Lock()
+	defer pt.commit.Unlock()
 	if err := pt.resync(); err != nil {
 		return err
 	}
@@ -174,6 +190,9 @@ func (pt *part) run(ctx context.Context, consumer func(context.Context) error, e
 		inner.Go(func() error { return stopped(ictx, "consumer", consumer(ictx)) })
 		inner.Go(func() error { return pt.runner.Run(ictx, liveTick) })
 		inner.Go(func() error { return pt.rc.Run(ictx) })
+		if pt.retain != nil {
+			inner.Go(func() error { return pt.retain(ictx) })
+		}
 		for _, f := range extra {
 			inner.Go(func() error { return f(ictx) })
 		}

@@ -62,6 +62,8 @@ type Config struct {
 
 	// Partitions spread the work over several hubs (count 1: one hub does all).
 	Partitions Partitions `yaml:"partitions"`
+	// Retention bounds how long the state and event stores keep their data.
+	Retention Retention `yaml:"retention"`
 
 	stateCodes    map[string]state.State
 	plantCalendar *calendar.Calendar
@@ -89,6 +91,9 @@ type NATS struct {
 	// MaxAge is how long signals are kept in the stream (at least the
 	// duplicate window).
 	MaxAge time.Duration `yaml:"max_age"`
+	// MaxBytes bounds the stream's size (0: no bound). When it is full the
+	// stream discards its oldest signals, consumed or not (docs/delivery.md).
+	MaxBytes Size `yaml:"max_bytes"`
 	// Batch is the number of signals fetched at a time (1 to 10000).
 	Batch int `yaml:"batch"`
 	// User name to connect to an external server with.
@@ -205,6 +210,7 @@ func (c *Config) SetToDefault() {
 			Consumer:        "hub",
 			DuplicateWindow: 2 * time.Minute,
 			MaxAge:          45 * 24 * time.Hour,
+			MaxBytes:        10 << 30,
 			Batch:           1000,
 		},
 		Influx: Influx{
@@ -220,6 +226,7 @@ func (c *Config) SetToDefault() {
 			Tiers:     TierCuts{High: 120 * time.Hour, Medium: 60 * time.Hour, Low: 20 * time.Hour},
 			Attrition: Attrition{Months: 3, Drop: 0.3, History: 6}},
 		Partitions: Partitions{Count: 1, LeaseTTL: 10 * time.Second, SnapshotInterval: 30 * time.Second},
+		Retention:  Retention{State: 400 * 24 * time.Hour, Events: 400 * 24 * time.Hour, DeadLetters: 30 * 24 * time.Hour},
 	}
 }
 
@@ -247,6 +254,7 @@ func (c *Config) Validate() error {
 	c.Operators.validate(add)
 	c.Partitions.validate(add)
 	c.validateRegistry(add)
+	c.validateRetention(add)
 	return errors.Join(errs...)
 }
 
@@ -291,6 +299,9 @@ func (n NATS) validate(add func(string, string, ...any)) {
 	}
 	if n.MaxAge < n.DuplicateWindow {
 		add("nats.max_age", "must be at least the duplicate window")
+	}
+	if n.MaxBytes != 0 && n.MaxBytes < 1<<20 {
+		add("nats.max_bytes", "must be 0 (no bound) or at least 1MiB (got %s)", n.MaxBytes)
 	}
 	if n.Batch < 1 || n.Batch > 10000 {
 		add("nats.batch", "must be between 1 and 10000 (got %d)", n.Batch)

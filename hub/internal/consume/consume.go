@@ -30,7 +30,10 @@ type Config struct {
 	Consumer        string
 	DuplicateWindow time.Duration
 	MaxAge          time.Duration
-	Batch           int
+	// MaxBytes bounds the stream's size (0: no bound); when full, it
+	// discards its oldest messages (DiscardOld).
+	MaxBytes int64
+	Batch    int
 	// Partitions > 1 partitions the stream by site: its subject transform
 	// stores prefix.<site>.<rest> as prefix.<partition>.<site>.<rest>.
 	Partitions int
@@ -65,7 +68,12 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg Config) (jets
 		Storage:     jetstream.FileStorage,
 		Retention:   jetstream.LimitsPolicy,
 		MaxAge:      cfg.MaxAge,
+		MaxBytes:    -1,
+		Discard:     jetstream.DiscardOld,
 		Duplicates:  cfg.DuplicateWindow,
+	}
+	if cfg.MaxBytes > 0 {
+		sc.MaxBytes = cfg.MaxBytes
 	}
 	if cfg.Partitions > 1 {
 		src, dest := partition.Transform(cfg.SubjectPrefix, cfg.Partitions)

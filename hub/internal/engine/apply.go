@@ -125,12 +125,23 @@ func (e *Engine) timeline(k signal.Key) *state.Timeline {
 func (e *Engine) apply(tl *state.Timeline, c *state.Change, s signal.Signal) (lo, hi int64, ok bool) {
 	if s.Gap != nil {
 		g := state.Interval{Start: s.Gap.From.UnixNano(), End: s.Gap.To.UnixNano()}
+		if e.belowFloor(g.End - 1) {
+			e.stats.TooLate++
+			return 0, 0, false
+		}
+		if e.belowFloor(g.Start) {
+			g.Start = e.floor // restated from the floor on only (retain.go)
+		}
 		if tl.AddGap(g) {
 			c.Gaps = append(c.Gaps, g)
 		}
 		return g.Start, g.End, true
 	}
 	t := s.Time.UnixNano()
+	if e.belowFloor(t) {
+		e.stats.TooLate++
+		return 0, 0, false
+	}
 	_, oldHorizon, seen := tl.Span()
 	if !seen {
 		oldHorizon = t

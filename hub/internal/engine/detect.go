@@ -19,6 +19,7 @@ type SettingsFunc func(eq activity.Equipment) anomaly.Settings
 func (e *Engine) Detect(dirty Dirty, now time.Time, live func(signal.Key) bool, settings SettingsFunc) []anomaly.Event {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	dirty = e.retained(dirty)
 	keys := make([]signal.Key, 0, len(dirty))
 	for k := range dirty {
 		keys = append(keys, k)

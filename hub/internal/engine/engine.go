@@ -71,6 +71,7 @@ type Engine struct {
 	lines     map[lineKey][]signal.Key // equipment per site/line (registered first, then reporting)
 	stats     Stats
 	opMonths  map[opMonthKey]map[string]float64 // operator run seconds per site/line/month, cached
+	floor     int64                             // nothing older is restated (retain.go)
 }
 
 // lineKey names a line of a site.
@@ -166,6 +167,7 @@ type StateStep struct {
 func (e *Engine) Figures(dirty Dirty) Result {
 	e.mu.Lock() // the operator month cache is written
 	defer e.mu.Unlock()
+	dirty = e.retained(dirty)
 	if len(dirty) == 0 {
 		return Result{}
 	}
@@ -368,6 +370,9 @@ func (e *Engine) Span() (first, horizon time.Time, ok bool) {
 			hi = h
 		}
 		ok = true
+	}
+	if e.floor != 0 && ok {
+		lo = min(max(lo, e.floor), hi)
 	}
 	return time.Unix(0, lo), time.Unix(0, hi), ok
 }

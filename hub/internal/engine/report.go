@@ -15,6 +15,9 @@ import (
 func (e *Engine) Periods(from, to time.Time) []activity.Period {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
+	if f := e.floorTime(); from.Before(f) {
+		from = f // older periods are not restated (retain.go)
+	}
 	if !to.After(from) {
 		return nil
 	}

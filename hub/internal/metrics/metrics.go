@@ -1,7 +1,8 @@
 // Package metrics serves the hub's Prometheus metrics with the standard
 // client library: the consumer's counters, what the engines set aside,
 // InfluxDB writes, the NATS connection, event deliveries and the outbox
-// depth per destination, and the Go runtime and process collectors.
+// depth per destination, disk use (store files, the signals stream), and
+// the Go runtime and process collectors.
 //
 // Metric names are a contract (dashboards and alerts use them): a name is
 // never renamed or retyped, only added. Every value is read from its owner
@@ -41,6 +42,12 @@ type Sources struct {
 	Deliveries map[string]*delivery.Counts
 	// Outbox counts the items waiting per destination.
 	Outbox func() (map[string]int, error)
+	// StateBytes and EventBytes are the sizes of the state and event store
+	// files.
+	StateBytes, EventBytes func() int64
+	// Stream is the signals stream's size (ok false: not known); cached by
+	// its owner, not a JetStream request per scrape.
+	Stream func() (bytes, msgs uint64, ok bool)
 }
 
 // Collector is the hub's collector.
@@ -58,7 +65,7 @@ var (
 	batchFailures = desc("floorpulse_hub_batch_failures_total", "Batches whose effects could not be made durable (redelivered).")
 	batches       = desc("floorpulse_hub_batches_total", "Batches consumed and acknowledged.")
 	unmapped      = desc("floorpulse_hub_state_unmapped_total", "State signal values with no mapping (taken as unknown).")
-	tooLate       = desc("floorpulse_hub_signals_too_late_total", "Signals set aside as later than state.max_lateness.")
+	tooLate       = desc("floorpulse_hub_signals_too_late_total", "Signals set aside as later than state.max_lateness or older than the restatement horizon (retention.state).")
 	tooLarge      = desc("floorpulse_hub_signals_too_large_total", "Signals set aside because their text value is longer than 4 KiB.")
 	influxWrites  = desc("floorpulse_hub_influx_writes_total", "InfluxDB write requests that succeeded.")
 	influxFails   = desc("floorpulse_hub_influx_write_failures_total", "InfluxDB write requests that failed (their figures are written again later).")
@@ -69,6 +76,10 @@ var (
 	delivFails    = desc("floorpulse_hub_event_delivery_failures_total", "Failed event delivery attempts, per destination (retried, or dead-lettered).", "destination")
 	deadLetters   = desc("floorpulse_hub_event_dead_letters_total", "Event deliveries moved to the dead letters, per destination.", "destination")
 	outboxItems   = desc("floorpulse_hub_event_outbox_items", "Event deliveries waiting in the outbox, per destination.", "destination")
+	stateBytes    = desc("floorpulse_hub_state_store_bytes", "Size of the state store files (state.db, or the partitions' stores) in bytes.")
+	eventBytes    = desc("floorpulse_hub_event_store_bytes", "Size of the event store file (events.db) in bytes.")
+	streamBytes   = desc("floorpulse_hub_stream_bytes", "Bytes held by the signals stream (read from JetStream at most every 5 s).")
+	streamMsgs    = desc("floorpulse_hub_stream_messages", "Messages held by the signals stream (read from JetStream at most every 5 s).")
 )
 
 // Describe implements prometheus.Collector.
@@ -112,6 +123,18 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(delivered, n.Delivered.Load(), dest)
 		counter(delivFails, n.Failed.Load(), dest)
 		counter(deadLetters, n.Dead.Load(), dest)
+	}
+	if s.StateBytes != nil {
+		gauge(stateBytes, float64(s.StateBytes()))
+	}
+	if s.EventBytes != nil {
+		gauge(eventBytes, float64(s.EventBytes()))
+	}
+	if s.Stream != nil {
+		if b, n, ok := s.Stream(); ok {
+			gauge(streamBytes, float64(b))
+			gauge(streamMsgs, float64(n))
+		}
 	}
 	if s.Outbox != nil {
 		if pending, err := s.Outbox(); err == nil {

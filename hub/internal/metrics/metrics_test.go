@@ -56,6 +56,9 @@ func TestHandlerExposesEverySource(t *testing.T) {
 		NATS:       fakeNATS{up: true, reconnects: 6},
 		Deliveries: map[string]*delivery.Counts{"cmms": wh, delivery.StreamDest: {}},
 		Outbox:     func() (map[string]int, error) { return map[string]int{"cmms": 12}, nil },
+		StateBytes: func() int64 { return 1 << 20 },
+		EventBytes: func() int64 { return 32768 },
+		Stream:     func() (uint64, uint64, bool) { return 5000, 17, true },
 	}
 	out := scrape(t, src)
 	for _, want := range []string{
@@ -73,6 +76,10 @@ func TestHandlerExposesEverySource(t *testing.T) {
 		`floorpulse_hub_event_dead_letters_total{destination="cmms"} 1`,
 		`floorpulse_hub_event_outbox_items{destination="cmms"} 12`,
 		`floorpulse_hub_event_outbox_items{destination="` + delivery.StreamDest + `"} 0`,
+		"floorpulse_hub_state_store_bytes 1.048576e+06",
+		"floorpulse_hub_event_store_bytes 32768",
+		"floorpulse_hub_stream_bytes 5000",
+		"floorpulse_hub_stream_messages 17",
 		"go_goroutines ",
 		"process_",
 	} {
@@ -91,13 +98,15 @@ func TestHandlerExposesEverySource(t *testing.T) {
 	}
 }
 
-// A failing outbox count leaves its gauge out instead of failing the scrape.
+// A failing outbox count, or a stream size not known, leaves its gauge out
+// instead of failing the scrape.
 func TestHandlerOutboxError(t *testing.T) {
 	out := scrape(t, Sources{
 		Deliveries: map[string]*delivery.Counts{"cmms": {}},
 		Outbox:     func() (map[string]int, error) { return nil, errors.New("closed") },
+		Stream:     func() (uint64, uint64, bool) { return 0, 0, false },
 	})
-	if strings.Contains(out, "floorpulse_hub_event_outbox_items") || !strings.Contains(out, `floorpulse_hub_event_deliveries_total{destination="cmms"} 0`) {
+	if strings.Contains(out, "floorpulse_hub_event_outbox_items") || strings.Contains(out, "floorpulse_hub_stream_bytes") || !strings.Contains(out, `floorpulse_hub_event_deliveries_total{destination="cmms"} 0`) {
 		t.Errorf("unexpected metrics:\n%s", out)
 	}
 }

@@ -13,7 +13,8 @@
 // events (time, kind byte, id; bbolt bounds a key to 32 KiB, so the engine
 // sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
-// (2 x int64).
+// (2 x int64). Bucket "retention" holds the floor below which nothing is
+// restated (trim.go): Trim drops what the timelines no longer need.
 package store
 
 import (
@@ -124,60 +125,8 @@ func (s *Store) Save(changes []state.Change, dirty map[signal.Key]state.Range) e
 			if err != nil {
 				return err
 			}
-			if err := b.Put(keySpan, pair(c.First, c.Horizon)); err != nil {
+			if err := putChange(b, c); err != nil {
 				return err
-			}
-			for _, p := range c.Run {
-				if err := b.Put(timeKey('r', p.T), []byte{byte(p.V)}); err != nil {
-					return err
-				}
-			}
-			for _, p := range c.Alarm {
-				if err := b.Put(timeKey('a', p.T), []byte{byte(p.V)}); err != nil {
-					return err
-				}
-			}
-			for _, p := range c.Count {
-				v := make([]byte, 8)
-				binary.BigEndian.PutUint64(v, math.Float64bits(p.V))
-				if err := b.Put(timeKey('c', p.T), v); err != nil {
-					return err
-				}
-			}
-			for _, p := range c.State {
-				if err := b.Put(timeKey('t', p.T), []byte{byte(p.S)}); err != nil {
-					return err
-				}
-			}
-			for _, e := range c.Ops {
-				if err := b.Put(timeKey('o', e.T, append([]byte{e.Kind}, e.Op...)...), nil); err != nil {
-					return err
-				}
-			}
-			for _, g := range c.Gaps {
-				if err := b.Put(append([]byte{'g'}, pair(g.Start, g.End)...), nil); err != nil {
-					return err
-				}
-			}
-			if c.SilencesChanged {
-				// Collect first: deleting while iterating can skip keys.
-				var old [][]byte
-				cur := b.Cursor()
-				for k, _ := cur.Seek([]byte{'l'}); k != nil && k[0] == 'l'; k, _ = cur.Next() {
-					old = append(old, append([]byte(nil), k...))
-				}
-				for _, k := range old {
-					if err := b.Delete(k); err != nil {
-						return err
-					}
-				}
-				for _, si := range c.Silences {
-					v := make([]byte, 8)
-					putTime(v, si.End)
-					if err := b.Put(timeKey('l', si.Start), v); err != nil {
-						return err
-					}
-				}
 			}
 		}
 		db := tx.Bucket(bucketDirty)
@@ -332,4 +281,64 @@ func (s *Store) Written(done map[signal.Key]state.Range) error {
 		}
 		return nil
 	})
+}
+
+// putChange writes a change's records into the equipment's bucket b.
+func putChange(b *bolt.Bucket, c state.Change) error {
+	if err := b.Put(keySpan, pair(c.First, c.Horizon)); err != nil {
+		return err
+	}
+	for _, p := range c.Run {
+		if err := b.Put(timeKey('r', p.T), []byte{byte(p.V)}); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.Alarm {
+		if err := b.Put(timeKey('a', p.T), []byte{byte(p.V)}); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.Count {
+		v := make([]byte, 8)
+		binary.BigEndian.PutUint64(v, math.Float64bits(p.V))
+		if err := b.Put(timeKey('c', p.T), v); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.State {
+		if err := b.Put(timeKey('t', p.T), []byte{byte(p.S)}); err != nil {
+			return err
+		}
+	}
+	for _, e := range c.Ops {
+		if err := b.Put(timeKey('o', e.T, append([]byte{e.Kind}, e.Op...)...), nil); err != nil {
+			return err
+		}
+	}
+	for _, g := range c.Gaps {
+		if err := b.Put(append([]byte{'g'}, pair(g.Start, g.End)...), nil); err != nil {
+			return err
+		}
+	}
+	if c.SilencesChanged {
+		// Collect first: deleting while iterating can skip keys.
+		var old [][]byte
+		cur := b.Cursor()
+		for k, _ := cur.Seek([]byte{'l'}); k != nil && k[0] == 'l'; k, _ = cur.Next() {
+			old = append(old, append([]byte(nil), k...))
+		}
+		for _, k := range old {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		for _, si := range c.Silences {
+			v := make([]byte, 8)
+			putTime(v, si.End)
+			if err := b.Put(timeKey('l', si.Start), v); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }

@@ -10,7 +10,9 @@
 // neither forgets a delivery nor alerts twice. An outbox item leaves the
 // outbox only when it was delivered (Delivered) or given up (Failed, dead).
 // Applying the same detections again changes nothing and owes nothing. A
-// finished alert (done or skipped) is never stepped again.
+// finished alert (done or skipped) is never stepped again. Retention
+// (Prune) deletes old resolved records and old dead letters, never the
+// outbox.
 //
 // Layout of the bbolt file: "records" id -> Record JSON; "changes" change
 // sequence -> id (the order of List: the latest change of each record) and

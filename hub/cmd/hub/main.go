@@ -5,6 +5,7 @@
 //	hub check -config configs/hub.yaml
 //	hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]
 //	hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]
+//	hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]
 package main
 
 import (
@@ -30,6 +31,8 @@ func main() {
 		os.Exit(recomputeMain(args, os.Stdout, os.Stderr))
 	case "report":
 		os.Exit(reportMain(args, os.Stdout, os.Stderr))
+	case "agent":
+		os.Exit(agentMain(args, os.Stdout, os.Stderr))
 	}
 	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
 	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
@@ -69,6 +72,7 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE [-log-level LEVEL]\n"+
 		"       hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]\n"+
-		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]")
+		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]\n"+
+		"       hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]")
 	os.Exit(2)
 }

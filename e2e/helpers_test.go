@@ -69,9 +69,17 @@ func addAgent(t *testing.T, bin, hubCfg, dir, id string) {
 
 func agentSeed(dir, id string) string { return filepath.Join(dir, "agent-"+id+".nk") }
 
-// hubSeed is the hub's own nkey seed (created at its first start), for a
-// test client that stands in for the hub's operator.
-func hubSeed(dir string) string { return filepath.Join(dir, "hub", "hub.nk") }
+// addReader gives a maintenance system its NATS identity on the hub, with
+// `hub agent add -read-events`, and returns its seed file.
+func addReader(t *testing.T, bin, hubCfg, dir, name string) string {
+	t.Helper()
+	seed := filepath.Join(dir, name+".nk")
+	out, err := exec.Command(bin+"/hub", "agent", "add", name, "-read-events", "-seed", seed, "-config", hubCfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hub agent add: %v\n%s", err, out)
+	}
+	return seed
+}
 
 // agentConfig is an agent configuration reading the simulator's MQTT topics
 // (and, when nodes is not empty, OPC UA nodes of the server at opcPort),

@@ -14,7 +14,7 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-const agentUsage = `usage: hub agent add NAME -site SITE [-site SITE ...] [-seed FILE] [-config FILE]
+const agentUsage = `usage: hub agent add NAME -site SITE [-site SITE ...] [-read-events] [-seed FILE] [-config FILE]
        hub agent list [-config FILE]
        hub agent remove NAME [-config FILE]
 
@@ -22,7 +22,9 @@ Manages the agents' NATS identities: an nkey user per agent that may publish
 the signals of its sites only. add writes the agent's nkey seed to -seed
 (mode 0600; default NAME.nk here), for the agent's nats.nkey, and records its
 public key and sites in the hub's agents file (nats.agents_file, default
-data_dir/agents.yaml). A running hub applies the file within seconds: a
+data_dir/agents.yaml). -read-events makes an identity for a maintenance
+system instead (or as well): it may read the events stream with durable
+consumers of its own. A running hub applies the file within seconds: a
 removed agent is disconnected at once.`
 
 // sites collects repeated -site flags.
@@ -43,9 +45,11 @@ func agentMain(args []string, stdout, stderr io.Writer) int {
 	cfgPath := fs.String("config", "configs/hub.yaml", "hub configuration file")
 	var ss sites
 	var seedPath *string
+	var readEvents *bool
 	if sub == "add" {
 		fs.Var(&ss, "site", "a site the agent publishes for (repeat for several)")
 		seedPath = fs.String("seed", "", "file to write the agent's nkey seed to (default NAME.nk)")
+		readEvents = fs.Bool("read-events", false, "may read the events stream with durable consumers of its own")
 	}
 	// The name may come before or after the flags.
 	var name string
@@ -78,7 +82,7 @@ func agentMain(args []string, stdout, stderr io.Writer) int {
 		if seed == "" {
 			seed = name + ".nk"
 		}
-		err = agentAdd(cfg, name, ss, seed, stdout)
+		err = agentAdd(cfg, name, ss, *readEvents, seed, stdout)
 	case sub == "remove" && name != "":
 		err = agentRemove(cfg, name, stdout)
 	default:
@@ -92,12 +96,12 @@ func agentMain(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func agentAdd(cfg *config.Config, name string, ss []string, seedPath string, out io.Writer) error {
+func agentAdd(cfg *config.Config, name string, ss []string, readEvents bool, seedPath string, out io.Writer) error {
 	if !signal.ValidToken(name) {
 		return fmt.Errorf("invalid name %q: no spaces, dots, '*' or '>'", name)
 	}
-	if len(ss) == 0 {
-		return errors.New("give the agent's sites with -site")
+	if len(ss) == 0 && !readEvents {
+		return errors.New("give the agent's sites with -site (or -read-events)")
 	}
 	for _, s := range ss {
 		if !signal.ValidToken(s) {
@@ -112,7 +116,7 @@ func agentAdd(cfg *config.Config, name string, ss []string, seedPath string, out
 	if _, ok := a.Find(name); ok {
 		return fmt.Errorf("agent %s exists in %s; remove it first", name, path)
 	}
-	ag, seed, err := broker.NewAgent(name, ss)
+	ag, seed, err := broker.NewAgent(name, ss, readEvents)
 	if err != nil {
 		return err
 	}
@@ -127,12 +131,17 @@ func agentAdd(cfg *config.Config, name string, ss []string, seedPath string, out
 	if err != nil {
 		abs = seedPath
 	}
-	fmt.Fprintf(out, "agent %s added to %s: sites %s, public key %s\n", name, path, strings.Join(ss, ", "), ag.NKey)
+	fmt.Fprintf(out, "agent %s added to %s: sites %s, reads events %t, public key %s\n", name, path, strings.Join(ss, ", "), readEvents, ag.NKey)
 	fmt.Fprintf(out, "nkey seed written to %s (mode 0600): copy it to the agent's machine only\n", abs)
-	fmt.Fprintf(out, "agent configuration:\n  agent_id: %s\n  nats:\n    nkey: %s\n", name, abs)
+	if len(ss) > 0 {
+		fmt.Fprintf(out, "agent configuration:\n  agent_id: %s\n  nats:\n    nkey: %s\n", name, abs)
+	}
+	if readEvents {
+		fmt.Fprintf(out, "a reader connects with this nkey and the inbox prefix %s (e.g. nats.CustomInboxPrefix)\n", broker.InboxPrefix(name))
+	}
 	if cfg.NATS.URL != "" {
 		fmt.Fprintf(out, "nats.url is set, so the external server must know this user; its nats-server configuration:\n%s",
-			serverConf(ag, cfg.NATS.SubjectPrefix))
+			serverConf(ag, broker.Streams{SignalPrefix: cfg.NATS.SubjectPrefix, Events: cfg.Events.Stream.Name}))
 	} else if cfg.NATS.Auth == config.AuthNone {
 		fmt.Fprintln(out, "nats.auth is none: the embedded server does not check identities until it is nkey")
 	} else {
@@ -143,8 +152,8 @@ func agentAdd(cfg *config.Config, name string, ss []string, seedPath string, out
 
 // serverConf is an agent's user in nats-server configuration syntax, for an
 // external server's authorization block.
-func serverConf(ag broker.Agent, prefix string) string {
-	p := ag.Permissions(prefix)
+func serverConf(ag broker.Agent, st broker.Streams) string {
+	p := ag.Permissions(st)
 	q := func(ss []string) string { return `["` + strings.Join(ss, `", "`) + `"]` }
 	return fmt.Sprintf("  # agent %s\n  { nkey: %s, permissions: { publish: { allow: %s }, subscribe: { allow: %s } } }\n",
 		ag.Name, ag.NKey, q(p.Publish.Allow), q(p.Subscribe.Allow))
@@ -156,9 +165,9 @@ func agentList(cfg *config.Config, out io.Writer) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSITES\tPUBLIC KEY")
+	fmt.Fprintln(tw, "NAME\tSITES\tREADS EVENTS\tPUBLIC KEY")
 	for _, ag := range a.Agents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", ag.Name, strings.Join(ag.Sites, ","), ag.NKey)
+		fmt.Fprintf(tw, "%s\t%s\t%t\t%s\n", ag.Name, strings.Join(ag.Sites, ","), ag.ReadEvents, ag.NKey)
 	}
 	return tw.Flush()
 }

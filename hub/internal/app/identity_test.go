@@ -11,14 +11,15 @@ import (
 )
 
 // addAgent records an agent identity in the hub's agents file, as `hub
-// agent add` does, and returns the file holding its seed.
+// agent add` does, and returns the file holding its seed. Without sites it
+// is an events reader.
 func addAgent(t testing.TB, cfg *config.Config, name string, sites ...string) string {
 	t.Helper()
 	a, err := broker.LoadAgents(cfg.AgentsPath())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ag, seed, err := broker.NewAgent(name, sites)
+	ag, seed, err := broker.NewAgent(name, sites, len(sites) == 0)
 	if err != nil {
 		t.Fatal(err)
 	}

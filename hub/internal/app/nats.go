@@ -56,7 +56,7 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (*broker.Server, []nats
 	}
 	bo := broker.Options{
 		Listen: cfg.NATS.Listen, StoreDir: storeDir, Auth: cfg.NATS.Auth == config.AuthNKey,
-		AgentsFile: cfg.AgentsPath(), SubjectPrefix: cfg.NATS.SubjectPrefix,
+		AgentsFile: cfg.AgentsPath(), Streams: streams(cfg),
 	}
 	if t := cfg.NATS.TLS; t != nil {
 		bo.TLS = &broker.TLS{CertFile: t.CertFile, KeyFile: t.KeyFile, CAFile: t.CAFile, VerifyClients: t.VerifyClients}
@@ -79,6 +79,11 @@ func startEmbedded(cfg *config.Config, log *slog.Logger) (*broker.Server, []nats
 		return nil, nil, err
 	}
 	return srv, opts, nil
+}
+
+// streams names what the identities' permissions refer to.
+func streams(cfg *config.Config) broker.Streams {
+	return broker.Streams{SignalPrefix: cfg.NATS.SubjectPrefix, Events: cfg.Events.Stream.Name}
 }
 
 func natsOptions(log *slog.Logger) []nats.Option {

@@ -184,6 +184,60 @@ func TestEmbeddedNATSAgentPermissions(t *testing.T) {
 	}
 }
 
+// A maintenance system's identity reads the events stream with a durable
+// consumer of its own, and can neither publish signals, nor read the
+// signals stream, nor delete the events stream.
+func TestEmbeddedNATSEventsReader(t *testing.T) {
+	e, seeds := startHubNATS(t, `{listen: "127.0.0.1:0"}`, map[string][]string{"cmms": nil})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	events := e.cfg.Events.Stream
+	if _, err := e.js.Publish(ctx, events.SubjectPrefix+".unplanned_downtime.plant1.L1.M01", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	errs := make(asyncErrs, 16)
+	nc, err := nats.Connect(e.url, append(agentOptions(t, "cmms", seeds["cmms"]), errs.option())...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cons, err := js.CreateOrUpdateConsumer(ctx, events.Name, jetstream.ConsumerConfig{Durable: "cmms", AckPolicy: jetstream.AckExplicitPolicy})
+	if err != nil {
+		t.Fatal(err)
+	}
+	batch, err := cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := 0
+	for m := range batch.Messages() {
+		if err := m.DoubleAck(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got++
+	}
+	if got != 1 {
+		t.Fatalf("read %d events, want 1", got)
+	}
+
+	s := sig("plant1")
+	if err := nc.Publish(s.Subject(signal.SubjectPrefix), nil); err != nil {
+		t.Fatal(err)
+	}
+	errs.wait(t, s.Subject(signal.SubjectPrefix))
+	if _, err := nc.SubscribeSync(signal.SubjectPrefix + ".>"); err != nil {
+		t.Fatal(err)
+	}
+	errs.wait(t, signal.SubjectPrefix+".>")
+	for _, subject := range []string{"$JS.API.CONSUMER.DURABLE.CREATE." + e.cfg.NATS.Stream + ".mine", "$JS.API.STREAM.DELETE." + events.Name} {
+		if _, err := nc.Request(subject, nil, 500*time.Millisecond); err == nil {
+			t.Fatalf("%s answered", subject)
+		}
+		errs.wait(t, subject)
+	}
+}
+
 // The running hub applies the agents file: an added agent may connect, a
 // removed one is disconnected.
 func TestEmbeddedNATSReloadsAgents(t *testing.T) {

@@ -25,7 +25,18 @@ type Agent struct {
 	// NKey is the public nkey of the agent's user ("U...").
 	NKey string `yaml:"nkey"`
 	// Sites the agent publishes signals for.
-	Sites []string `yaml:"sites"`
+	Sites []string `yaml:"sites,omitempty"`
+	// ReadEvents lets the identity read the events stream with durable
+	// consumers of its own: a maintenance system rather than an agent.
+	ReadEvents bool `yaml:"read_events,omitempty"`
+}
+
+// Streams names what permissions refer to.
+type Streams struct {
+	// SignalPrefix is the first part of the signal subjects.
+	SignalPrefix string
+	// Events is the events stream.
+	Events string
 }
 
 // Agents is the file of agent identities (data_dir/agents.yaml by default),
@@ -54,8 +65,8 @@ func (a *Agents) Validate() error {
 			errs = append(errs, pconfig.Errorf(p+".nkey", "key listed twice"))
 		}
 		keys[ag.NKey] = true
-		if len(ag.Sites) == 0 {
-			errs = append(errs, pconfig.Errorf(p+".sites", "list at least one site"))
+		if len(ag.Sites) == 0 && !ag.ReadEvents {
+			errs = append(errs, pconfig.Errorf(p+".sites", "list at least one site (or set read_events)"))
 		}
 		for j, s := range ag.Sites {
 			if !signal.ValidToken(s) {
@@ -144,7 +155,7 @@ func (a *Agents) Remove(name string) bool {
 
 // NewAgent creates an nkey user for an agent and returns its identity and
 // its seed (to be written to the agent's nkey file).
-func NewAgent(name string, sites []string) (Agent, []byte, error) {
+func NewAgent(name string, sites []string, readEvents bool) (Agent, []byte, error) {
 	kp, err := nkeys.CreateUser()
 	if err != nil {
 		return Agent{}, nil, err
@@ -159,7 +170,7 @@ func NewAgent(name string, sites []string) (Agent, []byte, error) {
 		return Agent{}, nil, err
 	}
 	// Wipe clears the key pair's own seed, which Seed returns.
-	return Agent{Name: name, NKey: pub, Sites: slices.Clone(sites)}, slices.Clone(seed), nil
+	return Agent{Name: name, NKey: pub, Sites: slices.Clone(sites), ReadEvents: readEvents}, slices.Clone(seed), nil
 }
 
 // InboxPrefix is the prefix of an agent's reply subjects (the stream's
@@ -167,14 +178,28 @@ func NewAgent(name string, sites []string) (Agent, []byte, error) {
 // else. The agent sets it as nats.inbox_prefix, by default from its agent_id.
 func InboxPrefix(name string) string { return "_INBOX." + name }
 
-// Permissions are an agent's: publish the signals of its own sites
+// Permissions are an identity's: publish the signals of its own sites
 // (prefix.<site>.<line>.<equipment>) and subscribe to its own reply inbox,
 // nothing else. JetStream answers a publish on the reply subject without the
-// publisher needing any $JS.API permission.
-func (a Agent) Permissions(prefix string) *server.Permissions {
-	pub := make([]string, 0, len(a.Sites))
+// publisher needing any $JS.API permission. With ReadEvents it may also look
+// up the events stream, create and read durable consumers on it and ack
+// their messages; it may not delete or change streams or delete consumers.
+func (a Agent) Permissions(st Streams) *server.Permissions {
+	var pub []string
 	for _, s := range a.Sites {
-		pub = append(pub, prefix+"."+s+".*.*")
+		pub = append(pub, st.SignalPrefix+"."+s+".*.*")
+	}
+	if a.ReadEvents {
+		e := st.Events
+		pub = append(pub,
+			"$JS.API.INFO",
+			"$JS.API.STREAM.INFO."+e,
+			"$JS.API.CONSUMER.CREATE."+e+".>",
+			"$JS.API.CONSUMER.DURABLE.CREATE."+e+".*",
+			"$JS.API.CONSUMER.INFO."+e+".*",
+			"$JS.API.CONSUMER.MSG.NEXT."+e+".*",
+			"$JS.ACK."+e+".>",
+		)
 	}
 	return &server.Permissions{
 		Publish:   &server.SubjectPermission{Allow: pub},

@@ -43,8 +43,8 @@ type Options struct {
 	HubKey string
 	// AgentsFile holds the agents' identities (see Agents).
 	AgentsFile string
-	// SubjectPrefix is the first part of the signal subjects.
-	SubjectPrefix string
+	// Streams name the subjects and streams of the permissions.
+	Streams Streams
 	// TLS, when set, makes clients use TLS (in-process connections excepted).
 	TLS *TLS
 }
@@ -161,7 +161,7 @@ func (s *Server) users(data []byte) ([]*server.NkeyUser, error) {
 		if ag.NKey == s.o.HubKey {
 			return nil, fmt.Errorf("%s: agent %s has the hub's key", s.o.AgentsFile, ag.Name)
 		}
-		users = append(users, &server.NkeyUser{Nkey: ag.NKey, Permissions: ag.Permissions(s.o.SubjectPrefix)})
+		users = append(users, &server.NkeyUser{Nkey: ag.NKey, Permissions: ag.Permissions(s.o.Streams)})
 	}
 	return users, nil
 }

@@ -238,8 +238,8 @@ func TestEmbeddedNATSEventsReader(t *testing.T) {
 	}
 }
 
-// The running hub applies the agents file: an added agent may connect, a
-// removed one is disconnected.
+// The running hub applies the agents file: an added agent may connect,
+// changed sites apply to its open connection, a removed one is disconnected.
 func TestEmbeddedNATSReloadsAgents(t *testing.T) {
 	old := broker.ReloadEvery
 	broker.ReloadEvery = 50 * time.Millisecond
@@ -269,10 +269,28 @@ func TestEmbeddedNATSReloadsAgents(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Its sites change: the open connection may publish for the new one.
 	a, err := broker.LoadAgents(e.cfg.AgentsPath())
 	if err != nil {
 		t.Fatal(err)
 	}
+	a.Agents[0].Sites = []string{"plant2"}
+	if err := a.Save(e.cfg.AgentsPath()); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = signal.Marshal(sig("plant2"))
+	for {
+		short, scancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		_, err := js.Publish(short, sig("plant2").Subject(signal.SubjectPrefix), b)
+		scancel()
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("changed sites do not apply to an open connection")
+		}
+	}
+
 	a.Remove("gw2")
 	if err := a.Save(e.cfg.AgentsPath()); err != nil {
 		t.Fatal(err)

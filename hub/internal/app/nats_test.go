@@ -312,6 +312,9 @@ func TestEmbeddedNATSReloadsAgents(t *testing.T) {
 // publishes; a certificate of another CA, no certificate, plain TCP and a
 // client that does not trust the server's certificate are refused.
 func TestEmbeddedNATSTLS(t *testing.T) {
+	old := broker.ReloadEvery
+	broker.ReloadEvery = 50 * time.Millisecond
+	t.Cleanup(func() { broker.ReloadEvery = old })
 	pki, other := testenv.GenerateCerts(t), testenv.GenerateCerts(t)
 	e, seeds := startHubNATS(t, fmt.Sprintf(`{listen: "127.0.0.1:0", tls: {cert_file: %s, key_file: %s, ca_file: %s, verify_clients: true}}`,
 		pki.ServerCert, pki.ServerKey, pki.CA), map[string][]string{"gw1": {"plant1"}})
@@ -352,5 +355,22 @@ func TestEmbeddedNATSTLS(t *testing.T) {
 	}
 	if n := e.msgs(t); n != 1 {
 		t.Fatalf("the stream holds %d messages, want 1", n)
+	}
+
+	// A reload of the identities keeps TLS as it was.
+	seed := addAgent(t, e.cfg, "gw2", "plant1")
+	for {
+		nc, err := nats.Connect(e.url, append(agentOptions(t, "gw2", seed), nats.RootCAs(pki.CA), nats.ClientCert(pki.ClientCert, pki.ClientKey), nats.Timeout(time.Second))...)
+		if err == nil {
+			nc.Close()
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("an agent added under TLS cannot connect: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := try(); err == nil {
+		t.Fatal("plain TCP accepted after a reload")
 	}
 }

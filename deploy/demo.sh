@@ -65,18 +65,27 @@ echo "starting influxd 1.8.10 (data in var/demo/influxdb)"
 pids+=($!)
 wait_http http://127.0.0.1:8086/ping influxdb 60
 
-echo "starting hub (embedded NATS on 127.0.0.1:4222, HTTP on 127.0.0.1:8080)"
 sed "s#^data_dir: .*#data_dir: $VAR/hub#" configs/hub.yaml > "$VAR/hub.yaml"
 # The hub's HTTP needs a login: an admin for people, a viewer token for scripts.
 ADMIN_PASSWORD=$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')
 printf '%s\n' "$ADMIN_PASSWORD" | "$BIN/hub" user add admin -role admin -config "$VAR/hub.yaml" >/dev/null
 VIEWER_TOKEN=$("$BIN/hub" token add demo -role viewer -config "$VAR/hub.yaml" 2>/dev/null)
+# The embedded NATS server admits only known nkey users: the hub's own
+# (created at its first start) and one identity per agent, which may publish
+# the signals of its own sites only. No TLS in the demo: everything stays on
+# 127.0.0.1 (docs/security.md says how to turn it on).
+echo "creating the agent's NATS identity (hub agent add gw1 -site plant1)"
+"$BIN/hub" agent add gw1 -site plant1 -seed "$VAR/agent-gw1.nk" -config "$VAR/hub.yaml" | sed 's/^/  /'
+
+echo "starting hub (embedded NATS on 127.0.0.1:4222 with nkey authentication, HTTP on 127.0.0.1:8080)"
 "$BIN/hub" run -config "$VAR/hub.yaml" >"$VAR/hub.log" 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:8080/readyz hub 60
 
 echo "starting agent"
-sed "s#^data_dir: .*#data_dir: $VAR/agent#" configs/agent.yaml > "$VAR/agent.yaml"
+sed -e "s#^data_dir: .*#data_dir: $VAR/agent#" \
+    -e "s#^  \# nkey: .*#  nkey: $VAR/agent-gw1.nk#" configs/agent.yaml > "$VAR/agent.yaml"
+grep -q "^  nkey: $VAR/agent-gw1.nk" "$VAR/agent.yaml" || { echo "could not point the agent at its nkey" >&2; exit 1; }
 "$BIN/agent" run -config "$VAR/agent.yaml" >"$VAR/agent.log" 2>&1 &
 pids+=($!)
 wait_http http://127.0.0.1:9102/healthz agent 30
@@ -96,6 +105,8 @@ floorpulse demo is running. Within a minute or two:
                    --data-urlencode "q=SELECT run_hours, active FROM equipment_activity GROUP BY line, equipment"
   events         http://127.0.0.1:8080/api/v1/events   (anomaly events, newest changes last; same token)
   agent metrics  http://127.0.0.1:9102/metrics
+  NATS identity  agent gw1 (sites: plant1), seed var/demo/agent-gw1.nk; hub's own key var/demo/hub/hub.nk;
+                 list them: bin/hub agent list -config var/demo/hub.yaml
   logs           var/demo/*.log
 Press Ctrl-C to stop everything.
 MSG

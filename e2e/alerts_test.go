@@ -165,6 +165,8 @@ equipment:
   - {line: L2, class: press, ids: [M01, M02]}
 `, dir, hubHTTP, natsPort, influx.URL, hh(dayStart), hh(dayEnd), hh(dayEnd), hh(dayStart), hh(lateStart), hh(lateEnd), hubHTTP, hook.URL, webhookSecret))
 	agentCfg := write("agent.yaml", agentConfig("e2e-alerts", dir, agentHTTP, natsPort, mosq.URL, 0, ""))
+	addAgent(t, bin, hubCfg, dir, "e2e-alerts")
+	cmmsSeed := addReader(t, bin, hubCfg, dir, "cmms")
 	// Calm machines (long runs, one-second idles and setups, no random
 	// breakdowns): the only stops above 3 s are the injected ones.
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
@@ -199,8 +201,14 @@ planned_stops:
 	agent := testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
 	waitMetric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP), mqttConnectedMetric, agent, 30*time.Second)
 
-	// A maintenance system's durable consumer on the events stream.
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	// A maintenance system's durable consumer on the events stream, with
+	// its own identity.
+	cmmsKey, err := nats.NkeyOptionFromSeed(cmmsSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), cmmsKey, nats.CustomInboxPrefix("_INBOX.cmms"),
+		nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -92,6 +92,7 @@ equipment:
 		}
 	}
 	agentCfg := write("agent.yaml", agentConfig("e2e", dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
+	addAgent(t, bin, hubCfg, dir, "e2e")
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
 timezone: Europe/Berlin
 seed: 7

@@ -59,14 +59,40 @@ func writer(t *testing.T, dir string) func(name, body string) string {
 	}
 }
 
+// addAgent gives the agent id its NATS identity on the hub, with `hub agent
+// add`, publishing for site plant1: the seed goes where agentConfig points
+// the agent's nats.nkey.
+func addAgent(t *testing.T, bin, hubCfg, dir, id string) {
+	t.Helper()
+	out, err := exec.Command(bin+"/hub", "agent", "add", id, "-site", "plant1", "-seed", agentSeed(dir, id), "-config", hubCfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hub agent add: %v\n%s", err, out)
+	}
+}
+
+func agentSeed(dir, id string) string { return filepath.Join(dir, "agent-"+id+".nk") }
+
+// addReader gives a maintenance system its NATS identity on the hub, with
+// `hub agent add -read-events`, and returns its seed file.
+func addReader(t *testing.T, bin, hubCfg, dir, name string) string {
+	t.Helper()
+	seed := filepath.Join(dir, name+".nk")
+	out, err := exec.Command(bin+"/hub", "agent", "add", name, "-read-events", "-seed", seed, "-config", hubCfg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("hub agent add: %v\n%s", err, out)
+	}
+	return seed
+}
+
 // agentConfig is an agent configuration reading the simulator's MQTT topics
-// (and, when nodes is not empty, OPC UA nodes of the server at opcPort).
+// (and, when nodes is not empty, OPC UA nodes of the server at opcPort),
+// authenticating to the hub with the identity addAgent made.
 func agentConfig(id, dir string, httpPort, natsPort int, broker string, opcPort int, nodes string) string {
 	cfg := fmt.Sprintf(`agent_id: %s
 site: plant1
 data_dir: %s/agent
 http: 127.0.0.1:%d
-nats: {url: "nats://127.0.0.1:%d"}
+nats: {url: "nats://127.0.0.1:%d", nkey: %q}
 mqtt:
   - broker: %s
     client_id: floorpulse-agent-%s
@@ -78,7 +104,7 @@ mqtt:
         value: value
         time: ts
         time_format: rfc3339
-`, id, dir, httpPort, natsPort, broker, id)
+`, id, dir, httpPort, natsPort, agentSeed(dir, id), broker, id)
 	if nodes != "" {
 		cfg += fmt.Sprintf(`opcua:
   - endpoint: opc.tcp://127.0.0.1:%d

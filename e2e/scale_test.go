@@ -147,6 +147,7 @@ calendar:
 %sequipment:
 %s`, dir, hubHTTP, natsPort, influx.URL, shifts, lineCals.String(), registry.String()))
 	agentCfg := write("agent.yaml", agentConfig("e2e-scale", dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
+	addAgent(t, bin, hubCfg, dir, "e2e-scale")
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
 timezone: Europe/Berlin
 seed: 11

@@ -74,6 +74,10 @@ type NATS struct {
 	Creds string `yaml:"creds"`
 	// NKey is a file holding an nkey user seed ("SU...").
 	NKey string `yaml:"nkey"`
+	// InboxPrefix is the prefix of the subjects the stream's acks come back
+	// on (default _INBOX.<agent_id>). A hub's agent identity may subscribe
+	// only below _INBOX.<its name>: set it when agent_id differs from that name.
+	InboxPrefix string `yaml:"inbox_prefix"`
 	// TLS secures the connection (the same section as an MQTT broker's):
 	// ca verifies the server instead of the system roots; cert and key are
 	// the client certificate for servers that verify clients. Set, it makes
@@ -151,6 +155,12 @@ func (c *Config) Validate() error {
 	}
 	if c.NATS.AckTimeout <= 0 {
 		bad("nats.ack_timeout", "must be positive")
+	}
+	if c.NATS.InboxPrefix == "" && signal.ValidToken(c.AgentID) {
+		c.NATS.InboxPrefix = "_INBOX." + c.AgentID
+	}
+	if p := c.NATS.InboxPrefix; p != "" && (strings.ContainsAny(p, "*> \t") || strings.HasPrefix(p, ".") || strings.HasSuffix(p, ".") || strings.Contains(p, "..")) {
+		bad("nats.inbox_prefix", "invalid subject prefix %q", p)
 	}
 	errs = append(errs, c.NATS.validateAuth()...)
 

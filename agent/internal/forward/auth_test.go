@@ -200,3 +200,84 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestForwardWithAgentPermissions forwards as an identity that may publish
+// only its site's signals and subscribe only below its own inbox prefix, as
+// a hub's agent identity: the acks come back under nats.inbox_prefix, and
+// the forwarder calls no JetStream API.
+func TestForwardWithAgentPermissions(t *testing.T) {
+	admin, _ := nkeys.CreateUser()
+	adminSeed, _ := admin.Seed()
+	adminPub, _ := admin.PublicKey()
+	agent, _ := nkeys.CreateUser()
+	agentSeed, _ := agent.Seed()
+	agentPub, _ := agent.PublicKey()
+	dir := t.TempDir()
+	seedFile := filepath.Join(dir, "gw1.nk")
+	if err := os.WriteFile(seedFile, agentSeed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := server.NewServer(&server.Options{
+		Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true,
+		Nkeys: []*server.NkeyUser{{Nkey: adminPub}, {Nkey: agentPub, Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{signal.SubjectPrefix + ".s1.*.*"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.gw1.>"}},
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("nats server not ready")
+	}
+	adminFile := filepath.Join(dir, "admin.nk")
+	if err := os.WriteFile(adminFile, adminSeed, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminOpt, err := nats.NkeyOptionFromSeed(adminFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	anc, err := nats.Connect(ns.ClientURL(), adminOpt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer anc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	jsm, _ := jetstream.New(anc)
+	stream, err := jsm.CreateStream(ctx, jetstream.StreamConfig{Name: streamtest.Stream, Subjects: []string{signal.SubjectPrefix + ".>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cfg := natsConfig(ns.ClientURL())
+	cfg.NKey, cfg.InboxPrefix = seedFile, "_INBOX.gw1"
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := &metrics.Registry{}
+	nc, err := Connect(cfg, "test", m, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	q, err := buffer.Open(filepath.Join(t.TempDir(), "queue.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	fill(t, q, 0, 50)
+	f := New(q, nc, cfg, m, log)
+	fctx, fcancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- f.Run(fctx) }()
+	defer func() { fcancel(); <-done }()
+	waitFor(t, "an empty queue", func() bool { return q.Len() == 0 })
+	if info, err := stream.Info(ctx); err != nil || info.State.Msgs != 50 {
+		t.Fatalf("stream info %v, %v; want 50 messages", info, err)
+	}
+	if n := m.PublishErrors.Load(); n != 0 {
+		t.Fatalf("%d publish errors", n)
+	}
+}

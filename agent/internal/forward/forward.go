@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nuid"
 
 	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
@@ -93,16 +94,26 @@ func New(q Queue, nc Conn, cfg config.NATS, m *metrics.Registry, log *slog.Logge
 	f := &Forwarder{
 		q: q, nc: nc, prefix: cfg.SubjectPrefix, batch: cfg.Batch, ackTimeout: cfg.AckTimeout,
 		idle: 10 * time.Millisecond, log: log, warn: lograte.New(log, 10*time.Second), m: m,
-		inbox: nats.NewInbox() + ".", msgID: []string{""}, flights: map[uint64]*flight{},
+		inbox: inbox(cfg.InboxPrefix), msgID: []string{""}, flights: map[uint64]*flight{},
 		subjects: map[string]string{},
 	}
 	f.msg.Header = nats.Header{nats.MsgIdHdr: f.msgID}
 	return f
 }
 
+// inbox returns a fresh reply subject prefix under prefix (default _INBOX):
+// a hub's agent identity may subscribe only below its own prefix.
+func inbox(prefix string) string {
+	if prefix == "" {
+		prefix = "_INBOX"
+	}
+	return prefix + "." + nuid.Next() + "."
+}
+
 // Connect connects to NATS, retrying in the background when the server is
 // unreachable (the agent buffers meanwhile).
 func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger) (*nats.Conn, error) {
+	warn := lograte.New(log, 10*time.Second)
 	opts := []nats.Option{
 		nats.Name(name),
 		nats.RetryOnFailedConnect(true),
@@ -120,6 +131,12 @@ func Connect(cfg config.NATS, name string, m *metrics.Registry, log *slog.Logger
 			log.Warn("disconnected from nats", "err", err)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { m.NATSConnected.Store(false) }),
+		// A publish the server refuses (e.g. a site this agent's identity
+		// may not publish for) gets no ack; the server says why here.
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { warn.Warn("nats error", "err", err) }),
+	}
+	if cfg.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cfg.InboxPrefix))
 	}
 	auth, err := authOptions(cfg)
 	if err != nil {

@@ -7,6 +7,7 @@
 //	hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]
 //	hub token add NAME -role ROLE -config FILE     (prints a new API token once)
 //	hub user add NAME -role ROLE -config FILE      (the password from standard input)
+//	hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]
 package main
 
 import (
@@ -34,6 +35,8 @@ func main() {
 		os.Exit(reportMain(args, os.Stdout, os.Stderr))
 	case "token", "user":
 		os.Exit(accessMain(cmd == "user", args, os.Stdin, os.Stdout, os.Stderr))
+	case "agent":
+		os.Exit(agentMain(args, os.Stdout, os.Stderr))
 	}
 	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
 	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
@@ -75,6 +78,7 @@ func usage() {
 		"       hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]\n"+
 		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]\n"+
 		"       hub token add|list|remove [NAME] [-role ROLE] -config FILE\n"+
-		"       hub user add|list|remove [NAME] [-role ROLE] -config FILE")
+		"       hub user add|list|remove [NAME] [-role ROLE] -config FILE\n"+
+		"       hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]")
 	os.Exit(2)
 }

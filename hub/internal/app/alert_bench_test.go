@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/floorpulse/floorpulse/hub/internal/config"
@@ -103,17 +102,13 @@ equipment:
 	if err != nil {
 		b.Fatal(err)
 	}
+	seed := addAgent(b, cfg, "bench", "s1")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	defer func() { cancel(); <-done }()
 
-	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", natsPort), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js, _ := jetstream.New(connectAgent(b, fmt.Sprintf("nats://127.0.0.1:%d", natsPort), "bench", seed))
 	send := func(sigs ...signal.Signal) {
 		for _, s := range sigs {
 			data, _ := signal.Marshal(s)

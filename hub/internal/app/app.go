@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/floorpulse/floorpulse/hub/internal/broker"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
@@ -34,13 +35,16 @@ import (
 
 // hub is what the partitions of one hub process share.
 type hub struct {
-	cfg   *config.Config
-	log   *slog.Logger
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	w     *influx.Writer
-	ev    *events.Store
-	stats *consume.Stats
+	cfg *config.Config
+	log *slog.Logger
+	nc  *nats.Conn
+	// broker is the embedded server (nil with nats.url); its Run reloads
+	// the agents' identities.
+	broker *broker.Server
+	js     jetstream.JetStream
+	w      *influx.Writer
+	ev     *events.Store
+	stats  *consume.Stats
 
 	mu      sync.Mutex
 	engines map[int]*engine.Engine // of the partitions held
@@ -76,6 +80,9 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return h.ev.Run(gctx) })
 	g.Go(func() error { return h.retainEvents(gctx) })
+	if h.broker != nil {
+		g.Go(func() error { return h.broker.Run(gctx) })
+	}
 	g.Go(func() error { return run(gctx) })
 	serveHTTP(gctx, g, cfg.HTTP, guarded, log)
 	return g.Wait()
@@ -133,12 +140,12 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 	}
 	h.w = w
 	closers = append(closers, w.Close)
-	nc, closeNATS, err := connectNATS(cfg, log)
+	nc, srv, closeNATS, err := connectNATS(cfg, log)
 	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
-	h.nc = nc
+	h.nc, h.broker = nc, srv
 	closers = append(closers, closeNATS)
 	if h.js, err = jetstream.New(nc); err != nil {
 		closeAll()

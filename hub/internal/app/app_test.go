@@ -46,12 +46,13 @@ equipment:
 		t.Fatal(err)
 	}
 	token := addToken(t, cfg.Tokens())
+	seed := addAgent(t, cfg, "test", "s1")
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
 	t.Cleanup(func() { cancel(); <-done })
 
-	nc := connect(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort))
+	nc := connectAgent(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort), "test", seed)
 	js, _ := jetstream.New(nc)
 	loc := cfg.Location
 	// M01 runs 100 h in October 2026 (active) with a stop across the month end,
@@ -67,6 +68,11 @@ equipment:
 	publish(t, js, sigs)
 	publish(t, js, sigs[:3]) // duplicates change nothing
 	if _, err := js.Publish(context.Background(), "floorpulse.signals.s1.L1.M01", []byte("not json")); err != nil {
+		t.Fatal(err)
+	}
+	// M02 running, published on M01's subject: set aside, M02 stays silent.
+	forged, _ := signal.Marshal(run("M02", at(10, 20, 0), true))
+	if _, err := js.Publish(context.Background(), "floorpulse.signals.s1.L1.M01", forged); err != nil {
 		t.Fatal(err)
 	}
 	want := map[string]float64{"2026-10-01": 102 * 3600, "2026-11-01": 3 * 3600}
@@ -98,8 +104,8 @@ equipment:
 		t.Fatalf("month API: %s", body)
 	}
 	m := get(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", httpPort), "")
-	if !strings.Contains(m, "floorpulse_hub_bad_messages_total 1") {
-		t.Fatalf("bad message not counted: %s", m)
+	if !strings.Contains(m, "floorpulse_hub_bad_messages_total 1") || !strings.Contains(m, "floorpulse_hub_subject_mismatch_total 1") {
+		t.Fatalf("bad message or subject mismatch not counted: %s", m)
 	}
 	// The figures above came through InfluxDB writes that the metrics count.
 	for _, want := range []string{"floorpulse_hub_nats_connected 1", "floorpulse_hub_influx_write_failures_total 0"} {

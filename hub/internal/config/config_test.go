@@ -68,3 +68,33 @@ func TestLogLevel(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// The NATS authentication and TLS keys: the embedded server's or the
+// external server's client's, never mixed up, each problem named.
+func TestNATSAuthKeys(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "none.pem")
+	for name, c := range map[string]struct{ nats, want string }{
+		"default is nkey":           {`{}`, ""},
+		"auth none":                 {`{auth: none}`, ""},
+		"unknown auth":              {`{auth: open}`, `nats.auth: want nkey or none (got "open")`},
+		"none with url":             {`{url: "nats://h:4222", auth: none}`, "nats.auth: applies to the embedded server only"},
+		"token without url":         {`{token: t}`, "nats.token: only with nats.url"},
+		"two credentials":           {`{url: "nats://h:4222", token: t, user: u}`, "nats.token: use only one of"},
+		"missing nkey":              {`{url: "nats://h:4222", nkey: ` + missing + `}`, "nats.nkey: "},
+		"server tls without a cert": {`{tls: {ca_file: ` + missing + `}}`, "nats.tls: the embedded server needs cert_file and key_file"},
+		"missing ca":                {`{url: "nats://h:4222", tls: {ca_file: ` + missing + `}}`, "nats.tls.ca_file: open "},
+		"verify without ca":         {`{tls: {cert_file: ` + missing + `, key_file: ` + missing + `, verify_clients: true}}`, "nats.tls.verify_clients: needs ca_file"},
+		"verify with url":           {`{url: "nats://h:4222", tls: {verify_clients: true}}`, "nats.tls.verify_clients: only for the embedded server"},
+		"agents file with url":      {`{url: "nats://h:4222", agents_file: a.yaml}`, "nats.agents_file: only for the embedded server"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Decode("hub.yaml", []byte("site: p\nnats: "+c.nats+"\n"))
+			switch {
+			case c.want == "" && err != nil:
+				t.Fatal(err)
+			case c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)):
+				t.Fatalf("got %v, want %q", err, c.want)
+			}
+		})
+	}
+}

@@ -20,7 +20,7 @@ type HTTP struct {
 	// Listen is the address (host:port) to listen on; "" disables HTTP.
 	Listen string `yaml:"listen"`
 	// TLS serves HTTPS with a certificate and key (PEM files); both or neither.
-	TLS TLS `yaml:"tls"`
+	TLS HTTPTLS `yaml:"tls"`
 	// UsersFile holds the people who log in, with bcrypt password hashes
 	// (written by `hub user add`; default data_dir/users.yaml).
 	UsersFile string `yaml:"users_file"`
@@ -44,8 +44,8 @@ type HTTP struct {
 	MaxHeaderBytes int `yaml:"max_header_bytes"`
 }
 
-// TLS names the certificate and key of the HTTPS server.
-type TLS struct {
+// HTTPTLS names the certificate and key of the HTTPS server.
+type HTTPTLS struct {
 	// CertFile is the certificate chain (PEM).
 	CertFile string `yaml:"cert_file"`
 	// KeyFile is the private key (PEM).

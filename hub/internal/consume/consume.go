@@ -3,7 +3,10 @@
 // acknowledged only after the handler returned nil, i.e. after its effects are
 // durable; when the handler fails, the batch is negatively acknowledged and
 // comes back (docs/delivery.md). Messages that do not decode are counted, logged at a limited
-// rate and terminated (never redelivered, never a crash).
+// rate and terminated (never redelivered, never a crash). So are signals whose
+// subject names another site, line or equipment than their body: the
+// subject is what NATS permissions check, so a body that disagrees with it
+// may come from an agent publishing for a site it is not allowed to.
 package consume
 
 import (
@@ -11,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -50,11 +54,13 @@ var ErrPartitions = errors.New("stream partitioning differs from the configurati
 
 // Stats are the consumer's counters.
 type Stats struct {
-	Consumed  atomic.Uint64 // signals handed to the handler and acked
-	Bad       atomic.Uint64 // messages that did not decode
-	Failures  atomic.Uint64 // handler failures (batch redelivered)
-	Batches   atomic.Uint64
-	LastBatch atomic.Int64 // unix nanoseconds of the last handled batch
+	Consumed atomic.Uint64 // signals handed to the handler and acked
+	Bad      atomic.Uint64 // messages that did not decode
+	// Mismatched are signals whose subject disagrees with their body.
+	Mismatched atomic.Uint64
+	Failures   atomic.Uint64 // handler failures (batch redelivered)
+	Batches    atomic.Uint64
+	LastBatch  atomic.Int64 // unix nanoseconds of the last handled batch
 }
 
 // EnsureStream creates or updates the signals stream. The partitioning of an
@@ -136,7 +142,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 // them, until ctx ends.
 func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handler, stats *Stats, log *slog.Logger) error {
 	log.Info("consuming", "stream", cfg.Stream, "consumer", cfg.Consumer)
-	badLog := newLimiter(time.Second)
+	badLog, mismatchLog := newLimiter(time.Second), newLimiter(time.Second)
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(250*time.Millisecond))
@@ -152,6 +158,15 @@ func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handl
 		var sigs []signal.Signal
 		for msg := range batch.Messages() {
 			s, err := signal.Unmarshal(msg.Data())
+			if err == nil && !cfg.subjectMatches(msg.Subject(), s) {
+				stats.Mismatched.Add(1)
+				if mismatchLog.allow() {
+					log.Warn("signal whose subject disagrees with its body set aside", "subject", msg.Subject(),
+						"site", s.Site, "line", s.Line, "equipment", s.Equipment, "mismatched_total", stats.Mismatched.Load())
+				}
+				_ = msg.Term()
+				continue
+			}
 			if err == nil && cfg.Accept != nil && !cfg.Accept(s) {
 				err = fmt.Errorf("signal of site %q does not belong to consumer %s", s.Site, cfg.Consumer)
 			}
@@ -191,6 +206,24 @@ func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handl
 		stats.LastBatch.Store(time.Now().UnixNano())
 	}
 	return nil
+}
+
+// subjectMatches tells whether a message's subject names the site, line and
+// equipment of its signal: prefix.site.line.equipment, or with partitions
+// prefix.<partition>.site.line.equipment as the stream stores it.
+func (cfg Config) subjectMatches(subject string, s signal.Signal) bool {
+	rest, ok := strings.CutPrefix(subject, cfg.SubjectPrefix+".")
+	if !ok {
+		return false
+	}
+	if cfg.Partitions > 1 {
+		if _, rest, ok = strings.Cut(rest, "."); !ok {
+			return false
+		}
+	}
+	site, rest, _ := strings.Cut(rest, ".")
+	line, eq, _ := strings.Cut(rest, ".")
+	return site == s.Site && line == s.Line && eq == s.Equipment
 }
 
 func sleep(ctx context.Context, d time.Duration) {

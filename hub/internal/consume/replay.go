@@ -55,7 +55,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, cfg Config, from, to ui
 				done = true
 			}
 			s, err := signal.Unmarshal(msg.Data())
-			if err != nil || (cfg.Accept != nil && !cfg.Accept(s)) {
+			if err != nil || !cfg.subjectMatches(msg.Subject(), s) || (cfg.Accept != nil && !cfg.Accept(s)) {
 				continue // counted when first consumed
 			}
 			sigs = append(sigs, s)

@@ -62,6 +62,7 @@ func desc(name, help string, labels ...string) *prometheus.Desc {
 var (
 	consumed      = desc("floorpulse_hub_signals_consumed_total", "Signals consumed and acknowledged.")
 	bad           = desc("floorpulse_hub_bad_messages_total", "Messages on the signals stream that did not decode or belong to another partition, set aside.")
+	mismatched    = desc("floorpulse_hub_subject_mismatch_total", "Signals whose subject names another site, line or equipment than their body, set aside.")
 	batchFailures = desc("floorpulse_hub_batch_failures_total", "Batches whose effects could not be made durable (redelivered).")
 	batches       = desc("floorpulse_hub_batches_total", "Batches consumed and acknowledged.")
 	unmapped      = desc("floorpulse_hub_state_unmapped_total", "State signal values with no mapping (taken as unknown).")
@@ -97,6 +98,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	if s.Consume != nil {
 		counter(consumed, s.Consume.Consumed.Load())
 		counter(bad, s.Consume.Bad.Load())
+		counter(mismatched, s.Consume.Mismatched.Load())
 		counter(batchFailures, s.Consume.Failures.Load())
 		counter(batches, s.Consume.Batches.Load())
 	}

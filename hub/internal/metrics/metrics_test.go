@@ -42,6 +42,7 @@ func TestHandlerExposesEverySource(t *testing.T) {
 	cs := &consume.Stats{}
 	cs.Consumed.Store(42)
 	cs.Bad.Store(3)
+	cs.Mismatched.Store(8)
 	is := &influx.Stats{}
 	is.Failures.Store(2)
 	is.Requests.Store(7)
@@ -65,6 +66,7 @@ func TestHandlerExposesEverySource(t *testing.T) {
 		"# TYPE floorpulse_hub_signals_consumed_total counter",
 		"floorpulse_hub_signals_consumed_total 42",
 		"floorpulse_hub_bad_messages_total 3",
+		"floorpulse_hub_subject_mismatch_total 8",
 		"floorpulse_hub_signals_too_late_total 9",
 		"floorpulse_hub_signals_too_large_total 4",
 		"floorpulse_hub_influx_write_failures_total 2",

@@ -66,10 +66,10 @@ type NATS struct {
 	// User authenticates with a user name and password. At most one of
 	// user/password, token, creds or nkey is set.
 	User string `yaml:"user"`
-	// Password goes with user.
-	Password string `yaml:"password"`
-	// Token authenticates with a token.
-	Token string `yaml:"token"`
+	// Password goes with user. Also {file: PATH} or {env: NAME}.
+	Password loader.Secret `yaml:"password"`
+	// Token authenticates with a token. Also {file: PATH} or {env: NAME}.
+	Token loader.Secret `yaml:"token"`
 	// Creds is a credentials file (JWT and nkey seed).
 	Creds string `yaml:"creds"`
 	// NKey is a file holding an nkey user seed ("SU...").
@@ -188,7 +188,7 @@ func (n *NATS) validateAuth() []error {
 	for _, m := range []struct {
 		key string
 		on  bool
-	}{{"nats.user", n.User != ""}, {"nats.token", n.Token != ""}, {"nats.creds", n.Creds != ""}, {"nats.nkey", n.NKey != ""}} {
+	}{{"nats.user", n.User != ""}, {"nats.token", n.Token.IsSet()}, {"nats.creds", n.Creds != ""}, {"nats.nkey", n.NKey != ""}} {
 		if m.on {
 			set = append(set, m.key)
 		}
@@ -196,7 +196,7 @@ func (n *NATS) validateAuth() []error {
 	if len(set) > 1 {
 		bad(set[1], "use only one of user/password, token, creds or nkey (%s is set too)", set[0])
 	}
-	if n.Password != "" && n.User == "" {
+	if n.Password.IsSet() && n.User == "" {
 		bad("nats.password", "set without nats.user")
 	}
 	if n.Creds != "" {

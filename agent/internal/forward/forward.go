@@ -167,10 +167,10 @@ func authOptions(cfg config.NATS) ([]nats.Option, error) {
 			return nil, fmt.Errorf("nats.nkey: %w", err)
 		}
 		opts = append(opts, o)
-	case cfg.Token != "":
-		opts = append(opts, nats.Token(cfg.Token))
+	case cfg.Token.IsSet():
+		opts = append(opts, nats.Token(cfg.Token.Value()))
 	case cfg.User != "":
-		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password))
+		opts = append(opts, nats.UserInfo(cfg.User, cfg.Password.Value()))
 	}
 	if cfg.TLS != nil {
 		tc, err := cfg.TLS.Config()

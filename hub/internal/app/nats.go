@@ -97,7 +97,7 @@ func natsOptions(log *slog.Logger) []nats.Option {
 				log.Warn("nats disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrl()) }),
+		nats.ReconnectHandler(func(c *nats.Conn) { log.Info("nats reconnected", "url", c.ConnectedUrlRedacted()) }),
 	}
 }
 
@@ -114,10 +114,10 @@ func externalOptions(n config.NATS) ([]nats.Option, error) {
 			return nil, fmt.Errorf("nats.nkey: %w", err)
 		}
 		opts = append(opts, o)
-	case n.Token != "":
-		opts = append(opts, nats.Token(n.Token))
+	case n.Token.IsSet():
+		opts = append(opts, nats.Token(n.Token.Value()))
 	case n.User != "":
-		opts = append(opts, nats.UserInfo(n.User, n.Password))
+		opts = append(opts, nats.UserInfo(n.User, n.Password.Value()))
 	}
 	if t := n.TLS; t != nil {
 		tc := &tls.Config{MinVersion: tls.VersionTLS12}

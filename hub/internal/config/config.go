@@ -114,10 +114,11 @@ type NATS struct {
 	// User name to connect to an external server with. At most one of
 	// user/password, token, creds or nkey is set, and only with nats.url.
 	User string `yaml:"user"`
-	// Password goes with user.
-	Password string `yaml:"password"`
-	// Token authenticates to an external server with a token.
-	Token string `yaml:"token"`
+	// Password goes with user. Also {file: PATH} or {env: NAME}.
+	Password pconfig.Secret `yaml:"password"`
+	// Token authenticates to an external server with a token. Also
+	// {file: PATH} or {env: NAME}.
+	Token pconfig.Secret `yaml:"token"`
 	// Creds is a credentials file (JWT and nkey seed) for an external server.
 	Creds string `yaml:"creds"`
 	// NKey is a file holding an nkey user seed ("SU...") for an external server.
@@ -383,7 +384,7 @@ func (n NATS) validateAuth(add func(string, string, ...any)) {
 	for _, m := range []struct {
 		key string
 		on  bool
-	}{{"nats.user", n.User != ""}, {"nats.token", n.Token != ""}, {"nats.creds", n.Creds != ""}, {"nats.nkey", n.NKey != ""}} {
+	}{{"nats.user", n.User != ""}, {"nats.token", n.Token.IsSet()}, {"nats.creds", n.Creds != ""}, {"nats.nkey", n.NKey != ""}} {
 		if !m.on {
 			continue
 		}
@@ -395,7 +396,7 @@ func (n NATS) validateAuth(add func(string, string, ...any)) {
 	if len(set) > 1 {
 		add(set[1], "use only one of user/password, token, creds or nkey (%s is set too)", set[0])
 	}
-	if n.Password != "" && n.User == "" {
+	if n.Password.IsSet() && n.User == "" {
 		add("nats.password", "set without nats.user")
 	}
 	if n.Creds != "" {

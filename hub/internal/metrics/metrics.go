@@ -41,6 +41,9 @@ type Sources struct {
 	Deliveries map[string]*delivery.Counts
 	// Outbox counts the items waiting per destination.
 	Outbox func() (map[string]int, error)
+	// OutOfWindow counts the signals set aside as outside the accepted time
+	// window, per agent (a bounded set of labels).
+	OutOfWindow func() map[string]uint64
 }
 
 // Collector is the hub's collector.
@@ -69,6 +72,8 @@ var (
 	delivFails    = desc("floorpulse_hub_event_delivery_failures_total", "Failed event delivery attempts, per destination (retried, or dead-lettered).", "destination")
 	deadLetters   = desc("floorpulse_hub_event_dead_letters_total", "Event deliveries moved to the dead letters, per destination.", "destination")
 	outboxItems   = desc("floorpulse_hub_event_outbox_items", "Event deliveries waiting in the outbox, per destination.", "destination")
+	outOfWindow   = desc("floorpulse_hub_signals_out_of_window_total", "Signals set aside because their source time is outside the accepted window (state.accept_age, state.max_clock_skew), per agent (the first 100; then other).", "agent")
+	unregistered  = desc("floorpulse_hub_signals_unregistered_total", "Signals of equipment missing from the registry, accepted or rejected by the registry policy.", "decision")
 )
 
 // Describe implements prometheus.Collector.
@@ -94,6 +99,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(unmapped, es.UnmappedStates)
 		counter(tooLate, es.TooLate)
 		counter(tooLarge, es.TooLarge)
+		counter(unregistered, es.UnregisteredAccepted, "accepted")
+		counter(unregistered, es.UnregisteredRejected, "rejected")
+	}
+	if s.OutOfWindow != nil {
+		for agent, n := range s.OutOfWindow() {
+			counter(outOfWindow, n, agent)
+		}
 	}
 	if s.Influx != nil {
 		counter(influxWrites, s.Influx.Requests.Load())

@@ -326,3 +326,13 @@ func (m reportJSON) check(t *testing.T) {
 		t.Fatalf("operators %v", ops)
 	}
 }
+
+// The offline recompute refuses a range above recompute.max_range, naming it.
+func TestRecomputeOfflineRefusesLongRange(t *testing.T) {
+	p := newPlant(t, "http://127.0.0.1:1")
+	var errb strings.Builder
+	if code := recomputeMain([]string{"-config", p.cfgPath, "-from", "1990-01", "-to", "2039-12"}, io.Discard, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "longer than recompute.max_range (400 days)") {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+}

@@ -74,6 +74,9 @@ func recomputeOffline(ctx context.Context, cfgPath, fromS, toS string, b *bar, s
 	if err != nil {
 		return err
 	}
+	if err := cfg.CheckRecompute(from, to); err != nil {
+		return err
+	}
 	w := influx.New(influx.Config{URL: cfg.Influx.URL, Token: cfg.Influx.Token.Value(), Org: cfg.Influx.Org,
 		Bucket: cfg.Influx.Bucket, CreateDatabase: cfg.Influx.CreateDatabase, Timeout: cfg.Influx.Timeout})
 	defer w.Close()

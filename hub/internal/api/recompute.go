@@ -58,6 +58,10 @@ func (h *handler) startRecompute(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p, err := h.rc.Start(from, to)
+	if errors.Is(err, recompute.ErrRange) {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
 	if errors.Is(err, recompute.ErrBusy) {
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusConflict)

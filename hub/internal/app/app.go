@@ -48,6 +48,9 @@ type hub struct {
 
 	mu      sync.Mutex
 	engines map[int]*engine.Engine // of the partitions held
+
+	clock       func() time.Time // where now is read for the accepted time window
+	outOfWindow *agentCounts     // signals set aside as outside it, per agent
 }
 
 // Run runs the hub until ctx ends or one of its parts fails. With
@@ -92,7 +95,7 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 func (h *hub) metrics() http.Handler {
 	return metrics.Handler(metrics.Sources{
 		Consume: h.stats, Engine: h.engineStats, Influx: h.w.Stats(), NATS: h.nc,
-		Deliveries: h.ev.Counts(), Outbox: h.ev.Pending,
+		Deliveries: h.ev.Counts(), Outbox: h.ev.Pending, OutOfWindow: h.outOfWindow.counts,
 		StateBytes: func() int64 { return stateBytes(h.cfg) }, EventBytes: func() int64 { return fileBytes(eventsPath(h.cfg)) },
 		Stream: (&streamUse{js: h.js, stream: h.cfg.NATS.Stream}).get,
 	})
@@ -119,6 +122,8 @@ func (h *hub) engineStats() engine.Stats {
 		sum.UnmappedStates += s.UnmappedStates
 		sum.TooLate += s.TooLate
 		sum.TooLarge += s.TooLarge
+		sum.UnregisteredAccepted += s.UnregisteredAccepted
+		sum.UnregisteredRejected += s.UnregisteredRejected
 	}
 	return sum
 }
@@ -127,7 +132,8 @@ func (h *hub) engineStats() engine.Stats {
 // the embedded server when no nats.url is set) and opens the event store.
 // It returns a nil hub, and no error, when ctx ends first.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func(), error) {
-	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}, engines: map[int]*engine.Engine{}}
+	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}, engines: map[int]*engine.Engine{},
+		clock: time.Now, outOfWindow: newAgentCounts()}
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {

@@ -36,7 +36,7 @@ data_dir: %s
 http: 127.0.0.1:%d
 nats: {listen: "127.0.0.1:%d", batch: 50}
 influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
-state: {signal_timeout: 0s}     # run changes only, no heartbeats
+state: {signal_timeout: 0s, accept_age: 876000h}     # run changes only, no heartbeats; signals of fixed dates
 activity: {flush_interval: 50ms}
 equipment:
   - {line: L1, class: cnc, ids: [M01, M02]}

@@ -13,7 +13,8 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// flusher recomputes and writes the figures of pending ranges. A batch's
+// flusher recomputes and writes the figures of pending ranges, chunk by
+// chunk (a plant day or month) whatever they span. A batch's
 // ranges are stored with its state (so they survive a crash) before the
 // batch is acknowledged; the flusher writes their figures to InfluxDB and
 // only then clears them, so every acknowledged change reaches InfluxDB,
@@ -83,10 +84,7 @@ func (f *flusher) flush(ctx context.Context) error {
 	if len(snap) == 0 {
 		return nil
 	}
-	res := f.eng.Figures(snap)
-	wctx, cancel := context.WithTimeout(ctx, f.timeout)
-	defer cancel()
-	if err := f.w.Write(wctx, res); err != nil {
+	if err := f.write(ctx, snap); err != nil {
 		f.mark(snap)
 		return err
 	}
@@ -111,4 +109,38 @@ func (f *flusher) flush(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// flushPoints is about how many points the flusher writes per request.
+const flushPoints = 5000
+
+// write computes and writes the figures of snap chunk by chunk (a plant day
+// or month, engine.Chunks), about flushPoints points per request, so its
+// memory is bounded by a chunk's figures however wide the ranges are. The
+// ranges stay pending until every chunk is written; a failure writes them
+// all again (the same points).
+func (f *flusher) write(ctx context.Context, snap engine.Dirty) error {
+	var batch engine.Result
+	send := func() error {
+		wctx, cancel := context.WithTimeout(ctx, f.timeout)
+		defer cancel()
+		err := f.w.Write(wctx, batch)
+		batch = engine.Result{}
+		return err
+	}
+	for _, c := range f.eng.Chunks(snap) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch.Add(f.eng.ChunkFigures(snap, c))
+		if batch.Points() >= flushPoints {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+	}
+	if batch.Points() == 0 {
+		return nil
+	}
+	return send()
 }

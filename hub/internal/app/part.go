@@ -43,6 +43,7 @@ type part struct {
 	fl      *flusher
 	runner  *detect.Runner
 	rc      *recompute.Service
+	adm     *admission // what a batch's signals pass before they are applied
 	api     http.Handler
 	every   time.Duration // flush interval
 	release func()        // forgets the partition's engine
@@ -98,6 +99,7 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.eng.SetFloor(floor)
 	pt.retain = func(ctx context.Context) error { return pt.retainState(ctx, h.cfg) }
+	pt.adm = newAdmission(h.cfg, h.clock, pt.eng, h.outOfWindow, pt.log.With("part", "admit"))
 	var w writer = h.w
 	if pt.lease != nil {
 		w = leaseWriter{w: h.w, lease: pt.lease}
@@ -109,13 +111,14 @@ func (pt *part) build(h *hub) error {
 		return err
 	}
 	pt.fl.after = pt.runner.Flushed
-	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"))
+	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"), recompute.WithLimit(h.cfg.CheckRecompute))
 	pt.api = api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
 		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(openEventsOf(h.ev, pt.log)))
 	return nil
 }
 
-// handle makes a batch's effects durable: applied to the engine, stored
+// handle makes a batch's effects durable: the signals the hub takes
+// (admission: a time window around now, the registry policy) applied to the engine, stored
 // with the ranges whose figures it made stale, and its gauge events stored,
 // all before the consumer acknowledges it. When the commit fails, the
 // timelines the batch changed are reloaded from the store, so the engine
@@ -130,6 +133,7 @@ func (pt *part) handle(_ context.Context, sigs []signal.Signal) error {
 	if err := pt.resync(); err != nil {
 		return err
 	}
+	sigs = pt.adm.admit(sigs)
 	changes, dirty := pt.eng.Apply(sigs)
 	pt.fl.mark(dirty) // before the commit: a flush in between keeps the stored range
 	if err := pt.state.Save(changes, dirty); err != nil {

@@ -64,8 +64,13 @@ func testPart(t *testing.T, w writer) *part {
 	pt.fl = newFlusher(eng, st, w, time.Second, log)
 	pt.runner = detect.New(detect.Options{Engine: eng, Sink: noSink{}, Log: log})
 	pt.rc = recompute.NewService(eng, w, st, log)
+	pt.adm = newAdmission(cfg, func() time.Time { return testNow }, eng, newAgentCounts(), log)
 	return pt
 }
+
+// testNow is the clock of testPart's admission: its tests' signals are of
+// October 2026.
+var testNow = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 
 // testConfig is the configuration of testPart's hub: site s1, line L1
 // with M01 registered, in UTC.

@@ -46,6 +46,7 @@ http: ""
 nats: {url: %q, batch: 1000}
 influx: {url: %q, bucket: floorpulse/autogen}
 activity: {periods: [month]}
+state: {accept_age: 876000h}  # signals of fixed dates
 partitions: {count: %d, hub_id: bench}
 `, filepath.Join(b.TempDir(), "hub"), ns.URL, in.URL, count)
 	cfg, err := config.Decode("hub.yaml", []byte(cfgText))

@@ -79,7 +79,7 @@ data_dir: %s
 http: {listen: "127.0.0.1:%d", tokens_file: %q}
 nats: {url: %q, batch: 100}
 influx: {url: %q, bucket: floorpulse/autogen}
-state: {signal_timeout: 0s}
+state: {signal_timeout: 0s, accept_age: 876000h}  # signals of fixed dates
 activity: {flush_interval: 50ms, periods: [month]}
 partitions: {count: %d, lease_ttl: %s, hub_id: %s, snapshot_interval: 3s}
 equipment:

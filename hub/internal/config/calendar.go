@@ -19,6 +19,13 @@ type State struct {
 	// MaxLateness: signals older than their equipment's latest by more are
 	// set aside and counted (0: any lateness is placed).
 	MaxLateness time.Duration `yaml:"max_lateness"`
+	// AcceptAge is how far back the hub accepts data: a signal whose source
+	// time is older than now minus this is set aside and counted (at least
+	// nats.max_age, which the stream replays).
+	AcceptAge time.Duration `yaml:"accept_age"`
+	// MaxClockSkew is how far ahead of the hub's clock a source time may be:
+	// a signal further in the future is set aside and counted.
+	MaxClockSkew time.Duration `yaml:"max_clock_skew"`
 }
 
 // Calendar is a production calendar in plant local time.
@@ -201,6 +208,12 @@ func (c *Config) validateState(add func(string, string, ...any)) {
 	}
 	if c.State.MaxLateness < 0 {
 		add("state.max_lateness", "must not be negative")
+	}
+	if c.State.AcceptAge < c.NATS.MaxAge {
+		add("state.accept_age", "must be at least nats.max_age (%s), which the stream replays (got %s)", c.NATS.MaxAge, c.State.AcceptAge)
+	}
+	if c.State.MaxClockSkew < 0 || c.State.MaxClockSkew > 24*time.Hour {
+		add("state.max_clock_skew", "must be between 0 and 24h (got %s)", c.State.MaxClockSkew)
 	}
 	c.stateCodes = map[string]state.State{}
 	for code, name := range c.State.Codes {

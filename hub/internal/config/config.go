@@ -65,6 +65,10 @@ type Config struct {
 	// and class.
 	Registry []Registered   `yaml:"equipment"`
 	Location *time.Location `yaml:"-"`
+	// RegistryPolicy says what the hub does with equipment missing from the registry.
+	RegistryPolicy RegistryPolicy `yaml:"registry"`
+	// Recompute bounds the recomputes asked of the hub.
+	Recompute Recompute `yaml:"recompute"`
 
 	// Partitions spread the work over several hubs (count 1: one hub does all).
 	Partitions Partitions `yaml:"partitions"`
@@ -279,13 +283,15 @@ func (c *Config) SetToDefault() {
 		},
 		Activity: Activity{ActiveThreshold: 80 * time.Hour, Periods: append([]string(nil), activity.Kinds...), FlushInterval: time.Second, IdleRunningAfter: 10 * time.Minute,
 			Tiers: TierCuts{High: 400 * time.Hour, Medium: 200 * time.Hour, Low: 80 * time.Hour}},
-		State:  State{SignalTimeout: 30 * time.Minute},
+		State:  State{SignalTimeout: 30 * time.Minute, AcceptAge: defaultAcceptAge, MaxClockSkew: defaultMaxClockSkew},
 		Events: Events{Detectors: Detectors{DetectorSettings: DefaultDetectors()}},
 		Operators: Operators{ActiveThreshold: 20 * time.Hour,
 			Tiers:     TierCuts{High: 120 * time.Hour, Medium: 60 * time.Hour, Low: 20 * time.Hour},
 			Attrition: Attrition{Months: 3, Drop: 0.3, History: 6}},
-		Partitions: Partitions{Count: 1, LeaseTTL: 10 * time.Second, SnapshotInterval: 30 * time.Second},
-		Retention:  Retention{State: 400 * 24 * time.Hour, Events: 400 * 24 * time.Hour, DeadLetters: 30 * 24 * time.Hour},
+		Partitions:     Partitions{Count: 1, LeaseTTL: 10 * time.Second, SnapshotInterval: 30 * time.Second},
+		Retention:      Retention{State: 400 * 24 * time.Hour, Events: 400 * 24 * time.Hour, DeadLetters: 30 * 24 * time.Hour},
+		RegistryPolicy: RegistryPolicy{Unregistered: UnregisteredLimit, LimitPerSite: defaultLimitPerSite},
+		Recompute:      Recompute{MaxRange: defaultMaxRange},
 	}
 }
 
@@ -314,6 +320,8 @@ func (c *Config) Validate() error {
 	c.Partitions.validate(add)
 	c.validateRegistry(add)
 	c.validateRetention(add)
+	c.RegistryPolicy.validate(add)
+	c.Recompute.validate(add)
 	return errors.Join(errs...)
 }
 

@@ -12,7 +12,9 @@ import (
 // constructor used by the running hub, its offline commands and the golden
 // tests, so that all three compute with the same settings.
 func (c *Config) EngineOptions() engine.Options {
+	limit, reject := c.MaxUnregistered()
 	return engine.Options{
+		MaxUnregistered: limit, RejectUnregistered: reject,
 		Location: c.Location, Registry: c.Equipment(), Threshold: c.Threshold,
 		Timeout: c.State.SignalTimeout, MaxLateness: c.State.MaxLateness, StateCodes: c.StateCodes(), Calendar: c.CalendarOf,
 		Kinds: c.Activity.Periods, Tiers: c.Tiers(), IdleRunningAfter: c.Activity.IdleRunningAfter,

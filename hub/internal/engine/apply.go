@@ -95,6 +95,9 @@ func (e *Engine) Reset(keys []signal.Key, saved map[signal.Key]state.Saved) {
 }
 
 func (e *Engine) removeEquipment(k signal.Key) {
+	if eq, ok := e.equipment[k]; ok && !eq.Registered {
+		e.unregistered[k.Site]--
+	}
 	delete(e.equipment, k)
 	lk := lineKey{k.Site, k.Line}
 	keys := slices.DeleteFunc(e.lines[lk], func(o signal.Key) bool { return o == k })

@@ -47,6 +47,10 @@ type Options struct {
 	OperatorThreshold time.Duration
 	OperatorTiers     activity.Tiers
 	Attrition         activity.AttritionRule
+	// MaxUnregistered bounds how many equipment missing from the registry
+	// Admit takes per site (0: any); with RejectUnregistered it takes none.
+	MaxUnregistered    int
+	RejectUnregistered bool
 }
 
 // MaxValueLen bounds a signal's string value in bytes. A longer one is set
@@ -60,6 +64,9 @@ type Stats struct {
 	UnmappedStates uint64 // state values with no mapping (taken as unknown)
 	TooLate        uint64 // signals set aside: later than MaxLateness
 	TooLarge       uint64 // signals set aside: a string value longer than MaxValueLen
+	// Signals of equipment missing from the registry that Admit took, and
+	// those it set aside.
+	UnregisteredAccepted, UnregisteredRejected uint64
 }
 
 // Engine holds every equipment's timeline.
@@ -72,6 +79,8 @@ type Engine struct {
 	stats     Stats
 	opMonths  map[opMonthKey]map[string]float64 // operator run seconds per site/line/month, cached
 	floor     int64                             // nothing older is restated (retain.go)
+	// unregistered counts the equipment missing from the registry per site.
+	unregistered map[string]int
 }
 
 // lineKey names a line of a site.
@@ -96,6 +105,8 @@ func New(opts Options, saved map[signal.Key]state.Saved) *Engine {
 		equipment: map[signal.Key]activity.Equipment{},
 		lines:     map[lineKey][]signal.Key{},
 		opMonths:  map[opMonthKey]map[string]float64{},
+
+		unregistered: map[string]int{},
 	}
 	for _, eq := range opts.Registry {
 		eq.Registered = true
@@ -112,6 +123,9 @@ func New(opts Options, saved map[signal.Key]state.Saved) *Engine {
 
 func (e *Engine) addEquipment(eq activity.Equipment) {
 	e.equipment[eq.Key] = eq
+	if !eq.Registered {
+		e.unregistered[eq.Key.Site]++
+	}
 	lk := lineKey{eq.Key.Site, eq.Key.Line}
 	e.lines[lk] = append(e.lines[lk], eq.Key)
 }
@@ -159,69 +173,24 @@ type StateStep struct {
 	State state.State
 }
 
-// Figures returns the figures to write for dirty: for each dirty equipment,
-// every period of every kind its range touches; for every registered line
-// and the site, the rollups of every period any range touches (a line's
-// figures depend on all its equipment, silent ones included); and the
-// operator figures of every month touched.
+// Figures returns the figures to write for dirty, in one piece: for each
+// dirty equipment, every period of every kind its range touches; for every
+// registered line and the site, the rollups of every period between the
+// earliest and the latest range (a line's figures depend on all its
+// equipment, silent ones included); and the operator figures of every month
+// touched. Its size grows with the span of the ranges: the hub computes
+// pending ranges chunk by chunk (Chunks, ChunkFigures).
 func (e *Engine) Figures(dirty Dirty) Result {
 	e.mu.Lock() // the operator month cache is written
 	defer e.mu.Unlock()
 	dirty = e.retained(dirty)
-	if len(dirty) == 0 {
+	lo, hi, ok := dirty.bounds()
+	if !ok {
 		return Result{}
 	}
-	var lo, hi int64
-	first := true
-	for _, r := range dirty {
-		if first || r.From < lo {
-			lo = r.From
-		}
-		if first || r.To > hi {
-			hi = r.To
-		}
-		first = false
-	}
-	loc := e.opts.Location
-	from, to := time.Unix(0, lo), time.Unix(0, hi)
-	var res Result
-	var all []activity.Figures
-	for _, lk := range e.sortedLines() {
-		cal := e.opts.Calendar(lk.site, lk.line)
-		for _, kind := range e.opts.Kinds {
-			for _, p := range activity.Between(kind, from, to, loc, cal) {
-				for _, k := range e.lines[lk] {
-					f := e.compute(k, cal, p)
-					all = append(all, f)
-					if r, ok := dirty[k]; ok && r.From < p.End.UnixNano() && r.To >= p.Start.UnixNano() {
-						res.Equipment = append(res.Equipment, f)
-					}
-				}
-			}
-		}
-	}
-	res.Rollups = activity.RollUp(all, e.opts.Tiers)
-	for _, k := range sortedKeys(dirty) {
-		tl := e.timelines[k]
-		if tl == nil {
-			continue
-		}
-		r := dirty[k]
-		var spans []calendar.Span
-		if cal := e.opts.Calendar(k.Site, k.Line); cal != nil {
-			spans = cal.Spans(r.From, r.To+1)
-		}
-		for _, st := range tl.Steps(r.From, r.To+1, spans) {
-			res.States = append(res.States, StateStep{Key: k, Start: time.Unix(0, st.Start).In(loc), State: st.State})
-		}
-	}
-	for _, m := range activity.MonthsBetween(from, to, loc) {
-		for _, lk := range e.sortedLines() {
-			delete(e.opMonths, opMonthKey{lk.site, lk.line, m.Start.UnixNano()})
-		}
-		res.Operators = append(res.Operators, e.operators(m, res.Rollups)...)
-	}
-	activity.SortOperators(res.Operators)
+	res := e.periodFigures(dirty, lo, hi, e.opts.Kinds)
+	res.States = e.states(dirty)
+	res.Operators = e.monthsOperators(lo, hi)
 	return res
 }
 

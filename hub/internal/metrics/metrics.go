@@ -48,6 +48,9 @@ type Sources struct {
 	// Stream is the signals stream's size (ok false: not known); cached by
 	// its owner, not a JetStream request per scrape.
 	Stream func() (bytes, msgs uint64, ok bool)
+	// OutOfWindow counts the signals set aside as outside the accepted time
+	// window, per agent (a bounded set of labels).
+	OutOfWindow func() map[string]uint64
 }
 
 // Collector is the hub's collector.
@@ -81,6 +84,8 @@ var (
 	eventBytes    = desc("floorpulse_hub_event_store_bytes", "Size of the event store file (events.db) in bytes.")
 	streamBytes   = desc("floorpulse_hub_stream_bytes", "Bytes held by the signals stream (read from JetStream at most every 5 s).")
 	streamMsgs    = desc("floorpulse_hub_stream_messages", "Messages held by the signals stream (read from JetStream at most every 5 s).")
+	outOfWindow   = desc("floorpulse_hub_signals_out_of_window_total", "Signals set aside because their source time is outside the accepted window (state.accept_age, state.max_clock_skew), per agent (the first 100; then other).", "agent")
+	unregistered  = desc("floorpulse_hub_signals_unregistered_total", "Signals of equipment missing from the registry, accepted or rejected by the registry policy.", "decision")
 )
 
 // Describe implements prometheus.Collector.
@@ -107,6 +112,13 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 		counter(unmapped, es.UnmappedStates)
 		counter(tooLate, es.TooLate)
 		counter(tooLarge, es.TooLarge)
+		counter(unregistered, es.UnregisteredAccepted, "accepted")
+		counter(unregistered, es.UnregisteredRejected, "rejected")
+	}
+	if s.OutOfWindow != nil {
+		for agent, n := range s.OutOfWindow() {
+			counter(outOfWindow, n, agent)
+		}
 	}
 	if s.Influx != nil {
 		counter(influxWrites, s.Influx.Requests.Load())

@@ -112,3 +112,22 @@ func TestHandlerOutboxError(t *testing.T) {
 		t.Errorf("unexpected metrics:\n%s", out)
 	}
 }
+
+// What the hub sets aside at its bounds: out of the time window per agent,
+// and equipment missing from the registry by decision.
+func TestHandlerExposesBounds(t *testing.T) {
+	out := scrape(t, Sources{
+		Engine:      func() engine.Stats { return engine.Stats{UnregisteredAccepted: 3, UnregisteredRejected: 5} },
+		OutOfWindow: func() map[string]uint64 { return map[string]uint64{"a1": 2, "other": 7} },
+	})
+	for _, want := range []string{
+		`floorpulse_hub_signals_unregistered_total{decision="accepted"} 3`,
+		`floorpulse_hub_signals_unregistered_total{decision="rejected"} 5`,
+		`floorpulse_hub_signals_out_of_window_total{agent="a1"} 2`,
+		`floorpulse_hub_signals_out_of_window_total{agent="other"} 7`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+}

@@ -223,3 +223,26 @@ func TestServiceStoresPendingAndClears(t *testing.T) {
 		t.Fatalf("equipment points %d, want %d", n, 4*p.Total)
 	}
 }
+
+// A range its limit refuses is not started: ErrRange, with the limit's
+// words, and nothing is stored or written.
+func TestServiceRefusesRangeAboveLimit(t *testing.T) {
+	limit := func(from, to time.Time) error {
+		if to.Sub(from) > 48*time.Hour {
+			return errors.New("longer than recompute.max_range (2 days)")
+		}
+		return nil
+	}
+	svc := NewService(engine.New(engine.Options{Location: time.UTC}, nil), nil, nil, slog.New(slog.NewTextHandler(io.Discard, nil)), WithLimit(limit))
+	from := time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	_, err := svc.Start(from, from.AddDate(50, 0, 0))
+	if !errors.Is(err, ErrRange) || err.Error() != "recompute range refused: longer than recompute.max_range (2 days)" {
+		t.Fatalf("50 years: %v", err)
+	}
+	if p := svc.Status(); p.Running {
+		t.Fatalf("status after a refusal: %+v", p)
+	}
+	if _, err := svc.Start(from, from.AddDate(0, 0, 2)); err != nil {
+		t.Fatalf("2 days: %v", err)
+	}
+}

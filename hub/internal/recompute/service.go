@@ -2,6 +2,8 @@ package recompute
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,19 +36,42 @@ type Service struct {
 	pend Pending // may be nil
 	log  *slog.Logger
 	jobs chan [2]time.Time
+	// check refuses a range (recompute.max_range); nil takes any.
+	check func(from, to time.Time) error
 
 	mu   sync.Mutex
 	last Progress
 }
 
 // NewService builds a service; pend may be nil (nothing stored as pending).
-func NewService(eng *engine.Engine, w Writer, pend Pending, log *slog.Logger) *Service {
-	return &Service{eng: eng, w: w, pend: pend, log: log, jobs: make(chan [2]time.Time, 1)}
+func NewService(eng *engine.Engine, w Writer, pend Pending, log *slog.Logger, opts ...Option) *Service {
+	s := &Service{eng: eng, w: w, pend: pend, log: log, jobs: make(chan [2]time.Time, 1)}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
 }
 
-// Start asks for a recompute of [from, to). It returns ErrBusy while one
-// runs; Run does the work.
+// Option configures a Service.
+type Option func(*Service)
+
+// WithLimit refuses the ranges check returns an error for (wrapped in
+// ErrRange): the hub's recompute.max_range.
+func WithLimit(check func(from, to time.Time) error) Option {
+	return func(s *Service) { s.check = check }
+}
+
+// ErrRange is returned by Start for a range the service refuses.
+var ErrRange = errors.New("recompute range refused")
+
+// Start asks for a recompute of [from, to). It returns an ErrRange for a
+// range its limit refuses, and ErrBusy while one runs; Run does the work.
 func (s *Service) Start(from, to time.Time) (Progress, error) {
+	if s.check != nil {
+		if err := s.check(from, to); err != nil {
+			return s.Status(), fmt.Errorf("%w: %w", ErrRange, err)
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.last.Running {

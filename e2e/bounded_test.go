@@ -162,6 +162,8 @@ func stateRuns(t *testing.T, in *testenv.Influx, db string) string {
 // data directory, writing to one InfluxDB database.
 type boundedHub struct {
 	bin, cfg string
+	seed     string // the publishing agent's NATS identity (hub agent add)
+	token    string // an admin's API token (hub token add)
 	http     string
 	nats     string
 	p        *testenv.Process
@@ -193,6 +195,17 @@ equipment:
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The poison comes through the front door: an agent identity of the
+	// site, and an admin's token for the recompute.
+	h.seed = filepath.Join(dir, "a1.nk")
+	if out, err := exec.Command(h.bin, "agent", "add", "a1", "-site", "plant1", "-seed", h.seed, "-config", h.cfg).CombinedOutput(); err != nil {
+		t.Fatalf("hub agent add: %v\n%s", err, out)
+	}
+	out, err := exec.Command(h.bin, "token", "add", "e2e-admin", "-role", "admin", "-config", h.cfg).Output()
+	if err != nil {
+		t.Fatalf("hub token add: %v", err)
+	}
+	h.token = strings.TrimSpace(string(out))
 	h.start(t)
 	return h
 }
@@ -253,7 +266,11 @@ func vmHWM(pid int) (int64, bool) {
 
 func (h *boundedHub) publish(t *testing.T, sigs []signal.Signal) {
 	t.Helper()
-	nc, err := nats.Connect("nats://" + h.nats)
+	key, err := nats.NkeyOptionFromSeed(h.seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("nats://"+h.nats, key, nats.CustomInboxPrefix("_INBOX.a1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,7 +310,12 @@ func (h *boundedHub) publish(t *testing.T, sigs []signal.Signal) {
 // when it did not answer).
 func (h *boundedHub) recompute(t *testing.T, from, to string) int {
 	t.Helper()
-	resp, err := metricsClient.Post(fmt.Sprintf("http://%s/api/v1/recompute?from=%s&to=%s", h.http, from, to), "", nil)
+	req, err := http.NewRequest("POST", fmt.Sprintf("http://%s/api/v1/recompute?from=%s&to=%s", h.http, from, to), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.token)
+	resp, err := metricsClient.Do(req)
 	if err != nil {
 		t.Logf("recompute: %v", err)
 		return 0

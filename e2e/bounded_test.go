@@ -30,8 +30,9 @@ const memoryBound = 300 << 20
 // takes the machine down with it: a watchdog reads its memory every 10 ms.
 const memoryCap = 2 << 30
 
-// Poison inputs (signals decades apart and far in the future, 5,000
-// machines missing from the registry, a recompute of 50 years) leave the
+// Poison inputs (signals decades apart and far in the future, an oversized
+// value, 5,000 machines missing from the registry, a recompute of 50 years)
+// are counted and leave the
 // hub's peak memory under memoryBound, before and after a restart, and the
 // figures of the well-behaved machines as a run without them writes.
 func TestHubMemoryBoundedUnderPoison(t *testing.T) {
@@ -59,6 +60,16 @@ func TestHubMemoryBoundedUnderPoison(t *testing.T) {
 		t.Errorf("a recompute of 50 years: got %d, want 400", code)
 	}
 	hub.settle(t, len(poison))
+	m := hub.metrics()
+	for _, name := range []string{
+		`floorpulse_hub_signals_out_of_window_total{agent="a1"}`,
+		`floorpulse_hub_signals_unregistered_total{decision="rejected"}`,
+		`floorpulse_hub_signals_too_large_total`,
+	} {
+		if m[name] < 1 {
+			t.Errorf("%s = %v: the poison was not counted", name, m[name])
+		}
+	}
 	first := hub.peak(t)
 	hub.stop(t)
 	hub.start(t) // the pending ranges are flushed again at the start
@@ -113,6 +124,8 @@ func poisonSignals(anchor time.Time) []signal.Signal {
 		sig("M01", signal.Run, signal.Bool(true), time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)),
 		sig("M01", signal.Run, signal.Bool(false), time.Date(2199, 6, 1, 0, 0, 0, 0, time.UTC)),
 		sig("M02", signal.Run, signal.Bool(true), anchor.AddDate(1, 0, 0)),
+		// An operator id of 60 KB: within a message's 64 KiB, far above a value's 4 KiB.
+		sig("M01", signal.Operator, signal.String(strings.Repeat("x", 60<<10)), anchor.Add(-2*time.Hour)),
 	}
 	for i := range 5000 {
 		eq := fmt.Sprintf("X%04d", i)

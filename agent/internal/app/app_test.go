@@ -166,7 +166,8 @@ func TestMQTTToJetStreamSurvivesBrokerRestart(t *testing.T) {
 	for _, want := range []string{
 		`floorpulse_agent_source_connected{kind="mqtt",source="` + mosq.URL + `"} 1`,
 		`floorpulse_agent_source_connects_total{kind="mqtt",source="` + mosq.URL + `"} 2`, // the first and after the restart
-		`floorpulse_agent_decode_errors_total{kind="mqtt",source="` + mosq.URL + `"} 1`,
+		`floorpulse_agent_decode_errors_total{kind="mqtt",reason="bad_payload",source="` + mosq.URL + `"} 1`,
+		`floorpulse_agent_decode_errors_total{kind="mqtt",reason="wrong_type",source="` + mosq.URL + `"} 0`,
 		"floorpulse_agent_forwarded_total 1000",
 	} {
 		if !strings.Contains(body, want) {

@@ -34,12 +34,18 @@ func New(log *slog.Logger, every time.Duration) *Logger {
 func (l *Logger) Warn(msg string, args ...any) { l.Log(slog.LevelWarn, msg, args...) }
 
 // Log logs msg at level unless it was logged less than the interval ago.
-func (l *Logger) Log(level slog.Level, msg string, args ...any) {
+func (l *Logger) Log(level slog.Level, msg string, args ...any) { l.LogFor(msg, level, msg, args...) }
+
+// LogFor logs msg at level unless a line for key was logged less than the
+// interval ago: one message limited separately per key (a reason, say), so
+// that a flood of one kind does not hide the others. Keys are meant to be
+// few (a fixed set), as messages are.
+func (l *Logger) LogFor(key string, level slog.Level, msg string, args ...any) {
 	l.mu.Lock()
-	e := l.state[msg]
+	e := l.state[key]
 	if e == nil {
 		e = &entry{}
-		l.state[msg] = e
+		l.state[key] = e
 	}
 	now := l.now()
 	if !e.last.IsZero() && now.Sub(e.last) < l.every {

@@ -27,3 +27,18 @@ func TestLimits(t *testing.T) {
 		t.Fatalf("missing suppressed count or other message:\n%s", out)
 	}
 }
+
+// TestLimitsPerKey checks that LogFor limits each key on its own.
+func TestLimitsPerKey(t *testing.T) {
+	var buf bytes.Buffer
+	l := New(slog.New(slog.NewTextHandler(&buf, nil)), time.Second)
+	l.now = func() time.Time { return time.Unix(1000, 0) }
+	for i := 0; i < 10; i++ {
+		l.LogFor("a", slog.LevelWarn, "set aside", "reason", "a")
+		l.LogFor("b", slog.LevelWarn, "set aside", "reason", "b")
+	}
+	out := buf.String()
+	if strings.Count(out, "reason=a") != 1 || strings.Count(out, "reason=b") != 1 {
+		t.Fatalf("want one line per key:\n%s", out)
+	}
+}

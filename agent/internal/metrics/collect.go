@@ -28,8 +28,6 @@ var perSource = []struct {
 		prometheus.CounterValue, func(s *Source) float64 { return float64(s.Connects.Load()) }},
 	{"", prometheus.NewDesc("floorpulse_agent_signals_in_total", "Signals committed to the queue.", sourceLabels, nil),
 		prometheus.CounterValue, func(s *Source) float64 { return float64(s.SignalsIn.Load()) }},
-	{"", prometheus.NewDesc("floorpulse_agent_decode_errors_total", "Messages or values that could not be turned into signals.", sourceLabels, nil),
-		prometheus.CounterValue, func(s *Source) float64 { return float64(s.DecodeErrors.Load()) }},
 	{"opcua", prometheus.NewDesc("floorpulse_agent_source_backfilled_total", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", sourceLabels, nil),
 		prometheus.CounterValue, func(s *Source) float64 { return float64(s.Backfilled.Load()) }},
 	{"opcua", prometheus.NewDesc("floorpulse_agent_source_sessions_restored_total", "OPC UA sessions (with their subscription) taken over instead of built anew: by a reconnect from the lost connection, or at start from the process before a restart.", sourceLabels, nil),
@@ -43,6 +41,10 @@ var perSource = []struct {
 }
 
 var (
+	// decodeErrorsDesc had the labels kind and source only until the
+	// reason was added: sum by (kind, source) gives the former series.
+	decodeErrorsDesc = prometheus.NewDesc("floorpulse_agent_decode_errors_total",
+		"Messages or values that could not be turned into signals, by reason; every reason is always present.", []string{"kind", "source", "reason"}, nil)
 	clockOffsetDesc = prometheus.NewDesc("floorpulse_agent_source_clock_offset_seconds",
 		"OPC UA: the server's clock minus the agent's (CurrentTime read at each session check, half the round trip allowed for).", sourceLabels, nil)
 
@@ -75,7 +77,7 @@ func (r *Registry) Describe(ch chan<- *prometheus.Desc) {
 	for _, m := range perSource {
 		ch <- m.desc
 	}
-	for _, d := range []*prometheus.Desc{clockOffsetDesc,
+	for _, d := range []*prometheus.Desc{decodeErrorsDesc, clockOffsetDesc,
 		queueRecordsDesc, queueBytesDesc, queueFileBytesDesc, queueOldestAgeDesc, queueBlockedDesc, queueDroppedDesc,
 		forwardedDesc, duplicatesDesc, publishErrorsDesc, natsConnectedDesc} {
 		ch <- d
@@ -91,6 +93,11 @@ func (r *Registry) Collect(ch chan<- prometheus.Metric) {
 			if m.kind == "" || s.Kind == m.kind {
 				ch <- prometheus.MustNewConstMetric(m.desc, m.typ, m.value(s), s.Kind, s.Name)
 			}
+		}
+	}
+	for _, s := range srcs {
+		for r := range numDecodeReasons {
+			ch <- prometheus.MustNewConstMetric(decodeErrorsDesc, prometheus.CounterValue, float64(s.DecodeErrors.Of(r)), s.Kind, s.Name, r.String())
 		}
 	}
 	for _, s := range srcs {

@@ -11,7 +11,8 @@
 // Metric names are a contract (dashboards and alerts use them): a name is
 // never renamed or retyped, only added. Counters count since the process
 // started; every label value of floorpulse_agent_queue_dropped_total in
-// DropReasons is always present.
+// DropReasons is always present, and so is every reason of
+// floorpulse_agent_decode_errors_total (DecodeReasons) for every source.
 package metrics
 
 import (
@@ -37,7 +38,7 @@ type Source struct {
 	Subscribed   atomic.Bool
 	Connects     atomic.Uint64 // connections made: the first and every reconnect
 	SignalsIn    atomic.Uint64 // signals committed to the queue
-	DecodeErrors atomic.Uint64 // messages or values that could not be turned into signals
+	DecodeErrors DecodeErrors  // messages or values that could not be turned into signals, by reason
 	Backfilled   atomic.Uint64 // OPC UA: values read back from the server's history after a reconnect
 	Restores     atomic.Uint64 // OPC UA: sessions taken over from a lost connection, or at start from the last process
 	Republished  atomic.Uint64 // OPC UA: notification messages asked for again (Republish) after they were lost in transit

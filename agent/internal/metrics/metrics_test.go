@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -120,8 +121,8 @@ func TestDescribed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(mfs) != len(perSource)+11 {
-		t.Errorf("gathered %d metric families, want %d", len(mfs), len(perSource)+11)
+	if len(mfs) != len(perSource)+12 {
+		t.Errorf("gathered %d metric families, want %d", len(mfs), len(perSource)+12)
 	}
 }
 
@@ -144,5 +145,41 @@ func TestSameSourceTwice(t *testing.T) {
 		if code != 200 || !strings.Contains(body, want+"\n") {
 			t.Errorf("metrics: %d, lack %q:\n%s", code, want, body)
 		}
+	}
+}
+
+// TestDecodeErrorsByReason checks that every source reports every decode
+// error reason, 0 until it happens, and the total sums them.
+func TestDecodeErrorsByReason(t *testing.T) {
+	r := &Registry{}
+	m := r.Source("mqtt", "tcp://b:1883")
+	o := r.Source("opcua", "opc.tcp://plc:4840")
+	m.DecodeErrors.Count(WrongType)
+	m.DecodeErrors.Count(WrongType)
+	m.DecodeErrors.Count(UnmappedTopic)
+	o.DecodeErrors.Count(RejectedNode)
+	if n := m.DecodeErrors.Load(); n != 3 {
+		t.Errorf("mqtt total %d, want 3", n)
+	}
+	_, _, body := get(r.Handler(), "/metrics")
+	want := map[string]map[string]int{
+		"mqtt/tcp://b:1883":        {"wrong_type": 2, "unmapped_topic": 1},
+		"opcua/opc.tcp://plc:4840": {"rejected_node": 1},
+	}
+	for src, counts := range want {
+		kind, name, _ := strings.Cut(src, "/")
+		for _, reason := range []string{"bad_payload", "bad_value", "bad_timestamp", "too_large", "wrong_type",
+			"unmapped_topic", "before_birth", "seq_gap", "rejected_node"} {
+			line := fmt.Sprintf("floorpulse_agent_decode_errors_total{kind=%q,reason=%q,source=%q} %d\n", kind, reason, name, counts[reason])
+			if !strings.Contains(body, line) {
+				t.Errorf("metrics lack %q", line)
+			}
+		}
+	}
+	if n := strings.Count(body, "floorpulse_agent_decode_errors_total{"); n != 2*len(DecodeReasons()) {
+		t.Errorf("%d decode error series, want %d", n, 2*len(DecodeReasons()))
+	}
+	if !strings.Contains(body, "# TYPE floorpulse_agent_decode_errors_total counter\n") {
+		t.Errorf("decode errors not a counter:\n%s", body)
 	}
 }

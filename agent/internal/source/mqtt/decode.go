@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math"
 	"strconv"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -19,7 +19,8 @@ import (
 // are decode errors.
 const maxPayload = signal.MaxEncodedSize
 
-// errDecode is wrapped by every decoding error.
+// errDecode is wrapped by every decoding error; each also carries the
+// reason it is counted under (aside, reasonOf).
 var errDecode = errors.New("undecodable message")
 
 // Plausible source timestamps: not before 2000, not more than a day after
@@ -33,28 +34,41 @@ func plausibleAt(t, rx time.Time) bool {
 }
 
 func errImplausibleTime(t time.Time) error {
-	return fmt.Errorf("%w: timestamp %s is before 2000 or more than %s ahead of the receive time", errDecode, t.Format(time.RFC3339Nano), maxAhead)
+	return aside(metrics.BadTimestamp, "timestamp %s is before 2000 or more than %s ahead of the receive time", t.Format(time.RFC3339Nano), maxAhead)
 }
 
 // seqRoom is what the queue adds to an encoded signal (its sequence number).
 const seqRoom = 32
 
-// checkSignal validates a decoded signal and makes sure its encoding fits
-// the wire limit (a long string can grow when JSON escapes it).
+// checkSignal validates a decoded signal, checks that its value has a type
+// the hub can interpret for its name and makes sure its encoding fits the
+// wire limit (a long string can grow when JSON escapes it).
 func checkSignal(s signal.Signal) error {
 	if err := s.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errDecode, err)
+		if !mapped(s) {
+			return aside(metrics.UnmappedTopic, "%v", err)
+		}
+		return aside(metrics.BadValue, "%v", err)
+	}
+	if err := s.CheckType(); err != nil {
+		return &setAside{reason: metrics.WrongType, err: err}
 	}
 	if s.Value.Kind == signal.KindString && len(s.Value.Str) > signal.MaxEncodedSize/8 {
 		b, err := signal.Marshal(s)
 		if err != nil {
-			return fmt.Errorf("%w: %v", errDecode, err)
+			return aside(metrics.BadValue, "%v", err)
 		}
 		if len(b) > signal.MaxEncodedSize-seqRoom {
-			return fmt.Errorf("%w: signal of %d bytes exceeds the wire limit", errDecode, len(b))
+			return aside(metrics.TooLarge, "signal of %d bytes exceeds the wire limit", len(b))
 		}
 	}
 	return nil
+}
+
+// mapped reports whether the signal's place and name are valid.
+func mapped(s signal.Signal) bool {
+	return signal.ValidToken(s.Site) && signal.ValidToken(s.Line) && signal.ValidToken(s.Equipment) &&
+		signal.ValidToken(s.Name) && s.Name != signal.GapName
 }
 
 // Decoder turns the messages of one subscription into signals.
@@ -98,11 +112,11 @@ func splitPath(p string) []string {
 // flagged) when the message carries no timestamp.
 func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Signal, error) {
 	if !utf8.ValidString(topic) {
-		return signal.Signal{}, fmt.Errorf("%w: topic is not UTF-8", errDecode)
+		return signal.Signal{}, aside(metrics.UnmappedTopic, "topic is not UTF-8")
 	}
 	fields, err := d.tmpl.MatchFields(topic)
 	if err != nil {
-		return signal.Signal{}, fmt.Errorf("%w: %v", errDecode, err)
+		return signal.Signal{}, aside(metrics.UnmappedTopic, "%v", err)
 	}
 	get := func(f string) string {
 		if v := fields.Get(f); v != "" {
@@ -117,7 +131,15 @@ func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Sig
 	var ts time.Time
 	switch d.format {
 	case config.FormatPlain:
-		s.Value, err = DecodePlain(payload)
+		switch s.Name {
+		case signal.Operator, signal.Login, signal.Logout:
+			// Operator ids are text, digits or not: "0042" stays "0042".
+			var text string
+			text, err = plainText(payload)
+			s.Value = signal.String(text)
+		default:
+			s.Value, err = DecodePlain(payload)
+		}
 	default:
 		s.Value, ts, err = DecodeJSON(payload, d.valuePath, d.timePath, d.timeFormat)
 	}
@@ -139,13 +161,10 @@ func (d *Decoder) Decode(topic string, payload []byte, rx time.Time) (signal.Sig
 // DecodePlain reads a text payload: "true"/"false" are bools, a finite number
 // is a number, anything else (valid UTF-8) is a string.
 func DecodePlain(payload []byte) (signal.Value, error) {
-	if len(payload) > maxPayload {
-		return signal.Value{}, fmt.Errorf("%w: payload of %d bytes", errDecode, len(payload))
+	text, err := plainText(payload)
+	if err != nil {
+		return signal.Value{}, err
 	}
-	if !utf8.Valid(payload) {
-		return signal.Value{}, fmt.Errorf("%w: payload is not UTF-8 text", errDecode)
-	}
-	text := strings.TrimSpace(string(payload))
 	switch text {
 	case "true":
 		return signal.Bool(true), nil
@@ -154,11 +173,22 @@ func DecodePlain(payload []byte) (signal.Value, error) {
 	}
 	if f, err := strconv.ParseFloat(text, 64); err == nil {
 		if math.IsNaN(f) || math.IsInf(f, 0) {
-			return signal.Value{}, fmt.Errorf("%w: %q is not a finite number", errDecode, text)
+			return signal.Value{}, aside(metrics.BadValue, "%q is not a finite number", text)
 		}
 		return signal.Number(f), nil
 	}
 	return signal.String(text), nil
+}
+
+// plainText is a text payload without the white space around it.
+func plainText(payload []byte) (string, error) {
+	if len(payload) > maxPayload {
+		return "", aside(metrics.TooLarge, "payload of %d bytes", len(payload))
+	}
+	if !utf8.Valid(payload) {
+		return "", aside(metrics.BadPayload, "payload is not UTF-8 text")
+	}
+	return strings.TrimSpace(string(payload)), nil
 }
 
 // DecodeJSON reads the value at valuePath (nil: the whole document) and the
@@ -167,7 +197,7 @@ func DecodePlain(payload []byte) (signal.Value, error) {
 // that is present but unreadable is an error.
 func DecodeJSON(payload []byte, valuePath, timePath []string, timeFormat string) (signal.Value, time.Time, error) {
 	if len(payload) > maxPayload {
-		return signal.Value{}, time.Time{}, fmt.Errorf("%w: payload of %d bytes", errDecode, len(payload))
+		return signal.Value{}, time.Time{}, aside(metrics.TooLarge, "payload of %d bytes", len(payload))
 	}
 	if len(valuePath) == 1 && len(timePath) <= 1 {
 		if v, ts, ok := decodeFlat(payload, valuePath[0], timePath, timeFormat); ok {
@@ -366,14 +396,14 @@ func decodeGeneric(payload []byte, valuePath, timePath []string, timeFormat stri
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {
-		return signal.Value{}, time.Time{}, fmt.Errorf("%w: %v", errDecode, err)
+		return signal.Value{}, time.Time{}, aside(metrics.BadPayload, "%v", err)
 	}
 	if dec.More() {
-		return signal.Value{}, time.Time{}, fmt.Errorf("%w: trailing data after JSON", errDecode)
+		return signal.Value{}, time.Time{}, aside(metrics.BadPayload, "trailing data after JSON")
 	}
 	raw, ok := lookup(doc, valuePath)
 	if !ok {
-		return signal.Value{}, time.Time{}, fmt.Errorf("%w: no value at %q", errDecode, strings.Join(valuePath, "."))
+		return signal.Value{}, time.Time{}, aside(metrics.BadPayload, "no value at %q", strings.Join(valuePath, "."))
 	}
 	v, err := jsonValue(raw)
 	if err != nil {
@@ -413,15 +443,15 @@ func jsonValue(raw any) (signal.Value, error) {
 	case json.Number:
 		f, err := strconv.ParseFloat(string(x), 64)
 		if err != nil || math.IsInf(f, 0) {
-			return signal.Value{}, fmt.Errorf("%w: number %s out of range", errDecode, x)
+			return signal.Value{}, aside(metrics.BadValue, "number %s out of range", x)
 		}
 		return signal.Number(f), nil
 	case string:
 		return signal.String(x), nil
 	case nil:
-		return signal.Value{}, fmt.Errorf("%w: value is null", errDecode)
+		return signal.Value{}, aside(metrics.BadValue, "value is null")
 	default:
-		return signal.Value{}, fmt.Errorf("%w: value is a JSON %T, want bool, number or string", errDecode, raw)
+		return signal.Value{}, aside(metrics.BadValue, "value is a JSON %T, want bool, number or string", raw)
 	}
 }
 
@@ -433,7 +463,7 @@ func parseTime(raw any, format string) (time.Time, error) {
 	case json.Number:
 		text = string(x)
 	default:
-		return time.Time{}, fmt.Errorf("%w: timestamp is a JSON %T", errDecode, raw)
+		return time.Time{}, aside(metrics.BadTimestamp, "timestamp is a JSON %T", raw)
 	}
 	switch format {
 	case "unix", "unix_ms":
@@ -443,13 +473,13 @@ func parseTime(raw any, format string) (time.Time, error) {
 		}
 		if n, err := strconv.ParseInt(text, 10, 64); err == nil {
 			if n > math.MaxInt64/unit || n < math.MinInt64/unit {
-				return time.Time{}, fmt.Errorf("%w: timestamp %s out of range", errDecode, text)
+				return time.Time{}, aside(metrics.BadTimestamp, "timestamp %s out of range", text)
 			}
 			return time.Unix(0, n*unit).UTC(), nil
 		}
 		f, err := strconv.ParseFloat(text, 64)
 		if err != nil || math.IsNaN(f) || math.Abs(f*float64(unit)) > math.MaxInt64/2 {
-			return time.Time{}, fmt.Errorf("%w: timestamp %q is not a %s time", errDecode, text, format)
+			return time.Time{}, aside(metrics.BadTimestamp, "timestamp %q is not a %s time", text, format)
 		}
 		// Round to the microsecond: float seconds carry no more, and the same
 		// payload must always give the same time.
@@ -457,7 +487,7 @@ func parseTime(raw any, format string) (time.Time, error) {
 	default:
 		t, err := time.Parse(time.RFC3339Nano, text)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: timestamp %q is not RFC 3339", errDecode, text)
+			return time.Time{}, aside(metrics.BadTimestamp, "timestamp %q is not RFC 3339", text)
 		}
 		return t.UTC(), nil
 	}

@@ -276,7 +276,13 @@ func FuzzDecoder(f *testing.F) {
 			if !errors.Is(err, errDecode) {
 				t.Fatalf("error not wrapping errDecode: %v", err)
 			}
+			if sa := (*setAside)(nil); !errors.As(err, &sa) {
+				t.Fatalf("error without a reason: %v", err)
+			}
 			return
+		}
+		if err := s.CheckType(); err != nil {
+			t.Fatalf("wrong type passed: %v", err)
 		}
 		if !plausibleAt(s.Time, rx) {
 			t.Fatalf("implausible time passed: %v", s.Time)

@@ -9,8 +9,8 @@
 // what was not acknowledged while the agent was down; a redelivered message
 // yields signals with the same IDs, which JetStream deduplicates. A message
 // that cannot be used (bad payload, implausible timestamp, too large) is
-// counted in the source's decode errors, logged at a limited rate and
-// acknowledged: it never blocks the messages after it.
+// counted in the source's decode errors by reason, logged at a limited rate
+// and acknowledged: it never blocks the messages after it.
 //
 // Sparkplug B (sparkplug_b subscriptions): per edge node the source keeps
 // the alias -> name map and data types of the births, the sequence number,
@@ -330,8 +330,7 @@ func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, put
 				continue
 			}
 			for _, p := range out.problems {
-				s.stat.DecodeErrors.Add(1)
-				s.warn.Warn("sparkplug message partly unusable", "topic", topic, "err", p)
+				s.setAside("sparkplug message partly unusable", topic, reasonOf(p), p)
 			}
 			if out.unmapped > 0 {
 				s.warn.Log(slog.LevelInfo, "sparkplug metrics match no mapping, skipped", "topic", topic, "metrics", out.unmapped, "example", out.example)
@@ -350,11 +349,21 @@ func (s *Source) decode(topic string, payload []byte) (sigs []signal.Signal, put
 		}
 	}
 	if firstErr == nil {
-		firstErr = fmt.Errorf("%w: no subscription matches topic %q", errDecode, topic)
+		firstErr = aside(metrics.UnmappedTopic, "no subscription matches topic %q", topic)
 	}
-	s.stat.DecodeErrors.Add(1)
-	s.warn.Warn("dropping an undecodable mqtt message", "topic", topic, "bytes", len(payload), "err", firstErr)
+	msg := "dropping an undecodable mqtt message"
+	if reasonOf(firstErr) == metrics.UnmappedTopic {
+		msg = "dropping an mqtt message whose topic the template cannot map"
+	}
+	s.setAside(msg, topic, reasonOf(firstErr), firstErr, "bytes", len(payload))
 	return nil, nil, ""
+}
+
+// setAside counts a message or value set aside for reason and logs it,
+// at most every 10 s per message and reason.
+func (s *Source) setAside(msg, topic string, reason metrics.DecodeReason, err error, args ...any) {
+	s.stat.DecodeErrors.Count(reason)
+	s.warn.LogFor(msg+"\x00"+reason.String(), slog.LevelWarn, msg, append([]any{"reason", reason.String(), "topic", topic, "err", err}, args...)...)
 }
 
 // restore loads the Sparkplug state committed before the last stop. A

@@ -276,10 +276,17 @@ func TestBadMessagesCountedAndAcknowledged(t *testing.T) {
 	if n := stat.DecodeErrors.Load(); n != uint64(len(bad)) {
 		t.Fatalf("decode errors %d, want %d", n, len(bad))
 	}
-	// Rate-limited: not one line per bad message (a slow machine may cross
-	// one limiter interval, so allow a second line).
-	if n := strings.Count(r.logs.String(), "dropping an undecodable mqtt message"); n < 1 || n > 2 {
-		t.Fatalf("logged %d times for %d bad messages, want 1 (rate limit)", n, len(bad))
+	for reason, want := range map[metrics.DecodeReason]uint64{metrics.BadPayload: 2, metrics.BadTimestamp: 2, metrics.TooLarge: 1} {
+		if n := stat.DecodeErrors.Of(reason); n != want {
+			t.Errorf("%s: %d, want %d", reason, n, want)
+		}
+	}
+	// Rate-limited per reason: not one line per bad message (a slow
+	// machine may cross one limiter interval, so allow a second line).
+	for _, reason := range []string{"bad_payload", "bad_timestamp", "too_large"} {
+		if n := strings.Count(r.logs.String(), `msg="dropping an undecodable mqtt message" source=agent-bad reason=`+reason); n < 1 || n > 2 {
+			t.Fatalf("logged %d times for reason %s, want 1 (rate limit)", n, reason)
+		}
 	}
 	// Acknowledged: after a restart of the source, the next message is the
 	// first one delivered, with no bad one before it.

@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protowire"
 
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -90,12 +91,12 @@ type spMetric struct {
 func parseSparkplug(b []byte) (spPayload, error) {
 	var p spPayload
 	if len(b) > maxSparkplugPayload {
-		return p, fmt.Errorf("%w: sparkplug payload of %d bytes exceeds %d", errDecode, len(b), maxSparkplugPayload)
+		return p, aside(metrics.TooLarge, "sparkplug payload of %d bytes exceeds %d", len(b), maxSparkplugPayload)
 	}
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return p, fmt.Errorf("%w: sparkplug payload: %v", errDecode, protowire.ParseError(n))
+			return p, aside(metrics.BadPayload, "sparkplug payload: %v", protowire.ParseError(n))
 		}
 		b = b[n:]
 		switch {
@@ -112,20 +113,20 @@ func parseSparkplug(b []byte) (spPayload, error) {
 				break
 			}
 			if len(p.metrics) >= maxSparkplugMetrics {
-				return p, fmt.Errorf("%w: sparkplug payload has more than %d metrics", errDecode, maxSparkplugMetrics)
+				return p, aside(metrics.TooLarge, "sparkplug payload has more than %d metrics", maxSparkplugMetrics)
 			}
 			m, err := parseMetric(mb)
 			if err != nil {
-				return p, fmt.Errorf("%w: sparkplug metric %d: %v", errDecode, len(p.metrics), err)
+				return p, aside(metrics.BadPayload, "sparkplug metric %d: %v", len(p.metrics), err)
 			}
 			p.metrics = append(p.metrics, m)
 		case num == 1 || num == 2 || num == 3:
-			return p, fmt.Errorf("%w: sparkplug payload field %d has wire type %d", errDecode, num, typ)
+			return p, aside(metrics.BadPayload, "sparkplug payload field %d has wire type %d", num, typ)
 		default:
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		}
 		if n < 0 {
-			return p, fmt.Errorf("%w: sparkplug payload field %d: %v", errDecode, num, protowire.ParseError(n))
+			return p, aside(metrics.BadPayload, "sparkplug payload field %d: %v", num, protowire.ParseError(n))
 		}
 		b = b[n:]
 	}
@@ -230,11 +231,11 @@ func (m *spMetric) value(dtype uint32) (signal.Value, error) {
 		return signal.Value{}, errUnsupported
 	}
 	if m.valueField == 0 {
-		return signal.Value{}, fmt.Errorf("%w: metric %q has no value", errDecode, m.name)
+		return signal.Value{}, aside(metrics.BadValue, "metric %q has no value", m.name)
 	}
 	isInt := m.valueField == fieldIntValue || m.valueField == fieldLongValue
 	mismatch := func() (signal.Value, error) {
-		return signal.Value{}, fmt.Errorf("%w: metric %q of data type %d carries value field %d", errDecode, m.name, dtype, m.valueField)
+		return signal.Value{}, aside(metrics.BadValue, "metric %q of data type %d carries value field %d", m.name, dtype, m.valueField)
 	}
 	switch dtype {
 	case 0: // unknown: the value field decides
@@ -293,7 +294,7 @@ func (m *spMetric) value(dtype uint32) (signal.Value, error) {
 
 func finite(f float64, name string) (signal.Value, error) {
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return signal.Value{}, fmt.Errorf("%w: metric %q is not a finite number", errDecode, name)
+		return signal.Value{}, aside(metrics.BadValue, "metric %q is not a finite number", name)
 	}
 	return signal.Number(f), nil
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -80,7 +81,7 @@ func (sc *spScope) name(m *spMetric) (string, error) {
 		return m.name, nil
 	}
 	if !m.hasAlias {
-		return "", fmt.Errorf("%w: metric with neither name nor alias", errBadMetric)
+		return "", fmt.Errorf("%w: %w", errBadMetric, aside(metrics.BadPayload, "metric with neither name nor alias"))
 	}
 	name, ok := sc.alias[m.alias]
 	if !ok {
@@ -102,7 +103,7 @@ func (d *Sparkplug) signalOf(sc *spScope, m *spMetric, name string, key sigKey, 
 		return signal.Signal{}, err
 	}
 	if err != nil {
-		return signal.Signal{}, fmt.Errorf("%w: %v", errBadMetric, err)
+		return signal.Signal{}, fmt.Errorf("%w: %w", errBadMetric, err)
 	}
 	s := signal.Signal{Site: key.site, Line: key.line, Equipment: key.equipment, Name: key.name, Value: v, Agent: d.agent}
 	if m.isNull {
@@ -117,10 +118,10 @@ func (d *Sparkplug) signalOf(sc *spScope, m *spMetric, name string, key sigKey, 
 		s.Time, s.Received = rx, true
 	}
 	if !plausibleAt(s.Time, rx) {
-		return signal.Signal{}, fmt.Errorf("%w: metric %q: %v", errBadMetric, name, errImplausibleTime(s.Time))
+		return signal.Signal{}, fmt.Errorf("%w: metric %q: %w", errBadMetric, name, errImplausibleTime(s.Time))
 	}
 	if err := checkSignal(s); err != nil {
-		return signal.Signal{}, fmt.Errorf("%w: metric %q: %v", errBadMetric, name, err)
+		return signal.Signal{}, fmt.Errorf("%w: metric %q: %w", errBadMetric, name, err)
 	}
 	return s, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -19,11 +20,12 @@ import (
 const StatusNoCommunication uint32 = 0x80310000
 
 // Sparkplug problems are counted as decode errors; the message's other
-// metrics are still used.
+// metrics are still used. An unusable metric is counted under the reason
+// of the error errBadMetric wraps (bad_payload when none).
 var (
-	errSeqGap       = errors.New("sparkplug sequence number gap")
-	errUnknownAlias = errors.New("sparkplug metric alias unknown (no birth seen)")
-	errNoBirth      = errors.New("sparkplug data before the birth")
+	errSeqGap       = aside(metrics.SeqGap, "sparkplug sequence number gap")
+	errUnknownAlias = aside(metrics.BeforeBirth, "sparkplug metric alias unknown (no birth seen)")
+	errNoBirth      = aside(metrics.BeforeBirth, "sparkplug data before the birth")
 	errBadMetric    = errors.New("sparkplug metric unusable")
 )
 
@@ -40,18 +42,19 @@ const (
 // spOutcome is what one Sparkplug message gives.
 type spOutcome struct {
 	signals  []signal.Signal
-	problems []error      // each counted as a decode error; at most one per kind
+	problems []error      // each counted as a decode error; at most one per kind and reason
 	rebirth  string       // NCMD topic to send a rebirth request to; "" for none
 	unmapped int          // metrics no mapping matched (skipped)
 	example  string       // the name of one unmapped metric, for the log
 	puts     []buffer.Put // state records to commit with the signals
 }
 
-// problem records err unless a problem of its kind is already recorded.
+// problem records err unless a problem of its kind and reason is already
+// recorded.
 func (o *spOutcome) problem(err error) {
 	for _, p := range o.problems {
 		for _, kind := range []error{errSeqGap, errUnknownAlias, errNoBirth, errBadMetric} {
-			if errors.Is(p, kind) && errors.Is(err, kind) {
+			if errors.Is(p, kind) && errors.Is(err, kind) && reasonOf(p) == reasonOf(err) {
 				return
 			}
 		}
@@ -135,7 +138,7 @@ func (d *Sparkplug) Decode(topic string, payload []byte, rx time.Time) (spOutcom
 	n := min(d.tmpl.Len(), len(t.levels))
 	fields, err := d.tmpl.Prefix(n).Match(strings.Join(t.levels[:n], "/"))
 	if err != nil {
-		return spOutcome{}, fmt.Errorf("%w: %v", errDecode, err)
+		return spOutcome{}, aside(metrics.UnmappedTopic, "%v", err)
 	}
 	p, err := parseSparkplug(payload)
 	if err != nil {
@@ -168,7 +171,7 @@ func (t spTopic) nodeKey() string { return t.group + "/" + t.edge }
 func parseTopic(topic string) (t spTopic, skip bool, err error) {
 	parts := strings.Split(topic, "/")
 	if len(parts) < 3 || parts[0] != config.SparkplugNamespace {
-		return t, false, fmt.Errorf("%w: %q is not a sparkplug topic", errDecode, topic)
+		return t, false, aside(metrics.UnmappedTopic, "%q is not a sparkplug topic", topic)
 	}
 	if parts[1] == "STATE" {
 		return t, true, nil // host application state (Sparkplug 3.0), not a payload
@@ -179,17 +182,17 @@ func parseTopic(topic string) (t spTopic, skip bool, err error) {
 		return t, true, nil // commands to edge nodes, our own rebirth requests among them
 	case "NBIRTH", "NDATA", "NDEATH":
 		if len(parts) != 4 {
-			return t, false, fmt.Errorf("%w: %s topic %q must have 4 levels", errDecode, typ, topic)
+			return t, false, aside(metrics.UnmappedTopic, "%s topic %q must have 4 levels", typ, topic)
 		}
 	case "DBIRTH", "DDATA", "DDEATH":
 		if len(parts) != 5 {
-			return t, false, fmt.Errorf("%w: %s topic %q must have 5 levels", errDecode, typ, topic)
+			return t, false, aside(metrics.UnmappedTopic, "%s topic %q must have 5 levels", typ, topic)
 		}
 	default:
-		return t, false, fmt.Errorf("%w: unknown sparkplug message type %q", errDecode, typ)
+		return t, false, aside(metrics.UnmappedTopic, "unknown sparkplug message type %q", typ)
 	}
 	if !utf8.ValidString(topic) {
-		return t, false, fmt.Errorf("%w: topic is not UTF-8", errDecode)
+		return t, false, aside(metrics.UnmappedTopic, "topic is not UTF-8")
 	}
 	t = spTopic{levels: parts, typ: typ, group: parts[1], edge: parts[3]}
 	if len(parts) == 5 {
@@ -204,7 +207,7 @@ func (d *Sparkplug) node(t spTopic) (*spNode, error) {
 	node := d.nodes[t.nodeKey()]
 	if node == nil {
 		if len(d.nodes) >= maxNodes {
-			return nil, fmt.Errorf("%w: more than %d sparkplug edge nodes", errDecode, maxNodes)
+			return nil, aside(metrics.TooLarge, "more than %d sparkplug edge nodes", maxNodes)
 		}
 		node = &spNode{self: newScope(), devices: map[string]*spScope{}}
 		d.nodes[t.nodeKey()] = node
@@ -399,7 +402,7 @@ func (m *spMessage) device() (*spScope, error) {
 	dev := m.node.devices[m.topic.device]
 	if dev == nil {
 		if len(m.node.devices) >= maxNodes {
-			return nil, fmt.Errorf("%w: more than %d devices on edge node %s", errDecode, maxNodes, m.topic.nodeKey())
+			return nil, aside(metrics.TooLarge, "more than %d devices on edge node %s", maxNodes, m.topic.nodeKey())
 		}
 		dev = newScope()
 		m.node.devices[m.topic.device] = dev

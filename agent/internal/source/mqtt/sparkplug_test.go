@@ -428,10 +428,18 @@ func FuzzSparkplug(f *testing.F) {
 			if !errors.Is(err, errDecode) {
 				t.Fatalf("error not wrapping errDecode: %v", err)
 			}
+			if sa := (*setAside)(nil); !errors.As(err, &sa) {
+				t.Fatalf("error without a reason: %v", err)
+			}
 			if len(out.signals) != 0 {
 				t.Fatal("signals with an error")
 			}
 			return
+		}
+		for _, p := range out.problems {
+			if sa := (*setAside)(nil); !errors.As(p, &sa) {
+				t.Fatalf("problem without a reason: %v", p)
+			}
 		}
 		if out.rebirth != "" && !strings.HasPrefix(out.rebirth, "spBv1.0/plant1/NCMD/") {
 			t.Fatalf("rebirth to %q", out.rebirth)
@@ -439,6 +447,9 @@ func FuzzSparkplug(f *testing.F) {
 		for _, s := range out.signals {
 			if err := s.Validate(); err != nil {
 				t.Fatalf("invalid signal %+v: %v", s, err)
+			}
+			if err := s.CheckType(); err != nil {
+				t.Fatalf("wrong type passed: %v", err)
 			}
 			if s.Time.After(rx.Add(maxAhead)) {
 				t.Fatalf("implausible time passed: %v", s.Time)

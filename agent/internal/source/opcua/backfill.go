@@ -10,6 +10,7 @@ import (
 	"github.com/gopcua/opcua/id"
 	"github.com/gopcua/opcua/ua"
 
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -170,8 +171,8 @@ func (s *session) backfillBatch(ctx context.Context, c requester, details *ua.Re
 			}
 			data, ok := historyData(r)
 			if !ok {
-				s.stat.DecodeErrors.Add(1)
-				s.warn.Warn("unreadable history for a node", "node", s.nodes[h].name)
+				s.stat.DecodeErrors.Count(metrics.BadPayload)
+				s.warn.Warn("unreadable history for a node", "node", s.nodes[h].name, "reason", metrics.BadPayload.String())
 				continue
 			}
 			sigs = s.historySignals(sigs, h, data, from[h], until, rx)

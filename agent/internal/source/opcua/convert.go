@@ -37,7 +37,9 @@ func plausible(t time.Time) bool { return !t.Before(earliest) && t.Before(latest
 // the ServerTimestamp kept beside it), else the ServerTimestamp, else the
 // receive time (flagged). The full status code is
 // kept; bad and uncertain values are converted too (a bad value without a
-// value becomes the empty string: its quality says it means nothing).
+// value becomes the empty string: its quality says it means nothing). A
+// value of a type the hub cannot interpret for the signal's name is an
+// error wrapping signal.ErrWrongType.
 func toSignal(m mapping, dv *ua.DataValue, agent string, rx time.Time) (signal.Signal, error) {
 	if dv == nil {
 		return signal.Signal{}, fmt.Errorf("%w: no data value", errDecode)
@@ -68,6 +70,9 @@ func toSignal(m mapping, dv *ua.DataValue, agent string, rx time.Time) (signal.S
 	}
 	if err := s.Validate(); err != nil {
 		return signal.Signal{}, fmt.Errorf("%w: %v", errDecode, err)
+	}
+	if err := s.CheckType(); err != nil {
+		return signal.Signal{}, err
 	}
 	return s, nil
 }

@@ -2,11 +2,14 @@ package opcua
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/gopcua/opcua/ua"
 
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -84,7 +87,7 @@ func (s *session) overflowed(ctx context.Context, c requester, items []*ua.Monit
 // false when it has none.
 func (s *session) itemSignal(item *ua.MonitoredItemNotification, rx time.Time) (signal.Signal, bool) {
 	if item == nil || int(item.ClientHandle) >= len(s.nodes) {
-		s.stat.DecodeErrors.Add(1)
+		s.stat.DecodeErrors.Count(metrics.BadPayload)
 		return signal.Signal{}, false
 	}
 	if dv := item.Value; dv != nil && unreadable(dv.Status) && (dv.Value == nil || dv.Value.Value() == nil) {
@@ -100,13 +103,20 @@ func (s *session) itemSignal(item *ua.MonitoredItemNotification, rx time.Time) (
 }
 
 // convert is the signal of node handle's value dv received at rx, noted
-// for backfill; false, counted and logged, when it cannot be converted.
+// for backfill; false, counted and logged, when it cannot be converted
+// (bad_value) or its type is not one the hub can interpret for the signal
+// (wrong_type).
 func (s *session) convert(handle uint32, dv *ua.DataValue, rx time.Time) (signal.Signal, bool) {
 	m := s.nodes[handle]
 	sig, err := toSignal(m, dv, s.agent, rx)
 	if err != nil {
-		s.stat.DecodeErrors.Add(1)
-		s.warn.Warn("dropping an unconvertible opc ua value", "node", m.name, "err", err)
+		reason := metrics.BadValue
+		if errors.Is(err, signal.ErrWrongType) {
+			reason = metrics.WrongType
+		}
+		s.stat.DecodeErrors.Count(reason)
+		s.warn.LogFor("unconvertible\x00"+reason.String(), slog.LevelWarn, "dropping an unconvertible opc ua value",
+			"reason", reason.String(), "node", m.name, "signal", m.signalName, "err", err)
 		return signal.Signal{}, false
 	}
 	s.seenValue(handle, sig)

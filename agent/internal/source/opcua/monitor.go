@@ -10,6 +10,7 @@ import (
 	"github.com/gopcua/opcua/ua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 )
 
 // itemRequest is the CreateMonitoredItems entry of node handle.
@@ -110,8 +111,8 @@ func monitorBatch(ctx context.Context, c requester, subID uint32, reqs []*ua.Mon
 // reject counts a node the server refused and logs it at a limited rate.
 func (s *Source) reject(m mapping, msg string, status ua.StatusCode) {
 	s.srv.rejected.Add(1)
-	s.stat.DecodeErrors.Add(1)
-	s.warn.Warn(msg, "node", m.name, "status", fmt.Sprintf("0x%08X %s", uint32(status), status.Error()))
+	s.stat.DecodeErrors.Count(metrics.RejectedNode)
+	s.warn.Warn(msg, "node", m.name, "reason", metrics.RejectedNode.String(), "status", fmt.Sprintf("0x%08X %s", uint32(status), status.Error()))
 }
 
 // resolve turns the browse paths into node ids with

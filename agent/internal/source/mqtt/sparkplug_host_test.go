@@ -12,6 +12,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/agent/internal/metrics"
+	"github.com/floorpulse/floorpulse/pkg/signal"
 	"github.com/floorpulse/floorpulse/pkg/sparkplug"
 )
 
@@ -108,5 +109,38 @@ func TestSparkplugPrimaryHostState(t *testing.T) {
 	want := fmt.Sprintf(`spBv1.0/STATE/scada {"online":false,"timestamp":%d}`, clock.UnixMilli())
 	if got := client.retainedCopy(); len(got) != 3 || got[2] != want || client.disconnects != 1 {
 		t.Fatalf("at the stop: retained %q, want %q last; %d disconnects", got, want, client.disconnects)
+	}
+}
+
+// Store and forward: after a new session's births, an edge node sends what
+// it held as DDATA with is_historical metrics, older than the birth, in the
+// session's own seq order (Sparkplug 3.0 exempts no message from seq). Each
+// becomes a signal at its own timestamp, with no problem.
+func TestSparkplugHistoricalAfterRebirth(t *testing.T) {
+	d := testSparkplug(t, config.Subscription{Topic: "spBv1.0/plant1/#", Template: "spBv1.0/{site}/+/{line}/{equipment}", Equipment: "gateway"})
+	rx := t0.Add(time.Hour)
+	birthMs := uint64(t0.Add(time.Hour).UnixMilli())
+	msgs := []struct {
+		topic string
+		p     sparkplug.Payload
+	}{
+		{gtop + "NBIRTH/L1", sparkplug.Payload{Timestamp: birthMs, Seq: 0, Metrics: []sparkplug.Metric{{Name: "bdSeq", DataType: sparkplug.Int64, Value: uint64(2)}}}},
+		{gtop + "DBIRTH/L1/M01", sparkplug.Payload{Timestamp: birthMs, Seq: 1, Metrics: []sparkplug.Metric{
+			{Name: "run", Alias: 1, HasAlias: true, Timestamp: birthMs, DataType: sparkplug.Boolean, Value: true}}}},
+		{gtop + "DDATA/L1/M01", sparkplug.Payload{Timestamp: birthMs, Seq: 2, Metrics: []sparkplug.Metric{
+			{Alias: 1, HasAlias: true, Timestamp: t0ms + 1000, IsHistorical: true, Value: false},
+			{Alias: 1, HasAlias: true, Timestamp: t0ms + 2000, IsHistorical: true, Value: true}}}},
+	}
+	var got []signal.Signal
+	for _, m := range msgs {
+		out, err := d.Decode(m.topic, m.p.Marshal(), rx)
+		if err != nil || len(out.problems) > 0 || out.rebirth != "" {
+			t.Fatalf("%s: %v, problems %v, rebirth %q", m.topic, err, out.problems, out.rebirth)
+		}
+		got = append(got, out.signals...)
+	}
+	if len(got) != 3 || got[1].Time != t0.Add(time.Second) || got[1].Value != signal.Bool(false) || got[1].Received ||
+		got[2].Time != t0.Add(2*time.Second) || got[2].Value != signal.Bool(true) || got[2].Name != "run" || got[2].Equipment != "M01" {
+		t.Fatalf("signals %+v", got)
 	}
 }

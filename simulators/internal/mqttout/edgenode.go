@@ -228,6 +228,12 @@ func (n *EdgeNode) Send(device, name string, t time.Time, v signal.Value) {
 	if n.cur[device] == nil {
 		n.cur[device] = map[string]value{}
 	}
+	if t.After(n.at) && n.born && !n.at.IsZero() {
+		// Instant n.at is complete: its state may be replayed. (A state
+		// kept mid-instant would carry, at that instant, a value the
+		// instant's later events change.)
+		n.keep(n.at)
+	}
 	val := value{v, t}
 	n.cur[device][name] = val
 	if t.After(n.at) {
@@ -241,7 +247,6 @@ func (n *EdgeNode) Send(device, name string, t time.Time, v signal.Value) {
 		return
 	}
 	n.data(device, []sparkplug.Metric{n.metric(name, val, false)}, uint64(t.UnixMilli()))
-	n.keep(t)
 }
 
 // ready reports whether every device has every metric; n.mu is held.
@@ -279,7 +284,13 @@ func (n *EdgeNode) birth() {
 	if len(n.held) > 0 || len(n.ring) > 0 {
 		n.log.Info("born again: sending held data, historical", "held", len(n.held), "replayed_states", len(n.ring))
 	}
-	for _, s := range n.ring {
+	// The states of the last instants before the host went away, and of
+	// the instant being published (complete unless the plant hands more
+	// events of it after the birth).
+	for _, s := range append(n.ring, snapshot{n.at, n.cur}) {
+		if n.cfg.Replay <= 0 {
+			break
+		}
 		for _, d := range n.devices {
 			var ms []sparkplug.Metric
 			for _, name := range metricNames {
@@ -294,7 +305,6 @@ func (n *EdgeNode) birth() {
 		n.data(h.device, []sparkplug.Metric{n.metric(h.name, h.v, true)}, now)
 	}
 	n.held, n.ring, n.born = nil, nil, true
-	n.keep(n.at)
 }
 
 // keep remembers the state at t for Replay; n.mu is held.

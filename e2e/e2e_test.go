@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
@@ -91,15 +92,30 @@ equipment:
 			fmt.Fprintf(&nodes, "      - {node_id: \"ns=%d;s=plant1.L3.%s.%s\", line: L3, equipment: %s, signal: %s}\n", opcNamespace, m, s, m, s)
 		}
 	}
-	agentCfg := write("agent.yaml", agentConfig("e2e", dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String()))
+	// L2 is published as a Sparkplug B edge node whose primary host is the
+	// agent: it holds its data while the agent is away and sends it,
+	// historical, when the agent is back.
+	agentYAML := agentConfig("e2e", dir, agentHTTP, natsPort, mosq.URL, opcPort, nodes.String())
+	agentYAML = strings.Replace(agentYAML, "    qos: 1\n", "    qos: 1\n    sparkplug: {primary_host_id: floorpulse}\n", 1)
+	agentYAML = strings.Replace(agentYAML, "    subscriptions:\n", `    subscriptions:
+      - topic: spBv1.0/plant1/#
+        format: sparkplug_b
+        template: spBv1.0/{site}/+/{line}/{equipment}
+`, 1)
+	agentCfg := write("agent.yaml", agentYAML)
 	addAgent(t, bin, hubCfg, dir, "e2e")
 	simCfg := write("simulator.yaml", fmt.Sprintf(`site: plant1
 timezone: Europe/Berlin
 seed: 7
 history: 1500h
-live: 40s
+live: 75s
 sample_interval: 20m
-mqtt: {broker: %q, topic_prefix: floorpulse, qos: 1, client_id: floorpulse-simulator-e2e}
+mqtt:
+  broker: %q
+  topic_prefix: floorpulse
+  qos: 1
+  client_id: floorpulse-simulator-e2e
+  sparkplug: [{line: L2, group: plant1, node: L2, primary_host_id: floorpulse, replay: 4000}]
 opcua: {host: 127.0.0.1, port: %d}
 shifts:
   - {name: early, start: "06:00", end: "14:00"}
@@ -128,6 +144,23 @@ lines:
 	t.Log("hub killed with SIGKILL during the history; restarting it")
 	hub = testenv.Start(t, "hub (restarted)", exec.Command(bin+"/hub", "run", "-config", hubCfg))
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
+
+	// Kill the agent with SIGKILL at a seeded random point of the history,
+	// while the Sparkplug edge node of L2 publishes, for 10 s: the broker
+	// publishes the agent's will (STATE offline), the node sends its
+	// NDEATH and holds its data, and sends it, historical, after its new
+	// births once the restarted agent says online.
+	seed := time.Now().UnixNano()
+	if v := os.Getenv("FLOORPULSE_E2E_SEED"); v != "" {
+		fmt.Sscan(v, &seed)
+	}
+	at := 20000 + rand.New(rand.NewPCG(uint64(seed), 1)).IntN(25000)
+	t.Logf("seed %d (FLOORPULSE_E2E_SEED): the agent is killed after %d signals", seed, at)
+	waitCounter(t, hubMetrics, "floorpulse_hub_signals_consumed_total", float64(at), hub, 3*time.Minute)
+	agent.Kill()
+	t.Log("agent killed with SIGKILL during the history; restarting it in 10 s")
+	time.Sleep(10 * time.Second)
+	agent = testenv.Start(t, "agent (restarted during the history)", exec.Command(bin+"/agent", "run", "-config", agentCfg))
 
 	// Kill the agent with SIGKILL during the live phase, for 10 s:
 	// the broker keeps the MQTT messages of its persistent session, and the

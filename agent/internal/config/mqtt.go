@@ -13,6 +13,7 @@ import (
 
 	loader "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
+	sparkplugpkg "github.com/floorpulse/floorpulse/pkg/sparkplug"
 )
 
 // MQTT is one broker connection.
@@ -41,6 +42,20 @@ type MQTT struct {
 	TLS *TLS `yaml:"tls"`
 	// Subscriptions map topics to signals; at least one.
 	Subscriptions []Subscription `yaml:"subscriptions"`
+	// Sparkplug configures the connection as a Sparkplug 3.0 host
+	// application (only with a sparkplug_b subscription).
+	Sparkplug *SparkplugHost `yaml:"sparkplug"`
+}
+
+// SparkplugHost is the Sparkplug host application side of a broker
+// connection.
+type SparkplugHost struct {
+	// PrimaryHostID makes the agent the primary host application of that
+	// id: its connection's will is spBv1.0/STATE/<id> {"online":false},
+	// retained, and it publishes {"online":true} there after subscribing,
+	// so edge nodes configured with this id hold their data while the
+	// agent is away and send it, historical, when it is back.
+	PrimaryHostID string `yaml:"primary_host_id"`
 }
 
 // TLS is the transport security of a broker connection. Paths are read as
@@ -199,8 +214,18 @@ func (c *Config) validateMQTT(i int, ids map[string]string) []error {
 	if len(m.Subscriptions) == 0 {
 		bad(p+".subscriptions", "at least one subscription is required")
 	}
+	sparkplug := false
 	for j := range m.Subscriptions {
 		errs = append(errs, c.validateSubscription(&m.Subscriptions[j], fmt.Sprintf("%s.subscriptions[%d]", p, j))...)
+		sparkplug = sparkplug || m.Subscriptions[j].Format == FormatSparkplug
+	}
+	if m.Sparkplug != nil {
+		if !sparkplug {
+			bad(p+".sparkplug", "set, but no subscription has format %s", FormatSparkplug)
+		}
+		if id := m.Sparkplug.PrimaryHostID; id != "" && !sparkplugpkg.ValidHostID(id) {
+			bad(p+".sparkplug.primary_host_id", "%q is not a valid host id (a topic level: no /, + or #)", id)
+		}
 	}
 	return errs
 }

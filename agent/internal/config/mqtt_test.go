@@ -168,6 +168,10 @@ func TestSampleSparkplugExampleLoads(t *testing.T) {
 			line = strings.Replace(line, "      # ", "      ", 1)
 			found++
 		}
+		if strings.HasPrefix(line, "    # sparkplug:") || strings.HasPrefix(line, "    #   primary_host_id:") {
+			line = strings.Replace(line, "    # ", "    ", 1)
+			found++
+		}
 		out = append(out, line)
 	}
 	if found < 4 {
@@ -180,5 +184,31 @@ func TestSampleSparkplugExampleLoads(t *testing.T) {
 	subs := c.MQTT[0].Subscriptions
 	if len(subs) != 2 || subs[1].Format != FormatSparkplug || subs[1].Rename["Motor Speed"] != "speed" || subs[1].Equipment != "gateway" {
 		t.Fatalf("sparkplug example: %+v", subs)
+	}
+	if sp := c.MQTT[0].Sparkplug; sp == nil || sp.PrimaryHostID != "floorpulse-plant1" {
+		t.Fatalf("sparkplug host example: %+v", sp)
+	}
+}
+
+func TestSparkplugPrimaryHost(t *testing.T) {
+	spSub := "      - {topic: spBv1.0/g/#, format: sparkplug_b, template: \"spBv1.0/+/+/{line}/{equipment}\"}\n"
+	c, err := loadDoc(t, mqttDoc("tcp://h:1883", "    sparkplug: {primary_host_id: scada-1}\n", spSub))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MQTT[0].Sparkplug.PrimaryHostID != "scada-1" {
+		t.Fatalf("primary host id not read: %+v", c.MQTT[0].Sparkplug)
+	}
+	for name, tc := range map[string]struct{ extra, sub, want string }{
+		"without a sparkplug subscription": {"    sparkplug: {primary_host_id: scada}\n", jsonSub, "mqtt[0].sparkplug: set, but no subscription has format sparkplug_b"},
+		"wildcard in the id":               {"    sparkplug: {primary_host_id: \"a/+\"}\n", spSub, `mqtt[0].sparkplug.primary_host_id: "a/+" is not a valid host id`},
+		"unknown key":                      {"    sparkplug: {host_id: a}\n", spSub, "host_id"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := loadDoc(t, mqttDoc("tcp://h:1883", tc.extra, tc.sub))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one with %q", err, tc.want)
+			}
+		})
 	}
 }

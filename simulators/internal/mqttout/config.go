@@ -2,11 +2,13 @@ package mqttout
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/url"
 	"strings"
 
 	"github.com/floorpulse/floorpulse/pkg/config"
+	"github.com/floorpulse/floorpulse/pkg/sparkplug"
 )
 
 // Config is the simulator's MQTT side (key "mqtt").
@@ -22,6 +24,29 @@ type Config struct {
 	QoS byte `yaml:"qos"`
 	// ClientID of the simulator's MQTT client.
 	ClientID string `yaml:"client_id"`
+	// Sparkplug publishes lines as Sparkplug B edge nodes instead of JSON
+	// topics; the ground truth is the same.
+	Sparkplug []SparkplugNode `yaml:"sparkplug"`
+}
+
+// SparkplugNode publishes one MQTT line as a Sparkplug B edge node, its
+// machines as devices: spBv1.0/<group>/DDATA/<node>/<machine>.
+type SparkplugNode struct {
+	// Line published by the node (a line with source mqtt).
+	Line string `yaml:"line"`
+	// Group is the Sparkplug group id.
+	Group string `yaml:"group"`
+	// Node is the edge node id; default the line's name.
+	Node string `yaml:"node"`
+	// PrimaryHostID, when set, makes the node wait for that host
+	// application's online STATE before its births and hold its data while
+	// the STATE says offline (store and forward).
+	PrimaryHostID string `yaml:"primary_host_id"`
+	// Replay is, for tests, how many of its last states the node sends
+	// again (historical) when it births after an offline STATE: what was in
+	// flight when the host died. 0 (default) does what the specification
+	// says, nothing more.
+	Replay int `yaml:"replay"`
 }
 
 // SetToDefault fills the defaults.
@@ -47,6 +72,24 @@ func (c *Config) Validate(prefix string) error {
 	}
 	if c.ClientID == "" {
 		errs = append(errs, config.Errorf(prefix+".client_id", "is required"))
+	}
+	for i := range c.Sparkplug {
+		n := &c.Sparkplug[i]
+		p := fmt.Sprintf("%s.sparkplug[%d]", prefix, i)
+		if n.Node == "" {
+			n.Node = n.Line
+		}
+		for _, f := range []struct{ key, v string }{{"line", n.Line}, {"group", n.Group}, {"node", n.Node}} {
+			if !sparkplug.ValidHostID(f.v) {
+				errs = append(errs, config.Errorf(p+"."+f.key, "must be a non-empty topic level without /, + or #, got %q", f.v))
+			}
+		}
+		if n.PrimaryHostID != "" && !sparkplug.ValidHostID(n.PrimaryHostID) {
+			errs = append(errs, config.Errorf(p+".primary_host_id", "must be a topic level without /, + or #, got %q", n.PrimaryHostID))
+		}
+		if n.Replay < 0 || n.Replay > 10000 {
+			errs = append(errs, config.Errorf(p+".replay", "must be 0..10000, got %d", n.Replay))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package run
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/floorpulse/floorpulse/pkg/config"
@@ -45,6 +46,23 @@ func (c *Config) Validate() error {
 	}
 	if c.Live < 0 {
 		errs = append(errs, config.Errorf("live", "must not be negative, got %s", c.Live))
+	}
+	lines := map[string]string{}
+	for _, l := range c.Lines {
+		lines[l.Name] = l.Source
+	}
+	seen := map[string]bool{}
+	for i, n := range c.MQTT.Sparkplug {
+		key := fmt.Sprintf("mqtt.sparkplug[%d].line", i)
+		switch src, ok := lines[n.Line]; {
+		case !ok:
+			errs = append(errs, config.Errorf(key, "no line %q", n.Line))
+		case src != plant.SourceMQTT:
+			errs = append(errs, config.Errorf(key, "line %q has source %s; only mqtt lines can be sparkplug edge nodes", n.Line, src))
+		case seen[n.Line]:
+			errs = append(errs, config.Errorf(key, "line %q is published by an earlier edge node", n.Line))
+		}
+		seen[n.Line] = true
 	}
 	if _, err := logging.ParseLevel(c.LogLevel); err != nil {
 		errs = append(errs, config.Errorf("log_level", "%v", err))

@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/floorpulse/floorpulse/pkg/sparkplug"
 	"github.com/floorpulse/floorpulse/simulators/internal/mqttout"
 	"github.com/floorpulse/floorpulse/simulators/internal/opcuasrv"
 	"github.com/floorpulse/floorpulse/simulators/internal/plant"
@@ -37,6 +38,7 @@ type Simulator struct {
 
 	ready     chan struct{}
 	mqttURL   string
+	nodes     map[string]*mqttout.EdgeNode // by line: lines published as Sparkplug B edge nodes
 	published atomic.Int64
 }
 
@@ -59,11 +61,21 @@ func (s *Simulator) Published() int64 { return s.published.Load() }
 func (s *Simulator) Run(ctx context.Context) error {
 	var topics []string
 	var opcEq []opcuasrv.Equipment
+	spLines := map[string]mqttout.SparkplugNode{}
+	for _, n := range s.cfg.MQTT.Sparkplug {
+		spLines[n.Line] = n
+	}
+	devices := map[string][]string{}
 	for _, l := range s.cfg.Lines {
 		for i := 1; i <= l.Machines; i++ {
 			eq := fmt.Sprintf("M%02d", i)
 			if l.Source == plant.SourceOPCUA {
 				opcEq = append(opcEq, opcuasrv.Equipment{Line: l.Name, Equipment: eq})
+				continue
+			}
+			if n, ok := spLines[l.Name]; ok {
+				devices[l.Name] = append(devices[l.Name], eq)
+				topics = append(topics, sparkplug.Topic(n.Group, "DDATA", n.Node, eq))
 				continue
 			}
 			topics = append(topics, mqttout.Topic(s.cfg.MQTT.TopicPrefix, s.cfg.Site, l.Name, eq, "run"))
@@ -98,6 +110,12 @@ func (s *Simulator) Run(ctx context.Context) error {
 	}
 	if opc != nil {
 		g.Go(func() error { return opc.Run(gctx) })
+	}
+	s.nodes = map[string]*mqttout.EdgeNode{}
+	for _, n := range s.cfg.MQTT.Sparkplug {
+		node := mqttout.NewEdgeNode(s.mqttURL, n, devices[n.Line], s.log.With("part", "sparkplug"))
+		s.nodes[n.Line] = node
+		g.Go(func() error { return node.Run(gctx) })
 	}
 	g.Go(func() error {
 		defer stopServers()
@@ -239,6 +257,11 @@ func (s *Simulator) simulate(ctx context.Context, broker *mqttout.Broker, opc *o
 func (s *Simulator) send(ctx context.Context, pub *mqttout.Publisher, opc *opcuasrv.Server, e plant.Event) error {
 	if e.Source == plant.SourceOPCUA {
 		return opc.Set(e.Line, e.Equipment, e.Name, e.Time, e.Value)
+	}
+	if node := s.nodes[e.Line]; node != nil {
+		node.Send(e.Equipment, e.Name, e.Time, e.Value)
+		s.published.Add(1)
+		return nil
 	}
 	payload, err := mqttout.Payload(e.Time, e.Value)
 	if err != nil {

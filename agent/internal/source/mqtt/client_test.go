@@ -32,6 +32,7 @@ type fakeClient struct {
 	subscribed  []string
 	published   map[string][][]byte // topic -> payloads
 	disconnects int
+	sparkplugHost
 }
 
 var _ Client = (*fakeClient)(nil)
@@ -40,6 +41,10 @@ func (c *fakeClient) Connect(context.Context) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.connects++
+	if c.h.will != nil {
+		topic, payload := c.h.will()
+		c.wills = append(c.wills, topic+" "+string(payload))
+	}
 	if len(c.connectErrs) > 0 {
 		err := c.connectErrs[0]
 		c.connectErrs = c.connectErrs[1:]

@@ -84,6 +84,13 @@ type Client interface {
 	Subscribe(filter string, qos byte) error
 	// Publish sends a QoS 0 message without waiting.
 	Publish(topic string, payload []byte)
+	// SubscribeFunc subscribes to filter as Subscribe does, its messages
+	// going to fn instead of hooks.message.
+	SubscribeFunc(filter string, qos byte, fn func(Message)) error
+	// PublishRetained sends a retained QoS 1 message, when wait is set
+	// waiting for the broker's acknowledgement; errClosed when the
+	// connection is not open.
+	PublishRetained(topic string, payload []byte, wait bool) error
 	// Disconnect closes an open connection once hooks.settled holds and the
 	// acknowledgements given are written, waiting at most ackWait.
 	Disconnect()
@@ -103,6 +110,9 @@ type hooks struct {
 	lost    func(error)   // the connection was lost
 	settled func() bool   // no commit in progress
 	acks    *atomic.Int64 // acknowledgements of QoS 1 and 2 messages given since the connect
+	// will, when set, gives the will of each connect (it is called once
+	// per connect, before it).
+	will func() (topic string, payload []byte)
 }
 
 // dialer makes the client of a broker configuration; it connects only when
@@ -125,6 +135,7 @@ type Source struct {
 	now    func() time.Time
 	dial   dialer
 	state  StateStore // nil: Sparkplug births in memory only
+	host   *host      // nil: not a Sparkplug primary host
 
 	// unacked counts messages handed to the committer whose commit has not
 	// yet ended (acknowledged, or failed): a stop waits for them, so that
@@ -151,6 +162,9 @@ func New(cfg config.MQTT, agentID, defaultSite string, commit Committer, stat *m
 	s := &Source{cfg: cfg, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now, dial: dialPaho}
 	for _, o := range opts {
 		o(s)
+	}
+	if cfg.Sparkplug != nil && cfg.Sparkplug.PrimaryHostID != "" {
+		s.host = newHost(cfg.Sparkplug.PrimaryHostID, func() time.Time { return s.now() }, log)
 	}
 	for _, sub := range cfg.Subscriptions {
 		ss := subscription{filter: sub.Topic}
@@ -181,6 +195,9 @@ func (s *Source) Run(ctx context.Context) error {
 	var client Client
 	client = s.dial(s.cfg, tlsCfg, s.hooks(ctx, &client, lost))
 	defer func() {
+		if s.host != nil {
+			s.host.leave(client)
+		}
 		client.Disconnect()
 		s.stat.Connected.Store(false)
 		s.stat.Subscribed.Store(false)
@@ -212,6 +229,9 @@ func (s *Source) Run(ctx context.Context) error {
 		s.stat.Connects.Add(1)
 		s.log.Info("connected to mqtt broker")
 		s.subscribe(ctx, client)
+		if s.host != nil {
+			s.host.announce(ctx, client, s.acked)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -226,7 +246,12 @@ func (s *Source) Run(ctx context.Context) error {
 // hooks hands the client's messages to handle and its losses to lost;
 // client is set before the client connects.
 func (s *Source) hooks(ctx context.Context, client *Client, lost chan<- error) hooks {
+	var will func() (string, []byte)
+	if s.host != nil {
+		will = s.host.will
+	}
 	return hooks{
+		will:    will,
 		message: func(m Message) { s.handle(ctx, *client, m) },
 		lost: func(err error) {
 			s.stat.Connected.Store(false)
@@ -238,6 +263,15 @@ func (s *Source) hooks(ctx context.Context, client *Client, lost chan<- error) h
 		},
 		settled: func() bool { return s.unacked.Load() == 0 },
 		acks:    &s.acks,
+	}
+}
+
+// acked acknowledges a message handled outside the committer (the host's
+// own STATE), counted as handle counts its acknowledgements.
+func (s *Source) acked(m Message) {
+	m.Ack()
+	if m.Qos() > 0 {
+		s.acks.Add(1)
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/url"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -17,8 +18,11 @@ import (
 // reconnects or resubscriptions (Run does both), messages in order, each
 // acknowledged only by its Ack.
 type pahoClient struct {
-	c paho.Client
-	h hooks
+	h    hooks
+	opts *paho.ClientOptions
+
+	mu sync.Mutex
+	c  paho.Client // made again at each connect when the will changes
 
 	// written counts the PUBACKs and PUBRECs written to the connection
 	// (counted where the connection is ours): paho may write its DISCONNECT
@@ -67,12 +71,30 @@ func dialPaho(cfg config.MQTT, tlsCfg *tls.Config, h hooks) Client {
 	// are handled the same way, so none goes unacknowledged.
 	opts.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { h.message(m) })
 	opts.SetConnectionLostHandler(func(_ paho.Client, err error) { h.lost(err) })
-	pc.c = paho.NewClient(opts)
+	pc.opts, pc.c = opts, paho.NewClient(opts)
 	return pc
 }
 
+// client is the paho client of the current connection.
+func (pc *pahoClient) client() paho.Client {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.c
+}
+
 func (pc *pahoClient) Connect(ctx context.Context) error {
-	tok := pc.c.Connect()
+	if pc.h.will != nil {
+		// paho keeps the options it was made with: a new will (the
+		// Sparkplug host's, stamped with this connect's time) takes a
+		// new client. The outbound store is shared, so the session's
+		// state goes on.
+		topic, payload := pc.h.will()
+		pc.opts.SetBinaryWill(topic, payload, 1, true)
+		pc.mu.Lock()
+		pc.c = paho.NewClient(pc.opts)
+		pc.mu.Unlock()
+	}
+	tok := pc.client().Connect()
 	select {
 	case <-tok.Done():
 	case <-ctx.Done():
@@ -89,10 +111,19 @@ func (pc *pahoClient) Connect(ctx context.Context) error {
 }
 
 func (pc *pahoClient) Subscribe(filter string, qos byte) error {
-	if !pc.c.IsConnectionOpen() {
+	return pc.subscribe(filter, qos, nil)
+}
+
+func (pc *pahoClient) SubscribeFunc(filter string, qos byte, fn func(Message)) error {
+	return pc.subscribe(filter, qos, func(_ paho.Client, m paho.Message) { fn(m) })
+}
+
+func (pc *pahoClient) subscribe(filter string, qos byte, fn paho.MessageHandler) error {
+	c := pc.client()
+	if !c.IsConnectionOpen() {
 		return errClosed
 	}
-	tok := pc.c.Subscribe(filter, qos, nil)
+	tok := c.Subscribe(filter, qos, fn)
 	if !tok.WaitTimeout(10 * time.Second) {
 		return fmt.Errorf("subscribing to %q: timed out", filter)
 	}
@@ -112,13 +143,32 @@ func (pc *pahoClient) Subscribe(filter string, qos byte) error {
 // Publish sends at QoS 0 and does not wait: paho's handlers must not block
 // on tokens.
 func (pc *pahoClient) Publish(topic string, payload []byte) {
-	pc.c.Publish(topic, 0, false, payload)
+	pc.client().Publish(topic, 0, false, payload)
+}
+
+func (pc *pahoClient) PublishRetained(topic string, payload []byte, wait bool) error {
+	c := pc.client()
+	if !c.IsConnectionOpen() {
+		return errClosed
+	}
+	tok := c.Publish(topic, 1, true, payload)
+	if !wait {
+		return nil
+	}
+	if !tok.WaitTimeout(10 * time.Second) {
+		return fmt.Errorf("publishing to %q: timed out", topic)
+	}
+	if err := tok.Error(); err != nil {
+		return fmt.Errorf("publishing to %q: %w", topic, err)
+	}
+	return nil
 }
 
 func (pc *pahoClient) Disconnect() {
-	if pc.c.IsConnectionOpen() {
+	c := pc.client()
+	if c.IsConnectionOpen() {
 		pc.awaitAcks(ackWait)
-		pc.c.Disconnect(250)
+		c.Disconnect(250)
 	}
 }
 

@@ -10,9 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	pconfig "github.com/floorpulse/floorpulse/pkg/config"
 	"github.com/floorpulse/floorpulse/pkg/signal"
-	"github.com/nats-io/nats.go"
 )
 
 // NATS says where signals are consumed from.

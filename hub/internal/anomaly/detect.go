@@ -236,9 +236,10 @@ func group(segs []seg, pred func(seg) bool) []run {
 }
 
 // downtime: a stop (down, or idle inside a shift and not planned) lasting at
-// least DowntimeMin. It ends when the equipment leaves the stop (runs, sets
-// up, or the shift or a planned stop begins); a stop still lasting at the
-// data's end is open.
+// least DowntimeMin. It ends when the equipment leaves the stop: it runs or
+// sets up, a planned stop begins, no shift follows (no_shift), or a data gap
+// begins (unknown). A change between back-to-back shifts does not end it. A
+// stop still lasting at the data's end is open.
 func (in Input) downtime(segs []seg, from int64) []Event {
 	least := int64(in.Settings.DowntimeMin)
 	if least <= 0 {

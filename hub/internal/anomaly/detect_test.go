@@ -191,3 +191,25 @@ func TestIdleRunningEvent(t *testing.T) {
 		t.Fatalf("re-detected %+v", again)
 	}
 }
+
+// A stop across a change between back-to-back shifts is one event (its shift
+// is the one it began in); it ends where no shift follows.
+func TestDowntimeAcrossShiftChange(t *testing.T) {
+	cal := &calendar.Calendar{Loc: loc, Shifts: []calendar.Recurring{
+		{Name: "early", Start: 6 * 60, End: 14 * 60}, {Name: "late", Start: 14 * 60, End: 22 * 60}}}
+	tl := plant(at(12, 0), at(23, 0), map[int64]state.State{
+		at(12, 0):  state.Running,
+		at(13, 40): state.Down, at(14, 30): state.Running, // across the change to the late shift
+		at(21, 40): state.Idle, // into the end of the late shift, with no shift after it
+	})
+	evs := only(t, Detect(input(tl, cal), at(12, 0), Live{}), UnplannedDowntime)
+	if len(evs) != 2 {
+		t.Fatalf("got %d events: %+v", len(evs), evs)
+	}
+	if e := evs[0]; e.Start.UnixNano() != at(13, 40) || e.End == nil || e.End.UnixNano() != at(14, 30) || e.Shift != "early" {
+		t.Fatalf("across the shift change %+v", e)
+	}
+	if e := evs[1]; e.Start.UnixNano() != at(21, 40) || e.End == nil || e.End.UnixNano() != at(22, 0) || e.Shift != "late" {
+		t.Fatalf("into the end of the shifts %+v", e)
+	}
+}

@@ -13,8 +13,10 @@ import (
 // (gauge_anomaly, a point event at the sample that opened an episode) and a
 // flatline tracker (flatline: the value did not change for FlatlineMin while
 // the equipment was running). Samples must come in time order per gauge;
-// older samples are skipped, so a redelivered batch changes nothing. Gauges
-// is not safe for concurrent use.
+// a sample not after the gauge's last one (older or at the same time) is
+// skipped, so a redelivered batch changes nothing. A gauge's whole state
+// round-trips through State and Restore, so a restored gauge finds what the
+// original would have found. Gauges is not safe for concurrent use.
 type Gauges struct {
 	cfg    gauge.Config
 	loc    *time.Location
@@ -82,7 +84,7 @@ func (g *Gauges) Observe(s signal.Signal, st Settings, running func(a, b int64) 
 		}
 	}
 	t, v := s.Time.UnixNano(), s.Value.Num
-	if gs.started && t < gs.lastT || math.IsNaN(v) || math.IsInf(v, 0) {
+	if gs.started && t <= gs.lastT || math.IsNaN(v) || math.IsInf(v, 0) {
 		return nil
 	}
 	var out []Event

@@ -1,6 +1,7 @@
 package anomaly
 
 import (
+	"errors"
 	"math"
 	"testing"
 	"time"
@@ -68,5 +69,68 @@ func TestGaugeAnomalyAndFlatline(t *testing.T) {
 		if e.Type == Flatline {
 			t.Fatalf("flatline while stopped: %+v", e)
 		}
+	}
+}
+
+// A gauge restored from its state finds what the original finds, and skips
+// the samples the original had seen (a redelivered batch).
+func TestGaugeStateRoundTrip(t *testing.T) {
+	st := Settings{FlatlineMin: 30 * time.Minute, GaugeThreshold: 0.5}
+	always := func(a, b int64) bool { return true }
+	t0 := time.Date(2026, 10, 6, 0, 0, 0, 0, loc)
+	value := func(i int) float64 {
+		switch {
+		case i == 300 || i == 1110:
+			return 400
+		case i >= 975 && i < 1020:
+			return 42
+		}
+		return 50 + 5*math.Sin(float64(i)/7) + float64(i%3)
+	}
+	feed := func(g *Gauges, from, to int) []Event {
+		var out []Event
+		for i := from; i < to; i++ {
+			out = append(out, g.Observe(sample(t0, i, value(i)), st, always, nil)...)
+		}
+		return out
+	}
+	ref, _ := NewGauges(gauge.DefaultConfig(), loc)
+	want := feed(ref, 0, 1300)
+
+	a, _ := NewGauges(gauge.DefaultConfig(), loc)
+	got := feed(a, 0, 1000)
+	k := sample(t0, 0, 0).Key()
+	data, ok, err := a.State(k, "spindle_load")
+	if err != nil || !ok {
+		t.Fatalf("state: %v %v", ok, err)
+	}
+	b, _ := NewGauges(gauge.DefaultConfig(), loc)
+	if err := b.Restore(k, "spindle_load", data); err != nil || !b.Tracks(k, "spindle_load") {
+		t.Fatalf("restore: %v", err)
+	}
+	if again := feed(b, 950, 1000); len(again) != 0 {
+		t.Fatalf("samples seen before the state was saved gave %+v", again)
+	}
+	got = append(got, feed(b, 1000, 1300)...)
+	if len(got) != len(want) || len(want) < 4 {
+		t.Fatalf("restored: %d events, uninterrupted %d", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].ID != want[i].ID || !got[i].Start.Equal(want[i].Start) || got[i].Open() != want[i].Open() {
+			t.Errorf("event %d: %+v, want %+v", i, got[i], want[i])
+		}
+	}
+
+	other := gauge.DefaultConfig()
+	other.Window = 512
+	c, _ := NewGauges(other, loc)
+	if err := c.Restore(k, "spindle_load", data); !errors.Is(err, ErrGaugeState) || c.Tracks(k, "spindle_load") {
+		t.Errorf("restored with other parameters: %v", err)
+	}
+	if err := c.Restore(k, "spindle_load", data[:40]); !errors.Is(err, ErrGaugeState) {
+		t.Errorf("truncated state: %v", err)
+	}
+	if _, ok, _ := c.State(k, "other"); ok {
+		t.Error("state of an unknown gauge")
 	}
 }

@@ -69,20 +69,25 @@ func TestOperatorsEndpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	type row struct {
+		scope      string
 		line, op   string
 		hours, shr float64
 		tier       string
 	}
-	want := []row{{"", "ann", 2, 0.4, "medium"}, {"", "bob", 3, 0.6, "high"}, {"L1", "ann", 2, 0.4, ""}, {"L1", "bob", 3, 0.6, ""}}
+	want := []row{{"site", "", "ann", 2, 0.4, "medium"}, {"site", "", "bob", 3, 0.6, "high"},
+		{"line", "L1", "ann", 2, 0.4, ""}, {"line", "L1", "bob", 3, 0.6, ""}}
 	if got.Month != "2026-10" || len(got.Operators) != len(want) {
 		t.Fatalf("%s", body)
 	}
 	for i, w := range want {
 		o := got.Operators[i]
-		if o.Line != w.line || o.Operator != w.op || o.RunHours != w.hours || o.Share == nil || *o.Share != w.shr || o.Tier != w.tier ||
+		if o.Scope != w.scope || o.Line != w.line || o.Operator != w.op || o.RunHours != w.hours || o.Share == nil || *o.Share != w.shr || o.Tier != w.tier ||
 			(o.Line == "") != (o.Active != nil) {
 			t.Errorf("row %d: %+v, want %+v", i, o, w)
 		}
+	}
+	if !strings.Contains(body, `"scope": "site"`) || !strings.Contains(body, `"scope": "line"`) {
+		t.Errorf("scope not in the JSON: %s", body)
 	}
 	if code, _ := get(t, srv, "GET", "/api/v1/months/2026-13/operators"); code != 400 {
 		t.Errorf("bad month: %d", code)

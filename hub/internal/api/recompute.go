@@ -85,9 +85,18 @@ func (h *handler) recomputeStatus(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, progressJSON(h.rc.Status()))
 }
 
-// OperatorJSON is one operator month in the API: on a line, or over the
-// site when Line is empty (then with active, tier and attrition).
+// Scopes of an operator row.
+const (
+	ScopeSite = "site"
+	ScopeLine = "line"
+)
+
+// OperatorJSON is one operator month in the API: on a line (Scope
+// ScopeLine), or over the site (ScopeSite, Line empty, then with active,
+// tier and attrition).
 type OperatorJSON struct {
+	// Scope says what the row covers: ScopeSite or ScopeLine.
+	Scope    string  `json:"scope"`
 	Site     string  `json:"site"`
 	Line     string  `json:"line,omitempty"`
 	Operator string  `json:"operator"`
@@ -110,16 +119,18 @@ type OperatorsJSON struct {
 }
 
 // Operators builds month m's operator figures as
-// /api/v1/months/{month}/operators answers them: site-wide rows first.
+// /api/v1/months/{month}/operators answers them: site-wide rows first, each
+// row with its scope.
 func Operators(eng *engine.Engine, loc *time.Location, m activity.Period) OperatorsJSON {
 	out := OperatorsJSON{Month: m.Name(), Timezone: loc.String(), Operators: []OperatorJSON{}}
 	for _, o := range eng.Operators(m) {
-		oj := OperatorJSON{Site: o.Site, Line: o.Line, Operator: o.Operator, RunHours: o.RunSeconds / 3600,
+		oj := OperatorJSON{Scope: ScopeLine, Site: o.Site, Line: o.Line, Operator: o.Operator, RunHours: o.RunSeconds / 3600,
 			GroupRunHours: o.GroupRunSeconds / 3600}
 		if v, ok := o.Share(); ok {
 			oj.Share = &v
 		}
 		if o.Line == "" {
+			oj.Scope = ScopeSite
 			active, risk := o.Active(), o.Attrition
 			oj.Active, oj.Tier, oj.AttritionRisk, oj.AttritionReason = &active, o.Tier, &risk, o.AttritionReason
 		}

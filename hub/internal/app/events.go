@@ -46,7 +46,7 @@ func openEvents(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*
 }
 
 // newRunner returns the detection runner of one engine, resuming the open
-// events of the store.
+// events of the store and the gauge detector states saved in it.
 func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *slog.Logger) (*detect.Runner, error) {
 	var open []anomaly.Record
 	for _, status := range []string{anomaly.Opened, anomaly.Acknowledged} {
@@ -68,7 +68,7 @@ func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *sl
 		return nil, err
 	}
 	return detect.New(detect.Options{
-		Engine: eng, Sink: ev, Gauges: g, Timeout: cfg.State.SignalTimeout, Open: open,
+		Engine: eng, Sink: ev, States: ev, Gauges: g, Timeout: cfg.State.SignalTimeout, Open: open,
 		Settings: detect.SettingsFrom(func(line, class string) anomaly.Settings {
 			s := cfg.Events.Detectors.For(line, class)
 			return anomaly.Settings{DowntimeMin: s.DowntimeMin, OutOfShiftMin: s.OutOfShiftMin,

@@ -13,12 +13,20 @@
 // Events are functions of the durable state (timelines) or of the signal
 // stream, with stable ids, so running a detector again after a crash or a
 // redelivery finds the same events; the store makes re-detection a no-op.
+// Gauge detectors are streaming, so their events depend on every sample
+// seen: the state of every gauge a batch touched is saved with that batch's
+// events, in one transaction of the event store (GaugeStore), before the
+// batch is acked, and a gauge's state is restored from there when it is
+// first seen after a restart. A gauge skips samples not after its last one,
+// so a batch redelivered after a crash is not fed twice. The gauge events
+// of a restarted hub are those of one that ran through.
 // An open event that a later detection no longer finds (late data restated
 // the range) is closed, so nothing stays open for ever.
 package detect
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,11 +42,22 @@ type Sink interface {
 	Apply(detected []anomaly.Event, now time.Time) ([]anomaly.Record, error)
 }
 
+// GaugeStore keeps the gauge detector states (the event store): ApplyGauges
+// is Sink.Apply that also saves the given states, by gauge key, in the same
+// transaction.
+type GaugeStore interface {
+	ApplyGauges(detected []anomaly.Event, states map[string][]byte, now time.Time) ([]anomaly.Record, error)
+	GaugeState(key string) (state []byte, ok bool, err error)
+}
+
 // Options configure a Runner.
 type Options struct {
-	Engine   *engine.Engine
-	Sink     Sink
-	Gauges   *anomaly.Gauges
+	Engine *engine.Engine
+	Sink   Sink
+	Gauges *anomaly.Gauges
+	// States, when set, keeps the gauge states across restarts (nil: a
+	// restarted gauge starts afresh, resuming only its open flatline).
+	States   GaugeStore
 	Settings engine.SettingsFunc
 	// Timeout is the signal timeout: an equipment is live while its data is
 	// at most this old when it arrives.
@@ -60,6 +79,17 @@ type Runner struct {
 	open    map[string]anomaly.Event // open events by id
 	live    map[signal.Key]time.Time // wall time of an equipment's last current data
 	pending []anomaly.Event          // detected, not yet applied (a failed sink)
+	touched map[gaugeID]bool         // gauges whose state is not yet saved
+}
+
+type gaugeID struct {
+	key  signal.Key
+	name string
+}
+
+// storeKey is a gauge's key in the GaugeStore.
+func (g gaugeID) storeKey() string {
+	return g.key.Site + "\x00" + g.key.Line + "\x00" + g.key.Equipment + "\x00" + g.name
 }
 
 // timeline event types: re-detected whole by every detection of their equipment.
@@ -79,7 +109,7 @@ func New(o Options) *Runner {
 	if o.Timeout <= 0 {
 		o.Timeout = 30 * time.Minute
 	}
-	r := &Runner{o: o, open: map[string]anomaly.Event{}, live: map[signal.Key]time.Time{}}
+	r := &Runner{o: o, open: map[string]anomaly.Event{}, live: map[signal.Key]time.Time{}, touched: map[gaugeID]bool{}}
 	for _, rec := range o.Open {
 		if rec.Status != anomaly.Resolved && rec.Event.Open() {
 			r.open[rec.ID] = rec.Event
@@ -115,11 +145,40 @@ func (r *Runner) Signals(sigs []signal.Signal) error {
 			continue
 		}
 		k := s.Key()
+		if err := r.restore(k, s.Name); err != nil {
+			// What the batch found so far is applied with the next call.
+			r.pending = append(r.pending, found...)
+			return err
+		}
 		st := r.o.Settings(r.o.Engine.Equipment(k))
 		running := func(a, b int64) bool { return r.o.Engine.Running(k, a, b) }
 		found = append(found, r.o.Gauges.Observe(s, st, running, r.seed)...)
+		if r.o.States != nil {
+			r.touched[gaugeID{k, s.Name}] = true
+		}
 	}
 	return r.apply(found, nil, now)
+}
+
+// restore loads a gauge's saved state when the runner first sees it. A state
+// that cannot be restored (other detector parameters) is logged, and the
+// gauge starts afresh.
+func (r *Runner) restore(k signal.Key, name string) error {
+	if r.o.States == nil || r.o.Gauges.Tracks(k, name) {
+		return nil
+	}
+	data, ok, err := r.o.States.GaugeState(gaugeID{k, name}.storeKey())
+	if err != nil {
+		return fmt.Errorf("reading the state of gauge %s/%s/%s %s: %w", k.Site, k.Line, k.Equipment, name, err)
+	}
+	if !ok {
+		return nil
+	}
+	if err := r.o.Gauges.Restore(k, name, data); err != nil {
+		r.o.Log.Warn("gauge state not restored; the gauge starts afresh", "site", k.Site, "line", k.Line,
+			"equipment", k.Equipment, "gauge", name, "err", err)
+	}
+	return nil
 }
 
 // seed resumes an open flatline after a restart.
@@ -181,14 +240,24 @@ func (r *Runner) apply(found []anomaly.Event, redetected []signal.Key, now time.
 		}
 	}
 	all := append(r.pending, found...)
-	if len(all) == 0 {
+	if len(all) == 0 && len(r.touched) == 0 {
 		return nil
 	}
-	if _, err := r.o.Sink.Apply(all, now); err != nil {
+	var err error
+	if len(r.touched) > 0 {
+		var states map[string][]byte
+		if states, err = r.gaugeStates(); err == nil {
+			_, err = r.o.States.ApplyGauges(all, states, now)
+		}
+	} else {
+		_, err = r.o.Sink.Apply(all, now)
+	}
+	if err != nil {
 		r.pending = all
 		return err
 	}
 	r.pending = nil
+	clear(r.touched)
 	for _, e := range all {
 		if e.Open() {
 			r.open[e.ID] = e
@@ -197,6 +266,21 @@ func (r *Runner) apply(found []anomaly.Event, redetected []signal.Key, now time.
 		}
 	}
 	return nil
+}
+
+// gaugeStates encodes the states of the touched gauges.
+func (r *Runner) gaugeStates() (map[string][]byte, error) {
+	states := make(map[string][]byte, len(r.touched))
+	for g := range r.touched {
+		data, ok, err := r.o.Gauges.State(g.key, g.name)
+		if err != nil {
+			return nil, fmt.Errorf("encoding the state of gauge %s: %w", g.name, err)
+		}
+		if ok {
+			states[g.storeKey()] = data
+		}
+	}
+	return states, nil
 }
 
 // Run ticks every interval until ctx ends.

@@ -18,7 +18,8 @@
 // sequence -> id (the order of List: the latest change of each record) and
 // "changeof" id -> its sequence; "outbox" holds one bucket per
 // destination of sequence -> Item JSON; "deadletters" sequence -> Item
-// JSON; "alerts" id -> alert state JSON; "timers" (due time, id) -> nil.
+// JSON; "alerts" id -> alert state JSON; "timers" (due time, id) -> nil;
+// "gauges" gauge key -> the gauge detector's state (ApplyGauges).
 package ledger
 
 import (
@@ -50,6 +51,7 @@ var (
 	bucketDeadLetters = []byte("deadletters")
 	bucketAlerts      = []byte("alerts")
 	bucketTimers      = []byte("timers")
+	bucketGauges      = []byte("gauges")
 )
 
 // Router decides the deliveries a record change causes. It runs inside the
@@ -101,7 +103,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("opening events store %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRecords, bucketChanges, bucketChangeOf, bucketOutbox, bucketDeadLetters, bucketAlerts, bucketTimers} {
+		for _, b := range [][]byte{bucketRecords, bucketChanges, bucketChangeOf, bucketOutbox, bucketDeadLetters, bucketAlerts, bucketTimers, bucketGauges} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -23,9 +23,19 @@ import (
 // no-op. Every change enqueues its deliveries and alerts. It returns the
 // records that changed.
 func (s *Store) Apply(detected []anomaly.Event, now time.Time) ([]anomaly.Record, error) {
+	return s.apply(detected, now, nil)
+}
+
+// apply is Apply, also running also(tx) inside its transaction.
+func (s *Store) apply(detected []anomaly.Event, now time.Time, also func(*bolt.Tx) error) ([]anomaly.Record, error) {
 	var changed []anomaly.Record
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		changed = changed[:0]
+		if also != nil {
+			if err := also(tx); err != nil {
+				return err
+			}
+		}
 		for _, e := range detected {
 			if e.ID == "" {
 				return fmt.Errorf("events: detected %s event of %s/%s/%s has no id", e.Type, e.Site, e.Line, e.Equipment)

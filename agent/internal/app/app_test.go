@@ -21,12 +21,14 @@ import (
 
 var base = time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
 
-// agentHeader is the start of an agent configuration, without sources.
+// agentHeader is the start of an agent configuration, without sources; an
+// empty httpAddr serves no HTTP (not the default port, which another
+// process may hold).
 func agentHeader(dataDir, httpAddr, natsURL string) string {
 	return fmt.Sprintf(`agent_id: gw1
 site: plant1
 data_dir: %s
-http: %s
+http: %q
 log_level: debug
 nats:
   url: %s

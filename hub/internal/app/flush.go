@@ -139,8 +139,8 @@ func (f *flusher) write(ctx context.Context, snap engine.Dirty) error {
 			}
 		}
 	}
-	if batch.Points() == 0 {
+	if batch.Points() == 0 && len(batch.StateRanges) == 0 {
 		return nil
 	}
-	return send()
+	return send() // state ranges without a change still delete stale points
 }

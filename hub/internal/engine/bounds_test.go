@@ -8,13 +8,13 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // Computed chunk by chunk, pending ranges give the figures Figures gives in
 // one piece: the same points with the same values (a point in two chunks,
-// such as a night shift, twice alike), and the same state changes (a step
-// may start at a day a range crosses).
+// such as a night shift, twice alike), and the same state steps.
 func TestChunksMatchFigures(t *testing.T) {
 	e, loc := reportEngine(t)
 	at := func(d, h int) int64 { return time.Date(2026, 10, d, h, 0, 0, 0, loc).UnixNano() }
@@ -62,13 +62,77 @@ func TestChunksMatchFigures(t *testing.T) {
 			t.Errorf("%s:\n got %+v\nwant %+v", k, got[k], want[k])
 		}
 	}
-	if a, b := stateChanges(whole.States), stateChanges(steps); a != b {
-		t.Errorf("state changes differ:\nchunks %s\nwhole  %s", b, a)
+	if a, b := stateList(whole.States), stateList(steps); a != b {
+		t.Errorf("state steps differ:\nchunks %s\nwhole  %s", b, a)
 	}
 }
 
-// stateChanges lists the steps where an equipment's state changes.
-func stateChanges(steps []StateStep) string {
+// The equipment_state steps of a range are the instants where the state
+// changes (and the first observation), whatever pieces the range is computed
+// in: one piece, two halves, day chunks, odd cuts. No range start or
+// midnight makes a step of its own.
+func TestStateStepsIndependentOfCuts(t *testing.T) {
+	e, loc := reportEngine(t)
+	at := func(d, h, m int) int64 { return time.Date(2026, 10, d, h, m, 0, 0, loc).UnixNano() }
+	lo, hi := at(22, 0, 0), at(29, 0, 0)
+	all := Dirty{}
+	for _, k := range e.Keys() {
+		all.Mark(k, lo, hi)
+	}
+	// The change instants, from the merged segments of the whole timeline.
+	var want []StateStep
+	for _, k := range e.Keys() {
+		tl := e.timelines[k]
+		var spans []calendar.Span
+		if cal := e.opts.Calendar(k.Site, k.Line); cal != nil {
+			spans = cal.Spans(lo-1, hi+1)
+		}
+		for i, sg := range tl.Segments(lo-1, hi+1, spans) {
+			if i > 0 && sg.Start <= hi && sg.Start >= lo {
+				want = append(want, StateStep{Key: k, Start: time.Unix(0, sg.Start).In(loc), State: sg.State})
+			}
+		}
+	}
+	wantList := stateList(want)
+	if len(want) < 50 {
+		t.Fatalf("only %d changes: the case is too plain", len(want))
+	}
+	pieces := func(cuts ...int64) []StateStep {
+		var out []StateStep
+		bounds := append(append([]int64{lo}, cuts...), hi+1)
+		for i := 0; i+1 < len(bounds); i++ {
+			d := Dirty{}
+			for _, k := range e.Keys() {
+				d.Mark(k, bounds[i], bounds[i+1]-1)
+			}
+			out = append(out, e.Figures(d).States...)
+		}
+		return out
+	}
+	var days []int64
+	for d := 23; d <= 28; d++ {
+		days = append(days, at(d, 0, 0))
+	}
+	var chunked []StateStep
+	for _, c := range e.Chunks(all) {
+		chunked = append(chunked, e.ChunkFigures(all, c).States...)
+	}
+	for name, got := range map[string][]StateStep{
+		"one piece":  pieces(),
+		"halves":     pieces(at(25, 12, 0)),
+		"days":       pieces(days...),
+		"day chunks": chunked,
+		"odd cuts":   pieces(at(23, 6, 0), at(23, 6, 15), at(24, 12, 0), at(24, 12, 30), at(26, 7, 7)),
+	} {
+		if g := stateList(got); g != wantList {
+			t.Errorf("%s: steps differ from the change instants:\n got %s\nwant %s", name, g, wantList)
+		}
+	}
+}
+
+// stateList lists steps in key and time order.
+func stateList(steps []StateStep) string {
+	steps = append([]StateStep(nil), steps...)
 	sort.SliceStable(steps, func(i, j int) bool {
 		if steps[i].Key != steps[j].Key {
 			return steps[i].Key.String() < steps[j].Key.String()
@@ -76,11 +140,8 @@ func stateChanges(steps []StateStep) string {
 		return steps[i].Start.Before(steps[j].Start)
 	})
 	out := ""
-	for i, s := range steps {
-		if i > 0 && steps[i-1].Key == s.Key && steps[i-1].State == s.State {
-			continue
-		}
-		out += fmt.Sprintf("%s %s %s\n", s.Key, s.Start.Format(time.RFC3339), s.State)
+	for _, s := range steps {
+		out += fmt.Sprintf("%s %s %s\n", s.Key, s.Start.Format(time.RFC3339Nano), s.State)
 	}
 	return out
 }

@@ -22,8 +22,8 @@ type Chunk struct {
 // Chunks cuts the figure work of dirty into the days and months its ranges
 // touch, days first, each in time order. The figures of every chunk,
 // written, are the figures Figures gives for dirty (a shift across midnight
-// is in two day chunks, and a state step starts at each day a range
-// crosses), so memory is bounded by the work of a day or a month whatever
+// is in two day chunks; state steps are changes, which no chunk boundary
+// makes), so memory is bounded by the work of a day or a month whatever
 // the ranges span, and only the days and months some range touches are
 // computed.
 func (e *Engine) Chunks(dirty Dirty) []Chunk {
@@ -82,7 +82,7 @@ func (e *Engine) ChunkFigures(dirty Dirty, c Chunk) Result {
 	}
 	kinds := slices.DeleteFunc(slices.Clone(e.opts.Kinds), func(k string) bool { return k == activity.Month })
 	res := e.periodFigures(in, lo, hi, kinds)
-	res.States = e.states(in)
+	res.States, res.StateRanges = e.states(in)
 	return res
 }
 
@@ -97,6 +97,7 @@ func (r *Result) Add(o Result) {
 	r.Rollups = append(r.Rollups, o.Rollups...)
 	r.Operators = append(r.Operators, o.Operators...)
 	r.States = append(r.States, o.States...)
+	r.StateRanges = append(r.StateRanges, o.StateRanges...)
 }
 
 // clip is d cut to [from, to): ranges outside it are left out.
@@ -153,24 +154,28 @@ func (e *Engine) periodFigures(dirty Dirty, lo, hi int64, kinds []string) Result
 	return res
 }
 
-// states returns the state steps of dirty's ranges. e.mu is held.
-func (e *Engine) states(dirty Dirty) []StateStep {
+// states returns the state changes of dirty's ranges (state.Changes: the
+// state just before a range is looked at, so neither a range start nor a
+// chunk boundary makes a step) and the ranges they cover. e.mu is held.
+func (e *Engine) states(dirty Dirty) ([]StateStep, []StateRange) {
 	var out []StateStep
+	var rs []StateRange
 	for _, k := range sortedKeys(dirty) {
 		tl := e.timelines[k]
 		if tl == nil {
 			continue
 		}
 		r := dirty[k]
+		rs = append(rs, StateRange{Key: k, From: time.Unix(0, r.From).In(e.opts.Location), To: time.Unix(0, r.To).In(e.opts.Location)})
 		var spans []calendar.Span
 		if cal := e.opts.Calendar(k.Site, k.Line); cal != nil {
-			spans = cal.Spans(r.From, r.To+1)
+			spans = cal.Spans(r.From-1, r.To+1)
 		}
-		for _, st := range tl.Steps(r.From, r.To+1, spans) {
+		for _, st := range tl.Changes(r.From, r.To+1, spans) {
 			out = append(out, StateStep{Key: k, Start: time.Unix(0, st.Start).In(e.opts.Location), State: st.State})
 		}
 	}
-	return out
+	return out, rs
 }
 
 // monthsOperators returns the operator figures of the months touching

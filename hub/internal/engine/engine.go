@@ -161,9 +161,21 @@ type Result struct {
 	Equipment []activity.Figures
 	Rollups   []activity.Rollup
 	Operators []activity.OperatorFigures
-	// States are the equipment's state from every instant where it could
-	// change, over the dirty ranges (equipment_state).
+	// States are the equipment's state changes in the dirty ranges
+	// (equipment_state): a step only where the state differs from the state
+	// just before (and at the first observation), so the steps of a range do
+	// not depend on how the ranges are cut.
 	States []StateStep
+	// StateRanges are the ranges States were computed over: the writer
+	// removes the equipment_state points in them before writing States, so
+	// a restated range keeps no point of the intervals it replaced.
+	StateRanges []StateRange
+}
+
+// StateRange is the closed range [From, To] of an equipment's state steps.
+type StateRange struct {
+	Key      signal.Key
+	From, To time.Time
 }
 
 // StateStep is an equipment's state from Start on.
@@ -189,7 +201,7 @@ func (e *Engine) Figures(dirty Dirty) Result {
 		return Result{}
 	}
 	res := e.periodFigures(dirty, lo, hi, e.opts.Kinds)
-	res.States = e.states(dirty)
+	res.States, res.StateRanges = e.states(dirty)
 	res.Operators = e.monthsOperators(lo, hi)
 	return res
 }

@@ -3,7 +3,10 @@
 // through its v2-compatible API (bucket "database/retention-policy", token
 // "user:password"). Every point's timestamp is its period start and its tags
 // identify it fully, so writing the same figures again replaces the point:
-// writes are idempotent.
+// writes are idempotent. equipment_state has a point only where a state
+// changes; before writing the changes of a range the writer deletes the
+// range's state points (/api/v2/delete, or InfluxQL DELETE on 1.8), so
+// points that late data made stale do not stay.
 package influx
 
 import (
@@ -39,8 +42,12 @@ const (
 type Writer struct {
 	client influxdb2.Client
 	write  api.WriteAPIBlocking
+	http   *http.Client
 	cfg    Config
 	stats  Stats
+	// v1Delete: /api/v2/delete answered 404 (InfluxDB 1.8): equipment_state
+	// points are deleted with InfluxQL.
+	v1Delete atomic.Bool
 }
 
 // Stats count the writer's requests since the process started.
@@ -65,7 +72,7 @@ func New(cfg Config) *Writer {
 	opts := influxdb2.DefaultOptions().SetHTTPRequestTimeout(uint(cfg.Timeout / time.Second))
 	c := influxdb2.NewClientWithOptions(cfg.URL, cfg.Token, opts)
 	w := c.WriteAPIBlocking(cfg.Org, cfg.Bucket)
-	return &Writer{client: c, write: w, cfg: cfg}
+	return &Writer{client: c, write: w, http: &http.Client{Timeout: cfg.Timeout}, cfg: cfg}
 }
 
 // Close releases the client.
@@ -104,7 +111,18 @@ func (w *Writer) Prepare(ctx context.Context) error {
 }
 
 // Write writes a result's figures, in requests of at most 5,000 points.
+// First it deletes the equipment_state points in the result's state ranges
+// (see deleteStates), so that the state points of a range are exactly its
+// state changes: a restated range keeps no point of the intervals it
+// replaced. A failure between the delete and the write leaves the range
+// pending; it is deleted and written again.
 func (w *Writer) Write(ctx context.Context, res engine.Result) error {
+	if len(res.StateRanges) > 0 {
+		if err := w.deleteStates(ctx, res.StateRanges); err != nil {
+			w.stats.Failures.Add(1)
+			return err
+		}
+	}
 	pts := Points(res)
 	for len(pts) > 0 {
 		n := min(len(pts), 5000)
@@ -217,9 +235,9 @@ func RollupPoint(r activity.Rollup) *write.Point {
 	return influxdb2.NewPoint(m, periodTags(tags, r.Period), fields, r.Period.Start)
 }
 
-// StatePoint is the equipment_state point of one state step. The state is a
-// field, not a tag: a step's point keeps its timestamp whatever data arrives
-// later, so rewriting it replaces the state instead of adding a series.
+// StatePoint is the equipment_state point of one state change. The state is
+// a field, not a tag, so an equipment has one series; a point that is no
+// longer a change after late data is deleted by Write.
 func StatePoint(st engine.StateStep) *write.Point {
 	return influxdb2.NewPoint(MeasurementState,
 		map[string]string{"site": st.Key.Site, "line": st.Key.Line, "equipment": st.Key.Equipment},

@@ -150,6 +150,37 @@ func (tl *Timeline) Steps(a, b int64, cal []calendar.Span) []Seg {
 	return out
 }
 
+// Changes returns the pieces of Steps over [a, b) that start a new state:
+// those whose state differs from the state just before their start, and the
+// piece at the timeline's first observation whatever its state. The state
+// just before a is looked at, so a piece at a is a change only if the state
+// changes there: the change instants of [a, b) do not depend on how a wider
+// range is cut into pieces. Before the first observation nothing is said (no
+// change). A piece ends where the next change starts (or at b). cal holds
+// the line's calendar spans covering [a-1, b).
+func (tl *Timeline) Changes(a, b int64, cal []calendar.Span) []Seg {
+	if b <= a || !tl.seen {
+		return nil
+	}
+	var out []Seg
+	prev, hasPrev := Unknown, false
+	for _, st := range tl.Steps(a-1, b, cal) {
+		change := st.Start == tl.first || (st.Start > tl.first && hasPrev && st.State != prev)
+		prev, hasPrev = st.State, true
+		if st.Start < a {
+			continue
+		}
+		if change {
+			out = append(out, st)
+			continue
+		}
+		if n := len(out); n > 0 {
+			out[n-1].End = st.End
+		}
+	}
+	return out
+}
+
 // resolve decides the state at an instant from the latest run, state and
 // alarm observations and the calendar (see the package comment).
 func resolve(run int8, sv State, hasState bool, alarm int8, kind calendar.Kind) State {

@@ -222,3 +222,39 @@ func TestIdleRunning(t *testing.T) {
 		t.Fatalf("after reset: %d", ns)
 	}
 }
+
+// Changes are the instants where the state changes, and the first
+// observation even when its state is unknown; a range cut anywhere gives
+// the same instants, and none at a cut where the state goes on.
+func TestChangesIndependentOfCuts(t *testing.T) {
+	var tl Timeline
+	for _, p := range []Point{{10, Bad}, {20, True}, {25, True}, {30, False}, {40, False}, {45, True}} {
+		tl.Observe(p.T)
+		tl.SetRun(p.T, p.V)
+	}
+	tl.Observe(60)
+	want := []Seg{{10, 20, Unknown}, {20, 30, Running}, {30, 45, Idle}, {45, 60, Running}, {60, 100, Unknown}}
+	if got := tl.Changes(0, 100, nil); !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v\nwant %v", got, want)
+	}
+	starts := func(segs []Seg) []int64 {
+		var out []int64
+		for _, s := range segs {
+			out = append(out, s.Start)
+		}
+		return out
+	}
+	for step := int64(1); step <= 13; step++ {
+		var got []Seg
+		for a := int64(0); a < 100; a += step {
+			got = append(got, tl.Changes(a, min(a+step, 100), nil)...)
+		}
+		if !reflect.DeepEqual(starts(got), starts(want)) {
+			t.Errorf("pieces of %d: changes at %v, want %v", step, starts(got), starts(want))
+		}
+	}
+	var never Timeline
+	if got := never.Changes(0, 100, nil); got != nil {
+		t.Errorf("no observation: %v", got)
+	}
+}

@@ -18,7 +18,7 @@ const (
 type Buffer struct {
 	// MaxBytes bounds the queue's size on disk (at least 1MiB), e.g. 512MiB
 	// or 1GiB.
-	MaxBytes Size `yaml:"max_bytes"`
+	MaxBytes loader.Size `yaml:"max_bytes"`
 	// Policy when max_bytes is reached: drop_oldest (drop the oldest
 	// records, leave gap markers), drop_newest (refuse new signals, leave
 	// gap markers) or block (stop acknowledging upstream until there is room).

@@ -127,16 +127,3 @@ opcua:
 		})
 	}
 }
-
-func TestParseSize(t *testing.T) {
-	for in, want := range map[string]Size{"1GiB": 1 << 30, "512MiB": 512 << 20, "10MB": 10e6, "123": 123, "4 KiB": 4096} {
-		if got, err := ParseSize(in); err != nil || got != want {
-			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	for _, in := range []string{"", "GiB", "-1", "1.5GiB", "1PiB"} {
-		if _, err := ParseSize(in); err == nil {
-			t.Errorf("ParseSize(%q): want error", in)
-		}
-	}
-}

@@ -39,7 +39,7 @@ type NATS struct {
 	MaxAge time.Duration `yaml:"max_age"`
 	// MaxBytes bounds the stream's size (0: no bound). When it is full the
 	// stream discards its oldest signals, consumed or not (docs/delivery.md).
-	MaxBytes Size `yaml:"max_bytes"`
+	MaxBytes pconfig.Size `yaml:"max_bytes"`
 	// Batch is the number of signals fetched at a time (1 to 10000).
 	Batch int `yaml:"batch"`
 	// Auth is the embedded server's authentication: nkey (every client

@@ -9,7 +9,8 @@ import (
 )
 
 // Size is a byte count written as a plain integer or with a unit:
-// B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024).
+// B, KB, MB, GB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024);
+// agent and hub read sizes the same way.
 type Size uint64
 
 var sizeUnits = []struct {

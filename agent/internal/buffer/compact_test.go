@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/floorpulse/floorpulse/pkg/compact"
 )
 
 // bloated writes 60,000 signals to a fresh queue at path, deletes all but
@@ -77,7 +79,7 @@ func checkIntact(t *testing.T, path string, want []Record) *Queue {
 	if in[0].Seq != want[len(want)-1].Seq+1 {
 		t.Fatalf("sequence after compaction %d, want %d", in[0].Seq, want[len(want)-1].Seq+1)
 	}
-	if _, err := os.Stat(path + compactSuffix); !os.IsNotExist(err) {
+	if _, err := os.Stat(path + compact.Suffix); !os.IsNotExist(err) {
 		t.Fatalf("temporary file left behind: %v", err)
 	}
 	return q
@@ -159,7 +161,7 @@ func TestCompactionSurvivesSIGKILL(t *testing.T) {
 			}
 			_ = cmd.Wait()
 
-			_, tmpErr := os.Stat(path + compactSuffix)
+			_, tmpErr := os.Stat(path + compact.Suffix)
 			switch step {
 			case "copied": // killed before the rename: original in place, copy beside it
 				if tmpErr != nil || fileSize(t, path) != before {

@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
-	"github.com/floorpulse/floorpulse/hub/internal/compact"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/compact"
 )
 
 // retentionEvery is how often retention runs (also once at start).

@@ -1,11 +1,14 @@
 // Package compact shrinks a bbolt file that is mostly free pages. bbolt
 // never gives pages back to the file system: pages freed by deletions (the
-// hub's retention) are reused, so the file stops growing, but it shrinks
-// only when it is copied. IfBloated does that copy at start, before the
-// file is opened, the way the agent's queue does (agent/internal/buffer).
+// agent's sent records, the hub's retention) are reused, so the file stops
+// growing, but it shrinks only when it is copied. IfBloated does that copy
+// at start, before the file is opened; the agent's queue and the hub's
+// stores use it.
 //
 // What holds: a crash at any step leaves the original file or its complete,
-// synced copy under the original name, never a partial one.
+// synced copy under the original name, never a partial one (the copy is
+// fsynced, renamed over the file, and the directory fsynced; rename replaces
+// the directory entry in one step). bolt.Compact copies bucket sequences.
 package compact
 
 import (
@@ -29,16 +32,44 @@ const MinBytes = 64 << 20
 // its live pages.
 const ratio = 2
 
-// suffix names the temporary copy beside the file.
-const suffix = ".compact"
+// Suffix names the temporary copy beside the file.
+const Suffix = ".compact"
+
+// Options change how IfBloated works; the zero value is the default.
+type Options struct {
+	// Open opens a bbolt file (the source and the copy); default bolt.Open
+	// with a 5 s lock timeout.
+	Open func(path string) (*bolt.DB, error)
+	// Hook, when set (by tests), is called at each step: "copied" once the
+	// copy is complete and synced, "renamed" once it replaced the file but
+	// before the directory is synced.
+	Hook func(step string)
+}
+
+func (o Options) open(path string) (*bolt.DB, error) {
+	if o.Open != nil {
+		return o.Open(path)
+	}
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+}
+
+func (o Options) step(s string) {
+	if o.Hook != nil {
+		o.Hook(s)
+	}
+}
 
 // IfBloated rewrites the bbolt file at path into a fresh file when it is at
 // least minBytes and more than twice its live data. The copy goes to
 // path+".compact", is fsynced and renamed over path, then the directory is
 // fsynced; the leftover of an interrupted compaction is removed first. The
 // file must not be open.
-func IfBloated(path string, minBytes int64, log *slog.Logger) error {
-	tmp := path + suffix
+func IfBloated(path string, minBytes int64, log *slog.Logger, opts ...Options) error {
+	var o Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	tmp := path + Suffix
 	if err := os.Remove(tmp); err == nil {
 		log.Info("removed the leftover of an interrupted compaction", "path", tmp)
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -54,7 +85,7 @@ func IfBloated(path string, minBytes int64, log *slog.Logger) error {
 	if fi.Size() < minBytes {
 		return nil
 	}
-	src, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	src, err := o.open(path)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", path, err)
 	}
@@ -67,10 +98,11 @@ func IfBloated(path string, minBytes int64, log *slog.Logger) error {
 		return nil
 	}
 	began := time.Now()
-	if err := copyCompacted(src, tmp); err != nil {
+	if err := copyCompacted(o, src, tmp); err != nil {
 		os.Remove(tmp)
 		return err
 	}
+	o.step("copied")
 	if err := src.Close(); err != nil {
 		os.Remove(tmp)
 		return err
@@ -79,6 +111,7 @@ func IfBloated(path string, minBytes int64, log *slog.Logger) error {
 		os.Remove(tmp)
 		return fmt.Errorf("replacing %s: %w", path, err)
 	}
+	o.step("renamed")
 	if err := atomicfile.SyncDir(filepath.Dir(path)); err != nil {
 		return err
 	}
@@ -86,7 +119,7 @@ func IfBloated(path string, minBytes int64, log *slog.Logger) error {
 	if fi, err := os.Stat(path); err == nil {
 		after = fi.Size()
 	}
-	log.Info("compacted a store file", "path", path, "bytes_before", fi.Size(), "bytes_after", after,
+	log.Info("compacted a bbolt file", "path", path, "bytes_before", fi.Size(), "bytes_after", after,
 		"live_bytes", live, "took", time.Since(began).Round(time.Millisecond))
 	return nil
 }
@@ -105,8 +138,8 @@ func liveBytes(db *bolt.DB) (int64, error) {
 
 // copyCompacted writes the live data of src into a new file at dst and
 // fsyncs it.
-func copyCompacted(src *bolt.DB, dst string) error {
-	out, err := bolt.Open(dst, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+func copyCompacted(o Options, src *bolt.DB, dst string) error {
+	out, err := o.open(dst)
 	if err != nil {
 		return err
 	}

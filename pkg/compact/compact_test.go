@@ -60,7 +60,7 @@ func TestIfBloated(t *testing.T) {
 	if err := IfBloated(path, before+1, log); err != nil || size() != before {
 		t.Fatalf("compacted below the minimum size: %v", err)
 	}
-	if err := os.WriteFile(path+suffix, []byte("leftover"), 0o600); err != nil {
+	if err := os.WriteFile(path+Suffix, []byte("leftover"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := IfBloated(path, 0, log); err != nil {
@@ -69,7 +69,7 @@ func TestIfBloated(t *testing.T) {
 	if after := size(); after*2 > before {
 		t.Fatalf("%d bytes before, %d after", before, after)
 	}
-	if _, err := os.Stat(path + suffix); !os.IsNotExist(err) {
+	if _, err := os.Stat(path + Suffix); !os.IsNotExist(err) {
 		t.Fatalf("leftover still there: %v", err)
 	}
 	db, err = bolt.Open(path, 0o600, nil)

@@ -2,7 +2,6 @@ package app
 
 import (
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -30,11 +29,7 @@ func TestSparkplugPrimaryHostWill(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "agent")
-	build := testenv.Start(t, "go build", goBuild(t, bin))
-	waitFor(t, "go build", 3*time.Minute, build.Exited)
-	if build.Cmd.ProcessState.ExitCode() != 0 {
-		t.Fatalf("go build failed:\n%s", build.Output())
-	}
+	buildAgent(t, bin)
 	mosq := testenv.StartMosquitto(t)
 	ns := testenv.StartNATS(t)
 	streamtest.Create(t, ns.URL)
@@ -55,17 +50,7 @@ func TestSparkplugPrimaryHostWill(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	start := func() *testenv.Process {
-		p := testenv.Start(t, "agent", agentCmd(bin, cfgPath))
-		waitFor(t, "agent /readyz", 15*time.Second, func() bool {
-			if p.Exited() {
-				t.Fatalf("agent exited:\n%s", p.Output())
-			}
-			code, _ := httpGet("http://" + httpAddr + "/readyz")
-			return code == http.StatusOK
-		})
-		return p
-	}
+	start := func() *testenv.Process { return startAgent(t, bin, cfgPath, httpAddr) }
 
 	// An edge node's view: every STATE message of the host, in order.
 	var mu sync.Mutex

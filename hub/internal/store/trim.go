@@ -130,36 +130,24 @@ func trimBucket(k signal.Key, b *bolt.Bucket, before int64) (int, error) {
 	// What the trimmed timeline holds at the cut: the last observations
 	// before it, moved there, and the lost ranges cut there.
 	at := tl.Save()
-	c2 := state.Change{Key: k, First: at.First, Horizon: at.Horizon}
-	for _, p := range at.Run {
-		if p.T == cut {
-			c2.Run = append(c2.Run, p)
-		}
-	}
-	for _, p := range at.Alarm {
-		if p.T == cut {
-			c2.Alarm = append(c2.Alarm, p)
-		}
-	}
-	for _, p := range at.State {
-		if p.T == cut {
-			c2.State = append(c2.State, p)
-		}
-	}
-	for _, p := range at.Count {
-		if p.T == cut {
-			c2.Count = append(c2.Count, p)
-		}
-	}
-	for _, e := range at.Ops {
-		if e.T == cut {
-			c2.Ops = append(c2.Ops, e)
-		}
-	}
-	for _, g := range at.Gaps {
-		if g.Start == cut {
-			c2.Gaps = append(c2.Gaps, g)
-		}
+	c2 := state.Change{Key: k, First: at.First, Horizon: at.Horizon,
+		Run:   atCut(at.Run, cut, func(p state.Point) int64 { return p.T }),
+		Alarm: atCut(at.Alarm, cut, func(p state.Point) int64 { return p.T }),
+		State: atCut(at.State, cut, func(p state.StatePoint) int64 { return p.T }),
+		Count: atCut(at.Count, cut, func(p state.Count) int64 { return p.T }),
+		Ops:   atCut(at.Ops, cut, func(e state.OpEvent) int64 { return e.T }),
+		Gaps:  atCut(at.Gaps, cut, func(g state.Interval) int64 { return g.Start }),
 	}
 	return len(old), putChange(b, c2)
+}
+
+// atCut is the elements of xs whose time is the cut.
+func atCut[T any](xs []T, cut int64, at func(T) int64) []T {
+	var out []T
+	for _, x := range xs {
+		if at(x) == cut {
+			out = append(out, x)
+		}
+	}
+	return out
 }

@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLBIN)/staticcheck-$(STATICCHECK_VERSION)
 export PATH := $(TOOLBIN):$(PATH)
 
-.PHONY: all build test lint unit demo tools mosquitto bench fuzz clean release
+.PHONY: all build test lint unit demo tools mosquitto chromium bench fuzz clean release
 
 all: build
 
@@ -20,7 +20,7 @@ build:
 
 # Tools -----------------------------------------------------------------------
 
-tools: $(INFLUXD) $(STATICCHECK) mosquitto
+tools: $(INFLUXD) $(STATICCHECK) mosquitto chromium
 
 # InfluxDB OSS 1.8.10, built from the Go module proxy (about a minute on two cores).
 $(INFLUXD):
@@ -39,6 +39,15 @@ mosquitto:
 		echo "installing mosquitto (Debian package)"; \
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq mosquitto mosquitto-clients >/dev/null; \
+	fi
+
+# Chromium and the Noto CJK fonts from Debian's packages, when they are not there yet: the
+# browser tests drive headless Chromium, and `hub report -format pdf` prints through it.
+chromium:
+	@if { command -v chromium >/dev/null 2>&1 || [ -x /usr/bin/chromium ]; } && [ -d /usr/share/fonts/opentype/noto ]; then :; else \
+		echo "installing chromium and fonts-noto-cjk (Debian packages)"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	fi
 
 # Tests -----------------------------------------------------------------------

@@ -165,7 +165,7 @@ lines:
 	// Kill the agent with SIGKILL during the live phase, for 10 s:
 	// the broker keeps the MQTT messages of its persistent session, and the
 	// OPC UA changes made meanwhile are read back from the server's history
-	// (backfill, from the times the agent saved, at most 10 s before the kill).
+	// (backfill, from the source time of the last value committed per node).
 	agentMetrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP)
 	waitCounter(t, agentMetrics, fmt.Sprintf(`floorpulse_agent_signals_in_total{kind="opcua",source="opc.tcp://127.0.0.1:%d"}`, opcPort), 1, agent, 6*time.Minute)
 	time.Sleep(13 * time.Second)

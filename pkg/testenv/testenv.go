@@ -116,6 +116,7 @@ func Start(t testing.TB, name string, cmd *exec.Cmd) *Process {
 		<-done
 		if t.Failed() {
 			t.Logf("--- %s output (last 4 KiB) ---\n%s", name, tail(w.String(), 4096))
+			keepLog(t, name, w.String())
 		}
 	})
 	p.done = done
@@ -150,6 +151,32 @@ func (p *Process) Exited() bool {
 	default:
 		return false
 	}
+}
+
+// keepLog writes a failed test's whole process output into the folder named
+// by FLOORPULSE_TEST_LOGS, when it is set, as <test>-<process>.log.
+func keepLog(t testing.TB, name, out string) {
+	dir := os.Getenv("FLOORPULSE_TEST_LOGS")
+	if dir == "" {
+		return
+	}
+	clean := func(s string) string {
+		return strings.Map(func(r rune) rune {
+			if r == '/' || r == ' ' || r == '(' || r == ')' {
+				return '_'
+			}
+			return r
+		}, s)
+	}
+	path := filepath.Join(dir, clean(t.Name())+"-"+clean(name)+".log")
+	if err := os.MkdirAll(dir, 0o755); err == nil {
+		err = os.WriteFile(path, []byte(out), 0o644)
+		if err == nil {
+			t.Logf("whole output of %s: %s", name, path)
+			return
+		}
+	}
+	t.Logf("keeping the output of %s failed", name)
 }
 
 func tail(s string, n int) string {

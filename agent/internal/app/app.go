@@ -112,7 +112,7 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	for i, o := range cfg.OPCUA {
 		stat := a.Metrics.Source("opcua", redact.URL(o.Endpoint))
-		src := opcua.New(o, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("opcua[%d]", i), "endpoint", redact.URL(o.Endpoint)))
+		src := opcua.New(o, cfg.AgentID, cfg.Site, batcher, stat, a.log.With("source", fmt.Sprintf("opcua[%d]", i), "endpoint", redact.URL(o.Endpoint)), opcua.WithState(q))
 		g.Go(func() error { return src.Run(gctx) })
 	}
 	if ln != nil {

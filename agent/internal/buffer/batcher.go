@@ -83,10 +83,11 @@ func (b *Batcher) Add(ctx context.Context, e Entry) error {
 	}
 }
 
-// Commit appends sigs and waits until they are durable.
-func (b *Batcher) Commit(ctx context.Context, sigs []signal.Signal) error {
+// Commit appends sigs, and applies puts in the same transaction, and waits
+// until they are durable.
+func (b *Batcher) Commit(ctx context.Context, sigs []signal.Signal, puts ...Put) error {
 	done := make(chan error, 1)
-	if err := b.Add(ctx, Entry{Signals: sigs, Done: func(err error) { done <- err }}); err != nil {
+	if err := b.Add(ctx, Entry{Signals: sigs, Puts: puts, Done: func(err error) { done <- err }}); err != nil {
 		return err
 	}
 	select {

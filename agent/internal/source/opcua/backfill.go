@@ -24,11 +24,10 @@ import (
 // committed for it, at most cfg.Backfill back, so nothing is read twice on
 // purpose; a value read again anyway (the last one of the outage is also the
 // subscription's first) has the same signal id and is dropped downstream.
-// Those times are saved in data_dir/opcua every saveSeenEvery and when the
-// source stops, so a restarted agent reads back what it missed while it was
-// down. A saved time is never later than a committed value, only possibly
-// earlier (the agent was killed before the next save): then values are read
-// again, not lost. A node without a committed value yet is not read back.
+// Those times are committed with the values in the queue file (WithState),
+// in the same transaction, so a restarted agent, even after a SIGKILL,
+// reads back exactly what changed after the last value it committed. A
+// node without a committed value yet is not read back.
 
 // historyValuesPerRead bounds the values one node returns per HistoryRead
 // (the rest follow through continuation points), historyNodesPerRead the

@@ -129,7 +129,7 @@ func (s *session) commitAll(ctx context.Context, sigs []signal.Signal) error {
 		s.committed(true)
 		return nil
 	}
-	if err := s.commit.Commit(ctx, sigs); err != nil {
+	if err := s.commit.Commit(ctx, sigs, s.seenPuts()...); err != nil {
 		s.committed(false)
 		return fmt.Errorf("%w: %w", errCommit, err)
 	}

@@ -583,25 +583,27 @@ func testBackfill(t *testing.T, mode string) {
 	}
 }
 
-// The last committed source time of each node is saved while the source
-// runs, so a restarted agent backfills what changed while it was down:
-// values set while no source runs arrive from the next one's first session,
-// and nothing committed before is read back.
+// The last committed source time of each node is committed with its value,
+// so a restarted agent backfills what changed while it was down, even when
+// it was killed right after the commit: values set while no source runs
+// arrive from the next one's first session, and nothing committed before is
+// read back.
 func TestNodeOPCUABackfillsAfterRestart(t *testing.T) {
 	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
 	dataDir := t.TempDir()
 	cfg := config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond, Backfill: time.Hour,
 		Nodes: []config.Node{nodeID(1, "Line1.M01.Count", "count"), nodeAt(m01+"Run", "run")}}
-	a := startSourceWith(t, cfg, dataDir, func(s *Source) { s.seen.every = 100 * time.Millisecond })
+	a := startSource(t, cfg, dataDir)
 	a.sink.waitFor(t, "initial values", 20*time.Second, func(s []signal.Signal) bool {
 		return has(s, "count", func(signal.Signal) bool { return true }) && has(s, "run", func(signal.Signal) bool { return true })
 	})
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 1, SourceTime: t0})
-	waitUntil(t, "count 1's time saved", 10*time.Second, func() bool {
-		b, err := os.ReadFile(a.src.seen.path)
-		return err == nil && strings.Contains(string(b), t0.Format(time.RFC3339Nano))
+	a.sink.waitFor(t, "count 1", 10*time.Second, func(s []signal.Signal) bool {
+		return has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(1) })
 	})
+	// What a SIGKILL right after the commit leaves: the queue as committed.
+	queue := a.sink.restarted()
 	a.stop()
 	// The session the stopped source left has expired (else the next
 	// source resumes it, TestNodeOPCUARestartResumesTheSession).
@@ -611,7 +613,7 @@ func TestNodeOPCUABackfillsAfterRestart(t *testing.T) {
 
 	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 2, SourceTime: t0.Add(2 * time.Second)})
 	srv.Set(testenv.Value{Node: "Line1.M01.Count", Value: 3, SourceTime: t0.Add(3 * time.Second)})
-	b := startSource(t, cfg, dataDir)
+	b := startSourceOn(t, cfg, dataDir, queue, nil)
 	b.sink.waitFor(t, "the counts set while no source ran", 20*time.Second, func(s []signal.Signal) bool {
 		return has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(2) && g.Time.Equal(t0.Add(2*time.Second)) }) &&
 			has(s, "count", func(g signal.Signal) bool { return g.Value == signal.Number(3) && g.Time.Equal(t0.Add(3*time.Second)) })

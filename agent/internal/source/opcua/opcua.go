@@ -62,12 +62,30 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// Committer commits signals durably; *buffer.Batcher implements it.
+// Committer commits signals durably, with state records of the source in
+// the same transaction; *buffer.Batcher implements it.
 type Committer interface {
-	Commit(ctx context.Context, sigs []signal.Signal) error
+	Commit(ctx context.Context, sigs []signal.Signal, puts ...buffer.Put) error
 }
 
 var _ Committer = (*buffer.Batcher)(nil)
+
+// StateStore reads back the state records committed with the signals
+// (buffer.Put); *buffer.Queue implements it.
+type StateStore interface {
+	State(prefix []byte, fn func(key, value []byte) error) error
+}
+
+var _ StateStore = (*buffer.Queue)(nil)
+
+// Option configures a Source.
+type Option func(*Source)
+
+// WithState makes the backfill times durable: the source time of the last
+// value committed per node is committed with it and read back at start, so
+// a restarted agent, even after a SIGKILL, reads back from history exactly
+// what changed after it.
+func WithState(st StateStore) Option { return func(s *Source) { s.state = st } }
 
 // Back-off between session attempts.
 const (
@@ -84,6 +102,7 @@ type Source struct {
 	agent  string
 	nodes  []mapping // index = client handle
 	commit Committer
+	state  StateStore // nil: the backfill times last as long as the source
 	stat   *metrics.Source
 	log    *slog.Logger
 	warn   *lograte.Logger
@@ -118,15 +137,17 @@ type remote struct {
 }
 
 // New returns the source of a validated server configuration.
-func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger) *Source {
+func New(cfg config.OPCUA, agentID, defaultSite string, commit Committer, stat *metrics.Source, log *slog.Logger, opts ...Option) *Source {
 	s := &Source{cfg: cfg, agent: agentID, commit: commit, stat: stat, log: log, warn: lograte.New(log, 10*time.Second), now: time.Now,
 		keepAlive: 5 * time.Second, minBackoff: minBackoff, maxBackoff: maxBackoff, sessionTimeout: cfg.SessionTimeout}
 	s.srv.polled, s.srv.historyless = map[uint32]*ua.DataValue{}, make([]bool, len(cfg.Nodes))
-	s.seen = seenTimes{times: make([]time.Time, len(cfg.Nodes)), every: saveSeenEvery, path: seenPath(cfg)}
+	s.seen = seenTimes{times: make([]time.Time, len(cfg.Nodes))}
 	for j, n := range cfg.Nodes {
 		s.nodes = append(s.nodes, newMapping(cfg, j, n, defaultSite))
 	}
-	s.loadSeen()
+	for _, o := range opts {
+		o(s)
+	}
 	return s
 }
 
@@ -154,9 +175,9 @@ func (s *Source) Rejected() uint64 { return s.srv.rejected.Load() }
 
 // Run keeps a session up until ctx ends. It returns nil when ctx ends.
 func (s *Source) Run(ctx context.Context) error {
-	saved := make(chan struct{})
-	go func() { defer close(saved); s.keepSavingSeen(ctx) }()
-	defer func() { <-saved }()
+	if err := s.loadSeen(); err != nil {
+		return err
+	}
 	started, resuming := s.now(), true
 	wait := s.minBackoff
 	for {

@@ -1,34 +1,25 @@
 package opcua
 
 import (
-	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
-	"os"
-	"path/filepath"
+	"fmt"
 	"slices"
 	"sync"
 	"time"
 
+	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
-	"github.com/floorpulse/floorpulse/pkg/atomicfile"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// saveSeenEvery is how often the last committed source times are saved.
-const saveSeenEvery = 10 * time.Second
-
 // seenTimes are the source times of the last value committed per node
 // (index = client handle), where backfill starts reading, kept over
-// sessions and saved in a file over runs.
+// sessions and, with WithState, in the queue file over runs.
 type seenTimes struct {
-	mu    sync.Mutex // guards times and dirty: they are saved by a goroutine of their own
+	mu    sync.Mutex // guards times: sessions come and go, the source stays
 	times []time.Time
-	dirty bool          // times changed since they were saved
-	path  string        // where they are saved; "" when they are not
-	every time.Duration // how often they are saved
 }
 
 // seenAt is a value of node h, of source time t.
@@ -44,7 +35,6 @@ func (st *seenTimes) keep(seen []seenAt) {
 	for _, p := range seen {
 		if p.t.After(st.times[p.h]) {
 			st.times[p.h] = p.t
-			st.dirty = true
 		}
 	}
 }
@@ -72,17 +62,42 @@ func (s *session) committed(ok bool) {
 	s.pending = s.pending[:0]
 }
 
-// seenPath is where the last committed source times of this server's
-// nodes are saved: one file per endpoint and node list ("" without
-// backfill or data_dir).
-func seenPath(cfg config.OPCUA) string {
-	if cfg.DataDir == "" || cfg.Backfill <= 0 {
-		return ""
+// seenPuts are the state records of the times noted since the last commit
+// that are later than those kept, committed with the values they come from:
+// a restarted agent starts reading back exactly after the last value it
+// committed, even after a SIGKILL (nil without WithState).
+func (s *session) seenPuts() []buffer.Put {
+	if s.state == nil || len(s.pending) == 0 {
+		return nil
 	}
-	return filepath.Join(cfg.DataDir, pkiDir, "backfill-"+serverHash(cfg)+".json")
+	latest := map[uint32]time.Time{}
+	for _, p := range s.pending {
+		if p.t.After(latest[p.h]) {
+			latest[p.h] = p.t
+		}
+	}
+	kept := s.seen.snapshot()
+	var puts []buffer.Put
+	for h, t := range latest {
+		if t.After(kept[h]) {
+			puts = append(puts, buffer.Put{Key: s.seenKey(h), Value: binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))})
+		}
+	}
+	return puts
 }
 
-// serverHash names the files of one endpoint and node list.
+// seenPrefix is the key prefix of this server's times in the queue's
+// state: one per endpoint and node list.
+func seenPrefix(cfg config.OPCUA) string {
+	return "opcua/seen/" + serverHash(cfg) + "/"
+}
+
+// seenKey is the state key of node h's time.
+func (s *Source) seenKey(h uint32) []byte {
+	return []byte(seenPrefix(s.cfg) + s.nodes[h].name)
+}
+
+// serverHash names the files and records of one endpoint and node list.
 func serverHash(cfg config.OPCUA) string {
 	h := sha256.New()
 	h.Write([]byte(cfg.Endpoint))
@@ -93,89 +108,36 @@ func serverHash(cfg config.OPCUA) string {
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }
 
-// savedSeen is the file's content.
-type savedSeen struct {
-	Endpoint string               `json:"endpoint"`
-	Nodes    map[string]time.Time `json:"nodes"` // configured node_id or browse_path -> source time
-}
-
-// loadSeen reads the saved times; a missing or unreadable file leaves
-// them unknown (no backfill until a value is committed).
-func (s *Source) loadSeen() {
-	path := s.seen.path
-	if path == "" {
-		return
+// loadSeen reads the times committed by the last run from the queue's
+// state; none leaves them unknown (no backfill until a value is committed).
+func (s *Source) loadSeen() error {
+	if s.state == nil {
+		return nil
 	}
-	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return
+	byName := map[string]uint32{}
+	for h := range s.nodes {
+		byName[s.nodes[h].name] = uint32(h)
 	}
-	var saved savedSeen
-	if err == nil {
-		err = json.Unmarshal(b, &saved)
-	}
-	if err != nil {
-		s.log.Warn("ignoring the saved backfill times", "file", path, "err", err)
-		return
-	}
+	prefix := seenPrefix(s.cfg)
+	loaded := 0
 	s.seen.mu.Lock()
 	defer s.seen.mu.Unlock()
-	for h := range s.nodes {
-		if t, ok := saved.Nodes[s.nodes[h].name]; ok && plausible(t) {
-			s.seen.times[h] = t.UTC()
+	err := s.state.State([]byte(prefix), func(k, v []byte) error {
+		h, ok := byName[string(k[len(prefix):])]
+		if !ok || len(v) != 8 {
+			return nil
 		}
-	}
-}
-
-// saveSeen writes the times if they changed since the last save.
-func (s *Source) saveSeen() {
-	path := s.seen.path
-	if path == "" {
-		return
-	}
-	s.seen.mu.Lock()
-	if !s.seen.dirty {
-		s.seen.mu.Unlock()
-		return
-	}
-	saved := savedSeen{Endpoint: s.cfg.Endpoint, Nodes: map[string]time.Time{}}
-	for h, t := range s.seen.times {
-		if !t.IsZero() {
-			saved.Nodes[s.nodes[h].name] = t
+		if t := time.Unix(0, int64(binary.BigEndian.Uint64(v))).UTC(); plausible(t) {
+			s.seen.times[h] = t
+			loaded++
 		}
-	}
-	s.seen.dirty = false
-	s.seen.mu.Unlock()
-	b, err := json.Marshal(saved)
-	if err == nil {
-		err = os.MkdirAll(filepath.Dir(path), 0o700)
-	}
-	if err == nil {
-		err = atomicfile.Write(path, b, 0o600)
-	}
+		return nil
+	})
 	if err != nil {
-		s.seen.mu.Lock()
-		s.seen.dirty = true
-		s.seen.mu.Unlock()
-		s.warn.Warn("saving the backfill times failed", "file", path, "err", err)
+		return fmt.Errorf("loading the backfill times: %w", err)
 	}
-}
-
-// keepSavingSeen saves the times every seen.every until ctx ends, then
-// once more.
-func (s *Source) keepSavingSeen(ctx context.Context) {
-	if s.seen.path == "" {
-		return
+	if loaded > 0 {
+		s.log.Info("loaded backfill times", "nodes", loaded)
 	}
-	t := time.NewTicker(s.seen.every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			s.saveSeen()
-			return
-		case <-t.C:
-			s.saveSeen()
-		}
-	}
+	return nil
 }

@@ -4,29 +4,68 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/floorpulse/floorpulse/agent/internal/buffer"
 	"github.com/floorpulse/floorpulse/agent/internal/config"
 	"github.com/floorpulse/floorpulse/agent/internal/metrics"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
-// sink records committed signals. The servers in these tests are real;
-// the queue behind the source is covered by TestOPCUAToJetStream.
+// sink records committed signals and state records, like the queue. The
+// servers in these tests are real; the queue behind the source is covered
+// by TestOPCUAToJetStream.
 type sink struct {
-	mu   sync.Mutex
-	sigs []signal.Signal
+	mu    sync.Mutex
+	sigs  []signal.Signal
+	state map[string][]byte
 }
 
-func (k *sink) Commit(_ context.Context, sigs []signal.Signal) error {
+func (k *sink) Commit(_ context.Context, sigs []signal.Signal, puts ...buffer.Put) error {
 	k.mu.Lock()
+	defer k.mu.Unlock()
 	k.sigs = append(k.sigs, sigs...)
-	k.mu.Unlock()
+	if k.state == nil {
+		k.state = map[string][]byte{}
+	}
+	for _, p := range puts {
+		if p.Value == nil {
+			delete(k.state, string(p.Key))
+		} else {
+			k.state[string(p.Key)] = slices.Clone(p.Value)
+		}
+	}
 	return nil
+}
+
+func (k *sink) State(prefix []byte, fn func(key, value []byte) error) error {
+	k.mu.Lock()
+	keys := slices.Sorted(maps.Keys(k.state))
+	state := maps.Clone(k.state)
+	k.mu.Unlock()
+	for _, key := range keys {
+		if strings.HasPrefix(key, string(prefix)) {
+			if err := fn([]byte(key), state[key]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// restarted is the queue a restarted agent opens: the state records
+// committed so far, no signals.
+func (k *sink) restarted() *sink {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return &sink{state: maps.Clone(k.state)}
 }
 
 func (k *sink) all() []signal.Signal {
@@ -101,10 +140,16 @@ func startSource(t *testing.T, cfg config.OPCUA, dataDir string) *started {
 // runs.
 func startSourceWith(t *testing.T, cfg config.OPCUA, dataDir string, edit func(*Source)) *started {
 	t.Helper()
+	return startSourceOn(t, cfg, dataDir, &sink{}, edit)
+}
+
+// startSourceOn is startSourceWith committing to k, whose state records it
+// reads at start.
+func startSourceOn(t *testing.T, cfg config.OPCUA, dataDir string, k *sink, edit func(*Source)) *started {
+	t.Helper()
 	cfg = validated(t, cfg, dataDir)
-	k := &sink{}
 	stat := (&metrics.Registry{}).Source("opcua", cfg.Endpoint)
-	src := New(cfg, "gw1", "plant1", k, stat, testLog(t))
+	src := New(cfg, "gw1", "plant1", k, stat, testLog(t), WithState(k))
 	src.keepAlive = 300 * time.Millisecond
 	src.minBackoff, src.maxBackoff = 100*time.Millisecond, 800*time.Millisecond
 	if edit != nil {

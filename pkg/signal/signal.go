@@ -36,7 +36,20 @@ const (
 	Count    = "count"    // number: good-part counter, monotonic with resets
 	Alarm    = "alarm"    // string or number: active alarm; empty or 0 means none
 	GapName  = "_gap"     // gap marker: the agent dropped data for this equipment
+	// SeenName is a watermark: the source that feeds the equipment was
+	// observed up to Time, so everything it sent up to then has arrived and
+	// what it last said still holds; its value (true) means nothing else.
+	SeenName = "_seen"
 )
+
+// Reserved reports whether name is one the agent alone writes (a gap marker,
+// a watermark): names starting with "_". Decoders of payloads refuse them.
+func Reserved(name string) bool { return strings.HasPrefix(name, "_") }
+
+// Seen is the watermark of equipment k at t, written by agent.
+func Seen(k Key, agent string, t time.Time) Signal {
+	return Signal{Site: k.Site, Line: k.Line, Equipment: k.Equipment, Name: SeenName, Value: Bool(true), Time: t, Agent: agent}
+}
 
 // Kind is the type of a Value.
 type Kind uint8

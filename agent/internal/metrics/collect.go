@@ -28,6 +28,8 @@ var perSource = []struct {
 		prometheus.CounterValue, func(s *Source) float64 { return float64(s.Connects.Load()) }},
 	{"", prometheus.NewDesc("floorpulse_agent_signals_in_total", "Signals committed to the queue.", sourceLabels, nil),
 		prometheus.CounterValue, func(s *Source) float64 { return float64(s.SignalsIn.Load()) }},
+	{"", prometheus.NewDesc("floorpulse_agent_source_watermarks_total", "Watermarks committed: an equipment's source observed up to a time, so the hub holds its last state up to then.", sourceLabels, nil),
+		prometheus.CounterValue, func(s *Source) float64 { return float64(s.Watermarks.Load()) }},
 	{"opcua", prometheus.NewDesc("floorpulse_agent_source_backfilled_total", "OPC UA values read back from the server's history after a reconnect (opcua backfill).", sourceLabels, nil),
 		prometheus.CounterValue, func(s *Source) float64 { return float64(s.Backfilled.Load()) }},
 	{"opcua", prometheus.NewDesc("floorpulse_agent_source_sessions_restored_total", "OPC UA sessions (with their subscription) taken over instead of built anew: by a reconnect from the lost connection, or at start from the process before a restart.", sourceLabels, nil),

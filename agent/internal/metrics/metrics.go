@@ -40,6 +40,7 @@ type Source struct {
 	SignalsIn    atomic.Uint64 // signals committed to the queue
 	DecodeErrors DecodeErrors  // messages or values that could not be turned into signals, by reason
 	Backfilled   atomic.Uint64 // OPC UA: values read back from the server's history after a reconnect
+	Watermarks   atomic.Uint64 // watermarks committed: an equipment's source observed up to a time
 	Restores     atomic.Uint64 // OPC UA: sessions taken over from a lost connection, or at start from the last process
 	Republished  atomic.Uint64 // OPC UA: notification messages asked for again (Republish) after they were lost in transit
 	Unrecovered  atomic.Uint64 // OPC UA: notification messages lost in transit that the server no longer had

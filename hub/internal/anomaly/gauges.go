@@ -56,7 +56,10 @@ func (g *Gauges) Len() int { return len(g.gauges) }
 // engine does not interpret.
 func IsGauge(s signal.Signal) bool {
 	switch s.Name {
-	case signal.Run, signal.State, signal.Operator, signal.Login, signal.Logout, signal.Count, signal.Alarm, signal.GapName:
+	case signal.Run, signal.State, signal.Operator, signal.Login, signal.Logout, signal.Count, signal.Alarm:
+		return false
+	}
+	if signal.Reserved(s.Name) {
 		return false
 	}
 	return s.Value.Kind == signal.KindNumber && s.Quality == signal.Good && s.Gap == nil

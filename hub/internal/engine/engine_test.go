@@ -284,3 +284,41 @@ func BenchmarkApply(b *testing.B) {
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "signals/s")
 }
+
+// A watermark (signal.SeenName) says the source was observed up to its
+// time: a machine that runs on with nothing changing keeps running up to
+// it, past the signal timeout, and a source observed throughout leaves no
+// silence; the watermark is no gauge and changes no state.
+func TestWatermarkExtendsWhatIsKnown(t *testing.T) {
+	loc, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := signal.Key{Site: "s", Line: "L1", Equipment: "M1"}
+	t0 := time.Date(2026, 10, 14, 8, 0, 0, 0, loc)
+	run := func(watermarks bool) activity.Figures {
+		e := New(Options{Location: loc, Timeout: time.Minute, Registry: []activity.Equipment{{Key: k, Class: "cnc"}},
+			Threshold: func(string) time.Duration { return 80 * time.Hour }}, nil)
+		batch := []signal.Signal{sig("M1", signal.Run, signal.Bool(true), t0)}
+		if watermarks {
+			for s := 5; s <= 600; s += 5 {
+				batch = append(batch, signal.Seen(k, "gw1", t0.Add(time.Duration(s)*time.Second)))
+			}
+		}
+		changes, dirty := e.Apply(batch)
+		if len(changes) != 1 || len(changes[0].Silences) != 0 || len(changes[0].Run) != 1 || len(changes[0].State) != 0 {
+			t.Fatalf("watermarks %v: changes %+v", watermarks, changes)
+		}
+		months := monthsOf(e.Figures(dirty), "M1")
+		if len(months) != 1 {
+			t.Fatalf("watermarks %v: months %+v", watermarks, months)
+		}
+		return months[0]
+	}
+	if got := run(true).Seconds[state.Running]; got != 600 {
+		t.Errorf("run for 10 minutes with a watermark every 5 s: %v s running, want 600", got)
+	}
+	if got := run(false).Seconds[state.Running]; got != 0 {
+		t.Errorf("run then nothing: %v s running, want 0 (nothing known after the run signal)", got)
+	}
+}

@@ -26,9 +26,11 @@ import (
 	"crypto/x509/pkix"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math/big"
 	"net"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -209,6 +211,34 @@ func (s *Server) WaitClient(ctx context.Context) error {
 }
 
 // Set sets a signal's value at source time t and notifies subscribers.
+// End marks every variable bad (BadOutOfService, its value kept) from t
+// on, as a server does whose devices went away: what is known of the
+// machines ends at t, however long the server itself stays up and answers.
+func (s *Server) End(t time.Time) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, key := range slices.Sorted(maps.Keys(s.history)) {
+		n := s.nodes[key]
+		if n == nil {
+			continue
+		}
+		var variant *ua.Variant
+		if h := s.history[key]; len(h.entries) > 0 {
+			variant = h.entries[len(h.entries)-1].dv.Value
+		}
+		dv := &ua.DataValue{Value: variant, Status: ua.StatusBadOutOfService, SourceTimestamp: t, ServerTimestamp: time.Now()}
+		dv.UpdateMask()
+		if err := n.SetAttribute(ua.AttributeIDValue, dv); err != nil {
+			return err
+		}
+		s.history[key].add(dv)
+		if s.ready {
+			s.srv.ChangeNotification(n.ID())
+		}
+	}
+	return nil
+}
+
 func (s *Server) Set(line, equipment, name string, t time.Time, v signal.Value) error {
 	nid := NodeID(s.ns.ID(), s.site, line, equipment, name)
 	n := s.nodes[nid.String()]

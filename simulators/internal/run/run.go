@@ -1,7 +1,8 @@
 // Package run wires the simulator: it starts the built-in MQTT broker and the
 // OPC UA server, publishes the plant's history fast (MQTT lines only), then
 // its live events at their wall-clock time, ends with a final sample of every
-// machine and writes the ground truth.
+// machine (OPC UA variables go bad at the end instead) and writes the ground
+// truth.
 //
 // What always holds: every event before the end time T has been published
 // (and acknowledged by the MQTT broker) before the final sample at T; the
@@ -235,8 +236,19 @@ func (s *Simulator) simulate(ctx context.Context, broker *mqttout.Broker, opc *o
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	for _, e := range p.Final(T) {
+		if e.Source == plant.SourceOPCUA {
+			continue // ended below
+		}
 		if err := s.send(fctx, pub, opc, e); err != nil {
 			return false, fmt.Errorf("publishing the final sample: %w", err)
+		}
+	}
+	// The OPC UA server stays up, and its subscriptions prove it alive (a
+	// client may commit watermarks past T): its variables go bad at T, as
+	// when a server's devices go away, so that what is known ends at T.
+	if opc != nil {
+		if err := opc.End(T); err != nil {
+			return false, fmt.Errorf("ending the opc ua variables: %w", err)
 		}
 	}
 	if pub != nil {

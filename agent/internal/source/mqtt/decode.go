@@ -68,7 +68,7 @@ func checkSignal(s signal.Signal) error {
 // mapped reports whether the signal's place and name are valid.
 func mapped(s signal.Signal) bool {
 	return signal.ValidToken(s.Site) && signal.ValidToken(s.Line) && signal.ValidToken(s.Equipment) &&
-		signal.ValidToken(s.Name) && s.Name != signal.GapName
+		signal.ValidToken(s.Name) && !signal.Reserved(s.Name)
 }
 
 // Decoder turns the messages of one subscription into signals.

@@ -77,6 +77,7 @@ func TestDecodeErrorReasons(t *testing.T) {
 		{"json too few levels", jsonSub, nil, "fp/L1/M01", []byte(`{"value":1}`), metrics.UnmappedTopic},
 		{"json bad name", jsonSub, nil, "fp/L1/M 01/count", []byte(`{"value":1}`), metrics.UnmappedTopic},
 		{"json reserved name", jsonSub, nil, "fp/L1/M01/_gap", []byte(`{"value":1}`), metrics.UnmappedTopic},
+		{"json watermark name", jsonSub, nil, "fp/L1/M01/_seen", []byte(`{"value":true}`), metrics.UnmappedTopic},
 		{"json no subscription", jsonSub, nil, "elsewhere/L1/M01/count", []byte(`{"value":1}`), metrics.UnmappedTopic},
 
 		{"plain not utf-8", plainSub, nil, "fp/L1/M01/alarm", []byte("\xff\xfe"), metrics.BadPayload},

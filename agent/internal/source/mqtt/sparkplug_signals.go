@@ -161,7 +161,7 @@ func (d *Sparkplug) mapping(sc *spScope, name string, topicFields map[string]str
 		}
 		mp.key = sigKey{get(config.FieldSite), get(config.FieldLine), get(config.FieldEquipment), get(config.FieldSignal)}
 		mp.ok = signal.ValidToken(mp.key.site) && signal.ValidToken(mp.key.line) && signal.ValidToken(mp.key.equipment) &&
-			signal.ValidToken(mp.key.name) && mp.key.name != signal.GapName
+			signal.ValidToken(mp.key.name) && !signal.Reserved(mp.key.name)
 	}
 	if len(sc.mapped) < maxKnown {
 		sc.mapped[name] = mp

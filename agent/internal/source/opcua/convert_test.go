@@ -61,7 +61,7 @@ func TestDataChangeReasons(t *testing.T) {
 			var logs bytes.Buffer
 			stat, k := &metrics.Source{Kind: "opcua", Name: cfg.Endpoint}, &sink{}
 			s := New(cfg, "a1", "plant1", k, stat, slog.New(slog.NewTextHandler(&logs, nil)))
-			ss := &session{Source: s, refused: map[uint32]bool{}}
+			ss := &session{Source: s, refused: map[uint32]bool{}, live: map[uint32]bool{}}
 			x := &ua.DataChangeNotification{MonitoredItems: []*ua.MonitoredItemNotification{{ClientHandle: tc.handle, Value: tc.dv}}}
 			if err := ss.handleDataChange(context.Background(), nil, x, nil); err != nil {
 				t.Fatal(err)

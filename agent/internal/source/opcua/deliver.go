@@ -120,6 +120,7 @@ func (s *session) convert(handle uint32, dv *ua.DataValue, rx time.Time) (signal
 		return signal.Signal{}, false
 	}
 	s.seenValue(handle, sig)
+	s.live[handle] = true
 	return sig, true
 }
 

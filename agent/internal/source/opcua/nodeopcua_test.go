@@ -625,3 +625,42 @@ func TestNodeOPCUABackfillsAfterRestart(t *testing.T) {
 		t.Error("count 1, committed before the restart, was read back")
 	}
 }
+
+// A subscription whose values do not change still proves, with every
+// message the server publishes, that its equipment is observed: the source
+// commits a watermark per equipment at most every keep-alive, after the
+// values it covers, at the publish time less the equipment's sampling
+// interval, rising; an equipment whose nodes the server refused gets none.
+func TestNodeOPCUAWatermarksWhileNothingChanges(t *testing.T) {
+	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	missing := config.Node{NodeID: "ns=1;s=No.Such.Node", Line: "L1", Equipment: "M09", Signal: "run"}
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond,
+		Nodes: []config.Node{nodeID(1, "Line1.M01.Count", "count"), nodeAt(m01+"Run", "run"), missing}}, t.TempDir())
+	st.sink.waitFor(t, "initial values", 20*time.Second, func(s []signal.Signal) bool {
+		return has(s, "count", func(signal.Signal) bool { return true }) && has(s, "run", func(signal.Signal) bool { return true })
+	})
+	start := time.Now()
+	deadline := time.Now().Add(20 * time.Second)
+	for len(st.sink.watermarks()) < 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d watermarks after 20 s, want 2", len(st.sink.watermarks()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var last time.Time
+	for _, g := range st.sink.watermarks() {
+		if g.Equipment != "M01" || g.Value != signal.Bool(true) || g.Agent != "gw1" {
+			t.Errorf("watermark %+v, want one of M01 from gw1", g)
+		}
+		if !g.Time.After(last) || g.Time.After(time.Now()) {
+			t.Errorf("watermark at %s after one at %s (now %s): want rising, not ahead", g.Time, last, time.Now())
+		}
+		last = g.Time
+	}
+	if d := time.Since(start); d < watermarkEvery {
+		t.Errorf("two watermarks within %s: want at most one per %s", d, watermarkEvery)
+	}
+	if n, m := st.stat.Watermarks.Load(), len(st.sink.watermarks()); n != uint64(m) {
+		t.Errorf("watermarks counted %d, committed %d", n, m)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"github.com/gopcua/opcua"
 
 	"github.com/floorpulse/floorpulse/agent/internal/config"
+	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // session is one client session at the server, from its creation to its
@@ -29,6 +30,10 @@ type session struct {
 	refused map[uint32]bool // nodes counted as rejected from their values
 	pending []seenAt        // source times of the values being committed
 	quiet   time.Time       // the subscription last delivered something, or was last checked
+
+	marked time.Time                // the last watermarks were committed (agent clock)
+	marks  map[signal.Key]time.Time // the last watermark per equipment
+	live   map[uint32]bool          // nodes that delivered a value in this session
 }
 
 // runSession runs one client session; it reports whether it got as far as
@@ -37,7 +42,7 @@ type session struct {
 // this session's monitored items are in place, before anything is taken
 // from them; or at the end, if it never got that far.
 func (s *Source) runSession(ctx context.Context, left *leftSession) (bool, error) {
-	ss := &session{Source: s, left: left, refused: map[uint32]bool{}}
+	ss := &session{Source: s, left: left, refused: map[uint32]bool{}, marks: map[signal.Key]time.Time{}, live: map[uint32]bool{}}
 	defer ss.handOff(ctx, time.Time{})
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()

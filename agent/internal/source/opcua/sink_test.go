@@ -24,14 +24,24 @@ import (
 // by TestOPCUAToJetStream.
 type sink struct {
 	mu    sync.Mutex
-	sigs  []signal.Signal
+	sigs  []signal.Signal // values, in commit order
+	marks []signal.Signal // watermarks, kept apart from the values
 	state map[string][]byte
 }
 
 func (k *sink) Commit(_ context.Context, sigs []signal.Signal, puts ...buffer.Put) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.sigs = append(k.sigs, sigs...)
+	for _, g := range sigs {
+		if g.Name == signal.SeenName {
+			if len(k.sigs) == 0 {
+				return fmt.Errorf("watermark %+v before any value", g)
+			}
+			k.marks = append(k.marks, g)
+			continue
+		}
+		k.sigs = append(k.sigs, g)
+	}
 	if k.state == nil {
 		k.state = map[string][]byte{}
 	}
@@ -66,6 +76,13 @@ func (k *sink) restarted() *sink {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return &sink{state: maps.Clone(k.state)}
+}
+
+// watermarks returns the committed watermarks.
+func (k *sink) watermarks() []signal.Signal {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return slices.Clone(k.marks)
 }
 
 func (k *sink) all() []signal.Signal {

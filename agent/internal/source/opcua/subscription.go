@@ -192,8 +192,15 @@ func (s *session) publishedAnswer(ctx context.Context, c requester, sub *subscri
 			return err
 		}
 	}
+	// The watermark's time is the message's publish time; some servers
+	// leave it out (it decodes as zero), the response's time is then the
+	// latest the server vouches for.
+	published := msg.PublishTime
+	if published.IsZero() && p.res.ResponseHeader != nil {
+		published = p.res.ResponseHeader.Timestamp
+	}
 	if len(msg.NotificationData) == 0 { // a keep-alive
-		return nil
+		return s.watermark(ctx, published)
 	}
 	if sub.last != 0 && !after(msg.SequenceNumber, sub.last) {
 		// Committed before (a message asked for again that also came on
@@ -201,7 +208,10 @@ func (s *session) publishedAnswer(ctx context.Context, c requester, sub *subscri
 		sub.acks = append(sub.acks, msg.SequenceNumber)
 		return nil
 	}
-	return s.take(ctx, c, sub, msg, wd)
+	if err := s.take(ctx, c, sub, msg, wd); err != nil {
+		return err
+	}
+	return s.watermark(ctx, published)
 }
 
 // take commits one notification message and notes it for acknowledgement.

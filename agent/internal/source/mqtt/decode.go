@@ -44,10 +44,13 @@ const seqRoom = 32
 // the hub can interpret for its name and makes sure its encoding fits the
 // wire limit (a long string can grow when JSON escapes it).
 func checkSignal(s signal.Signal) error {
-	if err := s.Validate(); err != nil {
-		if !mapped(s) {
+	if !mapped(s) {
+		if err := s.Validate(); err != nil {
 			return aside(metrics.UnmappedTopic, "%v", err)
 		}
+		return aside(metrics.UnmappedTopic, "signal name %q is reserved to the agent", s.Name)
+	}
+	if err := s.Validate(); err != nil {
 		return aside(metrics.BadValue, "%v", err)
 	}
 	if err := s.CheckType(); err != nil {

@@ -31,6 +31,12 @@ type flusher struct {
 	// after runs once a range's figures are written and before the range is
 	// cleared (the anomaly detectors); an error keeps the range pending.
 	after func(engine.Dirty) error
+	// clock, when set, makes the flusher write the current periods of every
+	// equipment (see current); nil: only pending ranges are written.
+	clock func() time.Time
+	// written is the start of the quarter hour whose current periods were
+	// last written for every equipment (zero: not yet since the start).
+	written time.Time
 
 	mu      sync.Mutex
 	pending engine.Dirty
@@ -76,17 +82,58 @@ func (f *flusher) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
+// currentEvery is how often the current periods of every equipment are
+// written: every period (hour, shift, day, month) starts on a quarter hour
+// of some time zone, so each gets its point within a quarter hour of its start.
+const currentEvery = 15 * time.Minute
+
+// current returns, once at the first flush and then once per quarter hour,
+// the instant now for every equipment the engine knows, registered or
+// reporting: the figures of the periods holding now (hour, shift, day,
+// month), so that equipment that never reports, or has gone silent, has its
+// period points (no run, unknown) without waiting for a recompute, and the
+// state that holds now is written again (see engine.Figures). ok is false
+// when nothing is due.
+func (f *flusher) current() (d engine.Dirty, quarter time.Time, ok bool) {
+	if f.clock == nil {
+		return nil, time.Time{}, false
+	}
+	now := f.clock()
+	quarter = now.Truncate(currentEvery)
+	if quarter.Equal(f.written) {
+		return nil, time.Time{}, false
+	}
+	d = engine.Dirty{}
+	for _, k := range f.eng.Keys() {
+		d.Mark(k, now.UnixNano(), now.UnixNano())
+	}
+	return d, quarter, true
+}
+
 func (f *flusher) flush(ctx context.Context) error {
 	f.mu.Lock()
 	snap := f.pending
 	f.pending = engine.Dirty{}
 	f.mu.Unlock()
-	if len(snap) == 0 {
+	cur, quarter, due := f.current()
+	if len(snap) == 0 && !due {
 		return nil
 	}
-	if err := f.write(ctx, snap); err != nil {
+	all := snap
+	if due {
+		all = engine.Dirty{}
+		all.Merge(snap)
+		all.Merge(cur)
+	}
+	if err := f.write(ctx, all); err != nil {
 		f.mark(snap)
 		return err
+	}
+	if due {
+		f.written = quarter
+	}
+	if len(snap) == 0 {
+		return nil
 	}
 	if f.after != nil {
 		if err := f.after(snap); err != nil {

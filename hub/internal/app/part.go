@@ -106,6 +106,7 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.fl = newFlusher(pt.eng, pt.st, w, h.cfg.Influx.Timeout, pt.log.With("part", "flush"))
 	pt.fl.mark(pend)
+	pt.fl.clock = h.clock
 	pt.every = h.cfg.Activity.FlushInterval
 	if pt.runner, err = newRunner(h.cfg, pt.eng, h.ev, pt.log); err != nil {
 		return err

@@ -117,6 +117,10 @@ equipment:
 	if code := status(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", httpPort), ""); code != http.StatusUnauthorized {
 		t.Fatalf("month API without a token: %d", code)
 	}
+	// The monthly report is served behind the guard (CSV here: no browser needed).
+	if rep := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10/report?format=csv", httpPort), token); !strings.Contains(rep, "equipment,2026-10,s1,L1,M01,") {
+		t.Fatalf("report csv: %s", rep)
+	}
 	body := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/2026-10", httpPort), token)
 	if !strings.Contains(body, `"active_rate": 0.5`) || !strings.Contains(body, `"calendar_hours": 745`) {
 		t.Fatalf("month API: %s", body)

@@ -232,6 +232,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 <h1>floorpulse: monthly activity</h1>
 {{range .}}<h2>{{.Month}} ({{h .CalendarHours}} h, {{.Timezone}})</h2>
 <p>Site: {{.Site.Active}} of {{.Site.Registered}} registered machines active, active rate {{pct .Site.ActiveRate}}, {{h .Site.RunHours}} run hours.</p>
+<p>Monthly report: <a href="/api/v1/months/{{.Month}}/report">HTML</a> · <a href="/api/v1/months/{{.Month}}/report?format=pdf">PDF</a> · <a href="/api/v1/months/{{.Month}}/report?format=csv">CSV</a></p>
 <table><tr><th>line</th><th>registered</th><th>active</th><th>active rate</th><th>run hours</th></tr>
 {{range .Lines}}<tr><td><a href="/lines/{{.Line}}">{{.Line}}</a></td><td>{{.Registered}}</td><td>{{.Active}}</td><td>{{pct .ActiveRate}}</td><td>{{h .RunHours}}</td></tr>{{end}}</table>
 <table><tr><th>line</th><th>equipment</th><th>class</th><th>run hours</th><th>active</th><th>utilization</th><th>data coverage</th></tr>

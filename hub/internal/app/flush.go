@@ -115,25 +115,23 @@ func (f *flusher) flush(ctx context.Context) error {
 	snap := f.pending
 	f.pending = engine.Dirty{}
 	f.mu.Unlock()
-	cur, quarter, due := f.current()
-	if len(snap) == 0 && !due {
-		return nil
-	}
-	all := snap
-	if due {
-		all = engine.Dirty{}
-		all.Merge(snap)
-		all.Merge(cur)
-	}
-	if err := f.write(ctx, all); err != nil {
-		f.mark(snap)
-		return err
-	}
-	if due {
+	// The current periods are written on their own, not merged into the
+	// pending ranges: merged, the rollups of every period between the
+	// ranges and now would be written, which ones depending on when data
+	// happened to arrive.
+	if cur, quarter, due := f.current(); due {
+		if err := f.write(ctx, cur); err != nil {
+			f.mark(snap)
+			return err
+		}
 		f.written = quarter
 	}
 	if len(snap) == 0 {
 		return nil
+	}
+	if err := f.write(ctx, snap); err != nil {
+		f.mark(snap)
+		return err
 	}
 	if f.after != nil {
 		if err := f.after(snap); err != nil {

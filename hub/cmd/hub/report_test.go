@@ -95,6 +95,14 @@ func TestFullReport(t *testing.T) {
 	if machines != 3 {
 		t.Errorf("csv has %d machine rows, want 3", machines)
 	}
+	if _, err := report.Chromium(); err == nil {
+		pdf := get("/api/v1/months/2026-10/report?format=pdf&lang=zh-CN", "")
+		b, _ := io.ReadAll(pdf.Body)
+		if pdf.StatusCode != http.StatusOK || pdf.Header.Get("Content-Type") != "application/pdf" || !bytes.HasPrefix(b, []byte("%PDF-")) ||
+			pdf.Header.Get("Content-Disposition") != `attachment; filename="floorpulse-report-2026-10.zh-CN.pdf"` {
+			t.Errorf("pdf: %s %q %q", pdf.Status, pdf.Header.Get("Content-Type"), b[:min(len(b), 16)])
+		}
+	}
 	for path, want := range map[string]int{
 		"/api/v1/months/2026-10/report?format=doc": http.StatusBadRequest,
 		"/api/v1/months/October/report":            http.StatusBadRequest,

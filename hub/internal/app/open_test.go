@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
@@ -193,6 +195,47 @@ func TestOpenIntervalInInflux(t *testing.T) {
 			t.Errorf("guide query %s: %s %s", q, resp.Status, body)
 		}
 	}
+	flux := influxdb2.NewClient(in.URL, "").QueryAPI("")
+	for _, q := range guideFlux(t, "live") {
+		res, err := flux.Query(context.Background(), q)
+		if err == nil {
+			for res.Next() {
+			}
+			err = res.Err()
+		}
+		if err != nil {
+			t.Errorf("guide Flux query\n%s\n: %v", q, err)
+		}
+	}
+}
+
+// guideFlux returns the Flux queries of docs/grafana.md with Grafana's
+// variables filled in for s1/L1 in October 2026 and the bucket db.
+func guideFlux(t *testing.T, db string) []string {
+	t.Helper()
+	guide, err := os.ReadFile("../../../docs/grafana.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.NewReplacer(`"${site}"`, `"s1"`, `"${line}"`, `"L1"`, `"floorpulse/autogen"`, `"`+db+`/autogen"`)
+	const v = "v = {timeRangeStart: 2026-10-01T00:00:00Z, timeRangeStop: 2026-10-06T00:00:00Z}\n"
+	var out []string
+	for _, b := range regexp.MustCompile("(?s)```flux\n(.*?)```").FindAllStringSubmatch(string(guide), -1) {
+		q := vars.Replace(b[1])
+		var imports, body []string
+		for _, line := range strings.Split(q, "\n") {
+			if strings.HasPrefix(line, "import ") {
+				imports = append(imports, line)
+			} else {
+				body = append(body, line)
+			}
+		}
+		out = append(out, strings.Join(imports, "\n")+"\n"+v+strings.Join(body, "\n"))
+	}
+	if len(out) < 5 {
+		t.Fatalf("only %d Flux queries in the guide", len(out))
+	}
+	return out
 }
 
 // guideQueries returns the InfluxQL statements of docs/grafana.md (code

@@ -91,9 +91,10 @@ const currentEvery = 15 * time.Minute
 // the instant now for every equipment the engine knows, registered or
 // reporting: the figures of the periods holding now (hour, shift, day,
 // month), so that equipment that never reports, or has gone silent, has its
-// period points (no run, unknown) without waiting for a recompute, and the
-// state that holds now is written again (see engine.Figures). ok is false
-// when nothing is due.
+// period points (no run, unknown) without waiting for a recompute. They are
+// written without state points: those depend on the timelines only, which
+// the clock does not change (and writing them would delete and rewrite the
+// open interval of every machine each time). ok is false when nothing is due.
 func (f *flusher) current() (d engine.Dirty, quarter time.Time, ok bool) {
 	if f.clock == nil {
 		return nil, time.Time{}, false
@@ -120,7 +121,7 @@ func (f *flusher) flush(ctx context.Context) error {
 	// ranges and now would be written, which ones depending on when data
 	// happened to arrive.
 	if cur, quarter, due := f.current(); due {
-		if err := f.write(ctx, cur); err != nil {
+		if err := f.write(ctx, cur, false); err != nil {
 			f.mark(snap)
 			return err
 		}
@@ -129,7 +130,7 @@ func (f *flusher) flush(ctx context.Context) error {
 	if len(snap) == 0 {
 		return nil
 	}
-	if err := f.write(ctx, snap); err != nil {
+	if err := f.write(ctx, snap, true); err != nil {
 		f.mark(snap)
 		return err
 	}
@@ -163,8 +164,9 @@ const flushPoints = 5000
 // or month, engine.Chunks), about flushPoints points per request, so its
 // memory is bounded by a chunk's figures however wide the ranges are. The
 // ranges stay pending until every chunk is written; a failure writes them
-// all again (the same points).
-func (f *flusher) write(ctx context.Context, snap engine.Dirty) error {
+// all again (the same points). Without states, the chunks' state steps and
+// ranges are left out (figures only).
+func (f *flusher) write(ctx context.Context, snap engine.Dirty, states bool) error {
 	var batch engine.Result
 	send := func() error {
 		wctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -177,7 +179,11 @@ func (f *flusher) write(ctx context.Context, snap engine.Dirty) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch.Add(f.eng.ChunkFigures(snap, c))
+		res := f.eng.ChunkFigures(snap, c)
+		if !states {
+			res.States, res.StateRanges = nil, nil
+		}
+		batch.Add(res)
 		if batch.Points() >= flushPoints {
 			if err := send(); err != nil {
 				return err

@@ -270,3 +270,55 @@ func guideQueries(t *testing.T) []string {
 	}
 	return out
 }
+
+// results is a writer that keeps what it is given.
+type results struct{ got []engine.Result }
+
+func (r *results) Write(_ context.Context, res engine.Result) error {
+	r.got = append(r.got, res)
+	return nil
+}
+
+// The current periods of every equipment are written at the first flush
+// and once per quarter hour, as figures only: no state point is deleted
+// or written for them.
+func TestFlushWritesCurrentPeriods(t *testing.T) {
+	now := time.Date(2026, 10, 5, 10, 7, 0, 0, time.UTC)
+	w := &results{}
+	pt := openPart(t, filepath.Join(t.TempDir(), "state.db"), w, &now)
+	if err := pt.handle(context.Background(), []signal.Signal{runSignal(now.Add(-time.Hour))}); err != nil {
+		t.Fatal(err)
+	}
+	flush := func() {
+		t.Helper()
+		if err := pt.fl.flush(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush()
+	// The current periods (M01 and the silent M02), then M01's pending range.
+	if len(w.got) != 2 || len(w.got[0].StateRanges) != 0 || len(w.got[0].States) != 0 || len(w.got[1].StateRanges) != 1 {
+		t.Fatalf("first flush wrote %d results: %+v", len(w.got), w.got)
+	}
+	periods := map[string]int{}
+	for _, f := range w.got[0].Equipment {
+		if !f.Period.Start.After(now) && f.Period.End.After(now) {
+			periods[f.Key.Equipment+" "+f.Period.Kind]++
+		}
+	}
+	for _, k := range []string{"M01 hour", "M01 day", "M01 month", "M02 hour", "M02 day", "M02 month"} {
+		if periods[k] != 1 {
+			t.Errorf("current periods: %s written %d times (%v)", k, periods[k], periods)
+		}
+	}
+	now = now.Add(5 * time.Minute) // same quarter hour: nothing due, nothing pending
+	flush()
+	if len(w.got) != 2 {
+		t.Fatalf("a flush in the same quarter hour wrote %d results", len(w.got)-2)
+	}
+	now = now.Add(5 * time.Minute) // 10:17, the next quarter hour
+	flush()
+	if len(w.got) != 3 || len(w.got[2].Equipment) == 0 || len(w.got[2].StateRanges) != 0 {
+		t.Fatalf("the next quarter hour: %d results", len(w.got))
+	}
+}

@@ -70,7 +70,7 @@ func Handler(src Source, loc *time.Location, log *slog.Logger) http.Handler {
 			_, _ = w.Write(page.Bytes())
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Minute)
+		ctx, cancel := context.WithTimeout(r.Context(), 50*time.Second) // within the server's default write timeout (60 s)
 		defer cancel()
 		pdf, err := PDF(ctx, page.Bytes())
 		if errors.Is(err, ErrNoChromium) {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"sync"
 
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/page"
@@ -40,7 +39,7 @@ func Chromium() (string, error) {
 
 // printing lets one PDF be printed at a time: each starts a browser, which
 // takes a few hundred megabytes on a small hub.
-var printing sync.Mutex
+var printing = make(chan struct{}, 1)
 
 // PDF prints a report page (as HTML writes it) to A4 PDF with headless
 // Chromium: a browser started for the purpose, with no network use (the
@@ -52,8 +51,12 @@ func PDF(ctx context.Context, html []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	printing.Lock()
-	defer printing.Unlock()
+	select {
+	case printing <- struct{}{}:
+		defer func() { <-printing }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("waiting for the report printer: %w", ctx.Err())
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(bin),
 		chromedp.Flag("disable-gpu", true), chromedp.Flag("no-proxy-server", true))
 	if os.Geteuid() == 0 { // Chromium refuses to run as root with its sandbox (containers)

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -195,6 +196,14 @@ func TestOpenIntervalInInflux(t *testing.T) {
 			t.Errorf("guide query %s: %s %s", q, resp.Status, body)
 		}
 	}
+	// The demo's query gives one month point per machine.
+	qs := guideQueries(t)
+	demo := qs[len(qs)-1]
+	rows := influxSeries(t, in.Query(t, strings.Replace(demo, "FROM equipment_activity", `FROM "live"."autogen"."equipment_activity"`, 1)))
+	sort.Strings(rows)
+	if len(rows) != 2 || !strings.HasPrefix(rows[0], "2026-10-01T00:00:00Z 0 false") || !strings.HasPrefix(rows[1], "2026-10-01T00:00:00Z 2.08") {
+		t.Errorf("the demo's query %s: %v, want the October point of M01 and M02", demo, rows)
+	}
 	flux := influxdb2.NewClient(in.URL, "").QueryAPI("")
 	for _, q := range guideFlux(t, "live") {
 		res, err := flux.Query(context.Background(), q)
@@ -261,6 +270,18 @@ func guideQueries(t *testing.T) []string {
 	}
 	for _, m := range regexp.MustCompile("`(SELECT[^`]+)`").FindAllStringSubmatch(string(guide), -1) {
 		out = append(out, strings.Join(strings.Fields(m[1]), " "))
+	}
+	// And the query the README and the demo print.
+	for _, doc := range []string{"../../../README.md", "../../../deploy/demo.sh"} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(`"q=(SELECT [^"]+)"`).FindStringSubmatch(string(b))
+		if m == nil {
+			t.Fatalf("%s prints no InfluxQL query", doc)
+		}
+		out = append(out, m[1])
 	}
 	if len(out) < 15 {
 		t.Fatalf("only %d queries in the guide", len(out))

@@ -102,7 +102,8 @@ floorpulse demo is running. Within a minute or two:
   JSON           curl -H "Authorization: Bearer $VIEWER_TOKEN" http://127.0.0.1:8080/api/v1/months
                  (a viewer's API token; also /api/v1/months/$(date +%Y-%m))
   InfluxDB       curl -s http://127.0.0.1:8086/query --data-urlencode db=floorpulse \\
-                   --data-urlencode "q=SELECT run_hours, active FROM equipment_activity GROUP BY line, equipment"
+                   --data-urlencode "q=SELECT run_hours, active FROM equipment_activity WHERE period = 'month' GROUP BY line, equipment ORDER BY time DESC LIMIT 1"
+                 (this month's figures, one row per machine; Grafana queries: docs/grafana.md)
   events         http://127.0.0.1:8080/api/v1/events   (anomaly events, newest changes last; same token)
   agent metrics  http://127.0.0.1:9102/metrics
   NATS identity  agent gw1 (sites: plant1), seed var/demo/agent-gw1.nk; hub's own key var/demo/hub/hub.nk;

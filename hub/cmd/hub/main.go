@@ -4,7 +4,7 @@
 //	hub run   -config configs/hub.yaml [-log-level debug]   (-log-level overrides the config's log_level)
 //	hub check -config configs/hub.yaml
 //	hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]
-//	hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]
+//	hub report -month YYYY-MM [-format table|csv|json|html|pdf] [-lang en|zh-CN] [-o FILE] [-url URL | -config FILE]
 //	hub token add NAME -role ROLE -config FILE     (prints a new API token once)
 //	hub user add NAME -role ROLE -config FILE      (the password from standard input)
 //	hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]
@@ -76,7 +76,7 @@ func main() {
 func usage() {
 	fmt.Fprintln(os.Stderr, "usage: hub run|check -config FILE [-log-level LEVEL]\n"+
 		"       hub recompute -config FILE | -url URL -from YYYY-MM[-DD] -to YYYY-MM[-DD]\n"+
-		"       hub report -month YYYY-MM [-format table|csv|json] [-url URL | -config FILE]\n"+
+		"       hub report -month YYYY-MM [-format table|csv|json|html|pdf] [-lang en|zh-CN] [-o FILE] [-url URL | -config FILE]\n"+
 		"       hub token add|list|remove [NAME] [-role ROLE] -config FILE\n"+
 		"       hub user add|list|remove [NAME] [-role ROLE] -config FILE\n"+
 		"       hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]")

@@ -208,7 +208,8 @@ func runningHub(t *testing.T, p plant, in *testenv.Influx) (*httptest.Server, *s
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	srv := httptest.NewServer(api.New(eng, cfg.Location, cfg.Site, nil, api.WithRecompute(svc)))
+	rep := report.Handler(report.EngineSource{Engine: eng, Location: cfg.Location, Site: cfg.Site}, cfg.Location, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	srv := httptest.NewServer(api.New(eng, cfg.Location, cfg.Site, nil, api.WithRecompute(svc), api.WithReport(rep)))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return srv, st
 }

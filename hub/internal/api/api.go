@@ -7,6 +7,8 @@
 //	GET /api/v1/months/{YYYY-MM} monthly figures: equipment, lines, site
 //	GET /api/v1/months/{YYYY-MM}/operators
 //	                             monthly operator figures, per line and site
+//	GET /api/v1/months/{YYYY-MM}/report?format=html|pdf|csv&lang=en|zh-CN
+//	                             the monthly report (with WithReport)
 //	GET /api/v1/months           the months that hold data
 //	POST /api/v1/recompute?from=YYYY-MM[-DD]&to=YYYY-MM[-DD]
 //	                             rewrite a range's figures (with WithRecompute)
@@ -57,6 +59,9 @@ func New(eng *engine.Engine, loc *time.Location, site string, nc Conn, opts ...O
 	mux.HandleFunc("GET /{$}", h.page)
 	mux.HandleFunc("GET /lines/{line}", h.board)
 	mux.HandleFunc("GET /api/v1/lines/{line}/now", h.lineNowJSON)
+	if h.report != nil {
+		mux.Handle("GET /api/v1/months/{month}/report", h.report)
+	}
 	if h.events != nil {
 		mux.Handle("/api/v1/events", h.events)
 		mux.Handle("/api/v1/events/", h.events)
@@ -71,6 +76,7 @@ type handler struct {
 	nc     Conn
 	rc     Recomputer   // nil: recompute is not enabled
 	events http.Handler // nil: no event API
+	report http.Handler // nil: no report endpoint
 
 	openEvents OpenEvents // nil: boards show no events
 }
@@ -100,6 +106,9 @@ type EquipmentJSON struct {
 	// StateHours are the hours in each state; they add up to the calendar hours.
 	StateHours map[string]float64 `json:"state_hours"`
 	Failures   int                `json:"failures"`
+	// IdleRunningHours: running without a count increase for long enough;
+	// absent for equipment without a count signal.
+	IdleRunningHours *float64 `json:"idle_running_hours,omitempty"`
 }
 
 // LineJSON is one line month in the API.
@@ -118,6 +127,8 @@ type LineJSON struct {
 	Availability *float64 `json:"availability,omitempty"`
 	Coverage     *float64 `json:"coverage,omitempty"`
 	Failures     int      `json:"failures"`
+	// IdleRunningHours sums the idle running of the group's equipment.
+	IdleRunningHours float64 `json:"idle_running_hours"`
 }
 
 // MonthJSON is the answer of /api/v1/months/{month}.
@@ -145,6 +156,10 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 		if v, ok := e.Availability(); ok {
 			ej.Availability = &v
 		}
+		if e.HasCounter {
+			v := e.IdleRunSeconds / 3600
+			ej.IdleRunningHours = &v
+		}
 		for i, s := range e.Seconds {
 			ej.StateHours[state.State(i).String()] = s / 3600
 		}
@@ -152,7 +167,8 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 	}
 	for _, l := range rollups {
 		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
-			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers, Failures: l.Failures}
+			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers, Failures: l.Failures,
+			IdleRunningHours: l.IdleRunSeconds / 3600}
 		if v, ok := l.Availability(); ok {
 			lj.Availability = &v
 		}
@@ -216,6 +232,7 @@ var page = template.Must(template.New("page").Funcs(template.FuncMap{
 <h1>floorpulse: monthly activity</h1>
 {{range .}}<h2>{{.Month}} ({{h .CalendarHours}} h, {{.Timezone}})</h2>
 <p>Site: {{.Site.Active}} of {{.Site.Registered}} registered machines active, active rate {{pct .Site.ActiveRate}}, {{h .Site.RunHours}} run hours.</p>
+<p>Monthly report: <a href="/api/v1/months/{{.Month}}/report">HTML</a> · <a href="/api/v1/months/{{.Month}}/report?format=pdf">PDF</a> · <a href="/api/v1/months/{{.Month}}/report?format=csv">CSV</a></p>
 <table><tr><th>line</th><th>registered</th><th>active</th><th>active rate</th><th>run hours</th></tr>
 {{range .Lines}}<tr><td><a href="/lines/{{.Line}}">{{.Line}}</a></td><td>{{.Registered}}</td><td>{{.Active}}</td><td>{{pct .ActiveRate}}</td><td>{{h .RunHours}}</td></tr>{{end}}</table>
 <table><tr><th>line</th><th>equipment</th><th>class</th><th>run hours</th><th>active</th><th>utilization</th><th>data coverage</th></tr>

@@ -28,6 +28,10 @@ func WithRecompute(r Recomputer) Option { return func(h *handler) { h.rc = r } }
 // WithEvents serves the event API (list, acknowledge, resolve) under /api/v1/events.
 func WithEvents(h http.Handler) Option { return func(hd *handler) { hd.events = h } }
 
+// WithReport serves the monthly report (package report's Handler) at
+// GET /api/v1/months/{month}/report.
+func WithReport(h http.Handler) Option { return func(hd *handler) { hd.report = h } }
+
 // RecomputeJSON is the answer of /api/v1/recompute.
 type RecomputeJSON struct {
 	recompute.Progress

@@ -21,6 +21,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 	"github.com/floorpulse/floorpulse/hub/internal/events/payload"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
+	"github.com/floorpulse/floorpulse/hub/internal/report"
 )
 
 // liveTick is how often the detectors look at the live edge: a stop is
@@ -93,6 +94,33 @@ func openEventsOf(ev *events.Store, log *slog.Logger) api.OpenEvents {
 			out = append(out, recs...)
 		}
 		return out
+	}
+}
+
+// eventLister lists events page by page (events.Store, ledger.Store).
+type eventLister interface {
+	List(f ledger.Filter, cursor string, limit int) ([]anomaly.Record, string, bool, error)
+}
+
+// eventsOf lists the events of ev whose time overlaps [from, to) for the
+// monthly report: every record of the change feed (its latest revision),
+// read page by page; the store's retention bounds how many there are.
+func eventsOf(ev eventLister) func(from, to time.Time) ([]anomaly.Record, error) {
+	return func(from, to time.Time) ([]anomaly.Record, error) {
+		var all []anomaly.Record
+		cursor := ""
+		for {
+			recs, next, more, err := ev.List(ledger.Filter{}, cursor, 1000)
+			if err != nil {
+				return nil, fmt.Errorf("listing events: %w", err)
+			}
+			all = append(all, recs...)
+			if !more {
+				break
+			}
+			cursor = next
+		}
+		return report.EventsIn(all, from, to), nil
 	}
 }
 

@@ -31,6 +31,12 @@ type flusher struct {
 	// after runs once a range's figures are written and before the range is
 	// cleared (the anomaly detectors); an error keeps the range pending.
 	after func(engine.Dirty) error
+	// clock, when set, makes the flusher write the current periods of every
+	// equipment (see current); nil: only pending ranges are written.
+	clock func() time.Time
+	// written is the start of the quarter hour whose current periods were
+	// last written for every equipment (zero: not yet since the start).
+	written time.Time
 
 	mu      sync.Mutex
 	pending engine.Dirty
@@ -76,15 +82,55 @@ func (f *flusher) Run(ctx context.Context, interval time.Duration) error {
 	}
 }
 
+// currentEvery is how often the current periods of every equipment are
+// written: every period (hour, shift, day, month) starts on a quarter hour
+// of some time zone, so each gets its point within a quarter hour of its start.
+const currentEvery = 15 * time.Minute
+
+// current returns, once at the first flush and then once per quarter hour,
+// the instant now for every equipment the engine knows, registered or
+// reporting: the figures of the periods holding now (hour, shift, day,
+// month), so that equipment that never reports, or has gone silent, has its
+// period points (no run, unknown) without waiting for a recompute. They are
+// written without state points: those depend on the timelines only, which
+// the clock does not change (and writing them would delete and rewrite the
+// open interval of every machine each time). ok is false when nothing is due.
+func (f *flusher) current() (d engine.Dirty, quarter time.Time, ok bool) {
+	if f.clock == nil {
+		return nil, time.Time{}, false
+	}
+	now := f.clock()
+	quarter = now.Truncate(currentEvery)
+	if quarter.Equal(f.written) {
+		return nil, time.Time{}, false
+	}
+	d = engine.Dirty{}
+	for _, k := range f.eng.Keys() {
+		d.Mark(k, now.UnixNano(), now.UnixNano())
+	}
+	return d, quarter, true
+}
+
 func (f *flusher) flush(ctx context.Context) error {
 	f.mu.Lock()
 	snap := f.pending
 	f.pending = engine.Dirty{}
 	f.mu.Unlock()
+	// The current periods are written on their own, not merged into the
+	// pending ranges: merged, the rollups of every period between the
+	// ranges and now would be written, which ones depending on when data
+	// happened to arrive.
+	if cur, quarter, due := f.current(); due {
+		if err := f.write(ctx, cur, false); err != nil {
+			f.mark(snap)
+			return err
+		}
+		f.written = quarter
+	}
 	if len(snap) == 0 {
 		return nil
 	}
-	if err := f.write(ctx, snap); err != nil {
+	if err := f.write(ctx, snap, true); err != nil {
 		f.mark(snap)
 		return err
 	}
@@ -118,8 +164,9 @@ const flushPoints = 5000
 // or month, engine.Chunks), about flushPoints points per request, so its
 // memory is bounded by a chunk's figures however wide the ranges are. The
 // ranges stay pending until every chunk is written; a failure writes them
-// all again (the same points).
-func (f *flusher) write(ctx context.Context, snap engine.Dirty) error {
+// all again (the same points). Without states, the chunks' state steps and
+// ranges are left out (figures only).
+func (f *flusher) write(ctx context.Context, snap engine.Dirty, states bool) error {
 	var batch engine.Result
 	send := func() error {
 		wctx, cancel := context.WithTimeout(ctx, f.timeout)
@@ -132,7 +179,11 @@ func (f *flusher) write(ctx context.Context, snap engine.Dirty) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch.Add(f.eng.ChunkFigures(snap, c))
+		res := f.eng.ChunkFigures(snap, c)
+		if !states {
+			res.States, res.StateRanges = nil, nil
+		}
+		batch.Add(res)
 		if batch.Points() >= flushPoints {
 			if err := send(); err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
 	"github.com/floorpulse/floorpulse/hub/internal/recompute"
+	"github.com/floorpulse/floorpulse/hub/internal/report"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -106,14 +107,17 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.fl = newFlusher(pt.eng, pt.st, w, h.cfg.Influx.Timeout, pt.log.With("part", "flush"))
 	pt.fl.mark(pend)
+	pt.fl.clock = h.clock
 	pt.every = h.cfg.Activity.FlushInterval
 	if pt.runner, err = newRunner(h.cfg, pt.eng, h.ev, pt.log); err != nil {
 		return err
 	}
 	pt.fl.after = pt.runner.Flushed
 	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"), recompute.WithLimit(h.cfg.CheckRecompute))
+	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev)},
+		h.cfg.Location, pt.log.With("part", "report"))
 	pt.api = api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
-		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(openEventsOf(h.ev, pt.log)))
+		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(openEventsOf(h.ev, pt.log)), api.WithReport(rep))
 	return nil
 }
 

@@ -189,10 +189,13 @@ func (r *partitionedRig) phase(k int) ([]signal.Signal, map[string]float64) {
 	return sigs, want
 }
 
-// figures reads every monthly run figure from InfluxDB, one entry per point.
+// figures reads every monthly run figure of October 2026 (the month of the
+// phases' data) from InfluxDB, one entry per point. (The hubs also write
+// the periods holding their clock's now, for every equipment; those are
+// not the phases'.)
 func (r *partitionedRig) figures() (map[string]float64, error) {
 	q := influxdb2.NewClient(r.in.URL, "").QueryAPI("")
-	res, err := q.Query(context.Background(), `from(bucket:"floorpulse/autogen") |> range(start: 2026-01-01T00:00:00Z, stop: 2027-01-01T00:00:00Z)
+	res, err := q.Query(context.Background(), `from(bucket:"floorpulse/autogen") |> range(start: 2026-09-01T00:00:00Z, stop: 2026-10-31T00:00:00Z)
 		|> filter(fn: (r) => r.period == "month" and ((r._measurement == "equipment_activity" and r._field == "run_seconds") or
 			((r._measurement == "line_activity" or r._measurement == "site_activity") and r._field == "run_hours")))`)
 	if err != nil {

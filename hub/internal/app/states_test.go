@@ -67,8 +67,9 @@ func TestRestatedStatesEqualUninterruptedRun(t *testing.T) {
 		t.Fatalf("late data changed no point: %s", got)
 	}
 	// The uninterrupted run: running from t0, idle from t2, unknown from the
-	// last report on.
-	for _, s := range []string{`"2026-10-05T20:00:00Z","running",1`, `"2026-10-06T04:00:00Z","idle",2`, `"2026-10-06T05:00:00Z","unknown",0`} {
+	// signal timeout after the last report on (the open interval: idle holds
+	// until then).
+	for _, s := range []string{`"2026-10-05T20:00:00Z","running",1`, `"2026-10-06T04:00:00Z","idle",2`, `"2026-10-06T05:30:00Z","unknown",0`} {
 		if !strings.Contains(want, s) {
 			t.Errorf("uninterrupted run lacks %s: %s", s, want)
 		}

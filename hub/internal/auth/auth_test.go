@@ -128,6 +128,7 @@ func TestRolesPerRoute(t *testing.T) {
 		{"GET", "/api/v1/months", viewer},
 		{"GET", "/api/v1/months/2026-05", viewer},
 		{"GET", "/api/v1/months/2026-05/operators", viewer},
+		{"GET", "/api/v1/months/2026-05/report?format=pdf", viewer},
 		{"GET", "/api/v1/lines/L1/now", viewer},
 		{"GET", "/api/v1/recompute", viewer},
 		{"GET", "/api/v1/events", viewer},

@@ -37,6 +37,8 @@ var Routes = []Route{
 	{Pattern: "GET /api/v1/events/deadletters", Role: Admin},
 	{Pattern: "POST /api/v1/events/deadletters/{seq}/retry", Role: Admin},
 	{Pattern: "POST /api/v1/recompute", Role: Admin},
+	// The monthly report (HTML, PDF, CSV): the dashboard's download button.
+	{Pattern: "GET /api/v1/months/{month}/report", Role: Viewer},
 	{Pattern: "GET /", Role: Viewer},
 	{Pattern: "/", Role: Admin},
 }

@@ -156,7 +156,12 @@ func (e *Engine) periodFigures(dirty Dirty, lo, hi int64, kinds []string) Result
 
 // states returns the state changes of dirty's ranges (state.Changes: the
 // state just before a range is looked at, so neither a range start nor a
-// chunk boundary makes a step) and the ranges they cover. e.mu is held.
+// chunk boundary makes a step) and the ranges they cover. A range that
+// reaches an equipment's latest observation takes the open interval too
+// (state.Timeline.Open): the state that holds now, from its start, and the
+// change to unknown where the signal timeout will have passed; its range is
+// widened to that instant, so the delete before the write removes the open
+// interval's points written before the horizon moved. e.mu is held.
 func (e *Engine) states(dirty Dirty) ([]StateStep, []StateRange) {
 	var out []StateStep
 	var rs []StateRange
@@ -166,12 +171,20 @@ func (e *Engine) states(dirty Dirty) ([]StateStep, []StateRange) {
 			continue
 		}
 		r := dirty[k]
+		open, end := tl.Open()
+		if _, h, _ := tl.Span(); r.To >= h {
+			r.To = max(r.To, end)
+		}
 		rs = append(rs, StateRange{Key: k, From: time.Unix(0, r.From).In(e.opts.Location), To: time.Unix(0, r.To).In(e.opts.Location)})
+		to := min(r.To, end) // nothing changes after end
+		if to < r.From {
+			continue
+		}
 		var spans []calendar.Span
 		if cal := e.opts.Calendar(k.Site, k.Line); cal != nil {
-			spans = cal.Spans(r.From-1, r.To+1)
+			spans = cal.Spans(r.From-1, to+1)
 		}
-		for _, st := range tl.Changes(r.From, r.To+1, spans) {
+		for _, st := range open.Changes(r.From, to+1, spans) {
 			out = append(out, StateStep{Key: k, Start: time.Unix(0, st.Start).In(e.opts.Location), State: st.State})
 		}
 	}

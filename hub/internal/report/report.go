@@ -1,7 +1,12 @@
-// Package report prints a month's figures (equipment, line and site
-// rollups, operators) as a text table, CSV or JSON, from the same JSON
-// structures the hub's API serves, so the report reads the same whether it
-// comes from a running hub or from the state store.
+// Package report makes the monthly report: a month's figures (equipment,
+// line and site rollups, operators) as a text table, CSV or JSON, and the
+// full report for the monthly review (site and line figures, a 12-month
+// trend, best and worst machines, a downtime Pareto, operator contribution,
+// the month's events) as one self-contained HTML page with inline SVG
+// charts, in English or Simplified Chinese (catalog/*.json), printed to PDF
+// by headless Chromium. It works from the same JSON structures the hub's
+// API serves (Source), so the report reads the same whether it comes from
+// a running hub or from the state store.
 package report
 
 import (
@@ -17,8 +22,12 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 )
 
-// Formats are the output formats Write knows.
-var Formats = []string{"table", "csv", "json"}
+// Formats are the output formats Write knows; FullFormats those of the
+// full report (Build, HTML, PDF).
+var (
+	Formats     = []string{"table", "csv", "json"}
+	FullFormats = []string{"html", "pdf"}
+)
 
 // Month is one month's report.
 type Month struct {
@@ -141,10 +150,11 @@ func sortedOperators(ops []api.OperatorJSON) []api.OperatorJSON {
 // CSVHeader is the header of the CSV format: one row per record, equipment,
 // line, site or operator. For equipment and operators registered and active
 // are true or false; for lines and the site they are counts. Ratios are
-// fractions (0..1); an empty cell is a figure that does not apply.
+// fractions (0..1); an empty cell is a figure that does not apply. The
+// columns keep their order; new ones are added at the end (docs/report.md).
 var CSVHeader = []string{"record", "month", "site", "line", "equipment", "operator", "class", "registered", "active",
 	"active_rate", "run_hours", "utilization", "availability", "coverage", "failures", "down_hours", "tier", "share",
-	"attrition_risk", "attrition_reason"}
+	"attrition_risk", "attrition_reason", "idle_running_hours"}
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 
@@ -170,7 +180,7 @@ func writeCSV(out io.Writer, m Month) error {
 		row(map[string]string{"record": "equipment", "site": e.Site, "line": e.Line, "equipment": e.Equipment, "class": e.Class,
 			"registered": strconv.FormatBool(e.Registered), "active": strconv.FormatBool(e.Active), "run_hours": num(e.RunHours),
 			"utilization": num(e.Utilization), "availability": opt(e.Availability), "coverage": num(e.Coverage),
-			"failures": strconv.Itoa(e.Failures), "down_hours": num(e.StateHours["down"])})
+			"failures": strconv.Itoa(e.Failures), "down_hours": num(e.StateHours["down"]), "idle_running_hours": opt(e.IdleRunningHours)})
 	}
 	for _, l := range append(append([]api.LineJSON(nil), m.Lines...), m.Site) {
 		rec := "line"
@@ -180,7 +190,7 @@ func writeCSV(out io.Writer, m Month) error {
 		row(map[string]string{"record": rec, "site": l.Site, "line": l.Line, "registered": strconv.Itoa(l.Registered),
 			"active": strconv.Itoa(l.Active), "active_rate": num(l.ActiveRate), "run_hours": num(l.RunHours),
 			"utilization": opt(l.Utilization), "availability": opt(l.Availability), "coverage": opt(l.Coverage),
-			"failures": strconv.Itoa(l.Failures)})
+			"failures": strconv.Itoa(l.Failures), "idle_running_hours": num(l.IdleRunningHours)})
 	}
 	for _, o := range m.Operators {
 		rec := map[string]string{"record": "operator", "site": o.Site, "line": o.Line, "operator": o.Operator,

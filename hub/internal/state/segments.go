@@ -322,3 +322,28 @@ func (tl *Timeline) IdleRunning(a, b, least int64) (ns int64, ok bool) {
 	}
 	return ns, true
 }
+
+// Open is the timeline as it stands now, for the state that holds after
+// the latest observation (the open interval): the state at the horizon
+// holds until the signal timeout has passed, and is unknown from then on,
+// which is what the timeline will say of that stretch if its next
+// observation comes at or after that instant (a later observation within
+// the timeout extends it; one after it leaves a silence, unknown from the
+// horizon plus the timeout). With no timeout the state at the horizon holds
+// on. Open returns the timeline to take changes from, and End, the last
+// instant at which it can have a change: the horizon plus the timeout (the
+// change to unknown there), or the horizon itself without a timeout. Before
+// the horizon it says what tl says. The returned timeline shares tl's
+// observations: it is for reading only, while tl is not changed.
+func (tl *Timeline) Open() (open *Timeline, end int64) {
+	o := *tl
+	if !tl.seen {
+		return &o, tl.horizon
+	}
+	if tl.Timeout > 0 {
+		o.horizon = tl.horizon + tl.Timeout
+		return &o, o.horizon
+	}
+	o.horizon = tl.horizon + 1 // the state at the horizon; nothing said after it
+	return &o, tl.horizon
+}

@@ -191,6 +191,11 @@ type boundedHub struct {
 }
 
 func startBoundedHub(t *testing.T, bin, influxURL, db string) *boundedHub {
+	return startBoundedHubBatch(t, bin, influxURL, db, 1000)
+}
+
+// startBoundedHubBatch is startBoundedHub fetching batch signals at a time.
+func startBoundedHubBatch(t *testing.T, bin, influxURL, db string, batch int) *boundedHub {
 	dir := t.TempDir()
 	h := &boundedHub{bin: filepath.Join(bin, "hub"), cfg: filepath.Join(dir, "hub.yaml"),
 		http: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t)), nats: fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))}
@@ -199,7 +204,7 @@ timezone: Europe/Berlin
 data_dir: %s
 http: %s
 log_level: warn
-nats: {listen: %q, batch: 1000}
+nats: {listen: %q, batch: %d}
 influx: {url: %q, bucket: %s/autogen, create_database: true}
 activity: {flush_interval: 200ms}
 calendar:
@@ -208,7 +213,7 @@ calendar:
     - {name: late, start: "14:00", end: "22:00", days: [mon-fri]}
 equipment:
   - {line: L1, class: cnc, ids: [M01, M02, M03]}
-`, filepath.Join(dir, "data"), h.http, h.nats, influxURL, db)
+`, filepath.Join(dir, "data"), h.http, h.nats, batch, influxURL, db)
 	if err := os.WriteFile(h.cfg, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -50,6 +50,17 @@ type Config struct {
 	Rearm float64
 	// Refractory is the least number of samples between two episode onsets.
 	Refractory int
+	// Levels is how many equal shares of the level baseline a sample's
+	// rank is cut into to form patterns (two more levels hold values
+	// beyond the baseline's extremes); 0 turns the pattern memory off.
+	Levels int
+	// Word is how many consecutive levels make a pattern.
+	Word int
+	// Memory is how many recent patterns are remembered.
+	Memory int
+	// Familiar scales the surprise of a sample whose pattern is in the
+	// memory (0 ignores familiar patterns, 1 treats them as new).
+	Familiar float64
 }
 
 // DefaultConfig returns the parameters documented in the package README.
@@ -57,10 +68,14 @@ func DefaultConfig() Config {
 	return Config{
 		Window:       1024,
 		MinHistory:   128,
-		HalfSurprise: 6,
+		HalfSurprise: 3.5,
 		Threshold:    0.5,
 		Rearm:        0.3,
 		Refractory:   128,
+		Levels:       4,
+		Word:         6,
+		Memory:       4096,
+		Familiar:     0.5,
 	}
 }
 
@@ -84,6 +99,20 @@ func (c Config) Validate() error {
 	}
 	if c.Refractory < 0 || c.Refractory > 1<<30 {
 		errs = append(errs, fmt.Errorf("refractory: %d not in [0, %d]", c.Refractory, 1<<30))
+	}
+	if c.Levels != 0 {
+		if c.Levels < 2 || c.Levels > 62 {
+			errs = append(errs, fmt.Errorf("levels: %d not 0 or in [2, 62]", c.Levels))
+		} else if c.Word < 1 || float64(c.Word)*math.Log2(float64(c.Levels+2)) > 63 {
+			errs = append(errs, fmt.Errorf("word: %d not in [1, %d] for %d levels", c.Word,
+				int(63/math.Log2(float64(c.Levels+2))), c.Levels))
+		}
+		if c.Memory < 1 || c.Memory > 1<<20 {
+			errs = append(errs, fmt.Errorf("memory: %d not in [1, %d]", c.Memory, 1<<20))
+		}
+		if !(c.Familiar >= 0 && c.Familiar <= 1) {
+			errs = append(errs, fmt.Errorf("familiar: %v not in [0, 1]", c.Familiar))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -127,8 +156,10 @@ type Result struct {
 	// Feature names the most surprising feature ("" when none is scored).
 	Feature string
 	// Surprise is -log10 of that feature's tail probability, less the
-	// Bonferroni correction (>= 0).
+	// Bonferroni correction (>= 0), times Config.Familiar when Familiar.
 	Surprise float64
+	// Familiar is true when the sample's pattern is in the pattern memory.
+	Familiar bool
 	// Skipped is true when the sample was ignored: a NaN or infinite value,
 	// or a timestamp before the previous sample's.
 	Skipped bool
@@ -145,6 +176,7 @@ type Detector struct {
 	since    int // samples since the last onset, capped at Refractory
 	armed    bool
 	feats    [numFeatures]window
+	pat      pattern
 }
 
 // New returns a detector with the given parameters.
@@ -155,6 +187,9 @@ func New(cfg Config) (*Detector, error) {
 	d := &Detector{cfg: cfg, since: cfg.Refractory, armed: true}
 	for i := range d.feats {
 		d.feats[i] = newWindow(cfg.Window, histLen)
+	}
+	if cfg.Levels > 0 {
+		d.pat = newPattern(cfg.Levels, cfg.Word, cfg.Memory)
 	}
 	return d, nil
 }
@@ -212,6 +247,11 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 	if arg >= 0 {
 		r.Feature = featureNames[arg]
 		r.Surprise = math.Max(0, best-bonferroni)
+	}
+	if level := &d.feats[fValue]; d.cfg.Levels > 0 && level.n >= d.cfg.MinHistory {
+		if r.Familiar = d.pat.observe(d.pat.level(level, v)); r.Familiar {
+			r.Surprise *= d.cfg.Familiar
+		}
 	}
 	r.Raw = 1 - math.Exp2(-r.Surprise/d.cfg.HalfSurprise)
 	d.episode(&r)

@@ -31,11 +31,13 @@ func setParam(cfg *gauge.Config, kv string) error {
 	}
 	ints := map[string]*int{
 		"window": &cfg.Window, "min_history": &cfg.MinHistory, "refractory": &cfg.Refractory,
-		"levels": &cfg.Levels, "word": &cfg.Word, "memory": &cfg.Memory,
+		"record_after": &cfg.RecordAfter,
+		"levels":       &cfg.Levels, "word": &cfg.Word, "memory": &cfg.Memory,
 	}
 	floats := map[string]*float64{
 		"half_surprise": &cfg.HalfSurprise, "threshold": &cfg.Threshold,
 		"rearm": &cfg.Rearm, "familiar": &cfg.Familiar,
+		"record_margin": &cfg.RecordMargin, "repeat": &cfg.Repeat,
 	}
 	if p, ok := ints[name]; ok {
 		v, err := strconv.Atoi(val)
@@ -53,5 +55,5 @@ func setParam(cfg *gauge.Config, kv string) error {
 		*p = v
 		return nil
 	}
-	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, refractory, levels, word, memory, familiar)", name)
+	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, refractory, levels, word, memory, familiar, record_after, record_margin, repeat)", name)
 }

@@ -61,6 +61,19 @@ type Config struct {
 	// Familiar scales the surprise of a sample whose pattern is in the
 	// memory (0 ignores familiar patterns, 1 treats them as new).
 	Familiar float64
+	// RecordAfter is how many samples the detector takes to learn the
+	// gauge's range before it trusts its extremes; 0 turns records off.
+	// After that, a value beyond the range seen so far by more than
+	// RecordMargin of its width is a record and opens an episode, and a
+	// feature whose value lies within its own range so far has its
+	// surprise scaled by Repeat.
+	RecordAfter int
+	// RecordMargin is the least excess, as a fraction of the range's
+	// width, of a record.
+	RecordMargin float64
+	// Repeat scales the surprise of a feature value no more extreme than
+	// one the feature has taken before (1 treats it as new).
+	Repeat float64
 }
 
 // DefaultConfig returns the parameters documented in the package README.
@@ -76,6 +89,9 @@ func DefaultConfig() Config {
 		Word:         6,
 		Memory:       4096,
 		Familiar:     0.5,
+		RecordAfter:  512,
+		RecordMargin: 0.01,
+		Repeat:       0.5,
 	}
 }
 
@@ -114,6 +130,17 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("familiar: %v not in [0, 1]", c.Familiar))
 		}
 	}
+	if c.RecordAfter < 0 || c.RecordAfter > 1<<30 {
+		errs = append(errs, fmt.Errorf("record_after: %d not in [0, %d]", c.RecordAfter, 1<<30))
+	}
+	if c.RecordAfter > 0 {
+		if !(c.RecordMargin >= 0 && c.RecordMargin <= 1) {
+			errs = append(errs, fmt.Errorf("record_margin: %v not in [0, 1]", c.RecordMargin))
+		}
+		if !(c.Repeat >= 0 && c.Repeat <= 1) {
+			errs = append(errs, fmt.Errorf("repeat: %v not in [0, 1]", c.Repeat))
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -125,6 +152,10 @@ const (
 	histLen   = 64  // raw values kept for the short-term features
 	shapeBins = 8   // equiprobable bins of the distribution-shape feature
 	tailProb  = 0.1 // quantile beyond which the tail is modelled
+	// recordTail is the least surprise, -log10 of the tail probability
+	// against the level baseline, of a record: a new extreme that the
+	// recent values make unremarkable is not one.
+	recordTail = 3
 )
 
 // Features, in the order of Result.Feature.
@@ -177,6 +208,8 @@ type Detector struct {
 	armed    bool
 	feats    [numFeatures]window
 	pat      pattern
+	rng      extremes              // of the values, from the first sample
+	franges  [numFeatures]extremes // of each feature, once it is scored
 }
 
 // New returns a detector with the given parameters.
@@ -221,6 +254,7 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 	d.features(&vals, &ok)
 
 	best, arg := 0.0, -1
+	valueSurprise := 0.0
 	if level := &d.feats[fValue]; level.n >= d.cfg.MinHistory {
 		floor := 1e-6*(math.Abs(level.quantile(0.5))+level.quantile(1-tailProb)-level.quantile(tailProb)) + 1e-12
 		for i := range vals {
@@ -232,7 +266,14 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 			if i == fShape64 {
 				f, twoSided = 0.01, false
 			}
-			if s := surprise(w, vals[i], f, twoSided); s > best {
+			s := surprise(w, vals[i], f, twoSided)
+			if i == fValue {
+				valueSurprise = s
+			}
+			if d.recording() && d.franges[i].within(vals[i], twoSided) {
+				s *= d.cfg.Repeat
+			}
+			if s > best {
 				best, arg = s, i
 			}
 		}
@@ -240,6 +281,9 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 	for i := range vals {
 		if ok[i] {
 			d.feats[i].push(vals[i])
+			if d.feats[i].n >= d.cfg.MinHistory {
+				d.franges[i].add(vals[i])
+			}
 		}
 	}
 
@@ -253,9 +297,22 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 			r.Surprise *= d.cfg.Familiar
 		}
 	}
+	// A record, a new extreme that is also in its baseline's recordTail:
+	// raw = 1 - 2^-(1+e) for an excess e over the range.
+	if e := d.rng.beyond(v); d.recording() && e > d.cfg.RecordMargin && valueSurprise >= recordTail &&
+		d.cfg.HalfSurprise*(1+e) > r.Surprise {
+		r.Surprise = d.cfg.HalfSurprise * (1 + e)
+		r.Feature = "record"
+	}
+	d.rng.add(v)
 	r.Raw = 1 - math.Exp2(-r.Surprise/d.cfg.HalfSurprise)
 	d.episode(&r)
 	return r
+}
+
+// recording reports whether records are on and the range has been learnt.
+func (d *Detector) recording() bool {
+	return d.cfg.RecordAfter > 0 && d.n > uint64(d.cfg.RecordAfter)
 }
 
 // episode applies the onset, refractory and rearm rules to r.

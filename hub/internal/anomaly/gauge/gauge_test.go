@@ -250,7 +250,7 @@ func TestInjectedAnomaliesScoreHigh(t *testing.T) {
 		inject func(i int, v float64) float64
 		most   int // onsets allowed: a burst that goes on can reopen once
 	}{
-		{"step up", 3000, func(i int, v float64) float64 { return v + 15 }, 1},
+		{"step up", 3000, func(i int, v float64) float64 { return v + 15 }, 2},
 		{"step down", 3000, func(i int, v float64) float64 { return v - 15 }, 1},
 		{"spike", 3000, func(i int, v float64) float64 { return v + 30*b2f(i == 3000) }, 1},
 		{"dropout", 3000, func(i int, v float64) float64 { return v * b2f(i >= 3010) }, 1},
@@ -262,7 +262,16 @@ func TestInjectedAnomaliesScoreHigh(t *testing.T) {
 				s[i].v = tc.inject(i, s[i].v)
 			}
 			rs := run(newDetector(t), s)
-			got := onsets(rs)
+			// Before the injection only a record (a new extreme of the
+			// noise, rare: TestRecords) may open an episode.
+			var got []int
+			for _, i := range onsets(rs) {
+				if i >= tc.at {
+					got = append(got, i)
+				} else if rs[i].Feature != "record" {
+					t.Fatalf("row %d: onset %+v before the injection", i, rs[i])
+				}
+			}
 			if len(got) == 0 || len(got) > tc.most || got[0] < tc.at || got[0] > tc.at+16 {
 				t.Fatalf("onsets %v, want the first in [%d, %d] and at most %d", got, tc.at, tc.at+16, tc.most)
 			}
@@ -496,5 +505,93 @@ func TestPatternMemory(t *testing.T) {
 	}
 	if lower == 0 {
 		t.Fatal("no familiar sample was scored lower than without the pattern memory")
+	}
+}
+
+// A value beyond everything the gauge has shown opens an episode; one within
+// the range seen so far is scored lower than when it is new; new extremes of
+// stationary noise are rare.
+func TestRecords(t *testing.T) {
+	t.Run("new extreme", func(t *testing.T) {
+		// Noise, then a shift of 4 standard deviations: too little for
+		// the features alone, but the first shifted values are beyond
+		// anything seen.
+		r := rand.New(rand.NewPCG(47, 1))
+		s := series(4000, func(i int) float64 { return 20 + r.NormFloat64() + 4*b2f(i >= 3000) })
+		rs := run(newDetector(t), s)
+		first := -1
+		for i := 3000; i < len(rs) && first < 0; i++ {
+			if rs[i].Onset {
+				first = i
+			}
+		}
+		if first < 0 || first > 3016 || rs[first].Feature != "record" {
+			t.Fatalf("first onset after the shift at row %d (%+v), want a record within 16 rows", first, rs[max(first, 0)])
+		}
+		cfg := DefaultConfig()
+		cfg.RecordAfter = 0
+		off, _ := New(cfg)
+		if ro := run(off, s); ro[first].Onset {
+			t.Fatalf("without records row %d opens an episode too: the test does not test records", first)
+		}
+	})
+	t.Run("repeat", func(t *testing.T) {
+		s := noisy(6000, 41)
+		s[2000].v += 40 // a spike
+		s[3500].v += 40 // as high again, after the baseline forgot the first
+		rs := run(newDetector(t), s)
+		cfg := DefaultConfig()
+		cfg.RecordAfter = 0
+		off, _ := New(cfg)
+		ro := run(off, s)
+		if !rs[2000].Onset || rs[3500].Raw >= rs[2000].Raw || rs[3500].Raw >= ro[3500].Raw {
+			t.Fatalf("first spike %+v, repeat %+v (without records %+v): want the repeat scored lower than both",
+				rs[2000], rs[3500], ro[3500])
+		}
+	})
+	t.Run("noise", func(t *testing.T) {
+		// 200,000 samples: a handful of records at most, fewer as the
+		// range fills (the chance that a sample sets one falls as 1/n).
+		long := noisy(200000, 43)
+		d := newDetector(t)
+		var early, late int
+		for i, x := range long {
+			if r := d.Update(x.t, x.v); r.Onset {
+				if i < 20000 {
+					early++
+				} else {
+					late++
+				}
+			}
+		}
+		if early+late > 8 || late > early+2 {
+			t.Fatalf("%d onsets in the first 20,000 samples of noise and %d in the next 180,000", early, late)
+		}
+	})
+}
+
+func TestExtremes(t *testing.T) {
+	var x extremes
+	if x.within(1, true) || x.beyond(1) != 0 {
+		t.Fatal("an empty range holds or excludes something")
+	}
+	for _, v := range []float64{3, 1, 2} {
+		x.add(v)
+	}
+	for _, c := range []struct {
+		v        float64
+		twoSided bool
+		within   bool
+		beyond   float64
+	}{
+		{1, true, true, 0}, {3, true, true, 0}, {2, true, true, 0},
+		{0, true, false, 0.5}, {0, false, true, 0.5}, {4, false, false, 0.5}, {7, true, false, 2},
+	} {
+		if got := x.within(c.v, c.twoSided); got != c.within {
+			t.Errorf("within(%v, %v) = %v", c.v, c.twoSided, got)
+		}
+		if got := x.beyond(c.v); got != c.beyond {
+			t.Errorf("beyond(%v) = %v, want %v", c.v, got, c.beyond)
+		}
 	}
 }

@@ -25,7 +25,7 @@ var stateMagic = [4]byte{'F', 'P', 'G', 2}
 const stateV1 = 1
 
 // MarshalBinary encodes the parameters and the whole state (about 8 bytes
-// per held value: about 92 KiB with the defaults, Window 1024 and Memory
+// per held value: about 93 KiB with the defaults, Window 1024 and Memory
 // 4096).
 func (d *Detector) MarshalBinary() ([]byte, error) {
 	held := d.pat.held()
@@ -43,6 +43,9 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	u64(uint64(d.cfg.Word))
 	u64(uint64(d.cfg.Memory))
 	f64(d.cfg.Familiar)
+	u64(uint64(d.cfg.RecordAfter))
+	f64(d.cfg.RecordMargin)
+	f64(d.cfg.Repeat)
 	u64(d.n)
 	u64(uint64(d.lastT))
 	u64(uint64(d.since))
@@ -70,6 +73,16 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	for _, w := range held {
 		u64(w)
 	}
+	// Extremes: the values', then each feature's; a flag, low, high.
+	for _, x := range append([]extremes{d.rng}, d.franges[:]...) {
+		if x.seen {
+			u64(1)
+		} else {
+			u64(0)
+		}
+		f64(x.lo)
+		f64(x.hi)
+	}
 	return b, nil
 }
 
@@ -93,6 +106,7 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	}
 	if version != stateV1 {
 		cfg.Levels, cfg.Word, cfg.Memory, cfg.Familiar = r.int(), r.int(), r.int(), r.f64()
+		cfg.RecordAfter, cfg.RecordMargin, cfg.Repeat = r.int(), r.f64(), r.f64()
 	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrState, r.err)
@@ -139,6 +153,23 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 				break
 			}
 			nd.pat.remember(w)
+		}
+		for i := -1; i < numFeatures && r.err == nil; i++ {
+			x := &nd.rng
+			if i >= 0 {
+				x = &nd.franges[i]
+			}
+			flag := r.u64()
+			x.lo, x.hi = r.finite(), r.finite()
+			switch {
+			case flag > 1:
+				r.fail("bad extremes flag")
+			case flag == 1 && !(x.lo <= x.hi):
+				r.fail("extremes out of order")
+			case flag == 0 && (x.lo != 0 || x.hi != 0):
+				r.fail("extremes without values")
+			}
+			x.seen = flag == 1
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

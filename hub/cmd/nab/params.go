@@ -31,8 +31,8 @@ func setParam(cfg *gauge.Config, kv string) error {
 	}
 	ints := map[string]*int{
 		"window": &cfg.Window, "min_history": &cfg.MinHistory, "refractory": &cfg.Refractory,
-		"record_after": &cfg.RecordAfter,
-		"levels":       &cfg.Levels, "word": &cfg.Word, "memory": &cfg.Memory,
+		"record_after": &cfg.RecordAfter, "quiet": &cfg.Quiet,
+		"levels": &cfg.Levels, "word": &cfg.Word, "memory": &cfg.Memory,
 	}
 	floats := map[string]*float64{
 		"half_surprise": &cfg.HalfSurprise, "threshold": &cfg.Threshold,
@@ -55,5 +55,5 @@ func setParam(cfg *gauge.Config, kv string) error {
 		*p = v
 		return nil
 	}
-	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, refractory, levels, word, memory, familiar, record_after, record_margin, repeat)", name)
+	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat)", name)
 }

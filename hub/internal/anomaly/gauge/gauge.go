@@ -45,9 +45,12 @@ type Config struct {
 	// Threshold is the raw score at which an episode opens (and the score a
 	// consumer should treat as an anomaly).
 	Threshold float64
-	// Rearm is the raw score the signal must fall below before a new
-	// episode can open.
+	// Rearm is the raw score the signal must fall below, for Quiet
+	// samples in a row, before a new episode can open.
 	Rearm float64
+	// Quiet is how many samples in a row the raw score must stay below
+	// Rearm to end an episode.
+	Quiet int
 	// Refractory is the least number of samples between two episode onsets.
 	Refractory int
 	// Levels is how many equal shares of the level baseline a sample's
@@ -84,9 +87,10 @@ func DefaultConfig() Config {
 		HalfSurprise: 3.5,
 		Threshold:    0.5,
 		Rearm:        0.3,
-		Refractory:   128,
+		Quiet:        32,
+		Refractory:   96,
 		Levels:       4,
-		Word:         6,
+		Word:         5,
 		Memory:       4096,
 		Familiar:     0.5,
 		RecordAfter:  512,
@@ -112,6 +116,9 @@ func (c Config) Validate() error {
 	}
 	if !(c.Rearm >= 0 && c.Rearm <= c.Threshold) {
 		errs = append(errs, fmt.Errorf("rearm: %v not in [0, threshold]", c.Rearm))
+	}
+	if c.Quiet < 1 || c.Quiet > 1<<30 {
+		errs = append(errs, fmt.Errorf("quiet: %d not in [1, %d]", c.Quiet, 1<<30))
 	}
 	if c.Refractory < 0 || c.Refractory > 1<<30 {
 		errs = append(errs, fmt.Errorf("refractory: %d not in [0, %d]", c.Refractory, 1<<30))
@@ -206,6 +213,7 @@ type Detector struct {
 	histNext int
 	since    int // samples since the last onset, capped at Refractory
 	armed    bool
+	quiet    int // samples in a row below Rearm while not armed
 	feats    [numFeatures]window
 	pat      pattern
 	rng      extremes              // of the values, from the first sample
@@ -320,8 +328,15 @@ func (d *Detector) episode(r *Result) {
 	if d.since < d.cfg.Refractory {
 		d.since++
 	}
-	if !d.armed && r.Raw < d.cfg.Rearm {
-		d.armed = true
+	if !d.armed {
+		if r.Raw < d.cfg.Rearm {
+			d.quiet++
+		} else {
+			d.quiet = 0
+		}
+		if d.quiet >= d.cfg.Quiet {
+			d.armed, d.quiet = true, 0
+		}
 	}
 	switch {
 	case d.armed && d.since >= d.cfg.Refractory && r.Raw >= d.cfg.Threshold:

@@ -110,6 +110,10 @@ func TestConfigValidate(t *testing.T) {
 		{"threshold 1", func(c *Config) { c.Threshold = 1 }},
 		{"rearm above threshold", func(c *Config) { c.Rearm = 0.9 }},
 		{"refractory negative", func(c *Config) { c.Refractory = -1 }},
+		{"quiet zero", func(c *Config) { c.Quiet = 0 }},
+		{"record after negative", func(c *Config) { c.RecordAfter = -1 }},
+		{"repeat above 1", func(c *Config) { c.Repeat = 2 }},
+		{"record margin NaN", func(c *Config) { c.RecordMargin = math.NaN() }},
 		{"one level", func(c *Config) { c.Levels = 1 }},
 		{"word too long for 64 bits", func(c *Config) { c.Word = 30 }},
 		{"word zero", func(c *Config) { c.Word = 0 }},
@@ -250,7 +254,7 @@ func TestInjectedAnomaliesScoreHigh(t *testing.T) {
 		inject func(i int, v float64) float64
 		most   int // onsets allowed: a burst that goes on can reopen once
 	}{
-		{"step up", 3000, func(i int, v float64) float64 { return v + 15 }, 2},
+		{"step up", 3000, func(i int, v float64) float64 { return v + 15 }, 1},
 		{"step down", 3000, func(i int, v float64) float64 { return v - 15 }, 1},
 		{"spike", 3000, func(i int, v float64) float64 { return v + 30*b2f(i == 3000) }, 1},
 		{"dropout", 3000, func(i int, v float64) float64 { return v * b2f(i >= 3010) }, 1},
@@ -593,5 +597,37 @@ func TestExtremes(t *testing.T) {
 		if got := x.beyond(c.v); got != c.beyond {
 			t.Errorf("beyond(%v) = %v, want %v", c.v, got, c.beyond)
 		}
+	}
+}
+
+// After an onset a new episode needs the refractory period and Quiet samples
+// in a row below Rearm: a sustained anomaly whose score dips now and then
+// stays one episode.
+func TestQuietRearm(t *testing.T) {
+	cfg := DefaultConfig()
+	feed := func(d *Detector, raw float64, n int) (onsets int) {
+		for k := 0; k < n; k++ {
+			r := Result{Raw: raw}
+			d.episode(&r)
+			if r.Onset {
+				onsets++
+			}
+		}
+		return onsets
+	}
+	d := newDetector(t)
+	if feed(d, 0.9, 1) != 1 {
+		t.Fatal("no onset")
+	}
+	// Past the refractory period, dipping below Rearm for fewer than
+	// Quiet samples at a time: no new episode.
+	for k := 0; k < 3*cfg.Refractory/cfg.Quiet; k++ {
+		if n := feed(d, 0.1, cfg.Quiet-1) + feed(d, 0.9, 1); n != 0 {
+			t.Fatalf("round %d: %d onsets while the anomaly goes on", k, n)
+		}
+	}
+	// Quiet samples below Rearm end the episode; the next high score opens one.
+	if n := feed(d, 0.1, cfg.Quiet) + feed(d, 0.9, 1); n != 1 {
+		t.Fatalf("%d onsets after a quiet spell, want 1", n)
 	}
 }

@@ -46,6 +46,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	u64(uint64(d.cfg.RecordAfter))
 	f64(d.cfg.RecordMargin)
 	f64(d.cfg.Repeat)
+	u64(uint64(d.cfg.Quiet))
 	u64(d.n)
 	u64(uint64(d.lastT))
 	u64(uint64(d.since))
@@ -65,6 +66,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 			f64(v)
 		}
 	}
+	u64(uint64(d.quiet))
 	// Pattern memory: the current pattern, its length, and the remembered
 	// patterns, oldest first.
 	u64(d.pat.cur)
@@ -107,6 +109,9 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	if version != stateV1 {
 		cfg.Levels, cfg.Word, cfg.Memory, cfg.Familiar = r.int(), r.int(), r.int(), r.f64()
 		cfg.RecordAfter, cfg.RecordMargin, cfg.Repeat = r.int(), r.f64(), r.f64()
+		cfg.Quiet = r.int()
+	} else {
+		cfg.Quiet = 1 // version 1 rearmed on the first sample below Rearm
 	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrState, r.err)
@@ -137,6 +142,10 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		}
 	}
 	if version != stateV1 {
+		nd.quiet = r.int()
+		if nd.quiet >= cfg.Quiet {
+			r.fail("quiet counter out of range")
+		}
 		nd.pat.cur = r.u64()
 		nd.pat.have = r.int()
 		m := r.int()

@@ -11,12 +11,16 @@
 // anomaly's first samples do not judge the next ones): beyond the 10 % and 90 %
 // quantiles the tail is modelled as exponential, fitted to the mean excess
 // over the quantile (peaks over threshold), which gives a tail probability
-// p. The largest surprise -log10(p) over the features, less a Bonferroni
-// correction for the number of tests, is mapped to a raw score in [0, 1).
+// p. A feature value no more extreme than the feature has ever been (a
+// repeat) has its surprise -log10(p) scaled by Repeat. The largest surprise
+// over the features, less a Bonferroni correction for the number of tests, is
+// scaled by Familiar when the sample's recent shape (a pattern of levels) is
+// in the pattern memory, and raised when the value is a record (beyond the
+// gauge's all-time range), then mapped to a raw score in [0, 1).
 // An episode opens when the raw score reaches Threshold; the published score
 // of the following samples is scaled down (kept below Threshold) until the
-// refractory period is over and the raw score has fallen below Rearm, so an
-// anomaly yields one detection, at its onset.
+// refractory period is over and the raw score has stayed below Rearm for
+// Quiet samples, so an anomaly yields one detection, at its onset.
 //
 // Everything here is pure: no I/O, no clock, no goroutines. The whole state
 // round-trips through MarshalBinary and UnmarshalBinary, and a restored
@@ -191,7 +195,8 @@ type Result struct {
 	Raw float64
 	// Onset is true on the sample that opened an episode.
 	Onset bool
-	// Feature names the most surprising feature ("" when none is scored).
+	// Feature names the most surprising feature ("" when none is scored),
+	// or "record" when the value is a record that raised the surprise.
 	Feature string
 	// Surprise is -log10 of that feature's tail probability, less the
 	// Bonferroni correction (>= 0), times Config.Familiar when Familiar.

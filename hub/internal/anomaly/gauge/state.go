@@ -25,7 +25,7 @@ var stateMagic = [4]byte{'F', 'P', 'G', 2}
 const stateV1 = 1
 
 // MarshalBinary encodes the parameters and the whole state (about 8 bytes
-// per held value: about 93 KiB with the defaults, Window 1024 and Memory
+// per held value: about 92 KiB with the defaults, Window 1024 and Memory
 // 4096).
 func (d *Detector) MarshalBinary() ([]byte, error) {
 	held := d.pat.held()

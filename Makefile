@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLBIN)/staticcheck-$(STATICCHECK_VERSION)
 export PATH := $(TOOLBIN):$(PATH)
 
-.PHONY: all build test lint unit demo tools mosquitto chromium bench fuzz clean release
+.PHONY: all build test lint unit demo tools mosquitto chromium bench fuzz clean release nab
 
 all: build
 
@@ -79,6 +79,18 @@ bench: tools
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./agent/internal/benchmark
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./agent/internal/benchmark -args -rate 35000
 	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./agent/internal/benchmark -args -rate 70000
+
+# NAB -------------------------------------------------------------------------
+
+# The gauge detector on the Numenta Anomaly Benchmark: the whole corpus and a
+# 2-fold split (deploy/nab.sh; hub/internal/anomaly/gauge/README.md). NAB_CORPUS
+# is NAB's data folder with combined_windows.json in it, NAB_SCORER a NAB
+# scorer with NAB's command line; neither ships with this repository.
+NAB_CORPUS ?= var/nab/corpus
+NAB_SCORER ?= var/nab/nab_score.py
+NAB_OUT    ?= var/nab/results
+nab:
+	@GO="$(GO)" NAB_CORPUS="$(NAB_CORPUS)" NAB_SCORER="$(NAB_SCORER)" NAB_OUT="$(NAB_OUT)" bash deploy/nab.sh
 
 # Demo ------------------------------------------------------------------------
 

@@ -3,6 +3,12 @@
 // with NAB's scorer. It is an evaluation tool, not part of the hub binary.
 //
 //	nab -in DIR_OR_CSV [-in DIR_OR_CSV ...] [DIR_OR_CSV ...] -out DIR
+//	    [-half a|b] [-set name=value ...]
+//
+// -half keeps one of two fixed halves of the inputs (by a hash of the file
+// name), for scoring on series that played no part in tuning; -set changes
+// one detector parameter from its default (to compare alternatives: the hub
+// always runs the defaults).
 package main
 
 import (
@@ -35,7 +41,23 @@ func nabMain(args []string) int {
 	var ins multiFlag
 	fset.Var(&ins, "in", "NAB data CSV, or directory searched for *.csv (repeatable)")
 	out := fset.String("out", "", "directory for the result files")
+	half := fset.String("half", "", "score only half a or half b of the files (by a hash of the file name)")
+	var opt options
+	fset.BoolVar(&opt.explain, "explain", false, "add the columns raw (score before episode suppression), feature and familiar")
+	cfg := gauge.DefaultConfig()
+	fset.Func("set", "detector parameter name=value, changed from its default (repeatable): window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat", func(kv string) error {
+		return setParam(&cfg, kv)
+	})
 	if err := fset.Parse(args); err != nil {
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintln(os.Stderr, "nab:", err)
+		return 2
+	}
+	opt.cfg = cfg
+	if *half != "" && *half != "a" && *half != "b" {
+		fmt.Fprintf(os.Stderr, "nab: -half: %q is neither a nor b\n", *half)
 		return 2
 	}
 	ins = append(ins, fset.Args()...)
@@ -49,8 +71,11 @@ func nabMain(args []string) int {
 		return 1
 	}
 	for _, j := range jobs {
+		if *half != "" && Half(j.rel) != *half {
+			continue
+		}
 		dst := filepath.Join(*out, j.rel)
-		rows, err := nabFile(j.src, dst)
+		rows, err := nabFile(j.src, dst, opt)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -123,7 +148,13 @@ func nabJobs(ins []string) ([]nabJob, error) {
 }
 
 // nabFile scores src into dst and returns the number of data rows.
-func nabFile(src, dst string) (int, error) {
+// options are what a run applies to every file.
+type options struct {
+	cfg     gauge.Config
+	explain bool // add raw, feature and familiar columns
+}
+
+func nabFile(src, dst string, opt options) (int, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return 0, fmt.Errorf("nab: %w", err)
@@ -137,7 +168,7 @@ func nabFile(src, dst string) (int, error) {
 		return 0, fmt.Errorf("nab: %w", err)
 	}
 	w := bufio.NewWriter(outF)
-	rows, err := scoreNAB(in, w)
+	rows, err := scoreNAB(in, w, opt)
 	if err == nil {
 		err = w.Flush()
 	}
@@ -178,7 +209,7 @@ func parseNABTime(s string) (time.Time, error) {
 // header must name the columns timestamp and value (any order, other columns
 // ignored). The timestamp and value are copied as read; a value that is
 // empty or not a number is written as read and scored 0, like NaN.
-func scoreNAB(r io.Reader, w io.Writer) (int, error) {
+func scoreNAB(r io.Reader, w io.Writer, opt options) (int, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
@@ -198,12 +229,16 @@ func scoreNAB(r io.Reader, w io.Writer) (int, error) {
 	if ti < 0 || vi < 0 {
 		return 0, fmt.Errorf("header %q: want columns timestamp and value", strings.Join(head, ","))
 	}
-	det, err := gauge.New(gauge.DefaultConfig())
+	det, err := gauge.New(opt.cfg)
 	if err != nil {
 		return 0, err
 	}
 	cw := csv.NewWriter(w)
-	if err := cw.Write([]string{"timestamp", "value", "anomaly_score"}); err != nil {
+	head = []string{"timestamp", "value", "anomaly_score"}
+	if opt.explain {
+		head = append(head, "raw", "feature", "familiar")
+	}
+	if err := cw.Write(head); err != nil {
 		return 0, err
 	}
 	rows := 0
@@ -223,11 +258,15 @@ func scoreNAB(r io.Reader, w io.Writer) (int, error) {
 		if err != nil {
 			return rows, fmt.Errorf("line %d: %w", line, err)
 		}
-		score := 0.0
+		var res gauge.Result // a value that is not a number scores 0
 		if v, err := strconv.ParseFloat(strings.TrimSpace(rec[vi]), 64); err == nil {
-			score = det.Update(ts, v).Score
+			res = det.Update(ts, v)
 		}
-		if err := cw.Write([]string{rec[ti], rec[vi], strconv.FormatFloat(score, 'f', -1, 64)}); err != nil {
+		out := []string{rec[ti], rec[vi], strconv.FormatFloat(res.Score, 'f', -1, 64)}
+		if opt.explain {
+			out = append(out, strconv.FormatFloat(res.Raw, 'f', -1, 64), res.Feature, strconv.FormatBool(res.Familiar))
+		}
+		if err := cw.Write(out); err != nil {
 			return rows, err
 		}
 		rows++

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
 )
 
 const nabTestdata = "../../internal/anomaly/gauge/testdata/spindle_load.csv"
@@ -129,13 +131,13 @@ func TestScoreNABNoLookAhead(t *testing.T) {
 		t.Fatal(err)
 	}
 	var whole bytes.Buffer
-	if _, err := scoreNAB(bytes.NewReader(data), &whole); err != nil {
+	if _, err := scoreNAB(bytes.NewReader(data), &whole, options{cfg: gauge.DefaultConfig()}); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.SplitAfter(string(data), "\n")
 	for _, k := range []int{2, 300, 501, 502, 520} {
 		var part bytes.Buffer
-		if _, err := scoreNAB(strings.NewReader(strings.Join(lines[:k], "")), &part); err != nil {
+		if _, err := scoreNAB(strings.NewReader(strings.Join(lines[:k], "")), &part, options{cfg: gauge.DefaultConfig()}); err != nil {
 			t.Fatal(err)
 		}
 		if !strings.HasPrefix(whole.String(), part.String()) {
@@ -147,7 +149,7 @@ func TestScoreNABNoLookAhead(t *testing.T) {
 func TestScoreNABOddValues(t *testing.T) {
 	in := "value,timestamp,extra\n1.5,2014-01-01 00:00:00,x\nNaN,2014-01-01 00:05:00,x\n,2014-01-01 00:10:00,x\n-Inf,1388535000,x\n1e308,2014-01-01T00:20:00Z,x\n"
 	var out bytes.Buffer
-	n, err := scoreNAB(strings.NewReader(in), &out)
+	n, err := scoreNAB(strings.NewReader(in), &out, options{cfg: gauge.DefaultConfig()})
 	if err != nil || n != 5 {
 		t.Fatalf("rows %d, err %v", n, err)
 	}
@@ -168,7 +170,7 @@ func FuzzScoreNAB(f *testing.F) {
 	f.Add([]byte("timestamp,value\n1,2\n0,3\n1e10,4\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var out bytes.Buffer
-		n, err := scoreNAB(bytes.NewReader(in), &out)
+		n, err := scoreNAB(bytes.NewReader(in), &out, options{cfg: gauge.DefaultConfig()})
 		if err != nil {
 			return
 		}

@@ -3,6 +3,8 @@ package anomaly
 import (
 	"errors"
 	"math"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -132,5 +134,28 @@ func TestGaugeStateRoundTrip(t *testing.T) {
 	}
 	if _, ok, _ := c.State(k, "other"); ok {
 		t.Error("state of an unknown gauge")
+	}
+}
+
+// A gauge state saved by a hub running version 1 of the detector (state
+// format 1, other parameters) is not restored: the gauge starts afresh.
+func TestGaugeStateVersion1StartsAfresh(t *testing.T) {
+	v1, err := os.ReadFile("gauge/testdata/state_v1.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d gauge.Detector
+	if err := d.UnmarshalBinary(v1); err != nil {
+		t.Fatalf("the version 1 detector state does not decode: %v", err)
+	}
+	data := append([]byte(nil), gaugeMagic[:]...)
+	data = append(data, gaugeVersion)
+	data = append(data, make([]byte, 8*3+1)...) // no sample, no flatline
+	data = append(data, v1...)
+	g, _ := NewGauges(gauge.DefaultConfig(), time.UTC)
+	k := signal.Key{Site: "s", Line: "l", Equipment: "e"}
+	err = g.Restore(k, "spindle_load", data)
+	if !errors.Is(err, ErrGaugeState) || !strings.Contains(err.Error(), "other detector parameters") || g.Tracks(k, "spindle_load") {
+		t.Fatalf("a version 1 state: %v, want refused for its other parameters", err)
 	}
 }

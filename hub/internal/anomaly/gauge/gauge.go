@@ -11,12 +11,16 @@
 // anomaly's first samples do not judge the next ones): beyond the 10 % and 90 %
 // quantiles the tail is modelled as exponential, fitted to the mean excess
 // over the quantile (peaks over threshold), which gives a tail probability
-// p. The largest surprise -log10(p) over the features, less a Bonferroni
-// correction for the number of tests, is mapped to a raw score in [0, 1).
+// p. A feature value no more extreme than the feature has ever been (a
+// repeat) has its surprise -log10(p) scaled by Repeat. The largest surprise
+// over the features, less a Bonferroni correction for the number of tests, is
+// scaled by Familiar when the sample's recent shape (a pattern of levels) is
+// in the pattern memory, and raised when the value is a record (beyond the
+// gauge's all-time range), then mapped to a raw score in [0, 1).
 // An episode opens when the raw score reaches Threshold; the published score
 // of the following samples is scaled down (kept below Threshold) until the
-// refractory period is over and the raw score has fallen below Rearm, so an
-// anomaly yields one detection, at its onset.
+// refractory period is over and the raw score has stayed below Rearm for
+// Quiet samples, so an anomaly yields one detection, at its onset.
 //
 // Everything here is pure: no I/O, no clock, no goroutines. The whole state
 // round-trips through MarshalBinary and UnmarshalBinary, and a restored
@@ -45,11 +49,38 @@ type Config struct {
 	// Threshold is the raw score at which an episode opens (and the score a
 	// consumer should treat as an anomaly).
 	Threshold float64
-	// Rearm is the raw score the signal must fall below before a new
-	// episode can open.
+	// Rearm is the raw score the signal must fall below, for Quiet
+	// samples in a row, before a new episode can open.
 	Rearm float64
+	// Quiet is how many samples in a row the raw score must stay below
+	// Rearm to end an episode.
+	Quiet int
 	// Refractory is the least number of samples between two episode onsets.
 	Refractory int
+	// Levels is how many equal shares of the level baseline a sample's
+	// rank is cut into to form patterns (two more levels hold values
+	// beyond the baseline's extremes); 0 turns the pattern memory off.
+	Levels int
+	// Word is how many consecutive levels make a pattern.
+	Word int
+	// Memory is how many recent patterns are remembered.
+	Memory int
+	// Familiar scales the surprise of a sample whose pattern is in the
+	// memory (0 ignores familiar patterns, 1 treats them as new).
+	Familiar float64
+	// RecordAfter is how many samples the detector takes to learn the
+	// gauge's range before it trusts its extremes; 0 turns records off.
+	// After that, a value beyond the range seen so far by more than
+	// RecordMargin of its width is a record and opens an episode, and a
+	// feature whose value lies within its own range so far has its
+	// surprise scaled by Repeat.
+	RecordAfter int
+	// RecordMargin is the least excess, as a fraction of the range's
+	// width, of a record.
+	RecordMargin float64
+	// Repeat scales the surprise of a feature value no more extreme than
+	// one the feature has taken before (1 treats it as new).
+	Repeat float64
 }
 
 // DefaultConfig returns the parameters documented in the package README.
@@ -57,10 +88,18 @@ func DefaultConfig() Config {
 	return Config{
 		Window:       1024,
 		MinHistory:   128,
-		HalfSurprise: 6,
+		HalfSurprise: 3.5,
 		Threshold:    0.5,
 		Rearm:        0.3,
-		Refractory:   128,
+		Quiet:        32,
+		Refractory:   96,
+		Levels:       4,
+		Word:         5,
+		Memory:       4096,
+		Familiar:     0.5,
+		RecordAfter:  512,
+		RecordMargin: 0.01,
+		Repeat:       0.5,
 	}
 }
 
@@ -82,8 +121,36 @@ func (c Config) Validate() error {
 	if !(c.Rearm >= 0 && c.Rearm <= c.Threshold) {
 		errs = append(errs, fmt.Errorf("rearm: %v not in [0, threshold]", c.Rearm))
 	}
+	if c.Quiet < 1 || c.Quiet > 1<<30 {
+		errs = append(errs, fmt.Errorf("quiet: %d not in [1, %d]", c.Quiet, 1<<30))
+	}
 	if c.Refractory < 0 || c.Refractory > 1<<30 {
 		errs = append(errs, fmt.Errorf("refractory: %d not in [0, %d]", c.Refractory, 1<<30))
+	}
+	if c.Levels != 0 {
+		if c.Levels < 2 || c.Levels > 62 {
+			errs = append(errs, fmt.Errorf("levels: %d not 0 or in [2, 62]", c.Levels))
+		} else if c.Word < 1 || float64(c.Word)*math.Log2(float64(c.Levels+2)) > 63 {
+			errs = append(errs, fmt.Errorf("word: %d not in [1, %d] for %d levels", c.Word,
+				int(63/math.Log2(float64(c.Levels+2))), c.Levels))
+		}
+		if c.Memory < 1 || c.Memory > 1<<20 {
+			errs = append(errs, fmt.Errorf("memory: %d not in [1, %d]", c.Memory, 1<<20))
+		}
+		if !(c.Familiar >= 0 && c.Familiar <= 1) {
+			errs = append(errs, fmt.Errorf("familiar: %v not in [0, 1]", c.Familiar))
+		}
+	}
+	if c.RecordAfter < 0 || c.RecordAfter > 1<<30 {
+		errs = append(errs, fmt.Errorf("record_after: %d not in [0, %d]", c.RecordAfter, 1<<30))
+	}
+	if c.RecordAfter > 0 {
+		if !(c.RecordMargin >= 0 && c.RecordMargin <= 1) {
+			errs = append(errs, fmt.Errorf("record_margin: %v not in [0, 1]", c.RecordMargin))
+		}
+		if !(c.Repeat >= 0 && c.Repeat <= 1) {
+			errs = append(errs, fmt.Errorf("repeat: %v not in [0, 1]", c.Repeat))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -96,6 +163,10 @@ const (
 	histLen   = 64  // raw values kept for the short-term features
 	shapeBins = 8   // equiprobable bins of the distribution-shape feature
 	tailProb  = 0.1 // quantile beyond which the tail is modelled
+	// recordTail is the least surprise, -log10 of the tail probability
+	// against the level baseline, of a record: a new extreme that the
+	// recent values make unremarkable is not one.
+	recordTail = 3
 )
 
 // Features, in the order of Result.Feature.
@@ -124,11 +195,14 @@ type Result struct {
 	Raw float64
 	// Onset is true on the sample that opened an episode.
 	Onset bool
-	// Feature names the most surprising feature ("" when none is scored).
+	// Feature names the most surprising feature ("" when none is scored),
+	// or "record" when the value is a record that raised the surprise.
 	Feature string
 	// Surprise is -log10 of that feature's tail probability, less the
-	// Bonferroni correction (>= 0).
+	// Bonferroni correction (>= 0), times Config.Familiar when Familiar.
 	Surprise float64
+	// Familiar is true when the sample's pattern is in the pattern memory.
+	Familiar bool
 	// Skipped is true when the sample was ignored: a NaN or infinite value,
 	// or a timestamp before the previous sample's.
 	Skipped bool
@@ -144,7 +218,11 @@ type Detector struct {
 	histNext int
 	since    int // samples since the last onset, capped at Refractory
 	armed    bool
+	quiet    int // samples in a row below Rearm while not armed
 	feats    [numFeatures]window
+	pat      pattern
+	rng      extremes              // of the values, from the first sample
+	franges  [numFeatures]extremes // of each feature, once it is scored
 }
 
 // New returns a detector with the given parameters.
@@ -155,6 +233,9 @@ func New(cfg Config) (*Detector, error) {
 	d := &Detector{cfg: cfg, since: cfg.Refractory, armed: true}
 	for i := range d.feats {
 		d.feats[i] = newWindow(cfg.Window, histLen)
+	}
+	if cfg.Levels > 0 {
+		d.pat = newPattern(cfg.Levels, cfg.Word, cfg.Memory)
 	}
 	return d, nil
 }
@@ -186,6 +267,7 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 	d.features(&vals, &ok)
 
 	best, arg := 0.0, -1
+	valueSurprise := 0.0
 	if level := &d.feats[fValue]; level.n >= d.cfg.MinHistory {
 		floor := 1e-6*(math.Abs(level.quantile(0.5))+level.quantile(1-tailProb)-level.quantile(tailProb)) + 1e-12
 		for i := range vals {
@@ -197,7 +279,14 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 			if i == fShape64 {
 				f, twoSided = 0.01, false
 			}
-			if s := surprise(w, vals[i], f, twoSided); s > best {
+			s := surprise(w, vals[i], f, twoSided)
+			if i == fValue {
+				valueSurprise = s
+			}
+			if d.recording() && d.franges[i].within(vals[i], twoSided) {
+				s *= d.cfg.Repeat
+			}
+			if s > best {
 				best, arg = s, i
 			}
 		}
@@ -205,6 +294,9 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 	for i := range vals {
 		if ok[i] {
 			d.feats[i].push(vals[i])
+			if d.feats[i].n >= d.cfg.MinHistory {
+				d.franges[i].add(vals[i])
+			}
 		}
 	}
 
@@ -213,9 +305,27 @@ func (d *Detector) Update(t time.Time, v float64) Result {
 		r.Feature = featureNames[arg]
 		r.Surprise = math.Max(0, best-bonferroni)
 	}
+	if level := &d.feats[fValue]; d.cfg.Levels > 0 && level.n >= d.cfg.MinHistory {
+		if r.Familiar = d.pat.observe(d.pat.level(level, v)); r.Familiar {
+			r.Surprise *= d.cfg.Familiar
+		}
+	}
+	// A record, a new extreme that is also in its baseline's recordTail:
+	// raw = 1 - 2^-(1+e) for an excess e over the range.
+	if e := d.rng.beyond(v); d.recording() && e > d.cfg.RecordMargin && valueSurprise >= recordTail &&
+		d.cfg.HalfSurprise*(1+e) > r.Surprise {
+		r.Surprise = d.cfg.HalfSurprise * (1 + e)
+		r.Feature = "record"
+	}
+	d.rng.add(v)
 	r.Raw = 1 - math.Exp2(-r.Surprise/d.cfg.HalfSurprise)
 	d.episode(&r)
 	return r
+}
+
+// recording reports whether records are on and the range has been learnt.
+func (d *Detector) recording() bool {
+	return d.cfg.RecordAfter > 0 && d.n > uint64(d.cfg.RecordAfter)
 }
 
 // episode applies the onset, refractory and rearm rules to r.
@@ -223,8 +333,15 @@ func (d *Detector) episode(r *Result) {
 	if d.since < d.cfg.Refractory {
 		d.since++
 	}
-	if !d.armed && r.Raw < d.cfg.Rearm {
-		d.armed = true
+	if !d.armed {
+		if r.Raw < d.cfg.Rearm {
+			d.quiet++
+		} else {
+			d.quiet = 0
+		}
+		if d.quiet >= d.cfg.Quiet {
+			d.armed, d.quiet = true, 0
+		}
 	}
 	switch {
 	case d.armed && d.since >= d.cfg.Refractory && r.Raw >= d.cfg.Threshold:

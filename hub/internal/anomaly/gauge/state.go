@@ -14,17 +14,22 @@ var (
 )
 
 // ErrState is returned (wrapped) by UnmarshalBinary for data that is not a
-// state written by MarshalBinary of this version.
+// state written by MarshalBinary of this version or of version 1.
 var ErrState = errors.New("invalid gauge detector state")
 
 // stateMagic starts every serialised state; its last byte is the format
-// version.
-var stateMagic = [4]byte{'F', 'P', 'G', 1}
+// version. Version 1 (no pattern memory) is still read: it restores a
+// detector with Levels 0, which scores exactly as the version that wrote it.
+var stateMagic = [4]byte{'F', 'P', 'G', 2}
+
+const stateV1 = 1
 
 // MarshalBinary encodes the parameters and the whole state (about 8 bytes
-// per held value: about 60 KiB with the default Window of 1024).
+// per held value: about 92 KiB with the defaults, Window 1024 and Memory
+// 4096).
 func (d *Detector) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, 128+8*(histLen+numFeatures*(d.cfg.Window+histLen)))
+	held := d.pat.held()
+	b := make([]byte, 0, 192+8*(histLen+numFeatures*(d.cfg.Window+histLen)+len(held)))
 	b = append(b, stateMagic[:]...)
 	u64 := func(v uint64) { b = binary.LittleEndian.AppendUint64(b, v) }
 	f64 := func(v float64) { u64(math.Float64bits(v)) }
@@ -34,6 +39,14 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	f64(d.cfg.Threshold)
 	f64(d.cfg.Rearm)
 	u64(uint64(d.cfg.Refractory))
+	u64(uint64(d.cfg.Levels))
+	u64(uint64(d.cfg.Word))
+	u64(uint64(d.cfg.Memory))
+	f64(d.cfg.Familiar)
+	u64(uint64(d.cfg.RecordAfter))
+	f64(d.cfg.RecordMargin)
+	f64(d.cfg.Repeat)
+	u64(uint64(d.cfg.Quiet))
 	u64(d.n)
 	u64(uint64(d.lastT))
 	u64(uint64(d.since))
@@ -53,6 +66,25 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 			f64(v)
 		}
 	}
+	u64(uint64(d.quiet))
+	// Pattern memory: the current pattern, its length, and the remembered
+	// patterns, oldest first.
+	u64(d.pat.cur)
+	u64(uint64(d.pat.have))
+	u64(uint64(len(held)))
+	for _, w := range held {
+		u64(w)
+	}
+	// Extremes: the values', then each feature's; a flag, low, high.
+	for _, x := range append([]extremes{d.rng}, d.franges[:]...) {
+		if x.seen {
+			u64(1)
+		} else {
+			u64(0)
+		}
+		f64(x.lo)
+		f64(x.hi)
+	}
 	return b, nil
 }
 
@@ -62,7 +94,8 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	r := reader{b: data}
 	var magic [4]byte
 	copy(magic[:], r.take(4))
-	if r.err != nil || magic != stateMagic {
+	version := magic[3]
+	if r.err != nil || [3]byte(magic[:3]) != [3]byte(stateMagic[:3]) || (version != stateMagic[3] && version != stateV1) {
 		return fmt.Errorf("%w: bad header", ErrState)
 	}
 	cfg := Config{
@@ -72,6 +105,13 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		Threshold:    r.f64(),
 		Rearm:        r.f64(),
 		Refractory:   r.int(),
+	}
+	if version != stateV1 {
+		cfg.Levels, cfg.Word, cfg.Memory, cfg.Familiar = r.int(), r.int(), r.int(), r.f64()
+		cfg.RecordAfter, cfg.RecordMargin, cfg.Repeat = r.int(), r.f64(), r.f64()
+		cfg.Quiet = r.int()
+	} else {
+		cfg.Quiet = 1 // version 1 rearmed on the first sample below Rearm
 	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrState, r.err)
@@ -99,6 +139,46 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		}
 		for k := 0; k < m && r.err == nil; k++ {
 			nd.feats[i].push(r.finite())
+		}
+	}
+	if version != stateV1 {
+		nd.quiet = r.int()
+		if nd.quiet >= cfg.Quiet {
+			r.fail("quiet counter out of range")
+		}
+		nd.pat.cur = r.u64()
+		nd.pat.have = r.int()
+		m := r.int()
+		switch {
+		case cfg.Levels == 0 && (nd.pat.cur != 0 || nd.pat.have != 0 || m != 0):
+			r.fail("pattern state without a pattern memory")
+		case cfg.Levels > 0 && (nd.pat.cur >= nd.pat.mod || nd.pat.have > cfg.Word || m > cfg.Memory):
+			r.fail("pattern state out of range")
+		}
+		for k := 0; k < m && r.err == nil; k++ {
+			w := r.u64()
+			if w >= nd.pat.mod {
+				r.fail("pattern out of range")
+				break
+			}
+			nd.pat.remember(w)
+		}
+		for i := -1; i < numFeatures && r.err == nil; i++ {
+			x := &nd.rng
+			if i >= 0 {
+				x = &nd.franges[i]
+			}
+			flag := r.u64()
+			x.lo, x.hi = r.finite(), r.finite()
+			switch {
+			case flag > 1:
+				r.fail("bad extremes flag")
+			case flag == 1 && !(x.lo <= x.hi):
+				r.fail("extremes out of order")
+			case flag == 0 && (x.lo != 0 || x.hi != 0):
+				r.fail("extremes without values")
+			}
+			x.seen = flag == 1
 		}
 	}
 	if r.err == nil && len(r.b) != 0 {

@@ -37,6 +37,19 @@ var Routes = []Route{
 	{Pattern: "GET /api/v1/events/deadletters", Role: Admin},
 	{Pattern: "POST /api/v1/events/deadletters/{seq}/retry", Role: Admin},
 	{Pattern: "POST /api/v1/recompute", Role: Admin},
+	// The pages (package web) and the JSON they read; their assets are
+	// the same for everyone and hold nothing secret.
+	{Pattern: "GET /static/", Role: Open},
+	{Pattern: "GET /{$}", Role: Viewer},
+	{Pattern: "GET /lines/{line}", Role: Viewer},
+	{Pattern: "GET /lines/{line}/live", Role: Viewer},
+	{Pattern: "GET /machines/{line}/{equipment}", Role: Viewer},
+	{Pattern: "GET /operators", Role: Viewer},
+	{Pattern: "GET /events", Role: Viewer},
+	{Pattern: "GET /wall", Role: Viewer},
+	{Pattern: "GET /api/v1/lines/{line}/stream", Role: Viewer},
+	{Pattern: "GET /api/v1/trend", Role: Viewer},
+	{Pattern: "GET /api/v1/equipment/{line}/{equipment}/history", Role: Viewer},
 	{Pattern: "GET /", Role: Viewer},
 	{Pattern: "/", Role: Admin},
 }

@@ -1,0 +1,141 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// within polls a JavaScript predicate until it holds, for at most d.
+func (tb *tab) within(d time.Duration, expr string) error {
+	ctx, cancel := context.WithTimeout(tb.ctx, d+5*time.Second)
+	defer cancel()
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(50*time.Millisecond)))
+	return err
+}
+
+// The live board shows a stop within 3 s of the hub taking it, pushed
+// without a reload, and its duration ticks in the browser.
+func TestBrowserLiveBoardShowsAStop(t *testing.T) {
+	f := data(t)
+	tb := browse(t, f, leaderUser, 390, 844, true)
+	tb.open("/lines/L1/live?lang=en", false)
+	tb.do(chromedp.WaitReady(`body[data-updates]`))
+	card := `.machine[data-equipment="M03"]`
+	if st := eval[string](tb, `document.querySelector('`+card+`').dataset.state`); st != "running" {
+		t.Fatalf("M03 is %s before the stop", st)
+	}
+	eval[chromedp.Void](tb, `window.sameDocument = true`)
+	start := time.Now()
+	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L1", Equipment: "M03", Name: signal.State,
+		Value: signal.String("down"), Time: start, Quality: signal.Good}})
+	if err := tb.within(3*time.Second, `document.querySelector('`+card+`[data-state="down"]') !== null`); err != nil {
+		t.Fatalf("the stop was not shown within 3 s: %v", err)
+	}
+	took := time.Since(start)
+	t.Logf("stop shown %v after the hub took it", took.Round(time.Millisecond))
+	if !eval[bool](tb, `window.sameDocument === true`) {
+		t.Fatal("the page was reloaded")
+	}
+	if eval[string](tb, `document.querySelector('.machine').dataset.equipment`) != "M03" {
+		t.Error("the stopped machine is not first on the board")
+	}
+	tick := eval[string](tb, `document.querySelector('`+card+` .tick').innerText`)
+	if err := tb.within(3*time.Second, fmt.Sprintf(`document.querySelector('%s .tick').innerText !== %q`, card, tick)); err != nil {
+		t.Fatalf("the stop's duration does not tick (%q): %v", tick, err)
+	}
+	if errs := tb.errors(); len(errs) > 0 {
+		t.Errorf("console: %s", strings.Join(errs, "\n"))
+	}
+	// Running again: back to running, pushed too.
+	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L1", Equipment: "M03", Name: signal.State,
+		Value: signal.String("running"), Time: time.Now(), Quality: signal.Good}})
+	if err := tb.within(3*time.Second, `document.querySelector('`+card+`[data-state="running"]') !== null`); err != nil {
+		t.Fatalf("running again was not shown within 3 s: %v", err)
+	}
+}
+
+// A shift leader acknowledges an open downtime in one tap on the live
+// board; a viewer gets no button, and the hub refuses the viewer's request.
+func TestBrowserAcknowledge(t *testing.T) {
+	f := data(t)
+	recs, _, _, err := f.ev.List(ledger.Filter{Site: f.cfg.Site, Line: "L2", Equipment: "M06", Type: anomaly.UnplannedDowntime, Status: anomaly.Opened}, "", 10)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("no open downtime of L2/M06 to acknowledge (%v)", err)
+	}
+	id := recs[0].ID
+	stop := `.stop[data-event="` + id + `"]`
+
+	viewer := browse(t, f, viewerUser, 390, 844, true)
+	viewer.open("/lines/L2/live?lang=en", false)
+	viewer.do(chromedp.WaitReady(stop))
+	if n := eval[int](viewer, `document.querySelectorAll('`+stop+` button').length`); n != 0 {
+		t.Fatal("a viewer sees an acknowledge button")
+	}
+	ctx, cancel := context.WithTimeout(viewer.ctx, 10*time.Second)
+	defer cancel()
+	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/events/`+id+`/ack', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status != 403 {
+		t.Fatalf("a viewer's acknowledgement: %d, want 403", status)
+	}
+	viewer.open("/events?lang=en&status=opened", false)
+	if n := eval[int](viewer, `document.querySelectorAll('button.act').length`); n != 0 {
+		t.Fatal("a viewer sees acknowledge or resolve buttons on the events page")
+	}
+
+	leader := browse(t, f, leaderUser, 390, 844, true)
+	leader.open("/lines/L2/live?lang=en", false)
+	leader.do(chromedp.WaitReady(stop + ` button.ack`))
+	start := time.Now()
+	leader.do(chromedp.Click(stop + ` button.ack`))
+	if err := leader.within(3*time.Second, `document.querySelector('`+stop+`[data-status="acknowledged"]') !== null`); err != nil {
+		rec, _ := f.ev.Get(id)
+		t.Fatalf("the acknowledgement was not shown within 3 s: %v; the row says %q; the record is %s; console %v", err,
+			eval[string](leader, `(document.querySelector('`+stop+`')||{innerText:'(none)'}).innerText`), rec.Status, leader.errors())
+	}
+	t.Logf("acknowledged and shown in %v", time.Since(start).Round(time.Millisecond))
+	rec, err := f.ev.Get(id)
+	if err != nil || rec.Status != anomaly.Acknowledged || rec.AcknowledgedBy != leaderUser {
+		t.Fatalf("record after the tap: %+v %v", rec, err)
+	}
+	if n := eval[int](leader, `document.querySelectorAll('`+stop+` button').length`); n != 0 {
+		t.Error("an acknowledged event still offers acknowledge")
+	}
+	for _, tb := range []*tab{viewer, leader} {
+		for _, e := range tb.errors() {
+			if tb != viewer || !strings.Contains(e, "403") { // the viewer's refusal may be logged late
+				t.Errorf("console: %s", e)
+			}
+		}
+	}
+}
+
+// The live board fits a 390-pixel-wide phone, in both languages.
+func TestBrowserBoardFitsAPhone(t *testing.T) {
+	f := data(t)
+	tb := browse(t, f, leaderUser, 390, 844, true)
+	for _, lang := range Languages {
+		tb.open("/lines/L2/live?lang="+lang, false)
+		tb.do(chromedp.WaitReady(`body[data-updates]`))
+		width := eval[int](tb, `window.innerWidth`)
+		scroll := eval[int](tb, `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)`)
+		if width != 390 || scroll > width {
+			t.Errorf("%s: viewport %d px, page %d px wide", lang, width, scroll)
+		}
+		wide := eval[[]string](tb, `Array.from(document.querySelectorAll('body *')).filter(e => e.getBoundingClientRect().right > window.innerWidth + 0.5).map(e => e.tagName + '.' + e.className)`)
+		if len(wide) > 0 {
+			t.Errorf("%s: elements past the right edge: %v", lang, wide)
+		}
+	}
+}

@@ -1,0 +1,338 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"sort"
+	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
+	"github.com/floorpulse/floorpulse/hub/internal/api"
+	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+)
+
+// rankCount is how many best and worst machines the overview shows.
+const rankCount = 5
+
+// lineRow is a line of the overview: this month, the month before, and its
+// open events.
+type lineRow struct {
+	Cur, Prev api.LineJSON
+	HasPrev   bool
+	Open      int
+}
+
+// overviewPage is what the overview shows.
+type overviewPage struct {
+	Cur, Prev   api.MonthJSON
+	Lines       []lineRow
+	Open        int
+	Best, Worst []api.EquipmentJSON
+	ReportBase  string
+}
+
+func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
+	v, l := h.start(w, r, "overview")
+	m, all := h.month(r)
+	v.Title, v.Month, v.Months = l.T("overview.title"), m.Name(), all
+	tr, full := h.trend(m, 12)
+	p := overviewPage{Cur: full[len(full)-1], Prev: full[len(full)-2], ReportBase: "/api/v1/months/" + url.PathEscape(m.Name()) + "/report"}
+	prev := map[string]api.LineJSON{}
+	for _, lj := range p.Prev.Lines {
+		prev[lj.Line] = lj
+	}
+	for _, lj := range p.Cur.Lines {
+		pl, ok := prev[lj.Line]
+		row := lineRow{Cur: lj, Prev: pl, HasPrev: ok, Open: len(h.openEvents(h.opts.Site, lj.Line))}
+		p.Open += row.Open
+		p.Lines = append(p.Lines, row)
+	}
+	var reg []api.EquipmentJSON
+	for _, e := range p.Cur.Equipment {
+		if e.Registered {
+			reg = append(reg, e)
+		}
+	}
+	sort.SliceStable(reg, func(i, j int) bool { return reg[i].RunHours > reg[j].RunHours })
+	p.Best = reg[:min(rankCount, len(reg))]
+	for i := len(reg) - 1; i >= 0 && len(p.Worst) < rankCount; i-- {
+		p.Worst = append(p.Worst, reg[i])
+	}
+	v.P = p
+	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String()}
+	h.render(w, v)
+}
+
+// machineRow is a machine of a line with its run hours per day.
+type machineRow struct {
+	api.EquipmentJSON
+	Days []float64 `json:"days"`
+}
+
+// linePage is what a line's page shows.
+type linePage struct {
+	Line     api.LineJSON
+	Machines []machineRow
+	Day      string
+	Days     []string
+	Events   []anomaly.Record
+}
+
+// ganttRow is one machine's states on a day, for the line's timeline.
+type ganttRow struct {
+	Equipment string     `json:"equipment"`
+	States    []Interval `json:"states"`
+}
+
+func (h *handler) line(w http.ResponseWriter, r *http.Request) {
+	v, l := h.start(w, r, "line")
+	name := r.PathValue("line")
+	m, all := h.month(r)
+	v.Title, v.Month, v.Months = l.T("line.title", name), m.Name(), all
+	mj := api.Month(h.opts.Engine, h.opts.Location, h.opts.Site, m)
+	p := linePage{Line: api.LineJSON{Site: h.opts.Site, Line: name}}
+	found := false
+	for _, lj := range mj.Lines {
+		if lj.Line == name {
+			p.Line, found = lj, true
+		}
+	}
+	if !found {
+		http.NotFound(w, r)
+		return
+	}
+	for d := activity.DayOf(m.Start, h.opts.Location); d.Start.Before(m.End); d = activity.DayOf(d.End, h.opts.Location) {
+		p.Days = append(p.Days, d.Name())
+	}
+	day := h.day(r.URL.Query().Get("day"), m)
+	p.Day = day.Name()
+	var gantt []ganttRow
+	for _, e := range mj.Equipment {
+		if e.Line != name {
+			continue
+		}
+		row := machineRow{EquipmentJSON: e}
+		if hist, ok := h.history(name, e.Equipment, m.Start, m.End); ok {
+			row.Days = h.runByDay(hist.States, m)
+		}
+		p.Machines = append(p.Machines, row)
+		g := ganttRow{Equipment: e.Equipment}
+		if hist, ok := h.history(name, e.Equipment, day.Start, day.End); ok {
+			g.States = hist.States
+		}
+		gantt = append(gantt, g)
+	}
+	for _, e := range h.listEvents(ledger.Filter{Site: h.opts.Site, Line: name}, 1000) {
+		if overlaps(e, day.Start, day.End) {
+			p.Events = append(p.Events, e)
+		}
+	}
+	v.P = p
+	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
+		"gantt": gantt, "events": nonNil(p.Events), "from": day.Start, "to": day.End, "days": p.Days}
+	h.render(w, v)
+}
+
+// day reads a day of month m (YYYY-MM-DD); without it, the day of the
+// latest data in m (today while m is the current month).
+func (h *handler) day(s string, m activity.Period) activity.Period {
+	if t, err := time.ParseInLocation("2006-01-02", s, h.opts.Location); err == nil && !t.Before(m.Start) && t.Before(m.End) {
+		return activity.DayOf(t, h.opts.Location)
+	}
+	at := m.End.Add(-time.Hour)
+	if _, last, ok := h.opts.Engine.Span(); ok && last.Before(at) && !last.Before(m.Start) {
+		at = last
+	}
+	if now := h.opts.Clock(); now.Before(at) && !now.Before(m.Start) {
+		at = now
+	}
+	return activity.DayOf(at, h.opts.Location)
+}
+
+// overlaps reports whether an event overlaps [a, b).
+func overlaps(e anomaly.Record, a, b time.Time) bool {
+	if !e.Start.Before(b) {
+		return false
+	}
+	return e.End == nil || e.End.After(a)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
+// machinePage is what a machine's page shows.
+type machinePage struct {
+	Line string
+	Eq   api.EquipmentJSON
+	// MTBF and MTTR in hours (ISO 22400-2, from the month's run and down
+	// hours and failures); absent without failures.
+	MTBF, MTTR *float64
+	Sessions   []Session
+	Events     []anomaly.Record
+}
+
+// maxSessions bounds the operator sessions listed on a machine's page.
+const maxSessions = 300
+
+func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
+	v, l := h.start(w, r, "machine")
+	line, eq := r.PathValue("line"), r.PathValue("equipment")
+	m, all := h.month(r)
+	v.Title, v.Month, v.Months = l.T("machine.title", eq), m.Name(), all
+	_, full := h.trend(m, 12)
+	p := machinePage{Line: line}
+	found := false
+	type trendPoint struct {
+		Month       string   `json:"month"`
+		RunHours    float64  `json:"run_hours"`
+		Utilization float64  `json:"utilization"`
+		Coverage    float64  `json:"coverage"`
+		Avail       *float64 `json:"availability"`
+	}
+	var trend []trendPoint
+	for i, mj := range full {
+		for _, e := range mj.Equipment {
+			if e.Line != line || e.Equipment != eq {
+				continue
+			}
+			trend = append(trend, trendPoint{Month: mj.Month, RunHours: e.RunHours, Utilization: e.Utilization, Coverage: e.Coverage, Avail: e.Availability})
+			if i == len(full)-1 {
+				p.Eq, found = e, true
+			}
+		}
+	}
+	if !found {
+		http.NotFound(w, r)
+		return
+	}
+	if p.Eq.Failures > 0 {
+		mtbf := p.Eq.RunHours / float64(p.Eq.Failures)
+		mttr := p.Eq.StateHours["down"] / float64(p.Eq.Failures)
+		p.MTBF, p.MTTR = &mtbf, &mttr
+	}
+	hist, _ := h.history(line, eq, m.Start, m.End)
+	p.Sessions = hist.Sessions
+	if len(p.Sessions) > maxSessions {
+		p.Sessions = p.Sessions[len(p.Sessions)-maxSessions:]
+	}
+	for _, e := range h.listEvents(ledger.Filter{Site: h.opts.Site, Line: line, Equipment: eq}, 1000) {
+		if overlaps(e, m.Start, m.End) {
+			p.Events = append(p.Events, e)
+		}
+	}
+	v.P = p
+	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
+		"events": nonNil(p.Events), "days": h.byDay(hist.States, m), "trend": trend}
+	h.render(w, v)
+}
+
+// operatorsPage is what the operators page shows.
+type operatorsPage struct {
+	Site  []api.OperatorJSON
+	Lines []operatorLine
+}
+
+type operatorLine struct {
+	Line string
+	Rows []api.OperatorJSON
+}
+
+func (h *handler) operators(w http.ResponseWriter, r *http.Request) {
+	v, l := h.start(w, r, "operators")
+	m, all := h.month(r)
+	v.Title, v.Month, v.Months = l.T("operators.title"), m.Name(), all
+	ops := api.Operators(h.opts.Engine, h.opts.Location, m)
+	var p operatorsPage
+	byLine := map[string][]api.OperatorJSON{}
+	for _, o := range ops.Operators {
+		if o.Scope == api.ScopeSite {
+			if o.Site == h.opts.Site {
+				p.Site = append(p.Site, o)
+			}
+			continue
+		}
+		byLine[o.Line] = append(byLine[o.Line], o)
+	}
+	byShare := func(s []api.OperatorJSON) {
+		sort.SliceStable(s, func(i, j int) bool { return s[i].RunHours > s[j].RunHours })
+	}
+	byShare(p.Site)
+	for line, rows := range byLine {
+		byShare(rows)
+		p.Lines = append(p.Lines, operatorLine{Line: line, Rows: rows})
+	}
+	sort.Slice(p.Lines, func(i, j int) bool { return p.Lines[i].Line < p.Lines[j].Line })
+	v.P = p
+	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "site": nonNil(p.Site)}
+	h.render(w, v)
+}
+
+// eventsPage is what the events page shows.
+type eventsPage struct {
+	Filter ledger.Filter
+	Lines  []string
+	Types  []string
+	Events []anomaly.Record
+	More   bool
+}
+
+// maxEvents bounds the events listed on the events page.
+const maxEvents = 300
+
+func (h *handler) events(w http.ResponseWriter, r *http.Request) {
+	v, l := h.start(w, r, "events")
+	v.Title = l.T("events.title")
+	q := r.URL.Query()
+	f := ledger.Filter{Site: h.opts.Site, Line: q.Get("line"), Equipment: q.Get("equipment"), Type: q.Get("type"), Status: q.Get("status")}
+	p := eventsPage{Filter: f, Lines: h.opts.Engine.Lines(h.opts.Site), Types: anomaly.Types}
+	p.Events = h.listEvents(f, maxEvents+1)
+	if len(p.Events) > maxEvents {
+		p.Events, p.More = p.Events[:maxEvents], true
+	}
+	v.P = p
+	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String()}
+	h.render(w, v)
+}
+
+// dayRow is one day of a machine's month timeline: its states as [hours
+// from the day's start, hours to, state].
+type dayRow struct {
+	Day  string  `json:"day"`
+	Segs [][]any `json:"segs"`
+}
+
+// byDay cuts states at the local days of month m.
+func (h *handler) byDay(states []Interval, m activity.Period) []dayRow {
+	var out []dayRow
+	for d := activity.DayOf(m.Start, h.opts.Location); d.Start.Before(m.End); d = activity.DayOf(d.End, h.opts.Location) {
+		row := dayRow{Day: d.Name(), Segs: [][]any{}}
+		for _, s := range states {
+			a, b := maxTime(s.Start, d.Start), minTime(s.End, d.End)
+			if !b.After(a) {
+				continue
+			}
+			row.Segs = append(row.Segs, []any{a.Sub(d.Start).Hours(), b.Sub(d.Start).Hours(), s.State})
+		}
+		out = append(out, row)
+	}
+	return out
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}

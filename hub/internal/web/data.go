@@ -144,8 +144,17 @@ func (h *handler) history(line, eq string, from, to time.Time) (HistoryJSON, boo
 	for _, s := range hist.States {
 		out.States = append(out.States, Interval{Start: h.at(s.Start), End: h.at(s.End), State: s.State.String()})
 	}
+	// A session is known up to the equipment's latest word, not beyond.
+	horizon, seen := h.opts.Engine.Horizon(k)
 	for _, s := range hist.Operators {
-		out.Sessions = append(out.Sessions, Session{Start: h.at(s.Start), End: h.at(s.End), Operators: s.Ops})
+		end := h.at(s.End)
+		if seen && end.After(horizon) {
+			end = horizon.In(h.opts.Location)
+		}
+		if !seen || !end.After(h.at(s.Start)) {
+			continue
+		}
+		out.Sessions = append(out.Sessions, Session{Start: h.at(s.Start), End: end, Operators: s.Ops})
 	}
 	return out, true
 }

@@ -190,6 +190,13 @@ func TestHistoryAPI(t *testing.T) {
 			t.Fatalf("gap at %d", i)
 		}
 	}
+	today := f.now.In(f.cfg.Location).Format("2006-01-02")
+	getJSON(t, c, f.srv.URL+"/api/v1/equipment/L1/M01/history?"+url.Values{"from": {today}, "to": {today}}.Encode(), &h)
+	for _, s := range h.Sessions {
+		if s.End.After(time.Now()) {
+			t.Fatalf("a session ends in the future: %+v", s)
+		}
+	}
 	resp, _ := get(t, c, f.srv.URL+"/api/v1/equipment/L1/M01/history?from=2026-01-01&to=2026-06-01", "")
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("a range too long: %s", resp.Status)

@@ -228,9 +228,15 @@ func operatorAt(k signal.Key, lt time.Time) string {
 // client is a logged-in HTTP client of the fixture's hub.
 func (f *fixture) client(t testing.TB, user string) *http.Client {
 	t.Helper()
+	return login(t, f.srv.URL, user)
+}
+
+// login logs user in at the hub at base.
+func login(t testing.TB, base, user string) *http.Client {
+	t.Helper()
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := c.PostForm(f.srv.URL+"/login", map[string][]string{"name": {user}, "password": {password}})
+	resp, err := c.PostForm(base+"/login", map[string][]string{"name": {user}, "password": {password}})
 	if err != nil {
 		t.Fatal(err)
 	}

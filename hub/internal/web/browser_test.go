@@ -1,81 +1,36 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"github.com/floorpulse/floorpulse/hub/internal/api"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
 // screenshotsEnv names the folder screenshots are written to (default: a
 // temporary folder of the test); e.g. testdata/screenshots, which git ignores.
 const screenshotsEnv = "FLOORPULSE_SCREENSHOTS"
 
-// chromium finds the browser: /usr/bin/chromium (make chromium), or
-// chromium on the PATH.
-func chromium(t *testing.T) string {
-	t.Helper()
-	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
-		return "/usr/bin/chromium"
-	}
-	if p, err := exec.LookPath("chromium"); err == nil {
-		return p
-	}
-	t.Skip("no Chromium (/usr/bin/chromium or chromium on the PATH): run `make chromium` to run the browser tests")
-	return ""
-}
-
-// tab is a browser tab of one person, with the console messages its pages wrote.
+// tab is a browser tab of one person on the fixture's hub.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
-	f   *fixture
-
-	mu      sync.Mutex
-	console []chromedp.ConsoleMessage
+	*testenv.Tab
+	t *testing.T
+	f *fixture
 }
 
 // browse starts a headless Chromium of its own (cookies apart) and logs
 // user in through the login page. width and height size the viewport.
 func browse(t *testing.T, f *fixture, user string, width, height int64, mobile bool) *tab {
 	t.Helper()
-	exe := chromium(t)
-	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-dev-shm-usage", true), chromedp.WindowSize(int(width), int(height)))
-	ctx, cancel := chromedp.NewContext(alloc)
-	tb := &tab{t: t, ctx: ctx, f: f}
-	msgs := chromedp.Console(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for m, err := range msgs {
-			if err != nil {
-				return
-			}
-			tb.mu.Lock()
-			tb.console = append(tb.console, m)
-			tb.mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() { cancel(); cancelAlloc(); wg.Wait() })
-	opts := []chromedp.EmulateViewportOption{}
-	if mobile {
-		opts = append(opts, chromedp.EmulateScale(3), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait)
-	}
-	tb.do(chromedp.EmulateViewport(width, height, opts...),
-		chromedp.Navigate(f.srv.URL+"/login"),
+	tb := &tab{Tab: testenv.NewTab(t, width, height, mobile), t: t, f: f}
+	tb.Do(chromedp.Navigate(f.srv.URL+"/login"),
 		chromedp.SendKeys(`input[name="name"]`, user),
 		chromedp.SendKeys(`input[name="password"]`, password),
 		chromedp.Submit(`input[name="password"]`),
@@ -83,62 +38,18 @@ func browse(t *testing.T, f *fixture, user string, width, height int64, mobile b
 	return tb
 }
 
-// do runs actions, failing the test on an error.
-func (tb *tab) do(actions ...chromedp.Action[chromedp.Void]) {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, actions...); err != nil {
-		tb.t.Fatal(err)
-	}
-}
-
 // eval evaluates a JavaScript expression.
 func eval[T any](tb *tab, expr string) T {
 	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
-	if err != nil {
-		tb.t.Fatalf("%s: %v", expr, err)
-	}
-	return v
+	return testenv.Eval[T](tb.Tab, expr)
 }
 
 // open loads a page and waits for its script (and its charts) to be done.
 func (tb *tab) open(path string, charts bool) {
 	tb.t.Helper()
-	tb.do(chromedp.Navigate(tb.f.srv.URL+path), chromedp.WaitReady(`body[data-ready="yes"]`))
+	tb.Do(chromedp.Navigate(tb.f.srv.URL+path), chromedp.WaitReady(`body[data-ready="yes"]`))
 	if charts {
-		tb.do(chromedp.WaitReady(`body[data-charts="drawn"]`))
-	}
-}
-
-// errors returns the console errors and exceptions so far, and forgets them.
-func (tb *tab) errors() []string {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	var out []string
-	for _, m := range tb.console {
-		if m.Type == chromedp.ConsoleError || m.IsException() || m.Type == chromedp.ConsoleWarning {
-			out = append(out, m.String()+" ("+m.URL+")")
-		}
-	}
-	tb.console = nil
-	return out
-}
-
-// screenshot writes the page as PNG into the screenshots folder.
-func (tb *tab) screenshot(dir, name string) {
-	tb.t.Helper()
-	ctx, cancel := context.WithTimeout(tb.ctx, 30*time.Second)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		tb.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
-		tb.t.Fatal(err)
+		tb.Do(chromedp.WaitReady(`body[data-charts="drawn"]`))
 	}
 }
 
@@ -174,9 +85,9 @@ func TestBrowserEveryPage(t *testing.T) {
 			}
 			tb.open(path+sep+"lang="+lang, chartPages[name])
 			if name == "board" || name == "wall" {
-				tb.do(chromedp.WaitReady(`body[data-updates]`)) // the stream's first push
+				tb.Do(chromedp.WaitReady(`body[data-updates]`)) // the stream's first push
 			}
-			if errs := tb.errors(); len(errs) > 0 {
+			if errs := tb.Errors(); len(errs) > 0 {
 				t.Errorf("%s (%s): console: %s", name, lang, strings.Join(errs, "\n"))
 			}
 			text := eval[string](tb, `document.querySelector('main').innerText`)
@@ -191,7 +102,7 @@ func TestBrowserEveryPage(t *testing.T) {
 					t.Errorf("%s (%s): no chart drawn", name, lang)
 				}
 			}
-			tb.screenshot(dir, name+"-"+lang)
+			tb.Screenshot(filepath.Join(dir, name+"-"+lang+".png"))
 		}
 	}
 	t.Logf("screenshots in %s", dir)
@@ -268,7 +179,7 @@ func TestBrowserFiguresEqualAPI(t *testing.T) {
 	if n == 0 {
 		t.Fatal("no operator in the API")
 	}
-	if errs := tb.errors(); len(errs) > 0 {
+	if errs := tb.Errors(); len(errs) > 0 {
 		t.Errorf("console: %s", strings.Join(errs, "\n"))
 	}
 }

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -12,15 +11,8 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
-
-// within polls a JavaScript predicate until it holds, for at most d.
-func (tb *tab) within(d time.Duration, expr string) error {
-	ctx, cancel := context.WithTimeout(tb.ctx, d+5*time.Second)
-	defer cancel()
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(d), chromedp.WithPollingInterval(50*time.Millisecond)))
-	return err
-}
 
 // The live board shows a stop within 3 s of the hub taking it, pushed
 // without a reload, and its duration ticks in the browser.
@@ -28,7 +20,7 @@ func TestBrowserLiveBoardShowsAStop(t *testing.T) {
 	f := data(t)
 	tb := browse(t, f, leaderUser, 390, 844, true)
 	tb.open("/lines/L1/live?lang=en", false)
-	tb.do(chromedp.WaitReady(`body[data-updates]`))
+	tb.Do(chromedp.WaitReady(`body[data-updates]`))
 	card := `.machine[data-equipment="M03"]`
 	if st := eval[string](tb, `document.querySelector('`+card+`').dataset.state`); st != "running" {
 		t.Fatalf("M03 is %s before the stop", st)
@@ -37,7 +29,7 @@ func TestBrowserLiveBoardShowsAStop(t *testing.T) {
 	start := time.Now()
 	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L1", Equipment: "M03", Name: signal.State,
 		Value: signal.String("down"), Time: start, Quality: signal.Good}})
-	if err := tb.within(3*time.Second, `document.querySelector('`+card+`[data-state="down"]') !== null`); err != nil {
+	if err := tb.Within(3*time.Second, `document.querySelector('`+card+`[data-state="down"]') !== null`); err != nil {
 		t.Fatalf("the stop was not shown within 3 s: %v", err)
 	}
 	took := time.Since(start)
@@ -49,16 +41,16 @@ func TestBrowserLiveBoardShowsAStop(t *testing.T) {
 		t.Error("the stopped machine is not first on the board")
 	}
 	tick := eval[string](tb, `document.querySelector('`+card+` .tick').innerText`)
-	if err := tb.within(3*time.Second, fmt.Sprintf(`document.querySelector('%s .tick').innerText !== %q`, card, tick)); err != nil {
+	if err := tb.Within(3*time.Second, fmt.Sprintf(`document.querySelector('%s .tick').innerText !== %q`, card, tick)); err != nil {
 		t.Fatalf("the stop's duration does not tick (%q): %v", tick, err)
 	}
-	if errs := tb.errors(); len(errs) > 0 {
+	if errs := tb.Errors(); len(errs) > 0 {
 		t.Errorf("console: %s", strings.Join(errs, "\n"))
 	}
 	// Running again: back to running, pushed too.
 	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L1", Equipment: "M03", Name: signal.State,
 		Value: signal.String("running"), Time: time.Now(), Quality: signal.Good}})
-	if err := tb.within(3*time.Second, `document.querySelector('`+card+`[data-state="running"]') !== null`); err != nil {
+	if err := tb.Within(3*time.Second, `document.querySelector('`+card+`[data-state="running"]') !== null`); err != nil {
 		t.Fatalf("running again was not shown within 3 s: %v", err)
 	}
 }
@@ -76,16 +68,11 @@ func TestBrowserAcknowledge(t *testing.T) {
 
 	viewer := browse(t, f, viewerUser, 390, 844, true)
 	viewer.open("/lines/L2/live?lang=en", false)
-	viewer.do(chromedp.WaitReady(stop))
+	viewer.Do(chromedp.WaitReady(stop))
 	if n := eval[int](viewer, `document.querySelectorAll('`+stop+` button').length`); n != 0 {
 		t.Fatal("a viewer sees an acknowledge button")
 	}
-	ctx, cancel := context.WithTimeout(viewer.ctx, 10*time.Second)
-	defer cancel()
-	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](`fetch('/api/v1/events/`+id+`/ack', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)`, chromedp.EvalAwaitPromise))
-	if err != nil {
-		t.Fatal(err)
-	}
+	status := testenv.Eval[int](viewer.Tab, `fetch('/api/v1/events/`+id+`/ack', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{}'}).then(r => r.status)`, chromedp.EvalAwaitPromise)
 	if status != 403 {
 		t.Fatalf("a viewer's acknowledgement: %d, want 403", status)
 	}
@@ -96,13 +83,13 @@ func TestBrowserAcknowledge(t *testing.T) {
 
 	leader := browse(t, f, leaderUser, 390, 844, true)
 	leader.open("/lines/L2/live?lang=en", false)
-	leader.do(chromedp.WaitReady(stop + ` button.ack`))
+	leader.Do(chromedp.WaitReady(stop + ` button.ack`))
 	start := time.Now()
-	leader.do(chromedp.Click(stop + ` button.ack`))
-	if err := leader.within(3*time.Second, `document.querySelector('`+stop+`[data-status="acknowledged"]') !== null`); err != nil {
+	leader.Do(chromedp.Click(stop + ` button.ack`))
+	if err := leader.Within(3*time.Second, `document.querySelector('`+stop+`[data-status="acknowledged"]') !== null`); err != nil {
 		rec, _ := f.ev.Get(id)
 		t.Fatalf("the acknowledgement was not shown within 3 s: %v; the row says %q; the record is %s; console %v", err,
-			eval[string](leader, `(document.querySelector('`+stop+`')||{innerText:'(none)'}).innerText`), rec.Status, leader.errors())
+			eval[string](leader, `(document.querySelector('`+stop+`')||{innerText:'(none)'}).innerText`), rec.Status, leader.Errors())
 	}
 	t.Logf("acknowledged and shown in %v", time.Since(start).Round(time.Millisecond))
 	rec, err := f.ev.Get(id)
@@ -113,7 +100,7 @@ func TestBrowserAcknowledge(t *testing.T) {
 		t.Error("an acknowledged event still offers acknowledge")
 	}
 	for _, tb := range []*tab{viewer, leader} {
-		for _, e := range tb.errors() {
+		for _, e := range tb.Errors() {
 			if tb != viewer || !strings.Contains(e, "403") { // the viewer's refusal may be logged late
 				t.Errorf("console: %s", e)
 			}
@@ -127,7 +114,7 @@ func TestBrowserBoardFitsAPhone(t *testing.T) {
 	tb := browse(t, f, leaderUser, 390, 844, true)
 	for _, lang := range Languages {
 		tb.open("/lines/L2/live?lang="+lang, false)
-		tb.do(chromedp.WaitReady(`body[data-updates]`))
+		tb.Do(chromedp.WaitReady(`body[data-updates]`))
 		width := eval[int](tb, `window.innerWidth`)
 		scroll := eval[int](tb, `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)`)
 		if width != 390 || scroll > width {

@@ -133,17 +133,7 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 	out := MonthJSON{Month: m.Name(), Timezone: loc.String(), CalendarHours: m.Hours(),
 		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: site, Tiers: map[string]int{}}}
 	for _, e := range ems {
-		ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
-			Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
-			Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage(), Failures: e.Failures,
-			StateHours: map[string]float64{}}
-		if v, ok := e.Availability(); ok {
-			ej.Availability = &v
-		}
-		for i, s := range e.Seconds {
-			ej.StateHours[state.State(i).String()] = s / 3600
-		}
-		out.Equipment = append(out.Equipment, ej)
+		out.Equipment = append(out.Equipment, Equipment(e))
 	}
 	for _, l := range rollups {
 		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
@@ -166,6 +156,21 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 		out.Lines = append(out.Lines, lj)
 	}
 	return out
+}
+
+// Equipment is an equipment's figures as /api/v1/months/{month} answers them.
+func Equipment(e activity.Figures) EquipmentJSON {
+	ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
+		Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
+		Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage(), Failures: e.Failures,
+		StateHours: map[string]float64{}}
+	if v, ok := e.Availability(); ok {
+		ej.Availability = &v
+	}
+	for i, s := range e.Seconds {
+		ej.StateHours[state.State(i).String()] = s / 3600
+	}
+	return ej
 }
 
 func (h *handler) month(w http.ResponseWriter, r *http.Request) {

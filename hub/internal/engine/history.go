@@ -3,6 +3,7 @@ package engine
 import (
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -43,4 +44,15 @@ func (e *Engine) History(k signal.Key, from, to time.Time) (History, bool) {
 	}
 	h.Operators = tl.OpSegments(a, b)
 	return h, true
+}
+
+// EquipmentFigures returns k's figures over period p, as Month computes
+// them for every equipment; ok is false when k is not known.
+func (e *Engine) EquipmentFigures(k signal.Key, p activity.Period) (activity.Figures, bool) {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	if _, known := e.equipment[k]; !known {
+		return activity.Figures{}, false
+	}
+	return e.compute(k, e.opts.Calendar(k.Site, k.Line), p), true
 }

@@ -2,7 +2,6 @@ package web
 
 import (
 	"encoding/json"
-	"log/slog"
 	"net/http"
 	"sort"
 	"strconv"
@@ -209,46 +208,6 @@ func (h *handler) runByDay(states []Interval, m activity.Period) []float64 {
 			a = b
 		}
 	}
-	return out
-}
-
-// openEvents lists a line's events not resolved, the latest first.
-func (h *handler) openEvents(site, line string) []anomaly.Record {
-	if h.opts.Events == nil {
-		return nil
-	}
-	return OpenEvents(h.opts.Events, h.opts.Log)(site, line)
-}
-
-// OpenEvents lists a line's events not resolved (opened or acknowledged),
-// the latest first, for the live boards. The two statuses are listed one
-// after the other, so a record acknowledged in between is in both lists:
-// its latest revision is kept.
-func OpenEvents(ev Events, log *slog.Logger) api.OpenEvents {
-	return func(site, line string) []anomaly.Record {
-		return openEvents(ev, log, site, line)
-	}
-}
-
-func openEvents(ev Events, log *slog.Logger, site, line string) []anomaly.Record {
-	byID := map[string]anomaly.Record{}
-	for _, status := range []string{anomaly.Opened, anomaly.Acknowledged} {
-		recs, _, _, err := ev.List(ledger.Filter{Site: site, Line: line, Status: status}, "", 200)
-		if err != nil {
-			log.Warn("listing open events", "err", err)
-			continue
-		}
-		for _, r := range recs {
-			if old, ok := byID[r.ID]; !ok || r.Revision > old.Revision {
-				byID[r.ID] = r
-			}
-		}
-	}
-	out := make([]anomaly.Record, 0, len(byID))
-	for _, r := range byID {
-		out = append(out, r)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Start.After(out[j].Start) })
 	return out
 }
 

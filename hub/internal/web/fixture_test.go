@@ -57,14 +57,40 @@ type tb interface {
 	TempDir() string
 }
 
-// newFixture builds the fixture; it takes a few seconds.
-func newFixture(t tb, root string) *fixture {
+// scale sizes a fixture's plant and history.
+type scale struct {
+	// lines of machines each replace the demo registry (0: the demo's).
+	lines, machines int
+	// sparse: machines report only their changes, about every four hours,
+	// and silence is never unknown (the signal timeout is off): a big plant
+	// over a year in a few million signals.
+	sparse bool
+}
+
+// newFixture builds the demo plant's fixture; it takes a few seconds.
+func newFixture(t tb, root string) *fixture { return newScaledFixture(t, root, scale{}) }
+
+// newScaledFixture builds a fixture of the plant sc says.
+func newScaledFixture(t tb, root string, sc scale) *fixture {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join(root, "configs", "hub.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.DataDir = t.TempDir()
+	if sc.lines > 0 {
+		cfg.Registry = nil
+		for l := range sc.lines {
+			r := config.Registered{Line: fmt.Sprintf("B%02d", l+1), Class: "cnc"}
+			for m := range sc.machines {
+				r.IDs = append(r.IDs, fmt.Sprintf("M%03d", m+1))
+			}
+			cfg.Registry = append(cfg.Registry, r)
+		}
+	}
+	if sc.sparse {
+		cfg.State.SignalTimeout = 0
+	}
 	f := &fixture{cfg: cfg, now: time.Now()}
 	opts := cfg.EngineOptions()
 
@@ -75,7 +101,7 @@ func newFixture(t tb, root string) *fixture {
 	}
 	eng := engine.New(opts, nil)
 	from := activity.MonthOf(f.now, cfg.Location).Start.AddDate(0, -12, 0)
-	sigs := simulate(cfg, from, f.now)
+	sigs := simulate(cfg, from, f.now, sc.sparse)
 	const batch = 20000
 	for i := 0; i < len(sigs); i += batch {
 		changes, dirty := eng.Apply(sigs[i:min(i+batch, len(sigs))])
@@ -153,8 +179,12 @@ func (f *fixture) apply(t testing.TB, sigs []signal.Signal) {
 // minutes), and the operators logged in at each shift change. The fifth
 // machine of L1 never reports (as in the demo). Each machine's run share
 // drifts by month, so months, lines and machines differ; the last machine
-// of L2 is down since 40 minutes before to, every other machine runs then.
-func simulate(cfg *config.Config, from, to time.Time) []signal.Signal {
+// of L4 (which works every shift of every day) is down since 40 minutes before to, every other machine runs then.
+func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Signal {
+	stretch, every := time.Duration(1), 20*time.Minute
+	if sparse {
+		stretch, every = 4, 100*24*time.Hour
+	}
 	var out []signal.Signal
 	for _, eq := range cfg.Equipment() {
 		k := eq.Key
@@ -168,7 +198,7 @@ func simulate(cfg *config.Config, from, to time.Time) []signal.Signal {
 			out = append(out, signal.Signal{Site: k.Site, Line: k.Line, Equipment: k.Equipment, Name: name, Value: v, Time: at, Quality: signal.Good})
 		}
 		bias := 0.3 + 0.6*rng.Float64() // how much this machine runs
-		lastDown := k.Line == "L2" && k.Equipment == "M06"
+		lastDown := k.Line == "L4" && k.Equipment == "M03"
 		end := to.Add(-40 * time.Minute)
 		shiftOp := ""
 		for t := from; t.Before(end); {
@@ -186,11 +216,12 @@ func simulate(cfg *config.Config, from, to time.Time) []signal.Signal {
 			default:
 				st, d = "idle", time.Duration(10+rng.Intn(90))*time.Minute
 			}
+			d *= stretch
 			segEnd := t.Add(d)
 			if segEnd.After(end) {
 				segEnd = end
 			}
-			for at := t; at.Before(segEnd); at = at.Add(20 * time.Minute) {
+			for at := t; at.Before(segEnd); at = at.Add(every) {
 				sig(signal.State, signal.String(st), at)
 				lt := at.In(cfg.Location)
 				if op := operatorAt(k, lt); op != shiftOp {

@@ -19,15 +19,15 @@ import (
 func TestBrowserLiveBoardShowsAStop(t *testing.T) {
 	f := data(t)
 	tb := browse(t, f, leaderUser, 390, 844, true)
-	tb.open("/lines/L1/live?lang=en", false)
+	tb.open("/lines/L4/live?lang=en", false)
 	tb.Do(chromedp.WaitReady(`body[data-updates]`))
-	card := `.machine[data-equipment="M03"]`
+	card := `.machine[data-equipment="M01"]`
 	if st := eval[string](tb, `document.querySelector('`+card+`').dataset.state`); st != "running" {
-		t.Fatalf("M03 is %s before the stop", st)
+		t.Fatalf("M01 is %s before the stop", st)
 	}
 	eval[chromedp.Void](tb, `window.sameDocument = true`)
 	start := time.Now()
-	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L1", Equipment: "M03", Name: signal.State,
+	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L4", Equipment: "M01", Name: signal.State,
 		Value: signal.String("down"), Time: start, Quality: signal.Good}})
 	if err := tb.Within(3*time.Second, `document.querySelector('`+card+`[data-state="down"]') !== null`); err != nil {
 		t.Fatalf("the stop was not shown within 3 s: %v", err)
@@ -37,7 +37,7 @@ func TestBrowserLiveBoardShowsAStop(t *testing.T) {
 	if !eval[bool](tb, `window.sameDocument === true`) {
 		t.Fatal("the page was reloaded")
 	}
-	if eval[string](tb, `document.querySelector('.machine').dataset.equipment`) != "M03" {
+	if eval[string](tb, `document.querySelector('.machine').dataset.equipment`) != "M01" {
 		t.Error("the stopped machine is not first on the board")
 	}
 	tick := eval[string](tb, `document.querySelector('`+card+` .tick').innerText`)
@@ -48,7 +48,7 @@ func TestBrowserLiveBoardShowsAStop(t *testing.T) {
 		t.Errorf("console: %s", strings.Join(errs, "\n"))
 	}
 	// Running again: back to running, pushed too.
-	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L1", Equipment: "M03", Name: signal.State,
+	f.apply(t, []signal.Signal{{Site: f.cfg.Site, Line: "L4", Equipment: "M01", Name: signal.State,
 		Value: signal.String("running"), Time: time.Now(), Quality: signal.Good}})
 	if err := tb.Within(3*time.Second, `document.querySelector('`+card+`[data-state="running"]') !== null`); err != nil {
 		t.Fatalf("running again was not shown within 3 s: %v", err)
@@ -59,15 +59,15 @@ func TestBrowserLiveBoardShowsAStop(t *testing.T) {
 // board; a viewer gets no button, and the hub refuses the viewer's request.
 func TestBrowserAcknowledge(t *testing.T) {
 	f := data(t)
-	recs, _, _, err := f.ev.List(ledger.Filter{Site: f.cfg.Site, Line: "L2", Equipment: "M06", Type: anomaly.UnplannedDowntime, Status: anomaly.Opened}, "", 10)
+	recs, _, _, err := f.ev.List(ledger.Filter{Site: f.cfg.Site, Line: "L4", Equipment: "M03", Type: anomaly.UnplannedDowntime, Status: anomaly.Opened}, "", 10)
 	if err != nil || len(recs) == 0 {
-		t.Fatalf("no open downtime of L2/M06 to acknowledge (%v)", err)
+		t.Fatalf("no open downtime of L4/M03 to acknowledge (%v)", err)
 	}
 	id := recs[0].ID
 	stop := `.stop[data-event="` + id + `"]`
 
 	viewer := browse(t, f, viewerUser, 390, 844, true)
-	viewer.open("/lines/L2/live?lang=en", false)
+	viewer.open("/lines/L4/live?lang=en", false)
 	viewer.Do(chromedp.WaitReady(stop))
 	if n := eval[int](viewer, `document.querySelectorAll('`+stop+` button').length`); n != 0 {
 		t.Fatal("a viewer sees an acknowledge button")
@@ -82,7 +82,7 @@ func TestBrowserAcknowledge(t *testing.T) {
 	}
 
 	leader := browse(t, f, leaderUser, 390, 844, true)
-	leader.open("/lines/L2/live?lang=en", false)
+	leader.open("/lines/L4/live?lang=en", false)
 	leader.Do(chromedp.WaitReady(stop + ` button.ack`))
 	start := time.Now()
 	leader.Do(chromedp.Click(stop + ` button.ack`))
@@ -113,7 +113,7 @@ func TestBrowserBoardFitsAPhone(t *testing.T) {
 	f := data(t)
 	tb := browse(t, f, leaderUser, 390, 844, true)
 	for _, lang := range Languages {
-		tb.open("/lines/L2/live?lang="+lang, false)
+		tb.open("/lines/L4/live?lang="+lang, false)
 		tb.Do(chromedp.WaitReady(`body[data-updates]`))
 		width := eval[int](tb, `window.innerWidth`)
 		scroll := eval[int](tb, `Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)`)

@@ -10,6 +10,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // rankCount is how many best and worst machines the overview shows.
@@ -42,9 +43,13 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 	for _, lj := range p.Prev.Lines {
 		prev[lj.Line] = lj
 	}
+	open := map[string]int{}
+	for _, e := range h.openEvents(h.opts.Site, "") {
+		open[e.Line]++
+	}
 	for _, lj := range p.Cur.Lines {
 		pl, ok := prev[lj.Line]
-		row := lineRow{Cur: lj, Prev: pl, HasPrev: ok, Open: len(h.openEvents(h.opts.Site, lj.Line))}
+		row := lineRow{Cur: lj, Prev: pl, HasPrev: ok, Open: open[lj.Line]}
 		p.Open += row.Open
 		p.Lines = append(p.Lines, row)
 	}
@@ -184,9 +189,7 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 	line, eq := r.PathValue("line"), r.PathValue("equipment")
 	m, all := h.month(r)
 	v.Title, v.Month, v.Months = l.T("machine.title", eq), m.Name(), all
-	_, full := h.trend(m, 12)
 	p := machinePage{Line: line}
-	found := false
 	type trendPoint struct {
 		Month       string   `json:"month"`
 		RunHours    float64  `json:"run_hours"`
@@ -194,21 +197,19 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 		Coverage    float64  `json:"coverage"`
 		Avail       *float64 `json:"availability"`
 	}
-	var trend []trendPoint
-	for i, mj := range full {
-		for _, e := range mj.Equipment {
-			if e.Line != line || e.Equipment != eq {
-				continue
-			}
-			trend = append(trend, trendPoint{Month: mj.Month, RunHours: e.RunHours, Utilization: e.Utilization, Coverage: e.Coverage, Avail: e.Availability})
-			if i == len(full)-1 {
-				p.Eq, found = e, true
-			}
+	k := signal.Key{Site: h.opts.Site, Line: line, Equipment: eq}
+	trend := make([]trendPoint, 12)
+	for i, pm := 11, m; i >= 0; i, pm = i-1, h.prevMonth(pm) {
+		fig, ok := h.opts.Engine.EquipmentFigures(k, pm)
+		if !ok {
+			http.NotFound(w, r)
+			return
 		}
-	}
-	if !found {
-		http.NotFound(w, r)
-		return
+		e := api.Equipment(fig)
+		trend[i] = trendPoint{Month: pm.Name(), RunHours: e.RunHours, Utilization: e.Utilization, Coverage: e.Coverage, Avail: e.Availability}
+		if i == 11 {
+			p.Eq = e
+		}
 	}
 	if p.Eq.Failures > 0 {
 		mtbf := p.Eq.RunHours / float64(p.Eq.Failures)

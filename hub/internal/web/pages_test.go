@@ -55,7 +55,7 @@ func pagePaths(f *fixture) map[string]string {
 		"machine":   "/machines/L2/M01",
 		"operators": "/operators",
 		"events":    "/events",
-		"board":     "/lines/L2/live",
+		"board":     "/lines/L4/live",
 		"wall":      "/wall",
 	}
 }

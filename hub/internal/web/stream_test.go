@@ -13,7 +13,8 @@ import (
 )
 
 // A line's stream sends the line when it opens and each change after, also
-// past the server's write timeout (which would cut a stream).
+// past the server's write timeout (which would cut a stream). L4 works every
+// shift of every day, so its states do not depend on when the test runs.
 func TestStreamPushesChangesPastWriteTimeout(t *testing.T) {
 	f := data(t)
 	srv := httptest.NewUnstartedServer(f.srv.Config.Handler)

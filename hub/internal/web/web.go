@@ -61,6 +61,7 @@ type Options struct {
 type handler struct {
 	opts  Options
 	pages *pages
+	open  *openIndex // the events not resolved
 }
 
 // New returns the pages in front of opts.API.
@@ -85,6 +86,9 @@ func New(opts Options) (http.Handler, error) {
 		return nil, err
 	}
 	h := &handler{opts: opts, pages: ps}
+	if opts.Events != nil {
+		h.open = newOpenIndex(opts.Events, opts.Log)
+	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
 		return nil, err

@@ -95,6 +95,9 @@ type EquipmentJSON struct {
 	// StateHours are the hours in each state; they add up to the calendar hours.
 	StateHours map[string]float64 `json:"state_hours"`
 	Failures   int                `json:"failures"`
+	// IdleRunningHours: running without a counted part for the configured
+	// time; absent when the equipment reports no counter.
+	IdleRunningHours *float64 `json:"idle_running_hours,omitempty"`
 }
 
 // LineJSON is one line month in the API.
@@ -113,6 +116,8 @@ type LineJSON struct {
 	Availability *float64 `json:"availability,omitempty"`
 	Coverage     *float64 `json:"coverage,omitempty"`
 	Failures     int      `json:"failures"`
+	// IdleRunningHours sums the idle running of the equipment with counters.
+	IdleRunningHours float64 `json:"idle_running_hours"`
 }
 
 // MonthJSON is the answer of /api/v1/months/{month}.
@@ -137,7 +142,8 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 	}
 	for _, l := range rollups {
 		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
-			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers, Failures: l.Failures}
+			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers, Failures: l.Failures,
+			IdleRunningHours: l.IdleRunSeconds / 3600}
 		if v, ok := l.Availability(); ok {
 			lj.Availability = &v
 		}
@@ -169,6 +175,10 @@ func Equipment(e activity.Figures) EquipmentJSON {
 	}
 	for i, s := range e.Seconds {
 		ej.StateHours[state.State(i).String()] = s / 3600
+	}
+	if e.HasCounter {
+		v := e.IdleRunSeconds / 3600
+		ej.IdleRunningHours = &v
 	}
 	return ej
 }

@@ -131,11 +131,16 @@ func TestBrowserFiguresEqualAPI(t *testing.T) {
 	check("site active rate", text(`[data-fig="site.active_rate"]`), l.Pct(mj.Site.ActiveRate))
 	check("site run hours", text(`[data-fig="site.run_hours"]`), l.Hours(mj.Site.RunHours))
 	check("site utilization", text(`[data-fig="site.utilization"]`), l.PctP(mj.Site.Utilization))
+	check("site idle running", text(`[data-fig="site.idle_running"]`), l.Hours(mj.Site.IdleRunningHours))
+	if mj.Site.IdleRunningHours == 0 {
+		t.Error("no idle running in the API: the simulated history should have some")
+	}
 	for _, ln := range mj.Lines {
 		row := `#lines tr[data-line="` + ln.Line + `"] `
 		check(ln.Line+" active rate", text(row+`[data-fig="active_rate"]`), l.Pct(ln.ActiveRate))
 		check(ln.Line+" run hours", text(row+`[data-fig="run_hours"]`), l.Hours(ln.RunHours))
 		check(ln.Line+" utilization", text(row+`[data-fig="utilization"]`), l.PctP(ln.Utilization))
+		check(ln.Line+" idle running", text(row+`[data-fig="idle_running"]`), l.Hours(ln.IdleRunningHours))
 	}
 	tb.open("/lines/L2?lang=en&month="+month, true)
 	seen := 0

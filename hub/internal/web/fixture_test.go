@@ -201,6 +201,7 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 		lastDown := k.Line == "L4" && k.Equipment == "M03"
 		end := to.Add(-40 * time.Minute)
 		shiftOp := ""
+		parts := 0.0
 		for t := from; t.Before(end); {
 			month := int(t.Month())
 			share := bias * (0.75 + 0.25*float64((month*7+len(k.Equipment))%5)/4)
@@ -223,6 +224,12 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 			}
 			for at := t; at.Before(segEnd); at = at.Add(every) {
 				sig(signal.State, signal.String(st), at)
+				// Good parts while running, but not always on M02 of L1
+				// (idle running).
+				if st == "running" && !(k.Line == "L1" && k.Equipment == "M02" && at.Month()%2 == 0) {
+					parts += float64(1 + rng.Intn(20))
+				}
+				sig(signal.Count, signal.Number(parts), at)
 				lt := at.In(cfg.Location)
 				if op := operatorAt(k, lt); op != shiftOp {
 					sig(signal.Operator, signal.String(op), at)

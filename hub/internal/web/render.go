@@ -42,6 +42,7 @@ func loadPages(loc *time.Location) (*pages, error) {
 			"t": l.T, "num": l.Num, "pct": l.Pct, "pctp": l.PctP, "hours": l.Hours,
 			"time": l.Time, "timep": l.TimeP, "month": l.Month, "day": l.Day,
 			"inc": func(i int) int { return i + 1 }, "list": func(s ...string) []string { return s }, "deref": func(b *bool) bool { return b != nil && *b },
+			"deref64": func(f *float64) float64 { return *f },
 		}
 		ps.tmpl[lang] = map[string]*template.Template{}
 		for _, name := range pageNames {

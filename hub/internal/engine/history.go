@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -55,4 +56,20 @@ func (e *Engine) EquipmentFigures(k signal.Key, p activity.Period) (activity.Fig
 		return activity.Figures{}, false
 	}
 	return e.compute(k, e.opts.Calendar(k.Site, k.Line), p), true
+}
+
+// Shifts returns the shift occurrences of a line's calendar that start in
+// [from, to), in order; none when the line works around the clock.
+func (e *Engine) Shifts(site, line string, from, to time.Time) []calendar.Instance {
+	cal := e.opts.Calendar(site, line)
+	if cal == nil {
+		return nil
+	}
+	var out []calendar.Instance
+	for _, in := range cal.ShiftInstances(from.UnixNano(), to.UnixNano()) {
+		if in.Start >= from.UnixNano() && in.Start < to.UnixNano() {
+			out = append(out, in)
+		}
+	}
+	return out
 }

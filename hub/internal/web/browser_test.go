@@ -68,7 +68,7 @@ func screenshotDir(t *testing.T) string {
 var keyPattern = regexp.MustCompile(`![a-z_]+\.[a-zA-Z_.-]+!`)
 
 // chartPages are the pages that draw charts.
-var chartPages = map[string]bool{"overview": true, "line": true, "machine": true, "operators": true}
+var chartPages = map[string]bool{"overview": true, "line": true, "lineweek": true, "lineshift": true, "machine": true, "operators": true}
 
 // Every page loads in both languages with no console error, its charts
 // drawn; the Chinese pages show Chinese and no untranslated key, the English

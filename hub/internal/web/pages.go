@@ -81,7 +81,28 @@ type linePage struct {
 	Machines []machineRow
 	Day      string
 	Days     []string
-	Events   []anomaly.Record
+	// Span is the timeline's: "day", "week" (the 7 days to Day) or the
+	// name of a shift starting on Day; Shifts are those shifts.
+	Span   string
+	Shifts []string
+	Events []anomaly.Record
+}
+
+// timelineSpan is the range of a line's timeline: the day, the week to it,
+// or one of the line's shifts starting on it (span), and the span taken.
+func (h *handler) timelineSpan(line string, day activity.Period, span string) (from, to time.Time, took string, shifts []string) {
+	from, to, took = day.Start, day.End, "day"
+	for _, in := range h.opts.Engine.Shifts(h.opts.Site, line, day.Start, day.End) {
+		shifts = append(shifts, in.Name)
+		if in.Name == span {
+			from, to, took = h.at(in.Start), h.at(in.End), span
+		}
+	}
+	if span == "week" {
+		y, m, d := day.Start.Date()
+		from, took = time.Date(y, m, d-6, 0, 0, 0, 0, h.opts.Location), "week"
+	}
+	return from, to, took, shifts
 }
 
 // ganttRow is one machine's states on a day, for the line's timeline.
@@ -112,6 +133,8 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 	}
 	day := h.day(r.URL.Query().Get("day"), m)
 	p.Day = day.Name()
+	from, to, span, shifts := h.timelineSpan(name, day, r.URL.Query().Get("span"))
+	p.Span, p.Shifts = span, shifts
 	var gantt []ganttRow
 	for _, e := range mj.Equipment {
 		if e.Line != name {
@@ -123,19 +146,19 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Machines = append(p.Machines, row)
 		g := ganttRow{Equipment: e.Equipment}
-		if hist, ok := h.history(name, e.Equipment, day.Start, day.End); ok {
+		if hist, ok := h.history(name, e.Equipment, from, to); ok {
 			g.States = hist.States
 		}
 		gantt = append(gantt, g)
 	}
 	for _, e := range h.listEvents(ledger.Filter{Site: h.opts.Site, Line: name}, 1000) {
-		if overlaps(e, day.Start, day.End) {
+		if overlaps(e, from, to) {
 			p.Events = append(p.Events, e)
 		}
 	}
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
-		"gantt": gantt, "events": nonNil(p.Events), "from": day.Start, "to": day.End, "days": p.Days}
+		"gantt": gantt, "events": nonNil(p.Events), "from": from, "to": to, "days": p.Days}
 	h.render(w, v)
 }
 

@@ -52,6 +52,8 @@ func pagePaths(f *fixture) map[string]string {
 	return map[string]string{
 		"overview":  "/",
 		"line":      "/lines/L2",
+		"lineweek":  "/lines/L2?span=week",
+		"lineshift": "/lines/L2?span=early",
 		"machine":   "/machines/L2/M01",
 		"operators": "/operators",
 		"events":    "/events",
@@ -234,4 +236,42 @@ func TestMain(m *testing.M) {
 	}
 	os.RemoveAll(dir)
 	os.Exit(code)
+}
+
+// A line's timeline covers the day, one of the line's shifts that day, or
+// the week to that day.
+func TestLineTimelineSpans(t *testing.T) {
+	f := data(t)
+	c := f.client(t, viewerUser)
+	loc := f.cfg.Location
+	pm := time.Date(f.now.In(loc).Year(), f.now.In(loc).Month()-1, 10, 0, 0, 0, 0, loc)
+	for pm.Weekday() == time.Saturday || pm.Weekday() == time.Sunday {
+		pm = pm.AddDate(0, 0, 1)
+	}
+	day := pm.Format("2006-01-02")
+	span := func(q string) (from, to time.Time, body string) {
+		t.Helper()
+		_, body = get(t, c, f.srv.URL+"/lines/L2?month="+pm.Format("2006-01")+"&day="+day+q, "en")
+		m := regexp.MustCompile(`(?s)<script type="application/json" id="page-data">(.*?)</script>`).FindStringSubmatch(body)
+		if m == nil {
+			t.Fatal("no page data")
+		}
+		var d struct{ From, To time.Time }
+		if err := json.Unmarshal([]byte(m[1]), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d.From, d.To, body
+	}
+	from, to, _ := span("")
+	if !from.Equal(pm) || !to.Equal(pm.AddDate(0, 0, 1)) {
+		t.Errorf("day: %v to %v", from, to)
+	}
+	from, to, body := span("&span=late")
+	if !from.Equal(pm.Add(14*time.Hour)) || !to.Equal(pm.Add(22*time.Hour)) || !strings.Contains(body, `<option value="late" selected>`) {
+		t.Errorf("late shift: %v to %v", from, to)
+	}
+	from, to, _ = span("&span=week")
+	if !from.Equal(pm.AddDate(0, 0, -6)) || !to.Equal(pm.AddDate(0, 0, 1)) {
+		t.Errorf("week: %v to %v", from, to)
+	}
 }

@@ -26,7 +26,7 @@
   function pct(v) { return v === null || v === undefined ? '–' : num(v * 100, 1) + '%'; }
 
   var timeFmt = new Intl.DateTimeFormat(lang, { timeZone: zone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-  var stampFmt = new Intl.DateTimeFormat(lang, { timeZone: zone, month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
+  var dayTimeFmt = new Intl.DateTimeFormat(lang, { timeZone: zone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   var clockFmt = new Intl.DateTimeFormat(lang, { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
 
   function dur(ms) {
@@ -109,7 +109,7 @@
   }
 
   function pickers() {
-    ['month', 'day'].forEach(function (id) {
+    ['month', 'day', 'span'].forEach(function (id) {
       var s = document.getElementById(id);
       if (s) { s.addEventListener('change', function () { s.form.submit(); }); }
     });
@@ -166,7 +166,10 @@
       var box = document.getElementById('gantt');
       box.style.height = (50 + rows.length * 30) + 'px'; // CSSOM, allowed by the policy
       g.resize();
-      gantt(g, rows, from, to, function (v) { return timeFmt.format(new Date(v)); }, 2 * 3600 * 1000, marks);
+      var hours = (to - from) / 3600000;
+      var fmt = hours > 25 ? function (v) { return dayTimeFmt.format(new Date(v)); } : function (v) { return timeFmt.format(new Date(v)); };
+      var step = hours > 25 ? 12 : hours > 12 ? 2 : 1;
+      gantt(g, rows, from, to, fmt, step * 3600 * 1000, marks);
     }
     legend();
     document.body.dataset.charts = 'drawn';

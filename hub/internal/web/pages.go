@@ -85,8 +85,14 @@ type linePage struct {
 	// name of a shift starting on Day; Shifts are those shifts.
 	Span   string
 	Shifts []string
+	// Events are the latest of the timeline's events (at most maxLineEvents;
+	// More: there are others, on the events page).
 	Events []anomaly.Record
+	More   bool
 }
+
+// maxLineEvents bounds the events a line's page lists (all are on its timeline).
+const maxLineEvents = 50
 
 // timelineSpan is the range of a line's timeline: the day, the week to it,
 // or one of the line's shifts starting on it (span), and the span taken.
@@ -156,9 +162,13 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 			p.Events = append(p.Events, e)
 		}
 	}
+	pins := nonNil(p.Events)
+	if len(p.Events) > maxLineEvents {
+		p.Events, p.More = p.Events[:maxLineEvents], true
+	}
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
-		"gantt": gantt, "events": nonNil(p.Events), "from": from, "to": to, "days": p.Days}
+		"gantt": gantt, "events": pins, "from": from, "to": to, "days": p.Days}
 	h.render(w, v)
 }
 
@@ -201,7 +211,10 @@ type machinePage struct {
 	// hours and failures); absent without failures.
 	MTBF, MTTR *float64
 	Sessions   []Session
-	Events     []anomaly.Record
+	// Events are the latest of the month's (at most maxLineEvents; More:
+	// there are others, all on the timeline).
+	Events []anomaly.Record
+	More   bool
 }
 
 // maxSessions bounds the operator sessions listed on a machine's page.
@@ -249,9 +262,13 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 			p.Events = append(p.Events, e)
 		}
 	}
+	pins := nonNil(p.Events)
+	if len(p.Events) > maxLineEvents {
+		p.Events, p.More = p.Events[:maxLineEvents], true
+	}
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
-		"events": nonNil(p.Events), "days": h.byDay(hist.States, m), "trend": trend}
+		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "trend": trend}
 	h.render(w, v)
 }
 
@@ -333,7 +350,8 @@ type dayRow struct {
 // byDay cuts states at the local days of month m.
 func (h *handler) byDay(states []Interval, m activity.Period) []dayRow {
 	var out []dayRow
-	for d := activity.DayOf(m.Start, h.opts.Location); d.Start.Before(m.End); d = activity.DayOf(d.End, h.opts.Location) {
+	now := h.opts.Clock()
+	for d := activity.DayOf(m.Start, h.opts.Location); d.Start.Before(m.End) && d.Start.Before(now); d = activity.DayOf(d.End, h.opts.Location) {
 		row := dayRow{Day: d.Name(), Segs: [][]any{}}
 		for _, s := range states {
 			a, b := maxTime(s.Start, d.Start), minTime(s.End, d.End)
@@ -359,4 +377,31 @@ func minTime(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// mark is an event pinned on a machine's month timeline: hours from its
+// day's start, the day's row, its type.
+type mark struct {
+	Hours float64 `json:"hours"`
+	Row   int     `json:"row"`
+	Type  string  `json:"type"`
+}
+
+// dayMarks places events on the rows of month m's days (an event begun
+// before m at the start of its first day).
+func (h *handler) dayMarks(evs []anomaly.Record, m activity.Period) []mark {
+	out := []mark{}
+	for _, e := range evs {
+		at := maxTime(e.Start, m.Start)
+		if !at.Before(m.End) {
+			continue
+		}
+		d := activity.DayOf(at, h.opts.Location)
+		row := 0
+		for p := activity.DayOf(m.Start, h.opts.Location); p.Start.Before(d.Start); p = activity.DayOf(p.End, h.opts.Location) {
+			row++
+		}
+		out = append(out, mark{Hours: at.Sub(d.Start).Hours(), Row: row, Type: e.Type})
+	}
+	return out
 }

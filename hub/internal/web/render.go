@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
 // Policy is the Content-Security-Policy of every page: scripts, styles,
@@ -41,7 +42,8 @@ func loadPages(loc *time.Location) (*pages, error) {
 		funcs := template.FuncMap{
 			"t": l.T, "num": l.Num, "pct": l.Pct, "pctp": l.PctP, "hours": l.Hours,
 			"time": l.Time, "timep": l.TimeP, "month": l.Month, "day": l.Day,
-			"inc": func(i int) int { return i + 1 }, "list": func(s ...string) []string { return s }, "deref": func(b *bool) bool { return b != nil && *b },
+			"inc": func(i int) int { return i + 1 }, "list": func(s ...string) []string { return s },
+			"states": func() []string { return stateNames }, "deref": func(b *bool) bool { return b != nil && *b },
 			"deref64": func(f *float64) float64 { return *f },
 		}
 		ps.tmpl[lang] = map[string]*template.Template{}
@@ -55,6 +57,15 @@ func loadPages(loc *time.Location) (*pages, error) {
 	}
 	return ps, nil
 }
+
+// stateNames are the states in the order the pages show them: unknown last.
+var stateNames = func() []string {
+	var out []string
+	for s := state.Unknown + 1; s < state.NumStates; s++ {
+		out = append(out, s.String())
+	}
+	return append(out, state.Unknown.String())
+}()
 
 // view is what the layout and a page are rendered from.
 type view struct {

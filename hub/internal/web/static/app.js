@@ -181,7 +181,10 @@
     var rows = (data.days || []).map(function (d) { return { name: d.day.slice(5), segs: d.segs || [] }; });
     var c = chart('days');
     if (c) {
-      gantt(c, rows, 0, 24, function (v) { return v + ':00'; }, 2, []);
+      var marks = (data.marks || []).map(function (m) { return { value: [m.hours, m.row], name: T('type.' + m.type) }; });
+      var xmax = 24; // 25 on the day the clocks go back
+      rows.forEach(function (r) { r.segs.forEach(function (s) { xmax = Math.max(xmax, Math.ceil(s[1])); }); });
+      gantt(c, rows, 0, xmax, function (v) { return v + ':00'; }, 2, marks);
       document.getElementById('days').style.height = (50 + rows.length * 22) + 'px';
       c.resize();
     }

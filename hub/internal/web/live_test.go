@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -124,5 +125,72 @@ func TestBrowserBoardFitsAPhone(t *testing.T) {
 		if len(wide) > 0 {
 			t.Errorf("%s: elements past the right edge: %v", lang, wide)
 		}
+	}
+}
+
+// A shift leader resolves an event from the events page; the page then
+// shows it resolved, without the buttons.
+func TestBrowserResolveOnEventsPage(t *testing.T) {
+	f := data(t)
+	recs, _, _, err := f.ev.List(ledger.Filter{Site: f.cfg.Site, Line: "L1", Status: anomaly.Opened}, "", 10)
+	if err != nil || len(recs) == 0 {
+		t.Fatalf("no open event on L1 to resolve (%v)", err)
+	}
+	id := recs[0].ID
+	row := `#events tr[data-event="` + id + `"]`
+	tb := browse(t, f, leaderUser, 1280, 900, false)
+	tb.open("/events?lang=en&line=L1&status=opened", false)
+	eval[chromedp.Void](tb, `window.before = true`)
+	tb.Do(chromedp.Click(row + ` button[data-act="resolve"]`))
+	// The page reloads with the same filter: the event is no longer open.
+	reloaded := false
+	for deadline := time.Now().Add(5 * time.Second); !reloaded && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(tb.Ctx, time.Second)
+		reloaded, _ = chromedp.Run(ctx, chromedp.Evaluate[bool](`window.before === undefined && document.body.dataset.ready === 'yes'`))
+		cancel()
+	}
+	if !reloaded {
+		t.Fatal("the events page did not reload after resolving")
+	}
+	if n := eval[int](tb, `document.querySelectorAll('`+row+`').length`); n != 0 {
+		t.Fatal("the resolved event is still listed as open")
+	}
+	rec, err := f.ev.Get(id)
+	if err != nil || rec.Status != anomaly.Resolved || rec.ResolvedBy != leaderUser {
+		t.Fatalf("record after resolve: %+v %v", rec, err)
+	}
+	tb.open("/events?lang=en&line=L1&status=resolved", false)
+	if got := eval[string](tb, `document.querySelector('`+row+`').dataset.status`); got != anomaly.Resolved {
+		t.Fatalf("listed as %s", got)
+	}
+	if n := eval[int](tb, `document.querySelectorAll('`+row+` button').length`); n != 0 {
+		t.Error("a resolved event offers buttons")
+	}
+	if errs := tb.Errors(); len(errs) > 0 {
+		t.Errorf("console: %s", strings.Join(errs, "\n"))
+	}
+}
+
+// The wall display rotates through the lines by itself, live on each.
+func TestBrowserWallRotates(t *testing.T) {
+	f := data(t)
+	tb := browse(t, f, viewerUser, 1920, 1080, false)
+	tb.open("/wall?lang=en&every=5", false)
+	first := eval[string](tb, `document.body.dataset.line`)
+	if first == "" {
+		t.Fatal("the wall shows no line")
+	}
+	if err := tb.Within(8*time.Second, `document.body.dataset.line !== '`+first+`'`); err != nil {
+		t.Fatalf("the wall stayed on %s: %v", first, err)
+	}
+	next := eval[string](tb, `document.body.dataset.line`)
+	if err := tb.Within(3*time.Second, `Array.from(document.querySelectorAll('.machine')).length > 0 && document.querySelector('#title').innerText.startsWith('`+next+`')`); err != nil {
+		t.Fatalf("the wall does not show %s: %v", next, err)
+	}
+	if n := eval[int](tb, `document.querySelectorAll('main a, main button').length`); n != 0 {
+		t.Errorf("the wall has %d things to click", n)
+	}
+	if errs := tb.Errors(); len(errs) > 0 {
+		t.Errorf("console: %s", strings.Join(errs, "\n"))
 	}
 }

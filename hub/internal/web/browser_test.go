@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"time"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -183,6 +184,26 @@ func TestBrowserFiguresEqualAPI(t *testing.T) {
 	}
 	if n == 0 {
 		t.Fatal("no operator in the API")
+	}
+	// Active months of the 12 to month, from the API month by month.
+	active := map[string]int{}
+	m, err := time.ParseInLocation("2006-01", month, f.cfg.Location)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 {
+		var mo api.OperatorsJSON
+		getJSON(t, c, f.srv.URL+"/api/v1/months/"+m.AddDate(0, -i, 0).Format("2006-01")+"/operators", &mo)
+		for _, o := range mo.Operators {
+			if o.Scope == api.ScopeSite && o.Active != nil && *o.Active {
+				active[o.Operator]++
+			}
+		}
+	}
+	for _, o := range ops.Operators {
+		if o.Scope == api.ScopeSite {
+			check(o.Operator+" active months", text(`#site-ops tr[data-operator="`+o.Operator+`"] [data-fig="active_months"]`), fmt.Sprintf("%d / 12", active[o.Operator]))
+		}
 	}
 	if errs := tb.Errors(); len(errs) > 0 {
 		t.Errorf("console: %s", strings.Join(errs, "\n"))

@@ -274,8 +274,17 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 
 // operatorsPage is what the operators page shows.
 type operatorsPage struct {
-	Site  []api.OperatorJSON
+	Site  []operatorRow
 	Lines []operatorLine
+}
+
+// operatorRow is an operator's site-wide month, with the 12 months to it.
+type operatorRow struct {
+	api.OperatorJSON
+	// ActiveMonths counts the active months of the 12; Hours are the run
+	// hours of each, oldest first.
+	ActiveMonths int       `json:"active_months"`
+	Hours        []float64 `json:"hours"`
 }
 
 type operatorLine struct {
@@ -287,24 +296,45 @@ func (h *handler) operators(w http.ResponseWriter, r *http.Request) {
 	v, l := h.start(w, r, "operators")
 	m, all := h.month(r)
 	v.Title, v.Month, v.Months = l.T("operators.title"), m.Name(), all
-	ops := api.Operators(h.opts.Engine, h.opts.Location, m)
+	// The 12 months to m, site-wide: active months and run hours.
+	months := make([]activity.Period, 12)
+	for i, pm := 11, m; i >= 0; i, pm = i-1, h.prevMonth(pm) {
+		months[i] = pm
+	}
+	active, hours := map[string]int{}, map[string][]float64{}
+	var ops api.OperatorsJSON
+	for i, pm := range months {
+		mo := api.Operators(h.opts.Engine, h.opts.Location, pm)
+		for _, o := range mo.Operators {
+			if o.Scope != api.ScopeSite || o.Site != h.opts.Site {
+				continue
+			}
+			if hours[o.Operator] == nil {
+				hours[o.Operator] = make([]float64, len(months))
+			}
+			hours[o.Operator][i] = o.RunHours
+			if o.Active != nil && *o.Active {
+				active[o.Operator]++
+			}
+		}
+		if i == len(months)-1 {
+			ops = mo
+		}
+	}
 	var p operatorsPage
 	byLine := map[string][]api.OperatorJSON{}
 	for _, o := range ops.Operators {
 		if o.Scope == api.ScopeSite {
 			if o.Site == h.opts.Site {
-				p.Site = append(p.Site, o)
+				p.Site = append(p.Site, operatorRow{OperatorJSON: o, ActiveMonths: active[o.Operator], Hours: hours[o.Operator]})
 			}
 			continue
 		}
 		byLine[o.Line] = append(byLine[o.Line], o)
 	}
-	byShare := func(s []api.OperatorJSON) {
-		sort.SliceStable(s, func(i, j int) bool { return s[i].RunHours > s[j].RunHours })
-	}
-	byShare(p.Site)
+	sort.SliceStable(p.Site, func(i, j int) bool { return p.Site[i].RunHours > p.Site[j].RunHours })
 	for line, rows := range byLine {
-		byShare(rows)
+		sort.SliceStable(rows, func(i, j int) bool { return rows[i].RunHours > rows[j].RunHours })
 		p.Lines = append(p.Lines, operatorLine{Line: line, Rows: rows})
 	}
 	sort.Slice(p.Lines, func(i, j int) bool { return p.Lines[i].Line < p.Lines[j].Line })

@@ -205,6 +205,15 @@
 
   // ---- operators
   function operators() {
+    (data.site || []).forEach(function (o, i) {
+      var box = document.querySelector('.spark[data-op="' + i + '"]');
+      var c = box && chart(box);
+      if (!c) { return; }
+      c.setOption({ animation: false, grid: { left: 2, right: 2, top: 2, bottom: 2 },
+        xAxis: { type: 'category', show: false, data: (o.hours || []).map(function (_, m) { return m; }) },
+        yAxis: { type: 'value', show: false, min: 0 },
+        series: [{ type: 'line', symbol: 'none', areaStyle: { opacity: 0.2 }, data: (o.hours || []).map(function (h) { return +h.toFixed(1); }), itemStyle: { color: '#4a78d0' } }] });
+    });
     var rows = (data.site || []).slice(0, 20);
     var c = chart('ops-chart');
     if (!c) { return; }

@@ -98,6 +98,9 @@ type EquipmentJSON struct {
 	// IdleRunningHours: running without a counted part for the configured
 	// time; absent when the equipment reports no counter.
 	IdleRunningHours *float64 `json:"idle_running_hours,omitempty"`
+	// Tier is the month's tier by run hours (high, medium, low, inactive),
+	// as the line's tiers count it.
+	Tier string `json:"tier,omitempty"`
 }
 
 // LineJSON is one line month in the API.
@@ -138,7 +141,9 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 	out := MonthJSON{Month: m.Name(), Timezone: loc.String(), CalendarHours: m.Hours(),
 		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: site, Tiers: map[string]int{}}}
 	for _, e := range ems {
-		out.Equipment = append(out.Equipment, Equipment(e))
+		ej := Equipment(e)
+		ej.Tier = eng.Tier(time.Duration(e.RunSeconds() * 1e9))
+		out.Equipment = append(out.Equipment, ej)
 	}
 	for _, l := range rollups {
 		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,

@@ -73,3 +73,7 @@ func (e *Engine) Shifts(site, line string, from, to time.Time) []calendar.Instan
 	}
 	return out
 }
+
+// Tier is the tier of an equipment month of run time run (as the line
+// rollups count them).
+func (e *Engine) Tier(run time.Duration) string { return e.opts.Tiers.Of(run) }

@@ -6,8 +6,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -164,6 +164,7 @@ func TestBrowserFiguresEqualAPI(t *testing.T) {
 			check("L1/M02 run hours", text(`[data-fig="run_hours"]`), l.Hours(e.RunHours))
 			check("L1/M02 utilization", text(`[data-fig="utilization"]`), l.Pct(e.Utilization))
 			check("L1/M02 failures", text(`[data-fig="failures"]`), fmt.Sprint(e.Failures))
+			check("L1/M02 tier", eval[string](tb, `document.querySelector('#tiers td[data-month="`+month+`"] .tier').className`), "tier "+e.Tier)
 			if e.Failures > 0 {
 				check("L1/M02 MTBF", text(`[data-fig="mtbf"]`), l.Hours(e.RunHours/float64(e.Failures))+" h")
 			}

@@ -215,6 +215,18 @@ type machinePage struct {
 	// there are others, all on the timeline).
 	Events []anomaly.Record
 	More   bool
+	// Trend is the machine's 12 months to this one.
+	Trend []trendPoint
+}
+
+// trendPoint is one month of a machine's trend.
+type trendPoint struct {
+	Month       string   `json:"month"`
+	RunHours    float64  `json:"run_hours"`
+	Utilization float64  `json:"utilization"`
+	Coverage    float64  `json:"coverage"`
+	Avail       *float64 `json:"availability"`
+	Tier        string   `json:"tier"`
 }
 
 // maxSessions bounds the operator sessions listed on a machine's page.
@@ -226,13 +238,6 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 	m, all := h.month(r)
 	v.Title, v.Month, v.Months = l.T("machine.title", eq), m.Name(), all
 	p := machinePage{Line: line}
-	type trendPoint struct {
-		Month       string   `json:"month"`
-		RunHours    float64  `json:"run_hours"`
-		Utilization float64  `json:"utilization"`
-		Coverage    float64  `json:"coverage"`
-		Avail       *float64 `json:"availability"`
-	}
 	k := signal.Key{Site: h.opts.Site, Line: line, Equipment: eq}
 	trend := make([]trendPoint, 12)
 	for i, pm := 11, m; i >= 0; i, pm = i-1, h.prevMonth(pm) {
@@ -242,7 +247,9 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		e := api.Equipment(fig)
-		trend[i] = trendPoint{Month: pm.Name(), RunHours: e.RunHours, Utilization: e.Utilization, Coverage: e.Coverage, Avail: e.Availability}
+		e.Tier = h.opts.Engine.Tier(time.Duration(fig.RunSeconds() * 1e9))
+		trend[i] = trendPoint{Month: pm.Name(), RunHours: e.RunHours, Utilization: e.Utilization, Coverage: e.Coverage,
+			Avail: e.Availability, Tier: e.Tier}
 		if i == 11 {
 			p.Eq = e
 		}
@@ -266,6 +273,7 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 	if len(p.Events) > maxLineEvents {
 		p.Events, p.More = p.Events[:maxLineEvents], true
 	}
+	p.Trend = trend
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
 		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "trend": trend}

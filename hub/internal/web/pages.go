@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
@@ -276,7 +277,7 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 	p.Trend = trend
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
-		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "trend": trend}
+		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "sessions": h.daySessions(hist.Sessions, m), "trend": trend}
 	h.render(w, v)
 }
 
@@ -440,6 +441,23 @@ func (h *handler) dayMarks(evs []anomaly.Record, m activity.Period) []mark {
 			row++
 		}
 		out = append(out, mark{Hours: at.Sub(d.Start).Hours(), Row: row, Type: e.Type})
+	}
+	return out
+}
+
+// daySessions cuts operator sessions at the local days of month m, as
+// [row, hours from the day's start, hours to, operators].
+func (h *handler) daySessions(ss []Session, m activity.Period) [][]any {
+	out := [][]any{}
+	row := 0
+	for d := activity.DayOf(m.Start, h.opts.Location); d.Start.Before(m.End); d = activity.DayOf(d.End, h.opts.Location) {
+		for _, s := range ss {
+			a, b := maxTime(s.Start, d.Start), minTime(s.End, d.End)
+			if b.After(a) {
+				out = append(out, []any{row, a.Sub(d.Start).Hours(), b.Sub(d.Start).Hours(), strings.Join(s.Operators, ", ")})
+			}
+		}
+		row++
 	}
 	return out
 }

@@ -75,7 +75,9 @@
   }
 
   // A Gantt of rows of [start, end, state] on a numeric x axis.
-  function gantt(c, rows, xmin, xmax, xfmt, interval, marks) {
+  // sessions (optional): [row, from, to, operators] drawn as a thin band
+  // at the foot of their row.
+  function gantt(c, rows, xmin, xmax, xfmt, interval, marks, sessions) {
     var items = [];
     rows.forEach(function (r, y) {
       r.segs.forEach(function (s) {
@@ -95,6 +97,21 @@
       encode: { x: [1, 2], y: 0 },
       data: items
     }];
+    if (sessions && sessions.length) {
+      series.push({
+        type: 'custom', z: 4,
+        renderItem: function (params, api) {
+          var y = api.value(0), a = api.coord([api.value(1), y]), b = api.coord([api.value(2), y]);
+          var row = api.size([0, 1])[1];
+          var band = window.echarts.graphic.clipRectByRect(
+            { x: a[0], y: a[1] + row * 0.2, width: Math.max(b[0] - a[0], 0.5), height: row * 0.15 },
+            { x: params.coordSys.x, y: params.coordSys.y, width: params.coordSys.width, height: params.coordSys.height });
+          return band && { type: 'rect', shape: band, style: { fill: dark ? '#e6edf3' : '#1d2430', opacity: 0.55 } };
+        },
+        encode: { x: [1, 2], y: 0 },
+        data: sessions.map(function (s) { return { value: s }; })
+      });
+    }
     if (marks && marks.length) {
       series.push({ type: 'scatter', symbol: 'pin', symbolSize: 22, itemStyle: { color: '#b00020' }, z: 5, data: marks });
     }
@@ -184,7 +201,7 @@
       var marks = (data.marks || []).map(function (m) { return { value: [m.hours, m.row], name: T('type.' + m.type) }; });
       var xmax = 24; // 25 on the day the clocks go back
       rows.forEach(function (r) { r.segs.forEach(function (s) { xmax = Math.max(xmax, Math.ceil(s[1])); }); });
-      gantt(c, rows, 0, xmax, function (v) { return v + ':00'; }, 2, marks);
+      gantt(c, rows, 0, xmax, function (v) { return v + ':00'; }, 2, marks, data.sessions || []);
       document.getElementById('days').style.height = (50 + rows.length * 22) + 'px';
       c.resize();
     }

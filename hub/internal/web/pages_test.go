@@ -275,3 +275,33 @@ func TestLineTimelineSpans(t *testing.T) {
 		t.Errorf("week: %v to %v", from, to)
 	}
 }
+
+// The assets are served to anyone, cached, as their types; the pages and
+// their JSON only to people logged in.
+func TestAssetsOpenPagesGuarded(t *testing.T) {
+	f := data(t)
+	anon := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for name, ct := range map[string]string{"app.js": "text/javascript", "echarts.min.js": "text/javascript", "app.css": "text/css", "favicon.svg": "image/svg+xml"} {
+		resp, body := get(t, anon, f.srv.URL+"/static/"+name+"?v=x", "")
+		if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ct) || len(body) == 0 ||
+			!strings.Contains(resp.Header.Get("Cache-Control"), "max-age") {
+			t.Errorf("%s: %s %q %q", name, resp.Status, resp.Header.Get("Content-Type"), resp.Header.Get("Cache-Control"))
+		}
+	}
+	for _, path := range []string{"/", "/lines/L1", "/wall", "/events"} {
+		if resp, _ := get(t, anon, f.srv.URL+path, ""); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+			t.Errorf("%s without a login: %s", path, resp.Status)
+		}
+	}
+	for _, path := range []string{"/api/v1/trend", "/api/v1/lines/L1/stream", "/api/v1/equipment/L1/M01/history?from=2026-01-01&to=2026-01-01"} {
+		req, _ := http.NewRequest("GET", f.srv.URL+path, nil)
+		resp, err := anon.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("%s without credentials: %s", path, resp.Status)
+		}
+	}
+}

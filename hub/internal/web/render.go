@@ -2,8 +2,11 @@ package web
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,7 +19,7 @@ import (
 // Policy is the Content-Security-Policy of every page: scripts, styles,
 // and the streams and JSON the scripts read, only from the hub itself; no
 // inline script or style, no plug-in, no frame, forms post only here.
-const Policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
+const Policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 // pageNames are the page templates (templates/<name>.html, each defining
@@ -36,13 +39,19 @@ func loadPages(loc *time.Location) (*pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	version, err := assetVersion()
+	if err != nil {
+		return nil, err
+	}
+	asset := func(name string) string { return "/static/" + name + "?v=" + version }
 	ps := &pages{cats: cats, tmpl: map[string]map[string]*template.Template{}}
 	for _, lang := range Languages {
 		l := locale{lang: lang, cat: cats[lang], loc: loc}
 		funcs := template.FuncMap{
 			"t": l.T, "num": l.Num, "pct": l.Pct, "pctp": l.PctP, "hours": l.Hours,
 			"time": l.Time, "timep": l.TimeP, "month": l.Month, "day": l.Day,
-			"inc": func(i int) int { return i + 1 }, "list": func(s ...string) []string { return s },
+			"asset": asset,
+			"inc":   func(i int) int { return i + 1 }, "list": func(s ...string) []string { return s },
 			"states": func() []string { return stateNames }, "deref": func(b *bool) bool { return b != nil && *b },
 			"deref64": func(f *float64) float64 { return *f },
 		}
@@ -133,4 +142,21 @@ func (h *handler) render(w http.ResponseWriter, v *view) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Content-Security-Policy", Policy)
 	_, _ = w.Write(buf.Bytes())
+}
+
+// assetVersion is a digest of the embedded assets: their links carry it, so
+// a browser that kept them (they are cached for a day) fetches them again
+// from a hub with other ones.
+func assetVersion() (string, error) {
+	h := sha256.New()
+	err := fs.WalkDir(staticFS, "static", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := staticFS.ReadFile(path)
+		h.Write([]byte(path))
+		h.Write(b)
+		return err
+	})
+	return hex.EncodeToString(h.Sum(nil))[:12], err
 }

@@ -175,6 +175,15 @@ func (l locale) Month(name string) string {
 	return t.Format(l.cat["fmt.month"])
 }
 
+// MonthShort formats a month name (YYYY-MM) briefly, for table heads.
+func (l locale) MonthShort(name string) string {
+	t, err := time.ParseInLocation("2006-01", name, l.loc)
+	if err != nil {
+		return name
+	}
+	return t.Format(l.cat["fmt.month_short"])
+}
+
 // Day formats a day (YYYY-MM-DD) in the language.
 func (l locale) Day(name string) string {
 	t, err := time.ParseInLocation("2006-01-02", name, l.loc)

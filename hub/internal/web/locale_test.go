@@ -146,6 +146,7 @@ func TestNumbersAndTimes(t *testing.T) {
 		{zh.Time(at), "2026年10月5日 14:30 CST"},
 		{en.Month("2026-10"), "October 2026"},
 		{zh.Month("2026-10"), "2026年10月"},
+		{en.MonthShort("2026-10"), "Oct 2026"},
 		{en.T("line.title", "L1"), "Line L1"},
 		{zh.T("line.title", "L1"), "产线 L1"},
 		{en.T("no.such.key"), "!no.such.key!"},

@@ -49,7 +49,7 @@ func loadPages(loc *time.Location) (*pages, error) {
 		l := locale{lang: lang, cat: cats[lang], loc: loc}
 		funcs := template.FuncMap{
 			"t": l.T, "num": l.Num, "pct": l.Pct, "pctp": l.PctP, "hours": l.Hours,
-			"time": l.Time, "timep": l.TimeP, "month": l.Month, "day": l.Day,
+			"time": l.Time, "timep": l.TimeP, "month": l.Month, "monthshort": l.MonthShort, "day": l.Day,
 			"asset": asset,
 			"inc":   func(i int) int { return i + 1 }, "list": func(s ...string) []string { return s },
 			"states": func() []string { return stateNames }, "deref": func(b *bool) bool { return b != nil && *b },

@@ -29,6 +29,12 @@
   var dayTimeFmt = new Intl.DateTimeFormat(lang, { timeZone: zone, weekday: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
   var clockFmt = new Intl.DateTimeFormat(lang, { timeZone: zone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23', timeZoneName: 'short' });
 
+  // Month (YYYY-MM) and day (YYYY-MM-DD) names in the language.
+  var monthFmt = new Intl.DateTimeFormat(lang, { timeZone: 'UTC', year: 'numeric', month: 'short' });
+  var dayFmt = new Intl.DateTimeFormat(lang, { timeZone: 'UTC', month: 'numeric', day: 'numeric', weekday: 'short' });
+  function monthName(m) { var p = m.split('-'); return monthFmt.format(new Date(Date.UTC(+p[0], +p[1] - 1, 1))); }
+  function dayName(d) { var p = d.split('-'); return dayFmt.format(new Date(Date.UTC(+p[0], +p[1] - 1, +p[2]))); }
+
   function dur(ms) {
     if (!(ms >= 0)) { ms = 0; }
     var s = Math.floor(ms / 1000), h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
@@ -150,7 +156,7 @@
     c.setOption({
       animation: false, tooltip: tooltip, legend: { top: 0, type: 'scroll' },
       grid: { left: 50, right: 60, top: 40, bottom: 30 },
-      xAxis: { type: 'category', data: tr.map(function (m) { return m.month; }) },
+      xAxis: { type: 'category', data: tr.map(function (m) { return monthName(m.month); }) },
       yAxis: [{ type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
         { type: 'value', name: T('js.hours') }],
       series: series
@@ -195,7 +201,7 @@
   // ---- machine
   function machine() {
     // rows: one per day, its states as [hours from the day's start, to, state]
-    var rows = (data.days || []).map(function (d) { return { name: d.day.slice(5), segs: d.segs || [] }; });
+    var rows = (data.days || []).map(function (d) { return { name: dayName(d.day), segs: d.segs || [] }; });
     var c = chart('days');
     if (c) {
       var marks = (data.marks || []).map(function (m) { return { value: [m.hours, m.row], name: T('type.' + m.type) }; });
@@ -211,7 +217,7 @@
       var tr = data.trend || [];
       tc.setOption({ animation: false, tooltip: tooltip, legend: { top: 0 },
         grid: { left: 50, right: 60, top: 40, bottom: 30 },
-        xAxis: { type: 'category', data: tr.map(function (m) { return m.month; }) },
+        xAxis: { type: 'category', data: tr.map(function (m) { return monthName(m.month); }) },
         yAxis: [{ type: 'value', name: T('js.hours') }, { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } }],
         series: [{ name: T('fig.run_hours'), type: 'bar', itemStyle: { color: '#9cc3e6' }, data: tr.map(function (m) { return +m.run_hours.toFixed(1); }) },
           { name: T('fig.utilization'), type: 'line', yAxisIndex: 1, data: tr.map(function (m) { return +(m.utilization * 100).toFixed(1); }) },

@@ -175,6 +175,18 @@
         yAxis: { type: 'value', show: false, min: 0, max: 24 },
         series: [{ type: 'bar', data: (m.days || []).map(function (h) { return +h.toFixed(2); }), itemStyle: { color: colors.running }, barCategoryGap: '10%' }] });
     });
+    // Pareto of the month's down hours by machine, with the cumulative share.
+    var pc = chart('pareto');
+    if (pc) {
+      var down = (data.machines || []).map(function (m) { return { name: m.equipment, h: (m.state_hours || {}).down || 0 }; })
+        .filter(function (d) { return d.h > 0; }).sort(function (a, b) { return b.h - a.h; });
+      var total = down.reduce(function (s, d) { return s + d.h; }, 0), cum = 0;
+      pc.setOption({ animation: false, tooltip: tooltip, grid: { left: 50, right: 60, top: 30, bottom: 30 },
+        xAxis: { type: 'category', data: down.map(function (d) { return d.name; }) },
+        yAxis: [{ type: 'value', name: T('js.hours') }, { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } }],
+        series: [{ type: 'bar', name: T('state.down'), itemStyle: { color: colors.down }, data: down.map(function (d) { return +d.h.toFixed(2); }) },
+          { type: 'line', name: '%', yAxisIndex: 1, data: down.map(function (d) { cum += d.h; return total ? +(100 * cum / total).toFixed(1) : 0; }) }] });
+    }
     var g = chart('gantt');
     if (g) {
       var from = Date.parse(data.from), to = Date.parse(data.to);

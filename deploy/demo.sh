@@ -97,7 +97,7 @@ pids+=($!)
 cat <<MSG
 
 floorpulse demo is running. Within a minute or two:
-  dashboard      http://127.0.0.1:8080/   (a line's live board: http://127.0.0.1:8080/lines/L1)
+  dashboard      http://127.0.0.1:8080/   (中文: /?lang=zh-CN; a line's live board: /lines/L1/live; wall: /wall)
                  log in as admin, password $ADMIN_PASSWORD
   JSON           curl -H "Authorization: Bearer $VIEWER_TOKEN" http://127.0.0.1:8080/api/v1/months
                  (a viewer's API token; also /api/v1/months/$(date +%Y-%m))

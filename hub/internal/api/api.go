@@ -1,5 +1,5 @@
-// Package api serves the hub's figures as JSON (and a plain HTML page) over
-// HTTP, computed from the same engine that feeds InfluxDB.
+// Package api serves the hub's figures as JSON over HTTP, computed from the
+// same engine that feeds InfluxDB (the pages are package web's).
 //
 //	GET /healthz                 200 while the process runs
 //	GET /readyz                  200 when connected to NATS
@@ -13,24 +13,21 @@
 //	POST /api/v1/recompute?from=YYYY-MM[-DD]&to=YYYY-MM[-DD]
 //	                             rewrite a range's figures (with WithRecompute)
 //	GET /api/v1/recompute        progress of the running or latest recompute
-//	GET /                        the current and previous month as HTML tables
+//	GET /api/v1/lines/{line}/now a line's machines now, with its open events
 //
 // Who may use which route is decided in front of this handler (package
-// auth); pages set their own Content-Security-Policy (auth.PagePolicy),
-// allowing their inline style by its hash and no script.
+// auth).
 package api
 
 import (
 	"encoding/json"
 	"fmt"
-	"html/template"
 	"net/http"
 	"time"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
-	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
@@ -56,8 +53,6 @@ func New(eng *engine.Engine, loc *time.Location, site string, nc Conn, opts ...O
 	mux.HandleFunc("GET /api/v1/months/{month}/operators", h.operators)
 	mux.HandleFunc("POST /api/v1/recompute", h.startRecompute)
 	mux.HandleFunc("GET /api/v1/recompute", h.recomputeStatus)
-	mux.HandleFunc("GET /{$}", h.page)
-	mux.HandleFunc("GET /lines/{line}", h.board)
 	mux.HandleFunc("GET /api/v1/lines/{line}/now", h.lineNowJSON)
 	if h.report != nil {
 		mux.Handle("GET /api/v1/months/{month}/report", h.report)
@@ -106,9 +101,12 @@ type EquipmentJSON struct {
 	// StateHours are the hours in each state; they add up to the calendar hours.
 	StateHours map[string]float64 `json:"state_hours"`
 	Failures   int                `json:"failures"`
-	// IdleRunningHours: running without a count increase for long enough;
-	// absent for equipment without a count signal.
+	// IdleRunningHours: running without a counted part for the configured
+	// time; absent when the equipment reports no counter.
 	IdleRunningHours *float64 `json:"idle_running_hours,omitempty"`
+	// Tier is the month's tier by run hours (high, medium, low, inactive),
+	// as the line's tiers count it.
+	Tier string `json:"tier,omitempty"`
 }
 
 // LineJSON is one line month in the API.
@@ -127,7 +125,7 @@ type LineJSON struct {
 	Availability *float64 `json:"availability,omitempty"`
 	Coverage     *float64 `json:"coverage,omitempty"`
 	Failures     int      `json:"failures"`
-	// IdleRunningHours sums the idle running of the group's equipment.
+	// IdleRunningHours sums the idle running of the equipment with counters.
 	IdleRunningHours float64 `json:"idle_running_hours"`
 }
 
@@ -149,20 +147,8 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 	out := MonthJSON{Month: m.Name(), Timezone: loc.String(), CalendarHours: m.Hours(),
 		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: site, Tiers: map[string]int{}}}
 	for _, e := range ems {
-		ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
-			Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
-			Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage(), Failures: e.Failures,
-			StateHours: map[string]float64{}}
-		if v, ok := e.Availability(); ok {
-			ej.Availability = &v
-		}
-		if e.HasCounter {
-			v := e.IdleRunSeconds / 3600
-			ej.IdleRunningHours = &v
-		}
-		for i, s := range e.Seconds {
-			ej.StateHours[state.State(i).String()] = s / 3600
-		}
+		ej := Equipment(e)
+		ej.Tier = eng.Tier(time.Duration(e.RunSeconds() * 1e9))
 		out.Equipment = append(out.Equipment, ej)
 	}
 	for _, l := range rollups {
@@ -187,6 +173,25 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 		out.Lines = append(out.Lines, lj)
 	}
 	return out
+}
+
+// Equipment is an equipment's figures as /api/v1/months/{month} answers them.
+func Equipment(e activity.Figures) EquipmentJSON {
+	ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
+		Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
+		Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage(), Failures: e.Failures,
+		StateHours: map[string]float64{}}
+	if v, ok := e.Availability(); ok {
+		ej.Availability = &v
+	}
+	for i, s := range e.Seconds {
+		ej.StateHours[state.State(i).String()] = s / 3600
+	}
+	if e.HasCounter {
+		v := e.IdleRunSeconds / 3600
+		ej.IdleRunningHours = &v
+	}
+	return ej
 }
 
 func (h *handler) month(w http.ResponseWriter, r *http.Request) {
@@ -217,36 +222,4 @@ func writeJSONBody(w http.ResponseWriter, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
-}
-
-// pageStyle is the style of the months page (allowed by its hash in the
-// page's Content-Security-Policy).
-const pageStyle = `body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin-bottom:2em}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#eee}td:first-child,td:nth-child(2){text-align:left}.no{color:#999}`
-
-var page = template.Must(template.New("page").Funcs(template.FuncMap{
-	"pct": func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"h":   func(f float64) string { return fmt.Sprintf("%.1f", f) },
-}).Parse(`<!doctype html><html><head><meta charset="utf-8"><title>floorpulse</title>
-<meta http-equiv="refresh" content="15">
-<style>` + pageStyle + `</style></head><body>
-<h1>floorpulse: monthly activity</h1>
-{{range .}}<h2>{{.Month}} ({{h .CalendarHours}} h, {{.Timezone}})</h2>
-<p>Site: {{.Site.Active}} of {{.Site.Registered}} registered machines active, active rate {{pct .Site.ActiveRate}}, {{h .Site.RunHours}} run hours.</p>
-<p>Monthly report: <a href="/api/v1/months/{{.Month}}/report">HTML</a> · <a href="/api/v1/months/{{.Month}}/report?format=pdf">PDF</a> · <a href="/api/v1/months/{{.Month}}/report?format=csv">CSV</a></p>
-<table><tr><th>line</th><th>registered</th><th>active</th><th>active rate</th><th>run hours</th></tr>
-{{range .Lines}}<tr><td><a href="/lines/{{.Line}}">{{.Line}}</a></td><td>{{.Registered}}</td><td>{{.Active}}</td><td>{{pct .ActiveRate}}</td><td>{{h .RunHours}}</td></tr>{{end}}</table>
-<table><tr><th>line</th><th>equipment</th><th>class</th><th>run hours</th><th>active</th><th>utilization</th><th>data coverage</th></tr>
-{{range .Equipment}}<tr{{if not .Registered}} class="no"{{end}}><td>{{.Line}}</td><td>{{.Equipment}}{{if not .Registered}} (not registered){{end}}</td><td>{{.Class}}</td><td>{{h .RunHours}}</td><td>{{if .Active}}yes{{else}}no{{end}}</td><td>{{pct .Utilization}}</td><td>{{pct .Coverage}}</td></tr>{{end}}</table>
-{{end}}<p>JSON: <a href="/api/v1/months">/api/v1/months</a>; <a href="/login">log in or out</a></p></body></html>`))
-
-func (h *handler) page(w http.ResponseWriter, _ *http.Request) {
-	var months []MonthJSON
-	if _, last, ok := h.eng.Span(); ok {
-		cur := activity.MonthOf(last, h.loc)
-		prev := activity.MonthOf(cur.Start.Add(-time.Hour), h.loc)
-		months = append(months, h.build(cur), h.build(prev))
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Security-Policy", auth.PagePolicy(pageStyle))
-	_ = page.Execute(w, months)
 }

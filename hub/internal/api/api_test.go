@@ -98,6 +98,19 @@ func TestOperatorsEndpoint(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &m); code != 200 || err != nil || len(m.Lines) != 1 || m.Lines[0].Utilization == nil || m.Site.RunHours != 5 {
 		t.Fatalf("month: %d %v %s", code, err, body)
 	}
+	// Each machine's tier is the one its line counts.
+	tiers := map[string]int{}
+	for _, e := range m.Equipment {
+		tiers[e.Tier]++
+	}
+	for tier, n := range m.Lines[0].Tiers {
+		if tiers[tier] != n {
+			t.Errorf("tier %s: %d machines, the line counts %d", tier, tiers[tier], n)
+		}
+	}
+	if len(tiers) < 2 {
+		t.Errorf("tiers %v: the test wants machines of two tiers", tiers)
+	}
 }
 
 // fakeRecomputer records starts; busy makes it refuse.

@@ -12,7 +12,6 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
-	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
@@ -79,22 +78,6 @@ func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *sl
 		}),
 		Log: log.With("part", "detect"),
 	}), nil
-}
-
-// openEventsOf lists a line's events that are not resolved, for its board.
-func openEventsOf(ev *events.Store, log *slog.Logger) api.OpenEvents {
-	return func(site, line string) []anomaly.Record {
-		var out []anomaly.Record
-		for _, status := range []string{anomaly.Opened, anomaly.Acknowledged} {
-			recs, _, _, err := ev.List(ledger.Filter{Site: site, Line: line, Status: status}, "", 200)
-			if err != nil {
-				log.Warn("listing open events", "err", err)
-				continue
-			}
-			out = append(out, recs...)
-		}
-		return out
-	}
 }
 
 // eventLister lists events page by page (events.Store, ledger.Store).

@@ -54,9 +54,15 @@ func serveHTTP(ctx context.Context, g *errgroup.Group, c config.HTTP, h http.Han
 	if c.Listen == "" {
 		return
 	}
+	// Requests that last until their client leaves (the live pages'
+	// streams) end when the shutdown begins; it would otherwise wait for
+	// them until its timeout and fail.
+	base, endRequests := context.WithCancel(context.Background())
 	srv := &http.Server{Addr: c.Listen, Handler: h, ReadHeaderTimeout: c.ReadHeaderTimeout, ReadTimeout: c.ReadTimeout,
 		WriteTimeout: c.WriteTimeout, IdleTimeout: c.IdleTimeout, MaxHeaderBytes: c.MaxHeaderBytes,
-		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12}}
+		TLSConfig:   &tls.Config{MinVersion: tls.VersionTLS12},
+		BaseContext: func(net.Listener) context.Context { return base }}
+	srv.RegisterOnShutdown(endRequests)
 	g.Go(func() error {
 		log.Info("http listening", "addr", c.Scheme()+"://"+c.Listen)
 		var err error

@@ -20,6 +20,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/report"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
+	"github.com/floorpulse/floorpulse/hub/internal/web"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -116,9 +117,11 @@ func (pt *part) build(h *hub) error {
 	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"), recompute.WithLimit(h.cfg.CheckRecompute))
 	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev)},
 		h.cfg.Location, pt.log.With("part", "report"))
-	pt.api = api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
-		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(openEventsOf(h.ev, pt.log)), api.WithReport(rep))
-	return nil
+	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
+		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep))
+	pt.api, err = web.New(web.Options{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, Events: h.ev,
+		API: jsonAPI, Log: pt.log.With("part", "web")})
+	return err
 }
 
 // handle makes a batch's effects durable: the signals the hub takes

@@ -39,6 +39,19 @@ var Routes = []Route{
 	{Pattern: "POST /api/v1/recompute", Role: Admin},
 	// The monthly report (HTML, PDF, CSV): the dashboard's download button.
 	{Pattern: "GET /api/v1/months/{month}/report", Role: Viewer},
+	// The pages (package web) and the JSON they read; their assets are
+	// the same for everyone and hold nothing secret.
+	{Pattern: "GET /static/", Role: Open},
+	{Pattern: "GET /{$}", Role: Viewer},
+	{Pattern: "GET /lines/{line}", Role: Viewer},
+	{Pattern: "GET /lines/{line}/live", Role: Viewer},
+	{Pattern: "GET /machines/{line}/{equipment}", Role: Viewer},
+	{Pattern: "GET /operators", Role: Viewer},
+	{Pattern: "GET /events", Role: Viewer},
+	{Pattern: "GET /wall", Role: Viewer},
+	{Pattern: "GET /api/v1/lines/{line}/stream", Role: Viewer},
+	{Pattern: "GET /api/v1/trend", Role: Viewer},
+	{Pattern: "GET /api/v1/equipment/{line}/{equipment}/history", Role: Viewer},
 	{Pattern: "GET /", Role: Viewer},
 	{Pattern: "/", Role: Admin},
 }

@@ -230,12 +230,23 @@ func (e *Engine) sortedLines() []lineKey {
 }
 
 func (e *Engine) compute(k signal.Key, cal *calendar.Calendar, p activity.Period) activity.Figures {
+	var spans []calendar.Span
+	if cal != nil && e.timelines[k] != nil {
+		spans = activity.CalendarSpans(cal, p)
+	}
+	return e.computeSpans(k, spans, p)
+}
+
+// computeSpans is compute with the line's calendar already cut for p by
+// activity.CalendarSpans (nil: around the clock), so that the equipment of
+// a line share one cut.
+func (e *Engine) computeSpans(k signal.Key, spans []calendar.Span, p activity.Period) activity.Figures {
 	eq := e.equipment[k]
 	var thr time.Duration
 	if p.Kind == activity.Month {
 		thr = e.opts.Threshold(eq.Class)
 	}
-	f := activity.Compute(eq, e.timelines[k], cal, p, thr)
+	f := activity.ComputeSpans(eq, e.timelines[k], spans, p, thr)
 	if tl := e.timelines[k]; tl != nil && e.opts.IdleRunningAfter > 0 {
 		ns, ok := tl.IdleRunning(p.Start.UnixNano(), p.End.UnixNano(), int64(e.opts.IdleRunningAfter))
 		f.IdleRunSeconds, f.HasCounter = float64(ns)/1e9, ok
@@ -324,11 +335,14 @@ func (e *Engine) Month(m activity.Period) ([]activity.Figures, []activity.Rollup
 	defer e.mu.RUnlock()
 	var figs []activity.Figures
 	for _, lk := range e.sortedLines() {
-		cal := e.opts.Calendar(lk.site, lk.line)
+		var spans []calendar.Span // the line's calendar, cut once for all its equipment
+		if cal := e.opts.Calendar(lk.site, lk.line); cal != nil {
+			spans = activity.CalendarSpans(cal, m)
+		}
 		keys := append([]signal.Key(nil), e.lines[lk]...)
 		sort.Slice(keys, func(i, j int) bool { return keys[i].Equipment < keys[j].Equipment })
 		for _, k := range keys {
-			figs = append(figs, e.compute(k, cal, m))
+			figs = append(figs, e.computeSpans(k, spans, m))
 		}
 	}
 	return figs, activity.RollUp(figs, e.opts.Tiers)

@@ -226,14 +226,8 @@ func (s *Server) End(t time.Time) error {
 		if h := s.history[key]; len(h.entries) > 0 {
 			variant = h.entries[len(h.entries)-1].dv.Value
 		}
-		dv := &ua.DataValue{Value: variant, Status: ua.StatusBadOutOfService, SourceTimestamp: t, ServerTimestamp: time.Now()}
-		dv.UpdateMask()
-		if err := n.SetAttribute(ua.AttributeIDValue, dv); err != nil {
+		if err := s.setLocked(key, n, variant, ua.StatusBadOutOfService, t); err != nil {
 			return err
-		}
-		s.history[key].add(dv)
-		if s.ready {
-			s.srv.ChangeNotification(n.ID())
 		}
 	}
 	return nil
@@ -258,9 +252,15 @@ func (s *Server) Set(line, equipment, name string, t time.Time, v signal.Value) 
 	if err != nil {
 		return fmt.Errorf("value of %s: %w", nid, err)
 	}
-	key := nid.String()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.setLocked(nid.String(), n, variant, ua.StatusGood, t)
+}
+
+// setLocked sets node n (key) to value with status and source time t, no
+// sooner than minGap after its last change, so that the server samples
+// every change; s.mu is held.
+func (s *Server) setLocked(key string, n *server.Node, value *ua.Variant, status ua.StatusCode, t time.Time) error {
 	if last, ok := s.lastSet[key]; ok {
 		if wait := s.minGap - time.Since(last); wait > 0 {
 			time.Sleep(wait)
@@ -270,14 +270,14 @@ func (s *Server) Set(line, equipment, name string, t time.Time, v signal.Value) 
 		s.lastSet = map[string]time.Time{}
 	}
 	s.lastSet[key] = time.Now()
-	dv := &ua.DataValue{Value: variant, Status: ua.StatusGood, SourceTimestamp: t, ServerTimestamp: time.Now()}
+	dv := &ua.DataValue{Value: value, Status: status, SourceTimestamp: t, ServerTimestamp: time.Now()}
 	dv.UpdateMask()
 	if err := n.SetAttribute(ua.AttributeIDValue, dv); err != nil {
 		return err
 	}
 	s.history[key].add(dv)
 	if s.ready {
-		s.srv.ChangeNotification(nid)
+		s.srv.ChangeNotification(n.ID())
 	}
 	return nil
 }

@@ -632,9 +632,16 @@ func TestNodeOPCUABackfillsAfterRestart(t *testing.T) {
 // values it covers, at the publish time less the equipment's sampling
 // interval, rising; an equipment whose nodes the server refused gets none.
 func TestNodeOPCUAWatermarksWhileNothingChanges(t *testing.T) {
+	t.Run("subscribe", func(t *testing.T) { testWatermarks(t, config.ModeSubscribe) })
+	// Polling: each poll's answer says every node read is known up to its
+	// time.
+	t.Run("poll", func(t *testing.T) { testWatermarks(t, config.ModePoll) })
+}
+
+func testWatermarks(t *testing.T, mode string) {
 	srv := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
 	missing := config.Node{NodeID: "ns=1;s=No.Such.Node", Line: "L1", Equipment: "M09", Signal: "run"}
-	st := startSource(t, config.OPCUA{Endpoint: srv.URL, PublishingInterval: 50 * time.Millisecond,
+	st := startSource(t, config.OPCUA{Endpoint: srv.URL, Mode: mode, PublishingInterval: 50 * time.Millisecond, PollInterval: 200 * time.Millisecond,
 		Nodes: []config.Node{nodeID(1, "Line1.M01.Count", "count"), nodeAt(m01+"Run", "run"), missing}}, t.TempDir())
 	st.sink.waitFor(t, "initial values", 20*time.Second, func(s []signal.Signal) bool {
 		return has(s, "count", func(signal.Signal) bool { return true }) && has(s, "run", func(signal.Signal) bool { return true })

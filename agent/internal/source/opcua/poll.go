@@ -91,6 +91,7 @@ func (s *session) pollAndWait(ctx, sctx context.Context, c requester, handles *[
 func (s *session) pollOnce(ctx, sctx context.Context, c requester, handles []uint32, perCall *int) ([]uint32, error) {
 	keep := handles[:0:0]
 	var sigs []signal.Signal
+	var readAt time.Time // the earliest answer's time (server clock): every value read is known up to it
 	for start := 0; start < len(handles); {
 		batch := handles[start:min(start+*perCall, len(handles))]
 		req := &ua.ReadRequest{TimestampsToReturn: ua.TimestampsToReturnBoth}
@@ -111,6 +112,9 @@ func (s *session) pollOnce(ctx, sctx context.Context, c requester, handles []uin
 			return handles, fmt.Errorf("reading %d nodes: %d results", len(batch), len(res.Results))
 		}
 		start += len(batch)
+		if res.ResponseHeader != nil && (readAt.IsZero() || res.ResponseHeader.Timestamp.Before(readAt)) {
+			readAt = res.ResponseHeader.Timestamp
+		}
 		rx := s.now()
 		for k, dv := range res.Results {
 			h := batch[k]
@@ -130,7 +134,7 @@ func (s *session) pollOnce(ctx, sctx context.Context, c requester, handles []uin
 	if err := s.commitAll(ctx, sigs); err != nil {
 		return keep, err
 	}
-	return keep, nil
+	return keep, s.watermark(ctx, readAt)
 }
 
 // changed reports whether dv differs from the last value committed for

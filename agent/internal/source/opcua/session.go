@@ -134,11 +134,13 @@ func (s *session) subscribe(ctx, sctx context.Context) (bool, error) {
 	if err := s.backfill(sctx, s.l, s.lim.read); err != nil {
 		return false, err
 	}
+	// Saved before it is reported subscribed: a restart from then on
+	// resumes it.
+	s.saved = s.saveSession(s.l.sess, sub)
 	s.stat.Subscribed.Store(true)
 	s.log.Info("subscribed", "monitored", n, "nodes", len(s.nodes), "publishing_interval", sub.interval,
 		"keep_alive", time.Duration(sub.keepAlive)*sub.interval, "lifetime", time.Duration(sub.lifetime)*sub.interval,
 		"clock_watched", s.wd != nil)
-	s.saved = s.saveSession(s.l.sess, sub)
 	return true, nil
 }
 

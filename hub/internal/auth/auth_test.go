@@ -399,3 +399,51 @@ func ExampleBearerToken() {
 	// fpt_abc true
 	// false
 }
+
+// Five wrong passwords for a name within five minutes lock its logins
+// (the right password too) with 429 and Retry-After until the window has
+// passed; other names go on; a success clears the count.
+func TestFailedLoginsThrottled(t *testing.T) {
+	f := newFixture(t)
+	post := func(name, password, addr string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", "/login", strings.NewReader(url.Values{"name": {name}, "password": {password}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.RemoteAddr = addr
+		w := httptest.NewRecorder()
+		f.h.ServeHTTP(w, req)
+		return w
+	}
+	for i := range 4 {
+		if w := post("alice", "guess", "192.0.2.1:1234"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d: %d", i+1, w.Code)
+		}
+	}
+	if w := post("alice", "secret-alice", "192.0.2.1:1234"); w.Code != http.StatusSeeOther {
+		t.Fatalf("right password after 4 failures: %d", w.Code)
+	}
+	for i := range 5 {
+		if w := post("alice", "guess", "192.0.2.1:1234"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("wrong password %d after a success: %d", i+1, w.Code)
+		}
+	}
+	w := post("alice", "secret-alice", "198.51.100.7:999")
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") == "" || len(w.Result().Cookies()) != 0 {
+		t.Fatalf("right password after 5 failures: %d, Retry-After %q, cookies %v", w.Code, w.Header().Get("Retry-After"), w.Result().Cookies())
+	}
+	if w := post("root", "secret-root", "192.0.2.1:1234"); w.Code != http.StatusSeeOther {
+		t.Fatalf("another name from the same address: %d", w.Code)
+	}
+	f.now = f.now.Add(5 * time.Minute)
+	if w := post("alice", "secret-alice", "198.51.100.7:999"); w.Code != http.StatusSeeOther {
+		t.Fatalf("right password once the window passed: %d", w.Code)
+	}
+	// One address guessing many names is stopped at 20 failures.
+	for i := range 20 {
+		if w := post(fmt.Sprintf("user%d", i), "guess", "203.0.113.9:1"); w.Code != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", i+1, w.Code)
+		}
+	}
+	if w := post("vera", "secret-vera", "203.0.113.9:1"); w.Code != http.StatusTooManyRequests {
+		t.Fatalf("a login from an address with 20 failures: %d", w.Code)
+	}
+}

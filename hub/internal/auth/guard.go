@@ -75,6 +75,7 @@ type Guard struct {
 	opts     Options
 	sessions *sessions
 	bcrypt   chan struct{} // bounds concurrent password checks
+	failures *failures     // recent failed logins, for throttling
 
 	mu   sync.Mutex
 	used map[[32]byte]time.Time // acknowledge links used, until they expire
@@ -91,7 +92,7 @@ func New(opts Options) *Guard {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Guard{opts: opts, sessions: newSessions(opts.SessionTTL), bcrypt: make(chan struct{}, 2), used: map[[32]byte]time.Time{}}
+	return &Guard{opts: opts, sessions: newSessions(opts.SessionTTL), bcrypt: make(chan struct{}, 2), failures: newFailures(), used: map[[32]byte]time.Time{}}
 }
 
 // Wrap returns next behind the guard: the security headers on every

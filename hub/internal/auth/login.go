@@ -3,7 +3,9 @@ package auth
 import (
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 )
 
 const cookieName = "floorpulse_session"
@@ -79,6 +81,14 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	name, password, to := r.PostForm.Get("name"), r.PostForm.Get("password"), next(r.PostForm.Get("next"))
+	now := g.opts.Clock()
+	userKey, addrKey := "user:"+name, "addr:"+clientAddr(r.RemoteAddr)
+	if wait, blocked := g.failures.blocked(now, userKey, addrKey); blocked {
+		g.opts.Log.Warn("login throttled", "user", name, "remote", r.RemoteAddr, "retry_in", wait.Round(time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
+		g.page(w, loginTmpl, http.StatusTooManyRequests, loginView{Error: "Too many failed logins: try again in a few minutes.", Next: to})
+		return
+	}
 	ok := false
 	var acc account
 	if ValidName(name) && len(password) <= MaxPassword {
@@ -87,14 +97,16 @@ func (g *Guard) login(w http.ResponseWriter, r *http.Request) {
 		<-g.bcrypt
 	}
 	if !ok {
+		g.failures.failed(now, userKey, addrKey)
 		g.opts.Log.Warn("login refused", "user", name, "remote", r.RemoteAddr)
 		g.page(w, loginTmpl, http.StatusUnauthorized, loginView{Error: "Wrong name or password.", Next: to})
 		return
 	}
+	g.failures.cleared(userKey)
 	if c, err := r.Cookie(g.cookieName()); err == nil {
 		g.sessions.end(c.Value) // a new session id at every login
 	}
-	g.setCookie(w, g.sessions.create(acc.name, g.opts.Clock()), int(g.opts.SessionTTL.Seconds()))
+	g.setCookie(w, g.sessions.create(acc.name, now), int(g.opts.SessionTTL.Seconds()))
 	g.opts.Log.Info("logged in", "user", acc.name, "role", acc.role.String())
 	http.Redirect(w, r, to, http.StatusSeeOther)
 }

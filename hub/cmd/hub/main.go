@@ -46,11 +46,7 @@ func main() {
 
 	switch cmd {
 	case "check":
-		if _, err := config.Load(*cfgPath); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		fmt.Println("config ok")
+		os.Exit(checkMain(*cfgPath, os.Stdout, os.Stderr))
 	case "run":
 		cfg, err := config.Load(*cfgPath)
 		if err != nil {

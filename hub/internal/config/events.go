@@ -47,6 +47,10 @@ type EventStream struct {
 	DuplicateWindow time.Duration `yaml:"duplicate_window"`
 	// MaxAge is how long events are kept (2160h: 90 days).
 	MaxAge time.Duration `yaml:"max_age"`
+	// MaxBytes bounds the stream's size (1GiB, at least 1MiB); when it is
+	// full the oldest events go first, so a storm of events cannot fill
+	// the disk.
+	MaxBytes pconfig.Size `yaml:"max_bytes"`
 	// Replicas of the stream (1 to 5).
 	Replicas int `yaml:"replicas"`
 }
@@ -150,6 +154,9 @@ func (e *Events) setDefaults() {
 	if s.MaxAge == 0 {
 		s.MaxAge = 90 * 24 * time.Hour
 	}
+	if s.MaxBytes == 0 {
+		s.MaxBytes = 1 << 30
+	}
 	if s.Replicas == 0 {
 		s.Replicas = 1
 	}
@@ -233,6 +240,9 @@ func (s EventStream) validate(signals NATS, add func(string, string, ...any)) {
 	}
 	if s.Replicas < 0 || s.Replicas > 5 {
 		add("events.stream.replicas", "must be between 1 and 5 (got %d)", s.Replicas)
+	}
+	if s.MaxBytes < 1<<20 {
+		add("events.stream.max_bytes", "must be at least 1MiB (got %s)", s.MaxBytes)
 	}
 }
 

@@ -76,7 +76,7 @@ func OptionsFrom(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) O
 		Alerts:    ev.Alerts.Policy(),
 		JetStream: js,
 		Stream: delivery.StreamConfig{Name: ev.Stream.Name, SubjectPrefix: ev.Stream.SubjectPrefix,
-			DuplicateWindow: ev.Stream.DuplicateWindow, MaxAge: ev.Stream.MaxAge, Replicas: ev.Stream.Replicas},
+			DuplicateWindow: ev.Stream.DuplicateWindow, MaxAge: ev.Stream.MaxAge, MaxBytes: int64(ev.Stream.MaxBytes), Replicas: ev.Stream.Replicas},
 		RetryMin:  ev.Retry.Min,
 		RetryMax:  ev.Retry.Max,
 		PublicURL: ev.PublicURL,

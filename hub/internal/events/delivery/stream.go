@@ -18,7 +18,18 @@ type StreamConfig struct {
 	SubjectPrefix   string
 	DuplicateWindow time.Duration
 	MaxAge          time.Duration
-	Replicas        int
+	// MaxBytes bounds the stream's size (0: no bound); when full, the
+	// oldest events go first.
+	MaxBytes int64
+	Replicas int
+}
+
+// maxBytes is JetStream's MaxBytes for a bound (0: none, -1).
+func maxBytes(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Subject is the NATS subject of a record: <prefix>.<type>.<site>.<line>.<equipment>.
@@ -56,6 +67,8 @@ func (s *Stream) Create(ctx context.Context) bool {
 			Storage:     jetstream.FileStorage,
 			Retention:   jetstream.LimitsPolicy,
 			MaxAge:      cfg.MaxAge,
+			MaxBytes:    maxBytes(cfg.MaxBytes),
+			Discard:     jetstream.DiscardOld,
 			Duplicates:  cfg.DuplicateWindow,
 			Replicas:    max(cfg.Replicas, 1),
 		})

@@ -117,7 +117,7 @@ func TestStreamSend(t *testing.T) {
 // Create makes the stream from the configuration, retrying until it
 // succeeds or ctx ends.
 func TestStreamCreate(t *testing.T) {
-	cfg := StreamConfig{Name: "EV", SubjectPrefix: "ev", DuplicateWindow: 2 * time.Minute, MaxAge: 720 * time.Hour}
+	cfg := StreamConfig{Name: "EV", SubjectPrefix: "ev", DuplicateWindow: 2 * time.Minute, MaxAge: 720 * time.Hour, MaxBytes: 1 << 30}
 	fail := errors.New("no responders")
 	tests := []struct {
 		name     string
@@ -148,7 +148,7 @@ func TestStreamCreate(t *testing.T) {
 			}
 			c := js.creates[0]
 			if c.Name != "EV" || len(c.Subjects) != 1 || c.Subjects[0] != "ev.>" || c.Duplicates != 2*time.Minute ||
-				c.MaxAge != 720*time.Hour || c.Replicas != 1 || c.Storage != jetstream.FileStorage {
+				c.MaxAge != 720*time.Hour || c.MaxBytes != 1<<30 || c.Discard != jetstream.DiscardOld || c.Replicas != 1 || c.Storage != jetstream.FileStorage {
 				t.Fatalf("stream config %+v", c)
 			}
 		})

@@ -6,6 +6,9 @@ import (
 	"testing"
 	"time"
 
+	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/floorpulse/floorpulse/pkg/sparkplug"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
@@ -54,8 +57,19 @@ opcua:
 	agent := testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
 	waitMetric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP), "floorpulse_agent_source_subscribed", agent, 30*time.Second)
 
+	lag := followRun(t, hub, agent, hubHTTP, token, 6500*time.Millisecond,
+		func(v bool, at time.Time) { opc.Set(testenv.Value{Node: "Line1.M01.Run", Value: v, SourceTime: at}) })
+	t.Logf("live run time lagged the truth by at most %s over 25 s of a machine running with nothing changing", lag.Round(time.Millisecond))
+}
+
+// followRun sets L1/M01 running (with set), then, while nothing changes for
+// 25 s, checks every half second that the hub's run time of the month lags
+// the time since by at most bound; then stops it and waits until the run
+// time is exact. It returns the largest lag seen.
+func followRun(t *testing.T, hub, agent *testenv.Process, hubHTTP int, token string, bound time.Duration, set func(run bool, at time.Time)) time.Duration {
+	t.Helper()
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
-	opc.Set(testenv.Value{Node: "Line1.M01.Run", Value: true, SourceTime: t0})
+	set(true, t0)
 	loc, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {
 		t.Fatal(err)
@@ -78,10 +92,6 @@ opcua:
 		}
 		return 0, nil
 	}
-
-	// keep-alive 5 s; the rest (publishing interval, the agent's commit
-	// linger, the forwarder, the hub's batch) well under 1.5 s here.
-	const bound = 6500 * time.Millisecond
 	var worst time.Duration
 	for end := time.Now().Add(25 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
 		run, err := runSeconds()
@@ -99,10 +109,8 @@ opcua:
 			t.Fatal("hub or agent exited")
 		}
 	}
-	t.Logf("live run time lagged the truth by at most %s over 25 s of a machine running with nothing changing", worst.Round(time.Millisecond))
-
 	t1 := time.Now().UTC().Truncate(time.Millisecond)
-	opc.Set(testenv.Value{Node: "Line1.M01.Run", Value: false, SourceTime: t1})
+	set(false, t1)
 	want := t1.Sub(t0).Seconds()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -115,4 +123,79 @@ opcua:
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	return worst
+}
+
+// The same for a machine read from a Sparkplug B edge node that reports
+// only changes: the agent vouches for a born, live edge node up to now less
+// sparkplug.liveness (here 3 s: the node's keep-alive of 2 s, times 1.5),
+// every 2.5 s, so the hub's live run time lags by at most about 5.5 s (8 s
+// allowed for the way through agent, NATS and hub); the final figure is
+// exact.
+func TestLiveFiguresFollowAQuietSparkplugNode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test")
+	}
+	bin := binaries(t)
+	influx := testenv.StartInflux(t, "floorpulse")
+	mosq := testenv.StartMosquitto(t)
+	dir := t.TempDir()
+	natsPort, hubHTTP, agentHTTP := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	write := writer(t, dir)
+	hubCfg := write("hub.yaml", fmt.Sprintf(`site: plant1
+timezone: Europe/Berlin
+data_dir: %s/hub
+http: 127.0.0.1:%d
+nats: {listen: "127.0.0.1:%d"}
+influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
+state: {signal_timeout: 10s}
+equipment:
+  - {line: L1, class: cnc, ids: [M01]}
+`, dir, hubHTTP, natsPort, influx.URL))
+	addAgent(t, bin, hubCfg, dir, "live")
+	agentCfg := write("agent.yaml", fmt.Sprintf(`agent_id: live
+site: plant1
+data_dir: %s/agent
+http: 127.0.0.1:%d
+nats: {url: "nats://127.0.0.1:%d", nkey: %q}
+mqtt:
+  - broker: %s
+    client_id: floorpulse-agent-live
+    qos: 1
+    sparkplug: {liveness: 3s}
+    subscriptions:
+      - topic: spBv1.0/plant1/#
+        format: sparkplug_b
+        template: spBv1.0/{site}/+/{line}/{equipment}
+`, dir, agentHTTP, natsPort, agentSeed(dir, "live"), mosq.URL))
+	token := apiToken(t, bin, hubCfg)
+	hub := testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
+	agent := testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
+	waitMetric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP), mqttConnectedMetric, agent, 30*time.Second)
+
+	// An edge node L1 with device M01, its run metric by alias after the birth.
+	node := paho.NewClient(paho.NewClientOptions().AddBroker(mosq.URL).SetClientID("edge-L1").SetKeepAlive(2*time.Second).
+		SetBinaryWill(sparkplug.Topic("plant1", "NDEATH", "L1", ""), sparkplug.Payload{Seq: -1, Metrics: []sparkplug.Metric{{Name: "bdSeq", DataType: sparkplug.Int64, Value: uint64(0)}}}.Marshal(), 1, false))
+	if tok := node.Connect(); !tok.WaitTimeout(10*time.Second) || tok.Error() != nil {
+		t.Fatalf("edge node connect: %v", tok.Error())
+	}
+	defer node.Disconnect(0)
+	seq := 0
+	publish := func(typ, device string, ts time.Time, ms ...sparkplug.Metric) {
+		t.Helper()
+		p := sparkplug.Payload{Timestamp: uint64(ts.UnixMilli()), Seq: seq % 256, Metrics: ms}
+		seq++
+		if tok := node.Publish(sparkplug.Topic("plant1", typ, "L1", device), 0, false, p.Marshal()); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+			t.Fatalf("publishing %s: %v", typ, tok.Error())
+		}
+	}
+	born := time.Now().UTC().Truncate(time.Millisecond)
+	publish("NBIRTH", "", born, sparkplug.Metric{Name: "bdSeq", DataType: sparkplug.Int64, Value: uint64(0)})
+	publish("DBIRTH", "M01", born, sparkplug.Metric{Name: "run", Alias: 1, HasAlias: true, DataType: sparkplug.Boolean, Value: false})
+
+	lag := followRun(t, hub, agent, hubHTTP, token, 8*time.Second, func(v bool, at time.Time) {
+		publish("DDATA", "M01", at, sparkplug.Metric{Alias: 1, HasAlias: true, Value: v, Timestamp: uint64(at.UnixMilli())})
+	})
+	t.Logf("live run time lagged the truth by at most %s over 25 s of a Sparkplug machine running with nothing changing", lag.Round(time.Millisecond))
 }

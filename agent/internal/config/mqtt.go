@@ -56,6 +56,12 @@ type SparkplugHost struct {
 	// so edge nodes configured with this id hold their data while the
 	// agent is away and send it, historical, when it is back.
 	PrimaryHostID string `yaml:"primary_host_id"`
+	// Liveness is how long the broker may take to publish the death of an
+	// edge node that went silent: 1.5 times the longest keep-alive of the
+	// nodes (90s by default, for a keep-alive of 60 s). The agent vouches
+	// for a live node's machines up to now less this (watermarks), so the
+	// hub holds their state up to then while nothing changes.
+	Liveness time.Duration `yaml:"liveness"`
 }
 
 // TLS is the transport security of a broker connection. Paths are read as
@@ -222,6 +228,9 @@ func (c *Config) validateMQTT(i int, ids map[string]string) []error {
 	if m.Sparkplug != nil {
 		if !sparkplug {
 			bad(p+".sparkplug", "set, but no subscription has format %s", FormatSparkplug)
+		}
+		if m.Sparkplug.Liveness < 0 {
+			bad(p+".sparkplug.liveness", "must not be negative")
 		}
 		if id := m.Sparkplug.PrimaryHostID; id != "" && !sparkplugpkg.ValidHostID(id) {
 			bad(p+".sparkplug.primary_host_id", "%q is not a valid host id (a topic level: no /, + or #)", id)

@@ -47,6 +47,7 @@ type EdgeNode struct {
 	connected bool
 	wanted    bool // births may be published (host online, or no host)
 	born      bool
+	ended     bool  // End was called: the node stays dead
 	hostTs    int64 // timestamp of the last online STATE
 	cur       map[string]map[string]value
 	at        time.Time // plant time of the last event handed over
@@ -90,7 +91,7 @@ func (n *EdgeNode) Published() int64 {
 // Run connects, reconnecting after a loss or an offline STATE, until ctx is
 // done; then it publishes its NDEATH and disconnects.
 func (n *EdgeNode) Run(ctx context.Context) error {
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && !n.isEnded() {
 		if err := n.connect(ctx); err != nil {
 			n.log.Warn("edge node connect failed, retrying", "err", err)
 			if !sleepCtx(ctx, time.Second) {
@@ -170,6 +171,28 @@ func (n *EdgeNode) session(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// End ends the node for good, as a plant's edge node that is switched
+// off: it publishes its NDEATH (no timestamp: the host stamps the death at
+// the node's last data), disconnects and does not come back.
+func (n *EdgeNode) End() {
+	n.mu.Lock()
+	n.ended = true
+	c, connected := n.c, n.connected
+	n.mu.Unlock()
+	if c != nil && connected && c.IsConnectionOpen() {
+		n.death()
+		c.Disconnect(250)
+	}
+	n.end()
+	n.signal("lost")
+}
+
+func (n *EdgeNode) isEnded() bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ended
 }
 
 func (n *EdgeNode) end() {

@@ -1,8 +1,8 @@
 // Package run wires the simulator: it starts the built-in MQTT broker and the
 // OPC UA server, publishes the plant's history fast (MQTT lines only), then
 // its live events at their wall-clock time, ends with a final sample of every
-// machine (OPC UA variables go bad at the end instead) and writes the ground
-// truth.
+// machine (OPC UA variables go bad at the end instead; Sparkplug B edge
+// nodes die after it) and writes the ground truth.
 //
 // What always holds: every event before the end time T has been published
 // (and acknowledged by the MQTT broker) before the final sample at T; the
@@ -250,6 +250,11 @@ func (s *Simulator) simulate(ctx context.Context, broker *mqttout.Broker, opc *o
 		if err := opc.End(T); err != nil {
 			return false, fmt.Errorf("ending the opc ua variables: %w", err)
 		}
+	}
+	// Sparkplug B edge nodes, alive, would be vouched for past T: they die
+	// after their final sample, and stay dead.
+	for _, node := range s.nodes {
+		node.End()
 	}
 	if pub != nil {
 		if err := pub.Flush(fctx); err != nil {

@@ -191,6 +191,10 @@ func (s *Source) Run(ctx context.Context) error {
 	if err := s.restore(); err != nil {
 		return fmt.Errorf("mqtt %s: %w", s.cfg.Broker, err)
 	}
+	marking := make(chan struct{})
+	mctx, stopMarking := context.WithCancel(ctx)
+	go func() { defer close(marking); s.markSparkplug(mctx) }()
+	defer func() { stopMarking(); <-marking }()
 	lost := make(chan error, 1)
 	var client Client
 	client = s.dial(s.cfg, tlsCfg, s.hooks(ctx, &client, lost))

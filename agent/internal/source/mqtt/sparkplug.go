@@ -68,6 +68,17 @@ type spPayload struct {
 	metrics      []spMetric
 }
 
+// historical reports whether any metric of the payload is flagged
+// is_historical (sent late, from the edge node's store).
+func (p *spPayload) historical() bool {
+	for i := range p.metrics {
+		if p.metrics[i].historical {
+			return true
+		}
+	}
+	return false
+}
+
 // spMetric is one decoded metric. valueField is the field number of the
 // value oneof that was set (0: none).
 type spMetric struct {
@@ -80,6 +91,7 @@ type spMetric struct {
 	datatype              uint32
 	hasDatatype           bool
 	isNull                bool
+	historical            bool // is_historical: sent late, from the edge node's store
 	valueField            protowire.Number
 	u64                   uint64 // int_value, long_value, boolean_value
 	f64                   float64
@@ -147,8 +159,8 @@ func parseMetric(b []byte) (spMetric, error) {
 		}
 		var v uint64
 		switch {
-		case !known || num == 5 || num == 6 || num == 8 || num == 9:
-			// unknown, is_historical, is_transient, metadata, properties
+		case !known || num == 6 || num == 8 || num == 9:
+			// unknown, is_transient, metadata, properties
 			n = protowire.ConsumeFieldValue(num, typ, b)
 		case num == 1 || num == 15:
 			var s string
@@ -205,6 +217,8 @@ func (m *spMetric) setVarint(num protowire.Number, v uint64) {
 		m.timestamp, m.hasTimestamp = v, true
 	case 4:
 		m.datatype, m.hasDatatype = uint32(v), true
+	case 5:
+		m.historical = v != 0
 	case 7:
 		m.isNull = v != 0
 	case fieldIntValue:

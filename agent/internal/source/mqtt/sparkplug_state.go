@@ -96,6 +96,15 @@ type spNode struct {
 	last        int64 // time of the node's last birth or data, unix ns: a death is stamped no later
 	lastRx      bool  // last is a receive time
 	lastRebirth time.Time
+
+	// Watermarks (watermark.go): the agent's time when last was last
+	// moved, whether the node is current (its last message was live, not
+	// historical, and nothing went missing since its birth), and the last
+	// watermark given.
+	lastAt  time.Time
+	current bool
+	gapped  bool // a message went missing since the birth
+	marked  int64
 }
 
 // Sparkplug decodes the messages of one sparkplug_b subscription. It keeps,
@@ -310,8 +319,14 @@ func (m *spMessage) seen() {
 	if rx {
 		at = nanos(m.rx)
 	}
-	if node := m.node; at > node.last {
-		node.last, node.lastRx = at, rx
+	node := m.node
+	if at > node.last {
+		node.last, node.lastRx, node.lastAt = at, rx, m.rx
+	}
+	if m.p.historical() {
+		node.current = false
+	} else if !node.gapped {
+		node.current = true
 	}
 }
 
@@ -352,7 +367,7 @@ func (m *spMessage) nodeBirth() {
 			node.birthAt, node.lastRx = nanos(t), false
 		}
 	}
-	node.last = node.birthAt
+	node.last, node.lastAt, node.gapped, node.current = node.birthAt, m.rx, false, !m.p.historical()
 	m.emit(node.self, true)
 	m.seen()
 	node.self.grown = false
@@ -380,7 +395,7 @@ func (m *spMessage) nodeDeath() {
 	}
 	m.d.die(&m.out, node.self, at, flagged)
 	node.devices = map[string]*spScope{}
-	node.last, node.lastRx, node.birthAt = 0, false, 0
+	node.last, node.lastRx, node.birthAt, node.current = 0, false, 0, false
 	m.save.del(recNode, "")
 	m.save.del(recPosition, "")
 }
@@ -424,6 +439,7 @@ func (m *spMessage) checkSeq() {
 	case p.seq != (node.seq+1)%256:
 		m.out.problem(fmt.Errorf("%w: %s seq %d after %d", errSeqGap, m.topic.typ, p.seq, node.seq))
 		m.askRebirth()
+		node.gapped, node.current = true, false // no watermark until the rebirth
 	}
 	if p.hasSeq {
 		node.seq = p.seq % 256

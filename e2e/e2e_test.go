@@ -154,21 +154,24 @@ lines:
 	if v := os.Getenv("FLOORPULSE_E2E_SEED"); v != "" {
 		fmt.Sscan(v, &seed)
 	}
-	at := 20000 + rand.New(rand.NewPCG(uint64(seed), 1)).IntN(25000)
-	t.Logf("seed %d (FLOORPULSE_E2E_SEED): the agent is killed after %d signals", seed, at)
+	rng := rand.New(rand.NewPCG(uint64(seed), 1))
+	at := 20000 + rng.IntN(25000)
+	liveAt := time.Duration(5000+rng.IntN(15000)) * time.Millisecond
+	t.Logf("seed %d (FLOORPULSE_E2E_SEED): the agent is killed after %d signals, and %s into the live phase", seed, at, liveAt)
 	waitCounter(t, hubMetrics, "floorpulse_hub_signals_consumed_total", float64(at), hub, 3*time.Minute)
 	agent.Kill()
 	t.Log("agent killed with SIGKILL during the history; restarting it in 10 s")
 	time.Sleep(10 * time.Second)
 	agent = testenv.Start(t, "agent (restarted during the history)", exec.Command(bin+"/agent", "run", "-config", agentCfg))
 
-	// Kill the agent with SIGKILL during the live phase, for 10 s:
+	// Kill the agent with SIGKILL at a seeded point of the live phase (5-20 s
+	// after its first OPC UA value), while every source publishes, for 10 s:
 	// the broker keeps the MQTT messages of its persistent session, and the
 	// OPC UA changes made meanwhile are read back from the server's history
 	// (backfill, from the source time of the last value committed per node).
 	agentMetrics := fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP)
 	waitCounter(t, agentMetrics, fmt.Sprintf(`floorpulse_agent_signals_in_total{kind="opcua",source="opc.tcp://127.0.0.1:%d"}`, opcPort), 1, agent, 6*time.Minute)
-	time.Sleep(13 * time.Second)
+	time.Sleep(liveAt)
 	agent.Kill()
 	t.Log("agent killed with SIGKILL during the live phase; restarting it in 10 s")
 	time.Sleep(10 * time.Second)

@@ -23,13 +23,13 @@ func TestDownByAlarmAcrossDST(t *testing.T) {
 	obs(at(0, 23, "CEST"), func() { tl.SetRun(at(0, 23, "CEST"), state.False); tl.SetState(at(0, 23, "CEST"), state.Down) })
 	obs(at(0, 23, "CEST"), func() { tl.SetAlarm(at(0, 23, "CEST"), state.True, "E1") })
 	obs(at(1, 1, "CEST"), func() { tl.SetAlarm(at(1, 1, "CEST"), state.True, "E2") }) // E1 00-01: 1 h
-	obs(at(1, 2, "CEST"), func() { tl.SetRun(at(1, 2, "CEST"), state.True) })           // E2 01-02: 1 h
+	obs(at(1, 2, "CEST"), func() { tl.SetRun(at(1, 2, "CEST"), state.True) })         // E2 01-02: 1 h
 	obs(at(1, 3, "CEST"), func() { tl.SetAlarm(at(1, 3, "CEST"), state.False, "") })
 	// 25th: down without an alarm from 01:00 CEST to 04:00 CET: 4 h, a stop.
 	obs(at(25, 1, "CEST"), func() { tl.SetRun(at(25, 1, "CEST"), state.False); tl.SetState(at(25, 1, "CEST"), state.Down) })
 	obs(at(25, 4, "CET"), func() { tl.SetAlarm(at(25, 4, "CET"), state.True, "E1") }) // E1 04-05 down
-	obs(at(25, 5, "CET"), func() { tl.SetState(at(25, 5, "CET"), state.Idle) })        // idle with E1 is down: 05-06
-	obs(at(25, 6, "CET"), func() { tl.SetState(at(25, 6, "CET"), state.Setup) })       // setup with E1: not down
+	obs(at(25, 5, "CET"), func() { tl.SetState(at(25, 5, "CET"), state.Idle) })       // idle with E1 is down: 05-06
+	obs(at(25, 6, "CET"), func() { tl.SetState(at(25, 6, "CET"), state.Setup) })      // setup with E1: not down
 	// Down with code 7 from the 25th 07:00 CET to the month's end: 161 h, a stop.
 	obs(at(25, 7, "CET"), func() { tl.SetState(at(25, 7, "CET"), state.Down); tl.SetAlarm(at(25, 7, "CET"), state.True, "7") })
 	tl.Observe(at(32, 1, "CET"))

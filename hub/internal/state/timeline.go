@@ -2,7 +2,7 @@
 //
 // A Timeline holds, in event time (source timestamps), the observations of one
 // equipment that decide its state: run, state (already mapped from PLC codes),
-// alarm, counter and operator changes, the span its data covers (first to latest
+// alarm (with the active alarm's code), counter and operator changes, the span its data covers (first to latest
 // observation of any signal), the silences in between (consecutive
 // observations further apart than the signal timeout) and the ranges its agent
 // reported as lost (gap markers). From these and a line's calendar, States

@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -39,7 +40,8 @@ type truth struct {
 		Start     time.Time `json:"start"`
 		End       time.Time `json:"end"`
 		Months    map[string]struct {
-			RunMS int64 `json:"run_ms"`
+			RunMS       int64            `json:"run_ms"`
+			DownByAlarm map[string]int64 `json:"down_by_alarm_ms"`
 		} `json:"months"`
 		Days map[string]struct {
 			RunMS int64 `json:"run_ms"`
@@ -128,6 +130,7 @@ lines:
      mean_run: 4s, mean_idle: 2s, mean_setup: 3s, breakdowns_per_day: 500, mean_repair: 3s}
 `, mosq.URL, opcPort))
 
+	token := apiToken(t, bin, hubCfg)
 	hub := testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
 	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
 	agent := testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
@@ -296,6 +299,86 @@ lines:
 	}
 	t.Logf("%d machine-months, %d machine-days, %d line-months and %d operator-months match the ground truth",
 		len(wantRun), len(wantDay), len(wantActive)*len(registered), len(wantOp))
+
+	// Down time by alarm code of the MQTT lines (L1 plain, L2 Sparkplug B)
+	// in the month API: the simulator raises a code exactly while a machine
+	// is down, so every down second has a code, as in the truth.
+	n := compareDownByAlarm(t, tr, fmt.Sprintf("http://127.0.0.1:%d", hubHTTP), token, "L1", "L2")
+	t.Logf("%d machine-months of down time by alarm code match the ground truth", n)
+}
+
+// compareDownByAlarm compares the month API's downtime_by_alarm of the
+// machines of lines with the truth's down_by_alarm_ms, to the millisecond,
+// and returns how many machine-months had down time.
+func compareDownByAlarm(t *testing.T, tr truth, hubURL, token string, lines ...string) int {
+	t.Helper()
+	type bucket struct {
+		Code    string  `json:"code"`
+		Seconds float64 `json:"seconds"`
+		Stops   int     `json:"stops"`
+	}
+	var month struct {
+		Equipment []struct {
+			Line        string   `json:"line"`
+			Equipment   string   `json:"equipment"`
+			DownByAlarm []bucket `json:"downtime_by_alarm"`
+		} `json:"equipment"`
+	}
+	got := map[em]map[string]float64{}
+	want := map[em]map[string]float64{}
+	months := map[string]bool{}
+	for _, e := range tr.Equipment {
+		if !slices.Contains(lines, e.Line) {
+			continue
+		}
+		for mo, f := range e.Months {
+			months[mo] = true
+			w := map[string]float64{}
+			for code, ms := range f.DownByAlarm {
+				w[code] = float64(ms) / 1000
+			}
+			want[em{e.Line, e.Equipment, mo}] = w
+		}
+	}
+	for mo := range months {
+		if err := getJSON(hubURL+"/api/v1/months/"+mo, token, &month); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range month.Equipment {
+			g := map[string]float64{}
+			for _, b := range e.DownByAlarm {
+				g[b.Code] = b.Seconds
+			}
+			got[em{e.Line, e.Equipment, mo}] = g
+		}
+	}
+	var problems []string
+	withDown, codes := 0, map[string]bool{}
+	for k, w := range want {
+		g := got[k]
+		if len(w) > 0 {
+			withDown++
+		}
+		for code, sec := range w {
+			codes[code] = true
+			if code == "" || math.Abs(g[code]-sec) > 0.0005 {
+				problems = append(problems, fmt.Sprintf("%s/%s %s alarm %q: %.3f s down, want %.3f", k.line, k.eq, k.month, code, g[code], sec))
+			}
+		}
+		for code, sec := range g {
+			if _, ok := w[code]; !ok && sec > 0.0005 {
+				problems = append(problems, fmt.Sprintf("%s/%s %s alarm %q: %.3f s down the truth does not have", k.line, k.eq, k.month, code, sec))
+			}
+		}
+	}
+	if withDown < 3 || len(codes) < 3 {
+		t.Fatalf("ground truth too thin for alarms: %d machine-months with down time, codes %v", withDown, codes)
+	}
+	if len(problems) > 0 {
+		sort.Strings(problems)
+		t.Fatalf("down time by alarm code differs from the ground truth:\n%s", strings.Join(problems, "\n"))
+	}
+	return withDown
 }
 
 // em names one equipment month.

@@ -42,6 +42,9 @@ type Figures struct {
 	Seconds [state.NumStates]float64
 	// Failures is the number of down intervals that began in the period.
 	Failures int
+	// DownByAlarm breaks the down seconds and failures down by the alarm
+	// active (AlarmDown), most down time first; empty without down time.
+	DownByAlarm []AlarmDown
 	// Threshold is the active-month threshold of the equipment's class.
 	Threshold time.Duration
 	// IdleRunSeconds: running without a counter increase for the configured
@@ -134,6 +137,7 @@ func ComputeSpans(eq Equipment, tl *state.Timeline, spans []calendar.Span, p Per
 	for i, v := range ns {
 		f.Seconds[i] = float64(v) / 1e9
 	}
+	f.DownByAlarm = downByAlarm(tl, segs, a, b)
 	return f
 }
 
@@ -146,7 +150,9 @@ type Rollup struct {
 	Active     int // registered equipment active in the period (monthly)
 	Seconds    [state.NumStates]float64
 	Failures   int
-	Tiers      map[string]int // equipment per tier (monthly)
+	// DownByAlarm sums the equipment's breakdowns by alarm (AlarmDown).
+	DownByAlarm []AlarmDown
+	Tiers       map[string]int // equipment per tier (monthly)
 	// IdleRunSeconds sums the idle running of the equipment with counters.
 	IdleRunSeconds float64
 }
@@ -204,6 +210,7 @@ func RollUp(figs []Figures, tiers Tiers) []Rollup {
 				r.Seconds[i] += v
 			}
 			r.Failures += f.Failures
+			r.DownByAlarm = AddAlarmDown(r.DownByAlarm, f.DownByAlarm)
 			r.IdleRunSeconds += f.IdleRunSeconds
 			if f.Period.Kind == Month {
 				if f.Active() {

@@ -101,6 +101,8 @@ type EquipmentJSON struct {
 	// StateHours are the hours in each state; they add up to the calendar hours.
 	StateHours map[string]float64 `json:"state_hours"`
 	Failures   int                `json:"failures"`
+	// DownByAlarm breaks the down time and failures down by alarm code.
+	DownByAlarm []AlarmDownJSON `json:"downtime_by_alarm"`
 	// IdleRunningHours: running without a counted part for the configured
 	// time; absent when the equipment reports no counter.
 	IdleRunningHours *float64 `json:"idle_running_hours,omitempty"`
@@ -125,8 +127,28 @@ type LineJSON struct {
 	Availability *float64 `json:"availability,omitempty"`
 	Coverage     *float64 `json:"coverage,omitempty"`
 	Failures     int      `json:"failures"`
+	// DownByAlarm sums the equipment's breakdowns by alarm code.
+	DownByAlarm []AlarmDownJSON `json:"downtime_by_alarm"`
 	// IdleRunningHours sums the idle running of the equipment with counters.
 	IdleRunningHours float64 `json:"idle_running_hours"`
+}
+
+// AlarmDownJSON is the down time of one alarm bucket (activity.AlarmDown):
+// Code is the alarm code, "" when no alarm was active, "?" when the alarm
+// was not known; Stops counts the down intervals that began under it.
+// Buckets come most down time first.
+type AlarmDownJSON struct {
+	Code    string  `json:"code"`
+	Seconds float64 `json:"seconds"`
+	Stops   int     `json:"stops"`
+}
+
+func alarmDownJSON(ds []activity.AlarmDown) []AlarmDownJSON {
+	out := make([]AlarmDownJSON, 0, len(ds))
+	for _, d := range ds {
+		out = append(out, AlarmDownJSON{Code: d.Code, Seconds: d.Seconds, Stops: d.Stops})
+	}
+	return out
 }
 
 // MonthJSON is the answer of /api/v1/months/{month}.
@@ -145,7 +167,7 @@ func (h *handler) build(m activity.Period) MonthJSON { return Month(h.eng, h.loc
 func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Period) MonthJSON {
 	ems, rollups := eng.Month(m)
 	out := MonthJSON{Month: m.Name(), Timezone: loc.String(), CalendarHours: m.Hours(),
-		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: site, Tiers: map[string]int{}}}
+		Equipment: []EquipmentJSON{}, Lines: []LineJSON{}, Site: LineJSON{Site: site, Tiers: map[string]int{}, DownByAlarm: []AlarmDownJSON{}}}
 	for _, e := range ems {
 		ej := Equipment(e)
 		ej.Tier = eng.Tier(time.Duration(e.RunSeconds() * 1e9))
@@ -154,7 +176,7 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 	for _, l := range rollups {
 		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
 			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers, Failures: l.Failures,
-			IdleRunningHours: l.IdleRunSeconds / 3600}
+			IdleRunningHours: l.IdleRunSeconds / 3600, DownByAlarm: alarmDownJSON(l.DownByAlarm)}
 		if v, ok := l.Availability(); ok {
 			lj.Availability = &v
 		}
@@ -180,7 +202,7 @@ func Equipment(e activity.Figures) EquipmentJSON {
 	ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
 		Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
 		Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage(), Failures: e.Failures,
-		StateHours: map[string]float64{}}
+		StateHours: map[string]float64{}, DownByAlarm: alarmDownJSON(e.DownByAlarm)}
 	if v, ok := e.Availability(); ok {
 		ej.Availability = &v
 	}

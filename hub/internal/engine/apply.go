@@ -31,6 +31,19 @@ func (e *Engine) StateOf(v signal.Value) (state.State, bool) {
 	return state.Unknown, false
 }
 
+// AlarmCode is the code an alarm signal's value carries: a string trimmed, a
+// number formatted canonically (shortest form, no exponent: 42, not 42.0),
+// "true" for a boolean; the timeline keeps it only when the alarm is active.
+func AlarmCode(v signal.Value) string {
+	switch v.Kind {
+	case signal.KindNumber:
+		return strconv.FormatFloat(v.Num, 'f', -1, 64)
+	case signal.KindBool:
+		return strconv.FormatBool(v.Bool)
+	}
+	return strings.TrimSpace(v.Str)
+}
+
 func tri(s signal.Signal, on bool) int8 {
 	if s.Quality != signal.Good {
 		return state.Bad
@@ -173,8 +186,8 @@ func (e *Engine) set(tl *state.Timeline, c *state.Change, s signal.Signal, t int
 			c.Count = append(c.Count, state.Count{T: t})
 		}
 	case signal.Alarm:
-		if tl.SetAlarm(t, tri(s, s.Value.Truthy())) {
-			c.Alarm = append(c.Alarm, state.Point{T: t})
+		if tl.SetAlarm(t, tri(s, s.Value.Truthy()), AlarmCode(s.Value)) {
+			c.Alarm = append(c.Alarm, state.AlarmPoint{T: t})
 		}
 	case signal.State:
 		st := state.Unknown
@@ -220,7 +233,10 @@ func (e *Engine) changes(touched map[signal.Key]*state.Change) []state.Change {
 		tl := e.timelines[k]
 		c.First, c.Horizon, _ = tl.Span()
 		c.Run = resolved(tl.Run(), c.Run)
-		c.Alarm = resolved(tl.Alarms(), c.Alarm)
+		for i, p := range c.Alarm {
+			as := tl.Alarms()
+			c.Alarm[i] = as[sort.Search(len(as), func(j int) bool { return as[j].T >= p.T })]
+		}
 		for i, p := range c.Count {
 			cs := tl.Counts()
 			c.Count[i] = cs[sort.Search(len(cs), func(j int) bool { return cs[j].T >= p.T })]

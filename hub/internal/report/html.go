@@ -31,6 +31,7 @@ type view struct {
 	c                                                                       messages
 	Rows                                                                    []figRow
 	Trend, BestWorst, Pareto, Operators                                     template.HTML
+	ParetoTitle, ParetoNote                                                 string
 	HasDowntime, HasOperators                                               bool
 	OperatorRows                                                            []opRow
 	EventsSummary                                                           string
@@ -64,7 +65,7 @@ var reportPage = template.Must(template.New("report").Parse(`<!doctype html>
 {{end}}</table></section>
 <section><h2>{{.T "trend"}}</h2>{{.Trend}}</section>
 <section><h2>{{.T "best_worst"}}</h2>{{.BestWorst}}</section>
-<section><h2>{{.T "pareto"}}</h2>{{if .HasDowntime}}{{.Pareto}}{{else}}<p>{{.T "no_downtime"}}</p>{{end}}<p class="note">{{.T "pareto_note"}}</p></section>
+<section><h2>{{.ParetoTitle}}</h2>{{if .HasDowntime}}{{.Pareto}}{{else}}<p>{{.T "no_downtime"}}</p>{{end}}<p class="note">{{.ParetoNote}}</p></section>
 <section><h2>{{.T "operators"}}</h2>{{if .HasOperators}}{{.Operators}}
 <table><tr><th class="l">{{.T "operator"}}</th><th>{{.T "run_hours"}}</th><th>{{.T "share"}}</th><th>{{.T "tier"}}</th><th class="l">{{.T "attrition_risk"}}</th></tr>
 {{range .OperatorRows}}<tr><td class="l">{{.Operator}}</td><td>{{.RunHours}}</td><td>{{.Share}}</td><td>{{.Tier}}</td><td class="l">{{.Risk}}</td></tr>
@@ -133,15 +134,14 @@ func buildView(d Data, c messages) view {
 	}
 	v.BestWorst = bestWorst(reg, c)
 
-	var down []Bar
-	for _, e := range d.Equipment {
-		if h := e.StateHours["down"]; h > 0 {
-			down = append(down, Bar{Label: e.Line + "/" + e.Equipment, Value: h, Text: c.Num(h) + " " + c.T("hours_unit")})
-		}
+	v.ParetoTitle, v.ParetoNote = c.T("pareto"), c.T("pareto_note")
+	if hasAlarmCodes(d.Site.DownByAlarm) {
+		v.ParetoTitle, v.ParetoNote = c.T("pareto_alarm"), c.T("pareto_alarm_note")
 	}
-	sort.SliceStable(down, func(i, j int) bool { return down[i].Value > down[j].Value })
+
+	down := paretoBars(d, c)
 	v.HasDowntime = len(down) > 0
-	v.Pareto = paretoChart(c.T("pareto"), c.T("cumulative"), down[:min(len(down), paretoN)])
+	v.Pareto = paretoChart(v.ParetoTitle, c.T("cumulative"), down[:min(len(down), paretoN)])
 
 	var ops []api.OperatorJSON
 	for _, o := range d.Operators {
@@ -278,4 +278,46 @@ func bestWorst(reg []api.EquipmentJSON, c messages) template.HTML {
 		bars = append(bars, bar(rest[i], c.T("worst")))
 	}
 	return barChart(c.T("best_worst"), bars, palette[0])
+}
+
+// paretoBars are the bars of the downtime Pareto, largest first: by alarm
+// code when the site's down time names alarm codes, else by machine.
+func paretoBars(d Data, c messages) []Bar {
+	var down []Bar
+	if hasAlarmCodes(d.Site.DownByAlarm) {
+		for _, a := range d.Site.DownByAlarm {
+			if h := a.Seconds / 3600; h > 0 {
+				down = append(down, Bar{Label: alarmLabel(a.Code, c), Value: h, Text: c.Num(h) + " " + c.T("hours_unit")})
+			}
+		}
+	} else {
+		for _, e := range d.Equipment {
+			if h := e.StateHours["down"]; h > 0 {
+				down = append(down, Bar{Label: e.Line + "/" + e.Equipment, Value: h, Text: c.Num(h) + " " + c.T("hours_unit")})
+			}
+		}
+	}
+	sort.SliceStable(down, func(i, j int) bool { return down[i].Value > down[j].Value })
+	return down
+}
+
+// hasAlarmCodes reports whether a breakdown names an alarm code (a bucket
+// other than no alarm, "", and unknown, "?").
+func hasAlarmCodes(ds []api.AlarmDownJSON) bool {
+	for _, a := range ds {
+		if a.Code != "" && a.Code != "?" && a.Seconds > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func alarmLabel(code string, c messages) string {
+	switch code {
+	case "":
+		return c.T("no_alarm")
+	case "?":
+		return c.T("unknown_alarm")
+	}
+	return code
 }

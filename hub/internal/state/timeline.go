@@ -2,7 +2,7 @@
 //
 // A Timeline holds, in event time (source timestamps), the observations of one
 // equipment that decide its state: run, state (already mapped from PLC codes),
-// alarm, counter and operator changes, the span its data covers (first to latest
+// alarm (with the active alarm's code), counter and operator changes, the span its data covers (first to latest
 // observation of any signal), the silences in between (consecutive
 // observations further apart than the signal timeout) and the ranges its agent
 // reported as lost (gap markers). From these and a line's calendar, States
@@ -72,10 +72,31 @@ const (
 	True  int8 = 1
 )
 
-// Point is one run or alarm observation at T (Unix nanoseconds).
+// Point is one run observation at T (Unix nanoseconds).
 type Point struct {
 	T int64
 	V int8
+}
+
+// AlarmPoint is one alarm observation: V is True when an alarm is active,
+// False when none is, Bad when the value is not known; Code is the active
+// alarm's code (the signal's text, numbers formatted canonically), empty
+// unless V is True. An alarm stored before codes were kept is True with an
+// empty code.
+type AlarmPoint struct {
+	T    int64
+	V    int8
+	Code string
+}
+
+// alarmGreater orders two alarm observations at one instant: the greater
+// value wins, then the greater code, so the result does not depend on the
+// order of arrival.
+func alarmGreater(a, b AlarmPoint) bool {
+	if a.V != b.V {
+		return a.V > b.V
+	}
+	return a.Code > b.Code
 }
 
 // StatePoint is one state observation (a mapped PLC state). Unknown stands
@@ -148,7 +169,7 @@ type Timeline struct {
 	seen           bool
 	run            []Point
 	state          []StatePoint
-	alarm          []Point
+	alarm          []AlarmPoint
 	count          []Count
 	ops            []OpEvent
 	silences       []Interval // sorted, disjoint; each longer than Timeout
@@ -203,9 +224,14 @@ func (tl *Timeline) SetRun(t int64, v int8) bool {
 	return upsert(&tl.run, Point{T: t, V: v}, func(p Point) int64 { return p.T }, func(a, b Point) bool { return a.V > b.V })
 }
 
-// SetAlarm records an alarm observation (True: active) at t.
-func (tl *Timeline) SetAlarm(t int64, v int8) bool {
-	return upsert(&tl.alarm, Point{T: t, V: v}, func(p Point) int64 { return p.T }, func(a, b Point) bool { return a.V > b.V })
+// SetAlarm records an alarm observation (True: active, with its code) at
+// t and reports whether the stored observation changed. The code is kept
+// only with True.
+func (tl *Timeline) SetAlarm(t int64, v int8, code string) bool {
+	if v != True {
+		code = ""
+	}
+	return upsert(&tl.alarm, AlarmPoint{T: t, V: v, Code: code}, func(p AlarmPoint) int64 { return p.T }, alarmGreater)
 }
 
 // SetState records a state observation at t.
@@ -307,7 +333,7 @@ func (tl *Timeline) Span() (first, horizon int64, ok bool) {
 // in time order. The slices must not be modified.
 func (tl *Timeline) Run() []Point         { return tl.run }
 func (tl *Timeline) States() []StatePoint { return tl.state }
-func (tl *Timeline) Alarms() []Point      { return tl.alarm }
+func (tl *Timeline) Alarms() []AlarmPoint { return tl.alarm }
 func (tl *Timeline) Ops() []OpEvent       { return tl.ops }
 func (tl *Timeline) Silences() []Interval { return tl.silences }
 func (tl *Timeline) Gaps() []Interval     { return tl.gaps }
@@ -321,7 +347,7 @@ type Saved struct {
 	First, Horizon int64
 	Run            []Point
 	State          []StatePoint
-	Alarm          []Point
+	Alarm          []AlarmPoint
 	Count          []Count
 	Ops            []OpEvent
 	Silences       []Interval
@@ -339,7 +365,7 @@ func Restore(timeout int64, s Saved) *Timeline {
 		tl.SetState(p.T, p.S)
 	}
 	for _, p := range s.Alarm {
-		tl.SetAlarm(p.T, p.V)
+		tl.SetAlarm(p.T, p.V, p.Code)
 	}
 	for _, c := range s.Count {
 		tl.SetCount(c.T, c.V)
@@ -363,7 +389,7 @@ type Change struct {
 	First, Horizon  int64
 	Run             []Point
 	State           []StatePoint
-	Alarm           []Point
+	Alarm           []AlarmPoint
 	Count           []Count
 	Ops             []OpEvent
 	Gaps            []Interval

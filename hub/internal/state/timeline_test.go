@@ -140,7 +140,7 @@ func TestOrderAndDuplicatesDoNotMatter(t *testing.T) {
 			case 1:
 				tl.SetState(o.t, State(o.v+2))
 			case 2:
-				tl.SetAlarm(o.t, o.v)
+				tl.SetAlarm(o.t, o.v, o.op)
 			case 3:
 				tl.AddOp(OpEvent{T: o.t, Kind: uint8(o.v + 1), Op: o.op})
 			case 4:
@@ -152,11 +152,12 @@ func TestOrderAndDuplicatesDoNotMatter(t *testing.T) {
 	ref := build(all)
 	refSegs := ref.Segments(-10, 10010, nil)
 	refOps := ref.OpSegments(-10, 10010)
+	refAlarms := ref.AlarmSegments(-10, 10010)
 	for trial := 0; trial < 20; trial++ {
 		shuffled := append(append([]obs(nil), all...), all[:150]...)
 		rng.Shuffle(len(shuffled), func(i, j int) { shuffled[i], shuffled[j] = shuffled[j], shuffled[i] })
 		tl := build(shuffled)
-		if !reflect.DeepEqual(tl.Segments(-10, 10010, nil), refSegs) || !reflect.DeepEqual(tl.OpSegments(-10, 10010), refOps) {
+		if !reflect.DeepEqual(tl.Segments(-10, 10010, nil), refSegs) || !reflect.DeepEqual(tl.OpSegments(-10, 10010), refOps) || !reflect.DeepEqual(tl.AlarmSegments(-10, 10010), refAlarms) {
 			t.Fatalf("trial %d: different result", trial)
 		}
 		if !reflect.DeepEqual(tl.Silences(), ref.Silences()) {
@@ -167,7 +168,7 @@ func TestOrderAndDuplicatesDoNotMatter(t *testing.T) {
 	r := Restore(60, Saved{First: -1, Horizon: -1, Run: ref.Run(), State: ref.States(), Alarm: ref.Alarms(), Ops: ref.Ops(), Silences: ref.Silences(), Gaps: ref.Gaps()})
 	first, horizon, _ := ref.Span()
 	r.first, r.horizon = first, horizon
-	if !reflect.DeepEqual(r.Segments(-10, 10010, nil), refSegs) {
+	if !reflect.DeepEqual(r.Segments(-10, 10010, nil), refSegs) || !reflect.DeepEqual(r.AlarmSegments(-10, 10010), refAlarms) {
 		t.Fatal("restored timeline differs")
 	}
 }
@@ -256,5 +257,27 @@ func TestChangesIndependentOfCuts(t *testing.T) {
 	var never Timeline
 	if got := never.Changes(0, 100, nil); got != nil {
 		t.Errorf("no observation: %v", got)
+	}
+}
+
+func TestAlarmSegments(t *testing.T) {
+	var tl Timeline
+	tl.SetAlarm(10, True, "E2")
+	tl.SetAlarm(10, True, "E1") // same instant: the greater code wins, whatever the order
+	tl.SetAlarm(20, True, "E2") // same bucket: no cut
+	tl.SetAlarm(30, False, "E9")
+	tl.SetAlarm(40, Bad, "")
+	tl.SetAlarm(50, True, "") // stored before codes were kept
+	tl.SetAlarm(60, True, "7")
+	got := tl.AlarmSegments(0, 70)
+	want := []AlarmSeg{{0, 10, NoAlarm}, {10, 30, "E2"}, {30, 40, NoAlarm}, {40, 60, UnknownAlarm}, {60, 70, "7"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %v want %v", got, want)
+	}
+	if got := tl.Alarms()[2]; got.Code != "" {
+		t.Fatalf("a cleared alarm keeps code %q", got.Code)
+	}
+	if got := tl.AlarmSegments(15, 35); !reflect.DeepEqual(got, []AlarmSeg{{15, 30, "E2"}, {30, 35, NoAlarm}}) {
+		t.Fatalf("window: %v", got)
 	}
 }

@@ -52,7 +52,7 @@ func (tl *Timeline) Trim(before int64) (cut int64, changed bool) {
 	for _, ch := range []bool{
 		trimPoints(&tl.run, cut, func(p Point) int64 { return p.T }, func(p Point) Point { p.T = cut; return p }),
 		trimPoints(&tl.state, cut, func(p StatePoint) int64 { return p.T }, func(p StatePoint) StatePoint { p.T = cut; return p }),
-		trimPoints(&tl.alarm, cut, func(p Point) int64 { return p.T }, func(p Point) Point { p.T = cut; return p }),
+		trimPoints(&tl.alarm, cut, func(p AlarmPoint) int64 { return p.T }, func(p AlarmPoint) AlarmPoint { p.T = cut; return p }),
 		trimPoints(&tl.count, cut, func(c Count) int64 { return c.T }, func(c Count) Count { c.T = cut; return c }),
 	} {
 		changed = changed || ch
@@ -139,7 +139,7 @@ func (tl *Timeline) Save() Saved {
 		First: tl.first, Horizon: tl.horizon,
 		Run:      append([]Point(nil), tl.run...),
 		State:    append([]StatePoint(nil), tl.state...),
-		Alarm:    append([]Point(nil), tl.alarm...),
+		Alarm:    append([]AlarmPoint(nil), tl.alarm...),
 		Count:    append([]Count(nil), tl.count...),
 		Ops:      append([]OpEvent(nil), tl.ops...),
 		Silences: append([]Interval(nil), tl.silences...),

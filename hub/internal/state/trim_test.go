@@ -32,7 +32,7 @@ func month(seed int64) *Timeline {
 		case 3:
 			tl.SetState(t, State(1+rng.Intn(5)))
 		case 4:
-			tl.SetAlarm(t, int8(rng.Intn(3))-1)
+			tl.SetAlarm(t, int8(rng.Intn(3))-1, []string{"E1", "E2", ""}[rng.Intn(3)])
 		case 5:
 			tl.SetRun(t, Bad)
 		}
@@ -74,11 +74,12 @@ type view struct {
 	Ops       []OpSeg
 	Increases []int64
 	IdleRun   int64
+	Alarms    []AlarmSeg
 }
 
 func viewOf(tl *Timeline, a, b int64) view {
 	idle, _ := tl.IdleRunning(a, b, 10*minute)
-	return view{tl.Steps(a, b, nil), tl.Unknown(a, b), tl.OpSegments(a, b), tl.Increases(a, b), idle}
+	return view{tl.Steps(a, b, nil), tl.Unknown(a, b), tl.OpSegments(a, b), tl.Increases(a, b), idle, tl.AlarmSegments(a, b)}
 }
 
 // A trimmed timeline says the same as the whole one about every hour and

@@ -8,7 +8,8 @@
 // Layout: bucket "equipment" holds one bucket per equipment named
 // site NUL line NUL equipment, with key "span" (first and horizon, 2 x int64)
 // and records keyed by a kind byte and big-endian, order-preserving times:
-// 'r' run and 'a' alarm (1 byte value), 't' state (1 byte), 'c' counter
+// 'r' run (1 byte value), 'a' alarm (alarm.go: 1 byte value, or value,
+// version and code), 't' state (1 byte), 'c' counter
 // (float64 bits), 'o' operator
 // events (time, kind byte, id; bbolt bounds a key to 32 KiB, so the engine
 // sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
@@ -200,16 +201,17 @@ func load(k signal.Key, b *bolt.Bucket) (state.Saved, error) {
 		}
 		t := getTime(key[1:9])
 		switch key[0] {
-		case 'r', 'a':
+		case 'r':
 			if len(v) != 1 {
 				return bad()
 			}
-			p := state.Point{T: t, V: int8(v[0])}
-			if key[0] == 'r' {
-				sv.Run = append(sv.Run, p)
-			} else {
-				sv.Alarm = append(sv.Alarm, p)
+			sv.Run = append(sv.Run, state.Point{T: t, V: int8(v[0])})
+		case 'a':
+			p, ok := alarmValue(t, v)
+			if !ok {
+				return bad()
 			}
+			sv.Alarm = append(sv.Alarm, p)
 		case 'c':
 			if len(v) != 8 {
 				return bad()
@@ -294,7 +296,7 @@ func putChange(b *bolt.Bucket, c state.Change) error {
 		}
 	}
 	for _, p := range c.Alarm {
-		if err := b.Put(timeKey('a', p.T), []byte{byte(p.V)}); err != nil {
+		if err := b.Put(timeKey('a', p.T), alarmBytes(p)); err != nil {
 			return err
 		}
 	}

@@ -18,7 +18,7 @@ func TestSaveLoadAndPending(t *testing.T) {
 	k := signal.Key{Site: "s", Line: "L1", Equipment: "M1"}
 	first := state.Change{Key: k, First: -5, Horizon: 100,
 		Run:   []state.Point{{T: 10, V: state.True}, {T: -3, V: state.False}},
-		State: []state.StatePoint{{T: 10, S: state.Running}}, Alarm: []state.Point{{T: 20, V: state.Bad}},
+		State: []state.StatePoint{{T: 10, S: state.Running}}, Alarm: []state.AlarmPoint{{T: 20, V: state.Bad}, {T: 25, V: state.True, Code: "E-17 over temp"}},
 		Count: []state.Count{{T: 12, V: 1.5e9}},
 		Ops:   []state.OpEvent{{T: 1, Kind: state.OpSet, Op: "a,b"}, {T: 2, Kind: state.OpLogout, Op: "a"}},
 		Gaps:  []state.Interval{{Start: 30, End: 40}}, SilencesChanged: true, Silences: []state.Interval{{Start: -5, End: 10}, {Start: 60, End: 90}}}

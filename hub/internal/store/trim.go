@@ -132,7 +132,7 @@ func trimBucket(k signal.Key, b *bolt.Bucket, before int64) (int, error) {
 	at := tl.Save()
 	c2 := state.Change{Key: k, First: at.First, Horizon: at.Horizon,
 		Run:   atCut(at.Run, cut, func(p state.Point) int64 { return p.T }),
-		Alarm: atCut(at.Alarm, cut, func(p state.Point) int64 { return p.T }),
+		Alarm: atCut(at.Alarm, cut, func(p state.AlarmPoint) int64 { return p.T }),
 		State: atCut(at.State, cut, func(p state.StatePoint) int64 { return p.T }),
 		Count: atCut(at.Count, cut, func(p state.Count) int64 { return p.T }),
 		Ops:   atCut(at.Ops, cut, func(e state.OpEvent) int64 { return e.T }),

@@ -202,6 +202,7 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 		end := to.Add(-40 * time.Minute)
 		shiftOp := ""
 		parts := 0.0
+		alarmOn := false
 		for t := from; t.Before(end); {
 			month := int(t.Month())
 			share := bias * (0.75 + 0.25*float64((month*7+len(k.Equipment))%5)/4)
@@ -221,6 +222,16 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 			segEnd := t.Add(d)
 			if segEnd.After(end) {
 				segEnd = end
+			}
+			// A breakdown carries an alarm code (from its start time, so the
+			// draws above stay as they were), cleared when it ends.
+			switch {
+			case st == "down":
+				sig(signal.Alarm, signal.String(fixtureAlarms[(t.Minute()+t.Hour())%len(fixtureAlarms)]), t)
+				alarmOn = true
+			case alarmOn:
+				sig(signal.Alarm, signal.Number(0), t)
+				alarmOn = false
 			}
 			for at := t; at.Before(segEnd); at = at.Add(every) {
 				sig(signal.State, signal.String(st), at)
@@ -250,6 +261,9 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
 }
+
+// fixtureAlarms are the alarm codes of the fixture's breakdowns.
+var fixtureAlarms = []string{"E101", "E205", "E205", "E330"}
 
 // operatorAt names who works a machine in the shift holding lt: one of four
 // operators of the line, by shift and day; now and then two together.

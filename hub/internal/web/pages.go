@@ -169,7 +169,8 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 	}
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
-		"gantt": gantt, "events": pins, "from": from, "to": to, "days": p.Days}
+		"gantt": gantt, "events": pins, "from": from, "to": to, "days": p.Days,
+		"alarms": p.Line.DownByAlarm}
 	h.render(w, v)
 }
 
@@ -277,7 +278,8 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 	p.Trend = trend
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
-		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "sessions": h.daySessions(hist.Sessions, m), "trend": trend}
+		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "sessions": h.daySessions(hist.Sessions, m), "trend": trend,
+		"alarms": p.Eq.DownByAlarm}
 	h.render(w, v)
 }
 

@@ -53,11 +53,13 @@ func loadPages(loc *time.Location) (*pages, error) {
 			"asset": asset,
 			"inc":   func(i int) int { return i + 1 }, "list": func(s ...string) []string { return s },
 			"states": func() []string { return stateNames }, "deref": func(b *bool) bool { return b != nil && *b },
-			"deref64": func(f *float64) float64 { return *f },
+			"deref64":      func(f *float64) float64 { return *f },
+			"secondsHours": func(s float64) string { return l.Hours(s / 3600) },
+			"alarmCode":    func(code string) string { return alarmLabel(l, code) },
 		}
 		ps.tmpl[lang] = map[string]*template.Template{}
 		for _, name := range pageNames {
-			t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
+			t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/alarms.html", "templates/"+name+".html")
 			if err != nil {
 				return nil, fmt.Errorf("page %s: %w", name, err)
 			}
@@ -65,6 +67,18 @@ func loadPages(loc *time.Location) (*pages, error) {
 		}
 	}
 	return ps, nil
+}
+
+// alarmLabel names an alarm bucket: its code, or "no alarm" and "unknown
+// alarm" for the buckets of those (state.NoAlarm, state.UnknownAlarm).
+func alarmLabel(l locale, code string) string {
+	switch code {
+	case state.NoAlarm:
+		return l.T("alarm.none")
+	case state.UnknownAlarm:
+		return l.T("alarm.unknown")
+	}
+	return code
 }
 
 // stateNames are the states in the order the pages show them: unknown last.

@@ -72,7 +72,7 @@ type snapshot struct {
 }
 
 // metricNames are the metrics of every device, in alias order (alias i+1).
-var metricNames = []string{signal.State, signal.Run, signal.Count, "power", signal.Operator}
+var metricNames = []string{signal.State, signal.Run, signal.Count, "power", signal.Operator, signal.Alarm}
 
 // NewEdgeNode returns the edge node of cfg for the devices (machines) of
 // its line; Run connects it.

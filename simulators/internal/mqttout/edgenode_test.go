@@ -121,7 +121,7 @@ func TestEdgeNodeStoreAndForward(t *testing.T) {
 	for _, e := range []struct {
 		name string
 		v    signal.Value
-	}{{"state", signal.String("idle")}, {"run", signal.Bool(false)}, {"count", signal.Number(5)}, {"power", signal.Number(1.5)}, {"operator", signal.String("")}} {
+	}{{"state", signal.String("idle")}, {"run", signal.Bool(false)}, {"count", signal.Number(5)}, {"power", signal.Number(1.5)}, {"operator", signal.String("")}, {"alarm", signal.String("")}} {
 		node.Send("M01", e.name, t0, e.v)
 	}
 	time.Sleep(300 * time.Millisecond)
@@ -130,12 +130,12 @@ func TestEdgeNodeStoreAndForward(t *testing.T) {
 	}
 
 	w.state(true, 2000)
-	got := w.wait("births", 7) // NBIRTH, DBIRTH, then the 5 held initial values (historical)
-	if got[0].typ != "NBIRTH" || got[0].p.Seq != 0 || got[0].p.Metrics[0].Name != "bdSeq" || got[1].typ != "DBIRTH" || got[1].p.Seq != 1 || len(got[1].p.Metrics) != 5 {
+	got := w.wait("births", 8) // NBIRTH, DBIRTH, then the 6 held initial values (historical)
+	if got[0].typ != "NBIRTH" || got[0].p.Seq != 0 || got[0].p.Metrics[0].Name != "bdSeq" || got[1].typ != "DBIRTH" || got[1].p.Seq != 1 || len(got[1].p.Metrics) != 6 {
 		t.Fatalf("births: %+v", got)
 	}
 	bd := got[0].p.Metrics[0].Value
-	born := 7
+	born := 8
 	seq := got[born-1].p.Seq
 	node.Send("M01", "run", t0.Add(time.Minute), signal.Bool(true))
 	got = w.wait("live DDATA", born+1)

@@ -51,7 +51,7 @@ type Equipment struct {
 }
 
 // Signals are the variables every machine has.
-var Signals = []string{signal.Run, signal.State, signal.Count, "power", signal.Operator}
+var Signals = []string{signal.Run, signal.State, signal.Count, "power", signal.Operator, signal.Alarm}
 
 // NodeID is the string node id of a signal in namespace ns.
 func NodeID(ns uint16, site, line, equipment, name string) *ua.NodeID {

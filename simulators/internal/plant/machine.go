@@ -62,7 +62,37 @@ type machine struct {
 	pubState   string
 	pubRun     bool
 	pubOps     string
+	pubAlarm   string // the alarm code published; empty: none
 	acct       *account
+
+	alarmR *rand.Rand // draws alarm codes
+}
+
+// alarmCodes are the codes a machine of a class raises when it breaks
+// down (defaultAlarms for other classes).
+var (
+	alarmCodes = map[string][]string{
+		"cnc":      {"E101", "E205", "E330", "E412"},
+		"press":    {"P12", "P17", "P40"},
+		"assembly": {"A3", "A7", "A9"},
+	}
+	defaultAlarms = []string{"F1", "F2", "F3"}
+)
+
+// alarmFor is the alarm code while the machine reports st: none unless it
+// is down; a down stretch keeps the code drawn when it began.
+func (m *machine) alarmFor(st string) string {
+	if st != Down {
+		return ""
+	}
+	if m.pubAlarm != "" {
+		return m.pubAlarm
+	}
+	codes, ok := alarmCodes[m.line.cfg.Class]
+	if !ok {
+		codes = defaultAlarms
+	}
+	return codes[m.alarmR.IntN(len(codes))]
 }
 
 func (m *machine) dur(mean time.Duration, lo, hi float64) time.Duration {
@@ -259,7 +289,11 @@ func (m *machine) step(t time.Time) []Event {
 	if ops := strings.Join(m.ops, ","); ops != m.pubOps {
 		evs = append(evs, m.event(t, signal.Operator, signal.String(ops)))
 	}
+	alarm := m.pubAlarm
 	m.publish(t)
+	if m.pubAlarm != alarm {
+		evs = append(evs, m.event(t, signal.Alarm, signal.String(m.pubAlarm)))
+	}
 	return evs
 }
 
@@ -272,14 +306,16 @@ func (m *machine) all(t time.Time) []Event {
 		m.event(t, signal.Count, signal.Number(m.count(t))),
 		m.event(t, Power, signal.Number(m.power(t))),
 		m.event(t, signal.Operator, signal.String(strings.Join(m.ops, ","))),
+		m.event(t, signal.Alarm, signal.String(m.pubAlarm)),
 	}
 }
 
 // publish records the published values at t, after accounting up to t.
 func (m *machine) publish(t time.Time) {
 	st := m.eff()
-	m.acct.observe(t, st, m.ops)
-	m.pubState, m.pubRun, m.pubOps = st, st == Running, strings.Join(m.ops, ",")
+	alarm := m.alarmFor(st)
+	m.acct.observe(t, st, m.ops, alarm)
+	m.pubState, m.pubRun, m.pubOps, m.pubAlarm = st, st == Running, strings.Join(m.ops, ","), alarm
 }
 
 func (m *machine) event(t time.Time, name string, v signal.Value) Event {

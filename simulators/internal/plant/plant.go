@@ -124,7 +124,10 @@ func New(cfg Config, start, liveStart time.Time) (*Plant, error) {
 func newMachine(l *line, idx, global int, seed int64) *machine {
 	name := fmt.Sprintf("M%02d", idx+1)
 	r := rand.New(rand.NewPCG(uint64(seed), hash(l.cfg.Name, name)))
-	m := &machine{line: l, name: name, r: r, seed: seed}
+	m := &machine{line: l, name: name, r: r, seed: seed,
+		// Alarm codes come from their own stream, so the behaviour drawn
+		// from r is what it was before machines raised alarms.
+		alarmR: rand.New(rand.NewPCG(uint64(seed), hash(l.cfg.Name, name, signal.Alarm)))}
 	// A machine's utilization: most are busy, some moderately, a few rarely
 	// run (well under 80 h a month).
 	run := float64(l.cfg.MeanRun)
@@ -259,7 +262,12 @@ func (p *Plant) Truth() Truth {
 			e.Days[d] = period(m.acct.days[d], m.acct.daySt[d], dayLength(d, p.loc))
 		}
 		for _, mo := range months {
-			e.Months[mo] = period(m.acct.months[mo], m.acct.monthSt[mo], monthLength(mo, p.loc))
+			pt := period(m.acct.months[mo], m.acct.monthSt[mo], monthLength(mo, p.loc))
+			pt.DownByAlarm = m.acct.monthAlarm[mo]
+			if pt.DownByAlarm == nil {
+				pt.DownByAlarm = map[string]int64{}
+			}
+			e.Months[mo] = pt
 		}
 		t.Equipment = append(t.Equipment, e)
 	}

@@ -38,6 +38,10 @@ type EquipmentTruth struct {
 type PeriodTruth struct {
 	RunMs  int64   `json:"run_ms"`
 	States StateMs `json:"states"`
+	// DownByAlarm (months only) splits States.Down by the alarm code the
+	// machine reported meanwhile; a machine reports an alarm code exactly
+	// while it reports down, so the codes add up to States.Down.
+	DownByAlarm map[string]int64 `json:"down_by_alarm_ms,omitempty"`
 }
 
 // StateMs is the time in each state over a period, in milliseconds, by the
@@ -109,33 +113,36 @@ const (
 
 // account accumulates one machine's truth from the values it published.
 type account struct {
-	loc      *time.Location
-	line     *line
-	name     string
-	start    time.Time
-	last     time.Time
-	st       string // reported state
-	ops      []string
-	opSince  map[string]time.Time
-	days     map[string]int64
-	months   map[string]int64
-	daySt    map[string]*StateMs
-	monthSt  map[string]*StateMs
-	opMonths map[string]map[string]float64 // operator -> month -> ms
-	sessions map[string][]Session          // operator -> sessions
-	cuts     []time.Time                   // scratch
+	loc     *time.Location
+	line    *line
+	name    string
+	start   time.Time
+	last    time.Time
+	st      string // reported state
+	alarm   string // reported alarm code
+	ops     []string
+	opSince map[string]time.Time
+	days    map[string]int64
+	months  map[string]int64
+	daySt   map[string]*StateMs
+	monthSt map[string]*StateMs
+	// monthAlarm: month -> alarm code -> down ms
+	monthAlarm map[string]map[string]int64
+	opMonths   map[string]map[string]float64 // operator -> month -> ms
+	sessions   map[string][]Session          // operator -> sessions
+	cuts       []time.Time                   // scratch
 }
 
 func newAccount(loc *time.Location, l *line, name string, start time.Time, opMonths map[string]map[string]float64, sessions map[string][]Session) *account {
 	return &account{loc: loc, line: l, name: name, start: start, last: start,
 		opSince: map[string]time.Time{}, days: map[string]int64{}, months: map[string]int64{},
-		daySt: map[string]*StateMs{}, monthSt: map[string]*StateMs{},
+		daySt: map[string]*StateMs{}, monthSt: map[string]*StateMs{}, monthAlarm: map[string]map[string]int64{},
 		opMonths: opMonths, sessions: sessions}
 }
 
 // observe books [last, t) with the previous values and takes the new ones
-// (st is the reported state).
-func (a *account) observe(t time.Time, st string, ops []string) {
+// (st is the reported state, alarm the reported alarm code).
+func (a *account) observe(t time.Time, st string, ops []string, alarm string) {
 	if a.st != "" && t.After(a.last) {
 		run := a.st == Running
 		n := float64(len(a.ops))
@@ -163,7 +170,7 @@ func (a *account) observe(t time.Time, st string, ops []string) {
 			a.closeSession(op, since, t)
 		}
 	}
-	a.last, a.st, a.ops = t, st, append(a.ops[:0], ops...)
+	a.last, a.st, a.alarm, a.ops = t, st, alarm, append(a.ops[:0], ops...)
 }
 
 // bookStates books [lo, hi), within one local day, by the hub's state rules.
@@ -208,6 +215,14 @@ func (a *account) bookStates(lo, hi time.Time, day, month string) {
 		d := y.Sub(x).Milliseconds()
 		ds.add(st, d)
 		ms.add(st, d)
+		if st == Down {
+			byCode := a.monthAlarm[month]
+			if byCode == nil {
+				byCode = map[string]int64{}
+				a.monthAlarm[month] = byCode
+			}
+			byCode[a.alarm] += d
+		}
 	}
 }
 

@@ -187,6 +187,7 @@
         series: [{ type: 'bar', name: T('state.down'), itemStyle: { color: colors.down }, data: down.map(function (d) { return +d.h.toFixed(2); }) },
           { type: 'line', name: '%', yAxisIndex: 1, data: down.map(function (d) { cum += d.h; return total ? +(100 * cum / total).toFixed(1) : 0; }) }] });
     }
+    alarmPareto();
     var g = chart('gantt');
     if (g) {
       var from = Date.parse(data.from), to = Date.parse(data.to);
@@ -210,6 +211,21 @@
     document.body.dataset.charts = 'drawn';
   }
 
+  // Pareto of the month's down hours by alarm code (data.alarms, largest
+  // first), with the cumulative share; the page's table has the figures.
+  function alarmPareto() {
+    var c = chart('alarm-pareto');
+    if (!c) { return; }
+    var rows = (data.alarms || []).filter(function (a) { return a.seconds > 0; });
+    var total = rows.reduce(function (s, a) { return s + a.seconds; }, 0), cum = 0;
+    var label = function (code) { return code === '' ? T('alarm.none') : code === '?' ? T('alarm.unknown') : code; };
+    c.setOption({ animation: false, tooltip: tooltip, grid: { left: 50, right: 60, top: 30, bottom: 30 },
+      xAxis: { type: 'category', data: rows.map(function (a) { return label(a.code); }) },
+      yAxis: [{ type: 'value', name: T('js.hours') }, { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } }],
+      series: [{ type: 'bar', name: T('alarm.down_hours'), itemStyle: { color: colors.down }, data: rows.map(function (a) { return +(a.seconds / 3600).toFixed(2); }) },
+        { type: 'line', name: '%', yAxisIndex: 1, data: rows.map(function (a) { cum += a.seconds; return total ? +(100 * cum / total).toFixed(1) : 0; }) }] });
+  }
+
   // ---- machine
   function machine() {
     // rows: one per day, its states as [hours from the day's start, to, state]
@@ -224,6 +240,7 @@
       c.resize();
     }
     legend();
+    alarmPareto();
     var tc = chart('trend-chart');
     if (tc) {
       var tr = data.trend || [];

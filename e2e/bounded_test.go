@@ -148,31 +148,42 @@ func sig(eq, name string, v signal.Value, at time.Time) signal.Signal {
 // whose state repeats the one before are left out (where a state interval
 // is cut into steps depends on how the signals were batched).
 func stateRuns(t *testing.T, in *testenv.Influx, db string) string {
-	var res struct {
-		Results []struct {
-			Series []struct {
-				Tags   map[string]string `json:"tags"`
-				Values [][]any           `json:"values"`
-			} `json:"series"`
-		} `json:"results"`
-	}
-	body := in.Query(t, "SELECT state FROM "+db+".autogen.equipment_state WHERE line = 'L1' GROUP BY equipment")
-	if err := json.Unmarshal([]byte(body), &res); err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
-	for _, r := range res.Results {
-		for _, s := range r.Series {
-			last := ""
-			for _, v := range s.Values {
-				if st := fmt.Sprint(v[1]); st != last {
-					fmt.Fprintf(&b, "%s %v %s\n", s.Tags["equipment"], v[0], st)
-					last = st
-				}
+	for _, s := range influxSeries(t, in, "SELECT state FROM "+db+".autogen.equipment_state WHERE line = 'L1' GROUP BY equipment") {
+		last := ""
+		for _, v := range s.Values {
+			if st := fmt.Sprint(v[1]); st != last {
+				fmt.Fprintf(&b, "%s %v %s\n", s.Tags["equipment"], v[0], st)
+				last = st
 			}
 		}
 	}
 	return b.String()
+}
+
+// series is one series of an InfluxQL answer.
+type series struct {
+	Tags    map[string]string `json:"tags"`
+	Columns []string          `json:"columns"`
+	Values  [][]any           `json:"values"`
+}
+
+// influxSeries runs an InfluxQL query and returns the series of its answer.
+func influxSeries(t *testing.T, in *testenv.Influx, q string) []series {
+	t.Helper()
+	var res struct {
+		Results []struct {
+			Series []series `json:"series"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal([]byte(in.Query(t, q)), &res); err != nil {
+		t.Fatal(err)
+	}
+	var out []series
+	for _, r := range res.Results {
+		out = append(out, r.Series...)
+	}
+	return out
 }
 
 // boundedHub is a hub process started from the built binary on its own

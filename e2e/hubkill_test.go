@@ -137,34 +137,19 @@ func waitConsumed(t *testing.T, h *boundedHub, n int) {
 // stateSeries lists every equipment_state point of db, one per line.
 func stateSeries(t *testing.T, in *testenv.Influx, db string) string {
 	t.Helper()
-	var res struct {
-		Results []struct {
-			Series []struct {
-				Tags    map[string]string `json:"tags"`
-				Columns []string          `json:"columns"`
-				Values  [][]any           `json:"values"`
-			} `json:"series"`
-		} `json:"results"`
-	}
-	body := in.Query(t, "SELECT * FROM "+db+".autogen.equipment_state GROUP BY *")
-	if err := json.Unmarshal([]byte(body), &res); err != nil {
-		t.Fatal(err)
-	}
 	var b strings.Builder
-	for _, r := range res.Results {
-		for _, s := range r.Series {
-			tags := make([]string, 0, len(s.Tags))
-			for k, v := range s.Tags {
-				tags = append(tags, k+"="+v)
+	for _, s := range influxSeries(t, in, "SELECT * FROM "+db+".autogen.equipment_state GROUP BY *") {
+		tags := make([]string, 0, len(s.Tags))
+		for k, v := range s.Tags {
+			tags = append(tags, k+"="+v)
+		}
+		slices.Sort(tags)
+		for _, v := range s.Values {
+			b.WriteString(strings.Join(tags, ","))
+			for i, c := range s.Columns {
+				fmt.Fprintf(&b, " %s=%v", c, v[i])
 			}
-			slices.Sort(tags)
-			for _, v := range s.Values {
-				fmt.Fprintf(&b, "%s", strings.Join(tags, ","))
-				for i, c := range s.Columns {
-					fmt.Fprintf(&b, " %s=%v", c, v[i])
-				}
-				b.WriteByte('\n')
-			}
+			b.WriteByte('\n')
 		}
 	}
 	return b.String()

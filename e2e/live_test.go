@@ -22,9 +22,32 @@ func TestLiveFiguresFollowAQuietOPCUASource(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
+	opc := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
+	r := startLiveRig(t, fmt.Sprintf(`opcua:
+  - endpoint: %s
+    publishing_interval: 50ms
+    nodes:
+      - {node_id: "ns=1;s=Line1.M01.Run", line: L1, equipment: M01, signal: run}
+`, opc.URL), "floorpulse_agent_source_subscribed")
+	lag := r.followRun(t, 6500*time.Millisecond,
+		func(v bool, at time.Time) { opc.Set(testenv.Value{Node: "Line1.M01.Run", Value: v, SourceTime: at}) })
+	t.Logf("live run time lagged the truth by at most %s over 25 s of a machine running with nothing changing", lag.Round(time.Millisecond))
+}
+
+// liveRig is a hub with L1/M01 registered and a 10 s signal timeout, and an
+// agent reading the sources of a configuration section, both running.
+type liveRig struct {
+	hub, agent *testenv.Process
+	hubHTTP    int
+	token      string // a viewer's
+}
+
+// startLiveRig starts the rig; sources is the agent's opcua or mqtt
+// section, and the agent is ready once its metrics show ready ... 1.
+func startLiveRig(t *testing.T, sources, ready string) *liveRig {
+	t.Helper()
 	bin := binaries(t)
 	influx := testenv.StartInflux(t, "floorpulse")
-	opc := testenv.StartNodeOPCUA(t, testenv.NodeOPCUAOptions{})
 	dir := t.TempDir()
 	natsPort, hubHTTP, agentHTTP := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	write := writer(t, dir)
@@ -44,30 +67,22 @@ site: plant1
 data_dir: %s/agent
 http: 127.0.0.1:%d
 nats: {url: "nats://127.0.0.1:%d", nkey: %q}
-opcua:
-  - endpoint: %s
-    publishing_interval: 50ms
-    nodes:
-      - {node_id: "ns=1;s=Line1.M01.Run", line: L1, equipment: M01, signal: run}
-`, dir, agentHTTP, natsPort, agentSeed(dir, "live"), opc.URL))
-	token := apiToken(t, bin, hubCfg)
-
-	hub := testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
-	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
-	agent := testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
-	waitMetric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP), "floorpulse_agent_source_subscribed", agent, 30*time.Second)
-
-	lag := followRun(t, hub, agent, hubHTTP, token, 6500*time.Millisecond,
-		func(v bool, at time.Time) { opc.Set(testenv.Value{Node: "Line1.M01.Run", Value: v, SourceTime: at}) })
-	t.Logf("live run time lagged the truth by at most %s over 25 s of a machine running with nothing changing", lag.Round(time.Millisecond))
+`, dir, agentHTTP, natsPort, agentSeed(dir, "live"))+sources)
+	r := &liveRig{hubHTTP: hubHTTP, token: apiToken(t, bin, hubCfg)}
+	r.hub = testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
+	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), r.hub, 60*time.Second)
+	r.agent = testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
+	waitMetric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP), ready, r.agent, 30*time.Second)
+	return r
 }
 
 // followRun sets L1/M01 running (with set), then, while nothing changes for
 // 25 s, checks every half second that the hub's run time of the month lags
 // the time since by at most bound; then stops it and waits until the run
 // time is exact. It returns the largest lag seen.
-func followRun(t *testing.T, hub, agent *testenv.Process, hubHTTP int, token string, bound time.Duration, set func(run bool, at time.Time)) time.Duration {
+func (r *liveRig) followRun(t *testing.T, bound time.Duration, set func(run bool, at time.Time)) time.Duration {
 	t.Helper()
+	hub, agent, hubHTTP, token := r.hub, r.agent, r.hubHTTP, r.token
 	t0 := time.Now().UTC().Truncate(time.Millisecond)
 	set(true, t0)
 	loc, err := time.LoadLocation("Europe/Berlin")
@@ -136,29 +151,8 @@ func TestLiveFiguresFollowAQuietSparkplugNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test")
 	}
-	bin := binaries(t)
-	influx := testenv.StartInflux(t, "floorpulse")
 	mosq := testenv.StartMosquitto(t)
-	dir := t.TempDir()
-	natsPort, hubHTTP, agentHTTP := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
-	write := writer(t, dir)
-	hubCfg := write("hub.yaml", fmt.Sprintf(`site: plant1
-timezone: Europe/Berlin
-data_dir: %s/hub
-http: 127.0.0.1:%d
-nats: {listen: "127.0.0.1:%d"}
-influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
-state: {signal_timeout: 10s}
-equipment:
-  - {line: L1, class: cnc, ids: [M01]}
-`, dir, hubHTTP, natsPort, influx.URL))
-	addAgent(t, bin, hubCfg, dir, "live")
-	agentCfg := write("agent.yaml", fmt.Sprintf(`agent_id: live
-site: plant1
-data_dir: %s/agent
-http: 127.0.0.1:%d
-nats: {url: "nats://127.0.0.1:%d", nkey: %q}
-mqtt:
+	r := startLiveRig(t, fmt.Sprintf(`mqtt:
   - broker: %s
     client_id: floorpulse-agent-live
     qos: 1
@@ -167,12 +161,7 @@ mqtt:
       - topic: spBv1.0/plant1/#
         format: sparkplug_b
         template: spBv1.0/{site}/+/{line}/{equipment}
-`, dir, agentHTTP, natsPort, agentSeed(dir, "live"), mosq.URL))
-	token := apiToken(t, bin, hubCfg)
-	hub := testenv.Start(t, "hub", exec.Command(bin+"/hub", "run", "-config", hubCfg))
-	waitHTTP(t, fmt.Sprintf("http://127.0.0.1:%d/readyz", hubHTTP), hub, 60*time.Second)
-	agent := testenv.Start(t, "agent", exec.Command(bin+"/agent", "run", "-config", agentCfg))
-	waitMetric(t, fmt.Sprintf("http://127.0.0.1:%d/metrics", agentHTTP), mqttConnectedMetric, agent, 30*time.Second)
+`, mosq.URL), mqttConnectedMetric)
 
 	// An edge node L1 with device M01, its run metric by alias after the birth.
 	node := paho.NewClient(paho.NewClientOptions().AddBroker(mosq.URL).SetClientID("edge-L1").SetKeepAlive(2*time.Second).
@@ -194,7 +183,7 @@ mqtt:
 	publish("NBIRTH", "", born, sparkplug.Metric{Name: "bdSeq", DataType: sparkplug.Int64, Value: uint64(0)})
 	publish("DBIRTH", "M01", born, sparkplug.Metric{Name: "run", Alias: 1, HasAlias: true, DataType: sparkplug.Boolean, Value: false})
 
-	lag := followRun(t, hub, agent, hubHTTP, token, 8*time.Second, func(v bool, at time.Time) {
+	lag := r.followRun(t, 8*time.Second, func(v bool, at time.Time) {
 		publish("DDATA", "M01", at, sparkplug.Metric{Alias: 1, HasAlias: true, Value: v, Timestamp: uint64(at.UnixMilli())})
 	})
 	t.Logf("live run time lagged the truth by at most %s over 25 s of a Sparkplug machine running with nothing changing", lag.Round(time.Millisecond))

@@ -22,12 +22,9 @@ func checkMain(cfgPath string, stdout, stderr io.Writer) int {
 	var errs []error
 	agents := 0
 	if cfg.NATS.URL == "" && cfg.NATS.Auth != config.AuthNone {
-		a, err := broker.LoadAgents(cfg.AgentsPath())
-		if err == nil {
-			err = a.Validate()
-		}
+		a, err := broker.LoadAgents(cfg.AgentsPath()) // validates, naming file and line
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", cfg.AgentsPath(), err))
+			errs = append(errs, err) // it names the file
 		} else {
 			agents = len(a.Agents)
 		}

@@ -98,15 +98,7 @@ func TestOpenIntervalInInflux(t *testing.T) {
 	in := testenv.StartInflux(t, "live")
 	in.Query(t, "CREATE DATABASE fresh")
 	t0 := time.Date(2026, 10, 5, 8, 0, 0, 0, time.UTC)
-	run := func(from, to time.Time, v bool) []signal.Signal {
-		var out []signal.Signal
-		for at := from; !at.After(to); at = at.Add(10 * time.Minute) {
-			s := runSignal(at)
-			s.Value = signal.Bool(v)
-			out = append(out, s)
-		}
-		return out
-	}
+	run := runEvery
 	states := func(db string) []string {
 		t.Helper()
 		return influxSeries(t, in.Query(t, `SELECT "state" FROM "`+db+`"."autogen"."equipment_state" WHERE "equipment" = 'M01'`))

@@ -87,6 +87,17 @@ func runSignal(at time.Time) signal.Signal {
 	return signal.Signal{Site: "s1", Line: "L1", Equipment: "M01", Name: "run", Value: signal.Bool(true), Time: at, Quality: signal.Good}
 }
 
+// runEvery is M01's run signal of value v every 10 minutes from from to to.
+func runEvery(from, to time.Time, v bool) []signal.Signal {
+	var out []signal.Signal
+	for at := from; !at.After(to); at = at.Add(10 * time.Minute) {
+		s := runSignal(at)
+		s.Value = signal.Bool(v)
+		out = append(out, s)
+	}
+	return out
+}
+
 // A part's error reaches the caller, and the flusher stops after the
 // consumer: what the consumer stored last is written by the final flush.
 func TestPartRunReturnsErrorsAndFlushesLast(t *testing.T) {

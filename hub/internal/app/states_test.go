@@ -24,15 +24,7 @@ func TestRestatedStatesEqualUninterruptedRun(t *testing.T) {
 	in.Query(t, "CREATE DATABASE uninterrupted")
 
 	t0 := time.Date(2026, 10, 5, 20, 0, 0, 0, time.UTC)
-	every := func(from, to time.Time, v bool) []signal.Signal {
-		var out []signal.Signal
-		for at := from; !at.After(to); at = at.Add(10 * time.Minute) {
-			s := runSignal(at)
-			s.Value = signal.Bool(v)
-			out = append(out, s)
-		}
-		return out
-	}
+	every := runEvery
 	t1 := t0.Add(2 * time.Hour) // data ends: unknown from t1+30m
 	t2 := t0.Add(8 * time.Hour) // the machine reports again
 	early := append(every(t0, t1, true), every(t2, t2.Add(time.Hour), false)...)

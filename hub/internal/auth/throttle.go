@@ -2,6 +2,7 @@ package auth
 
 import (
 	"net"
+	"strings"
 	"sync"
 	"time"
 )
@@ -34,7 +35,7 @@ func newFailures() *failures { return &failures{seen: map[string]*failureCount{}
 
 // limitOf is how many failures key may have in a window.
 func limitOf(key string) int {
-	if len(key) > 5 && key[:5] == "addr:" {
+	if strings.HasPrefix(key, "addr:") {
 		return maxFailures * 4
 	}
 	return maxFailures

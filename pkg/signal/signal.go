@@ -34,6 +34,9 @@ const (
 	Login    = "login"    // string: one operator id logging in
 	Logout   = "logout"   // string: one operator id logging out
 	Count    = "count"    // number: good-part counter, monotonic with resets
+	Scrap    = "scrap"    // number: scrap (reject) counter, monotonic with resets
+	Power    = "power"    // number: electrical power drawn now, kW (also a gauge)
+	Energy   = "energy"   // number: energy meter reading, kWh, monotonic with resets
 	Alarm    = "alarm"    // string or number: active alarm; empty or 0 means none
 	GapName  = "_gap"     // gap marker: the agent dropped data for this equipment
 	// SeenName is a watermark: the source that feeds the equipment was

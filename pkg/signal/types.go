@@ -40,7 +40,7 @@ func (s Signal) CheckType() error {
 			return nil
 		}
 		want = "a string"
-	case Count:
+	case Count, Scrap, Power, Energy:
 		if v.Kind == KindNumber {
 			return nil
 		}

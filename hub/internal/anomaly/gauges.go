@@ -53,10 +53,12 @@ func NewGauges(cfg gauge.Config, loc *time.Location) (*Gauges, error) {
 func (g *Gauges) Len() int { return len(g.gauges) }
 
 // IsGauge reports whether a signal is a gauge: a good number that the state
-// engine does not interpret.
+// engine does not interpret, or power (kept for the energy figures and
+// watched by the detectors too). The scrap and energy counters are not
+// gauges: they climb and reset by design.
 func IsGauge(s signal.Signal) bool {
 	switch s.Name {
-	case signal.Run, signal.State, signal.Operator, signal.Login, signal.Logout, signal.Count, signal.Alarm:
+	case signal.Run, signal.State, signal.Operator, signal.Login, signal.Logout, signal.Count, signal.Scrap, signal.Energy, signal.Alarm:
 		return false
 	}
 	if signal.Reserved(s.Name) {

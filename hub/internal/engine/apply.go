@@ -185,6 +185,18 @@ func (e *Engine) set(tl *state.Timeline, c *state.Change, s signal.Signal, t int
 		if s.Quality == signal.Good && s.Value.Kind == signal.KindNumber && tl.SetCount(t, s.Value.Num) {
 			c.Count = append(c.Count, state.Count{T: t})
 		}
+	case signal.Scrap, signal.Power, signal.Energy:
+		k := state.SeriesScrap
+		switch s.Name {
+		case signal.Power:
+			k = state.SeriesPower
+		case signal.Energy:
+			k = state.SeriesEnergy
+		}
+		if s.Quality == signal.Good && s.Value.Kind == signal.KindNumber && tl.SetSeries(k, t, s.Value.Num) {
+			ser := c.Series(k)
+			*ser = append(*ser, state.Count{T: t})
+		}
 	case signal.Alarm:
 		if tl.SetAlarm(t, tri(s, s.Value.Truthy()), AlarmCode(s.Value)) {
 			c.Alarm = append(c.Alarm, state.AlarmPoint{T: t})
@@ -240,6 +252,12 @@ func (e *Engine) changes(touched map[signal.Key]*state.Change) []state.Change {
 		for i, p := range c.Count {
 			cs := tl.Counts()
 			c.Count[i] = cs[sort.Search(len(cs), func(j int) bool { return cs[j].T >= p.T })]
+		}
+		for k := range state.NumSeries {
+			ser, all := *c.Series(k), tl.SeriesOf(k)
+			for i, p := range ser {
+				ser[i] = all[sort.Search(len(all), func(j int) bool { return all[j].T >= p.T })]
+			}
 		}
 		for i, p := range c.State {
 			st := tl.States()

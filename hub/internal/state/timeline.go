@@ -2,7 +2,8 @@
 //
 // A Timeline holds, in event time (source timestamps), the observations of one
 // equipment that decide its state: run, state (already mapped from PLC codes),
-// alarm (with the active alarm's code), counter and operator changes, the span its data covers (first to latest
+// alarm (with the active alarm's code), counter (good parts, scrap), power,
+// energy meter and operator changes, the span its data covers (first to latest
 // observation of any signal), the silences in between (consecutive
 // observations further apart than the signal timeout) and the ranges its agent
 // reported as lost (gap markers). From these and a line's calendar, States
@@ -133,6 +134,69 @@ func (tl *Timeline) Increases(a, b int64) []int64 {
 	return out
 }
 
+// Series names a numeric series kept beside the good-part counter.
+type Series uint8
+
+const (
+	// SeriesScrap is the scrap (reject) counter, monotonic with resets.
+	SeriesScrap Series = iota
+	// SeriesPower is the power drawn, kW, held until the next observation.
+	SeriesPower
+	// SeriesEnergy is the energy meter, kWh, monotonic with resets.
+	SeriesEnergy
+	// NumSeries is the number of series.
+	NumSeries
+)
+
+// SetSeries records an observation of series s at t; two values at one
+// instant resolve to the greater. It reports whether the stored value changed.
+func (tl *Timeline) SetSeries(s Series, t int64, v float64) bool {
+	return upsert(&tl.series[s], Count{T: t, V: v}, func(c Count) int64 { return c.T }, func(a, b Count) bool { return a.V > b.V })
+}
+
+// SeriesOf returns the observations of series s in time order (not to be
+// modified).
+func (tl *Timeline) SeriesOf(s Series) []Count { return tl.series[s] }
+
+// CounterIncreases returns the increases of a counter (monotonic, restarting
+// from 0) shown by its observations in [a, b): each observation's value less
+// the one before it, or, when the value dropped, its value (the counter
+// restarted from 0 and counted that much since). An increase belongs to the
+// instant of the observation that shows it; the first observation shows
+// none, and observations that show no increase are left out.
+func CounterIncreases(cs []Count, a, b int64) []Count {
+	var out []Count
+	i := sort.Search(len(cs), func(i int) bool { return cs[i].T >= a })
+	for ; i < len(cs) && cs[i].T < b; i++ {
+		if i == 0 {
+			continue
+		}
+		d := cs[i].V - cs[i-1].V
+		if d < 0 {
+			d = cs[i].V
+		}
+		if d > 0 {
+			out = append(out, Count{T: cs[i].T, V: d})
+		}
+	}
+	return out
+}
+
+// HeldIn returns the values of a held series (power) in force over [a, b):
+// the observation in force at a (moved to a), then those in (a, b). Empty
+// when nothing was observed before b.
+func HeldIn(cs []Count, a, b int64) []Count {
+	i := sort.Search(len(cs), func(i int) bool { return cs[i].T > a })
+	var out []Count
+	if i > 0 {
+		out = append(out, Count{T: a, V: cs[i-1].V})
+	}
+	for ; i < len(cs) && cs[i].T < b; i++ {
+		out = append(out, cs[i])
+	}
+	return out
+}
+
 // Operator event kinds.
 const (
 	OpSet    uint8 = iota // the operator signal: the whole set of operators logged in
@@ -171,6 +235,7 @@ type Timeline struct {
 	state          []StatePoint
 	alarm          []AlarmPoint
 	count          []Count
+	series         [NumSeries][]Count
 	ops            []OpEvent
 	silences       []Interval // sorted, disjoint; each longer than Timeout
 	gaps           []Interval // as reported, sorted by Start
@@ -349,9 +414,17 @@ type Saved struct {
 	State          []StatePoint
 	Alarm          []AlarmPoint
 	Count          []Count
+	Scrap          []Count
+	Power          []Count
+	Energy         []Count
 	Ops            []OpEvent
 	Silences       []Interval
 	Gaps           []Interval
+}
+
+// Series returns the stored observations of series s.
+func (s *Saved) Series(k Series) *[]Count {
+	return [NumSeries]*[]Count{&s.Scrap, &s.Power, &s.Energy}[k]
 }
 
 // Restore rebuilds a timeline from its stored form.
@@ -369,6 +442,11 @@ func Restore(timeout int64, s Saved) *Timeline {
 	}
 	for _, c := range s.Count {
 		tl.SetCount(c.T, c.V)
+	}
+	for k := range NumSeries {
+		for _, c := range *s.Series(k) {
+			tl.SetSeries(k, c.T, c.V)
+		}
 	}
 	for _, e := range s.Ops {
 		tl.AddOp(e)
@@ -391,8 +469,16 @@ type Change struct {
 	State           []StatePoint
 	Alarm           []AlarmPoint
 	Count           []Count
+	Scrap           []Count
+	Power           []Count
+	Energy          []Count
 	Ops             []OpEvent
 	Gaps            []Interval
 	SilencesChanged bool
 	Silences        []Interval
+}
+
+// Series returns the changed observations of series s.
+func (c *Change) Series(k Series) *[]Count {
+	return [NumSeries]*[]Count{&c.Scrap, &c.Power, &c.Energy}[k]
 }

@@ -12,7 +12,8 @@ import (
 // the timeline now starts at (cut: before, or the horizon when the data
 // ends earlier) and whether anything changed.
 //
-// Of the run, state, alarm and counter observations before cut, the last
+// Of the run, state, alarm, counter, scrap, power and energy observations
+// before cut, the last
 // is kept, moved to cut (unless there is one at cut already); the operator
 // events before cut become one OpSet at cut with the operators logged in
 // then (unless an OpSet at cut replaces them anyway, or nobody was);
@@ -56,6 +57,11 @@ func (tl *Timeline) Trim(before int64) (cut int64, changed bool) {
 		trimPoints(&tl.count, cut, func(c Count) int64 { return c.T }, func(c Count) Count { c.T = cut; return c }),
 	} {
 		changed = changed || ch
+	}
+	for k := range tl.series {
+		if trimPoints(&tl.series[k], cut, func(c Count) int64 { return c.T }, func(c Count) Count { c.T = cut; return c }) {
+			changed = true
+		}
 	}
 	i := sort.Search(len(tl.silences), func(i int) bool { return tl.silences[i].End > cut })
 	if i > 0 {
@@ -141,6 +147,9 @@ func (tl *Timeline) Save() Saved {
 		State:    append([]StatePoint(nil), tl.state...),
 		Alarm:    append([]AlarmPoint(nil), tl.alarm...),
 		Count:    append([]Count(nil), tl.count...),
+		Scrap:    append([]Count(nil), tl.series[SeriesScrap]...),
+		Power:    append([]Count(nil), tl.series[SeriesPower]...),
+		Energy:   append([]Count(nil), tl.series[SeriesEnergy]...),
 		Ops:      append([]OpEvent(nil), tl.ops...),
 		Silences: append([]Interval(nil), tl.silences...),
 		Gaps:     append([]Interval(nil), tl.gaps...),

@@ -21,10 +21,11 @@ func month(seed int64) *Timeline {
 	rng := rand.New(rand.NewSource(seed))
 	tl := &Timeline{Timeout: 30 * minute}
 	end := 30 * day
-	count := 0.0
+	count, scrap, kwh := 0.0, 0.0, 0.0
 	running := false
 	for t := int64(0); t < end; {
 		tl.Observe(t)
+		tl.SetSeries(SeriesPower, t, float64(rng.Intn(40)))
 		switch rng.Intn(6) {
 		case 0, 1, 2:
 			running = !running
@@ -43,6 +44,15 @@ func month(seed int64) *Timeline {
 			}
 			tl.Observe(t + g)
 			tl.SetCount(t+g, count)
+			if rng.Intn(3) == 0 {
+				scrap++
+				tl.SetSeries(SeriesScrap, t+g, scrap)
+			}
+			if rng.Intn(50) == 0 {
+				kwh = 0 // the meter restarts
+			}
+			kwh += rng.Float64() * 3
+			tl.SetSeries(SeriesEnergy, t+g, kwh)
 		}
 		if rng.Intn(30) == 0 {
 			step += 2 * hour // a silence beyond the timeout
@@ -75,11 +85,15 @@ type view struct {
 	Increases []int64
 	IdleRun   int64
 	Alarms    []AlarmSeg
+	Scrap     []Count
+	Energy    []Count
+	Power     []Count
 }
 
 func viewOf(tl *Timeline, a, b int64) view {
 	idle, _ := tl.IdleRunning(a, b, 10*minute)
-	return view{tl.Steps(a, b, nil), tl.Unknown(a, b), tl.OpSegments(a, b), tl.Increases(a, b), idle, tl.AlarmSegments(a, b)}
+	return view{tl.Steps(a, b, nil), tl.Unknown(a, b), tl.OpSegments(a, b), tl.Increases(a, b), idle, tl.AlarmSegments(a, b),
+		CounterIncreases(tl.SeriesOf(SeriesScrap), a, b), CounterIncreases(tl.SeriesOf(SeriesEnergy), a, b), HeldIn(tl.SeriesOf(SeriesPower), a, b)}
 }
 
 // A trimmed timeline says the same as the whole one about every hour and
@@ -105,7 +119,8 @@ func TestTrimKeepsEveryPeriodAfterTheCut(t *testing.T) {
 						}
 					}
 					for h := max(before, 0); h < 31*day; h += hour {
-						if g, w := viewOf(a, h, h+hour), viewOf(b, h, h+hour); !reflect.DeepEqual(g.Steps, w.Steps) || !reflect.DeepEqual(g.Ops, w.Ops) {
+						g, w := viewOf(a, h, h+hour), viewOf(b, h, h+hour)
+						if !reflect.DeepEqual(g.Steps, w.Steps) || !reflect.DeepEqual(g.Ops, w.Ops) || !reflect.DeepEqual(g.Power, w.Power) || !reflect.DeepEqual(g.Energy, w.Energy) {
 							t.Fatalf("%s hour %d:\ntrimmed %+v\nwhole   %+v", what, h/hour, g, w)
 						}
 					}

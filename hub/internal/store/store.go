@@ -9,8 +9,8 @@
 // site NUL line NUL equipment, with key "span" (first and horizon, 2 x int64)
 // and records keyed by a kind byte and big-endian, order-preserving times:
 // 'r' run (1 byte value), 'a' alarm (alarm.go: 1 byte value, or value,
-// version and code), 't' state (1 byte), 'c' counter
-// (float64 bits), 'o' operator
+// version and code), 't' state (1 byte), 'c' counter, 's' scrap counter,
+// 'p' power and 'e' energy meter (float64 bits each), 'o' operator
 // events (time, kind byte, id; bbolt bounds a key to 32 KiB, so the engine
 // sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
@@ -31,6 +31,12 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// seriesKind is the record kind of each series; seriesOfKind its inverse.
+var (
+	seriesKind   = [state.NumSeries]byte{state.SeriesScrap: 's', state.SeriesPower: 'p', state.SeriesEnergy: 'e'}
+	seriesOfKind = map[byte]state.Series{'s': state.SeriesScrap, 'p': state.SeriesPower, 'e': state.SeriesEnergy}
 )
 
 var (
@@ -217,6 +223,12 @@ func load(k signal.Key, b *bolt.Bucket) (state.Saved, error) {
 				return bad()
 			}
 			sv.Count = append(sv.Count, state.Count{T: t, V: math.Float64frombits(binary.BigEndian.Uint64(v))})
+		case 's', 'p', 'e':
+			if len(v) != 8 {
+				return bad()
+			}
+			ser := sv.Series(seriesOfKind[key[0]])
+			*ser = append(*ser, state.Count{T: t, V: math.Float64frombits(binary.BigEndian.Uint64(v))})
 		case 't':
 			if len(v) != 1 {
 				return bad()
@@ -305,6 +317,15 @@ func putChange(b *bolt.Bucket, c state.Change) error {
 		binary.BigEndian.PutUint64(v, math.Float64bits(p.V))
 		if err := b.Put(timeKey('c', p.T), v); err != nil {
 			return err
+		}
+	}
+	for k := range state.NumSeries {
+		for _, p := range *c.Series(k) {
+			v := make([]byte, 8)
+			binary.BigEndian.PutUint64(v, math.Float64bits(p.V))
+			if err := b.Put(timeKey(seriesKind[k], p.T), v); err != nil {
+				return err
+			}
 		}
 	}
 	for _, p := range c.State {

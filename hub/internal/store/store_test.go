@@ -20,8 +20,9 @@ func TestSaveLoadAndPending(t *testing.T) {
 		Run:   []state.Point{{T: 10, V: state.True}, {T: -3, V: state.False}},
 		State: []state.StatePoint{{T: 10, S: state.Running}}, Alarm: []state.AlarmPoint{{T: 20, V: state.Bad}, {T: 25, V: state.True, Code: "E-17 over temp"}},
 		Count: []state.Count{{T: 12, V: 1.5e9}},
-		Ops:   []state.OpEvent{{T: 1, Kind: state.OpSet, Op: "a,b"}, {T: 2, Kind: state.OpLogout, Op: "a"}},
-		Gaps:  []state.Interval{{Start: 30, End: 40}}, SilencesChanged: true, Silences: []state.Interval{{Start: -5, End: 10}, {Start: 60, End: 90}}}
+		Scrap: []state.Count{{T: 12, V: 3}}, Power: []state.Count{{T: 11, V: 17.25}, {T: 30, V: 0}}, Energy: []state.Count{{T: 13, V: 1234.5}},
+		Ops:  []state.OpEvent{{T: 1, Kind: state.OpSet, Op: "a,b"}, {T: 2, Kind: state.OpLogout, Op: "a"}},
+		Gaps: []state.Interval{{Start: 30, End: 40}}, SilencesChanged: true, Silences: []state.Interval{{Start: -5, End: 10}, {Start: 60, End: 90}}}
 	if err := s.Save([]state.Change{first}, map[signal.Key]state.Range{k: {From: 10, To: 100}}); err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestSaveLoadAndPending(t *testing.T) {
 	}
 	want := state.Saved{First: -5, Horizon: 120,
 		Run:   []state.Point{{T: -3, V: state.False}, {T: 10, V: state.True}, {T: 50, V: state.False}},
-		State: first.State, Alarm: first.Alarm, Count: first.Count, Ops: first.Ops, Gaps: first.Gaps,
+		State: first.State, Alarm: first.Alarm, Count: first.Count, Scrap: first.Scrap, Power: first.Power, Energy: first.Energy, Ops: first.Ops, Gaps: first.Gaps,
 		Silences: []state.Interval{{Start: 60, End: 90}}}
 	if !reflect.DeepEqual(got[k], want) {
 		t.Fatalf("got  %+v\nwant %+v", got[k], want)

@@ -131,12 +131,15 @@ func trimBucket(k signal.Key, b *bolt.Bucket, before int64) (int, error) {
 	// before it, moved there, and the lost ranges cut there.
 	at := tl.Save()
 	c2 := state.Change{Key: k, First: at.First, Horizon: at.Horizon,
-		Run:   atCut(at.Run, cut, func(p state.Point) int64 { return p.T }),
-		Alarm: atCut(at.Alarm, cut, func(p state.AlarmPoint) int64 { return p.T }),
-		State: atCut(at.State, cut, func(p state.StatePoint) int64 { return p.T }),
-		Count: atCut(at.Count, cut, func(p state.Count) int64 { return p.T }),
-		Ops:   atCut(at.Ops, cut, func(e state.OpEvent) int64 { return e.T }),
-		Gaps:  atCut(at.Gaps, cut, func(g state.Interval) int64 { return g.Start }),
+		Run:    atCut(at.Run, cut, func(p state.Point) int64 { return p.T }),
+		Alarm:  atCut(at.Alarm, cut, func(p state.AlarmPoint) int64 { return p.T }),
+		State:  atCut(at.State, cut, func(p state.StatePoint) int64 { return p.T }),
+		Count:  atCut(at.Count, cut, func(p state.Count) int64 { return p.T }),
+		Scrap:  atCut(at.Scrap, cut, func(p state.Count) int64 { return p.T }),
+		Power:  atCut(at.Power, cut, func(p state.Count) int64 { return p.T }),
+		Energy: atCut(at.Energy, cut, func(p state.Count) int64 { return p.T }),
+		Ops:    atCut(at.Ops, cut, func(e state.OpEvent) int64 { return e.T }),
+		Gaps:   atCut(at.Gaps, cut, func(g state.Interval) int64 { return g.Start }),
 	}
 	return len(old), putChange(b, c2)
 }

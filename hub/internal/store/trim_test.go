@@ -29,6 +29,9 @@ func machineMonth(seed int64) *state.Timeline {
 		tl.SetState(t, state.State(1+rng.Intn(4)))
 		count += float64(rng.Intn(5))
 		tl.SetCount(t, count)
+		tl.SetSeries(state.SeriesScrap, t, float64(rng.Intn(3)))
+		tl.SetSeries(state.SeriesPower, t, float64(on)*12.5)
+		tl.SetSeries(state.SeriesEnergy, t, count*0.7)
 		if rng.Intn(10) == 0 {
 			tl.AddOp(state.OpEvent{T: t, Kind: state.OpSet, Op: []string{"", "ann", "ann,bob"}[rng.Intn(3)]})
 		}
@@ -41,7 +44,7 @@ func machineMonth(seed int64) *state.Timeline {
 
 func changeOf(k signal.Key, sv state.Saved) state.Change {
 	return state.Change{Key: k, First: sv.First, Horizon: sv.Horizon, Run: sv.Run, State: sv.State, Alarm: sv.Alarm,
-		Count: sv.Count, Ops: sv.Ops, Gaps: sv.Gaps, SilencesChanged: true, Silences: sv.Silences}
+		Count: sv.Count, Scrap: sv.Scrap, Power: sv.Power, Energy: sv.Energy, Ops: sv.Ops, Gaps: sv.Gaps, SilencesChanged: true, Silences: sv.Silences}
 }
 
 // The store drops the records before the cut, keeps what the trimmed

@@ -14,6 +14,11 @@ type Equipment struct {
 	Key        signal.Key
 	Class      string
 	Registered bool
+	// IdealCycle is the ideal cycle time per part (0: not known, so no
+	// performance or OEE); RatedPower the rated electrical power in kW (0:
+	// not known).
+	IdealCycle time.Duration
+	RatedPower float64
 }
 
 // Tiers are the monthly run-hour cut-offs of the tiers; below Low is inactive.
@@ -51,6 +56,8 @@ type Figures struct {
 	// time (only when HasCounter: the equipment reports a counter).
 	IdleRunSeconds float64
 	HasCounter     bool
+	// Production is the parts and energy (production.go).
+	Production
 }
 
 // RunSeconds is APT, the time running.
@@ -138,6 +145,7 @@ func ComputeSpans(eq Equipment, tl *state.Timeline, spans []calendar.Span, p Per
 		f.Seconds[i] = float64(v) / 1e9
 	}
 	f.DownByAlarm = downByAlarm(tl, segs, a, b)
+	f.Production = production(tl, segs, a, b)
 	return f
 }
 
@@ -155,6 +163,8 @@ type Rollup struct {
 	Tiers       map[string]int // equipment per tier (monthly)
 	// IdleRunSeconds sums the idle running of the equipment with counters.
 	IdleRunSeconds float64
+	// OEEGroup sums parts, OEE losses and energy (production.go).
+	OEEGroup
 }
 
 // ActiveRate is active over registered equipment (0 when none is registered).
@@ -212,6 +222,7 @@ func RollUp(figs []Figures, tiers Tiers) []Rollup {
 			r.Failures += f.Failures
 			r.DownByAlarm = AddAlarmDown(r.DownByAlarm, f.DownByAlarm)
 			r.IdleRunSeconds += f.IdleRunSeconds
+			r.add(f)
 			if f.Period.Kind == Month {
 				if f.Active() {
 					r.Active++

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"strings"
 	"time"
@@ -163,6 +164,12 @@ type Registered struct {
 	// Class is the equipment class (e.g. cnc), for class thresholds and
 	// detector settings.
 	Class string `yaml:"class"`
+	// IdealCycle is the ideal cycle time per part (e.g. 45s) of these ids,
+	// for performance and OEE; without it they have neither.
+	IdealCycle time.Duration `yaml:"ideal_cycle"`
+	// RatedPower is the rated electrical power of these ids in kW
+	// (informational, written beside the energy figures).
+	RatedPower float64 `yaml:"rated_power"`
 }
 
 // SetToDefault fills defaults before the file is decoded.
@@ -327,6 +334,12 @@ func (c *Config) validateRegistry(add func(string, string, ...any)) {
 		}
 		if len(r.IDs) == 0 {
 			add(p+".ids", "list at least one equipment id")
+		}
+		if r.IdealCycle < 0 {
+			add(p+".ideal_cycle", "must not be negative (got %s)", r.IdealCycle)
+		}
+		if r.RatedPower < 0 || math.IsNaN(r.RatedPower) || math.IsInf(r.RatedPower, 0) {
+			add(p+".rated_power", "must be a number of kW, not negative (got %v)", r.RatedPower)
 		}
 		for j, id := range r.IDs {
 			ip := fmt.Sprintf("%s.ids[%d]", p, j)

@@ -32,6 +32,7 @@ activity:
 equipment:
   - {line: L1, ids: [M1, M1]}
   - {line: "", ids: []}
+  - {line: L2, ids: [M3], ideal_cycle: -5s, rated_power: -2}
 `))
 	if err == nil {
 		t.Fatal("want errors")
@@ -44,6 +45,8 @@ equipment:
 		"hub.yaml:10: equipment[0].ids[1]: plant1/L1/M1 registered twice",
 		"hub.yaml:11: equipment[1].line: required",
 		"hub.yaml:11: equipment[1].ids: list at least one",
+		"hub.yaml:12: equipment[2].ideal_cycle: must not be negative",
+		"hub.yaml:12: equipment[2].rated_power: must be a number of kW",
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error lacks %q:\n%v", want, err)

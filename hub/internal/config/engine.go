@@ -32,7 +32,8 @@ func (c *Config) Equipment() []activity.Equipment {
 			site = c.Site
 		}
 		for _, id := range r.IDs {
-			out = append(out, activity.Equipment{Key: signal.Key{Site: site, Line: r.Line, Equipment: id}, Class: r.Class, Registered: true})
+			out = append(out, activity.Equipment{Key: signal.Key{Site: site, Line: r.Line, Equipment: id}, Class: r.Class, Registered: true,
+				IdealCycle: r.IdealCycle, RatedPower: r.RatedPower})
 		}
 	}
 	return out

@@ -194,6 +194,9 @@ func EquipmentPoint(f activity.Figures) *write.Point {
 	if v, ok := f.MTTR(); ok {
 		fields["mttr_seconds"] = v
 	}
+	for k, v := range activity.ProductionFields(f) {
+		fields[k] = v
+	}
 	if f.Period.Kind == activity.Month {
 		fields["active"] = f.Active()
 		fields["active_threshold_hours"] = f.Threshold.Hours()
@@ -219,6 +222,9 @@ func RollupPoint(r activity.Rollup) *write.Point {
 	}
 	if v, ok := r.Coverage(); ok {
 		fields["coverage"] = v
+	}
+	for k, v := range activity.RollupProductionFields(r) {
+		fields[k] = v
 	}
 	if r.Period.Kind == activity.Month {
 		fields["active"] = int64(r.Active)

@@ -84,13 +84,17 @@ calendar:
 line_calendars:
   L1: {shifts: [{name: early, days: [mon-fri]}, {name: late, days: [mon-fri]}]}
 equipment:
-  - {line: L1, class: cnc, ids: [M01, M02, M03]}
-  - {line: L2, class: press, ids: [M01, M02, M03, M04]}   # M04 never reports
-  - {line: L3, class: assembly, ids: [M01, M02]}
+  - {line: L1, class: cnc, ids: [M01, M02, M03], ideal_cycle: 60s, rated_power: 45}
+  - {line: L2, class: press, ids: [M01, M02, M03, M04], ideal_cycle: 12s}   # M04 never reports
+  - {line: L3, class: assembly, ids: [M01, M02], ideal_cycle: 200ms}
 `, dir, hubHTTP, natsPort, influx.URL))
 	var nodes strings.Builder
 	for _, m := range []string{"M01", "M02"} {
-		for _, s := range []string{"run", "state", "count", "power", "operator"} {
+		sigs := []string{"run", "state", "count", "scrap", "power", "operator"}
+		if m == "M01" {
+			sigs = append(sigs, "energy") // the simulator meters every third machine
+		}
+		for _, s := range sigs {
 			fmt.Fprintf(&nodes, "      - {node_id: \"ns=%d;s=plant1.L3.%s.%s\", line: L3, equipment: %s, signal: %s}\n", opcNamespace, m, s, m, s)
 		}
 	}
@@ -127,7 +131,7 @@ lines:
   - {name: L1, source: mqtt, machines: 3, class: cnc, shifts: [early, late], operators: 6}
   - {name: L2, source: mqtt, machines: 3, class: press, shifts: [early, late, night], weekend: true, operators: 8}
   - {name: L3, source: opcua, machines: 2, class: assembly, shifts: [early, late, night], weekend: true, operators: 6,
-     mean_run: 4s, mean_idle: 2s, mean_setup: 3s, breakdowns_per_day: 500, mean_repair: 3s}
+     mean_run: 4s, mean_idle: 2s, mean_setup: 3s, breakdowns_per_day: 500, mean_repair: 3s, ideal_cycle: 200ms}
 `, mosq.URL, opcPort))
 
 	token := apiToken(t, bin, hubCfg)
@@ -305,6 +309,11 @@ lines:
 	// is down, so every down second has a code, as in the truth.
 	n := compareDownByAlarm(t, tr, fmt.Sprintf("http://127.0.0.1:%d", hubHTTP), token, "L1", "L2")
 	t.Logf("%d machine-months of down time by alarm code match the ground truth", n)
+
+	// Parts, OEE factors and energy per machine-month, and parts and OEE
+	// per line-month.
+	n = compareProduction(t, truthPath, q, loc, 20*time.Minute, func() bool { return !hub.Exited() && !agent.Exited() })
+	t.Logf("%d machine-months of parts, OEE and energy match the ground truth", n)
 }
 
 // compareDownByAlarm compares the month API's downtime_by_alarm of the

@@ -71,8 +71,12 @@ type snapshot struct {
 	cur map[string]map[string]value
 }
 
-// metricNames are the metrics of every device, in alias order (alias i+1).
-var metricNames = []string{signal.State, signal.Run, signal.Count, "power", signal.Operator, signal.Alarm}
+// metricNames are the metrics of the devices, in alias order (alias i+1);
+// every device has all but the optional ones (scrap, and the energy meter,
+// which only some machines have).
+var metricNames = []string{signal.State, signal.Run, signal.Count, "power", signal.Operator, signal.Alarm, signal.Scrap, signal.Energy}
+
+var optionalMetric = map[string]bool{signal.Scrap: true, signal.Energy: true}
 
 // NewEdgeNode returns the edge node of cfg for the devices (machines) of
 // its line; Run connects it.
@@ -276,7 +280,7 @@ func (n *EdgeNode) Send(device, name string, t time.Time, v signal.Value) {
 func (n *EdgeNode) ready() bool {
 	for _, d := range n.devices {
 		for _, name := range metricNames {
-			if _, ok := n.cur[d][name]; !ok {
+			if _, ok := n.cur[d][name]; !ok && !optionalMetric[name] {
 				return false
 			}
 		}
@@ -299,7 +303,10 @@ func (n *EdgeNode) birth() {
 	for _, d := range n.devices {
 		var ms []sparkplug.Metric
 		for i, name := range metricNames {
-			v := n.cur[d][name]
+			v, ok := n.cur[d][name]
+			if !ok {
+				continue // an optional metric the device does not have
+			}
 			ms = append(ms, sparkplug.Metric{Name: name, Alias: uint64(i + 1), HasAlias: true, Timestamp: uint64(v.t.UnixMilli()), DataType: dataType(v.v), Value: goValue(v.v)})
 		}
 		n.publish(sparkplug.Topic(n.cfg.Group, "DBIRTH", n.cfg.Node, d), sparkplug.Payload{Timestamp: now, Metrics: ms})

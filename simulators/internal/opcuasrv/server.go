@@ -50,8 +50,9 @@ type Equipment struct {
 	Line, Equipment string
 }
 
-// Signals are the variables every machine has.
-var Signals = []string{signal.Run, signal.State, signal.Count, "power", signal.Operator, signal.Alarm}
+// Signals are the variables every machine has (energy stays without a
+// value on machines without a meter).
+var Signals = []string{signal.Run, signal.State, signal.Count, "power", signal.Operator, signal.Alarm, signal.Scrap, signal.Energy}
 
 // NodeID is the string node id of a signal in namespace ns.
 func NodeID(ns uint16, site, line, equipment, name string) *ua.NodeID {

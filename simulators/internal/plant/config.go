@@ -35,7 +35,8 @@ type Config struct {
 	// Seed of the random generator: the same seed and configuration give
 	// the same plant.
 	Seed int64 `yaml:"seed"`
-	// SampleInterval is how often count and power are published.
+	// SampleInterval is how often count, scrap, power and energy are
+	// published (besides at every state change).
 	SampleInterval time.Duration `yaml:"sample_interval"`
 	// Shifts are the plant's named daily shifts; at least one.
 	Shifts []Shift `yaml:"shifts"`
@@ -115,6 +116,31 @@ type Line struct {
 	// BreakdownsPerDay is the expected number of breakdowns per 24 h of
 	// running; absent means the default, 0.15, and 0 means none.
 	BreakdownsPerDay *float64 `yaml:"breakdowns_per_day"`
+	// IdealCycle is the machines' ideal cycle time per part; 0 means the
+	// class's (cnc 60s, press 12s, assembly 40s, others 30s), or for lines
+	// with runs shorter than 10 minutes a twentieth of mean_run. Each
+	// machine runs slower than ideal by a performance factor of its own.
+	IdealCycle time.Duration `yaml:"ideal_cycle"`
+}
+
+// classCycles are the ideal cycle times by class; defaultCycle for others.
+var (
+	classCycles  = map[string]time.Duration{"cnc": 60 * time.Second, "press": 12 * time.Second, "assembly": 40 * time.Second}
+	defaultCycle = 30 * time.Second
+)
+
+// Ideal returns the line's ideal cycle time per part.
+func (l Line) Ideal() time.Duration {
+	switch {
+	case l.IdealCycle > 0:
+		return l.IdealCycle
+	case l.MeanRun > 0 && l.MeanRun < 10*time.Minute:
+		return max(l.MeanRun/20, time.Millisecond).Truncate(time.Millisecond)
+	}
+	if d, ok := classCycles[l.Class]; ok {
+		return d
+	}
+	return defaultCycle
 }
 
 // SetToDefault fills the defaults of the plant-wide keys.
@@ -207,6 +233,9 @@ func (c *Config) Validate() error {
 			if d.v < 0 || (d.v > 0 && d.v < 100*time.Millisecond) {
 				errs = append(errs, config.Errorf(p+"."+d.key, "must be at least 100ms (or absent for the default), got %s", d.v))
 			}
+		}
+		if l.IdealCycle < 0 || (l.IdealCycle > 0 && l.IdealCycle%time.Millisecond != 0) {
+			errs = append(errs, config.Errorf(p+".ideal_cycle", "must be a positive whole number of milliseconds (or absent for the class's), got %s", l.IdealCycle))
 		}
 		if l.BreakdownsPerDay != nil && (*l.BreakdownsPerDay < 0 || *l.BreakdownsPerDay > 1000) {
 			errs = append(errs, config.Errorf(p+".breakdowns_per_day", "must be between 0 and 1000, got %v", *l.BreakdownsPerDay))

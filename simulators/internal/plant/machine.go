@@ -32,9 +32,19 @@ type machine struct {
 
 	// behaviour
 	idleMean time.Duration
-	cycle    time.Duration // per good part
+	cycle    time.Duration // real cycle time per part made (production.go)
 	kw       float64       // power while running
 	base     float64       // counter value at the generator's start
+
+	// production and energy (production.go)
+	ideal     time.Duration // ideal cycle time per part
+	perf      float64       // performance factor: ideal over real cycle time
+	scrapRate float64       // share of the parts made that are scrap
+	meter     bool          // the machine has an energy meter
+	meterKWh  float64       // the meter's reading (since its last restart)
+	drawKW    float64       // power drawn: the value published last
+	drawFrom  time.Time     // when it was published
+	scrapBase float64       // scrap made when the scrap counter last restarted
 
 	// generator state
 	st       string
@@ -270,20 +280,17 @@ func (m *machine) step(t time.Time) []Event {
 	var evs []Event
 	st := m.eff()
 	run := st == Running
-	countDone := false
+	sample := m.nextSample.Equal(t)
 	if st != m.pubState {
 		evs = append(evs, m.event(t, signal.State, signal.String(st)))
 		if run != m.pubRun {
 			evs = append(evs, m.event(t, signal.Run, signal.Bool(run)))
 		}
-		evs = append(evs, m.event(t, signal.Count, signal.Number(m.count(t))))
-		countDone = true
 	}
-	if m.nextSample.Equal(t) {
-		if !countDone {
-			evs = append(evs, m.event(t, signal.Count, signal.Number(m.count(t))))
-		}
-		evs = append(evs, m.event(t, Power, signal.Number(m.power(t))))
+	if st != m.pubState || sample {
+		evs = append(evs, m.meters(t)...)
+	}
+	if sample {
 		m.nextSample = m.nextSample.Add(m.line.sample)
 	}
 	if ops := strings.Join(m.ops, ","); ops != m.pubOps {
@@ -300,35 +307,27 @@ func (m *machine) step(t time.Time) []Event {
 // all returns every signal of the machine at t (initial and final samples).
 func (m *machine) all(t time.Time) []Event {
 	st := m.eff()
-	return []Event{
+	evs := []Event{
 		m.event(t, signal.State, signal.String(st)),
 		m.event(t, signal.Run, signal.Bool(st == Running)),
-		m.event(t, signal.Count, signal.Number(m.count(t))),
-		m.event(t, Power, signal.Number(m.power(t))),
+	}
+	evs = append(evs, m.meters(t)...)
+	return append(evs,
 		m.event(t, signal.Operator, signal.String(strings.Join(m.ops, ","))),
 		m.event(t, signal.Alarm, signal.String(m.pubAlarm)),
-	}
+	)
 }
 
 // publish records the published values at t, after accounting up to t.
 func (m *machine) publish(t time.Time) {
 	st := m.eff()
 	alarm := m.alarmFor(st)
-	m.acct.observe(t, st, m.ops, alarm)
+	m.acct.observe(t, st, m.ops, alarm, m.drawKW)
 	m.pubState, m.pubRun, m.pubOps, m.pubAlarm = st, st == Running, strings.Join(m.ops, ","), alarm
 }
 
 func (m *machine) event(t time.Time, name string, v signal.Value) Event {
 	return Event{Time: t, Line: m.line.cfg.Name, Equipment: m.name, Source: m.line.source, Name: name, Value: v}
-}
-
-// count is the good-part counter at t.
-func (m *machine) count(t time.Time) float64 {
-	ms := m.runMs
-	if m.runOn {
-		ms += t.Sub(m.runFrom).Milliseconds()
-	}
-	return m.base + math.Floor(float64(ms)/float64(m.cycle.Milliseconds()))
 }
 
 // power is the machine's power draw in kW at t: a level by state with noise

@@ -142,12 +142,10 @@ func newMachine(l *line, idx, global int, seed int64) *machine {
 		m.idleMean = time.Duration(float64(l.cfg.MeanIdle) * (0.7 + 0.8*r.Float64()))
 	}
 	m.idleMean = max(m.idleMean.Truncate(time.Millisecond), time.Millisecond)
-	m.cycle = time.Duration(20+r.IntN(160)) * time.Second
-	if l.cfg.MeanRun < 10*time.Minute { // short test lines still count parts
-		m.cycle = max(l.cfg.MeanRun/20, time.Millisecond).Truncate(time.Millisecond)
-	}
+	_ = r.IntN(160) // once the cycle time; kept so later draws stay as they were
 	m.kw = 5 + float64(r.IntN(40))
 	m.base = float64(r.IntN(100000))
+	m.production(global, seed)
 	return m
 }
 
@@ -160,6 +158,7 @@ func (m *machine) warmUp(p *Plant, start time.Time) {
 	m.started = true
 	m.nextSample = start.Add(m.line.sample)
 	m.acct = newAccount(p.loc, m.line, m.name, start, p.opMonths, p.sessions)
+	m.drawKW, m.drawFrom = m.power(start), start
 	m.publish(start)
 	p.pending = append(p.pending, m.all(start)...)
 }
@@ -257,13 +256,15 @@ func (p *Plant) Truth() Truth {
 		}
 		days, months := periods(m.line.start, p.end, p.loc)
 		e := EquipmentTruth{Line: m.line.cfg.Name, Equipment: m.name, Class: m.line.cfg.Class, Source: m.line.source,
-			Start: m.line.start.UTC(), End: p.end.UTC(), Months: map[string]PeriodTruth{}, Days: map[string]PeriodTruth{}}
+			Start: m.line.start.UTC(), End: p.end.UTC(), Months: map[string]PeriodTruth{}, Days: map[string]PeriodTruth{},
+			IdealCycleMs: m.ideal.Milliseconds(), EnergyMeter: m.meter}
 		for _, d := range days {
 			e.Days[d] = period(m.acct.days[d], m.acct.daySt[d], dayLength(d, p.loc))
 		}
 		for _, mo := range months {
 			pt := period(m.acct.months[mo], m.acct.monthSt[mo], monthLength(mo, p.loc))
 			pt.DownByAlarm = m.acct.monthAlarm[mo]
+			pt.Production = m.productionTruth(mo, pt.States)
 			if pt.DownByAlarm == nil {
 				pt.DownByAlarm = map[string]int64{}
 			}

@@ -31,6 +31,10 @@ type EquipmentTruth struct {
 	End       time.Time              `json:"end"`
 	Months    map[string]PeriodTruth `json:"months"`
 	Days      map[string]PeriodTruth `json:"days"`
+	// IdealCycleMs is the ideal cycle time per part; EnergyMeter tells
+	// whether the machine publishes an energy meter (all publish power).
+	IdealCycleMs int64 `json:"ideal_cycle_ms"`
+	EnergyMeter  bool  `json:"energy_meter"`
 }
 
 // PeriodTruth is a machine's run time in one local day or month, in
@@ -42,6 +46,8 @@ type PeriodTruth struct {
 	// machine reported meanwhile; a machine reports an alarm code exactly
 	// while it reports down, so the codes add up to States.Down.
 	DownByAlarm map[string]int64 `json:"down_by_alarm_ms,omitempty"`
+	// Production (months only): parts, OEE factors and energy.
+	Production *ProductionTruth `json:"production,omitempty"`
 }
 
 // StateMs is the time in each state over a period, in milliseconds, by the
@@ -128,6 +134,10 @@ type account struct {
 	monthSt map[string]*StateMs
 	// monthAlarm: month -> alarm code -> down ms
 	monthAlarm map[string]map[string]int64
+	kw         float64                       // power drawn since last
+	monthKWh   map[string]*StateKWh          // month -> energy drawn by state
+	monthParts map[string]*[2]float64        // month -> good, scrap
+	lastParts  *[2]float64                   // the last reading's good and scrap made
 	opMonths   map[string]map[string]float64 // operator -> month -> ms
 	sessions   map[string][]Session          // operator -> sessions
 	cuts       []time.Time                   // scratch
@@ -137,12 +147,14 @@ func newAccount(loc *time.Location, l *line, name string, start time.Time, opMon
 	return &account{loc: loc, line: l, name: name, start: start, last: start,
 		opSince: map[string]time.Time{}, days: map[string]int64{}, months: map[string]int64{},
 		daySt: map[string]*StateMs{}, monthSt: map[string]*StateMs{}, monthAlarm: map[string]map[string]int64{},
+		monthKWh: map[string]*StateKWh{}, monthParts: map[string]*[2]float64{},
 		opMonths: opMonths, sessions: sessions}
 }
 
 // observe books [last, t) with the previous values and takes the new ones
-// (st is the reported state, alarm the reported alarm code).
-func (a *account) observe(t time.Time, st string, ops []string, alarm string) {
+// (st is the reported state, alarm the reported alarm code, kw the power
+// drawn from t on).
+func (a *account) observe(t time.Time, st string, ops []string, alarm string, kw float64) {
 	if a.st != "" && t.After(a.last) {
 		run := a.st == Running
 		n := float64(len(a.ops))
@@ -170,7 +182,34 @@ func (a *account) observe(t time.Time, st string, ops []string, alarm string) {
 			a.closeSession(op, since, t)
 		}
 	}
-	a.last, a.st, a.alarm, a.ops = t, st, alarm, append(a.ops[:0], ops...)
+	a.last, a.st, a.alarm, a.ops, a.kw = t, st, alarm, append(a.ops[:0], ops...), kw
+}
+
+// reading books the parts a counter reading at t shows: the good parts and
+// scrap made since the previous reading, in the month of t (a part counts
+// when a reading shows it, as the hub counts it).
+func (a *account) reading(t time.Time, good, scrap float64) {
+	if a.lastParts != nil {
+		month := t.In(a.loc).Format("2006-01")
+		p := a.monthParts[month]
+		if p == nil {
+			p = &[2]float64{}
+			a.monthParts[month] = p
+		}
+		p[0] += good - a.lastParts[0]
+		p[1] += scrap - a.lastParts[1]
+	}
+	a.lastParts = &[2]float64{good, scrap}
+}
+
+// bookEnergy books the energy drawn over d ms in the state st.
+func (a *account) bookEnergy(month, st string, d int64) {
+	e := a.monthKWh[month]
+	if e == nil {
+		e = &StateKWh{}
+		a.monthKWh[month] = e
+	}
+	e.add(st, a.kw*float64(d)/3.6e6)
 }
 
 // bookStates books [lo, hi), within one local day, by the hub's state rules.
@@ -188,6 +227,7 @@ func (a *account) bookStates(lo, hi time.Time, day, month string) {
 		d := hi.Sub(lo).Milliseconds()
 		ds.Running += d
 		ms.Running += d
+		a.bookEnergy(month, Running, d)
 		return
 	}
 	cuts := a.line.cal.cuts(lo, hi, append(a.cuts[:0], lo, hi))
@@ -215,6 +255,7 @@ func (a *account) bookStates(lo, hi time.Time, day, month string) {
 		d := y.Sub(x).Milliseconds()
 		ds.add(st, d)
 		ms.add(st, d)
+		a.bookEnergy(month, st, d)
 		if st == Down {
 			byCode := a.monthAlarm[month]
 			if byCode == nil {

@@ -109,6 +109,9 @@ type EquipmentJSON struct {
 	// Tier is the month's tier by run hours (high, medium, low, inactive),
 	// as the line's tiers count it.
 	Tier string `json:"tier,omitempty"`
+	// OEE and Energy: parts, OEE and its losses, and energy (production.go).
+	OEE    *OEEJSON    `json:"oee,omitempty"`
+	Energy *EnergyJSON `json:"energy,omitempty"`
 }
 
 // LineJSON is one line month in the API.
@@ -131,6 +134,9 @@ type LineJSON struct {
 	DownByAlarm []AlarmDownJSON `json:"downtime_by_alarm"`
 	// IdleRunningHours sums the idle running of the equipment with counters.
 	IdleRunningHours float64 `json:"idle_running_hours"`
+	// OEE and Energy: parts, OEE and its losses, and energy (production.go).
+	OEE    *OEEJSON    `json:"oee,omitempty"`
+	Energy *EnergyJSON `json:"energy,omitempty"`
 }
 
 // AlarmDownJSON is the down time of one alarm bucket (activity.AlarmDown):
@@ -176,7 +182,8 @@ func Month(eng *engine.Engine, loc *time.Location, site string, m activity.Perio
 	for _, l := range rollups {
 		lj := LineJSON{Site: l.Site, Line: l.Line, Registered: l.Registered, Active: l.Active,
 			ActiveRate: l.ActiveRate(), RunHours: l.RunSeconds() / 3600, Tiers: l.Tiers, Failures: l.Failures,
-			IdleRunningHours: l.IdleRunSeconds / 3600, DownByAlarm: alarmDownJSON(l.DownByAlarm)}
+			IdleRunningHours: l.IdleRunSeconds / 3600, DownByAlarm: alarmDownJSON(l.DownByAlarm),
+			OEE: RollupOEE(l), Energy: RollupEnergy(l)}
 		if v, ok := l.Availability(); ok {
 			lj.Availability = &v
 		}
@@ -202,7 +209,8 @@ func Equipment(e activity.Figures) EquipmentJSON {
 	ej := EquipmentJSON{Site: e.Key.Site, Line: e.Key.Line, Equipment: e.Key.Equipment,
 		Class: e.Class, Registered: e.Registered, RunSeconds: e.RunSeconds(), RunHours: e.RunHours(),
 		Active: e.Active(), Utilization: e.Utilization(), Coverage: e.Coverage(), Failures: e.Failures,
-		StateHours: map[string]float64{}, DownByAlarm: alarmDownJSON(e.DownByAlarm)}
+		StateHours: map[string]float64{}, DownByAlarm: alarmDownJSON(e.DownByAlarm),
+		OEE: EquipmentOEE(e), Energy: EquipmentEnergy(e)}
 	if v, ok := e.Availability(); ok {
 		ej.Availability = &v
 	}

@@ -102,6 +102,9 @@ func (c messages) Num(v float64) string {
 	return out
 }
 
+// Num3 formats v with three decimals (kWh per part).
+func (c messages) Num3(v float64) string { return strconv.FormatFloat(v, 'f', 3, 64) }
+
 // Pct formats a fraction as a percentage with one decimal; nil is "–".
 func (c messages) Pct(v *float64) string {
 	if v == nil {

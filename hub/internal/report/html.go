@@ -20,7 +20,7 @@ p{margin:1mm 0 2mm}.meta{color:#555}.note{color:#555;font-size:9pt}
 table{border-collapse:collapse;width:100%;margin:1mm 0 3mm;font-size:9pt}
 th,td{border:1px solid #ccc;padding:2px 5px;text-align:right}th{background:#eee}
 td.l,th.l{text-align:left}tr.site td{font-weight:bold;background:#f6f6f6}tr{break-inside:avoid}
-section{break-inside:avoid}svg{display:block;max-width:100%;height:auto}`
+section{break-inside:avoid}svg{display:block;max-width:100%;height:auto}td.waste{color:#b71c1c;background:#fdecec}`
 
 // T is the message of key in the report's language.
 func (v view) T(key string) string { return v.c.T(key) }
@@ -37,6 +37,8 @@ type view struct {
 	EventsSummary                                                           string
 	Events                                                                  []eventRow
 	Machines                                                                []machineRow
+	// OEE is the OEE and energy section (production.go).
+	OEE template.HTML
 }
 
 type figRow struct {
@@ -66,6 +68,7 @@ var reportPage = template.Must(template.New("report").Parse(`<!doctype html>
 <section><h2>{{.T "trend"}}</h2>{{.Trend}}</section>
 <section><h2>{{.T "best_worst"}}</h2>{{.BestWorst}}</section>
 <section><h2>{{.ParetoTitle}}</h2>{{if .HasDowntime}}{{.Pareto}}{{else}}<p>{{.T "no_downtime"}}</p>{{end}}<p class="note">{{.ParetoNote}}</p></section>
+{{.OEE}}
 <section><h2>{{.T "operators"}}</h2>{{if .HasOperators}}{{.Operators}}
 <table><tr><th class="l">{{.T "operator"}}</th><th>{{.T "run_hours"}}</th><th>{{.T "share"}}</th><th>{{.T "tier"}}</th><th class="l">{{.T "attrition_risk"}}</th></tr>
 {{range .OperatorRows}}<tr><td class="l">{{.Operator}}</td><td>{{.RunHours}}</td><td>{{.Share}}</td><td>{{.Tier}}</td><td class="l">{{.Risk}}</td></tr>
@@ -176,6 +179,7 @@ func buildView(d Data, c messages) view {
 		v.OperatorRows = append(v.OperatorRows, opRow{Operator: o.Operator, RunHours: c.Num(o.RunHours), Share: c.Pct(o.Share), Tier: tier, Risk: risk})
 	}
 	v.Operators = barChart(c.T("operators"), opBars, palette[2])
+	v.OEE = productionHTML(d, c)
 
 	open := 0
 	for _, r := range d.Events {

@@ -39,6 +39,14 @@ func (f fixture) Month(month string) (api.MonthJSON, error) {
 		}
 		if id == "M1" {
 			e.IdleRunningHours = pf(3.5)
+			e.OEE = &api.OEEJSON{IdealCycleSeconds: pf(60), Good: 15600, Scrap: 312, Availability: pf(310.5 / 332.75), Performance: pf(15912.0 / 60 / 310.5),
+				Quality: pf(15600.0 / 15912), OEE: pf(15600.0 / 60 / 332.75), Throughput: pf(15600 / 310.5),
+				LossHours: &api.LossJSON{Availability: 22.25, Performance: 310.5 - 265.2, Quality: 5.2, Productive: 260}}
+			e.Energy = &api.EnergyJSON{KWh: 7420.5, WasteKWh: 610.25, PerPartKWh: pf(7420.5 / 15600), RatedPowerKW: pf(45),
+				KWhByState: map[string]float64{"running": 6700, "idle": 610.25, "down": 110.25}}
+		}
+		if id == "M2" {
+			e.Energy = &api.EnergyJSON{KWh: 1200, WasteKWh: 900, KWhByState: map[string]float64{"running": 300, "idle": 900}}
 		}
 		return e
 	}
@@ -53,6 +61,13 @@ func (f fixture) Month(month string) (api.MonthJSON, error) {
 		{Site: "plant1", Line: "L2", Registered: 2, Active: 1, ActiveRate: rate2, RunHours: 150, Utilization: pf(0.1), Coverage: pf(0.97), Failures: 1},
 	}
 	m.Site = api.LineJSON{Site: "plant1", Registered: 5, Active: 3, ActiveRate: 0.6, RunHours: 567.5, Utilization: pf(0.152), Availability: pf(0.8), Coverage: pf(0.975), Failures: 5, IdleRunningHours: 3.5}
+	if n == 10 {
+		m1 := m.Equipment[0]
+		for _, g := range []*api.LineJSON{&m.Lines[0], &m.Site} {
+			g.OEE = m1.OEE
+			g.Energy = &api.EnergyJSON{KWh: 8620.5, WasteKWh: 1510.25, PerPartKWh: pf(8620.5 / 15600), KWhByState: map[string]float64{"running": 7000, "idle": 1510.25, "down": 110.25}}
+		}
+	}
 	return m, nil
 }
 

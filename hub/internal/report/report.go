@@ -154,7 +154,10 @@ func sortedOperators(ops []api.OperatorJSON) []api.OperatorJSON {
 // columns keep their order; new ones are added at the end (docs/report.md).
 var CSVHeader = []string{"record", "month", "site", "line", "equipment", "operator", "class", "registered", "active",
 	"active_rate", "run_hours", "utilization", "availability", "coverage", "failures", "down_hours", "tier", "share",
-	"attrition_risk", "attrition_reason", "idle_running_hours"}
+	"attrition_risk", "attrition_reason", "idle_running_hours",
+	"parts_good", "parts_scrap", "oee_availability", "performance", "quality", "oee", "throughput",
+	"loss_availability_hours", "loss_performance_hours", "loss_quality_hours", "productive_hours",
+	"energy_kwh", "energy_waste_kwh", "energy_kwh_per_part"}
 
 func num(v float64) string { return strconv.FormatFloat(v, 'f', 6, 64) }
 
@@ -177,20 +180,20 @@ func writeCSV(out io.Writer, m Month) error {
 		_ = w.Write(r)
 	}
 	for _, e := range m.Equipment {
-		row(map[string]string{"record": "equipment", "site": e.Site, "line": e.Line, "equipment": e.Equipment, "class": e.Class,
+		row(productionCSV(map[string]string{"record": "equipment", "site": e.Site, "line": e.Line, "equipment": e.Equipment, "class": e.Class,
 			"registered": strconv.FormatBool(e.Registered), "active": strconv.FormatBool(e.Active), "run_hours": num(e.RunHours),
 			"utilization": num(e.Utilization), "availability": opt(e.Availability), "coverage": num(e.Coverage),
-			"failures": strconv.Itoa(e.Failures), "down_hours": num(e.StateHours["down"]), "idle_running_hours": opt(e.IdleRunningHours)})
+			"failures": strconv.Itoa(e.Failures), "down_hours": num(e.StateHours["down"]), "idle_running_hours": opt(e.IdleRunningHours)}, e.OEE, e.Energy))
 	}
 	for _, l := range append(append([]api.LineJSON(nil), m.Lines...), m.Site) {
 		rec := "line"
 		if l.Line == "" {
 			rec = "site"
 		}
-		row(map[string]string{"record": rec, "site": l.Site, "line": l.Line, "registered": strconv.Itoa(l.Registered),
+		row(productionCSV(map[string]string{"record": rec, "site": l.Site, "line": l.Line, "registered": strconv.Itoa(l.Registered),
 			"active": strconv.Itoa(l.Active), "active_rate": num(l.ActiveRate), "run_hours": num(l.RunHours),
 			"utilization": opt(l.Utilization), "availability": opt(l.Availability), "coverage": opt(l.Coverage),
-			"failures": strconv.Itoa(l.Failures), "idle_running_hours": num(l.IdleRunningHours)})
+			"failures": strconv.Itoa(l.Failures), "idle_running_hours": num(l.IdleRunningHours)}, l.OEE, l.Energy))
 	}
 	for _, o := range m.Operators {
 		rec := map[string]string{"record": "operator", "site": o.Site, "line": o.Line, "operator": o.Operator,

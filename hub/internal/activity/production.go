@@ -33,11 +33,11 @@ type Production struct {
 	HasEnergy bool
 }
 
-// wasteStates are the states whose energy is waste: drawn while the
+// WasteStates are the states whose energy is waste: drawn while the
 // equipment was not meant to produce or could but did not. Setup is part
 // of making the order and down time's energy is small and unplanned, so
 // neither is waste; unknown time cannot be judged.
-var wasteStates = []state.State{state.Idle, state.PlannedStop, state.NoShift}
+var WasteStates = []state.State{state.Idle, state.PlannedStop, state.NoShift}
 
 // production computes parts and energy of tl in [a, b) from segs, the
 // state segments from a-1 (as ComputeSpans cuts them).
@@ -109,7 +109,7 @@ func (p Production) EnergyKWh() float64 {
 // shifts.
 func (p Production) EnergyWasteKWh() float64 {
 	var sum float64
-	for _, s := range wasteStates {
+	for _, s := range WasteStates {
 		sum += p.Energy[s]
 	}
 	return sum

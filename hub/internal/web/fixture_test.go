@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"math"
 	"math/rand"
 	"net/http"
 	"net/http/cookiejar"
@@ -201,7 +202,7 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 		lastDown := k.Line == "L4" && k.Equipment == "M03"
 		end := to.Add(-40 * time.Minute)
 		shiftOp := ""
-		parts := 0.0
+		parts, kwh := 0.0, 0.0
 		alarmOn := false
 		for t := from; t.Before(end); {
 			month := int(t.Month())
@@ -241,6 +242,11 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 					parts += float64(1 + rng.Intn(20))
 				}
 				sig(signal.Count, signal.Number(parts), at)
+				// Scrap, a share of the parts; an energy meter drawing by
+				// state (no draw from the random stream, so the rest stays).
+				sig(signal.Scrap, signal.Number(math.Floor(parts*0.03)), at)
+				kwh += fixtureKW[st] * every.Hours()
+				sig(signal.Energy, signal.Number(kwh), at)
 				lt := at.In(cfg.Location)
 				if op := operatorAt(k, lt); op != shiftOp {
 					sig(signal.Operator, signal.String(op), at)
@@ -261,6 +267,9 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
 	return out
 }
+
+// fixtureKW is the fixture machines' draw by state, kW.
+var fixtureKW = map[string]float64{"running": 22, "idle": 5, "setup": 9, "down": 1.5}
 
 // fixtureAlarms are the alarm codes of the fixture's breakdowns.
 var fixtureAlarms = []string{"E101", "E205", "E205", "E330"}

@@ -66,7 +66,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 		p.Worst = append(p.Worst, reg[i])
 	}
 	v.P = p
-	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String()}
+	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "oee": p.Cur.Site.OEE}
 	h.render(w, v)
 }
 
@@ -170,7 +170,7 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
 		"gantt": gantt, "events": pins, "from": from, "to": to, "days": p.Days,
-		"alarms": p.Line.DownByAlarm}
+		"alarms": p.Line.DownByAlarm, "oee": p.Line.OEE}
 	h.render(w, v)
 }
 
@@ -279,7 +279,7 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
 		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "sessions": h.daySessions(hist.Sessions, m), "trend": trend,
-		"alarms": p.Eq.DownByAlarm}
+		"alarms": p.Eq.DownByAlarm, "oee": p.Eq.OEE}
 	h.render(w, v)
 }
 

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
@@ -56,10 +58,16 @@ func loadPages(loc *time.Location) (*pages, error) {
 			"deref64":      func(f *float64) float64 { return *f },
 			"secondsHours": func(s float64) string { return l.Hours(s / 3600) },
 			"alarmCode":    func(code string) string { return alarmLabel(l, code) },
+			"pbt":          func(x api.LossJSON) float64 { return x.Availability + x.Performance + x.Quality + x.Productive },
+			"div":          func(a, b float64) float64 { return a / b },
+			"waste":        func(st string) bool { return wasteStates[st] },
+			"oeeRows": func(rows any, month string, machines bool) map[string]any {
+				return map[string]any{"Rows": rows, "Month": month, "Machines": machines}
+			},
 		}
 		ps.tmpl[lang] = map[string]*template.Template{}
 		for _, name := range pageNames {
-			t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/alarms.html", "templates/"+name+".html")
+			t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/alarms.html", "templates/oee.html", "templates/"+name+".html")
 			if err != nil {
 				return nil, fmt.Errorf("page %s: %w", name, err)
 			}
@@ -80,6 +88,15 @@ func alarmLabel(l locale, code string) string {
 	}
 	return code
 }
+
+// wasteStates names the states whose energy is waste (activity.WasteStates).
+var wasteStates = func() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range activity.WasteStates {
+		out[s.String()] = true
+	}
+	return out
+}()
 
 // stateNames are the states in the order the pages show them: unknown last.
 var stateNames = func() []string {

@@ -420,8 +420,31 @@
     setInterval(tick, 1000);
   }
 
+  // ---- OEE: a waterfall of the planned busy time (data.oee.loss_hours):
+  // less the availability, performance and quality losses, down to the
+  // fully productive time. A loss is a floating bar between the level
+  // before it and after it (negative when faster than the ideal cycle).
+  function oeeWaterfall() {
+    var l = data.oee && data.oee.loss_hours;
+    var c = l && chart('oee-waterfall');
+    if (!c) { return; }
+    var pbt = l.availability + l.performance + l.quality + l.productive;
+    var steps = [['oee.pbt', 0, pbt, '#4a78d0'], ['oee.loss_availability', pbt - l.availability, pbt, '#d23b3b'],
+      ['oee.loss_performance', l.productive + l.quality, pbt - l.availability, '#e0b020'],
+      ['oee.loss_quality', l.productive, l.productive + l.quality, '#a05cc0'], ['oee.productive', 0, l.productive, '#2e9d4f']];
+    var lo = function (s) { return +Math.min(s[1], s[2]).toFixed(2); };
+    c.setOption({ animation: false, tooltip: tooltip, grid: { left: 60, right: 20, top: 20, bottom: 30 },
+      xAxis: { type: 'category', data: steps.map(function (s) { return T(s[0]); }) },
+      yAxis: { type: 'value', name: T('js.hours') },
+      series: [{ type: 'bar', stack: 'w', silent: true, itemStyle: { color: 'transparent' }, data: steps.map(lo) },
+        { type: 'bar', stack: 'w', name: T('js.hours'),
+          data: steps.map(function (s) { return { value: +Math.abs(s[2] - s[1]).toFixed(2), itemStyle: { color: s[3] } }; }) }] });
+    document.body.dataset.oee = 'drawn';
+  }
+
   pickers();
   var run = { overview: overview, line: line, machine: machine, operators: operators, events: events, board: boardPage, wall: wall }[page];
   if (run) { run(); }
+  oeeWaterfall();
   document.body.dataset.ready = 'yes';
 })();

@@ -21,8 +21,8 @@ func TestSampleConfigLoads(t *testing.T) {
 	if len(c.MQTT) != 1 || *c.MQTT[0].QoS != 1 || c.MQTT[0].CleanSession {
 		t.Errorf("mqtt: %+v", c.MQTT)
 	}
-	if got := len(c.OPCUA[0].Nodes); got != 18 { // 3 machines, 6 signals each
-		t.Errorf("opcua nodes: %d, want 18", got)
+	if got := len(c.OPCUA[0].Nodes); got != 22 { // 3 machines, 7 signals each, and the meter of M01
+		t.Errorf("opcua nodes: %d, want 22", got)
 	}
 	if c.OPCUA[0].PublishingInterval != 100*time.Millisecond {
 		t.Errorf("publishing interval %s", c.OPCUA[0].PublishingInterval)

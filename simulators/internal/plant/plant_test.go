@@ -308,8 +308,9 @@ func TestValidateNamesKeys(t *testing.T) {
 	c.Lines[1].Shifts = []string{"lunch"}
 	c.Shifts[0].Start = "6am"
 	c.Timezone = "Mars/Olympus"
+	c.Lines[2].IdealCycle = 1500 * time.Microsecond
 	err := c.Validate()
-	for _, key := range []string{"lines[0].source", "lines[1].shifts[0]", "shifts[0].start", "timezone"} {
+	for _, key := range []string{"lines[0].source", "lines[1].shifts[0]", "shifts[0].start", "timezone", "lines[2].ideal_cycle"} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("error %v does not name %s", err, key)
 		}

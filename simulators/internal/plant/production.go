@@ -56,12 +56,6 @@ func (m *machine) parts(t time.Time) (good, scrap float64) {
 	return n - scrap, scrap
 }
 
-// count is the good-part counter at t.
-func (m *machine) count(t time.Time) float64 {
-	good, _ := m.parts(t)
-	return m.base + good
-}
-
 // meters returns the readings of count, scrap, power and (metered machines)
 // energy at t, books the parts in the truth, makes the power published the
 // draw from t on, and restarts the counters when a breakdown begins.

@@ -20,14 +20,13 @@ func TestProductionTruthMatchesEvents(t *testing.T) {
 	end := live.Add(2 * time.Hour)
 	evs, tr := collect(t, c, start, live, end)
 	type acc struct {
-		first, last           map[string]float64
-		rises                 map[string]float64
-		restarts              map[string]int
-		kw                    float64
-		kwFrom                time.Time
-		kwh                   float64
-		seenKW                bool
-		meterSeen, meterSeen2 bool
+		first, last map[string]float64
+		rises       map[string]float64
+		restarts    map[string]int
+		kw          float64
+		kwFrom      time.Time
+		kwh         float64
+		seenKW      bool
 	}
 	per := map[string]*acc{}
 	for _, e := range evs {

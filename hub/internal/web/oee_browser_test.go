@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 
@@ -79,6 +80,18 @@ func TestBrowserOEEAndEnergy(t *testing.T) {
 			if m := keyPattern.FindString(text("main")); m != "" {
 				t.Errorf("%s: untranslated key %s", name, m)
 			}
+		}
+	}
+	// The 12-month trends carry OEE: the site's on the overview, the
+	// machine's on its page, the report's month last.
+	for path, want := range map[string]*float64{"/?lang=en&month=" + month: mj.Site.OEE.OEE, "/machines/L1/M01?lang=en&month=" + month: eq.OEE.OEE} {
+		tb.open(path, true)
+		got := eval[float64](tb, `(function () {
+			var c = echarts.getInstanceByDom(document.getElementById('trend-chart'));
+			var s = c.getOption().series.filter(function (s) { return s.name === 'OEE'; })[0];
+			return s ? s.data[s.data.length - 1] : -1; })()`)
+		if w := *want * 100; math.Abs(got-w) > 0.05+1e-9 { // drawn to one decimal
+			t.Errorf("%s: the trend's OEE this month is %v, want %.3f", path, got, w)
 		}
 	}
 	// The rows: every line on the overview, every machine of L1 on its page.

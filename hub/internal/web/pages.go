@@ -229,6 +229,8 @@ type trendPoint struct {
 	Coverage    float64  `json:"coverage"`
 	Avail       *float64 `json:"availability"`
 	Tier        string   `json:"tier"`
+	// OEE is the month's parts, OEE and losses (absent without a counter).
+	OEE *api.OEEJSON `json:"oee,omitempty"`
 }
 
 // maxSessions bounds the operator sessions listed on a machine's page.
@@ -251,7 +253,7 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 		e := api.Equipment(fig)
 		e.Tier = h.opts.Engine.Tier(time.Duration(fig.RunSeconds() * 1e9))
 		trend[i] = trendPoint{Month: pm.Name(), RunHours: e.RunHours, Utilization: e.Utilization, Coverage: e.Coverage,
-			Avail: e.Availability, Tier: e.Tier}
+			Avail: e.Availability, Tier: e.Tier, OEE: e.OEE}
 		if i == 11 {
 			p.Eq = e
 		}

@@ -153,6 +153,7 @@
       series.push({ name: T('fig.active_rate') + ' · ' + l, type: 'line',
         data: tr.map(function (m) { return m.lines[l] ? +(m.lines[l].active_rate * 100).toFixed(1) : null; }) });
     });
+    series.push(oeeSeries(tr.map(function (m) { return m.site.oee; })));
     c.setOption({
       animation: false, tooltip: tooltip, legend: { top: 0, type: 'scroll' },
       grid: { left: 50, right: 60, top: 40, bottom: 30 },
@@ -250,7 +251,8 @@
         yAxis: [{ type: 'value', name: T('js.hours') }, { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } }],
         series: [{ name: T('fig.run_hours'), type: 'bar', itemStyle: { color: '#9cc3e6' }, data: tr.map(function (m) { return +m.run_hours.toFixed(1); }) },
           { name: T('fig.utilization'), type: 'line', yAxisIndex: 1, data: tr.map(function (m) { return +(m.utilization * 100).toFixed(1); }) },
-          { name: T('fig.coverage'), type: 'line', yAxisIndex: 1, data: tr.map(function (m) { return +(m.coverage * 100).toFixed(1); }) }] });
+          { name: T('fig.coverage'), type: 'line', yAxisIndex: 1, data: tr.map(function (m) { return +(m.coverage * 100).toFixed(1); }) },
+          Object.assign(oeeSeries(tr.map(function (m) { return m.oee; })), { yAxisIndex: 1 })] });
     }
     document.body.dataset.charts = 'drawn';
   }
@@ -418,6 +420,12 @@
     show();
     setInterval(show, (data.every || 20) * 1000);
     setInterval(tick, 1000);
+  }
+
+  // The OEE of each month of a trend (percent; a gap where a month has none).
+  function oeeSeries(oees) {
+    return { name: T('oee.oee'), type: 'line', lineStyle: { type: 'dashed', width: 2 }, itemStyle: { color: '#a05cc0' },
+      data: oees.map(function (o) { return o && o.oee !== undefined ? +(o.oee * 100).toFixed(1) : null; }) };
   }
 
   // ---- OEE: a waterfall of the planned busy time (data.oee.loss_hours):

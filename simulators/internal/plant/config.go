@@ -46,6 +46,10 @@ type Config struct {
 	// PlannedStops are injected into the live phase, at offsets from the
 	// live start.
 	PlannedStops []PlannedStop `yaml:"planned_stops"`
+	// Degradation, when present, gives machines wear-out breakdowns
+	// announced by precursors and the temperature and vibration gauges
+	// they show in; absent, machines have neither.
+	Degradation *Degradation `yaml:"degradation"`
 }
 
 // Fault forces one machine into a state (down or idle) from At after the
@@ -213,6 +217,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateInjected(lines)...)
+	if c.Degradation != nil {
+		errs = append(errs, c.Degradation.validate())
+	}
 	return errors.Join(errs...)
 }
 

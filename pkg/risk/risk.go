@@ -52,7 +52,7 @@ type Config struct {
 
 // DefaultConfig are the thresholds the hub uses unless configured.
 func DefaultConfig() Config {
-	return Config{Threshold: 4, Hold: 3 * time.Hour, MicroStopMax: 2 * time.Minute}
+	return Config{Threshold: 3, Hold: 2 * time.Hour, MicroStopMax: 2 * time.Minute}
 }
 
 // Fixed parameters of the model (part of the saved state's version).
@@ -103,9 +103,10 @@ type Evidence struct {
 // Change is a warning opened or closed.
 type Change struct {
 	Opened bool // false: closed
-	// Start is the start of the first elevated hour; At when it opened or closed.
-	Start, At time.Time
-	Score     float64
+	// Start is the start of the first elevated hour; At when it opened or
+	// closed; OpenedAt when it opened.
+	Start, At, OpenedAt time.Time
+	Score               float64
 	// Evidence, strongest first, of the channels deviating by more than one.
 	Evidence []Evidence
 	// Breakdown: closed because the machine broke down (else it returned to normal).
@@ -139,6 +140,7 @@ type Detector struct {
 	ElevStart int64 // start of the first of them
 	Open      bool
 	OpenStart int64
+	OpenAt    int64
 	Quiet     int
 	Evidence  []Evidence
 	Score     float64
@@ -272,8 +274,8 @@ func (d *Detector) closeBin(cfg Config) []Change {
 	end := start + int64(time.Hour)
 	switch {
 	case !d.Open && d.Elevated > 0 && time.Duration(d.Elevated)*time.Hour >= cfg.Hold:
-		d.Open, d.OpenStart, d.Quiet, d.Evidence, d.Score = true, d.ElevStart, 0, ev, score
-		out = append(out, Change{Opened: true, Start: time.Unix(0, d.OpenStart), At: time.Unix(0, end), Score: score, Evidence: ev})
+		d.Open, d.OpenStart, d.OpenAt, d.Quiet, d.Evidence, d.Score = true, d.ElevStart, end, 0, ev, score
+		out = append(out, Change{Opened: true, Start: time.Unix(0, d.OpenStart), At: time.Unix(0, end), OpenedAt: time.Unix(0, end), Score: score, Evidence: ev})
 	case d.Open && score < cfg.Threshold/2:
 		d.Quiet++
 		if d.Quiet >= quietBins {
@@ -390,7 +392,7 @@ func (d *Detector) breakdown(t int64) []Change {
 }
 
 func (d *Detector) close(t int64, breakdown bool) Change {
-	c := Change{Start: time.Unix(0, d.OpenStart), At: time.Unix(0, t), Score: d.Score, Evidence: d.Evidence, Breakdown: breakdown}
+	c := Change{Start: time.Unix(0, d.OpenStart), At: time.Unix(0, t), OpenedAt: time.Unix(0, d.OpenAt), Score: d.Score, Evidence: d.Evidence, Breakdown: breakdown}
 	d.Open, d.Quiet, d.Evidence, d.Score = false, 0, nil, 0
 	return c
 }
@@ -409,7 +411,7 @@ func (d *Detector) Warning() (Change, bool) {
 	if !d.Open {
 		return Change{}, false
 	}
-	return Change{Opened: true, Start: time.Unix(0, d.OpenStart), Score: d.Score, Evidence: d.Evidence}, true
+	return Change{Opened: true, Start: time.Unix(0, d.OpenStart), At: time.Unix(0, d.OpenAt), OpenedAt: time.Unix(0, d.OpenAt), Score: d.Score, Evidence: d.Evidence}, true
 }
 
 // Current returns the score and the deviating channels as of the last

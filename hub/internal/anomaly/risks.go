@@ -124,7 +124,7 @@ func (r *Risks) event(k signal.Key, c risk.Change) Event {
 		e.Evidence[name+"_z"] = round(ev.Z, 2)
 		parts = append(parts, describe(ev))
 	}
-	e.Reason = "signs of wear ahead of a breakdown: " + strings.Join(parts, "; ")
+	e.Reason = "a breakdown may be coming: " + strings.Join(parts, "; ")
 	if !c.Opened {
 		if c.Breakdown {
 			e.Reason += "; ended by the breakdown"

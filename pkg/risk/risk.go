@@ -406,14 +406,3 @@ func (d *Detector) names() []string {
 	return names
 }
 
-// Warning returns the open warning, if any.
-func (d *Detector) Warning() (Change, bool) {
-	if !d.Open {
-		return Change{}, false
-	}
-	return Change{Opened: true, Start: time.Unix(0, d.OpenStart), At: time.Unix(0, d.OpenAt), OpenedAt: time.Unix(0, d.OpenAt), Score: d.Score, Evidence: d.Evidence}, true
-}
-
-// Current returns the score and the deviating channels as of the last
-// closed hour.
-func (d *Detector) Current() (float64, []Evidence) { return d.score() }

@@ -144,6 +144,15 @@ func (r *Runner) Signals(sigs []signal.Signal) error {
 	defer r.mu.Unlock()
 	now := r.o.Clock()
 	var found []anomaly.Event
+	settings := map[signal.Key]anomaly.Settings{} // of the batch's equipment
+	settingsOf := func(k signal.Key) anomaly.Settings {
+		st, ok := settings[k]
+		if !ok {
+			st = r.o.Settings(r.o.Engine.Equipment(k))
+			settings[k] = st
+		}
+		return st
+	}
 	for _, s := range sigs {
 		if now.Sub(s.Time) <= r.o.Timeout {
 			r.live[s.Key()] = now
@@ -154,7 +163,7 @@ func (r *Runner) Signals(sigs []signal.Signal) error {
 				r.pending = append(r.pending, found...)
 				return err
 			}
-			if evs := r.o.Risks.Observe(s, r.o.Settings(r.o.Engine.Equipment(k))); len(evs) > 0 || r.o.Risks.Tracks(k) {
+			if evs := r.o.Risks.Observe(s, settingsOf(k)); len(evs) > 0 || r.o.Risks.Tracks(k) {
 				found = append(found, evs...)
 				if r.o.States != nil {
 					r.touched[gaugeID{k, riskName}] = true
@@ -170,7 +179,7 @@ func (r *Runner) Signals(sigs []signal.Signal) error {
 			r.pending = append(r.pending, found...)
 			return err
 		}
-		st := r.o.Settings(r.o.Engine.Equipment(k))
+		st := settingsOf(k)
 		running := func(a, b int64) bool { return r.o.Engine.Running(k, a, b) }
 		found = append(found, r.o.Gauges.Observe(s, st, running, r.seed)...)
 		if r.o.States != nil {

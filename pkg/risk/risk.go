@@ -405,4 +405,3 @@ func (d *Detector) names() []string {
 	sort.Strings(names)
 	return names
 }
-

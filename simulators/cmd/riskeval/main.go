@@ -29,6 +29,7 @@ func main() {
 	start := flag.String("start", "2026-01-01", "start date of the simulation (UTC)")
 	thresholds := flag.String("threshold", fmt.Sprint(def.Threshold), "score that counts as elevated (several, comma separated, are scored on the same plant)")
 	holds := flag.String("hold", def.Hold.String(), "elevated this long opens a warning (several, comma separated)")
+	sample := flag.Duration("sample", 5*time.Minute, "how often the machines publish count and gauges")
 	verbose := flag.Bool("v", false, "list the missed degradations and the false warnings")
 	flag.Parse()
 	st, err := time.Parse("2006-01-02", *start)
@@ -57,7 +58,7 @@ func main() {
 		if err != nil {
 			fail(fmt.Errorf("-seeds: %w", err))
 		}
-		rs, err := riskeval.Run(riskeval.Options{Machines: *machines, Months: *months, Learn: *learn, Seed: seed, Start: st, Risks: cfgs})
+		rs, err := riskeval.Run(riskeval.Options{Machines: *machines, Months: *months, Learn: *learn, Seed: seed, Start: st, Sample: *sample, Risks: cfgs})
 		if err != nil {
 			fail(err)
 		}

@@ -35,7 +35,8 @@ type Config struct {
 	// Seed of the random generator: the same seed and configuration give
 	// the same plant.
 	Seed int64 `yaml:"seed"`
-	// SampleInterval is how often count and power are published.
+	// SampleInterval is how often count and power (and, with degradation,
+	// temperature and vibration) are published.
 	SampleInterval time.Duration `yaml:"sample_interval"`
 	// Shifts are the plant's named daily shifts; at least one.
 	Shifts []Shift `yaml:"shifts"`

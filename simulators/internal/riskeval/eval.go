@@ -28,6 +28,8 @@ type Options struct {
 	Learn    time.Duration // simulated before the scored period
 	Seed     int64
 	Start    time.Time // start of the simulation
+	// Sample is how often the machines publish count and gauges (0: 5m).
+	Sample time.Duration
 	// Risks are the detector configurations scored, each on the same plant.
 	Risks []risk.Config
 }
@@ -130,6 +132,9 @@ func Observation(e plant.Event) (risk.Obs, bool) {
 // Run simulates the plant and scores each detector configuration.
 func Run(o Options) ([]Result, error) {
 	cfg := Config(o.Machines, o.Seed)
+	if o.Sample > 0 {
+		cfg.SampleInterval = o.Sample
+	}
 	start := o.Start.Truncate(time.Millisecond)
 	from := start.Add(o.Learn)
 	end := from.AddDate(0, o.Months, 0)

@@ -293,13 +293,10 @@ func (w *wear) down(l *line, name string, t, end time.Time) {
 // due is called when the degradation's breakdown falls due at t: a running
 // machine breaks down at once, any other at its next run.
 func (m *machine) due(t time.Time) {
-	w := m.wear
+	m.wear.pending = true
 	if m.st == Running && m.phaseEnd.After(t) {
 		m.phaseEnd, m.cut, m.after = t, false, Down
-		w.pending = true
-		return
 	}
-	w.pending = true
 }
 
 // gauges returns the machine's degradation gauges at t (none without

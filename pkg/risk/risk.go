@@ -7,8 +7,9 @@
 //
 // How it works. Time is cut into clock hours (UTC, by event time). For each
 // hour with running time the detector folds into each channel what the hour
-// brought: per gauge the values sampled while running; cycle_time the running
-// seconds and the parts counted (count increases); micro_stops the stops
+// brought: per gauge the values sampled while running; cycle_time the parts
+// counted (count increases) and the running seconds they took (since the
+// previous increase); micro_stops the stops
 // shorter than MicroStopMax between two runs and the running hours. A
 // channel's current value is the ratio of its exponentially smoothed sums
 // (half-life smoothBins hours with running time): a gauge's mean while
@@ -135,6 +136,9 @@ type Detector struct {
 	LastAt   int64 // time of the last observation (running accrual)
 	Count    float64
 	HasCount bool
+	// RunCount is the running time since the last count increase: the
+	// time the parts of the next increase took.
+	RunCount int64
 
 	Elevated  int   // consecutive elevated hours
 	ElevStart int64 // start of the first of them
@@ -197,8 +201,14 @@ func (d *Detector) Observe(o Obs, cfg Config) []Change {
 		}
 		d.Running, d.Down = run, down
 	case Count:
-		if d.HasCount && o.Num > d.Count {
-			d.ch(CycleTime).Den += o.Num - d.Count
+		switch {
+		case d.HasCount && o.Num > d.Count:
+			c := d.ch(CycleTime)
+			c.Num += float64(d.RunCount) / float64(time.Second)
+			c.Den += o.Num - d.Count
+			d.RunCount = 0
+		case d.HasCount && o.Num < d.Count: // a reset
+			d.RunCount = 0
 		}
 		d.Count, d.HasCount = o.Num, true
 	case Gauge:
@@ -223,6 +233,7 @@ func (d *Detector) advance(t int64, cfg Config) []Change {
 		end := (d.Bin + 1) * int64(time.Hour)
 		if run && end > d.LastAt {
 			d.RunNs += end - d.LastAt
+			d.RunCount += end - d.LastAt
 		}
 		d.LastAt = max(d.LastAt, end)
 		out = append(out, d.closeBin(cfg)...)
@@ -233,6 +244,7 @@ func (d *Detector) advance(t int64, cfg Config) []Change {
 	}
 	if run && t > d.LastAt {
 		d.RunNs += t - d.LastAt
+		d.RunCount += t - d.LastAt
 	}
 	d.LastAt = max(d.LastAt, t)
 	return out
@@ -249,8 +261,6 @@ func (d *Detector) closeBin(cfg Config) []Change {
 		}
 		return nil
 	}
-	cy := d.ch(CycleTime)
-	cy.Num = runH * 3600 // running seconds per part: Den holds the parts
 	ms := d.ch(MicroStops)
 	ms.Den = runH
 	a := math.Exp2(-1 / smoothBins)
@@ -387,7 +397,7 @@ func (d *Detector) breakdown(t int64) []Change {
 	for _, c := range d.Ch {
 		c.Num, c.Den, c.NumS, c.DenS, c.N = 0, 0, 0, 0, 0
 	}
-	d.RunNs, d.Elevated = 0, 0
+	d.RunNs, d.RunCount, d.Elevated = 0, 0, 0
 	return out
 }
 

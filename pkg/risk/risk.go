@@ -9,25 +9,26 @@
 // hour with running time the detector folds into each channel what the hour
 // brought: per gauge the values sampled while running; cycle_time the parts
 // counted (count increases) and the running seconds they took (since the
-// previous increase); micro_stops the stops
-// shorter than MicroStopMax between two runs and the running hours. A
-// channel's current value is the ratio of its exponentially smoothed sums
-// (half-life smoothBins hours with running time): a gauge's mean while
-// running, log seconds per part, the square root of micro-stops per running
-// hour. Each channel learns its normal, a robust mean and mean absolute
-// deviation of its current value (half-life baseBins), only from hours in
-// which the value is within freezeZ deviations of normal and no warning is
-// open, so a slow drift does not become the normal. Its deviation z is how
-// many standard deviations (1.25 mean absolute deviations) the current value
-// is from normal: both ways for a gauge, longer cycles and more micro-stops
-// only. The score is the root of the sum of the squared deviations beyond
-// one (each channel's z - 1 when above 1), so several signals drifting
-// together weigh more than one. A warning opens when the score is at least
-// Threshold for Hold of consecutive hours with running time; its start is
-// the start of the first of them. It closes when the machine breaks down
-// (state down) or when the score stays below half the threshold for
-// quietBins such hours. A breakdown restarts every channel's smoothing, not
-// its normal.
+// previous increase); micro_stops the stops shorter than MicroStopMax
+// between two runs and the running hours. A channel's current value is the
+// ratio of its exponentially smoothed sums (half-life smoothBins hours with
+// running time): a gauge's mean while running, log seconds per part, the
+// square root of micro-stops per running hour. Each channel learns its
+// normal, a robust mean and mean absolute deviation of its current value
+// (half-life baseBins), during its first learnBins hours and then only from
+// hours in which the value is at most freezeZ deviations above normal and
+// no warning is open, so a slow drift does not become the normal. Its
+// deviation z is how many standard deviations (1.25 mean absolute
+// deviations, at least a floor) the current value is above normal: a gauge
+// higher, a cycle longer, micro-stops more frequent; a value below normal
+// counts for nothing. The score is the root of the sum of the squared
+// deviations beyond one (each channel's z - 1 when above 1), so several
+// signals drifting together weigh more than one. A warning opens when the
+// score is at least Threshold for Hold of consecutive hours with running
+// time; its start is the start of the first of them. It closes when the
+// machine breaks down (state down) or when the score stays below half the
+// threshold for quietBins such hours. A breakdown restarts every channel's
+// smoothing, not its normal.
 //
 // What always holds: the same observations in the same order give the same
 // warnings; an observation older than the last of its kind is ignored; the

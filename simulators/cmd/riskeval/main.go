@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -66,6 +67,15 @@ func main() {
 			fmt.Printf("%-5d %9g %5s %8d %13d %6.0f%% %11s %9d %16.3f %7d\n", seed, r.Risk.Threshold, r.Risk.Hold, r.Machines, r.Degradations, 100*r.Share(),
 				riskeval.Hours(r.MedianLead()), r.Warnings, r.FalsePerMachineMonth(), r.Sudden)
 			if *verbose {
+				var kinds []string
+				for k := range r.ByKind {
+					kinds = append(kinds, k)
+				}
+				sort.Strings(kinds)
+				for _, k := range kinds {
+					c := r.ByKind[k]
+					fmt.Printf("  %-20s %3d of %3d warned\n", k, c[1], c[0])
+				}
 				for _, b := range r.Missed {
 					fmt.Printf("  missed %s/%s breakdown %s precursor %s %s %v noise %.2f\n", b.Line, b.Equipment,
 						b.Start.Format(time.RFC3339), b.Start.Sub(b.Precursor.Start).Round(time.Hour), b.Precursor.Shape, b.Precursor.Signals, b.Precursor.Noise)

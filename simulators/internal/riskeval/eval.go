@@ -45,17 +45,20 @@ type Warning struct {
 
 // Result is the score of one run.
 type Result struct {
-	Seed            int64
-	Risk            risk.Config
-	Machines        int
-	MachineMonths   float64
-	Degradations    int             // breakdowns with a precursor in the scored period
-	Warned          int             // of them warned about
-	Leads           []time.Duration // lead times of those warned about, sorted
-	Sudden          int             // breakdowns without a precursor
-	Warnings        int             // warnings opened in the scored period
-	False           int             // of them outside every precursor
-	Missed          []plant.BreakdownTruth
+	Seed          int64
+	Risk          risk.Config
+	Machines      int
+	MachineMonths float64
+	Degradations  int             // breakdowns with a precursor in the scored period
+	Warned        int             // of them warned about
+	Leads         []time.Duration // lead times of those warned about, sorted
+	Sudden        int             // breakdowns without a precursor
+	Warnings      int             // warnings opened in the scored period
+	False         int             // of them outside every precursor
+	Missed        []plant.BreakdownTruth
+	// ByKind counts the degradations and those warned about by shape and by
+	// signal (a degradation counts under each of its signals).
+	ByKind          map[string][2]int
 	FalseWarnings   []Warning
 	AllWarnings     []Warning
 	ScoredFrom, End time.Time
@@ -191,7 +194,7 @@ func Run(o Options) ([]Result, error) {
 
 func score(o Options, rc risk.Config, truth plant.Truth, warnings []Warning, from, end time.Time) Result {
 	r := Result{Seed: o.Seed, Risk: rc, Machines: o.Machines, ScoredFrom: from, End: end,
-		MachineMonths: float64(o.Machines) * end.Sub(from).Hours() / (24 * 365.2425 / 12)}
+		MachineMonths: float64(o.Machines) * end.Sub(from).Hours() / (24 * 365.2425 / 12), ByKind: map[string][2]int{}}
 	windows := map[string][][2]time.Time{}
 	for _, b := range truth.Breakdowns {
 		if b.Precursor != nil {
@@ -207,6 +210,7 @@ func score(o Options, rc risk.Config, truth plant.Truth, warnings []Warning, fro
 		}
 		r.Degradations++
 		warned := false
+
 		for _, w := range warnings {
 			if w.Line == b.Line && w.Equipment == b.Equipment && !w.Opened.Before(b.Precursor.Start) && !w.Opened.After(b.Start) {
 				r.Warned++
@@ -217,6 +221,18 @@ func score(o Options, rc risk.Config, truth plant.Truth, warnings []Warning, fro
 		}
 		if !warned {
 			r.Missed = append(r.Missed, b)
+		}
+		kinds := []string{"shape " + b.Precursor.Shape}
+		for _, sg := range b.Precursor.Signals {
+			kinds = append(kinds, "signal "+sg.Signal)
+		}
+		for _, k := range kinds {
+			c := r.ByKind[k]
+			c[0]++
+			if warned {
+				c[1]++
+			}
+			r.ByKind[k] = c
 		}
 	}
 	sort.Slice(r.Leads, func(i, j int) bool { return r.Leads[i] < r.Leads[j] })

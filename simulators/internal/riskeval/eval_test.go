@@ -35,6 +35,9 @@ func TestScore(t *testing.T) {
 	if r.Share() != 0.5 || r.MedianLead() != 48*time.Hour || len(r.Missed) != 1 || r.Missed[0].Equipment != "M02" {
 		t.Fatalf("share %v, median lead %v, missed %+v", r.Share(), r.MedianLead(), r.Missed)
 	}
+	if r.ByKind["shape "] != [2]int{2, 1} {
+		t.Fatalf("by kind %v", r.ByKind)
+	}
 	if got, want := r.FalsePerMachineMonth(), 3/(4*30/(365.2425/12)); math.Abs(got-want) > 1e-9 {
 		t.Fatalf("false per machine-month %v, want %v", got, want)
 	}

@@ -177,6 +177,12 @@ func (r Roster) Leaders(line, shift string) []string {
 	return nil
 }
 
+// Alerted reports whether records of an event type are alerted to the
+// shift leaders: downtime, and failure warnings.
+func Alerted(typ string) bool {
+	return typ == anomaly.UnplannedDowntime || typ == anomaly.FailureRisk
+}
+
 // Step advances a record's alert: st is the state kept from the last Step
 // (zero for a record never seen), rec the record as it is now, cal the
 // calendar of the record's line (nil: around the clock). It returns the new
@@ -198,7 +204,7 @@ func (p Policy) first(rec anomaly.Record, cal *calendar.Calendar, now time.Time)
 		detected = rec.Start
 	}
 	switch {
-	case rec.Type != anomaly.UnplannedDowntime:
+	case !Alerted(rec.Type):
 		return skip(SkipType)
 	case !p.Enabled():
 		return skip(SkipDisabled)

@@ -117,6 +117,18 @@ func TestFallbacksAndGrouping(t *testing.T) {
 	}
 }
 
+// A failure warning is alerted like a downtime: to the leaders of the
+// shift on duty when it is detected.
+func TestFailureRiskAlerted(t *testing.T) {
+	at := local("2026-06-01 07:00")
+	rec := downtime("L2", at)
+	rec.Type, rec.Severity = anomaly.FailureRisk, anomaly.Warning
+	st, notes := policy().Step(State{}, rec, threeShifts(), at)
+	if st.Phase != PhaseActive || len(notes) == 0 || notes[0].Kind != KindOpened {
+		t.Fatalf("failure warning: %+v %+v, want the leaders alerted", st, notes)
+	}
+}
+
 func TestNoAlert(t *testing.T) {
 	p := policy()
 	cal := threeShifts()

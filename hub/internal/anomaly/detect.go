@@ -23,6 +23,10 @@ type Settings struct {
 	FlatlineMin     time.Duration
 	GaugeThreshold  float64
 	IdleRunningMin  time.Duration
+	// RiskThreshold and RiskHold: a failure-risk score at least this high
+	// for this long (hours with running time) opens a failure_risk event.
+	RiskThreshold float64
+	RiskHold      time.Duration
 }
 
 // Input is what the timeline detectors look at for one equipment.

@@ -26,10 +26,11 @@ const (
 	Flatline           = "flatline"
 	GaugeAnomaly       = "gauge_anomaly"
 	MicroStopBurst     = "micro_stop_burst"
+	FailureRisk        = "failure_risk"
 )
 
 // Types lists every event type.
-var Types = []string{UnplannedDowntime, IdleRunning, ActivityDrop, OutOfShiftActivity, SignalLoss, Flatline, GaugeAnomaly, MicroStopBurst}
+var Types = []string{UnplannedDowntime, IdleRunning, ActivityDrop, OutOfShiftActivity, SignalLoss, Flatline, GaugeAnomaly, MicroStopBurst, FailureRisk}
 
 // Severities.
 const (

@@ -68,13 +68,14 @@ func newRunner(cfg *config.Config, eng *engine.Engine, ev *events.Store, log *sl
 		return nil, err
 	}
 	return detect.New(detect.Options{
-		Engine: eng, Sink: ev, States: ev, Gauges: g, Timeout: cfg.State.SignalTimeout, Open: open,
+		Engine: eng, Sink: ev, States: ev, Gauges: g, Risks: anomaly.NewRisks(cfg.Location), Timeout: cfg.State.SignalTimeout, Open: open,
 		Settings: detect.SettingsFrom(func(line, class string) anomaly.Settings {
 			s := cfg.Events.Detectors.For(line, class)
 			return anomaly.Settings{DowntimeMin: s.DowntimeMin, OutOfShiftMin: s.OutOfShiftMin,
 				MicroStopMax: s.MicroStopMax, MicroStopBurst: s.MicroStopBurst, MicroStopWindow: s.MicroStopWindow,
 				ActivityDrop: s.ActivityDrop, ActivityWeeks: s.ActivityWeeks, FlatlineMin: s.FlatlineMin,
-				GaugeThreshold: s.GaugeThreshold, IdleRunningMin: s.IdleRunningMin}
+				GaugeThreshold: s.GaugeThreshold, IdleRunningMin: s.IdleRunningMin,
+				RiskThreshold: s.RiskThreshold, RiskHold: s.RiskHold}
 		}),
 		Log: log.With("part", "detect"),
 	}), nil

@@ -43,6 +43,13 @@ type DetectorSettings struct {
 	GaugeThreshold float64 `yaml:"gauge_threshold"`
 	// IdleRunningMin: running this long without a counted part.
 	IdleRunningMin time.Duration `yaml:"idle_running_min"`
+	// RiskThreshold: failure-risk score (the root of the summed squared
+	// deviations of gauges, cycle time and micro-stops from the
+	// equipment's normal) that counts as elevated.
+	RiskThreshold float64 `yaml:"risk_threshold"`
+	// RiskHold: an elevated failure-risk score for this long (in hours with
+	// running time) opens a failure_risk event.
+	RiskHold time.Duration `yaml:"risk_hold"`
 }
 
 // DefaultDetectors are the built-in thresholds.
@@ -51,7 +58,7 @@ func DefaultDetectors() DetectorSettings {
 		DowntimeMin: 5 * time.Minute, OutOfShiftMin: 15 * time.Minute,
 		MicroStopMax: 2 * time.Minute, MicroStopBurst: 5, MicroStopWindow: 30 * time.Minute,
 		ActivityDrop: 0.5, ActivityWeeks: 4, FlatlineMin: 30 * time.Minute, GaugeThreshold: 0.5,
-		IdleRunningMin: 10 * time.Minute,
+		IdleRunningMin: 10 * time.Minute, RiskThreshold: 3, RiskHold: 2 * time.Hour,
 	}
 }
 
@@ -67,6 +74,8 @@ func (s DetectorSettings) merge(o DetectorSettings) DetectorSettings {
 	set(&s.FlatlineMin, o.FlatlineMin)
 	set(&s.GaugeThreshold, o.GaugeThreshold)
 	set(&s.IdleRunningMin, o.IdleRunningMin)
+	set(&s.RiskThreshold, o.RiskThreshold)
+	set(&s.RiskHold, o.RiskHold)
 	return s
 }
 
@@ -95,7 +104,8 @@ func (s DetectorSettings) validate(path string, add func(string, string, ...any)
 		key string
 		v   time.Duration
 	}{{"downtime_min", s.DowntimeMin}, {"out_of_shift_min", s.OutOfShiftMin}, {"micro_stop_max", s.MicroStopMax},
-		{"micro_stop_window", s.MicroStopWindow}, {"flatline_min", s.FlatlineMin}, {"idle_running_min", s.IdleRunningMin}} {
+		{"micro_stop_window", s.MicroStopWindow}, {"flatline_min", s.FlatlineMin}, {"idle_running_min", s.IdleRunningMin},
+		{"risk_hold", s.RiskHold}} {
 		if d.v < 0 {
 			add(path+d.key, "must not be negative")
 		}
@@ -108,6 +118,9 @@ func (s DetectorSettings) validate(path string, add func(string, string, ...any)
 	}
 	if s.ActivityWeeks < 0 {
 		add(path+"activity_weeks", "must not be negative")
+	}
+	if s.RiskThreshold < 0 {
+		add(path+"risk_threshold", "must not be negative, got %v", s.RiskThreshold)
 	}
 	if s.GaugeThreshold < 0 || s.GaugeThreshold > 1 {
 		add(path+"gauge_threshold", "must be in [0, 1], got %v", s.GaugeThreshold)

@@ -55,8 +55,11 @@ type Options struct {
 	Engine *engine.Engine
 	Sink   Sink
 	Gauges *anomaly.Gauges
-	// States, when set, keeps the gauge states across restarts (nil: a
-	// restarted gauge starts afresh, resuming only its open flatline).
+	// Risks, when set, runs the failure-risk detectors over every signal.
+	Risks *anomaly.Risks
+	// States, when set, keeps the gauge and failure-risk states across
+	// restarts (nil: a restarted gauge starts afresh, resuming only its
+	// open flatline).
 	States   GaugeStore
 	Settings engine.SettingsFunc
 	// Timeout is the signal timeout: an equipment is live while its data is
@@ -86,6 +89,10 @@ type gaugeID struct {
 	key  signal.Key
 	name string
 }
+
+// riskName is the name under which an equipment's failure-risk detector is
+// kept in the GaugeStore (no gauge is named so: signal names are tokens).
+const riskName = "#failure_risk"
 
 // storeKey is a gauge's key in the GaugeStore.
 func (g gaugeID) storeKey() string {
@@ -137,9 +144,31 @@ func (r *Runner) Signals(sigs []signal.Signal) error {
 	defer r.mu.Unlock()
 	now := r.o.Clock()
 	var found []anomaly.Event
+	settings := map[signal.Key]anomaly.Settings{} // of the batch's equipment
+	settingsOf := func(k signal.Key) anomaly.Settings {
+		st, ok := settings[k]
+		if !ok {
+			st = r.o.Settings(r.o.Engine.Equipment(k))
+			settings[k] = st
+		}
+		return st
+	}
 	for _, s := range sigs {
 		if now.Sub(s.Time) <= r.o.Timeout {
 			r.live[s.Key()] = now
+		}
+		if r.o.Risks != nil {
+			k := s.Key()
+			if err := r.restoreRisk(k); err != nil {
+				r.pending = append(r.pending, found...)
+				return err
+			}
+			if evs := r.o.Risks.Observe(s, settingsOf(k)); len(evs) > 0 || r.o.Risks.Tracks(k) {
+				found = append(found, evs...)
+				if r.o.States != nil {
+					r.touched[gaugeID{k, riskName}] = true
+				}
+			}
 		}
 		if r.o.Gauges == nil || !anomaly.IsGauge(s) {
 			continue
@@ -150,7 +179,7 @@ func (r *Runner) Signals(sigs []signal.Signal) error {
 			r.pending = append(r.pending, found...)
 			return err
 		}
-		st := r.o.Settings(r.o.Engine.Equipment(k))
+		st := settingsOf(k)
 		running := func(a, b int64) bool { return r.o.Engine.Running(k, a, b) }
 		found = append(found, r.o.Gauges.Observe(s, st, running, r.seed)...)
 		if r.o.States != nil {
@@ -177,6 +206,27 @@ func (r *Runner) restore(k signal.Key, name string) error {
 	if err := r.o.Gauges.Restore(k, name, data); err != nil {
 		r.o.Log.Warn("gauge state not restored; the gauge starts afresh", "site", k.Site, "line", k.Line,
 			"equipment", k.Equipment, "gauge", name, "err", err)
+	}
+	return nil
+}
+
+// restoreRisk loads an equipment's saved failure-risk detector when the
+// runner first sees the equipment; one that cannot be restored is logged and
+// starts afresh.
+func (r *Runner) restoreRisk(k signal.Key) error {
+	if r.o.States == nil || r.o.Risks.Tracks(k) {
+		return nil
+	}
+	data, ok, err := r.o.States.GaugeState(gaugeID{k, riskName}.storeKey())
+	if err != nil {
+		return fmt.Errorf("reading the failure-risk state of %s/%s/%s: %w", k.Site, k.Line, k.Equipment, err)
+	}
+	if !ok {
+		return nil
+	}
+	if err := r.o.Risks.Restore(k, data); err != nil {
+		r.o.Log.Warn("failure-risk state not restored; the detector starts afresh", "site", k.Site, "line", k.Line,
+			"equipment", k.Equipment, "err", err)
 	}
 	return nil
 }
@@ -272,7 +322,14 @@ func (r *Runner) apply(found []anomaly.Event, redetected []signal.Key, now time.
 func (r *Runner) gaugeStates() (map[string][]byte, error) {
 	states := make(map[string][]byte, len(r.touched))
 	for g := range r.touched {
-		data, ok, err := r.o.Gauges.State(g.key, g.name)
+		var data []byte
+		var ok bool
+		var err error
+		if g.name == riskName {
+			data, ok, err = r.o.Risks.State(g.key)
+		} else {
+			data, ok, err = r.o.Gauges.State(g.key, g.name)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("encoding the state of gauge %s: %w", g.name, err)
 		}

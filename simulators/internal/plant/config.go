@@ -35,8 +35,9 @@ type Config struct {
 	// Seed of the random generator: the same seed and configuration give
 	// the same plant.
 	Seed int64 `yaml:"seed"`
-	// SampleInterval is how often count, scrap, power and energy are
-	// published (besides at every state change).
+	// SampleInterval is how often count, scrap, power and energy (and,
+	// with degradation, temperature and vibration) are published (besides
+	// at every state change).
 	SampleInterval time.Duration `yaml:"sample_interval"`
 	// Shifts are the plant's named daily shifts; at least one.
 	Shifts []Shift `yaml:"shifts"`
@@ -47,6 +48,10 @@ type Config struct {
 	// PlannedStops are injected into the live phase, at offsets from the
 	// live start.
 	PlannedStops []PlannedStop `yaml:"planned_stops"`
+	// Degradation, when present, gives machines wear-out breakdowns
+	// announced by precursors and the temperature and vibration gauges
+	// they show in; absent, machines have neither.
+	Degradation *Degradation `yaml:"degradation"`
 }
 
 // Fault forces one machine into a state (down or idle) from At after the
@@ -242,6 +247,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateInjected(lines)...)
+	if c.Degradation != nil {
+		errs = append(errs, c.Degradation.validate())
+	}
 	return errors.Join(errs...)
 }
 

@@ -76,6 +76,8 @@ type machine struct {
 	acct       *account
 
 	alarmR *rand.Rand // draws alarm codes
+
+	wear *wear // degradation; nil without
 }
 
 // alarmCodes are the codes a machine of a class raises when it breaks
@@ -152,6 +154,9 @@ func (m *machine) eff() string {
 // syncRun keeps the reported running time (which drives the counter) up to
 // date after the reported state may have changed at t.
 func (m *machine) syncRun(t time.Time) {
+	if m.wear != nil {
+		m.foldParts(t)
+	}
 	run := m.eff() == Running
 	if m.runOn && !run {
 		m.runMs += t.Sub(m.runFrom).Milliseconds()
@@ -176,15 +181,32 @@ func (m *machine) beginRun(t time.Time) {
 	rate := *m.line.cfg.BreakdownsPerDay
 	if rate > 0 && m.r.Float64() < 1-math.Exp(-rate*d.Hours()/24) {
 		at := time.Duration(float64(d) * m.r.Float64()).Truncate(time.Millisecond)
-		m.beginPhase(t, Running, max(at, time.Millisecond), Down)
+		m.runPhase(t, max(at, time.Millisecond), Down)
 		return
 	}
 	next := Idle
 	if m.r.Float64() < 0.15 {
 		next = Setup
 	}
-	m.beginPhase(t, Running, d, next)
+	m.runPhase(t, d, next)
 }
+
+// runPhase runs for d, then after; with degradation a due breakdown or a
+// micro-stop may end the run sooner.
+func (m *machine) runPhase(t time.Time, d time.Duration, after string) {
+	if m.wear != nil {
+		if b, ok := m.wear.startRun(); ok && b < d {
+			d, after = b, Down
+		}
+		if u, ok := m.wear.microStop(t, d); ok {
+			d, after = u, microStop
+		}
+	}
+	m.beginPhase(t, Running, d, after)
+}
+
+// microStop is the phase after a run that a micro-stop interrupts.
+const microStop = "micro_stop"
 
 // advance makes the transition due at phaseEnd.
 func (m *machine) advance() {
@@ -208,6 +230,11 @@ func (m *machine) advance() {
 		mean := float64(cfg.MeanRepair)
 		d := time.Duration(mean * math.Min(4, math.Max(0.25, -math.Log(1-m.r.Float64())))).Truncate(time.Millisecond)
 		m.phaseEnd, m.cut = t.Add(max(d, time.Millisecond)), false
+		if m.wear != nil {
+			m.wear.down(m.line, m.name, t, m.phaseEnd)
+		}
+	case m.after == microStop:
+		m.beginPhase(t, Idle, m.wear.microLen(), Running)
 	case m.after == Running:
 		m.beginRun(t)
 	case m.after == Setup:
@@ -256,11 +283,17 @@ func (m *machine) peek() time.Time {
 	if m.nb < len(m.bnds) && m.bnds[m.nb].Before(t) {
 		t = m.bnds[m.nb]
 	}
+	if m.wear != nil && m.wear.next().Before(t) {
+		t = m.wear.next()
+	}
 	return t
 }
 
 // step processes everything due at t = peek() and returns the events to publish.
 func (m *machine) step(t time.Time) []Event {
+	if m.wear != nil && !m.wear.next().After(t) {
+		m.due(t)
+	}
 	for !m.phaseEnd.After(t) {
 		m.advance()
 	}
@@ -291,6 +324,7 @@ func (m *machine) step(t time.Time) []Event {
 		evs = append(evs, m.meters(t)...)
 	}
 	if sample {
+		evs = append(evs, m.gauges(t)...)
 		m.nextSample = m.nextSample.Add(m.line.sample)
 	}
 	if ops := strings.Join(m.ops, ","); ops != m.pubOps {
@@ -312,10 +346,10 @@ func (m *machine) all(t time.Time) []Event {
 		m.event(t, signal.Run, signal.Bool(st == Running)),
 	}
 	evs = append(evs, m.meters(t)...)
-	return append(evs,
+	return append(append(evs,
 		m.event(t, signal.Operator, signal.String(strings.Join(m.ops, ","))),
 		m.event(t, signal.Alarm, signal.String(m.pubAlarm)),
-	)
+	), m.gauges(t)...)
 }
 
 // publish records the published values at t, after accounting up to t.

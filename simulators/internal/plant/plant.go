@@ -105,6 +105,9 @@ func New(cfg Config, start, liveStart time.Time) (*Plant, error) {
 		}
 		for mi := 0; mi < lc.Machines; mi++ {
 			m := newMachine(l, mi, global, cfg.Seed)
+			if cfg.Degradation != nil {
+				m.wear = newWear(*cfg.Degradation, cfg.Seed, lc.Name, m.name, loc, st.Add(-48*time.Hour))
+			}
 			global++
 			l.machines = append(l.machines, m)
 		}
@@ -250,6 +253,7 @@ func (p *Plant) Final(end time.Time) []Event {
 func (p *Plant) Truth() Truth {
 	t := Truth{Site: p.cfg.Site, Timezone: p.cfg.Timezone, Equipment: []EquipmentTruth{}, Operators: []OperatorTruth{}}
 	t.Faults, t.PlannedStops = p.injectedTruth()
+	t.Breakdowns = p.breakdownTruth()
 	for _, m := range p.machines {
 		if m.line.start.After(p.end) {
 			continue

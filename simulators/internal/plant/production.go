@@ -39,8 +39,16 @@ func (m *machine) production(global int, seed int64) {
 }
 
 // produced is the parts made by t (good and scrap): one per real cycle of
-// running time.
+// running time (with degradation, at the cycle time of each stretch since
+// the last fold: the counter never goes back).
 func (m *machine) produced(t time.Time) float64 {
+	if w := m.wear; w != nil {
+		parts := w.parts
+		if m.runOn {
+			parts += float64(t.Sub(w.from)) / (float64(m.cycle) * w.f)
+		}
+		return math.Floor(parts)
+	}
 	ms := m.runMs
 	if m.runOn {
 		ms += t.Sub(m.runFrom).Milliseconds()

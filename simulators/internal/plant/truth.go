@@ -19,6 +19,9 @@ type Truth struct {
 	Operators    []OperatorTruth    `json:"operators"`
 	Faults       []FaultTruth       `json:"faults"`
 	PlannedStops []PlannedStopTruth `json:"planned_stops"`
+	// Breakdowns lists every breakdown with its precursor (none for a
+	// sudden one); only with degradation.
+	Breakdowns []BreakdownTruth `json:"breakdowns,omitempty"`
 }
 
 // EquipmentTruth is one machine's run time and states.

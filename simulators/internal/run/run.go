@@ -272,6 +272,9 @@ func (s *Simulator) simulate(ctx context.Context, broker *mqttout.Broker, opc *o
 }
 
 func (s *Simulator) send(ctx context.Context, pub *mqttout.Publisher, opc *opcuasrv.Server, e plant.Event) error {
+	if (e.Name == plant.Temperature || e.Name == plant.Vibration) && (e.Source == plant.SourceOPCUA || s.nodes[e.Line] != nil) {
+		return nil // the degradation gauges go over plain MQTT only
+	}
 	if e.Source == plant.SourceOPCUA {
 		return opc.Set(e.Line, e.Equipment, e.Name, e.Time, e.Value)
 	}

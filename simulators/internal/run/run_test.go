@@ -39,7 +39,8 @@ func TestSampleConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.History != 1500*time.Hour || c.Site != "plant1" || len(c.Lines) != 4 || c.Lines[3].Source != plant.SourceOPCUA {
+	if c.History != 1500*time.Hour || c.Site != "plant1" || len(c.Lines) != 4 || c.Lines[3].Source != plant.SourceOPCUA ||
+		c.Degradation == nil || c.Degradation.LeadMax != 168*time.Hour {
 		t.Errorf("unexpected sample config %+v", c)
 	}
 }
@@ -62,6 +63,14 @@ func TestBadConfigNamesKeys(t *testing.T) {
 		"planned_stops: [{line: L1, at: -1s, duration: 1s}]\n"), 0o644)
 	_, err = Load(p)
 	for _, key := range []string{"faults[0].machine", "faults[1].line", "faults[1].duration", "faults[1].state", "planned_stops[0].at"} {
+		if err == nil || !strings.Contains(err.Error(), key) {
+			t.Errorf("error %v does not name %s", err, key)
+		}
+	}
+	os.WriteFile(p, []byte("site: plant1\nshifts: [{name: a, start: '06:00', end: '14:00'}]\nlines: [{name: L1, source: mqtt, machines: 2, class: c, shifts: [a]}]\n"+
+		"degradation: {mean_interval: -1h, lead_min: 48h, lead_max: 24h}\n"), 0o644)
+	_, err = Load(p)
+	for _, key := range []string{"degradation.mean_interval", "degradation.lead_max"} {
 		if err == nil || !strings.Contains(err.Error(), key) {
 			t.Errorf("error %v does not name %s", err, key)
 		}

@@ -16,7 +16,7 @@ import (
 // kept state, has the Alerter step it, enqueues the notifications due, and
 // stores the new state and its timer.
 func (s *Store) stepAlert(tx *bolt.Tx, rec anomaly.Record, now time.Time) error {
-	if rec.Type != anomaly.UnplannedDowntime || s.opts.Alerter == nil {
+	if !alert.Alerted(rec.Type) || s.opts.Alerter == nil {
 		return nil
 	}
 	ab := tx.Bucket(bucketAlerts)

@@ -39,7 +39,7 @@ func (s *Store) Import(recs []anomaly.Record) (int, error) {
 			if err := putRecord(tx, rec); err != nil {
 				return err
 			}
-			if rec.Type == anomaly.UnplannedDowntime && tx.Bucket(bucketAlerts).Get([]byte(rec.ID)) == nil {
+			if alert.Alerted(rec.Type) && tx.Bucket(bucketAlerts).Get([]byte(rec.ID)) == nil {
 				st, _ := json.Marshal(alert.State{Phase: alert.PhaseSkipped, Skip: SkipImported})
 				if err := tx.Bucket(bucketAlerts).Put([]byte(rec.ID), st); err != nil {
 					return err

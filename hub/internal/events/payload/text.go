@@ -164,6 +164,10 @@ func (t Text) alertHead(b *strings.Builder, r anomaly.Record, n alert.Notificati
 		shift = "shift " + n.Shift
 	}
 	down := fmt.Sprintf("%s down since %s (%s)", where(r), t.stamp(r.Start, now), lasted(r, now))
+	if r.Type == anomaly.FailureRisk {
+		t.riskHead(b, r, n, now, shift)
+		return
+	}
 	switch n.Kind {
 	case alert.KindOpened:
 		if r.Status == anomaly.Resolved {
@@ -186,6 +190,31 @@ func (t Text) alertHead(b *strings.Builder, r anomaly.Record, n alert.Notificati
 			fmt.Fprintf(b, "RESOLVED by %s: %s, after %s", r.ResolvedBy, where(r), lasted(r, now))
 		} else {
 			fmt.Fprintf(b, "RESOLVED %s running again at %s after %s", where(r), t.stamp(*r.End, now), lasted(r, now))
+		}
+	}
+}
+
+// riskHead writes what a failure warning's notification is about.
+func (t Text) riskHead(b *strings.Builder, r anomaly.Record, n alert.Notification, now time.Time, shift string) {
+	what := fmt.Sprintf("%s: signs of wear since %s", where(r), t.stamp(r.Start, now))
+	switch n.Kind {
+	case alert.KindOpened:
+		fmt.Fprintf(b, "FAILURE RISK %s, %s", what, shift)
+	case alert.KindRepeat:
+		fmt.Fprintf(b, "REMINDER %d: FAILURE RISK %s, not acknowledged, %s", n.Seq, what, shift)
+	case alert.KindEscalation:
+		if n.Reason == alert.ReasonNoLeaders {
+			fmt.Fprintf(b, "ESCALATION FAILURE RISK %s: no shift leader on duty (%s)", what, shift)
+		} else {
+			fmt.Fprintf(b, "ESCALATION FAILURE RISK %s: not acknowledged in time by %s (%s)", what, t.mentions(n.Leaders), shift)
+		}
+	case alert.KindAcknowledged:
+		fmt.Fprintf(b, "ACKNOWLEDGED by %s: FAILURE RISK %s", r.AcknowledgedBy, what)
+	case alert.KindResolved:
+		if r.ResolvedBy != "" {
+			fmt.Fprintf(b, "RESOLVED by %s: FAILURE RISK %s", r.ResolvedBy, where(r))
+		} else {
+			fmt.Fprintf(b, "RESOLVED FAILURE RISK %s, ended %s", where(r), t.stamp(*r.End, now))
 		}
 	}
 }

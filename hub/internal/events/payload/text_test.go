@@ -69,6 +69,8 @@ func TestAlertTextGolden(t *testing.T) {
 		{"acknowledged", acknowledged(), note(alert.KindAcknowledged, "alice", "bob", "boss"), 3 * time.Minute},
 		{"resolved by hand", resolvedByHand(), note(alert.KindResolved, "alice"), 40 * time.Minute},
 		{"resolved by the data, next day", resolvedByData(), note(alert.KindResolved, "alice"), 20 * time.Hour},
+		{"failure risk", risky(opened()), note(alert.KindOpened, "alice"), 0},
+		{"failure risk, resolved by the breakdown", risky(resolvedByData()), note(alert.KindResolved, "alice"), time.Hour},
 	}
 	var out strings.Builder
 	for _, tc := range tests {
@@ -77,4 +79,11 @@ func TestAlertTextGolden(t *testing.T) {
 		})
 	}
 	golden(t, "text_alert", []byte(out.String()))
+}
+
+// risky makes r a failure warning.
+func risky(r anomaly.Record) anomaly.Record {
+	r.Type = anomaly.FailureRisk
+	r.Reason = "a breakdown may be coming: temperature 52.1 while running, normally 47 (+4.2 standard deviations)"
+	return r
 }

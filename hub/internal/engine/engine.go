@@ -248,7 +248,11 @@ func (e *Engine) computeSpans(k signal.Key, spans []calendar.Span, p activity.Pe
 	}
 	f := activity.ComputeSpans(eq, e.timelines[k], spans, p, thr)
 	if tl := e.timelines[k]; tl != nil && e.opts.IdleRunningAfter > 0 {
-		ns, ok := tl.IdleRunning(p.Start.UnixNano(), p.End.UnixNano(), int64(e.opts.IdleRunningAfter))
+		from, to := p.Start, p.End
+		if f.Registered {
+			from, to, _ = eq.InService.Clip(p)
+		}
+		ns, ok := tl.IdleRunning(from.UnixNano(), to.UnixNano(), int64(e.opts.IdleRunningAfter))
 		f.IdleRunSeconds, f.HasCounter = float64(ns)/1e9, ok
 	}
 	return f

@@ -30,6 +30,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
+	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
 	"github.com/floorpulse/floorpulse/hub/internal/metrics"
 )
 
@@ -48,6 +49,10 @@ type hub struct {
 
 	mu      sync.Mutex
 	engines map[int]*engine.Engine // of the partitions held
+
+	// md is the master data (nil in a partitioned hub: the registry is the
+	// configuration's).
+	md *masterdata.Service
 
 	clock       func() time.Time // where now is read for the accepted time window
 	outOfWindow *agentCounts     // signals set aside as outside it, per agent
@@ -168,18 +173,25 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 // single builds the one partition of a hub that is not partitioned: its
 // parts run until ctx ends, and its API is the hub's.
 func (h *hub) single(context.Context) (func(context.Context) error, http.Handler, error) {
-	pt, err := h.openPart(partSpec{p: 0, n: 1, path: h.cfg.StatePath()}, h.log)
+	md, err := h.openMasterData()
 	if err != nil {
 		return nil, nil, err
 	}
+	pt, err := h.openPart(partSpec{p: 0, n: 1, path: h.cfg.StatePath()}, h.log)
+	if err != nil {
+		md.Close()
+		return nil, nil, err
+	}
+	h.md.SetHooks(pt.masterDataHooks(h))
 	ccfg := consumeConfig(h.cfg)
 	run := func(ctx context.Context) error {
+		defer md.Close()
 		defer pt.close()
 		return pt.run(ctx, func(ctx context.Context) error {
 			return consume.Run(ctx, h.js, ccfg, pt.handle, h.stats, pt.log.With("part", "consume"))
 		})
 	}
-	return run, pt.api, nil
+	return run, h.withMasterData(pt.api), nil
 }
 
 // consumeConfig is what the hub consumes, from the configuration.

@@ -93,6 +93,11 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.loaded, pt.pending = len(saved), len(pend)
 	opts := h.cfg.EngineOptions()
+	if h.md != nil {
+		if opts.Registry, err = h.md.Registry(); err != nil {
+			return err
+		}
+	}
 	opts.Registry = registryOf(opts.Registry, pt.n, pt.p)
 	pt.eng = engine.New(opts, saved)
 	floor, err := pt.st.Floor()

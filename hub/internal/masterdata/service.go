@@ -1,0 +1,137 @@
+package masterdata
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+)
+
+// Base is the master data of the hub's configuration, the layer imports go
+// over: the hub's site, the YAML registry and the lines with a calendar of
+// their own ("site/line").
+type Base struct {
+	Site          string
+	Location      *time.Location
+	Registry      []activity.Equipment
+	CalendarLines []string
+}
+
+// Hooks connect imports to the figures. Prepare runs inside the store's
+// transaction, before it commits: it makes the restatement of what the
+// diff changes durable (a crash after it restates figures that did not
+// change, which is harmless; one before it loses the import). Applied runs
+// after the commit with the new registry: it swaps it in. Either may be nil.
+type Hooks struct {
+	Prepare func(d Diff, restate map[signal.Key]time.Time) error
+	Applied func(registry []activity.Equipment)
+}
+
+// Service validates and applies imports over a store, one at a time.
+type Service struct {
+	base  Base
+	store *Store
+	hooks Hooks
+	now   func() time.Time
+	mu    sync.Mutex // imports
+}
+
+// NewService builds the service of a store.
+func NewService(base Base, st *Store, hooks Hooks) *Service {
+	return &Service{base: base, store: st, hooks: hooks, now: time.Now}
+}
+
+// SetHooks sets the hooks (before the first import).
+func (s *Service) SetHooks(h Hooks) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hooks = h
+}
+
+// Location is the plant's time zone, in which dates are read.
+func (s *Service) Location() *time.Location { return s.base.Location }
+
+// Known returns the sites and lines rows may name now.
+func (s *Service) Known() (Known, error) {
+	sites, err := s.store.Records(Sites)
+	if err != nil {
+		return Known{}, err
+	}
+	lines, err := s.store.Records(Lines)
+	if err != nil {
+		return Known{}, err
+	}
+	return KnownOf(s.base.Site, s.base.Registry, s.base.CalendarLines, sites, lines), nil
+}
+
+// Registry returns the equipment registry: the imported records over the base.
+func (s *Service) Registry() ([]activity.Equipment, error) {
+	recs, err := s.store.Records(Equipment)
+	if err != nil {
+		return nil, err
+	}
+	return Registry(s.base.Registry, recs, s.base.Location), nil
+}
+
+// Records returns an entity's imported records.
+func (s *Service) Records(e Entity) ([]Record, error) { return s.store.Records(e) }
+
+// Audit returns up to limit changes after the sequence number after.
+func (s *Service) Audit(after uint64, limit int) ([]Change, error) { return s.store.Audit(after, limit) }
+
+// Import applies records parsed by ParseCSV or ParseJSON (with Known) on
+// behalf of by: the whole set or, on an error, nothing. With dryRun it only
+// says what would change. An equipment change restates the figures it
+// touches (Hooks.Prepare, with the equipment keys and the instant each is
+// restated from) and swaps the registry (Hooks.Applied).
+func (s *Service) Import(e Entity, recs []Record, by string, dryRun bool) (Diff, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var prepare func(Diff) error
+	if !dryRun && s.hooks.Prepare != nil && e == Equipment {
+		prepare = func(d Diff) error {
+			if len(d.Changes) == 0 {
+				return nil
+			}
+			return s.hooks.Prepare(d, Restate(d.Changes, s.base.Location))
+		}
+	}
+	d, err := s.store.Apply(e, recs, by, s.now(), dryRun, prepare)
+	if err != nil || dryRun || len(d.Changes) == 0 || e != Equipment {
+		return d, err
+	}
+	reg, err := s.Registry()
+	if err != nil {
+		return d, fmt.Errorf("reading the registry after the import: %w", err)
+	}
+	if s.hooks.Applied != nil {
+		s.hooks.Applied(reg)
+	}
+	return d, nil
+}
+
+// LoadRegistry returns the registry of base with the imported equipment of
+// the store at path over it, for the hub's offline commands (the hub must
+// not be running); the base alone when there is no store.
+func LoadRegistry(path string, base Base) ([]activity.Equipment, error) {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		return base.Registry, nil
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
+	if err != nil {
+		return nil, fmt.Errorf("opening master data store %s: %w", path, err)
+	}
+	st := &Store{db: db}
+	defer st.Close()
+	recs, err := st.Records(Equipment)
+	if err != nil {
+		return nil, err
+	}
+	return Registry(base.Registry, recs, base.Location), nil
+}

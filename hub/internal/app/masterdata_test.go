@@ -1,0 +1,199 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
+	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+// A machine added in the middle of October by CSV and one retired by REST
+// change October's active rate of their line in InfluxDB as the rule says
+// (docs/hub.md, "In service"): hand-computed below. A malformed CSV names
+// every bad row and changes nothing: not the records, not the audit log,
+// not the figures. No restart in between.
+func TestMasterDataChangesTheActiveRate(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	in := testenv.StartInflux(t, "floorpulse")
+	natsPort, httpPort := testenv.FreePort(t), testenv.FreePort(t)
+	dir := t.TempDir()
+	cfg, err := config.Decode("hub.yaml", []byte(fmt.Sprintf(`site: s1
+timezone: Europe/Berlin
+data_dir: %s
+http: 127.0.0.1:%d
+nats: {listen: "127.0.0.1:%d", batch: 50}
+influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
+state: {signal_timeout: 0s, accept_age: 876000h}
+activity: {flush_interval: 50ms}
+equipment:
+  - {line: L1, class: cnc, ids: [M01, M02, M03]}
+`, filepath.Join(dir, "hub"), httpPort, natsPort, in.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := auth.AddToken(cfg.Tokens(), "erp", auth.Admin, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	viewer := addToken(t, cfg.Tokens())
+	seed := addAgent(t, cfg, "test", "s1")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	t.Cleanup(func() { cancel(); <-done })
+	nc := connectAgent(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort), "test", seed)
+	js, _ := jetstream.New(nc)
+	loc := cfg.Location
+	at := func(d, h int) time.Time { return time.Date(2026, 10, d, h, 0, 0, 0, loc) }
+	// October 2026 in Berlin is 745 h. M01 runs 100 h; M02 30 h, by the 4th;
+	// M03 is silent; M09, not in the YAML, runs 50 h from the 20th.
+	publish(t, js, []signal.Signal{
+		run("M01", at(2, 0), true), run("M01", at(6, 4), false),
+		run("M02", at(3, 0), true), run("M02", at(4, 6), false),
+		run("M09", at(20, 0), true), run("M09", at(22, 2), false),
+	})
+	base := fmt.Sprintf("http://127.0.0.1:%d", httpPort)
+	q := influxdb2.NewClient(in.URL, "").QueryAPI("")
+	// line reads L1's October point of line_activity.
+	line := func() map[string]any {
+		res, err := q.Query(context.Background(), `from(bucket:"floorpulse/autogen") |> range(start: 2026-09-01T00:00:00Z, stop: 2026-10-15T00:00:00Z)
+			|> filter(fn: (r) => r._measurement == "line_activity" and r.period == "month" and r.line == "L1")`)
+		got := map[string]any{}
+		if err != nil {
+			return got
+		}
+		for res.Next() {
+			got[res.Record().Field()] = res.Record().Value()
+		}
+		return got
+	}
+	waitRate := func(step string, active, registered int64) map[string]any {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := line()
+			if got["active"] == active && got["registered"] == registered && got["active_rate"] == float64(active)/float64(registered) {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: L1 October = active %v, registered %v, rate %v; want %d of %d", step, got["active"], got["registered"], got["active_rate"], active, registered)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Before: M01 of M01, M02, M03.
+	waitRate("YAML registry", 1, 3)
+
+	// M09 added on the 14th by CSV: 433 h in service (the 25 h day of the
+	// DST change included), threshold 80 h x 433/745 = 46.5 h, 50 h run:
+	// active. 2 of 4. A dry run first changes nothing.
+	csv := "id,line,class,ideal_cycle_s,rated_power_kw,criticality,in_service_from\nM09,L1,cnc,42,7.5,B,2026-10-14\n"
+	if code, body := send(t, "PUT", base+"/api/v1/masterdata/equipment", viewer, "text/csv", csv); code != http.StatusForbidden {
+		t.Fatalf("viewer import: %d %s", code, body)
+	}
+	code, body := send(t, "PUT", base+"/api/v1/masterdata/equipment?dry_run=1", admin, "text/csv", csv)
+	if code != http.StatusOK || !strings.Contains(body, `"added":1`) || !strings.Contains(body, `"dry_run":true`) {
+		t.Fatalf("dry run: %d %s", code, body)
+	}
+	if _, exp := send(t, "GET", base+"/api/v1/masterdata/equipment", admin, "", ""); strings.Count(exp, "\n") != 1 {
+		t.Fatalf("a dry run imported: %s", exp)
+	}
+	if code, body = send(t, "PUT", base+"/api/v1/masterdata/equipment", admin, "text/csv", csv); code != http.StatusOK || !strings.Contains(body, `"added":1`) {
+		t.Fatalf("import: %d %s", code, body)
+	}
+	waitRate("M09 added on the 14th", 2, 4)
+
+	// M02 retired on the 5th by REST (JSON): 96 h in service, threshold
+	// 80 h x 96/745 = 10.3 h, 30 h run: active. 3 of 4.
+	retire := `[{"id":"M02","line":"L1","class":"cnc","in_service_until":"2026-10-05"}]`
+	if code, body = send(t, "PUT", base+"/api/v1/masterdata/equipment", admin, "application/json", retire); code != http.StatusOK || !strings.Contains(body, `"added":1`) {
+		t.Fatalf("retire: %d %s", code, body)
+	}
+	got := waitRate("M02 retired on the 5th", 3, 4)
+	if u := got["utilization"].(float64); u != (100+30+50)/(745+96+433+745.0) {
+		t.Fatalf("utilization %v over the time in service", u)
+	}
+	// The same import again changes nothing and audits nothing.
+	if code, body = send(t, "PUT", base+"/api/v1/masterdata/equipment", admin, "application/json", retire); code != http.StatusOK || !strings.Contains(body, `"unchanged":1`) {
+		t.Fatalf("again: %d %s", code, body)
+	}
+
+	// A malformed file: every bad row named, nothing applied.
+	_, before := send(t, "GET", base+"/api/v1/masterdata/equipment", admin, "", "")
+	_, auditBefore := send(t, "GET", base+"/api/v1/masterdata/audit", admin, "", "")
+	bad := "id,line,class,in_service_from,in_service_until\n" +
+		"M03,L1,cnc,,2026-10-01\n" + // good alone: would retire M03
+		"M04,L7,cnc,,\n" + // unknown line
+		"M05,L1,cnc,2026-10-32,\n" + // bad date
+		"M03,L1,cnc,,\n" // duplicate id
+	code, body = send(t, "PUT", base+"/api/v1/masterdata/equipment", admin, "text/csv", bad)
+	var ans masterdata.ImportJSON
+	if err := json.Unmarshal([]byte(body), &ans); code != http.StatusUnprocessableEntity || err != nil {
+		t.Fatalf("malformed: %d %s", code, body)
+	}
+	var lines []string
+	for _, p := range ans.Problems {
+		lines = append(lines, fmt.Sprintf("%d %s", p.Line, p.Column))
+	}
+	if strings.Join(lines, ",") != "3 line,4 in_service_from,5 id" {
+		t.Fatalf("problems %v", ans.Problems)
+	}
+	code, body = send(t, "PUT", base+"/api/v1/masterdata/equipment", admin, "text/csv", "id,line,klass\nM03,L1,cnc\n")
+	if code != http.StatusUnprocessableEntity || !strings.Contains(body, `"column":"klass"`) {
+		t.Fatalf("wrong column: %d %s", code, body)
+	}
+	_, after := send(t, "GET", base+"/api/v1/masterdata/equipment", admin, "", "")
+	_, auditAfter := send(t, "GET", base+"/api/v1/masterdata/audit", admin, "", "")
+	if after != before || auditAfter != auditBefore {
+		t.Fatalf("a malformed file changed the records:\n%s\n%s\nor the audit:\n%s\n%s", before, after, auditBefore, auditAfter)
+	}
+	want := "id,site,line,class,ideal_cycle_s,rated_power_kw,criticality,in_service_from,in_service_until\n" +
+		"M02,s1,L1,cnc,,,,,2026-10-05\nM09,s1,L1,cnc,42,7.5,B,2026-10-14,\n"
+	if after != want {
+		t.Fatalf("export:\n%s\nwant:\n%s", after, want)
+	}
+	var audit struct{ Changes []masterdata.Change }
+	if err := json.Unmarshal([]byte(auditAfter), &audit); err != nil || len(audit.Changes) != 2 || audit.Changes[1].By != "erp" ||
+		audit.Changes[1].Key != "s1/M02" || audit.Changes[1].After["in_service_until"] != "2026-10-05" {
+		t.Fatalf("audit: %s", auditAfter)
+	}
+	time.Sleep(300 * time.Millisecond) // several flushes: the rate stays
+	waitRate("after the malformed files", 3, 4)
+}
+
+// send makes a request with a bearer token and returns its status and body.
+func send(t *testing.T, method, url, token, contentType, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}

@@ -83,7 +83,9 @@ func (s *Service) Registry() ([]activity.Equipment, error) {
 func (s *Service) Records(e Entity) ([]Record, error) { return s.store.Records(e) }
 
 // Audit returns up to limit changes after the sequence number after.
-func (s *Service) Audit(after uint64, limit int) ([]Change, error) { return s.store.Audit(after, limit) }
+func (s *Service) Audit(after uint64, limit int) ([]Change, error) {
+	return s.store.Audit(after, limit)
+}
 
 // Import applies records parsed by ParseCSV or ParseJSON (with Known) on
 // behalf of by: the whole set or, on an error, nothing. With dryRun it only

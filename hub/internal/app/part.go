@@ -125,7 +125,7 @@ func (pt *part) build(h *hub) error {
 	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
 		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep))
 	pt.api, err = web.New(web.Options{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, Events: h.ev,
-		API: jsonAPI, Log: pt.log.With("part", "web")})
+		API: jsonAPI, MasterData: h.md != nil, Log: pt.log.With("part", "web")})
 	return err
 }
 

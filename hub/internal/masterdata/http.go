@@ -29,7 +29,7 @@ func Handler(s *Service, log *slog.Logger) http.Handler {
 }
 
 // ImportJSON is the answer of a PUT: what changed (or would), or every
-// problem of the rows (422, nothing applied).
+// problem of the rows (nothing applied; 422, or 200 for a dry run).
 type ImportJSON struct {
 	DryRun   bool     `json:"dry_run"`
 	Diff     *Diff    `json:"diff,omitempty"`
@@ -73,7 +73,13 @@ func put(s *Service, log *slog.Logger, w http.ResponseWriter, r *http.Request) {
 	var probs Problems
 	switch {
 	case errors.As(err, &probs):
-		writeJSON(w, http.StatusUnprocessableEntity, ImportJSON{DryRun: dry, Problems: probs})
+		// A dry run is a check: it did its work, and its answer is the
+		// problems. An import that cannot be applied is refused.
+		code := http.StatusUnprocessableEntity
+		if dry {
+			code = http.StatusOK
+		}
+		writeJSON(w, code, ImportJSON{DryRun: dry, Problems: probs})
 		return
 	case err != nil:
 		http.Error(w, err.Error(), http.StatusBadRequest)

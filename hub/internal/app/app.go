@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/hub/internal/broker"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
@@ -53,6 +54,8 @@ type hub struct {
 	// md is the master data (nil in a partitioned hub: the registry is the
 	// configuration's).
 	md *masterdata.Service
+	// dated is the roster by date the alerts read first (imported rosters).
+	dated *alert.Dated
 
 	clock       func() time.Time // where now is read for the accepted time window
 	outOfWindow *agentCounts     // signals set aside as outside it, per agent
@@ -138,7 +141,7 @@ func (h *hub) engineStats() engine.Stats {
 // It returns a nil hub, and no error, when ctx ends first.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func(), error) {
 	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}, engines: map[int]*engine.Engine{},
-		clock: time.Now, outOfWindow: newAgentCounts()}
+		clock: time.Now, outOfWindow: newAgentCounts(), dated: &alert.Dated{}}
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -162,7 +165,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 		closeAll()
 		return nil, nil, err
 	}
-	if h.ev, err = openEvents(cfg, h.js, log); err != nil {
+	if h.ev, err = openEvents(cfg, h.js, h.dated, log); err != nil {
 		closeAll()
 		return nil, nil, err
 	}
@@ -182,7 +185,9 @@ func (h *hub) single(context.Context) (func(context.Context) error, http.Handler
 		md.Close()
 		return nil, nil, err
 	}
-	h.md.SetHooks(pt.masterDataHooks(h))
+	hooks := pt.masterDataHooks(h)
+	hooks.Rosters = h.dated.Set
+	h.md.SetHooks(hooks)
 	ccfg := consumeConfig(h.cfg)
 	run := func(ctx context.Context) error {
 		defer md.Close()

@@ -23,7 +23,23 @@ func masterDataBase(cfg *config.Config) masterdata.Base {
 		lines = append(lines, cfg.Site+"/"+l)
 	}
 	sort.Strings(lines)
-	return masterdata.Base{Site: cfg.Site, Location: cfg.Location, Registry: cfg.Equipment(), CalendarLines: lines}
+	var people []string
+	for id := range cfg.Events.Alerts.People {
+		people = append(people, id)
+	}
+	shifts := func(line string) []string {
+		cal, ok := cfg.LineCalendars[line]
+		if !ok {
+			cal = cfg.Calendar
+		}
+		var out []string
+		for _, w := range cal.Shifts {
+			out = append(out, w.Name)
+		}
+		return out
+	}
+	return masterdata.Base{Site: cfg.Site, Location: cfg.Location, Registry: cfg.Equipment(), CalendarLines: lines,
+		Shifts: shifts, People: people}
 }
 
 // openMasterData opens the master data store and its service; the hooks
@@ -34,6 +50,12 @@ func (h *hub) openMasterData() (*masterdata.Store, error) {
 		return nil, err
 	}
 	h.md = masterdata.NewService(masterDataBase(h.cfg), st, masterdata.Hooks{})
+	rosters, err := h.md.Rosters()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h.dated.Set(rosters)
 	return st, nil
 }
 

@@ -15,6 +15,7 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
@@ -196,4 +197,61 @@ func send(t *testing.T, method, url, token, contentType, body string) (int, stri
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// An imported roster reaches the alerts at once, and again after a restart.
+func TestImportedRosterReachesAlerts(t *testing.T) {
+	cfg, err := config.Decode("hub.yaml", []byte(fmt.Sprintf(`site: s1
+timezone: Europe/Berlin
+data_dir: %s
+calendar: {shifts: [{name: early, start: "06:00", end: "14:00"}, {name: late, start: "14:00", end: "22:00"}]}
+equipment: [{line: L1, ids: [M01]}]
+events:
+  webhooks: [{name: leaders, url: "http://127.0.0.1:1/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]
+  alerts:
+    people: {alice: {channel: leaders}, bob: {channel: leaders}}
+    roster: {L1: {early: [alice], late: [alice]}}
+`, t.TempDir())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*hub, func()) {
+		h := &hub{cfg: cfg, dated: &alert.Dated{}}
+		st, err := h.openMasterData()
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.md.SetHooks(masterdata.Hooks{Rosters: h.dated.Set})
+		return h, func() { st.Close() }
+	}
+	h, closeStore := open()
+	roster := alert.Roster{Lines: cfg.Events.Alerts.Roster, Dated: h.dated}
+	start := time.Date(2026, 10, 14, 6, 0, 0, 0, cfg.Location)
+	if got := roster.LeadersOn("L1", "early", start); fmt.Sprint(got) != "[alice]" {
+		t.Fatalf("before: %v", got)
+	}
+	recs, err := h.md.Parse(masterdata.Rosters, "text/csv", strings.NewReader("date,line,shift,leaders\n2026-10-14,L1,early,bob\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.md.Import(masterdata.Rosters, recs, "hr", false); err != nil {
+		t.Fatal(err)
+	}
+	if got := roster.LeadersOn("L1", "early", start); fmt.Sprint(got) != "[bob]" {
+		t.Fatalf("after the import: %v", got)
+	}
+	if _, err := h.md.Parse(masterdata.Rosters, "text/csv", strings.NewReader("date,line,shift,leaders\n2026-10-14,L1,night,carol\n")); err == nil ||
+		!strings.Contains(err.Error(), `no shift "night"`) || !strings.Contains(err.Error(), `"carol" is not in events.alerts.people`) {
+		t.Fatalf("bad roster: %v", err)
+	}
+	closeStore()
+	h, closeStore = open()
+	defer closeStore()
+	roster.Dated = h.dated
+	if got := roster.LeadersOn("L1", "early", start); fmt.Sprint(got) != "[bob]" {
+		t.Fatalf("after a restart: %v", got)
+	}
+	if got := roster.LeadersOn("L1", "late", start.Add(8*time.Hour)); fmt.Sprint(got) != "[alice]" {
+		t.Fatalf("another shift: %v", got)
+	}
 }

@@ -231,6 +231,8 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 			if rec["home_line"] != "" && !lines[rec["site"]+"/"+rec["home_line"]] {
 				add(rw.line, "home_line", "unknown line %q of site %s", rec["home_line"], rec["site"])
 			}
+		case Rosters:
+			checkRoster(rec, rw.line, known, lines, add)
 		}
 		if bad[i] {
 			continue
@@ -306,4 +308,29 @@ func sortRecords(spec Spec, recs []Record) []Record {
 	out := slices.Clone(recs)
 	slices.SortFunc(out, func(a, b Record) int { return strings.Compare(spec.KeyOf(a), spec.KeyOf(b)) })
 	return out
+}
+
+// checkRoster checks a roster row's line, shift and people.
+func checkRoster(rec Record, line int, known Known, lines map[string]bool, add func(int, string, string, ...any)) {
+	if rec["line"] == "" {
+		return
+	}
+	if !lines[known.Site+"/"+rec["line"]] {
+		add(line, "line", "unknown line %q of site %s", rec["line"], known.Site)
+		return
+	}
+	if rec["shift"] != "" && known.Shifts != nil {
+		shifts := known.Shifts(rec["line"])
+		if !slices.Contains(shifts, rec["shift"]) {
+			add(line, "shift", "no shift %q in the calendar of line %s (shifts: %s)", rec["shift"], rec["line"], strings.Join(shifts, ", "))
+		}
+	}
+	if rec["leaders"] == "" {
+		return
+	}
+	for _, id := range strings.Split(rec["leaders"], ";") {
+		if !known.People[id] {
+			add(line, "leaders", "%q is not in events.alerts.people", id)
+		}
+	}
 }

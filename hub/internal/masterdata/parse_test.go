@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
 )
 
 func berlin(t *testing.T) *time.Location {
@@ -60,8 +62,26 @@ func TestParseCSV(t *testing.T) {
 		{name: "operators", entity: Operators,
 			in:   "id,name,team,home_line,valid_from\nop1,Li Wei,A,L1,2026-01-01\nop2,Anna,B,L7,\nop1,Dup,A,,\n",
 			want: []string{`line 3, column home_line: unknown line "L7" of site s1`, `line 4, column id: duplicate id op1 (also on line 2)`}},
+		{name: "rosters", entity: Rosters,
+			in: "date,line,shift,leaders\n2026-10-14,L1,early,alice; bob\n2026-10-14,L2,night,alice\n2026-10-14T06:00,L1,late,\n" +
+				"2026-10-15,L1,late,mallory\n2026-10-14,L1,early,bob\n2026-10-16,L9,early,bob\n",
+			want: []string{
+				`line 3, column shift: no shift "night" in the calendar of line L2 (shifts: early)`,
+				`line 4, column date: bad date "2026-10-14T06:00" (want YYYY-MM-DD)`,
+				`line 5, column leaders: "mallory" is not in events.alerts.people`,
+				`line 6, column shift: duplicate id 2026-10-14/L1/early (also on line 2)`,
+				`line 7, column line: unknown line "L9" of site s1`,
+			}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			known := known
+			known.People = map[string]bool{"alice": true, "bob": true}
+			known.Shifts = func(line string) []string {
+				if line == "L2" {
+					return []string{"early"}
+				}
+				return []string{"early", "late", "night"}
+			}
 			recs, err := ParseCSV(tc.entity, strings.NewReader(tc.in), known, loc)
 			var got []string
 			var ps Problems
@@ -126,5 +146,23 @@ func TestCSVRoundTrip(t *testing.T) {
 	if err == nil || err.Error() != "line 1, column colour: unknown field (want id, site, line, class, ideal_cycle_s, rated_power_kw, criticality, in_service_from, in_service_until)\n"+
 		"line 1, column line: required field missing\nline 2, column id: required field missing" {
 		t.Fatalf("JSON problems: %v", err)
+	}
+}
+
+// A roster record's leaders are canonical (trimmed, ';' without spaces) and
+// make the dated roster; an entry naming nobody is left out of it.
+func TestRosterOf(t *testing.T) {
+	k := known
+	k.People = map[string]bool{"alice": true, "bob": true}
+	recs, err := ParseCSV(Rosters, strings.NewReader("date,line,shift,leaders\n2026-10-14,L1,early, alice ;bob\n2026-10-15,L1,early,\n"), k, berlin(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if recs[0]["leaders"] != "alice;bob" {
+		t.Fatalf("leaders %q", recs[0]["leaders"])
+	}
+	r := RosterOf(recs)
+	if len(r) != 1 || !reflect.DeepEqual(r[alert.DatedKey{Date: "2026-10-14", Line: "L1", Shift: "early"}], []string{"alice", "bob"}) {
+		t.Fatalf("roster %v", r)
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -21,6 +23,10 @@ type Base struct {
 	Location      *time.Location
 	Registry      []activity.Equipment
 	CalendarLines []string
+	// Shifts returns the shift names of a line's calendar (nil: not checked).
+	Shifts func(line string) []string
+	// People are the ids of the people alerts reach (events.alerts.people).
+	People []string
 }
 
 // Hooks connect imports to the figures. Prepare runs inside the store's
@@ -31,6 +37,8 @@ type Base struct {
 type Hooks struct {
 	Prepare func(d Diff, restate map[signal.Key]time.Time) error
 	Applied func(registry []activity.Equipment)
+	// Rosters runs after a roster import commits, with the whole dated roster.
+	Rosters func(map[alert.DatedKey][]string)
 }
 
 // Service validates and applies imports over a store, one at a time.
@@ -67,7 +75,32 @@ func (s *Service) Known() (Known, error) {
 	if err != nil {
 		return Known{}, err
 	}
-	return KnownOf(s.base.Site, s.base.Registry, s.base.CalendarLines, sites, lines), nil
+	k := KnownOf(s.base.Site, s.base.Registry, s.base.CalendarLines, sites, lines)
+	k.Shifts, k.People = s.base.Shifts, map[string]bool{}
+	for _, p := range s.base.People {
+		k.People[p] = true
+	}
+	return k, nil
+}
+
+// Rosters returns the dated roster: the imported roster entries that name leaders.
+func (s *Service) Rosters() (map[alert.DatedKey][]string, error) {
+	recs, err := s.store.Records(Rosters)
+	if err != nil {
+		return nil, err
+	}
+	return RosterOf(recs), nil
+}
+
+// RosterOf is the dated roster of roster records; entries naming nobody are left out.
+func RosterOf(recs []Record) map[alert.DatedKey][]string {
+	out := map[alert.DatedKey][]string{}
+	for _, r := range recs {
+		if r["leaders"] != "" {
+			out[alert.DatedKey{Date: r["date"], Line: r["line"], Shift: r["shift"]}] = strings.Split(r["leaders"], ";")
+		}
+	}
+	return out
 }
 
 // Registry returns the equipment registry: the imported records over the base.
@@ -105,8 +138,18 @@ func (s *Service) Import(e Entity, recs []Record, by string, dryRun bool) (Diff,
 		}
 	}
 	d, err := s.store.Apply(e, recs, by, s.now(), dryRun, prepare)
-	if err != nil || dryRun || len(d.Changes) == 0 || e != Equipment {
+	if err != nil || dryRun || len(d.Changes) == 0 {
 		return d, err
+	}
+	if e == Rosters && s.hooks.Rosters != nil {
+		r, err := s.Rosters()
+		if err != nil {
+			return d, fmt.Errorf("reading the rosters after the import: %w", err)
+		}
+		s.hooks.Rosters(r)
+	}
+	if e != Equipment {
+		return d, nil
 	}
 	reg, err := s.Registry()
 	if err != nil {

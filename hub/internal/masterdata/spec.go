@@ -31,11 +31,12 @@ const (
 	Lines     Entity = "lines"
 	Equipment Entity = "equipment"
 	Operators Entity = "operators"
+	Rosters   Entity = "rosters"
 )
 
 // Entities lists every entity, in the order their references need them
 // imported (a line names its site, equipment its line).
-var Entities = []Entity{Sites, Lines, Equipment, Operators}
+var Entities = []Entity{Sites, Lines, Equipment, Operators, Rosters}
 
 // kind is how a column's text is checked and written.
 type kind int
@@ -45,6 +46,8 @@ const (
 	kindText               // free text (trimmed)
 	kindDate               // a local date 2006-01-02 or date-time 2006-01-02T15:04
 	kindNumber             // a number >= 0
+	kindDay                // a local date 2006-01-02
+	kindPeople             // person ids separated by ';'
 )
 
 // Column is one column of an entity's CSV file.
@@ -99,6 +102,12 @@ var specs = map[Entity]Spec{
 		{Name: "home_line", kind: kindToken, Doc: "home line; must be known when given"},
 		{Name: "valid_from", kind: kindDate, Doc: "first day employed (empty: always)"},
 		{Name: "valid_until", kind: kindDate, Doc: "first day no longer employed (empty: open)"},
+	}},
+	Rosters: {Entity: Rosters, Key: []string{"date", "line", "shift"}, Columns: []Column{
+		{Name: "date", Required: true, kind: kindDay, Doc: "the date the shift starts (a night shift belongs to the day it begins)"},
+		{Name: "line", Required: true, kind: kindToken, Doc: "line of the hub's site; must be known"},
+		{Name: "shift", Required: true, kind: kindToken, Doc: "shift name of the line's calendar"},
+		{Name: "leaders", kind: kindPeople, Doc: "who leads it: person ids of events.alerts.people, separated by ';' (empty: the YAML roster)"},
 	}},
 }
 
@@ -163,13 +172,18 @@ func (ps Problems) Error() string {
 }
 
 // Known are the sites and lines a row may name: the configuration's, the
-// stored ones and those of the file itself when it imports sites or lines.
+// stored ones and those of the file itself when it imports sites or lines;
+// and the shifts and people a roster may name.
 type Known struct {
 	// Site is the hub's site, the default of an empty site column.
 	Site string
 	// Sites and Lines ("site/line") known.
 	Sites map[string]bool
 	Lines map[string]bool
+	// Shifts returns the shift names of a line's calendar.
+	Shifts func(line string) []string
+	// People are the people alerts can reach.
+	People map[string]bool
 }
 
 // dateLayouts are the accepted date forms, in the plant's zone.
@@ -209,6 +223,24 @@ func canonical(k kind, v string, loc *time.Location) (string, error) {
 			return t.Format("2006-01-02"), nil
 		}
 		return t.Format("2006-01-02T15:04:05"), nil
+	case kindDay:
+		t, err := time.ParseInLocation("2006-01-02", v, loc)
+		if err != nil {
+			return "", fmt.Errorf("bad date %q (want YYYY-MM-DD)", v)
+		}
+		return t.Format("2006-01-02"), nil
+	case kindPeople:
+		var ids []string
+		for _, id := range strings.Split(v, ";") {
+			if id = strings.TrimSpace(id); id == "" {
+				continue
+			}
+			if !signal.ValidToken(id) {
+				return "", fmt.Errorf("%q is not a valid person id", id)
+			}
+			ids = append(ids, id)
+		}
+		return strings.Join(ids, ";"), nil
 	case kindNumber:
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || f != f || f > 1e12 {

@@ -104,7 +104,7 @@ var specs = map[Entity]Spec{
 		{Name: "valid_until", kind: kindDate, Doc: "first day no longer employed (empty: open)"},
 	}},
 	Rosters: {Entity: Rosters, Key: []string{"date", "line", "shift"}, Columns: []Column{
-		{Name: "date", Required: true, kind: kindDay, Doc: "the date the shift starts (a night shift belongs to the day it begins)"},
+		{Name: "date", Required: true, kind: kindDay, Doc: "the date the shift starts (a night shift belongs to the day it begins), `YYYY-MM-DD`"},
 		{Name: "line", Required: true, kind: kindToken, Doc: "line of the hub's site; must be known"},
 		{Name: "shift", Required: true, kind: kindToken, Doc: "shift name of the line's calendar"},
 		{Name: "leaders", kind: kindPeople, Doc: "who leads it: person ids of events.alerts.people, separated by ';' (empty: the YAML roster)"},

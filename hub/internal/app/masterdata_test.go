@@ -55,10 +55,24 @@ equipment:
 	}
 	viewer := addToken(t, cfg.Tokens())
 	seed := addAgent(t, cfg, "test", "s1")
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
-	t.Cleanup(func() { cancel(); <-done })
+	start := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- Run(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+		var once bool
+		stop = func() {
+			if !once {
+				once = true
+				cancel()
+				if err := <-done; err != nil {
+					t.Errorf("hub: %v", err)
+				}
+			}
+		}
+		t.Cleanup(stop)
+		return stop
+	}
+	stop := start()
 	nc := connectAgent(t, fmt.Sprintf("nats://127.0.0.1:%d", natsPort), "test", seed)
 	js, _ := jetstream.New(nc)
 	loc := cfg.Location
@@ -177,6 +191,37 @@ equipment:
 	}
 	time.Sleep(300 * time.Millisecond) // several flushes: the rate stays
 	waitRate("after the malformed files", 3, 4)
+
+	// A restarted hub computes with the imported equipment: its October
+	// line figures, dropped from InfluxDB, come back the same from a recompute.
+	stop()
+	resp, err := http.PostForm(in.URL+"/query", map[string][]string{"db": {"floorpulse"}, "q": {`DROP MEASUREMENT "line_activity"`}})
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("dropping line_activity: %v %v", resp, err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if got := line(); len(got) != 0 {
+		t.Fatalf("line_activity still there after %s: %v", b, got)
+	}
+	start()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("POST", base+"/api/v1/recompute?from=2026-10&to=2026-10", nil)
+		req.Header.Set("Authorization", "Bearer "+admin)
+		resp, err := http.DefaultClient.Do(req) // refused until the hub listens
+		if err == nil {
+			resp.Body.Close()
+			if code = resp.StatusCode; code == http.StatusAccepted {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("recompute after the restart: %d %v", code, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	waitRate("recomputed after a restart", 3, 4)
 }
 
 // send makes a request with a bearer token and returns its status and body.

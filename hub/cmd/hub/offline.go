@@ -33,8 +33,8 @@ func openOffline(cfgPath string) (*config.Config, *engine.Engine, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	opts := cfg.EngineOptions()
-	if opts.Registry, err = app.Registry(cfg); err != nil {
+	opts, err := app.EngineOptions(cfg) // with the imported master data
+	if err != nil {
 		return nil, nil, err
 	}
 	return cfg, engine.New(opts, saved), nil

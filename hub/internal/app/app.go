@@ -56,6 +56,8 @@ type hub struct {
 	md *masterdata.Service
 	// dated is the roster by date the alerts read first (imported rosters).
 	dated *alert.Dated
+	// cals are the lines' calendars, imported shift calendars included.
+	cals *calendars
 
 	clock       func() time.Time // where now is read for the accepted time window
 	outOfWindow *agentCounts     // signals set aside as outside it, per agent
@@ -141,7 +143,7 @@ func (h *hub) engineStats() engine.Stats {
 // It returns a nil hub, and no error, when ctx ends first.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func(), error) {
 	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}, engines: map[int]*engine.Engine{},
-		clock: time.Now, outOfWindow: newAgentCounts(), dated: &alert.Dated{}}
+		clock: time.Now, outOfWindow: newAgentCounts(), dated: &alert.Dated{}, cals: newCalendars(cfg)}
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -165,7 +167,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 		closeAll()
 		return nil, nil, err
 	}
-	if h.ev, err = openEvents(cfg, h.js, h.dated, log); err != nil {
+	if h.ev, err = openEvents(cfg, h.js, h.dated, h.cals.of, log); err != nil {
 		closeAll()
 		return nil, nil, err
 	}
@@ -186,7 +188,7 @@ func (h *hub) single(context.Context) (func(context.Context) error, http.Handler
 		return nil, nil, err
 	}
 	hooks := pt.masterDataHooks(h)
-	hooks.Rosters = h.dated.Set
+	hooks.Rosters, hooks.Calendars = h.dated.Set, h.cals.set
 	h.md.SetHooks(hooks)
 	ccfg := consumeConfig(h.cfg)
 	run := func(ctx context.Context) error {

@@ -1,13 +1,17 @@
 package app
 
 import (
+	"maps"
 	"net/http"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -56,7 +60,45 @@ func (h *hub) openMasterData() (*masterdata.Store, error) {
 		return nil, err
 	}
 	h.dated.Set(rosters)
+	ovs, err := h.md.Overrides()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h.cals.set(ovs)
 	return st, nil
+}
+
+// calendars are the lines' calendars: the configuration's with the
+// imported shift calendars over them, swapped at once by an import.
+type calendars struct {
+	cfg *config.Config
+	m   atomic.Pointer[map[string]*calendar.Calendar] // lines of the hub's site with imported shifts
+}
+
+func newCalendars(cfg *config.Config) *calendars {
+	c := &calendars{cfg: cfg}
+	c.set(nil)
+	return c
+}
+
+// set replaces the imported shift calendars (per line of the hub's site).
+func (c *calendars) set(ovs map[string][]calendar.Override) {
+	m := map[string]*calendar.Calendar{}
+	for line, o := range ovs {
+		m[line] = masterdata.WithOverrides(c.cfg.CalendarOf(c.cfg.Site, line), o, c.cfg.Location)
+	}
+	c.m.Store(&m)
+}
+
+// of returns a line's calendar (nil: around the clock).
+func (c *calendars) of(site, line string) *calendar.Calendar {
+	if site == c.cfg.Site {
+		if cal, ok := (*c.m.Load())[line]; ok {
+			return cal
+		}
+	}
+	return c.cfg.CalendarOf(site, line)
 }
 
 // masterDataHooks connect equipment imports to a partition: before the
@@ -67,8 +109,22 @@ func (h *hub) openMasterData() (*masterdata.Store, error) {
 func (pt *part) masterDataHooks(h *hub) masterdata.Hooks {
 	var dirty map[signal.Key]state.Range
 	return masterdata.Hooks{
-		Prepare: func(_ masterdata.Diff, restate map[signal.Key]time.Time) error {
-			dirty = pt.restateRanges(restate, h.clock(), h.cfg.Location)
+		Prepare: func(_ masterdata.Diff, restate masterdata.Restatement) error {
+			from := restate.Equipment
+			if len(restate.Lines) > 0 {
+				from = maps.Clone(from)
+				if from == nil {
+					from = map[signal.Key]time.Time{}
+				}
+				for _, k := range pt.eng.Keys() {
+					if t, ok := restate.Lines[k.Line]; ok && k.Site == h.cfg.Site {
+						if prev, seen := from[k]; !seen || t.Before(prev) {
+							from[k] = t
+						}
+					}
+				}
+			}
+			dirty = pt.restateRanges(from, h.clock(), h.cfg.Location)
 			return pt.st.Save(nil, dirty)
 		},
 		Applied: func(reg []activity.Equipment) {
@@ -115,12 +171,22 @@ func (h *hub) withMasterData(api http.Handler) http.Handler {
 	return mux
 }
 
-// Registry is the equipment registry a hub that is not running computes
+// EngineOptions are the engine options a hub that is not running computes
 // with (its offline commands): the configuration's with the imported
-// equipment over it. A partitioned hub's is the configuration's.
-func Registry(cfg *config.Config) ([]activity.Equipment, error) {
+// equipment and shift calendars over them. A partitioned hub's are the
+// configuration's.
+func EngineOptions(cfg *config.Config) (engine.Options, error) {
+	opts := cfg.EngineOptions()
 	if cfg.Partitions.Count > 1 {
-		return cfg.Equipment(), nil
+		return opts, nil
 	}
-	return masterdata.LoadRegistry(masterDataPath(cfg), masterDataBase(cfg))
+	recs, err := masterdata.LoadRecords(masterDataPath(cfg), masterdata.Equipment, masterdata.Shifts)
+	if err != nil {
+		return opts, err
+	}
+	opts.Registry = masterdata.Registry(opts.Registry, recs[masterdata.Equipment], cfg.Location)
+	cals := newCalendars(cfg)
+	cals.set(masterdata.Overrides(recs[masterdata.Shifts], cfg.Location))
+	opts.Calendar = cals.of
+	return opts, nil
 }

@@ -192,6 +192,44 @@ equipment:
 	time.Sleep(300 * time.Millisecond) // several flushes: the rate stays
 	waitRate("after the malformed files", 3, 4)
 
+	// L1, around the clock in the YAML, works one day shift from the 20th to
+	// the 22nd: the shift figures appear, restated. M09 ran from the 20th
+	// 00:00 to the 22nd 02:00: 12 h, 12 h and 0 h of its day shifts.
+	dayShifts := func(measurement, filter string) string {
+		res, err := q.Query(context.Background(), `from(bucket:"floorpulse/autogen") |> range(start: 2026-10-01T00:00:00Z, stop: 2026-11-01T00:00:00Z)
+			|> filter(fn: (r) => r._measurement == "`+measurement+`" and r.period == "shift" and r.shift == "day" and r._field == "running_seconds"`+filter+`)`)
+		var got []string
+		if err == nil {
+			for res.Next() {
+				got = append(got, fmt.Sprintf("%s %v", res.Record().Time().In(loc).Format("01-02T15:04"), res.Record().Value()))
+			}
+		}
+		return strings.Join(got, ", ")
+	}
+	waitShifts := func(step, measurement, filter, want string) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			got := dayShifts(measurement, filter)
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: day shifts %q, want %q", step, got, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	if got := dayShifts("equipment_activity", ` and r.equipment == "M09"`); got != "" {
+		t.Fatalf("day shifts before the import: %s", got)
+	}
+	shifts := "line,name,start,end,valid_from,valid_until\nL1,day,06:00,18:00,2026-10-20,2026-10-23\n"
+	if code, body = send(t, "PUT", base+"/api/v1/masterdata/shifts", admin, "text/csv", shifts); code != http.StatusOK || !strings.Contains(body, `"added":1`) {
+		t.Fatalf("shifts: %d %s", code, body)
+	}
+	waitShifts("shift calendar imported", "equipment_activity", ` and r.equipment == "M09"`, "10-20T06:00 43200, 10-21T06:00 43200, 10-22T06:00 0")
+	waitShifts("shift calendar imported", "line_activity", ` and r.line == "L1"`, "10-20T06:00 43200, 10-21T06:00 43200, 10-22T06:00 0")
+
 	// A restarted hub computes with the imported equipment: its October
 	// line figures, dropped from InfluxDB, come back the same from a recompute.
 	stop()
@@ -222,6 +260,9 @@ equipment:
 		time.Sleep(100 * time.Millisecond)
 	}
 	waitRate("recomputed after a restart", 3, 4)
+	// The restarted hub has the imported shifts too: the line's day shifts
+	// (run time of M01, M02, M03 and M09) are recomputed.
+	waitShifts("recomputed after a restart", "line_activity", ` and r.line == "L1"`, "10-20T06:00 43200, 10-21T06:00 43200, 10-22T06:00 0")
 }
 
 // send makes a request with a bearer token and returns its status and body.

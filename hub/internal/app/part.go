@@ -93,6 +93,9 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.loaded, pt.pending = len(saved), len(pend)
 	opts := h.cfg.EngineOptions()
+	if h.cals != nil {
+		opts.Calendar = h.cals.of
+	}
 	if h.md != nil {
 		if opts.Registry, err = h.md.Registry(); err != nil {
 			return err

@@ -157,7 +157,7 @@ func instances(ws []Recurring, loc *time.Location, a, b int64) []Instance {
 
 // ShiftInstances returns the shift occurrences overlapping [a, b), ordered by start.
 func (c *Calendar) ShiftInstances(a, b int64) []Instance {
-	return c.shiftInstances(a, b)
+	return c.shiftInstances(a, b, false)
 }
 
 // Spans cuts [a, b) into spans of one kind and one shift instance, in order,
@@ -170,7 +170,7 @@ func (c *Calendar) Spans(a, b int64) []Span {
 	if len(c.Shifts) == 0 && len(c.Overrides) == 0 {
 		shifts = []Instance{{Start: a, End: b}}
 	} else {
-		shifts = c.shiftInstances(a, b)
+		shifts = c.shiftInstances(a, b, true)
 	}
 	stops := instances(c.Stops, c.Loc, a, b)
 	for _, cl := range c.Closures {

@@ -21,9 +21,10 @@ func (o Override) covers(day time.Time) bool {
 
 // shiftInstances returns the shift occurrences overlapping [a, b): the
 // calendar's own shifts, or on days an override covers, the override's.
-// A day with no shift of its own on an around-the-clock calendar (no
-// shifts) is one unnamed shift from midnight to midnight.
-func (c *Calendar) shiftInstances(a, b int64) []Instance {
+// With allDay, a day that an around-the-clock calendar (no shifts) holds
+// without an override is one unnamed shift from midnight to midnight
+// (scheduled time for Spans; not a shift to write figures for).
+func (c *Calendar) shiftInstances(a, b int64, allDay bool) []Instance {
 	if len(c.Overrides) == 0 {
 		return instances(c.Shifts, c.Loc, a, b)
 	}
@@ -46,7 +47,7 @@ func (c *Calendar) shiftInstances(a, b int64) []Instance {
 		}
 		next := time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, c.Loc)
 		if !overridden && len(ws) == 0 {
-			if next.UnixNano() > a {
+			if allDay && next.UnixNano() > a {
 				out = append(out, Instance{Start: day.UnixNano(), End: next.UnixNano()})
 			}
 			continue

@@ -233,6 +233,10 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 			}
 		case Rosters:
 			checkRoster(rec, rw.line, known, lines, add)
+		case Shifts:
+			if rec["line"] != "" && !lines[known.Site+"/"+rec["line"]] {
+				add(rw.line, "line", "unknown line %q of site %s", rec["line"], known.Site)
+			}
 		}
 		if bad[i] {
 			continue
@@ -244,7 +248,41 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 		}
 		firstAt[k] = rw.line
 	}
+	if spec.Entity == Shifts {
+		probs = append(probs, overlappingShifts(recs, rows, bad, loc)...)
+	}
 	return recs, probs
+}
+
+// overlappingShifts finds shifts of one line and name whose validity
+// overlaps that of an earlier row.
+func overlappingShifts(recs []Record, rows []row, bad []bool, loc *time.Location) Problems {
+	var probs Problems
+	type seen struct {
+		line        int
+		from, until time.Time
+	}
+	byName := map[[2]string][]seen{}
+	for i, rec := range recs {
+		if bad[i] {
+			continue
+		}
+		from, _ := ParseDate(rec["valid_from"], loc)
+		until, _ := ParseDate(rec["valid_until"], loc)
+		k := [2]string{rec["line"], rec["name"]}
+		if slices.ContainsFunc(byName[k], func(o seen) bool { return o.from.Equal(from) }) {
+			continue // a key given twice: named as such
+		}
+		for _, o := range byName[k] {
+			if (o.until.IsZero() || from.Before(o.until)) && (until.IsZero() || o.from.Before(until)) {
+				probs = append(probs, Problem{Line: rows[i].line, Column: "valid_from",
+					Message: fmt.Sprintf("shift %s of line %s already holds then (line %d)", rec["name"], rec["line"], o.line)})
+				break
+			}
+		}
+		byName[k] = append(byName[k], seen{rows[i].line, from, until})
+	}
+	return probs
 }
 
 func copySet(m map[string]bool) map[string]bool {

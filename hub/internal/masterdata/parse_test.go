@@ -62,6 +62,25 @@ func TestParseCSV(t *testing.T) {
 		{name: "operators", entity: Operators,
 			in:   "id,name,team,home_line,valid_from\nop1,Li Wei,A,L1,2026-01-01\nop2,Anna,B,L7,\nop1,Dup,A,,\n",
 			want: []string{`line 3, column home_line: unknown line "L7" of site s1`, `line 4, column id: duplicate id op1 (also on line 2)`}},
+		{name: "shifts", entity: Shifts,
+			in: "line,name,start,end,days,valid_from,valid_until\n" +
+				"L1,A,06:00,18:00,mon-fri,2026-11-01,\n" + // good
+				"L1,B,18:00,06:00,,2026-11-01,\n" + // good
+				"L1,A,06:00,18:00,sat,2026-12-01,\n" + // A holds from 2026-11-01 on
+				"L2,C,25:00,06:00,,,\n" + // bad time
+				"L2,D,06:00,14:00,mon-fry,,\n" + // bad day
+				"L1,A,06:00,18:00,,2026-11-01,2027-01-01\n" + // duplicate key
+				"L1,E,06:00,18:00,,2026-10-01,2026-11-01\n" + // good: another name
+				"L1,E,06:00,18:00,,2026-10-15,2026-10-20\n" + // overlaps the row before
+				"L8,F,06:00,14:00,,,\n", // unknown line
+			want: []string{
+				`line 4, column valid_from: shift A of line L1 already holds then (line 2)`,
+				`line 5, column start: bad time "25:00" (want HH:MM)`,
+				`line 6, column days: unknown week day "mon-fry" (want mon..sun or a range like mon-fri)`,
+				`line 7, column valid_from: duplicate id L1/A/2026-11-01 (also on line 2)`,
+				`line 9, column valid_from: shift E of line L1 already holds then (line 8)`,
+				`line 10, column line: unknown line "L8" of site s1`,
+			}},
 		{name: "rosters", entity: Rosters,
 			in: "date,line,shift,leaders\n2026-10-14,L1,early,alice; bob\n2026-10-14,L2,night,alice\n2026-10-14T06:00,L1,late,\n" +
 				"2026-10-15,L1,late,mallory\n2026-10-14,L1,early,bob\n2026-10-16,L9,early,bob\n",

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/alert"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -35,10 +37,21 @@ type Base struct {
 // change, which is harmless; one before it loses the import). Applied runs
 // after the commit with the new registry: it swaps it in. Either may be nil.
 type Hooks struct {
-	Prepare func(d Diff, restate map[signal.Key]time.Time) error
+	Prepare func(d Diff, restate Restatement) error
 	Applied func(registry []activity.Equipment)
 	// Rosters runs after a roster import commits, with the whole dated roster.
 	Rosters func(map[alert.DatedKey][]string)
+	// Calendars runs after a shift calendar import commits, with every
+	// line's overrides (Overrides), before the restated ranges are marked.
+	Calendars func(map[string][]calendar.Override)
+}
+
+// Restatement is what an import changes the figures of, and from when:
+// equipment (an equipment import) or every equipment of a line of the
+// hub's site (a shift calendar import). A zero time is from the beginning.
+type Restatement struct {
+	Equipment map[signal.Key]time.Time
+	Lines     map[string]time.Time
 }
 
 // Service validates and applies imports over a store, one at a time.
@@ -75,8 +88,23 @@ func (s *Service) Known() (Known, error) {
 	if err != nil {
 		return Known{}, err
 	}
+	shifts, err := s.store.Records(Shifts)
+	if err != nil {
+		return Known{}, err
+	}
 	k := KnownOf(s.base.Site, s.base.Registry, s.base.CalendarLines, sites, lines)
-	k.Shifts, k.People = s.base.Shifts, map[string]bool{}
+	k.People = map[string]bool{}
+	if s.base.Shifts != nil {
+		k.Shifts = func(line string) []string {
+			names := s.base.Shifts(line)
+			for _, r := range shifts {
+				if r["line"] == line && !slices.Contains(names, r["name"]) {
+					names = append(names, r["name"])
+				}
+			}
+			return names
+		}
+	}
 	for _, p := range s.base.People {
 		k.People[p] = true
 	}
@@ -101,6 +129,15 @@ func RosterOf(recs []Record) map[alert.DatedKey][]string {
 		}
 	}
 	return out
+}
+
+// Overrides returns the imported shift calendars per line (Overrides).
+func (s *Service) Overrides() (map[string][]calendar.Override, error) {
+	recs, err := s.store.Records(Shifts)
+	if err != nil {
+		return nil, err
+	}
+	return Overrides(recs, s.base.Location), nil
 }
 
 // Registry returns the equipment registry: the imported records over the base.
@@ -129,12 +166,12 @@ func (s *Service) Import(e Entity, recs []Record, by string, dryRun bool) (Diff,
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var prepare func(Diff) error
-	if !dryRun && s.hooks.Prepare != nil && e == Equipment {
+	if !dryRun && s.hooks.Prepare != nil && (e == Equipment || e == Shifts) {
 		prepare = func(d Diff) error {
 			if len(d.Changes) == 0 {
 				return nil
 			}
-			return s.hooks.Prepare(d, Restate(d.Changes, s.base.Location))
+			return s.hooks.Prepare(d, Restatement{Equipment: Restate(d.Changes, s.base.Location), Lines: restateShifts(d.Changes, s.base.Location)})
 		}
 	}
 	d, err := s.store.Apply(e, recs, by, s.now(), dryRun, prepare)
@@ -148,7 +185,14 @@ func (s *Service) Import(e Entity, recs []Record, by string, dryRun bool) (Diff,
 		}
 		s.hooks.Rosters(r)
 	}
-	if e != Equipment {
+	if e == Shifts && s.hooks.Calendars != nil {
+		recs, err := s.store.Records(Shifts)
+		if err != nil {
+			return d, fmt.Errorf("reading the shift calendars after the import: %w", err)
+		}
+		s.hooks.Calendars(Overrides(recs, s.base.Location))
+	}
+	if e != Equipment && e != Shifts {
 		return d, nil
 	}
 	reg, err := s.Registry()
@@ -161,12 +205,13 @@ func (s *Service) Import(e Entity, recs []Record, by string, dryRun bool) (Diff,
 	return d, nil
 }
 
-// LoadRegistry returns the registry of base with the imported equipment of
-// the store at path over it, for the hub's offline commands (the hub must
-// not be running); the base alone when there is no store.
-func LoadRegistry(path string, base Base) ([]activity.Equipment, error) {
+// LoadRecords returns the records of some entities from the store at path,
+// for the hub's offline commands (the hub must not be running); none when
+// there is no store.
+func LoadRecords(path string, entities ...Entity) (map[Entity][]Record, error) {
+	out := map[Entity][]Record{}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return base.Registry, nil
+		return out, nil
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: 300 * time.Millisecond})
 	if err != nil {
@@ -174,9 +219,10 @@ func LoadRegistry(path string, base Base) ([]activity.Equipment, error) {
 	}
 	st := &Store{db: db}
 	defer st.Close()
-	recs, err := st.Records(Equipment)
-	if err != nil {
-		return nil, err
+	for _, e := range entities {
+		if out[e], err = st.Records(e); err != nil {
+			return nil, err
+		}
 	}
-	return Registry(base.Registry, recs, base.Location), nil
+	return out, nil
 }

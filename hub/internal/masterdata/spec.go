@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -32,11 +33,12 @@ const (
 	Equipment Entity = "equipment"
 	Operators Entity = "operators"
 	Rosters   Entity = "rosters"
+	Shifts    Entity = "shifts"
 )
 
 // Entities lists every entity, in the order their references need them
 // imported (a line names its site, equipment its line).
-var Entities = []Entity{Sites, Lines, Equipment, Operators, Rosters}
+var Entities = []Entity{Sites, Lines, Equipment, Operators, Shifts, Rosters}
 
 // kind is how a column's text is checked and written.
 type kind int
@@ -48,6 +50,8 @@ const (
 	kindNumber             // a number >= 0
 	kindDay                // a local date 2006-01-02
 	kindPeople             // person ids separated by ';'
+	kindClock              // a local time of day HH:MM
+	kindDays               // week days: mon..sun or ranges, separated by ';'
 )
 
 // Column is one column of an entity's CSV file.
@@ -102,6 +106,15 @@ var specs = map[Entity]Spec{
 		{Name: "home_line", kind: kindToken, Doc: "home line; must be known when given"},
 		{Name: "valid_from", kind: kindDate, Doc: "first day employed (empty: always)"},
 		{Name: "valid_until", kind: kindDate, Doc: "first day no longer employed (empty: open)"},
+	}},
+	Shifts: {Entity: Shifts, Key: []string{"line", "name", "valid_from"}, From: "valid_from", Until: "valid_until", Columns: []Column{
+		{Name: "line", Required: true, kind: kindToken, Doc: "line of the hub's site; must be known"},
+		{Name: "name", Required: true, kind: kindToken, Doc: "shift name"},
+		{Name: "start", Required: true, kind: kindClock, Doc: "start, `HH:MM` plant time"},
+		{Name: "end", Required: true, kind: kindClock, Doc: "end, `HH:MM`; not after the start: the next day"},
+		{Name: "days", kind: kindDays, Doc: "week days it starts on: `mon`..`sun` or ranges like `mon-fri`, separated by ';' (empty: every day)"},
+		{Name: "valid_from", kind: kindDay, Doc: "first day of this calendar (empty: always)"},
+		{Name: "valid_until", kind: kindDay, Doc: "first day it no longer holds (empty: open)"},
 	}},
 	Rosters: {Entity: Rosters, Key: []string{"date", "line", "shift"}, Columns: []Column{
 		{Name: "date", Required: true, kind: kindDay, Doc: "the date the shift starts (a night shift belongs to the day it begins), `YYYY-MM-DD`"},
@@ -241,6 +254,23 @@ func canonical(k kind, v string, loc *time.Location) (string, error) {
 			ids = append(ids, id)
 		}
 		return strings.Join(ids, ";"), nil
+	case kindClock:
+		c, err := calendar.ParseClock(v)
+		if err != nil {
+			return "", fmt.Errorf("bad time %q (want HH:MM)", v)
+		}
+		return c.String(), nil
+	case kindDays:
+		var days []string
+		for _, d := range strings.Split(v, ";") {
+			if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
+				days = append(days, d)
+			}
+		}
+		if _, err := calendar.ParseWeekdays(days); err != nil {
+			return "", err
+		}
+		return strings.Join(days, ";"), nil
 	case kindNumber:
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || f != f || f > 1e12 {

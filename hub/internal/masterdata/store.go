@@ -89,7 +89,11 @@ func (s *Store) Records(e Entity) ([]Record, error) {
 	}
 	var out []Record
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte(e)).ForEach(func(_, v []byte) error {
+		b := tx.Bucket([]byte(e))
+		if b == nil {
+			return nil // a store read only, from before the entity existed
+		}
+		return b.ForEach(func(_, v []byte) error {
 			var st Stored
 			if err := json.Unmarshal(v, &st); err != nil {
 				return err

@@ -302,7 +302,7 @@ events:
 		t.Fatal(err)
 	}
 	open := func() (*hub, func()) {
-		h := &hub{cfg: cfg, dated: &alert.Dated{}}
+		h := &hub{cfg: cfg, dated: &alert.Dated{}, cals: newCalendars(cfg)}
 		st, err := h.openMasterData()
 		if err != nil {
 			t.Fatal(err)

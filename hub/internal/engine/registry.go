@@ -42,6 +42,5 @@ func (e *Engine) SetRegistry(reg []activity.Equipment) {
 			e.equipment[k] = eq
 		}
 	}
-	e.opts.Registry = reg
 	clear(e.opMonths)
 }

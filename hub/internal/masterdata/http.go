@@ -19,7 +19,7 @@ const MaxBody = 32 << 20
 //
 //	PUT /api/v1/masterdata/{entity}[?dry_run=1]  CSV (text/csv) or JSON (application/json) rows
 //	GET /api/v1/masterdata/{entity}[?format=csv|json]
-//	GET /api/v1/masterdata/audit[?after=SEQ&limit=N]
+//	GET /api/v1/masterdata/audit[?after=SEQ&limit=N | ?last&limit=N]
 func Handler(s *Service, log *slog.Logger) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /api/v1/masterdata/{entity}", func(w http.ResponseWriter, r *http.Request) { put(s, log, w, r) })
@@ -146,7 +146,13 @@ func audit(s *Service, w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	changes, err := s.Audit(after, limit)
+	var changes []Change
+	var err error
+	if q.Has("last") {
+		changes, err = s.AuditLast(limit) // the latest, for the page
+	} else {
+		changes, err = s.Audit(after, limit)
+	}
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -157,6 +157,9 @@ func (s *Service) Audit(after uint64, limit int) ([]Change, error) {
 	return s.store.Audit(after, limit)
 }
 
+// AuditLast returns the latest n changes, oldest first.
+func (s *Service) AuditLast(n int) ([]Change, error) { return s.store.AuditLast(n) }
+
 // Import applies records parsed by ParseCSV or ParseJSON (with Known) on
 // behalf of by: the whole set or, on an error, nothing. With dryRun it only
 // says what would change. An equipment change restates the figures it

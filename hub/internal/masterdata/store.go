@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -196,5 +197,23 @@ func (s *Store) Audit(after uint64, limit int) ([]Change, error) {
 		}
 		return nil
 	})
+	return out, err
+}
+
+// AuditLast returns the latest n changes, oldest first.
+func (s *Store) AuditLast(n int) ([]Change, error) {
+	out := []Change{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < n; k, v = c.Prev() {
+			var ch Change
+			if err := json.Unmarshal(v, &ch); err != nil {
+				return err
+			}
+			out = append(out, ch)
+		}
+		return nil
+	})
+	slices.Reverse(out)
 	return out, err
 }

@@ -76,6 +76,9 @@ func TestStoreUpsertAndAudit(t *testing.T) {
 	if tail, _ := s.Audit(2, 100); len(tail) != 1 || tail[0].Seq != 3 {
 		t.Fatalf("audit after 2: %+v", tail)
 	}
+	if last, _ := s.AuditLast(2); len(last) != 2 || last[0].Seq != 2 || last[1].Seq != 3 {
+		t.Fatalf("the last 2: %+v", last)
+	}
 }
 
 // Imported equipment replaces the YAML entry of its site and id and adds

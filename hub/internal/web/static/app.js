@@ -507,11 +507,11 @@
       send(checked, false).then(function (j) { show(j, false); checked = null; audit(); }).catch(failed);
     });
     function audit() {
-      fetch('/api/v1/masterdata/audit?limit=1000', { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
+      fetch('/api/v1/masterdata/audit?last=1&limit=200', { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
         .then(function (r) { return r.json(); }).then(function (j) {
           var tb = document.querySelector('#md-audit tbody');
           tb.textContent = '';
-          (j.changes || []).slice().reverse().slice(0, 200).forEach(function (c) {
+          (j.changes || []).slice().reverse().forEach(function (c) {
             var row = node('tr');
             [String(c.seq), new Date(c.at).toLocaleString(lang, { timeZone: zone }), c.by, T('masterdata.entity.' + c.entity), c.key, String(c.version), changed(c)]
               .forEach(function (v) { row.appendChild(node('td', '', v)); });

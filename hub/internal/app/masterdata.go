@@ -190,3 +190,19 @@ func EngineOptions(cfg *config.Config) (engine.Options, error) {
 	opts.Calendar = cals.of
 	return opts, nil
 }
+
+// operatorNames are the imported operators' names by id, for the pages.
+func (h *hub) operatorNames() map[string]string {
+	recs, err := h.md.Records(masterdata.Operators)
+	if err != nil {
+		h.log.Warn("reading the operators' names", "err", err)
+		return nil
+	}
+	out := make(map[string]string, len(recs))
+	for _, r := range recs {
+		if r["name"] != "" {
+			out[r["id"]] = r["name"]
+		}
+	}
+	return out
+}

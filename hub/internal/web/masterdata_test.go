@@ -128,3 +128,28 @@ func TestBrowserMasterData(t *testing.T) {
 		t.Error("a viewer sees the master data link")
 	}
 }
+
+// The operators page shows an operator's imported name beside the id.
+func TestOperatorNames(t *testing.T) {
+	loc, _ := time.LoadLocation("Europe/Berlin")
+	k := signal.Key{Site: "s1", Line: "L1", Equipment: "M01"}
+	eng := engine.New(engine.Options{Location: loc, Registry: []activity.Equipment{{Key: k, Registered: true}},
+		Threshold: func(string) time.Duration { return 80 * time.Hour }}, nil)
+	at := time.Date(2026, 10, 5, 6, 0, 0, 0, loc)
+	sig := func(name string, v signal.Value, t time.Time) signal.Signal {
+		return signal.Signal{Site: "s1", Line: "L1", Equipment: "M01", Name: name, Value: v, Time: t}
+	}
+	eng.Apply([]signal.Signal{sig(signal.Run, signal.Bool(true), at), sig(signal.Operator, signal.String("op7,op8"), at),
+		sig(signal.Run, signal.Bool(false), at.Add(8*time.Hour))})
+	pages, err := New(Options{Engine: eng, Location: loc, Site: "s1", Clock: func() time.Time { return at.Add(24 * time.Hour) },
+		OperatorNames: func() map[string]string { return map[string]string{"op7": "Li Wei"} }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	pages.ServeHTTP(rec, httptest.NewRequest("GET", "/operators?month=2026-10&lang=en", nil))
+	body := rec.Body.String()
+	if rec.Code != http.StatusOK || strings.Count(body, `op7 <small class="name">Li Wei</small>`) != 2 || strings.Contains(body, `op8 <small`) {
+		t.Fatalf("%d\n%s", rec.Code, body)
+	}
+}

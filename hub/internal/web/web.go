@@ -55,6 +55,8 @@ type Options struct {
 	// MasterData serves the admin page that imports master data (the API
 	// under /api/v1/masterdata/ is served by opts.API).
 	MasterData bool
+	// OperatorNames returns the operators' names by id (nil: ids only).
+	OperatorNames func() map[string]string
 	// Poll is how often a live stream looks for a change (default 500 ms).
 	Poll time.Duration
 	Log  *slog.Logger

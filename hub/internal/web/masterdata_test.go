@@ -110,6 +110,19 @@ func TestBrowserMasterData(t *testing.T) {
 	if errs := tb.Errors(); len(errs) > 0 {
 		t.Fatalf("console: %s", strings.Join(errs, "\n"))
 	}
+	// An admin's session may not import from another site's page.
+	ac := login(t, srv.URL, adminUser)
+	req, _ := http.NewRequest("PUT", srv.URL+"/api/v1/masterdata/equipment", strings.NewReader("id,line\nM10,L1\n"))
+	req.Header.Set("Content-Type", "text/csv")
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := ac.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if recs, _ := st.Records(masterdata.Equipment); resp.StatusCode != http.StatusForbidden || len(recs) != 1 {
+		t.Fatalf("cross-site import: %s, %d records", resp.Status, len(recs))
+	}
 	// A viewer: no link, no page, no API.
 	c := login(t, srv.URL, viewerUser)
 	for _, path := range []string{"/masterdata", "/api/v1/masterdata/equipment"} {

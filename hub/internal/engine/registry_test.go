@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -58,6 +59,14 @@ func TestSetRegistry(t *testing.T) {
 		if r.Line == "L1" && (r.Registered != 2 || r.Active != 0) {
 			t.Fatalf("november: %d of %d", r.Active, r.Registered)
 		}
+	}
+	// The live board of a November day shows M3 and M4, not the retired M1.
+	var board []string
+	for _, n := range e.Line("s", "L1", time.Date(2026, 11, 2, 12, 0, 0, 0, loc)) {
+		board = append(board, n.Equipment.Key.Equipment)
+	}
+	if fmt.Sprint(board) != "[M3 M4]" {
+		t.Fatalf("board %v", board)
 	}
 	// Dropping M3 again leaves it as reporting equipment.
 	e.SetRegistry([]activity.Equipment{{Key: key("M4"), Class: "cnc"}})

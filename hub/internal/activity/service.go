@@ -36,3 +36,19 @@ func (eq Equipment) InPeriod(p Period) Equipment {
 	}
 	return eq
 }
+
+// ServicePeriod is the part of p a registered equipment is in service: p
+// itself for equipment always in service or not registered; ok is false
+// when it is not in service at all in p. Operator figures count a machine's
+// run time only there.
+func (eq Equipment) ServicePeriod(p Period) (Period, bool) {
+	if !eq.Registered || eq.InService.Open() {
+		return p, true
+	}
+	from, to, ok := eq.InService.Clip(p)
+	if !ok {
+		return p, false
+	}
+	p.Start, p.End = from, to
+	return p, true
+}

@@ -17,8 +17,10 @@ func TestSetRegistry(t *testing.T) {
 	e, loc := newEngine(t) // M1 and M2 on L1
 	oct, _ := activity.ParseMonth("2026-10", loc)
 	at := func(d int) time.Time { return time.Date(2026, 10, d, 0, 0, 0, 0, loc) }
-	// M1 runs 100 h from the 2nd; M3 (not registered) 100 h from the 20th.
-	e.Apply([]signal.Signal{sig("M1", signal.Run, signal.Bool(true), at(2)), sig("M1", signal.Run, signal.Bool(false), at(2).Add(100*time.Hour)),
+	// M1 runs 100 h from the 2nd, with op1 logged in; M3 (not registered)
+	// 100 h from the 20th.
+	e.Apply([]signal.Signal{sig("M1", signal.Operator, signal.String("op1"), at(2)),
+		sig("M1", signal.Run, signal.Bool(true), at(2)), sig("M1", signal.Run, signal.Bool(false), at(2).Add(100*time.Hour)),
 		sig("M3", signal.Run, signal.Bool(true), at(20)), sig("M3", signal.Run, signal.Bool(false), at(20).Add(100*time.Hour))})
 	rate := func() (int, int) {
 		_, rs := e.Month(oct)
@@ -52,6 +54,20 @@ func TestSetRegistry(t *testing.T) {
 	}
 	if eq := e.Equipment(key("M3")); !eq.Registered {
 		t.Fatal("M3 is not registered")
+	}
+	// op1's October counts M1's run until its retirement only: 24 h, all
+	// of the line's run time then (M3's from the 14th: 100 h).
+	found := false
+	for _, o := range e.Operators(oct) {
+		if o.Operator == "op1" && o.Line == "L1" {
+			found = true
+			if o.RunSeconds != 24*3600 || o.GroupRunSeconds != 124*3600 {
+				t.Fatalf("op1 in October: %v s of %v s", o.RunSeconds, o.GroupRunSeconds)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no figures of op1 on L1 in October")
 	}
 	// November: M1 retired, so 0 of 2 (M3 and M4, silent).
 	_, rs := e.Month(activity.MonthOf(oct.End, loc))

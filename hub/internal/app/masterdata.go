@@ -163,6 +163,18 @@ func (pt *part) restateRanges(restate map[signal.Key]time.Time, now time.Time, l
 	return out
 }
 
+// withoutMasterData answers the master data API of a partitioned hub: it
+// has none (each hub's data directory is its own, so master data kept in
+// one would not reach the others).
+func withoutMasterData(api http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/v1/masterdata/", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "master data is not served by a partitioned hub (partitions.count > 1): its registry and calendars are the configuration's", http.StatusNotImplemented)
+	})
+	mux.Handle("/", api)
+	return mux
+}
+
 // withMasterData serves the master data API beside api.
 func (h *hub) withMasterData(api http.Handler) http.Handler {
 	mux := http.NewServeMux()

@@ -8,6 +8,7 @@
 //	hub token add NAME -role ROLE -config FILE     (prints a new API token once)
 //	hub user add NAME -role ROLE -config FILE      (the password from standard input)
 //	hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]
+//	hub masterdata import|export -entity ENTITY [-f FILE] [-url URL] | audit   (an admin's token in FLOORPULSE_TOKEN)
 package main
 
 import (
@@ -37,6 +38,8 @@ func main() {
 		os.Exit(accessMain(cmd == "user", args, os.Stdin, os.Stdout, os.Stderr))
 	case "agent":
 		os.Exit(agentMain(args, os.Stdout, os.Stderr))
+	case "masterdata":
+		os.Exit(masterdataMain(args, os.Stdin, os.Stdout, os.Stderr))
 	}
 	fs := flag.NewFlagSet("hub "+cmd, flag.ExitOnError)
 	cfgPath := fs.String("config", "configs/hub.yaml", "configuration file")
@@ -75,6 +78,7 @@ func usage() {
 		"       hub report -month YYYY-MM [-format table|csv|json|html|pdf] [-lang en|zh-CN] [-o FILE] [-url URL | -config FILE]\n"+
 		"       hub token add|list|remove [NAME] [-role ROLE] -config FILE\n"+
 		"       hub user add|list|remove [NAME] [-role ROLE] -config FILE\n"+
-		"       hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]")
+		"       hub agent add NAME -site SITE [-site SITE ...] | list | remove NAME  [-config FILE]\n"+
+		"       hub masterdata import -entity ENTITY -f FILE [-dry-run] | export -entity ENTITY [-format csv|json] | audit  [-url URL]")
 	os.Exit(2)
 }

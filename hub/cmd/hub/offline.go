@@ -6,6 +6,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/app"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
@@ -32,7 +33,11 @@ func openOffline(cfgPath string) (*config.Config, *engine.Engine, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return cfg, engine.New(cfg.EngineOptions(), saved), nil
+	opts, err := app.EngineOptions(cfg) // with the imported master data
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, engine.New(opts, saved), nil
 }
 
 func lockedOr(err error, cfg *config.Config) error {

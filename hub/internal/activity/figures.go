@@ -19,6 +19,11 @@ type Equipment struct {
 	// not known).
 	IdealCycle time.Duration
 	RatedPower float64
+	// Criticality is the plant's rating of the equipment (e.g. A, B, C).
+	Criticality string
+	// InService is when the equipment is in service (zero: always). A
+	// registered equipment counts in a period only while in service.
+	InService Interval
 }
 
 // Tiers are the monthly run-hour cut-offs of the tiers; below Low is inactive.
@@ -58,6 +63,10 @@ type Figures struct {
 	HasCounter     bool
 	// Production is the parts and energy (production.go).
 	Production
+	// OutOfService is the time of the period the equipment was not in
+	// service (registered equipment only): it is left out of the period, so
+	// Seconds add up to the period's length less it.
+	OutOfService float64
 }
 
 // RunSeconds is APT, the time running.
@@ -66,8 +75,11 @@ func (f Figures) RunSeconds() float64 { return f.Seconds[state.Running] }
 // RunHours is APT in hours.
 func (f Figures) RunHours() float64 { return f.Seconds[state.Running] / 3600 }
 
+// CalendarSeconds is the period's length less the time out of service.
+func (f Figures) CalendarSeconds() float64 { return f.Period.Seconds() - f.OutOfService }
+
 // KnownSeconds is the time covered by data.
-func (f Figures) KnownSeconds() float64 { return f.Period.Seconds() - f.Seconds[state.Unknown] }
+func (f Figures) KnownSeconds() float64 { return f.CalendarSeconds() - f.Seconds[state.Unknown] }
 
 // BusySeconds is the known planned busy time: running, idle, setup and down.
 func (f Figures) BusySeconds() float64 {
@@ -79,11 +91,11 @@ func (f Figures) BusySeconds() float64 {
 // false when there was no such time.
 func (f Figures) Availability() (float64, bool) { return ratio(f.RunSeconds(), f.BusySeconds()) }
 
-// Utilization is APT over calendar time.
-func (f Figures) Utilization() float64 { return f.RunSeconds() / f.Period.Seconds() }
+// Utilization is APT over calendar time (in service).
+func (f Figures) Utilization() float64 { return f.RunSeconds() / f.CalendarSeconds() }
 
-// Coverage is the share of the period covered by data.
-func (f Figures) Coverage() float64 { return f.KnownSeconds() / f.Period.Seconds() }
+// Coverage is the share of the period (in service) covered by data.
+func (f Figures) Coverage() float64 { return f.KnownSeconds() / f.CalendarSeconds() }
 
 // MTBF is the mean operating time between failures (APT / failures).
 func (f Figures) MTBF() (float64, bool) { return ratio(f.RunSeconds(), float64(f.Failures)) }
@@ -121,11 +133,25 @@ func CalendarSpans(cal *calendar.Calendar, p Period) []calendar.Span {
 
 // ComputeSpans is Compute with the calendar already cut by CalendarSpans
 // (nil: around the clock), so equipment of one line share the cut.
+//
+// A registered equipment in service for part of the period only
+// (eq.InService) is computed over that part: the rest is OutOfService, and
+// a month's threshold is prorated by the share in service. One not in
+// service at all in the period counts as not registered in it.
 func ComputeSpans(eq Equipment, tl *state.Timeline, spans []calendar.Span, p Period, threshold time.Duration) Figures {
+	eq = eq.InPeriod(p)
 	f := Figures{Equipment: eq, Period: p, Threshold: threshold}
 	a, b := p.Start.UnixNano(), p.End.UnixNano()
+	if eq.Registered && !eq.InService.Open() {
+		from, to, _ := eq.InService.Clip(p)
+		a, b = from.UnixNano(), to.UnixNano()
+		if in := float64(b - a); in < float64(p.End.Sub(p.Start)) {
+			f.OutOfService = p.Seconds() - in/1e9
+			f.Threshold = time.Duration(float64(threshold) * in / float64(p.End.Sub(p.Start)))
+		}
+	}
 	if tl == nil {
-		f.Seconds[state.Unknown] = p.Seconds()
+		f.Seconds[state.Unknown] = f.CalendarSeconds()
 		return f
 	}
 	segs := tl.Segments(a-1, b, spans)
@@ -165,6 +191,9 @@ type Rollup struct {
 	IdleRunSeconds float64
 	// OEEGroup sums parts, OEE losses and energy (production.go).
 	OEEGroup
+	// CalendarSeconds sums the equipment's calendar time in service (the
+	// period's length for equipment in service throughout).
+	CalendarSeconds float64
 }
 
 // ActiveRate is active over registered equipment (0 when none is registered).
@@ -185,12 +214,12 @@ func (r Rollup) Availability() (float64, bool) {
 
 // Utilization is the group's APT over its equipment's calendar time.
 func (r Rollup) Utilization() (float64, bool) {
-	return ratio(r.Seconds[state.Running], float64(r.Registered)*r.Period.Seconds())
+	return ratio(r.Seconds[state.Running], r.CalendarSeconds)
 }
 
 // Coverage is the share of the group's calendar time covered by data.
 func (r Rollup) Coverage() (float64, bool) {
-	return ratio(float64(r.Registered)*r.Period.Seconds()-r.Seconds[state.Unknown], float64(r.Registered)*r.Period.Seconds())
+	return ratio(r.CalendarSeconds-r.Seconds[state.Unknown], r.CalendarSeconds)
 }
 
 // RollUp aggregates registered equipment figures into line figures and site
@@ -216,6 +245,7 @@ func RollUp(figs []Figures, tiers Tiers) []Rollup {
 				acc[k] = r
 			}
 			r.Registered++
+			r.CalendarSeconds += f.CalendarSeconds()
 			for i, v := range f.Seconds {
 				r.Seconds[i] += v
 			}

@@ -45,6 +45,8 @@ type Roster struct {
 	Lines map[string]map[string][]string
 	// Management hears about escalations.
 	Management []string
+	// Dated, when set, names the leaders of given dates first (LeadersOn).
+	Dated *Dated
 }
 
 // Policy is the alerting configuration.
@@ -221,7 +223,7 @@ func (p Policy) first(rec anomaly.Record, cal *calendar.Calendar, now time.Time)
 	case calendar.PlannedStop:
 		return skip(SkipPlanned)
 	}
-	st := State{Phase: PhaseActive, Shift: shift, ShiftStart: shiftStart, Leaders: p.known(p.Roster.Leaders(rec.Line, shift))}
+	st := State{Phase: PhaseActive, Shift: shift, ShiftStart: shiftStart, Leaders: p.known(p.Roster.LeadersOn(rec.Line, shift, shiftStart))}
 	var out []Notification
 	if len(st.Leaders) > 0 {
 		out = p.group(st, KindOpened, st.Leaders, 0, "")

@@ -24,12 +24,14 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/hub/internal/broker"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events"
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
+	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
 	"github.com/floorpulse/floorpulse/hub/internal/metrics"
 )
 
@@ -48,6 +50,14 @@ type hub struct {
 
 	mu      sync.Mutex
 	engines map[int]*engine.Engine // of the partitions held
+
+	// md is the master data (nil in a partitioned hub: the registry is the
+	// configuration's).
+	md *masterdata.Service
+	// dated is the roster by date the alerts read first (imported rosters).
+	dated *alert.Dated
+	// cals are the lines' calendars, imported shift calendars included.
+	cals *calendars
 
 	clock       func() time.Time // where now is read for the accepted time window
 	outOfWindow *agentCounts     // signals set aside as outside it, per agent
@@ -133,7 +143,7 @@ func (h *hub) engineStats() engine.Stats {
 // It returns a nil hub, and no error, when ctx ends first.
 func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func(), error) {
 	h := &hub{cfg: cfg, log: log, stats: &consume.Stats{}, engines: map[int]*engine.Engine{},
-		clock: time.Now, outOfWindow: newAgentCounts()}
+		clock: time.Now, outOfWindow: newAgentCounts(), dated: &alert.Dated{}, cals: newCalendars(cfg)}
 	var closers []func()
 	closeAll := func() {
 		for i := len(closers) - 1; i >= 0; i-- {
@@ -157,7 +167,7 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 		closeAll()
 		return nil, nil, err
 	}
-	if h.ev, err = openEvents(cfg, h.js, log); err != nil {
+	if h.ev, err = openEvents(cfg, h.js, h.dated, h.cals.of, log); err != nil {
 		closeAll()
 		return nil, nil, err
 	}
@@ -168,18 +178,27 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 // single builds the one partition of a hub that is not partitioned: its
 // parts run until ctx ends, and its API is the hub's.
 func (h *hub) single(context.Context) (func(context.Context) error, http.Handler, error) {
-	pt, err := h.openPart(partSpec{p: 0, n: 1, path: h.cfg.StatePath()}, h.log)
+	md, err := h.openMasterData()
 	if err != nil {
 		return nil, nil, err
 	}
+	pt, err := h.openPart(partSpec{p: 0, n: 1, path: h.cfg.StatePath()}, h.log)
+	if err != nil {
+		md.Close()
+		return nil, nil, err
+	}
+	hooks := pt.masterDataHooks(h)
+	hooks.Rosters, hooks.Calendars = h.dated.Set, h.cals.set
+	h.md.SetHooks(hooks)
 	ccfg := consumeConfig(h.cfg)
 	run := func(ctx context.Context) error {
+		defer md.Close()
 		defer pt.close()
 		return pt.run(ctx, func(ctx context.Context) error {
 			return consume.Run(ctx, h.js, ccfg, pt.handle, h.stats, pt.log.With("part", "consume"))
 		})
 	}
-	return run, pt.api, nil
+	return run, h.withMasterData(pt.api), nil
 }
 
 // consumeConfig is what the hub consumes, from the configuration.

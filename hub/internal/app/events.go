@@ -10,9 +10,11 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly/gauge"
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
@@ -28,11 +30,13 @@ import (
 const liveTick = 200 * time.Millisecond
 
 // openEvents opens the hub's event store (data_dir/events.db).
-func openEvents(cfg *config.Config, js jetstream.JetStream, log *slog.Logger) (*events.Store, error) {
+func openEvents(cfg *config.Config, js jetstream.JetStream, dated *alert.Dated, cal func(site, line string) *calendar.Calendar, log *slog.Logger) (*events.Store, error) {
 	if err := compactFile(eventsPath(cfg), log); err != nil {
 		return nil, err
 	}
 	opts := events.OptionsFrom(cfg, js, log.With("part", "events"))
+	opts.Alerts.Roster.Dated = dated // the imported rosters (masterdata.go)
+	opts.Calendar = cal              // and shift calendars
 	secret, err := auth.LoadSecret(cfg.DataDir)
 	if err != nil {
 		return nil, fmt.Errorf("hub secret: %w", err)

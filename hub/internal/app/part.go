@@ -93,6 +93,14 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.loaded, pt.pending = len(saved), len(pend)
 	opts := h.cfg.EngineOptions()
+	if h.cals != nil {
+		opts.Calendar = h.cals.of
+	}
+	if h.md != nil {
+		if opts.Registry, err = h.md.Registry(); err != nil {
+			return err
+		}
+	}
 	opts.Registry = registryOf(opts.Registry, pt.n, pt.p)
 	pt.eng = engine.New(opts, saved)
 	floor, err := pt.st.Floor()
@@ -119,8 +127,12 @@ func (pt *part) build(h *hub) error {
 		h.cfg.Location, pt.log.With("part", "report"))
 	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
 		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep))
-	pt.api, err = web.New(web.Options{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, Events: h.ev,
-		API: jsonAPI, Log: pt.log.With("part", "web")})
+	wopts := web.Options{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, Events: h.ev,
+		API: jsonAPI, MasterData: h.md != nil, Log: pt.log.With("part", "web")}
+	if h.md != nil {
+		wopts.OperatorNames = h.operatorNames
+	}
+	pt.api, err = web.New(wopts)
 	return err
 }
 

@@ -66,7 +66,7 @@ func (h *hub) partitioned(ctx context.Context) (func(context.Context) error, htt
 	coord := partition.New(kv, partition.Config{Count: cfg.Partitions.Count, TTL: cfg.Partitions.LeaseTTL,
 		HubID: s.hubID, Info: info}, s.runPartition, s.log.With("part", "partitions"))
 	base := api.New(engine.New(engine.Options{Location: cfg.Location}, nil), cfg.Location, cfg.Site, s.nc)
-	return coord.Run, s.router(coord, base), nil
+	return coord.Run, withoutMasterData(s.router(coord, base)), nil
 }
 
 // snapshotStore opens (or creates) the object store of partition snapshots.

@@ -37,6 +37,9 @@ var Routes = []Route{
 	{Pattern: "GET /api/v1/events/deadletters", Role: Admin},
 	{Pattern: "POST /api/v1/events/deadletters/{seq}/retry", Role: Admin},
 	{Pattern: "POST /api/v1/recompute", Role: Admin},
+	// Master data holds people's names: read and changed by admins only.
+	{Pattern: "GET /api/v1/masterdata/", Role: Admin},
+	{Pattern: "GET /masterdata", Role: Admin},
 	// The monthly report (HTML, PDF, CSV): the dashboard's download button.
 	{Pattern: "GET /api/v1/months/{month}/report", Role: Viewer},
 	// The pages (package web) and the JSON they read; their assets are

@@ -107,6 +107,8 @@ type Calendar struct {
 	Shifts   []Recurring // none: scheduled around the clock
 	Stops    []Recurring // recurring planned stops (count only inside shifts)
 	Closures []Closure
+	// Overrides replace the shifts on some days (override.go).
+	Overrides []Override
 }
 
 // Span is a stretch of time of one kind, in Unix nanoseconds [Start, End).
@@ -155,7 +157,7 @@ func instances(ws []Recurring, loc *time.Location, a, b int64) []Instance {
 
 // ShiftInstances returns the shift occurrences overlapping [a, b), ordered by start.
 func (c *Calendar) ShiftInstances(a, b int64) []Instance {
-	return instances(c.Shifts, c.Loc, a, b)
+	return c.shiftInstances(a, b, false)
 }
 
 // Spans cuts [a, b) into spans of one kind and one shift instance, in order,
@@ -165,10 +167,10 @@ func (c *Calendar) Spans(a, b int64) []Span {
 		return nil
 	}
 	var shifts []Instance
-	if len(c.Shifts) == 0 {
+	if len(c.Shifts) == 0 && len(c.Overrides) == 0 {
 		shifts = []Instance{{Start: a, End: b}}
 	} else {
-		shifts = c.ShiftInstances(a, b)
+		shifts = c.shiftInstances(a, b, true)
 	}
 	stops := instances(c.Stops, c.Loc, a, b)
 	for _, cl := range c.Closures {

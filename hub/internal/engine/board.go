@@ -42,6 +42,9 @@ func (e *Engine) Line(site, line string, now time.Time) []Now {
 	day := activity.DayOf(now, e.opts.Location)
 	var out []Now
 	for _, k := range keys {
+		if eq := e.equipment[k]; eq.Registered && !eq.InPeriod(day).Registered {
+			continue // not in service today (retired, or not yet in service)
+		}
 		n := Now{Equipment: e.equipment[k], Shift: shift, Today: e.compute(k, cal, day)}
 		tl := e.timelines[k]
 		if tl != nil {

@@ -248,7 +248,11 @@ func (e *Engine) computeSpans(k signal.Key, spans []calendar.Span, p activity.Pe
 	}
 	f := activity.ComputeSpans(eq, e.timelines[k], spans, p, thr)
 	if tl := e.timelines[k]; tl != nil && e.opts.IdleRunningAfter > 0 {
-		ns, ok := tl.IdleRunning(p.Start.UnixNano(), p.End.UnixNano(), int64(e.opts.IdleRunningAfter))
+		from, to := p.Start, p.End
+		if f.Registered {
+			from, to, _ = eq.InService.Clip(p)
+		}
+		ns, ok := tl.IdleRunning(from.UnixNano(), to.UnixNano(), int64(e.opts.IdleRunningAfter))
 		f.IdleRunSeconds, f.HasCounter = float64(ns)/1e9, ok
 	}
 	return f
@@ -263,7 +267,11 @@ func (e *Engine) opRun(lk lineKey, m activity.Period) map[string]float64 {
 	cal := e.opts.Calendar(lk.site, lk.line)
 	out := map[string]float64{}
 	for _, k := range e.lines[lk] {
-		for op, s := range activity.OperatorRun(e.timelines[k], cal, m) {
+		sp, ok := e.equipment[k].ServicePeriod(m) // run time out of service does not count
+		if !ok {
+			continue
+		}
+		for op, s := range activity.OperatorRun(e.timelines[k], cal, sp) {
 			out[op] += s
 		}
 	}
@@ -284,7 +292,9 @@ func (e *Engine) operators(m activity.Period, rollups []activity.Rollup) []activ
 		var lineRun float64
 		cal := e.opts.Calendar(lk.site, lk.line)
 		for _, k := range e.lines[lk] {
-			lineRun += activity.Compute(e.equipment[k], e.timelines[k], cal, m, 0).RunSeconds()
+			if _, ok := e.equipment[k].ServicePeriod(m); ok {
+				lineRun += activity.Compute(e.equipment[k], e.timelines[k], cal, m, 0).RunSeconds()
+			}
 		}
 		siteRun[lk.site] += lineRun
 		for op, s := range e.opRun(lk, m) {

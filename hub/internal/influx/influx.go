@@ -175,11 +175,13 @@ func EquipmentPoint(f activity.Figures) *write.Point {
 		"run_seconds":    f.RunSeconds(),
 		"run_hours":      f.RunHours(),
 		"known_seconds":  f.KnownSeconds(),
-		"calendar_hours": f.Period.Hours(),
-		"coverage":       f.Coverage(),
-		"utilization":    f.Utilization(),
-		"failures":       int64(f.Failures),
-		"registered":     f.Registered,
+		"calendar_hours": f.CalendarSeconds() / 3600, // the period less the time out of service
+		// Always written: a restated point must not keep an old value.
+		"out_of_service_seconds": f.OutOfService,
+		"coverage":               f.Coverage(),
+		"utilization":            f.Utilization(),
+		"failures":               int64(f.Failures),
+		"registered":             f.Registered,
 	}
 	stateFields(fields, f.Seconds)
 	if v, ok := f.Availability(); ok {

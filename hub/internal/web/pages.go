@@ -289,6 +289,8 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 type operatorsPage struct {
 	Site  []operatorRow
 	Lines []operatorLine
+	// Names are the operators' names by id (imported master data).
+	Names map[string]string
 }
 
 // operatorRow is an operator's site-wide month, with the 12 months to it.
@@ -351,6 +353,9 @@ func (h *handler) operators(w http.ResponseWriter, r *http.Request) {
 		p.Lines = append(p.Lines, operatorLine{Line: line, Rows: rows})
 	}
 	sort.Slice(p.Lines, func(i, j int) bool { return p.Lines[i].Line < p.Lines[j].Line })
+	if h.opts.OperatorNames != nil {
+		p.Names = h.opts.OperatorNames()
+	}
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "site": nonNil(p.Site)}
 	h.render(w, v)

@@ -26,7 +26,7 @@ const Policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src
 
 // pageNames are the page templates (templates/<name>.html, each defining
 // "content" for templates/layout.html).
-var pageNames = []string{"overview", "line", "machine", "operators", "events", "board", "wall"}
+var pageNames = []string{"overview", "line", "machine", "operators", "events", "board", "wall", "masterdata"}
 
 // pages are the parsed templates of every page in every language.
 type pages struct {
@@ -119,6 +119,8 @@ type view struct {
 	User, Role string
 	// CanAct: the role may acknowledge and resolve events.
 	CanAct bool
+	// MasterData: the hub imports master data and the role may (admin).
+	MasterData bool
 	// Langs link to this page in each language.
 	Langs []langLink
 	// Month and Months: the chosen month and every month with data.
@@ -158,6 +160,7 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request, page string) (*v
 	}
 	if id, ok := auth.From(r.Context()); ok {
 		v.User, v.Role, v.CanAct = id.Name, id.Role.String(), id.Role >= auth.ShiftLeader
+		v.MasterData = h.opts.MasterData && id.Role >= auth.Admin
 	}
 	return v, l
 }

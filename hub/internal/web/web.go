@@ -52,6 +52,11 @@ type Options struct {
 	API http.Handler
 	// Clock is where now is read (default time.Now).
 	Clock func() time.Time
+	// MasterData serves the admin page that imports master data (the API
+	// under /api/v1/masterdata/ is served by opts.API).
+	MasterData bool
+	// OperatorNames returns the operators' names by id (nil: ids only).
+	OperatorNames func() map[string]string
 	// Poll is how often a live stream looks for a change (default 500 ms).
 	Poll time.Duration
 	Log  *slog.Logger
@@ -101,6 +106,9 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /operators", h.operators)
 	mux.HandleFunc("GET /events", h.events)
 	mux.HandleFunc("GET /wall", h.wall)
+	if opts.MasterData {
+		mux.HandleFunc("GET /masterdata", h.masterData)
+	}
 	mux.Handle("GET /static/", http.StripPrefix("/static/", staticHandler(static)))
 	mux.HandleFunc("GET /api/v1/lines/{line}/stream", h.stream)
 	mux.HandleFunc("GET /api/v1/trend", h.trendJSON)

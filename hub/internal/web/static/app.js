@@ -448,10 +448,111 @@
         { type: 'bar', stack: 'w', name: T('js.hours'),
           data: steps.map(function (s) { return { value: +Math.abs(s[2] - s[1]).toFixed(2), itemStyle: { color: s[3] } }; }) }] });
     document.body.dataset.oee = 'drawn';
+
+  // ---- master data (admin): check a file (a dry run), apply it, the audit log
+  function masterdata() {
+    var entity = document.getElementById('md-entity');
+    var file = document.getElementById('md-file');
+    var check = document.getElementById('md-check');
+    var apply = document.getElementById('md-apply');
+    var out = document.getElementById('md-result');
+    var exp = document.getElementById('md-export');
+    var checked = null; // the body a dry run accepted
+    function reset() {
+      checked = null;
+      apply.disabled = true;
+      out.textContent = '';
+      exp.href = '/api/v1/masterdata/' + encodeURIComponent(entity.value) + '?format=csv';
+    }
+    entity.addEventListener('change', reset);
+    file.addEventListener('change', reset);
+    function table(head, rows, id) {
+      var t = node('table', 'figs');
+      if (id) { t.id = id; }
+      var tr = node('tr');
+      head.forEach(function (h) { tr.appendChild(node('th', '', h)); });
+      t.appendChild(node('thead')).appendChild(tr);
+      var tb = t.appendChild(node('tbody'));
+      rows.forEach(function (r) {
+        var row = node('tr');
+        r.forEach(function (c) { row.appendChild(node('td', '', c)); });
+        tb.appendChild(row);
+      });
+      var box = node('div', 'scroll');
+      box.appendChild(t);
+      return box;
+    }
+    function changed(c) {
+      if (!c.before) { return T('masterdata.added'); }
+      return Object.keys(c.after).sort().filter(function (k) { return c.before[k] !== c.after[k]; })
+        .map(function (k) { return k + ': ' + (c.before[k] || '–') + ' → ' + (c.after[k] || '–'); }).join('; ');
+    }
+    function send(body, dry) {
+      var name = (file.files[0] || {}).name || '';
+      var type = /\.json$/i.test(name) ? 'application/json' : 'text/csv';
+      return fetch('/api/v1/masterdata/' + encodeURIComponent(entity.value) + (dry ? '?dry_run=1' : ''), {
+        method: 'PUT', credentials: 'same-origin', headers: { 'Content-Type': type, 'Accept': 'application/json' }, body: body
+      }).then(function (r) {
+        return r.text().then(function (txt) {
+          var j = null;
+          try { j = JSON.parse(txt); } catch (e) { j = null; }
+          if (!j) { throw new Error(r.status + ' ' + txt); }
+          return j;
+        });
+      });
+    }
+    function show(j, dry) {
+      out.textContent = '';
+      if (j.problems && j.problems.length) {
+        out.appendChild(node('p', 'bad', T('masterdata.problems') + ' (' + j.problems.length + ')'));
+        out.appendChild(table([T('masterdata.line'), T('masterdata.column'), T('masterdata.message')],
+          j.problems.map(function (p) { return [String(p.line), p.column || '', p.message]; }), 'md-problems'));
+        return;
+      }
+      var d = j.diff;
+      out.appendChild(node('p', dry ? '' : 'calm', (dry ? T('masterdata.would') : T('masterdata.applied')) + ' ' +
+        T('masterdata.added') + ' ' + d.added + ' · ' + T('masterdata.changed') + ' ' + d.changed + ' · ' + T('masterdata.unchanged') + ' ' + d.unchanged));
+      if (d.changes.length) {
+        out.appendChild(table([T('masterdata.key'), T('masterdata.changes')],
+          d.changes.map(function (c) { return [c.key, changed(c)]; }), 'md-diff'));
+      }
+    }
+    function failed(err) { out.textContent = ''; out.appendChild(node('p', 'bad', T('masterdata.failed') + ' ' + err.message)); }
+    check.addEventListener('click', function () {
+      var f = file.files[0];
+      if (!f) { out.textContent = ''; out.appendChild(node('p', 'bad', T('masterdata.no_file'))); return; }
+      f.text().then(function (body) {
+        return send(body, true).then(function (j) {
+          show(j, true);
+          checked = j.problems && j.problems.length ? null : body;
+          apply.disabled = !checked || !j.diff.changes.length;
+        });
+      }).catch(failed);
+    });
+    apply.addEventListener('click', function () {
+      if (checked === null) { return; }
+      apply.disabled = true;
+      send(checked, false).then(function (j) { show(j, false); checked = null; audit(); }).catch(failed);
+    });
+    function audit() {
+      fetch('/api/v1/masterdata/audit?last=1&limit=200', { credentials: 'same-origin', headers: { 'Accept': 'application/json' } })
+        .then(function (r) { return r.json(); }).then(function (j) {
+          var tb = document.querySelector('#md-audit tbody');
+          tb.textContent = '';
+          (j.changes || []).slice().reverse().forEach(function (c) {
+            var row = node('tr');
+            [String(c.seq), new Date(c.at).toLocaleString(lang, { timeZone: zone }), c.by, T('masterdata.entity.' + c.entity), c.key, String(c.version), changed(c)]
+              .forEach(function (v) { row.appendChild(node('td', '', v)); });
+            tb.appendChild(row);
+          });
+          document.body.dataset.audit = String((j.changes || []).length);
+        }).catch(failed);
+    }
+    audit();
   }
 
   pickers();
-  var run = { overview: overview, line: line, machine: machine, operators: operators, events: events, board: boardPage, wall: wall }[page];
+  var run = { overview: overview, line: line, machine: machine, operators: operators, events: events, board: boardPage, wall: wall, masterdata: masterdata }[page];
   if (run) { run(); }
   oeeWaterfall();
   document.body.dataset.ready = 'yes';

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -238,13 +239,23 @@ func join(path, key string) string {
 	return path + "." + key
 }
 
+// fieldsByType holds what yamlFields returned, by type: a list of 10,000
+// OPC UA nodes would otherwise list the node type's fields 10,000 times
+// (most of what loading such a file allocated).
+var fieldsByType sync.Map // reflect.Type -> map[string]reflect.StructField
+
 // yamlFields returns the fields of struct type t by their YAML keys, those
-// of inlined structs included, as yaml.v3 decodes them.
+// of inlined structs included, as yaml.v3 decodes them. The map is shared:
+// read it, never change it.
 func yamlFields(t reflect.Type) map[string]reflect.StructField {
+	if m, ok := fieldsByType.Load(t); ok {
+		return m.(map[string]reflect.StructField)
+	}
 	out := map[string]reflect.StructField{}
 	for _, f := range YAMLFields(t) {
 		out[f.Key] = f.StructField
 	}
+	fieldsByType.Store(t, out)
 	return out
 }
 

@@ -26,15 +26,15 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
-// BenchmarkDowntimeAlertLatency measures, on a running hub (embedded NATS,
+// BenchmarkAlertLatency measures, on a running hub (embedded NATS,
 // real InfluxDB, a real HTTP receiver), the time from the moment a stop
 // crosses its threshold (stop start + downtime_min, in real time) to the
 // arrival of its signed alert webhook, over 1,000 stops of 50 machines.
 // Nothing is sent after a stop: the hub must notice the threshold on its own.
-// Reports the median and the 99th percentile in milliseconds.
+// Reports the median, the 99th percentile and the maximum in milliseconds.
 //
-//	go test -run '^$' -bench DowntimeAlertLatency -benchtime 1x ./hub/internal/app
-func BenchmarkDowntimeAlertLatency(b *testing.B) {
+//	go test -run '^$' -bench AlertLatency -benchtime 1x ./hub/internal/app
+func BenchmarkAlertLatency(b *testing.B) {
 	const machines, rounds = 50, 20
 	const threshold = time.Second
 	in := testenv.StartInflux(b, "floorpulse")
@@ -180,10 +180,11 @@ equipment:
 	}
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(0, "ns/op") // one iteration is 20 rounds of stops; its wall time says nothing
 	b.ReportMetric(float64(len(lat)), "stops")
-	b.ReportMetric(q(0.5), "p50_ms")
-	b.ReportMetric(q(0.99), "p99_ms")
-	b.ReportMetric(q(1), "max_ms")
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.99), "p99-ms")
+	b.ReportMetric(q(1), "max-ms")
 }
 
 func machineIDs(n int) string {

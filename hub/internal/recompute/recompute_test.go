@@ -85,7 +85,7 @@ func TestRunWritesEveryPeriod(t *testing.T) {
 	cfg := plantConfig(t, 2, 3)
 	eng := engine.New(cfg.EngineOptions(), nil)
 	from := time.Date(2026, 10, 30, 0, 0, 0, 0, cfg.Location)
-	feed(eng, cfg, from, from.AddDate(0, 0, 4))
+	feed(eng, cfg, from, from.AddDate(0, 0, 4), nil)
 	w := influx.New(influx.Config{URL: in.URL, Bucket: "floorpulse/autogen", Timeout: time.Minute})
 	defer w.Close()
 	to := from.AddDate(0, 0, 2) // October 30 and 31
@@ -162,7 +162,7 @@ func TestServiceStoresPendingAndClears(t *testing.T) {
 	cfg := plantConfig(t, 2, 2)
 	eng := engine.New(cfg.EngineOptions(), nil)
 	from := time.Date(2026, 10, 1, 0, 0, 0, 0, cfg.Location)
-	feed(eng, cfg, from, from.AddDate(0, 0, 2))
+	feed(eng, cfg, from, from.AddDate(0, 0, 2), nil)
 	w := influx.New(influx.Config{URL: in.URL, Bucket: "floorpulse/autogen", Timeout: time.Minute})
 	defer w.Close()
 	g := gate{w: w, open: make(chan struct{})}

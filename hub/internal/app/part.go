@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
@@ -58,6 +59,8 @@ type part struct {
 	// retention trims (retention.go).
 	commit sync.Mutex
 	retain func(context.Context) error
+	// segments writes the segments to InfluxDB (segments.go).
+	segments func(context.Context) error
 }
 
 // openPart opens the partition's store and builds its parts over it. The
@@ -117,8 +120,14 @@ func (pt *part) build(h *hub) error {
 	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"), recompute.WithLimit(h.cfg.CheckRecompute))
 	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev)},
 		h.cfg.Location, pt.log.With("part", "report"))
+	segs := segmentSource(h.cfg, pt.eng)
+	pt.segments = func(ctx context.Context) error {
+		held := func() bool { return pt.lease == nil || pt.lease.Valid() }
+		return writeSegments(ctx, h.w, segs, h.cfg.Segments.Refresh, h.clock, held, pt.log.With("part", "segments"))
+	}
 	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
-		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep))
+		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep),
+		api.WithSegments(segs, h.clock), api.WithActions(action.Handler(h.actionOptions(pt.eng))))
 	pt.api, err = web.New(web.Options{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, Events: h.ev,
 		API: jsonAPI, Log: pt.log.With("part", "web")})
 	return err
@@ -203,6 +212,9 @@ func (pt *part) run(ctx context.Context, consumer func(context.Context) error, e
 		inner.Go(func() error { return pt.rc.Run(ictx) })
 		if pt.retain != nil {
 			inner.Go(func() error { return pt.retain(ictx) })
+		}
+		if pt.segments != nil {
+			inner.Go(func() error { return pt.segments(ictx) })
 		}
 		for _, f := range extra {
 			inner.Go(func() error { return f(ictx) })

@@ -125,11 +125,12 @@ func (pt *part) build(h *hub) error {
 		held := func() bool { return pt.lease == nil || pt.lease.Valid() }
 		return writeSegments(ctx, h.w, segs, h.cfg.Segments.Refresh, h.clock, held, pt.log.With("part", "segments"))
 	}
+	acts := h.actionOptions(pt.eng)
 	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
 		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep),
-		api.WithSegments(segs, h.clock), api.WithActions(action.Handler(h.actionOptions(pt.eng))))
+		api.WithSegments(segs, h.clock), api.WithActions(action.Handler(acts)))
 	pt.api, err = web.New(web.Options{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, Events: h.ev,
-		API: jsonAPI, Log: pt.log.With("part", "web")})
+		API: jsonAPI, Log: pt.log.With("part", "web"), Segments: &segs, Actions: &acts, Clock: h.clock})
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -32,6 +33,7 @@ type overviewPage struct {
 	Open        int
 	Best, Worst []api.EquipmentJSON
 	ReportBase  string
+	Segments    *segmentsView
 }
 
 func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +67,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 	for i := len(reg) - 1; i >= 0 && len(p.Worst) < rankCount; i-- {
 		p.Worst = append(p.Worst, reg[i])
 	}
+	p.Segments = h.segments(segment.Equipment, m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String()}
 	h.render(w, v)
@@ -285,8 +288,9 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 
 // operatorsPage is what the operators page shows.
 type operatorsPage struct {
-	Site  []operatorRow
-	Lines []operatorLine
+	Site     []operatorRow
+	Lines    []operatorLine
+	Segments *segmentsView
 }
 
 // operatorRow is an operator's site-wide month, with the 12 months to it.
@@ -349,6 +353,7 @@ func (h *handler) operators(w http.ResponseWriter, r *http.Request) {
 		p.Lines = append(p.Lines, operatorLine{Line: line, Rows: rows})
 	}
 	sort.Slice(p.Lines, func(i, j int) bool { return p.Lines[i].Line < p.Lines[j].Line })
+	p.Segments = h.segments(segment.Operator, m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "site": nonNil(p.Site)}
 	h.render(w, v)

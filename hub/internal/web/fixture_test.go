@@ -48,7 +48,7 @@ type fixture struct {
 	srv *httptest.Server
 	// actions is the action store behind the actions page and API.
 	actions *action.Store
-	now time.Time
+	now     time.Time
 
 	mu sync.Mutex // one batch at a time, as the hub applies them
 }

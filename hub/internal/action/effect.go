@@ -48,8 +48,9 @@ type Effect struct {
 	Before     Window `json:"before"`
 	After      Window `json:"after"`
 	// Complete: every day of the after window has ended.
-	Complete bool  `json:"complete"`
-	Delta    Delta `json:"delta"`
+	Complete bool `json:"complete"`
+	// Delta is absent until a day of the after window has ended.
+	Delta *Delta `json:"delta,omitempty"`
 }
 
 // Windows returns the n whole local days before the day an action was
@@ -80,7 +81,10 @@ func Compare(opened, done, now time.Time, n int, loc *time.Location, fig func(ac
 	before, after := Windows(opened, done, n, loc)
 	e := Effect{WindowDays: n, Before: sum(before, now, fig), After: sum(after, now, fig)}
 	e.Complete = !now.Before(after[len(after)-1].End)
-	e.Delta = Delta{RunHoursPerDay: e.After.RunHoursPerDay - e.Before.RunHoursPerDay,
+	if e.Before.Days == 0 || e.After.Days == 0 {
+		return e
+	}
+	e.Delta = &Delta{RunHoursPerDay: e.After.RunHoursPerDay - e.Before.RunHoursPerDay,
 		DownHoursPerDay: e.After.DownHoursPerDay - e.Before.DownHoursPerDay,
 		FailuresPerDay:  e.After.FailuresPerDay - e.Before.FailuresPerDay,
 		EventsPerDay:    e.After.EventsPerDay - e.Before.EventsPerDay}

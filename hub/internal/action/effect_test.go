@@ -113,6 +113,10 @@ func TestCompareInjectedImprovement(t *testing.T) {
 		t.Fatalf("complete %v, after days %d; want false, 11", e.Complete, e.After.Days)
 	}
 	check("partial after run h/day", e.After.RunHoursPerDay, 199.0/11)
+	// Before a day of the after window has ended there is no change to show.
+	if e = Compare(opened, done, time.Date(2026, 10, 23, 23, 0, 0, 0, loc), 14, loc, fig); e.After.Days != 0 || e.Delta != nil || e.Before.Days != 14 {
+		t.Errorf("the day after done: after days %d, delta %+v", e.After.Days, e.Delta)
+	}
 }
 
 func TestWindowsAcrossSpringForward(t *testing.T) {

@@ -118,14 +118,14 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.fl.after = pt.runner.Flushed
 	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"), recompute.WithLimit(h.cfg.CheckRecompute))
-	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev)},
-		h.cfg.Location, pt.log.With("part", "report"))
 	segs := segmentSource(h.cfg, pt.eng)
 	pt.segments = func(ctx context.Context) error {
 		held := func() bool { return pt.lease == nil || pt.lease.Valid() }
 		return writeSegments(ctx, h.w, segs, h.cfg.Segments.Refresh, h.clock, held, pt.log.With("part", "segments"))
 	}
 	acts := h.actionOptions(pt.eng)
+	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev),
+		SegmentRules: &segs, ActionRules: &acts, Clock: h.clock}, h.cfg.Location, pt.log.With("part", "report"))
 	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
 		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep),
 		api.WithSegments(segs, h.clock), api.WithActions(action.Handler(acts)))

@@ -31,8 +31,8 @@ type Data struct {
 	Month
 	// Trend is the site and line figures of the TrendMonths months ending
 	// with the report's, oldest first.
-	Trend    []api.MonthJSON `json:"trend"`
-	Events   []anomaly.Record
+	Trend  []api.MonthJSON `json:"trend"`
+	Events []anomaly.Record
 	// Segments are the month's segments (nil when the source has none),
 	// Actions the actions opened, due or done in it.
 	Segments *api.SegmentsJSON `json:"segments,omitempty"`

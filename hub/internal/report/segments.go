@@ -42,7 +42,7 @@ func (s EngineSource) Actions(month string) ([]action.JSON, error) {
 		return nil, err
 	}
 	out := make([]action.JSON, 0, len(as)) // not nil: the report shows the section
-	for i := len(as) - 1; i >= 0; i-- { // oldest first
+	for i := len(as) - 1; i >= 0; i-- {    // oldest first
 		out = append(out, action.JSON{Action: as[i], Effect: s.ActionRules.Effect(as[i])})
 	}
 	return out, nil

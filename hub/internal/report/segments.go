@@ -41,8 +41,9 @@ func (s EngineSource) Actions(month string) ([]action.JSON, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]action.JSON, 0, len(as)) // not nil: the report shows the section
-	for i := len(as) - 1; i >= 0; i-- {    // oldest first
+	// Not nil, so the report shows the section; oldest first.
+	out := make([]action.JSON, 0, len(as))
+	for i := len(as) - 1; i >= 0; i-- {
 		out = append(out, action.JSON{Action: as[i], Effect: s.ActionRules.Effect(as[i])})
 	}
 	return out, nil

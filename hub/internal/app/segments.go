@@ -23,13 +23,14 @@ type segmentSink interface {
 // segmentSource is the segments of an engine as the configuration rules them.
 func segmentSource(cfg *config.Config, eng *engine.Engine) segment.Source {
 	eq, op := cfg.SegmentRules()
-	return segment.Source{Engine: eng, Location: cfg.Location, Equipment: eq, Operators: op}
+	return segment.Source{Engine: eng, Location: cfg.Location, Equipment: eq, Operators: op, Cache: segment.NewCache(cfg.Segments.Refresh)}
 }
 
 // writeSegments writes last month's and this month's segments now and then
 // every interval until ctx ends, while held() (the partition's lease). A
 // failed write is logged and tried again at the next interval: the points
-// are recomputed from the timelines each time, so nothing is lost.
+// are recomputed from the timelines each time, so nothing is lost. The
+// reports it computes fill src's cache, which the pages then read.
 func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every time.Duration, clock func() time.Time,
 	held func() bool, log *slog.Logger) error {
 	for {
@@ -38,7 +39,7 @@ func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every
 				now := clock()
 				this := activity.MonthOf(now, src.Location)
 				for _, m := range []activity.Period{activity.MonthOf(this.Start.Add(-time.Hour), src.Location), this} {
-					if err := w.WriteSegments(ctx, m.Start, src.Month(m, now)); err != nil && ctx.Err() == nil {
+					if err := w.WriteSegments(ctx, m.Start, src.Report(m, now).Assignments); err != nil && ctx.Err() == nil {
 						log.Warn("writing segments failed; retrying at the next refresh", "month", m.Name(), "err", err)
 					}
 				}

@@ -1,7 +1,12 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
+	"github.com/floorpulse/floorpulse/hub/internal/calendar"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
+	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // OperatorRun returns each operator's run seconds over a site's lines in
@@ -20,6 +25,35 @@ func (e *Engine) OperatorRun(site string, p activity.Period) map[string]float64 
 				out[op] += s
 			}
 		}
+	}
+	return out
+}
+
+// LineHistories returns the history over [from, to) of every registered
+// equipment of a line, as History gives each, with the line's calendar cut
+// once for all of them. The engine is read-locked for the one line only.
+func (e *Engine) LineHistories(site, line string, from, to time.Time) map[signal.Key]History {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	a, b := from.UnixNano(), to.UnixNano()
+	out := map[signal.Key]History{}
+	if b <= a {
+		return out
+	}
+	var spans []calendar.Span
+	if cal := e.opts.Calendar(site, line); cal != nil {
+		spans = cal.Spans(a, b)
+	}
+	for _, k := range e.lines[lineKey{site, line}] {
+		if !e.equipment[k].Registered {
+			continue
+		}
+		tl := e.timelines[k]
+		if tl == nil {
+			out[k] = History{States: []state.Seg{{Start: a, End: b, State: state.Unknown}}}
+			continue
+		}
+		out[k] = History{States: tl.Segments(a, b, spans), Operators: tl.OpSegments(a, b)}
 	}
 	return out
 }

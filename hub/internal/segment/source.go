@@ -1,10 +1,12 @@
 package segment
 
 import (
+	"sort"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/state"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -19,48 +21,13 @@ type Source struct {
 	// InService returns when a machine was put in service (nil, or zero:
 	// unknown; then a machine is new from its first active day).
 	InService func(signal.Key) time.Time
+	// Cache keeps Report's answers for a while (nil: computed every time).
+	Cache *Cache
 }
 
 // Month returns month m's assignments, sorted, days counted up to now.
 func (s Source) Month(m activity.Period, now time.Time) []Assignment {
-	var out []Assignment
-	sites := map[string]bool{}
-	for _, k := range s.Engine.Keys() {
-		eq := s.Engine.Equipment(k)
-		if !eq.Registered {
-			continue
-		}
-		sites[k.Site] = true
-		e := Entity{Kind: Equipment, Site: k.Site, Line: k.Line, ID: k.Equipment}
-		if s.InService != nil {
-			e.InService = s.InService(k)
-		}
-		run := func(d activity.Period) float64 {
-			f, _ := s.Engine.EquipmentFigures(k, d)
-			return f.RunSeconds()
-		}
-		out = append(out, s.Equipment.Assign(s.Equipment.Build(e, m, now, s.Location, run)))
-	}
-	for site := range sites {
-		days := map[int64]map[string]float64{}
-		ops := map[string]bool{}
-		probe := func(d activity.Period) float64 { // gathers every operator's days once
-			runs := s.Engine.OperatorRun(site, d)
-			days[d.Start.UnixNano()] = runs
-			for op := range runs {
-				ops[op] = true
-			}
-			return 0
-		}
-		s.Operators.Build(Entity{}, m, now, s.Location, probe)
-		for op := range ops {
-			run := func(d activity.Period) float64 { return days[d.Start.UnixNano()][op] }
-			e := Entity{Kind: Operator, Site: site, ID: op}
-			out = append(out, s.Operators.Assign(s.Operators.Build(e, m, now, s.Location, run)))
-		}
-	}
-	Sort(out)
-	return out
+	return s.assign(m, now, s.days(s.back(m, 0), m, now))
 }
 
 // Report is a month's assignments and the moves from the month before.
@@ -70,9 +37,151 @@ type Report struct {
 	Transitions []Transition `json:"transitions"`
 }
 
-// Report assigns month m and the month before, and counts the moves.
+// Report assigns month m and the month before (from one pass over the
+// timelines), and counts the moves.
 func (s Source) Report(m activity.Period, now time.Time) Report {
-	prev := s.Month(activity.MonthOf(m.Start.Add(-time.Hour), s.Location), now)
-	cur := s.Month(m, now)
+	if s.Cache != nil {
+		if r, ok := s.Cache.get(m.Name(), now); ok {
+			return r
+		}
+	}
+	r := s.report(m, now)
+	if s.Cache != nil {
+		s.Cache.put(m.Name(), now, r)
+	}
+	return r
+}
+
+func (s Source) report(m activity.Period, now time.Time) Report {
+	prevMonth := activity.MonthOf(m.Start.Add(-time.Hour), s.Location)
+	d := s.days(s.back(m, 1), m, now)
+	prev, cur := s.assign(prevMonth, now, d), s.assign(m, now, d)
 	return Report{Month: m.Name(), Assignments: cur, Transitions: Transitions(prev, cur)}
+}
+
+// back is the month extra months before the first month the rules look at
+// for m.
+func (s Source) back(m activity.Period, extra int) activity.Period {
+	for range max(s.Equipment.History, s.Operators.History) + extra {
+		m = activity.MonthOf(m.Start.Add(-time.Hour), s.Location)
+	}
+	return m
+}
+
+// dayRuns are run seconds per local day start (unix ns): a machine's, and
+// each operator's over a site.
+type dayRuns struct {
+	equipment map[signal.Key]map[int64]float64
+	operators map[string]map[string]map[int64]float64 // site, operator
+}
+
+// days reads every registered machine's history from first's start to the
+// end of m (no later than now) once, and sums its run time, and each
+// operator's share of it, per local day: what Figures and OperatorRun give
+// for each day, from one pass instead of one per day.
+func (s Source) days(first, m activity.Period, now time.Time) dayRuns {
+	end := m.End
+	if now.Before(end) {
+		end = now
+	}
+	var starts []int64
+	for _, d := range activity.Between(activity.Day, first.Start, end.Add(-time.Nanosecond), s.Location, nil) {
+		starts = append(starts, d.Start.UnixNano())
+	}
+	out := dayRuns{equipment: map[signal.Key]map[int64]float64{}, operators: map[string]map[string]map[int64]float64{}}
+	if len(starts) == 0 {
+		return out
+	}
+	from := time.Unix(0, starts[0])
+	dayEnd := activity.DayOf(time.Unix(0, starts[len(starts)-1]), s.Location).End
+	// spread adds f(day start, seconds) for each day [lo, hi) touches.
+	last := dayEnd.UnixNano()
+	spread := func(lo, hi int64, f func(day int64, secs float64)) {
+		lo, hi = max(lo, starts[0]), min(hi, last)
+		i := sort.Search(len(starts), func(i int) bool { return starts[i] > lo }) - 1 // the day holding lo
+		for ; lo < hi; i++ {
+			next := last
+			if i+1 < len(starts) {
+				next = starts[i+1]
+			}
+			e := min(hi, next)
+			f(starts[i], float64(e-lo)/1e9)
+			lo = e
+		}
+	}
+	lines := map[[2]string]bool{}
+	for _, k := range s.Engine.Keys() {
+		lines[[2]string{k.Site, k.Line}] = true
+	}
+	hists := map[signal.Key]engine.History{}
+	for l := range lines {
+		for k, h := range s.Engine.LineHistories(l[0], l[1], from, dayEnd) {
+			hists[k] = h
+		}
+	}
+	for k, h := range hists {
+		run := map[int64]float64{}
+		out.equipment[k] = run
+		var running []state.Seg
+		for _, seg := range h.States {
+			if seg.State == state.Running {
+				running = append(running, seg)
+				spread(seg.Start, seg.End, func(d int64, secs float64) { run[d] += secs })
+			}
+		}
+		if len(h.Operators) == 0 {
+			continue
+		}
+		ops := out.operators[k.Site]
+		if ops == nil {
+			ops = map[string]map[int64]float64{}
+			out.operators[k.Site] = ops
+		}
+		i := 0
+		for _, o := range h.Operators {
+			for _, op := range o.Ops { // logged in without run time still counts as present
+				if ops[op] == nil {
+					ops[op] = map[int64]float64{}
+				}
+				spread(o.Start, o.End, func(d int64, _ float64) { ops[op][d] += 0 })
+			}
+			for i < len(running) && running[i].End <= o.Start {
+				i++
+			}
+			for j := i; j < len(running) && running[j].Start < o.End; j++ {
+				lo, hi := max(running[j].Start, o.Start), min(running[j].End, o.End)
+				n := float64(len(o.Ops))
+				spread(lo, hi, func(d int64, secs float64) {
+					for _, op := range o.Ops {
+						ops[op][d] += secs / n
+					}
+				})
+			}
+		}
+	}
+	return out
+}
+
+// assign applies the rules to every machine and operator for month m.
+func (s Source) assign(m activity.Period, now time.Time, d dayRuns) []Assignment {
+	var out []Assignment
+	for k, run := range d.equipment {
+		e := Entity{Kind: Equipment, Site: k.Site, Line: k.Line, ID: k.Equipment}
+		if s.InService != nil {
+			e.InService = s.InService(k)
+		}
+		out = append(out, s.Equipment.Assign(s.Equipment.Build(e, m, now, s.Location, lookup(run))))
+	}
+	for site, ops := range d.operators {
+		for op, run := range ops {
+			e := Entity{Kind: Operator, Site: site, ID: op}
+			out = append(out, s.Operators.Assign(s.Operators.Build(e, m, now, s.Location, lookup(run))))
+		}
+	}
+	Sort(out)
+	return out
+}
+
+func lookup(run map[int64]float64) func(activity.Period) float64 {
+	return func(d activity.Period) float64 { return run[d.Start.UnixNano()] }
 }

@@ -125,15 +125,18 @@ func DaysBetween(a, b time.Time) int {
 
 // Assign applies the rules to a history. The first rule that holds wins:
 // new (in service or first active this month or last), dormant (no active
-// day this month, or none for DormantDays), at risk (falling and not active
-// for more than GapDays), declining (falling), core (every score 3), steady.
+// day in a whole month, or none for DormantDays), at risk (falling and not
+// active for more than GapDays), declining (falling; in a month in progress
+// only once more than GapDays of it are counted), core (every score 3),
+// steady.
 func (r Rules) Assign(h History) Assignment {
 	n := len(h.Months)
 	cur := h.Months[n-1]
 	a := Assignment{Kind: h.Kind, Site: h.Site, Line: h.Line, ID: h.ID, Month: cur.Start.Format("2006-01"),
 		RunHours: cur.RunHours, ActiveDay: cur.ActiveDays, DaysSinceActive: -1}
 	share := 1.0
-	if h.MonthDays > 0 && h.Days < h.MonthDays {
+	inProgress := h.MonthDays > 0 && h.Days < h.MonthDays
+	if inProgress {
 		share = float64(h.Days) / float64(h.MonthDays)
 	}
 	if !h.LastActive.IsZero() {
@@ -156,11 +159,14 @@ func (r Rules) Assign(h History) Assignment {
 	case h.LastActive.IsZero():
 		a.Segment, a.Reason = Dormant, Reason{Code: ReasonNeverActive, Months: n}
 		return a
-	case cur.ActiveDays == 0 || a.DaysSinceActive >= r.DormantDays:
+	case (cur.ActiveDays == 0 && !inProgress) || a.DaysSinceActive >= r.DormantDays:
 		a.Segment, a.Reason = Dormant, Reason{Code: ReasonDormant, Date: day(h.LastActive), Days: a.DaysSinceActive}
 		return a
 	}
-	if fall, ok := r.falling(h.Months, share); ok {
+	// Early in a month in progress there is too little of it to call a
+	// fall: no more days than a gap.
+	early := inProgress && h.Days <= r.GapDays
+	if fall, ok := r.falling(h.Months, share); ok && !early {
 		if a.DaysSinceActive > r.GapDays {
 			fall.Trend, fall.Code, fall.Days, fall.Date = fall.Code, ReasonAtRisk, a.DaysSinceActive, day(h.LastActive)
 			a.Segment, a.Reason = AtRisk, fall

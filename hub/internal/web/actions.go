@@ -13,7 +13,8 @@ import (
 // operators page: the month's counts, the moves from the month before (the
 // site's), and the declining and at-risk entities with their reasons.
 type segmentsView struct {
-	Kind, Month string
+	// Line: the block is one line's (empty: the site's).
+	Kind, Line, Month string
 	Counts      []segmentCount
 	// From are the rows of the transition table (the month before's
 	// segment; "" for not scored then), To its columns; Cells[i][j] counts
@@ -36,15 +37,16 @@ type watchRow struct {
 	NewAction string
 }
 
-// segments builds the block of one kind for month m in language lang;
-// nil when the pages have no segment source.
-func (h *handler) segments(kind string, m activity.Period, lang string, canAct bool) *segmentsView {
+// segments builds the block of one kind for month m in language lang, of
+// the site (line empty) or one line; nil when the pages have no segment
+// source.
+func (h *handler) segments(kind, line string, m activity.Period, lang string, canAct bool) *segmentsView {
 	if h.opts.Segments == nil {
 		return nil
 	}
 	rep := h.opts.Segments.Report(m, h.opts.Clock())
-	v := &segmentsView{Kind: kind, Month: m.Name(), To: segment.Names, CanAct: canAct}
-	counts := segment.Count(rep.Assignments, kind, h.opts.Site, "")
+	v := &segmentsView{Kind: kind, Line: line, Month: m.Name(), To: segment.Names, CanAct: canAct}
+	counts := segment.Count(rep.Assignments, kind, h.opts.Site, line)
 	for _, s := range segment.Names {
 		v.Counts = append(v.Counts, segmentCount{s, counts[s]})
 	}
@@ -62,14 +64,14 @@ func (h *handler) segments(kind string, m activity.Period, lang string, canAct b
 		return -1
 	}
 	for _, t := range rep.Transitions {
-		if t.Kind == kind && t.Site == h.opts.Site && t.Line == "" {
+		if t.Kind == kind && t.Site == h.opts.Site && t.Line == line {
 			if i, j := idx(v.From, t.From), idx(v.To, t.To); i >= 0 && j >= 0 {
 				v.Cells[i][j] += t.Count
 			}
 		}
 	}
 	for _, a := range rep.Assignments {
-		if a.Kind != kind || a.Site != h.opts.Site || (a.Segment != segment.Declining && a.Segment != segment.AtRisk) {
+		if a.Kind != kind || a.Site != h.opts.Site || (line != "" && a.Line != line) || (a.Segment != segment.Declining && a.Segment != segment.AtRisk) {
 			continue
 		}
 		q := url.Values{"new": {action.SubjectSegment}, "month": {a.Month}, "segment": {a.Segment}}
@@ -82,6 +84,20 @@ func (h *handler) segments(kind string, m activity.Period, lang string, canAct b
 		v.Watch = append(v.Watch, watchRow{Assignment: a, Reason: a.Reason.Text(lang), NewAction: "/actions?" + q.Encode()})
 	}
 	return v
+}
+
+// segmentOf returns a machine's assignment in month m, with its reason in
+// lang; nil without a segment source or when the machine has none.
+func (h *handler) segmentOf(line, equipment string, m activity.Period, lang string) *watchRow {
+	if h.opts.Segments == nil {
+		return nil
+	}
+	for _, a := range h.opts.Segments.Report(m, h.opts.Clock()).Assignments {
+		if a.Kind == segment.Equipment && a.Site == h.opts.Site && a.Line == line && a.ID == equipment {
+			return &watchRow{Assignment: a, Reason: a.Reason.Text(lang)}
+		}
+	}
+	return nil
 }
 
 // actionsPage is what the actions page shows.

@@ -67,7 +67,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 	for i := len(reg) - 1; i >= 0 && len(p.Worst) < rankCount; i-- {
 		p.Worst = append(p.Worst, reg[i])
 	}
-	p.Segments = h.segments(segment.Equipment, m, v.Lang, v.CanAct && v.HasActions)
+	p.Segments = h.segments(segment.Equipment, "", m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String()}
 	h.render(w, v)
@@ -93,6 +93,8 @@ type linePage struct {
 	// More: there are others, on the events page).
 	Events []anomaly.Record
 	More   bool
+	// Segments are the line's machine segments.
+	Segments *segmentsView
 }
 
 // maxLineEvents bounds the events a line's page lists (all are on its timeline).
@@ -170,6 +172,7 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 	if len(p.Events) > maxLineEvents {
 		p.Events, p.More = p.Events[:maxLineEvents], true
 	}
+	p.Segments = h.segments(segment.Equipment, name, m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
 		"gantt": gantt, "events": pins, "from": from, "to": to, "days": p.Days,
@@ -222,6 +225,8 @@ type machinePage struct {
 	More   bool
 	// Trend is the machine's 12 months to this one.
 	Trend []trendPoint
+	// Segment is the machine's segment of the month with its reason.
+	Segment *watchRow
 }
 
 // trendPoint is one month of a machine's trend.
@@ -279,6 +284,7 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 		p.Events, p.More = p.Events[:maxLineEvents], true
 	}
 	p.Trend = trend
+	p.Segment = h.segmentOf(line, eq, m, v.Lang)
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
 		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "sessions": h.daySessions(hist.Sessions, m), "trend": trend,
@@ -353,7 +359,7 @@ func (h *handler) operators(w http.ResponseWriter, r *http.Request) {
 		p.Lines = append(p.Lines, operatorLine{Line: line, Rows: rows})
 	}
 	sort.Slice(p.Lines, func(i, j int) bool { return p.Lines[i].Line < p.Lines[j].Line })
-	p.Segments = h.segments(segment.Operator, m, v.Lang, v.CanAct && v.HasActions)
+	p.Segments = h.segments(segment.Operator, "", m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "site": nonNil(p.Site)}
 	h.render(w, v)

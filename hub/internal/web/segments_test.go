@@ -77,6 +77,56 @@ func TestSegmentsOnPages(t *testing.T) {
 	}
 }
 
+// A line's page shows its machines' segments and the moves of its machines
+// only; a machine's page its own segment with the reason.
+func TestSegmentsOfLineAndMachine(t *testing.T) {
+	f := data(t)
+	c := f.client(t, leaderUser)
+	var months struct{ Months []string }
+	getJSON(t, c, f.srv.URL+"/api/v1/months", &months)
+	month := months.Months[len(months.Months)-2]
+	var sj api.SegmentsJSON
+	getJSON(t, c, f.srv.URL+"/api/v1/months/"+month+"/segments", &sj)
+	counts, moves := map[string]int{}, 0
+	var m06 *api.SegmentJSON
+	for i, a := range sj.Assignments {
+		if a.Kind == segment.Equipment && a.Line == "L2" {
+			counts[a.Segment]++
+			if a.ID == "M06" {
+				m06 = &sj.Assignments[i]
+			}
+		}
+	}
+	for _, tr := range sj.Transitions {
+		if tr.Kind == segment.Equipment && tr.Line == "L2" {
+			moves += tr.Count
+		}
+	}
+	if m06 == nil || m06.Segment != segment.AtRisk || moves != 6 {
+		t.Fatalf("L2/M06 %+v, %d moves on L2 (6 machines)", m06, moves)
+	}
+	_, body := get(t, c, f.srv.URL+"/lines/L2?lang=en&month="+month, "")
+	block := regexp.MustCompile(`(?s)<section class="segments" id="segments-equipment">.*?</section>`).FindString(body)
+	for _, s := range segment.Names {
+		if want := fmt.Sprintf(`data-segment="%s"><div class="k">%s</div><div class="v" data-fig="count">%d</div>`, s, sharedCats(t)["en"]["segments.name."+s], counts[s]); !strings.Contains(block, want) {
+			t.Errorf("line page: want %s", want)
+		}
+	}
+	sum := 0
+	for _, n := range regexp.MustCompile(`<td data-to="[a-z_]+">(\d+)</td>`).FindAllStringSubmatch(block, -1) {
+		var v int
+		fmt.Sscan(n[1], &v)
+		sum += v
+	}
+	if sum != moves || !strings.Contains(block, `<tr data-id="M06" data-segment="at_risk">`) {
+		t.Errorf("line page: %d moves in the table, want %d; M06 listed: %v", sum, moves, strings.Contains(block, `data-id="M06"`))
+	}
+	_, body = get(t, c, f.srv.URL+"/machines/L2/M06?lang=zh-CN&month="+month, "")
+	if want := `<span class="seg at_risk">有风险</span> · R` + fmt.Sprint(m06.Scores.Recency); !strings.Contains(body, want) || !strings.Contains(body, escaped(m06.ReasonText["zh-CN"])) {
+		t.Errorf("machine page lacks %s or the reason %s", want, m06.ReasonText["zh-CN"])
+	}
+}
+
 // escaped escapes s as html/template writes text.
 func escaped(s string) string {
 	return strings.NewReplacer("&", "&amp;", "'", "&#39;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "+", "&#43;").Replace(s)

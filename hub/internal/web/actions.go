@@ -15,7 +15,7 @@ import (
 type segmentsView struct {
 	// Line: the block is one line's (empty: the site's).
 	Kind, Line, Month string
-	Counts      []segmentCount
+	Counts            []segmentCount
 	// From are the rows of the transition table (the month before's
 	// segment; "" for not scored then), To its columns; Cells[i][j] counts
 	// the moves from From[i] to To[j].

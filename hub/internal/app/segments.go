@@ -26,6 +26,10 @@ func segmentSource(cfg *config.Config, eng *engine.Engine) segment.Source {
 	return segment.Source{Engine: eng, Location: cfg.Location, Equipment: eq, Operators: op, Cache: segment.NewCache(cfg.Segments.Refresh)}
 }
 
+// noDataRetry is how soon writeSegments looks again while the engine holds
+// no data yet.
+const noDataRetry = 10 * time.Second
+
 // writeSegments writes last month's and this month's segments now and then
 // every interval until ctx ends, while held() (the partition's lease). A
 // failed write is logged and tried again at the next interval: the points
@@ -34,8 +38,11 @@ func segmentSource(cfg *config.Config, eng *engine.Engine) segment.Source {
 func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every time.Duration, clock func() time.Time,
 	held func() bool, log *slog.Logger) error {
 	for {
+		wait := every
 		if held() {
-			if _, _, ok := src.Engine.Span(); ok {
+			if _, _, ok := src.Engine.Span(); !ok {
+				wait = min(every, noDataRetry) // nothing to score yet: look again soon
+			} else {
 				now := clock()
 				this := activity.MonthOf(now, src.Location)
 				for _, m := range []activity.Period{activity.MonthOf(this.Start.Add(-time.Hour), src.Location), this} {
@@ -48,7 +55,7 @@ func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(every):
+		case <-time.After(wait):
 		}
 	}
 }

@@ -12,6 +12,9 @@ type Entity struct {
 	Kind, Site, Line, ID string
 	// InService is when it was put in service (zero: unknown).
 	InService time.Time
+	// FirstSeen is the first day it had any data, in the months looked at
+	// (zero: not known).
+	FirstSeen time.Time
 }
 
 // Build gathers an entity's history for month m from its run seconds per
@@ -19,7 +22,7 @@ type Entity struct {
 // start at or after asOf are not counted: for the month in progress asOf is
 // now, for a past month any time from its end on.
 func (r Rules) Build(e Entity, m activity.Period, asOf time.Time, loc *time.Location, run func(day activity.Period) float64) History {
-	h := History{Kind: e.Kind, Site: e.Site, Line: e.Line, ID: e.ID, InService: e.InService}
+	h := History{Kind: e.Kind, Site: e.Site, Line: e.Line, ID: e.ID, InService: e.InService, FirstSeen: e.FirstSeen}
 	first := m
 	for i := 0; i < r.History; i++ {
 		first = activity.MonthOf(first.Start.Add(-time.Hour), loc)

@@ -31,7 +31,9 @@ type input struct {
 		Line      string `json:"line"`
 		ID        string `json:"id"`
 		InService string `json:"in_service"`
-		Runs      []struct {
+		// SeenFrom: the first day with data, when it is before the runs.
+		SeenFrom string `json:"seen_from"`
+		Runs     []struct {
 			From  string `json:"from"`
 			To    string `json:"to"`
 			Daily string `json:"daily"` // HH:MM-HH:MM local
@@ -123,6 +125,9 @@ func TestGolden(t *testing.T) {
 					ent := Entity{Kind: e.Kind, Site: e.Site, Line: e.Line, ID: e.ID}
 					if e.InService != "" {
 						ent.InService, _ = time.ParseInLocation("2006-01-02", e.InService, loc)
+					}
+					if e.SeenFrom != "" {
+						ent.FirstSeen, _ = time.ParseInLocation("2006-01-02", e.SeenFrom, loc)
 					}
 					r := rules
 					if e.Kind == Operator {

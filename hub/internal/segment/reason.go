@@ -10,6 +10,7 @@ import (
 const (
 	ReasonInService   = "in_service"   // new: put in service on Date
 	ReasonFirstActive = "first_active" // new: first active day Date
+	ReasonFirstSeen   = "first_seen"   // new: first day with data Date
 	ReasonNeverActive = "never_active" // dormant: no active day in Months months
 	ReasonDormant     = "no_activity"  // dormant: last active on Date, Days ago
 	ReasonAtRisk      = "gap_falling"  // at risk: Days without activity, and falling
@@ -68,6 +69,11 @@ func (r Reason) Text(lang string) string {
 			return fmt.Sprintf("%s 投入使用", r.Date)
 		}
 		return fmt.Sprintf("in service since %s", r.Date)
+	case ReasonFirstSeen:
+		if zh {
+			return fmt.Sprintf("%s 首次出现数据", r.Date)
+		}
+		return fmt.Sprintf("first seen on %s", r.Date)
 	case ReasonFirstActive:
 		if zh {
 			return fmt.Sprintf("%s 首次活跃", r.Date)

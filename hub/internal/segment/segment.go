@@ -86,6 +86,9 @@ type History struct {
 	// FirstActive and LastActive are the first and last active days in the
 	// months looked at (zero: none).
 	FirstActive, LastActive time.Time
+	// FirstSeen is the first day with any data in the months looked at
+	// (zero: not known; then FirstActive stands in for it).
+	FirstSeen time.Time
 	// InService is when the entity was put in service (zero: unknown).
 	InService time.Time
 }
@@ -124,7 +127,8 @@ func DaysBetween(a, b time.Time) int {
 }
 
 // Assign applies the rules to a history. The first rule that holds wins:
-// new (in service or first active this month or last), dormant (no active
+// new (in service, or first seen, or without that first active, this
+// month or last), dormant (no active
 // day in a whole month, or none for DormantDays), at risk (falling and not
 // active for more than GapDays), declining (falling; in a month in progress
 // only once more than GapDays of it are counted), core (every score 3),
@@ -153,7 +157,10 @@ func (r Rules) Assign(h History) Assignment {
 	case within(h.InService):
 		a.Segment, a.Reason = New, Reason{Code: ReasonInService, Date: day(h.InService)}
 		return a
-	case within(h.FirstActive):
+	case !h.FirstSeen.IsZero() && within(h.FirstSeen):
+		a.Segment, a.Reason = New, Reason{Code: ReasonFirstSeen, Date: day(h.FirstSeen)}
+		return a
+	case h.FirstSeen.IsZero() && within(h.FirstActive):
 		a.Segment, a.Reason = New, Reason{Code: ReasonFirstActive, Date: day(h.FirstActive)}
 		return a
 	case h.LastActive.IsZero():

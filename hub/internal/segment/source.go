@@ -73,6 +73,8 @@ func (s Source) back(m activity.Period, extra int) activity.Period {
 type dayRuns struct {
 	equipment map[signal.Key]map[int64]float64
 	operators map[string]map[string]map[int64]float64 // site, operator
+	// seen is the first day a machine had any data (not unknown).
+	seen map[signal.Key]int64
 }
 
 // days reads every registered machine's history from first's start to the
@@ -88,7 +90,7 @@ func (s Source) days(first, m activity.Period, now time.Time) dayRuns {
 	for _, d := range activity.Between(activity.Day, first.Start, end.Add(-time.Nanosecond), s.Location, nil) {
 		starts = append(starts, d.Start.UnixNano())
 	}
-	out := dayRuns{equipment: map[signal.Key]map[int64]float64{}, operators: map[string]map[string]map[int64]float64{}}
+	out := dayRuns{equipment: map[signal.Key]map[int64]float64{}, operators: map[string]map[string]map[int64]float64{}, seen: map[signal.Key]int64{}}
 	if len(starts) == 0 {
 		return out
 	}
@@ -124,6 +126,9 @@ func (s Source) days(first, m activity.Period, now time.Time) dayRuns {
 		out.equipment[k] = run
 		var running []state.Seg
 		for _, seg := range h.States {
+			if _, ok := out.seen[k]; !ok && seg.State != state.Unknown && seg.End > seg.Start {
+				spread(seg.Start, seg.Start+1, func(d int64, _ float64) { out.seen[k] = d })
+			}
 			if seg.State == state.Running {
 				running = append(running, seg)
 				spread(seg.Start, seg.End, func(d int64, secs float64) { run[d] += secs })
@@ -167,6 +172,9 @@ func (s Source) assign(m activity.Period, now time.Time, d dayRuns) []Assignment
 	var out []Assignment
 	for k, run := range d.equipment {
 		e := Entity{Kind: Equipment, Site: k.Site, Line: k.Line, ID: k.Equipment}
+		if first, ok := d.seen[k]; ok {
+			e.FirstSeen = time.Unix(0, first).In(s.Location)
+		}
 		if s.InService != nil {
 			e.InService = s.InService(k)
 		}
@@ -174,12 +182,26 @@ func (s Source) assign(m activity.Period, now time.Time, d dayRuns) []Assignment
 	}
 	for site, ops := range d.operators {
 		for op, run := range ops {
-			e := Entity{Kind: Operator, Site: site, ID: op}
+			e := Entity{Kind: Operator, Site: site, ID: op, FirstSeen: firstDay(run, s.Location)}
 			out = append(out, s.Operators.Assign(s.Operators.Build(e, m, now, s.Location, lookup(run))))
 		}
 	}
 	Sort(out)
 	return out
+}
+
+// firstDay is the earliest day of run (an operator's first day logged in).
+func firstDay(run map[int64]float64, loc *time.Location) time.Time {
+	first := int64(0)
+	for d := range run {
+		if first == 0 || d < first {
+			first = d
+		}
+	}
+	if first == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, first).In(loc)
 }
 
 func lookup(run map[int64]float64) func(activity.Period) float64 {

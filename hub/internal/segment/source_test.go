@@ -82,6 +82,11 @@ func TestSourceDaysEqualDayFigures(t *testing.T) {
 			}
 		}
 	}
+	for _, eq := range reg { // the data begins on 09-20
+		if got := d.seen[eq.Key]; got != start.UnixNano() {
+			t.Errorf("%s first seen %v, want %v", eq.Key, time.Unix(0, got).In(loc), start)
+		}
+	}
 	if total < 100*3600 || len(d.operators["s"]) != 3 {
 		t.Fatalf("too little to compare: %v s run, operators %d", total, len(d.operators["s"]))
 	}

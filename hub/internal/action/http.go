@@ -69,28 +69,57 @@ func Handler(o Options) http.Handler {
 
 type handler struct{ o Options }
 
+// measured reports whether o can measure a's effect: done, on a machine or
+// line, with figures to read.
+func (o Options) measured(a Action) bool {
+	return a.Status == Done && a.DoneAt != nil && o.Day != nil && a.Subject.Measured() && o.WindowDays >= 1
+}
+
 // Effect measures a done action's effect; nil when it is not done, not
 // measured, or effects are not computed.
-func (o Options) Effect(a Action) *Effect {
-	if a.Status != Done || a.DoneAt == nil || o.Day == nil || !a.Subject.Measured() || o.WindowDays < 1 {
-		return nil
+func (o Options) Effect(a Action) *Effect { return o.Effects([]Action{a})[0] }
+
+// Effects measures the effects of several actions (nil where Effect gives
+// nil), listing the events once for all of them.
+func (o Options) Effects(as []Action) []*Effect {
+	out := make([]*Effect, len(as))
+	var from, to time.Time
+	for _, a := range as {
+		if o.measured(a) {
+			before, after := Windows(a.CreatedAt, *a.DoneAt, o.WindowDays, o.Location)
+			if from.IsZero() || before[0].Start.Before(from) {
+				from = before[0].Start
+			}
+			if end := after[len(after)-1].End; end.After(to) {
+				to = end
+			}
+		}
+	}
+	if from.IsZero() {
+		return out
 	}
 	var evs []anomaly.Record
 	if o.Events != nil {
-		before, after := Windows(a.CreatedAt, *a.DoneAt, o.WindowDays, o.Location)
-		evs, _ = o.Events(before[0].Start, after[len(after)-1].End) // without them the effect counts no events
+		evs, _ = o.Events(from, to) // without them the effects count no events
 	}
-	e := Compare(a.CreatedAt, *a.DoneAt, o.now(), o.WindowDays, o.Location, func(d activity.Period) Day {
-		f := o.Day(a.Subject, d)
-		for _, ev := range evs {
-			if ev.Site == a.Subject.Site && ev.Line == a.Subject.Line && (a.Subject.Equipment == "" || ev.Equipment == a.Subject.Equipment) &&
-				!ev.Start.Before(d.Start) && ev.Start.Before(d.End) {
-				f.Events++
-			}
+	now := o.now()
+	for i, a := range as {
+		if !o.measured(a) {
+			continue
 		}
-		return f
-	})
-	return &e
+		e := Compare(a.CreatedAt, *a.DoneAt, now, o.WindowDays, o.Location, func(d activity.Period) Day {
+			f := o.Day(a.Subject, d)
+			for _, ev := range evs {
+				if ev.Site == a.Subject.Site && ev.Line == a.Subject.Line && (a.Subject.Equipment == "" || ev.Equipment == a.Subject.Equipment) &&
+					!ev.Start.Before(d.Start) && ev.Start.Before(d.End) {
+					f.Events++
+				}
+			}
+			return f
+		})
+		out[i] = &e
+	}
+	return out
 }
 
 func (o Options) now() time.Time {
@@ -120,8 +149,8 @@ func (h *handler) list(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := make([]JSON, 0, len(as))
-	for _, a := range as {
-		out = append(out, h.json(a))
+	for i, e := range h.o.Effects(as) {
+		out = append(out, JSON{Action: as[i], Effect: e})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"actions": out, "window_days": h.o.WindowDays})
 }

@@ -43,8 +43,9 @@ func (s EngineSource) Actions(month string) ([]action.JSON, error) {
 	}
 	// Not nil, so the report shows the section; oldest first.
 	out := make([]action.JSON, 0, len(as))
+	effects := s.ActionRules.Effects(as)
 	for i := len(as) - 1; i >= 0; i-- {
-		out = append(out, action.JSON{Action: as[i], Effect: s.ActionRules.Effect(as[i])})
+		out = append(out, action.JSON{Action: as[i], Effect: effects[i]})
 	}
 	return out, nil
 }

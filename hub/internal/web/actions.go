@@ -135,8 +135,8 @@ func (h *handler) actions(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "listing actions failed", http.StatusInternalServerError)
 		return
 	}
-	for _, a := range as {
-		p.Actions = append(p.Actions, actionRow{Action: a, Effect: h.opts.Actions.Effect(a)})
+	for i, e := range h.opts.Actions.Effects(as) {
+		p.Actions = append(p.Actions, actionRow{Action: as[i], Effect: e})
 	}
 	switch kind := q.Get("new"); kind {
 	case action.SubjectEvent, action.SubjectSegment, action.SubjectMachine, action.SubjectLine:

@@ -33,6 +33,8 @@ type Options struct {
 	// Event resolves an event id to the machine it is on (nil: event
 	// subjects are taken as given).
 	Event func(id string) (Subject, bool)
+	// Known reports whether a subject's machine or line exists (nil: any).
+	Known func(Subject) bool
 }
 
 // JSON is an action as the API answers it: with its effect once done and
@@ -186,6 +188,10 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 		}
 		s.Kind, s.Event = SubjectEvent, n.Subject.Event
 		n.Subject = s
+	}
+	if h.o.Known != nil && n.Subject.Line != "" && !h.o.Known(n.Subject) {
+		writeError(w, fmt.Errorf("%w: no machine or line %s/%s %s", ErrInvalid, n.Subject.Site, n.Subject.Line, n.Subject.Equipment))
+		return
 	}
 	a, err := h.o.Store.Create(n, who.Name, h.o.now())
 	if err != nil {

@@ -45,6 +45,19 @@ func ActionDay(eng *engine.Engine) func(s action.Subject, d activity.Period) act
 	}
 }
 
+// ActionKnown reports whether an action's subject names a machine (with
+// Equipment) or a line that eng knows.
+func ActionKnown(eng *engine.Engine) func(s action.Subject) bool {
+	return func(s action.Subject) bool {
+		for _, k := range eng.Keys() {
+			if k.Site == s.Site && k.Line == s.Line && (s.Equipment == "" || k.Equipment == s.Equipment) {
+				return true
+			}
+		}
+		return false
+	}
+}
+
 // SegmentsJSON is the answer of /api/v1/months/{month}/segments: every
 // assignment of the month with its reason in both languages, and the moves
 // from the month before.

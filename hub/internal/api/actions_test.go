@@ -79,7 +79,7 @@ func TestActionLifecycleAndEffect(t *testing.T) {
 	now := time.Date(2026, 10, 20, 10, 0, 0, 0, loc)
 	event := anomaly.Record{Event: anomaly.Event{ID: "ev1", Site: "s", Line: "L1", Equipment: "M1", Start: time.Date(2026, 10, 12, 8, 0, 0, 0, loc)}}
 	acts := action.Handler(action.Options{Store: st, Location: loc, Site: "s", WindowDays: 14, Clock: func() time.Time { return now },
-		Day: ActionDay(eng),
+		Day: ActionDay(eng), Known: ActionKnown(eng),
 		Events: func(from, to time.Time) ([]anomaly.Record, error) {
 			return []anomaly.Record{event}, nil
 		},
@@ -111,7 +111,9 @@ func TestActionLifecycleAndEffect(t *testing.T) {
 	for _, bad := range []string{`{"what":"","owner":"tom","due":"2026-10-25","subject":{"kind":"machine","line":"L1","equipment":"M1"}}`,
 		`{"what":"x","owner":"tom","due":"25.10.2026","subject":{"kind":"machine","line":"L1","equipment":"M1"}}`,
 		`{"what":"x","owner":"tom","due":"2026-10-25","subject":{"kind":"event","event":"nope"}}`,
-		`{"what":"x","owner":"tom","due":"2026-10-25","subject":{"kind":"machine","line":"L1","equipment":"M1"},"extra":1}`} {
+		`{"what":"x","owner":"tom","due":"2026-10-25","subject":{"kind":"machine","line":"L1","equipment":"M1"},"extra":1}`,
+		`{"what":"x","owner":"tom","due":"2026-10-25","subject":{"kind":"machine","line":"L1","equipment":"M9"}}`,
+		`{"what":"x","owner":"tom","due":"2026-10-25","subject":{"kind":"line","line":"L7"}}`} {
 		if code, body := send(t, srv, "POST", "/api/v1/actions", bad); code != http.StatusBadRequest {
 			t.Errorf("%s: %d %s", bad, code, body)
 		}

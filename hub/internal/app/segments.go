@@ -63,7 +63,7 @@ func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every
 // actionOptions are the action API's options over a part's engine.
 func (h *hub) actionOptions(eng *engine.Engine) action.Options {
 	return action.Options{Store: h.actions, Location: h.cfg.Location, Site: h.cfg.Site, WindowDays: h.cfg.Actions.EffectDays,
-		Clock: h.clock, Day: api.ActionDay(eng), Events: eventsOf(h.ev),
+		Clock: h.clock, Day: api.ActionDay(eng), Events: eventsOf(h.ev), Known: api.ActionKnown(eng),
 		Event: func(id string) (action.Subject, bool) {
 			rec, err := h.ev.Get(id)
 			if err != nil {

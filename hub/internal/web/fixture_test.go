@@ -163,7 +163,7 @@ func newScaledFixture(t tb, root string, sc scale) *fixture {
 	}
 	t.Cleanup(func() { f.actions.Close() })
 	acts := action.Options{Store: f.actions, Location: cfg.Location, Site: cfg.Site, WindowDays: cfg.Actions.EffectDays,
-		Day: api.ActionDay(f.eng), Event: func(id string) (action.Subject, bool) {
+		Day: api.ActionDay(f.eng), Known: api.ActionKnown(f.eng), Event: func(id string) (action.Subject, bool) {
 			rec, err := f.ev.Get(id)
 			return action.Subject{Site: rec.Site, Line: rec.Line, Equipment: rec.Equipment}, err == nil
 		}}

@@ -35,6 +35,9 @@ type Options struct {
 	Event func(id string) (Subject, bool)
 	// Known reports whether a subject's machine or line exists (nil: any).
 	Known func(Subject) bool
+	// Changed is told of an action just opened or changed, with its effect
+	// (nil: nobody is); e.g. to write it to InfluxDB at once.
+	Changed func(JSON)
 }
 
 // JSON is an action as the API answers it: with its effect once done and
@@ -199,7 +202,11 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Location", "/api/v1/actions/"+a.ID)
-	writeJSON(w, http.StatusCreated, h.json(a))
+	j := h.json(a)
+	if h.o.Changed != nil {
+		h.o.Changed(j)
+	}
+	writeJSON(w, http.StatusCreated, j)
 }
 
 func (h *handler) patch(w http.ResponseWriter, r *http.Request) {
@@ -218,7 +225,11 @@ func (h *handler) patch(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h.json(a))
+	j := h.json(a)
+	if h.o.Changed != nil {
+		h.o.Changed(j)
+	}
+	writeJSON(w, http.StatusOK, j)
 }
 
 // decode reads one JSON object with no unknown fields.

@@ -164,6 +164,39 @@ equipment:
 		!strings.Contains(segs, `"code": "never_active"`) {
 		t.Fatalf("segments API: %s", segs)
 	}
+	// An action opened by a shift leader's token is in InfluxDB at once; a
+	// viewer may not open one.
+	leader, err := auth.AddToken(cfg.Tokens(), "lead", auth.ShiftLeader, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = `{"what":"check the spindle","owner":"tom","due":"2026-12-31","subject":{"kind":"machine","line":"L1","equipment":"M01"}}`
+	post := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/api/v1/actions", httpPort), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(token); code != http.StatusForbidden {
+		t.Errorf("a viewer opens an action: %d", code)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) { // the tokens file is read again
+		code := post(leader)
+		if code == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a shift leader opens an action: %d", code)
+		}
+	}
+	if got := in.Query(t, `SELECT "status", "what" FROM "floorpulse"."autogen"."action" WHERE "equipment" = 'M01'`); !strings.Contains(got, `"open","check the spindle"`) {
+		t.Errorf("the action in InfluxDB: %s", got)
+	}
 }
 
 func run(eq string, t time.Time, on bool) signal.Signal {

@@ -119,11 +119,21 @@ func (pt *part) build(h *hub) error {
 	pt.fl.after = pt.runner.Flushed
 	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"), recompute.WithLimit(h.cfg.CheckRecompute))
 	segs := segmentSource(h.cfg, pt.eng)
+	acts := h.actionOptions(pt.eng)
+	acts.Changed = func(a action.JSON) { // to InfluxDB at once; the next refresh writes it again if this fails
+		if a.Subject.Measured() && !acts.Known(a.Subject) {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Influx.Timeout)
+		defer cancel()
+		if err := h.w.WriteActions(ctx, []action.JSON{a}); err != nil {
+			pt.log.Warn("writing an action to influxdb failed; retrying at the next refresh", "action", a.ID, "err", err)
+		}
+	}
 	pt.segments = func(ctx context.Context) error {
 		held := func() bool { return pt.lease == nil || pt.lease.Valid() }
-		return writeSegments(ctx, h.w, segs, h.cfg.Segments.Refresh, h.clock, held, pt.log.With("part", "segments"))
+		return writeSegments(ctx, h.w, segs, &acts, h.cfg.Segments.Refresh, h.clock, held, pt.log.With("part", "segments"))
 	}
-	acts := h.actionOptions(pt.eng)
 	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev),
 		SegmentRules: &segs, ActionRules: &acts, Clock: h.clock}, h.cfg.Location, pt.log.With("part", "report"))
 	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,

@@ -15,9 +15,10 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/segment"
 )
 
-// segmentSink writes a month's segments (influx.Writer).
+// segmentSink writes a month's segments and the actions (influx.Writer).
 type segmentSink interface {
 	WriteSegments(ctx context.Context, monthStart time.Time, as []segment.Assignment) error
+	WriteActions(ctx context.Context, as []action.JSON) error
 }
 
 // segmentSource is the segments of an engine as the configuration rules them.
@@ -34,8 +35,10 @@ const noDataRetry = 10 * time.Second
 // every interval until ctx ends, while held() (the partition's lease). A
 // failed write is logged and tried again at the next interval: the points
 // are recomputed from the timelines each time, so nothing is lost. The
-// reports it computes fill src's cache, which the pages then read.
-func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every time.Duration, clock func() time.Time,
+// reports it computes fill src's cache, which the pages then read. With
+// acts, the actions on this engine's machines and lines (and those on
+// operators) are written too, with their effects as of now.
+func writeSegments(ctx context.Context, w segmentSink, src segment.Source, acts *action.Options, every time.Duration, clock func() time.Time,
 	held func() bool, log *slog.Logger) error {
 	for {
 		wait := every
@@ -50,6 +53,9 @@ func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every
 						log.Warn("writing segments failed; retrying at the next refresh", "month", m.Name(), "err", err)
 					}
 				}
+				if err := writeActions(ctx, w, acts); err != nil && ctx.Err() == nil {
+					log.Warn("writing actions failed; retrying at the next refresh", "err", err)
+				}
 			}
 		}
 		select {
@@ -58,6 +64,29 @@ func writeSegments(ctx context.Context, w segmentSink, src segment.Source, every
 		case <-time.After(wait):
 		}
 	}
+}
+
+// writeActions writes the actions whose subject this engine measures, or
+// that have no figures (an operator's segment entry).
+func writeActions(ctx context.Context, w segmentSink, acts *action.Options) error {
+	if acts == nil || acts.Store == nil {
+		return nil
+	}
+	all, err := acts.Store.List(action.Filter{}, acts.Location)
+	if err != nil {
+		return err
+	}
+	var mine []action.Action
+	for _, a := range all {
+		if !a.Subject.Measured() || acts.Known == nil || acts.Known(a.Subject) {
+			mine = append(mine, a)
+		}
+	}
+	out := make([]action.JSON, 0, len(mine))
+	for i, e := range acts.Effects(mine) {
+		out = append(out, action.JSON{Action: mine[i], Effect: e})
+	}
+	return w.WriteActions(ctx, out)
 }
 
 // actionOptions are the action API's options over a part's engine.

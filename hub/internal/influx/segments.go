@@ -68,17 +68,38 @@ func (w *Writer) WriteSegments(ctx context.Context, monthStart time.Time, as []s
 }
 
 func (w *Writer) deleteSegments(ctx context.Context, at time.Time, as []segment.Assignment) error {
-	for len(as) > 0 && !w.v1Delete.Load() {
-		m, tags := segmentSeries(as[0])
-		var preds []string
-		preds = append(preds, "_measurement="+predicateString(m))
-		for _, k := range []string{"site", "line", "equipment", "operator"} {
-			if v, ok := tags[k]; ok {
+	pts := make([]pointAt, 0, len(as))
+	for _, a := range as {
+		m, tags := segmentSeries(a)
+		pts = append(pts, pointAt{m, tags, at})
+	}
+	return w.deletePoints(ctx, pts)
+}
+
+// pointAt names the points of one series (a measurement and tags; a tag
+// left out matches any value) at one instant.
+type pointAt struct {
+	measurement string
+	tags        map[string]string
+	at          time.Time
+}
+
+// tagOrder is the order tags are written in delete predicates.
+var tagOrder = []string{"site", "line", "equipment", "operator", "action", "subject"}
+
+// deletePoints deletes the points, through /api/v2/delete one by one, or,
+// on InfluxDB 1.8, with InfluxQL DELETE statements in batches.
+func (w *Writer) deletePoints(ctx context.Context, pts []pointAt) error {
+	for len(pts) > 0 && !w.v1Delete.Load() {
+		p := pts[0]
+		preds := []string{"_measurement=" + predicateString(p.measurement)}
+		for _, k := range tagOrder {
+			if v, ok := p.tags[k]; ok {
 				preds = append(preds, k+"="+predicateString(v))
 			}
 		}
-		body, err := json.Marshal(map[string]string{"start": at.UTC().Format(time.RFC3339Nano),
-			"stop": at.UTC().Format(time.RFC3339Nano), "predicate": strings.Join(preds, " AND ")})
+		body, err := json.Marshal(map[string]string{"start": p.at.UTC().Format(time.RFC3339Nano),
+			"stop": p.at.UTC().Format(time.RFC3339Nano), "predicate": strings.Join(preds, " AND ")})
 		if err != nil {
 			return err
 		}
@@ -86,20 +107,20 @@ func (w *Writer) deleteSegments(ctx context.Context, at time.Time, as []segment.
 		status, msg, err := w.post(ctx, "/api/v2/delete?"+q.Encode(), "application/json", body)
 		switch {
 		case err != nil:
-			return fmt.Errorf("deleting segment points: %w", err)
+			return fmt.Errorf("deleting %s points: %w", p.measurement, err)
 		case status == http.StatusNotFound:
 			w.v1Delete.Store(true)
 		case status/100 != 2:
-			return fmt.Errorf("deleting segment points: %d %s", status, msg)
+			return fmt.Errorf("deleting %s points: %d %s", p.measurement, status, msg)
 		default:
-			as = as[1:]
+			pts = pts[1:]
 		}
 	}
-	for len(as) > 0 {
-		n := min(len(as), deleteStatements)
+	for len(pts) > 0 {
+		n := min(len(pts), deleteStatements)
 		stmts := make([]string, n)
-		for i, a := range as[:n] {
-			stmts[i] = SegmentDeleteStatement(a, at)
+		for i, p := range pts[:n] {
+			stmts[i] = p.deleteStatement()
 		}
 		db, _, _ := strings.Cut(w.cfg.Bucket, "/")
 		form := url.Values{"db": {db}, "q": {strings.Join(stmts, "; ")}}
@@ -108,22 +129,27 @@ func (w *Writer) deleteSegments(ctx context.Context, at time.Time, as []segment.
 			err = errors.New(fmt.Sprint(status, " ", msg))
 		}
 		if err != nil {
-			return fmt.Errorf("deleting segment points of %d entities: %w", n, err)
+			return fmt.Errorf("deleting the points of %d series: %w", n, err)
 		}
-		as = as[n:]
+		pts = pts[n:]
 	}
 	return nil
+}
+
+// deleteStatement is the InfluxQL statement (InfluxDB 1.8) that deletes p.
+func (p pointAt) deleteStatement() string {
+	where := []string{}
+	for _, k := range tagOrder {
+		if v, ok := p.tags[k]; ok {
+			where = append(where, fmt.Sprintf("%q = %s", k, influxQLString(v)))
+		}
+	}
+	return fmt.Sprintf(`DELETE FROM %q WHERE %s AND time = %d`, p.measurement, strings.Join(where, " AND "), p.at.UnixNano())
 }
 
 // SegmentDeleteStatement is the InfluxQL statement (InfluxDB 1.8) that
 // deletes an entity's segment points at t.
 func SegmentDeleteStatement(a segment.Assignment, t time.Time) string {
 	m, tags := segmentSeries(a)
-	where := []string{}
-	for _, k := range []string{"site", "line", "equipment", "operator"} {
-		if v, ok := tags[k]; ok {
-			where = append(where, fmt.Sprintf("%q = %s", k, influxQLString(v)))
-		}
-	}
-	return fmt.Sprintf(`DELETE FROM %q WHERE %s AND time = %d`, m, strings.Join(where, " AND "), t.UnixNano())
+	return pointAt{m, tags, t}.deleteStatement()
 }

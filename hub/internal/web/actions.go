@@ -128,6 +128,9 @@ func (h *handler) actions(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	f := action.Filter{Status: q.Get("status"), Line: q.Get("line"), Owner: q.Get("owner"), Equipment: q.Get("equipment")}
+	if q.Get("new") != "" { // the parameters name the new action's subject, not a filter
+		f = action.Filter{}
+	}
 	p := actionsPage{Filter: f, Lines: h.opts.Engine.Lines(h.opts.Site)}
 	as, err := h.opts.Actions.Store.List(f, h.opts.Location)
 	if err != nil {

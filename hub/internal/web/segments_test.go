@@ -179,6 +179,10 @@ func TestActionsPage(t *testing.T) {
 	if !strings.Contains(page, `id="action-new" data-kind="event"`) || !strings.Contains(page, `class="action-edit" data-id="`+a.ID+`"`) {
 		t.Errorf("leader: no new-action or edit form")
 	}
+	_, page = get(t, leader, f.srv.URL+"/actions?lang=en&new=machine&line=L1&equipment=M01", "")
+	if !strings.Contains(page, `data-action="`+a.ID+`"`) {
+		t.Errorf("the new-action form's subject filters the list")
+	}
 	_, page = get(t, leader, f.srv.URL+"/actions?lang=en&status=open", "")
 	if strings.Contains(page, `data-action="`+a.ID+`"`) {
 		t.Errorf("the status filter keeps a done action")

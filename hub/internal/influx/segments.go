@@ -29,7 +29,7 @@ func SegmentPoint(a segment.Assignment, monthStart time.Time) *write.Point {
 	tags["segment"] = a.Segment
 	fields := map[string]any{
 		"recency": int64(a.Scores.Recency), "frequency": int64(a.Scores.Frequency), "volume": int64(a.Scores.Volume),
-		"run_hours": a.RunHours, "active_days": int64(a.ActiveDay), "days_since_active": int64(a.DaysSinceActive),
+		"run_hours": a.RunHours, "active_days": int64(a.ActiveDays), "days_since_active": int64(a.DaysSinceActive),
 		"reason": a.Reason.Code, "reason_en": a.Reason.Text("en"), "reason_zh": a.Reason.Text("zh-CN"),
 	}
 	return influxdb2.NewPoint(m, tags, fields, monthStart)

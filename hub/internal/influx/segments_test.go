@@ -23,7 +23,7 @@ func TestWriteSegmentsReplaces(t *testing.T) {
 	}
 	oct := time.Date(2026, 10, 1, 0, 0, 0, 0, loc)
 	m1 := segment.Assignment{Kind: segment.Equipment, Site: "s", Line: "L1", ID: "M1", Month: "2026-10", Segment: segment.Steady,
-		Scores: segment.Scores{Recency: 3, Frequency: 3, Volume: 1}, RunHours: 180, ActiveDay: 30,
+		Scores: segment.Scores{Recency: 3, Frequency: 3, Volume: 1}, RunHours: 180, ActiveDays: 30,
 		Reason: segment.Reason{Code: segment.ReasonSteady, Hours: 180, ActiveDays: 30, Date: "2026-10-31"}}
 	m2 := m1
 	m2.ID, m2.Segment, m2.Reason.Code = "M2", segment.Core, segment.ReasonCore

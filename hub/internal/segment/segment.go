@@ -103,15 +103,15 @@ type Scores struct {
 // Assignment is an entity's segment in a month, with its scores, the
 // numbers they come from and the reason.
 type Assignment struct {
-	Kind      string  `json:"kind"`
-	Site      string  `json:"site"`
-	Line      string  `json:"line,omitempty"`
-	ID        string  `json:"id"`
-	Month     string  `json:"month"`
-	Segment   string  `json:"segment"`
-	Scores    Scores  `json:"scores"`
-	RunHours  float64 `json:"run_hours"`
-	ActiveDay int     `json:"active_days"`
+	Kind       string  `json:"kind"`
+	Site       string  `json:"site"`
+	Line       string  `json:"line,omitempty"`
+	ID         string  `json:"id"`
+	Month      string  `json:"month"`
+	Segment    string  `json:"segment"`
+	Scores     Scores  `json:"scores"`
+	RunHours   float64 `json:"run_hours"`
+	ActiveDays int     `json:"active_days"`
 	// DaysSinceActive counts calendar days from the last active day to the
 	// last day counted; -1 when never active in the months looked at.
 	DaysSinceActive int    `json:"days_since_active"`
@@ -128,16 +128,15 @@ func DaysBetween(a, b time.Time) int {
 
 // Assign applies the rules to a history. The first rule that holds wins:
 // new (in service, or first seen, or without that first active, this
-// month or last), dormant (no active
-// day in a whole month, or none for DormantDays), at risk (falling and not
-// active for more than GapDays), declining (falling; in a month in progress
-// only once more than GapDays of it are counted), core (every score 3),
-// steady.
+// month or last), dormant (no active day in a whole month, or none for
+// DormantDays), at risk (falling and not active for more than GapDays),
+// declining (falling; in a month in progress only once more than GapDays
+// of it are counted), core (every score 3), steady.
 func (r Rules) Assign(h History) Assignment {
 	n := len(h.Months)
 	cur := h.Months[n-1]
 	a := Assignment{Kind: h.Kind, Site: h.Site, Line: h.Line, ID: h.ID, Month: cur.Start.Format("2006-01"),
-		RunHours: cur.RunHours, ActiveDay: cur.ActiveDays, DaysSinceActive: -1}
+		RunHours: cur.RunHours, ActiveDays: cur.ActiveDays, DaysSinceActive: -1}
 	share := 1.0
 	inProgress := h.MonthDays > 0 && h.Days < h.MonthDays
 	if inProgress {

@@ -19,7 +19,7 @@ type Source struct {
 	// cut-offs are the equipment and operator tiers).
 	Equipment, Operators Rules
 	// InService returns when a machine was put in service (nil, or zero:
-	// unknown; then a machine is new from its first active day).
+	// unknown; then a machine is new from its first day with data).
 	InService func(signal.Key) time.Time
 	// Cache keeps Report's answers for a while (nil: computed every time).
 	Cache *Cache

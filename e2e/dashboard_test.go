@@ -176,10 +176,9 @@ lines:
 	if shown != machines {
 		t.Errorf("overview of %s: %d machines in the segment counts, API %d", month, shown, machines)
 	}
-	start, err := time.ParseInLocation("2006-01", month, mustZone(t, "Europe/Berlin"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The hub writes the month holding now and the month before.
+	local := time.Now().In(mustZone(t, "Europe/Berlin"))
+	start := time.Date(local.Year(), local.Month()-1, 1, 0, 0, 0, 0, local.Location())
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
 		n := 0
 		for _, s := range influxSeries(t, influx, fmt.Sprintf(`SELECT "reason" FROM "floorpulse"."autogen"."equipment_segment" WHERE time = %d GROUP BY "equipment", "line"`, start.UnixNano())) {
@@ -189,7 +188,7 @@ lines:
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d segment points of %s in InfluxDB, want %d", n, month, machines)
+			t.Fatalf("%d segment points of %s in InfluxDB, want %d", n, start.Format("2006-01"), machines)
 		}
 	}
 }

@@ -124,7 +124,8 @@ func (pt *part) build(h *hub) error {
 		if a.Subject.Measured() && !acts.Known(a.Subject) {
 			return
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), h.cfg.Influx.Timeout)
+		// Briefly: the request waits for it, and the next refresh writes it anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), min(h.cfg.Influx.Timeout, actionWriteTimeout))
 		defer cancel()
 		if err := h.w.WriteActions(ctx, []action.JSON{a}); err != nil {
 			pt.log.Warn("writing an action to influxdb failed; retrying at the next refresh", "action", a.ID, "err", err)

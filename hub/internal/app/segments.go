@@ -27,6 +27,9 @@ func segmentSource(cfg *config.Config, eng *engine.Engine) segment.Source {
 	return segment.Source{Engine: eng, Location: cfg.Location, Equipment: eq, Operators: op, Cache: segment.NewCache(cfg.Segments.Refresh)}
 }
 
+// actionWriteTimeout bounds the write of an action just opened or changed.
+const actionWriteTimeout = 2 * time.Second
+
 // noDataRetry is how soon writeSegments looks again while the engine holds
 // no data yet.
 const noDataRetry = 10 * time.Second

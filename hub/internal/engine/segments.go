@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"sort"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
@@ -29,14 +30,23 @@ func (e *Engine) OperatorRun(site string, p activity.Period) map[string]float64 
 	return out
 }
 
+// LineHistory is an equipment's History and its good-part counter
+// observations over a range (with the last one before it, to count the
+// first increase from).
+type LineHistory struct {
+	History
+	Counts []state.Count
+}
+
 // LineHistories returns the history over [from, to) of every registered
 // equipment of a line, as History gives each, with the line's calendar cut
-// once for all of them. The engine is read-locked for the one line only.
-func (e *Engine) LineHistories(site, line string, from, to time.Time) map[signal.Key]History {
+// once for all of them, and its counter observations. The engine is
+// read-locked for the one line only.
+func (e *Engine) LineHistories(site, line string, from, to time.Time) map[signal.Key]LineHistory {
 	e.mu.RLock()
 	defer e.mu.RUnlock()
 	a, b := from.UnixNano(), to.UnixNano()
-	out := map[signal.Key]History{}
+	out := map[signal.Key]LineHistory{}
 	if b <= a {
 		return out
 	}
@@ -50,10 +60,16 @@ func (e *Engine) LineHistories(site, line string, from, to time.Time) map[signal
 		}
 		tl := e.timelines[k]
 		if tl == nil {
-			out[k] = History{States: []state.Seg{{Start: a, End: b, State: state.Unknown}}}
+			out[k] = LineHistory{History: History{States: []state.Seg{{Start: a, End: b, State: state.Unknown}}}}
 			continue
 		}
-		out[k] = History{States: tl.Segments(a, b, spans), Operators: tl.OpSegments(a, b)}
+		h := LineHistory{History: History{States: tl.Segments(a, b, spans), Operators: tl.OpSegments(a, b)}}
+		counts := tl.Counts()
+		i := max(sort.Search(len(counts), func(i int) bool { return counts[i].T >= a })-1, 0)
+		for ; i < len(counts) && counts[i].T < b; i++ {
+			h.Counts = append(h.Counts, counts[i])
+		}
+		out[k] = h
 	}
 	return out
 }

@@ -32,6 +32,9 @@ func SegmentPoint(a segment.Assignment, monthStart time.Time) *write.Point {
 		"run_hours": a.RunHours, "active_days": int64(a.ActiveDays), "days_since_active": int64(a.DaysSinceActive),
 		"reason": a.Reason.Code, "reason_en": a.Reason.Text("en"), "reason_zh": a.Reason.Text("zh-CN"),
 	}
+	if a.Parts != nil {
+		fields["parts"] = *a.Parts
+	}
 	return influxdb2.NewPoint(m, tags, fields, monthStart)
 }
 

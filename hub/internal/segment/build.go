@@ -58,3 +58,15 @@ func (r Rules) Build(e Entity, m activity.Period, asOf time.Time, loc *time.Loca
 	}
 	return h
 }
+
+// AddParts adds the good parts of the judged month m (its days before
+// asOf) from parts per local day, for a machine with a counter.
+func (h *History) AddParts(m activity.Period, asOf time.Time, loc *time.Location, parts func(day activity.Period) float64) {
+	var n float64
+	for _, d := range activity.Between(activity.Day, m.Start, m.End.Add(-time.Nanosecond), loc, nil) {
+		if d.Start.Before(asOf) {
+			n += parts(d)
+		}
+	}
+	h.Parts = &n
+}

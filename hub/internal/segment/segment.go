@@ -91,6 +91,8 @@ type History struct {
 	FirstSeen time.Time
 	// InService is when the entity was put in service (zero: unknown).
 	InService time.Time
+	// Parts are the judged month's good parts (nil: no counter).
+	Parts *float64
 }
 
 // Scores are the recency, frequency and volume scores, 0 to 3 each.
@@ -114,8 +116,11 @@ type Assignment struct {
 	ActiveDays int     `json:"active_days"`
 	// DaysSinceActive counts calendar days from the last active day to the
 	// last day counted; -1 when never active in the months looked at.
-	DaysSinceActive int    `json:"days_since_active"`
-	Reason          Reason `json:"reason"`
+	DaysSinceActive int `json:"days_since_active"`
+	// Parts are the month's good parts, for a machine with a counter
+	// (shown beside the scores; not scored).
+	Parts  *float64 `json:"parts,omitempty"`
+	Reason Reason   `json:"reason"`
 }
 
 // DaysBetween counts the calendar days from a to b (local dates, so a
@@ -136,7 +141,7 @@ func (r Rules) Assign(h History) Assignment {
 	n := len(h.Months)
 	cur := h.Months[n-1]
 	a := Assignment{Kind: h.Kind, Site: h.Site, Line: h.Line, ID: h.ID, Month: cur.Start.Format("2006-01"),
-		RunHours: cur.RunHours, ActiveDays: cur.ActiveDays, DaysSinceActive: -1}
+		RunHours: cur.RunHours, ActiveDays: cur.ActiveDays, DaysSinceActive: -1, Parts: h.Parts}
 	share := 1.0
 	inProgress := h.MonthDays > 0 && h.Days < h.MonthDays
 	if inProgress {

@@ -75,6 +75,8 @@ type dayRuns struct {
 	operators map[string]map[string]map[int64]float64 // site, operator
 	// seen is the first day a machine had any data (not unknown).
 	seen map[signal.Key]int64
+	// parts are a machine's good parts per day (machines with a counter).
+	parts map[signal.Key]map[int64]float64
 }
 
 // days reads every registered machine's history from first's start to the
@@ -90,7 +92,8 @@ func (s Source) days(first, m activity.Period, now time.Time) dayRuns {
 	for _, d := range activity.Between(activity.Day, first.Start, end.Add(-time.Nanosecond), s.Location, nil) {
 		starts = append(starts, d.Start.UnixNano())
 	}
-	out := dayRuns{equipment: map[signal.Key]map[int64]float64{}, operators: map[string]map[string]map[int64]float64{}, seen: map[signal.Key]int64{}}
+	out := dayRuns{equipment: map[signal.Key]map[int64]float64{}, operators: map[string]map[string]map[int64]float64{}, seen: map[signal.Key]int64{},
+		parts: map[signal.Key]map[int64]float64{}}
 	if len(starts) == 0 {
 		return out
 	}
@@ -115,7 +118,7 @@ func (s Source) days(first, m activity.Period, now time.Time) dayRuns {
 	for _, k := range s.Engine.Keys() {
 		lines[[2]string{k.Site, k.Line}] = true
 	}
-	hists := map[signal.Key]engine.History{}
+	hists := map[signal.Key]engine.LineHistory{}
 	for l := range lines {
 		for k, h := range s.Engine.LineHistories(l[0], l[1], from, dayEnd) {
 			hists[k] = h
@@ -124,6 +127,20 @@ func (s Source) days(first, m activity.Period, now time.Time) dayRuns {
 	for k, h := range hists {
 		run := map[int64]float64{}
 		out.equipment[k] = run
+		if len(h.Counts) > 0 {
+			parts := map[int64]float64{}
+			out.parts[k] = parts
+			for i := 1; i < len(h.Counts); i++ {
+				c, prev := h.Counts[i], h.Counts[i-1]
+				n := c.V - prev.V
+				if n < 0 { // the counter was reset: it counted c.V since
+					n = c.V
+				}
+				if n > 0 {
+					spread(c.T, c.T+1, func(d int64, _ float64) { parts[d] += n })
+				}
+			}
+		}
 		var running []state.Seg
 		for _, seg := range h.States {
 			if _, ok := out.seen[k]; !ok && seg.State != state.Unknown && seg.End > seg.Start {
@@ -178,7 +195,11 @@ func (s Source) assign(m activity.Period, now time.Time, d dayRuns) []Assignment
 		if s.InService != nil {
 			e.InService = s.InService(k)
 		}
-		out = append(out, s.Equipment.Assign(s.Equipment.Build(e, m, now, s.Location, lookup(run))))
+		h := s.Equipment.Build(e, m, now, s.Location, lookup(run))
+		if parts, ok := d.parts[k]; ok {
+			h.AddParts(m, now, s.Location, lookup(parts))
+		}
+		out = append(out, s.Equipment.Assign(h))
 	}
 	for site, ops := range d.operators {
 		for op, run := range ops {

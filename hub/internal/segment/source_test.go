@@ -50,6 +50,15 @@ func TestSourceDaysEqualDayFigures(t *testing.T) {
 		}
 		sigs = append(sigs, signal.Signal{Site: k.Site, Line: k.Line, Equipment: k.Equipment, Name: signal.Run, Value: signal.Bool(false), Time: end})
 	}
+	// M2's good-part counter: +50 on 10-03, a reset to 20 on 10-04, +30
+	// late on 10-31, +10 early on 11-01 (November's).
+	for _, c := range []struct {
+		at time.Time
+		v  float64
+	}{{time.Date(2026, 10, 3, 10, 0, 0, 0, loc), 100}, {time.Date(2026, 10, 3, 12, 0, 0, 0, loc), 150},
+		{time.Date(2026, 10, 4, 9, 0, 0, 0, loc), 20}, {time.Date(2026, 10, 31, 23, 30, 0, 0, loc), 50}, {time.Date(2026, 11, 1, 0, 30, 0, 0, loc), 60}} {
+		sigs = append(sigs, signal.Signal{Site: "s", Line: "L1", Equipment: "M2", Name: signal.Count, Value: signal.Number(c.v), Time: c.at})
+	}
 	eng.Apply(sigs)
 	src := Source{Engine: eng, Location: loc, Equipment: DefaultRules(activity.Tiers{High: time.Hour, Medium: time.Hour, Low: time.Hour}),
 		Operators: DefaultRules(activity.Tiers{High: time.Hour, Medium: time.Hour, Low: time.Hour})}
@@ -85,6 +94,22 @@ func TestSourceDaysEqualDayFigures(t *testing.T) {
 	for _, eq := range reg { // the data begins on 09-20
 		if got := d.seen[eq.Key]; got != start.UnixNano() {
 			t.Errorf("%s first seen %v, want %v", eq.Key, time.Unix(0, got).In(loc), start)
+		}
+	}
+	day := func(m time.Month, d int) int64 { return time.Date(2026, m, d, 0, 0, 0, 0, loc).UnixNano() }
+	m2 := reg[1].Key
+	if p := d.parts[m2]; len(p) != 3 || p[day(10, 3)] != 50 || p[day(10, 4)] != 20 || p[day(10, 31)] != 30 {
+		t.Errorf("M2's parts per day: %v", p)
+	}
+	if _, ok := d.parts[reg[0].Key]; ok {
+		t.Error("M1 has parts without a counter")
+	}
+	for _, a := range src.Month(oct, time.Date(2026, 12, 1, 0, 0, 0, 0, loc)) {
+		switch {
+		case a.ID == "M2" && (a.Parts == nil || *a.Parts != 100):
+			t.Errorf("M2's parts in October: %v", a.Parts)
+		case a.Kind == Equipment && a.ID != "M2" && a.Parts != nil:
+			t.Errorf("%s has parts: %v", a.ID, *a.Parts)
 		}
 	}
 	if total < 100*3600 || len(d.operators["s"]) != 3 {

@@ -61,6 +61,7 @@ lint: $(STATICCHECK)
 	$(STATICCHECK) ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) mod tidy -diff
+	@if command -v node >/dev/null; then for f in $$(git ls-files 'hub/internal/web/static/*.js' | grep -v '\.min\.js$$'); do node --check $$f || exit 1; done; fi
 
 unit:
 	$(GO) test -count=1 -short ./...

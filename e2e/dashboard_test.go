@@ -121,7 +121,7 @@ lines:
 	han := regexp.MustCompile(`\p{Han}`)
 	for _, lang := range []string{"en", "zh-CN"} {
 		for _, path := range []string{"/?month=" + month, "/lines/L1?month=" + month, "/machines/L2/M01?month=" + month,
-			"/operators?month=" + month, "/events", "/lines/L2/live", "/wall"} {
+			"/operators?month=" + month, "/events", "/actions?new=machine&line=L2&equipment=M01", "/lines/L2/live", "/wall"} {
 			sep := "?"
 			if strings.Contains(path, "?") {
 				sep = "&"
@@ -146,4 +146,58 @@ lines:
 	if want := fmt.Sprintf("%.1f", figures.Site.RunHours); strings.ReplaceAll(got, ",", "") != want {
 		t.Errorf("overview of %s: site run hours %q, API %s", month, got, want)
 	}
+
+	// Segments: every registered machine has one (the silent L2/M04 dormant,
+	// never active), the overview counts them as the API does, and the
+	// hub wrote them to InfluxDB at the month's start.
+	var segs struct {
+		Assignments []struct {
+			Kind, Line, ID, Segment string
+			Reason                  struct{ Code string }
+		}
+	}
+	if err := getJSON(base+"/api/v1/months/"+month+"/segments", token, &segs); err != nil {
+		t.Fatal(err)
+	}
+	machines := 0
+	for _, a := range segs.Assignments {
+		if a.Kind != "equipment" {
+			continue
+		}
+		machines++
+		if a.Line == "L2" && a.ID == "M04" && (a.Segment != "dormant" || a.Reason.Code != "never_active") {
+			t.Errorf("L2/M04: %s (%s), want dormant (never_active)", a.Segment, a.Reason.Code)
+		}
+	}
+	if machines != 7 {
+		t.Errorf("%d machines with a segment in %s, want 7", machines, month)
+	}
+	shown := testenv.Eval[int](tab, `[...document.querySelectorAll('#segments-equipment [data-fig="count"]')].reduce((n, e) => n + +e.innerText, 0)`)
+	if shown != machines {
+		t.Errorf("overview of %s: %d machines in the segment counts, API %d", month, shown, machines)
+	}
+	// The hub writes the month holding now and the month before.
+	local := time.Now().In(mustZone(t, "Europe/Berlin"))
+	start := time.Date(local.Year(), local.Month()-1, 1, 0, 0, 0, 0, local.Location())
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Second) {
+		n := 0
+		for _, s := range influxSeries(t, influx, fmt.Sprintf(`SELECT "reason" FROM "floorpulse"."autogen"."equipment_segment" WHERE time = %d GROUP BY "equipment", "line"`, start.UnixNano())) {
+			n += len(s.Values)
+		}
+		if n == machines {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d segment points of %s in InfluxDB, want %d", n, start.Format("2006-01"), machines)
+		}
+	}
+}
+
+func mustZone(t *testing.T, name string) *time.Location {
+	t.Helper()
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return loc
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
 	"github.com/floorpulse/floorpulse/hub/internal/recompute"
 	"github.com/floorpulse/floorpulse/hub/internal/report"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
@@ -208,7 +209,10 @@ func runningHub(t *testing.T, p plant, in *testenv.Influx) (*httptest.Server, *s
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- svc.Run(ctx) }()
-	rep := report.Handler(report.EngineSource{Engine: eng, Location: cfg.Location, Site: cfg.Site}, cfg.Location, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	eqRules, opRules := cfg.SegmentRules() // as the hub wires them
+	segs := segment.Source{Engine: eng, Location: cfg.Location, Equipment: eqRules, Operators: opRules}
+	rep := report.Handler(report.EngineSource{Engine: eng, Location: cfg.Location, Site: cfg.Site, SegmentRules: &segs}, cfg.Location,
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
 	srv := httptest.NewServer(api.New(eng, cfg.Location, cfg.Site, nil, api.WithRecompute(svc), api.WithReport(rep)))
 	t.Cleanup(func() { srv.Close(); cancel(); <-done })
 	return srv, st

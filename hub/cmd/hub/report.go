@@ -15,10 +15,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 	"github.com/floorpulse/floorpulse/hub/internal/report"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 )
 
 const reportUsage = `usage: hub report -month YYYY-MM [-format table|csv|json|html|pdf] [-lang en|zh-CN] [-o FILE]
@@ -155,7 +157,9 @@ func offlineSource(cfgPath string) (report.EngineSource, *time.Location, func(),
 	if err != nil {
 		return report.EngineSource{}, nil, nil, err
 	}
-	src := report.EngineSource{Engine: eng, Location: cfg.Location, Site: cfg.Site}
+	eqRules, opRules := cfg.SegmentRules()
+	segs := segment.Source{Engine: eng, Location: cfg.Location, Equipment: eqRules, Operators: opRules}
+	src := report.EngineSource{Engine: eng, Location: cfg.Location, Site: cfg.Site, SegmentRules: &segs}
 	closeSrc := func() {}
 	path := filepath.Join(cfg.DataDir, "events.db")
 	if _, err := os.Stat(path); err == nil {
@@ -179,6 +183,17 @@ func offlineSource(cfgPath string) (report.EngineSource, *time.Location, func(),
 				cursor = next
 			}
 		}
+	}
+	if _, err := os.Stat(cfg.ActionsPath()); err == nil {
+		st, err := action.OpenStore(cfg.ActionsPath())
+		if err != nil {
+			closeSrc()
+			return report.EngineSource{}, nil, nil, lockedOr(err, cfg)
+		}
+		closeEvents := closeSrc
+		closeSrc = func() { _ = st.Close(); closeEvents() }
+		src.ActionRules = &action.Options{Store: st, Location: cfg.Location, Site: cfg.Site, WindowDays: cfg.Actions.EffectDays,
+			Day: api.ActionDay(eng), Events: src.ListEvents}
 	}
 	return src, cfg.Location, closeSrc, nil
 }

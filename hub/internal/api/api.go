@@ -14,6 +14,10 @@
 //	                             rewrite a range's figures (with WithRecompute)
 //	GET /api/v1/recompute        progress of the running or latest recompute
 //	GET /api/v1/lines/{line}/now a line's machines now, with its open events
+//	GET /api/v1/months/{YYYY-MM}/segments
+//	                             machines' and operators' segments, with reasons and transitions
+//	GET|POST /api/v1/actions, GET|PATCH /api/v1/actions/{id}
+//	                             actions and their effects (with WithActions; package action)
 //
 // Who may use which route is decided in front of this handler (package
 // auth).
@@ -29,6 +33,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
@@ -57,6 +62,11 @@ func New(eng *engine.Engine, loc *time.Location, site string, nc Conn, opts ...O
 	if h.report != nil {
 		mux.Handle("GET /api/v1/months/{month}/report", h.report)
 	}
+	mux.HandleFunc("GET /api/v1/months/{month}/segments", h.segmentsJSON)
+	if h.actions != nil {
+		mux.Handle("/api/v1/actions", h.actions)
+		mux.Handle("/api/v1/actions/", h.actions)
+	}
 	if h.events != nil {
 		mux.Handle("/api/v1/events", h.events)
 		mux.Handle("/api/v1/events/", h.events)
@@ -74,6 +84,10 @@ type handler struct {
 	report http.Handler // nil: no report endpoint
 
 	openEvents OpenEvents // nil: boards show no events
+
+	actions  http.Handler    // nil: no action API
+	segments *segment.Source // nil: no segments
+	clock    func() time.Time
 }
 
 func (h *handler) ready(w http.ResponseWriter, _ *http.Request) {

@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/hub/internal/broker"
 	"github.com/floorpulse/floorpulse/hub/internal/config"
@@ -47,6 +48,10 @@ type hub struct {
 	w      *influx.Writer
 	ev     *events.Store
 	stats  *consume.Stats
+	// actions is the action store (data_dir/actions.db), shared by the
+	// partitions: an action's effect is measured by the partition that
+	// serves the request.
+	actions *action.Store
 
 	mu      sync.Mutex
 	engines map[int]*engine.Engine // of the partitions held
@@ -172,6 +177,11 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 		return nil, nil, err
 	}
 	closers = append(closers, func() { h.ev.Close() })
+	if h.actions, err = openActions(cfg, log); err != nil {
+		closeAll()
+		return nil, nil, err
+	}
+	closers = append(closers, func() { h.actions.Close() })
 	return h, closeAll, nil
 }
 

@@ -39,6 +39,7 @@ nats: {listen: "127.0.0.1:%d", batch: 50}
 influx: {url: %q, bucket: floorpulse/autogen, create_database: true}
 state: {signal_timeout: 0s, accept_age: 876000h}     # run changes only, no heartbeats; signals of fixed dates
 activity: {flush_interval: 50ms}
+segments: {refresh: 1s}
 equipment:
   - {line: L1, class: cnc, ids: [M01, M02]}
 `, filepath.Join(dir, "hub"), httpPort, natsPort, in.URL)
@@ -137,6 +138,64 @@ equipment:
 	}
 	if strings.Contains(m, "floorpulse_hub_influx_writes_total 0") || !strings.Contains(m, "floorpulse_hub_influx_writes_total ") {
 		t.Errorf("no InfluxDB write counted: %s", m)
+	}
+	// The segments of the month holding now: the silent M02 is dormant,
+	// never active, in InfluxDB and in the API.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		res, err := q.Query(context.Background(), fmt.Sprintf(`from(bucket:"floorpulse/autogen") |> range(start: %s, stop: %s)
+			|> filter(fn: (r) => r._measurement == "equipment_segment" and r.equipment == "M02" and r._field == "reason")`,
+			now.Start.UTC().Format(time.RFC3339), now.End.UTC().Format(time.RFC3339)))
+		var got []string
+		if err == nil {
+			for res.Next() {
+				got = append(got, fmt.Sprint(res.Record().ValueByKey("segment"), " ", res.Record().Value()))
+			}
+		}
+		if fmt.Sprint(got) == "[dormant never_active]" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("M02's segment point in %s: %v (err %v)", now.Name(), got, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if segs := get(t, fmt.Sprintf("http://127.0.0.1:%d/api/v1/months/%s/segments", httpPort, now.Name()), token); !strings.Contains(segs, `"id": "M02"`) ||
+		!strings.Contains(segs, `"code": "never_active"`) {
+		t.Fatalf("segments API: %s", segs)
+	}
+	// An action opened by a shift leader's token is in InfluxDB at once; a
+	// viewer may not open one.
+	leader, err := auth.AddToken(cfg.Tokens(), "lead", auth.ShiftLeader, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = `{"what":"check the spindle","owner":"tom","due":"2026-12-31","subject":{"kind":"machine","line":"L1","equipment":"M01"}}`
+	post := func(token string) int {
+		req, _ := http.NewRequest(http.MethodPost, fmt.Sprintf("http://127.0.0.1:%d/api/v1/actions", httpPort), strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := post(token); code != http.StatusForbidden {
+		t.Errorf("a viewer opens an action: %d", code)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) { // the tokens file is read again
+		code := post(leader)
+		if code == http.StatusCreated {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a shift leader opens an action: %d", code)
+		}
+	}
+	if got := in.Query(t, `SELECT "status", "what" FROM "floorpulse"."autogen"."action" WHERE "equipment" = 'M01'`); !strings.Contains(got, `"open","check the spindle"`) {
+		t.Errorf("the action in InfluxDB: %s", got)
 	}
 }
 

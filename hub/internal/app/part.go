@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
@@ -58,6 +59,8 @@ type part struct {
 	// retention trims (retention.go).
 	commit sync.Mutex
 	retain func(context.Context) error
+	// segments writes the segments to InfluxDB (segments.go).
+	segments func(context.Context) error
 }
 
 // openPart opens the partition's store and builds its parts over it. The
@@ -123,12 +126,30 @@ func (pt *part) build(h *hub) error {
 	}
 	pt.fl.after = pt.runner.Flushed
 	pt.rc = recompute.NewService(pt.eng, w, pt.st, pt.log.With("part", "recompute"), recompute.WithLimit(h.cfg.CheckRecompute))
-	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev)},
-		h.cfg.Location, pt.log.With("part", "report"))
+	segs := segmentSource(h.cfg, pt.eng)
+	acts := h.actionOptions(pt.eng)
+	acts.Changed = func(a action.JSON) { // to InfluxDB at once; the next refresh writes it again if this fails
+		if a.Subject.Measured() && !acts.Known(a.Subject) {
+			return
+		}
+		// Briefly: the request waits for it, and the next refresh writes it anyway.
+		ctx, cancel := context.WithTimeout(context.Background(), min(h.cfg.Influx.Timeout, actionWriteTimeout))
+		defer cancel()
+		if err := h.w.WriteActions(ctx, []action.JSON{a}); err != nil {
+			pt.log.Warn("writing an action to influxdb failed; retrying at the next refresh", "action", a.ID, "err", err)
+		}
+	}
+	pt.segments = func(ctx context.Context) error {
+		held := func() bool { return pt.lease == nil || pt.lease.Valid() }
+		return writeSegments(ctx, h.w, segs, &acts, h.cfg.Segments.Refresh, h.clock, held, pt.log.With("part", "segments"))
+	}
+	rep := report.Handler(report.EngineSource{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, ListEvents: eventsOf(h.ev),
+		SegmentRules: &segs, ActionRules: &acts, Clock: h.clock}, h.cfg.Location, pt.log.With("part", "report"))
 	jsonAPI := api.New(pt.eng, h.cfg.Location, h.cfg.Site, h.nc,
-		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep))
+		api.WithRecompute(pt.rc), api.WithEvents(h.ev.Handler()), api.WithOpenEvents(web.OpenEvents(h.ev, pt.log)), api.WithReport(rep),
+		api.WithSegments(segs, h.clock), api.WithActions(action.Handler(acts)))
 	wopts := web.Options{Engine: pt.eng, Location: h.cfg.Location, Site: h.cfg.Site, Events: h.ev,
-		API: jsonAPI, MasterData: h.md != nil, Log: pt.log.With("part", "web")}
+		API: jsonAPI, MasterData: h.md != nil, Log: pt.log.With("part", "web"), Segments: &segs, Actions: &acts, Clock: h.clock}
 	if h.md != nil {
 		wopts.OperatorNames = h.operatorNames
 	}
@@ -215,6 +236,9 @@ func (pt *part) run(ctx context.Context, consumer func(context.Context) error, e
 		inner.Go(func() error { return pt.rc.Run(ictx) })
 		if pt.retain != nil {
 			inner.Go(func() error { return pt.retain(ictx) })
+		}
+		if pt.segments != nil {
+			inner.Go(func() error { return pt.segments(ictx) })
 		}
 		for _, f := range extra {
 			inner.Go(func() error { return f(ictx) })

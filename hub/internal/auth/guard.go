@@ -40,6 +40,9 @@ var Routes = []Route{
 	// Master data holds people's names: read and changed by admins only.
 	{Pattern: "GET /api/v1/masterdata/", Role: Admin},
 	{Pattern: "GET /masterdata", Role: Admin},
+	// Actions: shift leaders and admins open and change them.
+	{Pattern: "POST /api/v1/actions", Role: ShiftLeader},
+	{Pattern: "PATCH /api/v1/actions/{id}", Role: ShiftLeader},
 	// The monthly report (HTML, PDF, CSV): the dashboard's download button.
 	{Pattern: "GET /api/v1/months/{month}/report", Role: Viewer},
 	// The pages (package web) and the JSON they read; their assets are
@@ -51,6 +54,7 @@ var Routes = []Route{
 	{Pattern: "GET /machines/{line}/{equipment}", Role: Viewer},
 	{Pattern: "GET /operators", Role: Viewer},
 	{Pattern: "GET /events", Role: Viewer},
+	{Pattern: "GET /actions", Role: Viewer},
 	{Pattern: "GET /wall", Role: Viewer},
 	{Pattern: "GET /api/v1/lines/{line}/stream", Role: Viewer},
 	{Pattern: "GET /api/v1/trend", Role: Viewer},

@@ -68,6 +68,10 @@ type Config struct {
 	Partitions Partitions `yaml:"partitions"`
 	// Retention bounds how long the state and event stores keep their data.
 	Retention Retention `yaml:"retention"`
+	// Segments configures the monthly segments of machines and operators.
+	Segments Segments `yaml:"segments"`
+	// Actions configures the tracked actions and their effects.
+	Actions Actions `yaml:"actions"`
 
 	stateCodes    map[string]state.State
 	plantCalendar *calendar.Calendar
@@ -206,6 +210,8 @@ func (c *Config) SetToDefault() {
 		Retention:      Retention{State: 400 * 24 * time.Hour, Events: 400 * 24 * time.Hour, DeadLetters: 30 * 24 * time.Hour},
 		RegistryPolicy: RegistryPolicy{Unregistered: UnregisteredLimit, LimitPerSite: defaultLimitPerSite},
 		Recompute:      Recompute{MaxRange: defaultMaxRange},
+		Segments:       defaultSegments(),
+		Actions:        Actions{EffectDays: 14},
 	}
 }
 
@@ -236,6 +242,8 @@ func (c *Config) Validate() error {
 	c.validateRetention(add)
 	c.RegistryPolicy.validate(add)
 	c.Recompute.validate(add)
+	c.Segments.validate(add)
+	c.Actions.validate(add)
 	return errors.Join(errs...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
@@ -30,9 +31,13 @@ type Data struct {
 	Month
 	// Trend is the site and line figures of the TrendMonths months ending
 	// with the report's, oldest first.
-	Trend    []api.MonthJSON `json:"trend"`
-	Events   []anomaly.Record
-	Location *time.Location `json:"-"`
+	Trend  []api.MonthJSON `json:"trend"`
+	Events []anomaly.Record
+	// Segments are the month's segments (nil when the source has none),
+	// Actions the actions opened, due or done in it.
+	Segments *api.SegmentsJSON `json:"segments,omitempty"`
+	Actions  []action.JSON     `json:"actions,omitempty"`
+	Location *time.Location    `json:"-"`
 }
 
 // Build gathers a month's report from src; month is YYYY-MM in loc.
@@ -66,6 +71,20 @@ func Build(src Source, month string, loc *time.Location) (Data, error) {
 		return Data{}, err
 	}
 	d.Events = EventsIn(d.Events, m.Start, m.End)
+	if ss, ok := src.(SegmentSource); ok {
+		sj, err := ss.Segments(m.Name())
+		if err != nil {
+			return Data{}, err
+		}
+		if len(sj.Assignments) > 0 {
+			d.Segments = &sj
+		}
+	}
+	if as, ok := src.(ActionSource); ok {
+		if d.Actions, err = as.Actions(m.Name()); err != nil {
+			return Data{}, err
+		}
+	}
 	return d, nil
 }
 

@@ -39,6 +39,7 @@ type view struct {
 	Machines                                                                []machineRow
 	// OEE is the OEE and energy section (production.go).
 	OEE template.HTML
+	segmentsView
 }
 
 type figRow struct {
@@ -76,7 +77,7 @@ var reportPage = template.Must(template.New("report").Parse(`<!doctype html>
 <section><h2>{{.T "events"}}</h2>{{if .Events}}<p>{{.EventsSummary}}</p>
 <table><tr><th class="l">{{.T "type"}}</th><th class="l">{{.T "severity"}}</th><th class="l">{{.T "equipment"}}</th><th class="l">{{.T "start"}}</th><th class="l">{{.T "end"}}</th><th class="l">{{.T "status"}}</th></tr>
 {{range .Events}}<tr><td class="l">{{.Type}}</td><td class="l">{{.Severity}}</td><td class="l">{{.Where}}</td><td class="l">{{.Start}}</td><td class="l">{{.End}}</td><td class="l">{{.Status}}</td></tr>
-{{end}}</table>{{else}}<p>{{.T "no_events"}}</p>{{end}}</section>
+{{end}}</table>{{else}}<p>{{.T "no_events"}}</p>{{end}}</section>{{template "segments" .}}
 <h2>{{.T "machines"}}</h2>
 <table><tr><th class="l">{{.T "line"}}</th><th class="l">{{.T "equipment"}}</th><th class="l">{{.T "class"}}</th><th>{{.T "run_hours"}}</th><th>{{.T "active"}}</th><th>{{.T "utilization"}}</th><th>{{.T "availability"}}</th><th>{{.T "coverage"}}</th><th>{{.T "down_hours"}}</th><th>{{.T "idle_running"}}</th></tr>
 {{range .Machines}}<tr><td class="l">{{.Line}}</td><td class="l">{{.Equipment}}</td><td class="l">{{.Class}}</td><td>{{.RunHours}}</td><td>{{.Active}}</td><td>{{.Utilization}}</td><td>{{.Availability}}</td><td>{{.Coverage}}</td><td>{{.Down}}</td><td>{{.IdleRunning}}</td></tr>
@@ -194,6 +195,7 @@ func buildView(d Data, c messages) view {
 			Where: r.Line + "/" + r.Equipment, Start: r.Start.In(loc).Format("2006-01-02 15:04"), End: end, Status: c.Name("status", r.Status)})
 	}
 	v.EventsSummary = c.T("events_summary", len(d.Events), open, len(d.Events)-open)
+	v.segmentsView = buildSegments(d, c, loc)
 
 	for _, e := range d.Equipment {
 		id := e.Equipment

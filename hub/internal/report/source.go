@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 )
 
 // EngineSource reads a report from an engine (the hub's own, or one built
@@ -18,6 +20,12 @@ type EngineSource struct {
 	Site     string
 	// ListEvents lists the events whose time overlaps [from, to) (nil: none).
 	ListEvents func(from, to time.Time) ([]anomaly.Record, error)
+	// SegmentRules assigns the segments (nil: the report has none).
+	SegmentRules *segment.Source
+	// ActionRules lists the actions and measures their effects (nil: none).
+	ActionRules *action.Options
+	// Clock reads now, up to which the segments count days (default time.Now).
+	Clock func() time.Time
 }
 
 var _ Source = EngineSource{}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
@@ -23,6 +24,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/detect"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/hub/internal/store"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
@@ -45,7 +47,9 @@ type fixture struct {
 	st  *store.Store
 	ev  *events.Store
 	srv *httptest.Server
-	now time.Time
+	// actions is the action store behind the actions page and API.
+	actions *action.Store
+	now     time.Time
 
 	mu sync.Mutex // one batch at a time, as the hub applies them
 }
@@ -152,9 +156,23 @@ func newScaledFixture(t tb, root string, sc scale) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Segments and actions as the hub wires them, over a real action store.
+	eqRules, opRules := cfg.SegmentRules()
+	segs := segment.Source{Engine: f.eng, Location: cfg.Location, Equipment: eqRules, Operators: opRules}
+	if f.actions, err = action.OpenStore(filepath.Join(cfg.DataDir, "actions.db")); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.actions.Close() })
+	acts := action.Options{Store: f.actions, Location: cfg.Location, Site: cfg.Site, WindowDays: cfg.Actions.EffectDays,
+		Day: api.ActionDay(f.eng), Known: api.ActionKnown(f.eng), Event: func(id string) (action.Subject, bool) {
+			rec, err := f.ev.Get(id)
+			return action.Subject{Site: rec.Site, Line: rec.Line, Equipment: rec.Equipment}, err == nil
+		}}
 	jsonAPI := api.New(f.eng, cfg.Location, cfg.Site, nil, api.WithEvents(f.ev.Handler()),
-		api.WithOpenEvents(OpenEvents(f.ev, slog.New(slog.DiscardHandler))))
-	pages, err := New(Options{Engine: f.eng, Location: cfg.Location, Site: cfg.Site, Events: f.ev, API: jsonAPI, Poll: 250 * time.Millisecond})
+		api.WithOpenEvents(OpenEvents(f.ev, slog.New(slog.DiscardHandler))), api.WithSegments(segs, time.Now),
+		api.WithActions(action.Handler(acts)))
+	pages, err := New(Options{Engine: f.eng, Location: cfg.Location, Site: cfg.Site, Events: f.ev, API: jsonAPI, Poll: 250 * time.Millisecond,
+		Segments: &segs, Actions: &acts})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +199,8 @@ func (f *fixture) apply(t testing.TB, sigs []signal.Signal) {
 // machine of L1 never reports (as in the demo). Each machine's run share
 // drifts by month, so months, lines and machines differ; the last machine
 // of L4 (which works every shift of every day) is down since 40 minutes before to, every other machine runs then.
+// L2's M06 fades: half its share the month before last, a quarter last
+// month and none after its 10th (a declining machine, then at risk).
 func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Signal {
 	stretch, every := time.Duration(1), 20*time.Minute
 	if sparse {
@@ -200,6 +220,8 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 		}
 		bias := 0.3 + 0.6*rng.Float64() // how much this machine runs
 		lastDown := k.Line == "L4" && k.Equipment == "M03"
+		fades := k.Line == "L2" && k.Equipment == "M06"
+		lastMonth := activity.MonthOf(to, cfg.Location).Start.AddDate(0, -1, 0)
 		end := to.Add(-40 * time.Minute)
 		shiftOp := ""
 		parts, kwh := 0.0, 0.0
@@ -207,6 +229,16 @@ func simulate(cfg *config.Config, from, to time.Time, sparse bool) []signal.Sign
 		for t := from; t.Before(end); {
 			month := int(t.Month())
 			share := bias * (0.75 + 0.25*float64((month*7+len(k.Equipment))%5)/4)
+			if lt := t.In(cfg.Location); fades && !lt.Before(lastMonth.AddDate(0, -1, 0)) && lt.Before(lastMonth.AddDate(0, 1, 0)) {
+				switch {
+				case lt.Before(lastMonth):
+					share *= 0.5
+				case lt.Day() <= 10:
+					share *= 0.25
+				default:
+					share = 0
+				}
+			}
 			var st string
 			var d time.Duration
 			switch p := rng.Float64(); {

@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
 
@@ -85,6 +87,21 @@ func TestCatalogHasEveryUsedKey(t *testing.T) {
 	}
 	for _, s := range []string{anomaly.Info, anomaly.Warning, anomaly.Critical} {
 		used["sev."+s] = "anomaly severities"
+	}
+	for _, s := range segment.Names {
+		used["segments.name."+s] = "segments"
+	}
+	for _, k := range []string{segment.Equipment, segment.Operator} {
+		used["segments.title."+k], used["segments.who."+k] = "segment kinds", "segment kinds"
+	}
+	for _, s := range action.Statuses {
+		used["actions.status."+s] = "action statuses"
+	}
+	for _, k := range []string{action.SubjectEvent, action.SubjectSegment, action.SubjectMachine, action.SubjectLine} {
+		used["actions.kind."+k] = "action subjects"
+	}
+	for _, f := range []string{"created", "what", "owner", "due", "status", "note"} {
+		used["actions.field."+f] = "action history"
 	}
 	for _, s := range []string{"high", "medium", "low", "inactive"} {
 		used["tier."+s] = "tiers"

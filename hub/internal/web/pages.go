@@ -11,6 +11,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -32,6 +33,7 @@ type overviewPage struct {
 	Open        int
 	Best, Worst []api.EquipmentJSON
 	ReportBase  string
+	Segments    *segmentsView
 }
 
 func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
@@ -65,6 +67,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 	for i := len(reg) - 1; i >= 0 && len(p.Worst) < rankCount; i-- {
 		p.Worst = append(p.Worst, reg[i])
 	}
+	p.Segments = h.segments(segment.Equipment, "", m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "oee": p.Cur.Site.OEE}
 	h.render(w, v)
@@ -90,6 +93,8 @@ type linePage struct {
 	// More: there are others, on the events page).
 	Events []anomaly.Record
 	More   bool
+	// Segments are the line's machine segments.
+	Segments *segmentsView
 }
 
 // maxLineEvents bounds the events a line's page lists (all are on its timeline).
@@ -167,6 +172,7 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 	if len(p.Events) > maxLineEvents {
 		p.Events, p.More = p.Events[:maxLineEvents], true
 	}
+	p.Segments = h.segments(segment.Equipment, name, m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
 		"gantt": gantt, "events": pins, "from": from, "to": to, "days": p.Days,
@@ -219,6 +225,8 @@ type machinePage struct {
 	More   bool
 	// Trend is the machine's 12 months to this one.
 	Trend []trendPoint
+	// Segment is the machine's segment of the month with its reason.
+	Segment *watchRow
 }
 
 // trendPoint is one month of a machine's trend.
@@ -278,6 +286,7 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 		p.Events, p.More = p.Events[:maxLineEvents], true
 	}
 	p.Trend = trend
+	p.Segment = h.segmentOf(line, eq, m, v.Lang)
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
 		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "sessions": h.daySessions(hist.Sessions, m), "trend": trend,
@@ -287,8 +296,9 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 
 // operatorsPage is what the operators page shows.
 type operatorsPage struct {
-	Site  []operatorRow
-	Lines []operatorLine
+	Site     []operatorRow
+	Lines    []operatorLine
+	Segments *segmentsView
 	// Names are the operators' names by id (imported master data).
 	Names map[string]string
 }
@@ -356,6 +366,7 @@ func (h *handler) operators(w http.ResponseWriter, r *http.Request) {
 	if h.opts.OperatorNames != nil {
 		p.Names = h.opts.OperatorNames()
 	}
+	p.Segments = h.segments(segment.Operator, "", m, v.Lang, v.CanAct && v.HasActions)
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "site": nonNil(p.Site)}
 	h.render(w, v)

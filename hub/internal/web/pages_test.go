@@ -57,6 +57,7 @@ func pagePaths(f *fixture) map[string]string {
 		"machine":   "/machines/L2/M01",
 		"operators": "/operators",
 		"events":    "/events",
+		"actions":   "/actions?new=machine&line=L2&equipment=M01",
 		"board":     "/lines/L4/live",
 		"wall":      "/wall",
 	}

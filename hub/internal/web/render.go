@@ -26,7 +26,7 @@ const Policy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src
 
 // pageNames are the page templates (templates/<name>.html, each defining
 // "content" for templates/layout.html).
-var pageNames = []string{"overview", "line", "machine", "operators", "events", "board", "wall", "masterdata"}
+var pageNames = []string{"overview", "line", "machine", "operators", "events", "actions", "board", "wall", "masterdata"}
 
 // pages are the parsed templates of every page in every language.
 type pages struct {
@@ -64,10 +64,23 @@ func loadPages(loc *time.Location) (*pages, error) {
 			"oeeRows": func(rows any, month string, machines bool) map[string]any {
 				return map[string]any{"Rows": rows, "Month": month, "Machines": machines}
 			},
+			"segName": func(s string) string {
+				if s == "" {
+					return l.T("segments.none")
+				}
+				return l.T("segments.name." + s)
+			},
+			"mul100": func(v float64) float64 { return v * 100 },
+			"signed": func(v float64, d int) string {
+				if v > 0 {
+					return "+" + l.Num(v, d)
+				}
+				return l.Num(v, d)
+			},
 		}
 		ps.tmpl[lang] = map[string]*template.Template{}
 		for _, name := range pageNames {
-			t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/alarms.html", "templates/oee.html", "templates/"+name+".html")
+			t, err := template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/alarms.html", "templates/oee.html", "templates/segments.html", "templates/"+name+".html")
 			if err != nil {
 				return nil, fmt.Errorf("page %s: %w", name, err)
 			}
@@ -117,10 +130,13 @@ type view struct {
 	Zone string
 	// User and Role are who is logged in ("" without authentication).
 	User, Role string
-	// CanAct: the role may acknowledge and resolve events.
+	// CanAct: the role may acknowledge and resolve events, and open and
+	// change actions.
 	CanAct bool
 	// MasterData: the hub imports master data and the role may (admin).
 	MasterData bool
+	// HasActions: the hub tracks actions (the open-action links are shown).
+	HasActions bool
 	// Langs link to this page in each language.
 	Langs []langLink
 	// Month and Months: the chosen month and every month with data.
@@ -150,7 +166,7 @@ func (h *handler) start(w http.ResponseWriter, r *http.Request, page string) (*v
 	if enc := q.Encode(); enc != "" {
 		path += "?" + enc
 	}
-	v := &view{Lang: lang, Page: page, Site: h.opts.Site, Zone: l.Zone(h.opts.Clock())}
+	v := &view{Lang: lang, Page: page, Site: h.opts.Site, Zone: l.Zone(h.opts.Clock()), HasActions: h.opts.Actions != nil}
 	sep := "?"
 	if strings.Contains(path, "?") {
 		sep = "&"

@@ -1,6 +1,6 @@
 // Package web serves the hub's pages: the plant overview, a line with its
-// state timeline, a machine, the operators, the events, a line's live board
-// and the wall display. Pages are html/template files and static assets
+// state timeline, a machine, the operators, the events, the actions, a
+// line's live board and the wall display. Pages are html/template files and static assets
 // embedded in the binary (charts by Apache ECharts, pinned in static/), so
 // the hub serves the whole interface with no internet access. Every string
 // comes from a message catalogue (en, zh-CN); times are shown in the plant's
@@ -22,9 +22,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
+	"github.com/floorpulse/floorpulse/hub/internal/segment"
 )
 
 //go:embed templates/*.html
@@ -60,6 +62,11 @@ type Options struct {
 	// Poll is how often a live stream looks for a change (default 500 ms).
 	Poll time.Duration
 	Log  *slog.Logger
+	// Segments assigns the monthly segments (nil: the pages show none).
+	Segments *segment.Source
+	// Actions are the tracked actions and how their effects are measured
+	// (nil: no actions page, no open-action buttons).
+	Actions *action.Options
 }
 
 // handler serves the pages.
@@ -105,6 +112,7 @@ func New(opts Options) (http.Handler, error) {
 	mux.HandleFunc("GET /machines/{line}/{equipment}", h.machine)
 	mux.HandleFunc("GET /operators", h.operators)
 	mux.HandleFunc("GET /events", h.events)
+	mux.HandleFunc("GET /actions", h.actions)
 	mux.HandleFunc("GET /wall", h.wall)
 	if opts.MasterData {
 		mux.HandleFunc("GET /masterdata", h.masterData)

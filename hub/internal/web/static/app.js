@@ -448,6 +448,7 @@
         { type: 'bar', stack: 'w', name: T('js.hours'),
           data: steps.map(function (s) { return { value: +Math.abs(s[2] - s[1]).toFixed(2), itemStyle: { color: s[3] } }; }) }] });
     document.body.dataset.oee = 'drawn';
+  }
 
   // ---- master data (admin): check a file (a dry run), apply it, the audit log
   function masterdata() {
@@ -551,8 +552,52 @@
     audit();
   }
 
+  // ---- actions: open one, change one (the actions API decides who may)
+  function sendAction(method, path, body, form) {
+    var err = form.querySelector('.err');
+    var b = form.querySelector('button');
+    b.disabled = true;
+    err.textContent = '';
+    fetch(path, { method: method, credentials: 'same-origin', headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+      body: JSON.stringify(body) }).then(function (r) {
+      if (r.ok) { window.location.href = '/actions'; return; }
+      return r.json().then(function (j) { throw new Error(r.status + ' ' + (j.error || '')); }, function () { throw new Error(String(r.status)); });
+    }).catch(function (e) {
+      b.disabled = false;
+      err.className = 'err bad';
+      err.textContent = T('actions.failed') + ' ' + e.message;
+    });
+  }
+
+  function actionsPage() {
+    var nf = document.getElementById('action-new');
+    if (nf) {
+      nf.addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        var d = nf.dataset, subject = { kind: d.kind, site: d.site };
+        ['event', 'line', 'equipment', 'operator', 'month', 'segment'].forEach(function (k) { if (d[k]) { subject[k] = d[k]; } });
+        sendAction('POST', '/api/v1/actions', { what: nf.elements.what.value, owner: nf.elements.owner.value, due: nf.elements.due.value, subject: subject }, nf);
+      });
+    }
+    document.querySelectorAll('form.action-edit').forEach(function (f) {
+      f.addEventListener('submit', function (ev) {
+        ev.preventDefault();
+        var body = {};
+        ['what', 'owner', 'due', 'status', 'note'].forEach(function (k) {
+          var e = f.elements[k];
+          if (e && k !== 'status' && e.value !== e.defaultValue) { body[k] = e.value; }
+          if (k === 'status' && e) {
+            var sel = Array.prototype.filter.call(e.options, function (o) { return o.defaultSelected; })[0];
+            if (!sel || sel.value !== e.value) { body.status = e.value; }
+          }
+        });
+        sendAction('PATCH', '/api/v1/actions/' + encodeURIComponent(f.dataset.id), body, f);
+      });
+    });
+  }
+
   pickers();
-  var run = { overview: overview, line: line, machine: machine, operators: operators, events: events, board: boardPage, wall: wall, masterdata: masterdata }[page];
+  var run = { overview: overview, line: line, machine: machine, operators: operators, events: events, actions: actionsPage, board: boardPage, wall: wall, masterdata: masterdata }[page];
   if (run) { run(); }
   oeeWaterfall();
   document.body.dataset.ready = 'yes';

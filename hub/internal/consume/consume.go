@@ -143,6 +143,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handler, stats *Stats, log *slog.Logger) error {
 	log.Info("consuming", "stream", cfg.Stream, "consumer", cfg.Consumer)
 	badLog, mismatchLog := newLimiter(time.Second), newLimiter(time.Second)
+	var dec signal.Decoder
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
 		batch, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(250*time.Millisecond))
@@ -157,7 +158,7 @@ func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handl
 		var msgs []jetstream.Msg
 		var sigs []signal.Signal
 		for msg := range batch.Messages() {
-			s, err := signal.Unmarshal(msg.Data())
+			s, err := dec.Unmarshal(msg.Data())
 			if err == nil && !cfg.subjectMatches(msg.Subject(), s) {
 				stats.Mismatched.Add(1)
 				if mismatchLog.allow() {

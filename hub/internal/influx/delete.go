@@ -226,12 +226,18 @@ func V2Predicate(k signal.Key) string {
 		predicateString(MeasurementState), predicateString(k.Site), predicateString(k.Line), predicateString(k.Equipment))
 }
 
+// influxQLEscape and predicateEscape escape string literals.
+var (
+	influxQLEscape  = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	predicateEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+)
+
 // influxQLString quotes s as an InfluxQL string literal.
 func influxQLString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	return "'" + influxQLEscape.Replace(s) + "'"
 }
 
 // predicateString quotes s as a delete predicate value.
 func predicateString(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	return `"` + predicateEscape.Replace(s) + `"`
 }

@@ -67,6 +67,8 @@ type Config struct {
 	Partitions Partitions `yaml:"partitions"`
 	// Retention bounds how long the state and event stores keep their data.
 	Retention Retention `yaml:"retention"`
+	// Runtime sets the Go runtime: garbage collection and a memory limit.
+	Runtime Runtime `yaml:"runtime"`
 
 	stateCodes    map[string]state.State
 	plantCalendar *calendar.Calendar
@@ -199,6 +201,7 @@ func (c *Config) SetToDefault() {
 		Retention:      Retention{State: 400 * 24 * time.Hour, Events: 400 * 24 * time.Hour, DeadLetters: 30 * 24 * time.Hour},
 		RegistryPolicy: RegistryPolicy{Unregistered: UnregisteredLimit, LimitPerSite: defaultLimitPerSite},
 		Recompute:      Recompute{MaxRange: defaultMaxRange},
+		Runtime:        Runtime{GCPercent: 400},
 	}
 }
 
@@ -229,6 +232,7 @@ func (c *Config) Validate() error {
 	c.validateRetention(add)
 	c.RegistryPolicy.validate(add)
 	c.Recompute.validate(add)
+	c.Runtime.validate(add)
 	return errors.Join(errs...)
 }
 

@@ -15,7 +15,10 @@
 // sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
 // (2 x int64). Bucket "retention" holds the floor below which nothing is
-// restated (trim.go): Trim drops what the timelines no longer need.
+// restated (trim.go): Trim drops what the timelines no longer need. Bucket
+// "journal" holds the batches saved since the last merge, one record each
+// (journal.go); everything that reads the timelines or pending ranges
+// merges it first.
 package store
 
 import (

@@ -47,8 +47,7 @@ var errJournal = errors.New("state store: bad journal record")
 // journalWriter encodes one record; it is the sink putChange writes to.
 type journalWriter struct {
 	buf []byte
-	n   int // operations of the current change
-	at  int // where the current change's operation count goes
+	n   int // operations written
 }
 
 func (j *journalWriter) bytes(b []byte) {

@@ -33,6 +33,8 @@ var (
 	// ingestBatch is the hub's nats.batch in BenchmarkHubIngest and
 	// BenchmarkIngestFloor.
 	ingestBatch = flag.Int("ingestbatch", 1000, "nats.batch of the hub in BenchmarkHubIngest and BenchmarkIngestFloor")
+	// ingestGC, when set, is the hub's runtime.gc_percent in BenchmarkHubIngest.
+	ingestGC = flag.Int("ingestgc", 0, "runtime.gc_percent of the hub in BenchmarkHubIngest (0: the default)")
 )
 
 // ingestSignals is how many signals the ingest benchmarks consume.
@@ -43,14 +45,16 @@ const ingestSignals = 200_000
 // consumed, decoded, applied, committed to the partition stores, acknowledged
 // and their figures written to a real InfluxDB, until the hub stopped after
 // its last flush. It reports signals/s over all of it, acked-signals/s up to
-// the last acknowledgement, and the CPU seconds per million signals of the
-// process (the hub and the NATS server: cpu-s/Msignals) and of influxd.
+// the last acknowledgement, the CPU seconds per million signals of the
+// process (the hub and the NATS server: cpu-s/Msignals) and of influxd, and
+// the process's peak RSS (peak-rss-MB; the NATS server's included).
 // Run it once:
 //
 //	go test -run '^$' -bench HubIngest -benchtime 1x ./hub/internal/app
 //
 // -args -ingestprofile FILE writes a CPU profile of the measured part,
-// -ingestbatch N sets nats.batch (default 1000, the configuration's).
+// -ingestbatch N sets nats.batch (default 1000, the configuration's),
+// -ingestgc N runtime.gc_percent (default 200, the configuration's).
 func BenchmarkHubIngest(b *testing.B) {
 	for _, count := range []int{1, 4} {
 		b.Run(fmt.Sprintf("partitions=%d", count), func(b *testing.B) {
@@ -107,6 +111,9 @@ partitions: {count: %d, hub_id: bench}
 	cfg, err := config.Decode("hub.yaml", []byte(cfgText))
 	if err != nil {
 		b.Fatal(err)
+	}
+	if *ingestGC != 0 {
+		cfg.Runtime.GCPercent = *ingestGC
 	}
 	nc, err := nats.Connect(ns.URL)
 	if err != nil {
@@ -218,6 +225,27 @@ func benchIngest(b *testing.B, count, n int) {
 	}
 	m.report(b, n)
 	b.ReportMetric(float64(n)/acked.Seconds(), "acked-signals/s")
+	b.ReportMetric(peakRSS(b)/1e6, "peak-rss-MB")
+}
+
+// peakRSS is the process's peak resident set (VmHWM) in bytes: the hub's,
+// the NATS server's and the benchmark's own.
+func peakRSS(b *testing.B) float64 {
+	raw, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			if err != nil {
+				b.Fatal(err)
+			}
+			return kb * 1024
+		}
+	}
+	b.Fatal("no VmHWM in /proc/self/status")
+	return 0
 }
 
 func benchFloor(b *testing.B, decode bool, n int) {

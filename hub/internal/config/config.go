@@ -201,7 +201,7 @@ func (c *Config) SetToDefault() {
 		Retention:      Retention{State: 400 * 24 * time.Hour, Events: 400 * 24 * time.Hour, DeadLetters: 30 * 24 * time.Hour},
 		RegistryPolicy: RegistryPolicy{Unregistered: UnregisteredLimit, LimitPerSite: defaultLimitPerSite},
 		Recompute:      Recompute{MaxRange: defaultMaxRange},
-		Runtime:        Runtime{GCPercent: 400},
+		Runtime:        Runtime{GCPercent: 200},
 	}
 }
 

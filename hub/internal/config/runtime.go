@@ -6,11 +6,11 @@ import pconfig "github.com/floorpulse/floorpulse/pkg/config"
 // environment variables, when set, take precedence.
 type Runtime struct {
 	// GCPercent is how far the heap may grow past what is live before Go
-	// collects it, in percent (GOGC; Go's own default is 100). At 100 the
-	// collections took a third of the hub's CPU time consuming a backlog;
-	// at 400 the hub needs about a third less CPU per signal, for a heap up
-	// to five times what is live (docs/performance.md). The GOGC
-	// environment variable, when set, wins.
+	// collects it, in percent (GOGC; Go's own default is 100). Consuming a
+	// backlog, 200 cost the hub about a fifth less CPU per signal than 100
+	// for a heap up to three times what is live rather than twice; 400 a
+	// little less CPU again for up to five times (docs/performance.md). The
+	// GOGC environment variable, when set, wins.
 	GCPercent int `yaml:"gc_percent"`
 	// MemoryLimit is a soft limit on the Go heap and runtime (GOMEMLIMIT;
 	// 0: none): near it Go collects more often whatever gc_percent says.

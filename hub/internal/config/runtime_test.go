@@ -10,7 +10,7 @@ func TestRuntime(t *testing.T) {
 		name, yaml, err string
 		want            Runtime
 	}{
-		{"defaults", "", "", Runtime{GCPercent: 400}},
+		{"defaults", "", "", Runtime{GCPercent: 200}},
 		{"set", "runtime: {gc_percent: 100, memory_limit: 1GiB}\n", "", Runtime{GCPercent: 100, MemoryLimit: 1 << 30}},
 		{"gc off", "runtime: {gc_percent: -1}\n", "hub.yaml:2: runtime.gc_percent: must be between 25 and 10000 (got -1)", Runtime{}},
 		{"tiny limit", "runtime: {memory_limit: 1MiB}\n", "runtime.memory_limit: must be 0 (none) or at least 64MiB (got 1MiB)", Runtime{}},

@@ -52,9 +52,13 @@ func Marshal(s Signal) ([]byte, error) {
 // Unmarshal decodes and validates one encoded signal. Unknown fields are
 // errors, so a schema mismatch is noticed rather than half-read.
 func Unmarshal(data []byte) (Signal, error) {
-	if len(data) > MaxEncodedSize {
-		return Signal{}, fmt.Errorf("%w: %d bytes exceeds %d", ErrInvalid, len(data), MaxEncodedSize)
-	}
+	var d *Decoder // keeps no strings
+	return d.Unmarshal(data)
+}
+
+// unmarshalJSON is Unmarshal by encoding/json: the definition of what
+// decodes, and the path taken by everything the scanner (decode.go) leaves.
+func unmarshalJSON(data []byte) (Signal, error) {
 	var w wire
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -64,6 +68,11 @@ func Unmarshal(data []byte) (Signal, error) {
 	if dec.More() {
 		return Signal{}, fmt.Errorf("%w: trailing data", ErrInvalid)
 	}
+	return w.signal()
+}
+
+// signal checks a decoded wire form and turns it into a signal.
+func (w *wire) signal() (Signal, error) {
 	if w.V != SchemaVersion && w.V != SchemaVersionServerTime {
 		return Signal{}, fmt.Errorf("%w: schema version %d, want %d or %d", ErrInvalid, w.V, SchemaVersion, SchemaVersionServerTime)
 	}

@@ -15,8 +15,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -72,6 +74,7 @@ type hub struct {
 // partitions.count above 1 it is one of several hubs sharing the stream's
 // partitions (partitioned.go); otherwise it holds the one partition itself.
 func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	applyRuntime(cfg.Runtime)
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
@@ -104,6 +107,18 @@ func Run(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
 	g.Go(func() error { return run(gctx) })
 	serveHTTP(gctx, g, cfg.HTTP, guarded, log)
 	return g.Wait()
+}
+
+// applyRuntime sets the process's garbage collection and memory limit from
+// the configuration, unless the GOGC or GOMEMLIMIT environment variable
+// sets them.
+func applyRuntime(r config.Runtime) {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(r.GCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" && r.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(min(r.MemoryLimit, math.MaxInt64)))
+	}
 }
 
 // metrics serves the hub's Prometheus metrics.

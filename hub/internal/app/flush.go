@@ -1,9 +1,11 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -179,7 +181,11 @@ func (f *flusher) write(ctx context.Context, snap engine.Dirty, states bool) err
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		res := f.eng.ChunkFigures(snap, c)
+		in := snap
+		if !c.Month && states {
+			in = aligned(snap, c)
+		}
+		res := f.eng.ChunkFigures(in, c)
 		if !states {
 			res.States, res.StateRanges = nil, nil
 		}
@@ -194,4 +200,42 @@ func (f *flusher) write(ctx context.Context, snap engine.Dirty, states bool) err
 		return nil
 	}
 	return send() // state ranges without a change still delete stale points
+}
+
+// stateSlack is how far apart the starts of pending ranges may lie for the
+// flusher to compute them over one common range.
+const stateSlack = 15 * time.Minute
+
+// aligned is d's ranges within day chunk c, each group of ranges whose
+// starts lie within stateSlack of the group's first widened to the group's
+// common range. Their state points are then removed by one InfluxQL
+// statement instead of one per machine (influx deleteGroups), which is what
+// InfluxDB 1.8 spends its time on when a flush names hundreds of machines;
+// the points and figures of the widened ranges are the same as before, a
+// few more of them written again.
+func aligned(d engine.Dirty, c engine.Chunk) engine.Dirty {
+	from, to := c.From.UnixNano(), c.To.UnixNano()-1
+	type kr struct {
+		k signal.Key
+		r state.Range
+	}
+	rs := make([]kr, 0, len(d))
+	for k, r := range d {
+		if r.From <= to && r.To >= from {
+			rs = append(rs, kr{k, state.Range{From: max(r.From, from), To: min(r.To, to)}})
+		}
+	}
+	slices.SortFunc(rs, func(a, b kr) int { return cmp.Compare(a.r.From, b.r.From) })
+	out := make(engine.Dirty, len(rs))
+	for i := 0; i < len(rs); {
+		j, end := i, rs[i].r.To
+		for ; j < len(rs) && rs[j].r.From-rs[i].r.From <= int64(stateSlack); j++ {
+			end = max(end, rs[j].r.To)
+		}
+		for _, x := range rs[i:j] {
+			out[x.k] = state.Range{From: rs[i].r.From, To: end}
+		}
+		i = j
+	}
+	return out
 }

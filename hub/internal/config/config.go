@@ -72,6 +72,8 @@ type Config struct {
 	Segments Segments `yaml:"segments"`
 	// Actions configures the tracked actions and their effects.
 	Actions Actions `yaml:"actions"`
+	// Runtime sets the Go runtime: garbage collection and a memory limit.
+	Runtime Runtime `yaml:"runtime"`
 
 	stateCodes    map[string]state.State
 	plantCalendar *calendar.Calendar
@@ -212,6 +214,7 @@ func (c *Config) SetToDefault() {
 		Recompute:      Recompute{MaxRange: defaultMaxRange},
 		Segments:       defaultSegments(),
 		Actions:        Actions{EffectDays: 14},
+		Runtime:        Runtime{GCPercent: 200},
 	}
 }
 
@@ -244,6 +247,7 @@ func (c *Config) Validate() error {
 	c.Recompute.validate(add)
 	c.Segments.validate(add)
 	c.Actions.validate(add)
+	c.Runtime.validate(add)
 	return errors.Join(errs...)
 }
 

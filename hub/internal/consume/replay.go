@@ -33,6 +33,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, cfg Config, from, to ui
 	if err != nil {
 		return 0, 0, fmt.Errorf("replaying %s from %d: %w", cfg.Stream, from, err)
 	}
+	var dec signal.Decoder
 	for {
 		batch, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(time.Second))
 		if err != nil {
@@ -54,7 +55,7 @@ func Replay(ctx context.Context, js jetstream.JetStream, cfg Config, from, to ui
 			if last == to {
 				done = true
 			}
-			s, err := signal.Unmarshal(msg.Data())
+			s, err := dec.Unmarshal(msg.Data())
 			if err != nil || !cfg.subjectMatches(msg.Subject(), s) || (cfg.Accept != nil && !cfg.Accept(s)) {
 				continue // counted when first consumed
 			}

@@ -172,10 +172,12 @@ func (e *Engine) states(dirty Dirty) ([]StateStep, []StateRange) {
 		}
 		r := dirty[k]
 		open, end := tl.Open()
-		if _, h, _ := tl.Span(); r.To >= h {
+		_, h, _ := tl.Span()
+		if r.To >= h {
 			r.To = max(r.To, end)
 		}
-		rs = append(rs, StateRange{Key: k, From: time.Unix(0, r.From).In(e.opts.Location), To: time.Unix(0, r.To).In(e.opts.Location)})
+		rs = append(rs, StateRange{Key: k, From: time.Unix(0, r.From).In(e.opts.Location), To: time.Unix(0, r.To).In(e.opts.Location),
+			Open: r.To >= end})
 		to := min(r.To, end) // nothing changes after end
 		if to < r.From {
 			continue

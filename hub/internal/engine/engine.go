@@ -176,6 +176,10 @@ type Result struct {
 type StateRange struct {
 	Key      signal.Key
 	From, To time.Time
+	// Open is set when To is at or past the end of what the timeline
+	// knows: the equipment has no state step after To, so the points a
+	// writer removes may reach past To.
+	Open bool
 }
 
 // StateStep is an equipment's state from Start on.

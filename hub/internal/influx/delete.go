@@ -17,8 +17,12 @@ import (
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
-// deleteStatements is how many InfluxQL DELETE statements go in one request.
-const deleteStatements = 50
+// deleteStatements is how many InfluxQL DELETE statements go in one request;
+// deleteKeys is how many equipment one statement names at most.
+const (
+	deleteStatements = 50
+	deleteKeys       = 100
+)
 
 // errNoDeleteAPI is the answer of a server without /api/v2/delete (1.8).
 var errNoDeleteAPI = errors.New("no /api/v2/delete")
@@ -28,7 +32,11 @@ var errNoDeleteAPI = errors.New("no /api/v2/delete")
 // intervals a restated range replaced. It asks /api/v2/delete (InfluxDB 2.x
 // and Cloud) and, once that answers 404 (InfluxDB 1.8 has no such
 // endpoint), sends InfluxQL DELETE statements to /query for the rest of the
-// writer's life.
+// writer's life: one statement for the equipment whose ranges start
+// together and end together, or past the end of what is known (Open), so
+// that a flush of many machines costs a few statements rather than one per
+// machine (each statement costs InfluxDB 1.8 about as much whatever it
+// names).
 func (w *Writer) deleteStates(ctx context.Context, rs []engine.StateRange) error {
 	rs = mergeRanges(rs)
 	for len(rs) > 0 && !w.v1Delete.Load() {
@@ -42,14 +50,60 @@ func (w *Writer) deleteStates(ctx context.Context, rs []engine.StateRange) error
 		}
 		rs = rs[1:]
 	}
-	for len(rs) > 0 {
-		n := min(len(rs), deleteStatements)
-		if err := w.deleteV1(ctx, rs[:n]); err != nil {
+	stmts := deleteGroups(rs)
+	for len(stmts) > 0 {
+		n := min(len(stmts), deleteStatements)
+		if err := w.deleteV1(ctx, stmts[:n]); err != nil {
 			return err
 		}
-		rs = rs[n:]
+		stmts = stmts[n:]
 	}
 	return nil
+}
+
+// deleteGroups turns ranges (mergeRanges' result) into InfluxQL statements:
+// ranges of the same start form a group when they end at the same instant,
+// or when each is Open, when the group ends at the latest of their ends.
+func deleteGroups(rs []engine.StateRange) []string {
+	type group struct {
+		from, to time.Time
+		keys     []signal.Key
+	}
+	var groups []*group
+	open := map[int64]*group{}
+	closed := map[[2]int64]*group{}
+	for _, r := range rs {
+		var g *group
+		if r.Open {
+			g = open[r.From.UnixNano()]
+			if g == nil {
+				g = &group{from: r.From, to: r.To}
+				open[r.From.UnixNano()] = g
+				groups = append(groups, g)
+			}
+			if r.To.After(g.to) {
+				g.to = r.To
+			}
+		} else {
+			at := [2]int64{r.From.UnixNano(), r.To.UnixNano()}
+			g = closed[at]
+			if g == nil {
+				g = &group{from: r.From, to: r.To}
+				closed[at] = g
+				groups = append(groups, g)
+			}
+		}
+		g.keys = append(g.keys, r.Key)
+	}
+	var stmts []string
+	for _, g := range groups {
+		for keys := g.keys; len(keys) > 0; {
+			n := min(len(keys), deleteKeys)
+			stmts = append(stmts, deleteStatement(keys[:n], g.from, g.to))
+			keys = keys[n:]
+		}
+	}
+	return stmts
 }
 
 // mergeRanges sorts rs by equipment and start and merges the ranges of an
@@ -66,7 +120,9 @@ func mergeRanges(rs []engine.StateRange) []engine.StateRange {
 	for _, r := range rs {
 		if n := len(out); n > 0 && out[n-1].Key == r.Key && !r.From.After(out[n-1].To.Add(time.Nanosecond)) {
 			if r.To.After(out[n-1].To) {
-				out[n-1].To = r.To
+				out[n-1].To, out[n-1].Open = r.To, r.Open
+			} else if r.To.Equal(out[n-1].To) {
+				out[n-1].Open = out[n-1].Open || r.Open
 			}
 			continue
 		}
@@ -98,12 +154,8 @@ func (w *Writer) deleteV2(ctx context.Context, r engine.StateRange) error {
 	return nil
 }
 
-// deleteV1 deletes ranges with InfluxQL statements in one /query request.
-func (w *Writer) deleteV1(ctx context.Context, rs []engine.StateRange) error {
-	stmts := make([]string, len(rs))
-	for i, r := range rs {
-		stmts[i] = DeleteStatement(r)
-	}
+// deleteV1 sends InfluxQL DELETE statements in one /query request.
+func (w *Writer) deleteV1(ctx context.Context, stmts []string) error {
 	db, _, _ := strings.Cut(w.cfg.Bucket, "/")
 	form := url.Values{"db": {db}, "q": {strings.Join(stmts, "; ")}}
 	status, msg, err := w.post(ctx, "/query", "application/x-www-form-urlencoded", []byte(form.Encode()))
@@ -111,7 +163,7 @@ func (w *Writer) deleteV1(ctx context.Context, rs []engine.StateRange) error {
 		err = fmt.Errorf("%d %s", status, msg)
 	}
 	if err != nil {
-		return fmt.Errorf("deleting equipment_state points of %d ranges: %w", len(rs), err)
+		return fmt.Errorf("deleting equipment_state points (%d statements): %w", len(stmts), err)
 	}
 	return nil
 }
@@ -138,9 +190,34 @@ func (w *Writer) post(ctx context.Context, path, contentType string, body []byte
 // DeleteStatement is the InfluxQL statement (InfluxDB 1.8) that deletes the
 // equipment_state points of r's equipment in r, ends included.
 func DeleteStatement(r engine.StateRange) string {
-	return fmt.Sprintf(`DELETE FROM %q WHERE "site" = %s AND "line" = %s AND "equipment" = %s AND time >= %d AND time <= %d`,
-		MeasurementState, influxQLString(r.Key.Site), influxQLString(r.Key.Line), influxQLString(r.Key.Equipment),
-		r.From.UnixNano(), r.To.UnixNano())
+	return deleteStatement([]signal.Key{r.Key}, r.From, r.To)
+}
+
+// deleteStatement deletes the equipment_state points of keys in [from, to].
+func deleteStatement(keys []signal.Key, from, to time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `DELETE FROM %q WHERE `, MeasurementState)
+	if len(keys) > 1 {
+		b.WriteByte('(')
+	}
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteString(" OR ")
+		}
+		if len(keys) > 1 {
+			b.WriteByte('(')
+		}
+		fmt.Fprintf(&b, `"site" = %s AND "line" = %s AND "equipment" = %s`,
+			influxQLString(k.Site), influxQLString(k.Line), influxQLString(k.Equipment))
+		if len(keys) > 1 {
+			b.WriteByte(')')
+		}
+	}
+	if len(keys) > 1 {
+		b.WriteByte(')')
+	}
+	fmt.Fprintf(&b, ` AND time >= %d AND time <= %d`, from.UnixNano(), to.UnixNano())
+	return b.String()
 }
 
 // V2Predicate is the /api/v2/delete predicate of k's equipment_state points.
@@ -149,12 +226,18 @@ func V2Predicate(k signal.Key) string {
 		predicateString(MeasurementState), predicateString(k.Site), predicateString(k.Line), predicateString(k.Equipment))
 }
 
+// influxQLEscape and predicateEscape escape string literals.
+var (
+	influxQLEscape  = strings.NewReplacer(`\`, `\\`, `'`, `\'`)
+	predicateEscape = strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+)
+
 // influxQLString quotes s as an InfluxQL string literal.
 func influxQLString(s string) string {
-	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+	return "'" + influxQLEscape.Replace(s) + "'"
 }
 
 // predicateString quotes s as a delete predicate value.
 func predicateString(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+	return `"` + predicateEscape.Replace(s) + `"`
 }

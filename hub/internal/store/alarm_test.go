@@ -24,6 +24,9 @@ func TestAlarmRecordsOldAndNew(t *testing.T) {
 	if err := s.Save([]state.Change{c}, nil); err != nil {
 		t.Fatal(err)
 	}
+	if err := s.merge(); err != nil { // into the equipment's bucket
+		t.Fatal(err)
+	}
 	if err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketEquipment).Bucket(eqName(k))
 		return b.Put(timeKey('a', 10), []byte{byte(state.True)}) // the old form

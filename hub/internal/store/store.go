@@ -15,7 +15,10 @@
 // sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
 // (2 x int64). Bucket "retention" holds the floor below which nothing is
-// restated (trim.go): Trim drops what the timelines no longer need.
+// restated (trim.go): Trim drops what the timelines no longer need. Bucket
+// "journal" holds the batches saved since the last merge, one record each
+// (journal.go); everything that reads the timelines or pending ranges
+// merges it first.
 package store
 
 import (
@@ -75,12 +78,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("opening state store %s: %w", path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketEquipment, bucketDirty} {
+		for _, b := range [][]byte{bucketEquipment, bucketDirty, bucketJournal} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		return nil
+		return mergeTx(tx)
 	}); err != nil {
 		db.Close()
 		return nil, err
@@ -120,38 +123,104 @@ func pair(a, b int64) []byte {
 	return v
 }
 
-// Save writes the changes and widens the pending ranges by dirty, in one transaction.
+// appendFill is how full bbolt fills the pages of the equipment buckets
+// before it splits them: their records are keyed by time, so nearly every
+// record is appended at the end of its kind, where a page split at the
+// default 50 % would leave half-empty pages behind.
+const appendFill = 0.95
+
+// Save writes the changes and widens the pending ranges by dirty, in one
+// transaction: appended to the journal (journal.go), and merged into the
+// buckets with the journal's earlier records once it holds mergeEvery.
 func (s *Store) Save(changes []state.Change, dirty map[signal.Key]state.Range) error {
 	if len(changes) == 0 && len(dirty) == 0 {
 		return nil
 	}
+	rec, err := record(changes, dirty)
+	if err != nil {
+		return err
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		root := tx.Bucket(bucketEquipment)
-		for _, c := range changes {
-			b, err := root.CreateBucketIfNotExists(eqName(c.Key))
-			if err != nil {
-				return err
-			}
-			if err := putChange(b, c); err != nil {
-				return err
-			}
+		j, err := tx.CreateBucketIfNotExists(bucketJournal)
+		if err != nil {
+			return err
 		}
-		db := tx.Bucket(bucketDirty)
-		for k, r := range dirty {
-			name := eqName(k)
-			if v := db.Get(name); len(v) == 16 {
-				r = state.Range{From: min(r.From, getTime(v)), To: max(r.To, getTime(v[8:]))}
-			}
-			if err := db.Put(name, pair(r.From, r.To)); err != nil {
-				return err
-			}
+		j.FillPercent = 1 // keys only append
+		seq, err := j.NextSequence()
+		if err != nil {
+			return err
+		}
+		key := make([]byte, 8)
+		binary.BigEndian.PutUint64(key, seq)
+		if err := j.Put(key, rec); err != nil {
+			return err
+		}
+		if journalLen(j) >= mergeEvery {
+			return mergeTx(tx)
 		}
 		return nil
 	})
 }
 
+// arena hands out byte slices carved from larger blocks, so that a
+// transaction's many small keys and values cost a few allocations.
+type arena struct{ buf []byte }
+
+// arenaBlock is the size of an arena's blocks.
+const arenaBlock = 64 << 10
+
+// take returns a slice of n bytes.
+func (a *arena) take(n int) []byte {
+	if n > arenaBlock/4 {
+		return make([]byte, n)
+	}
+	if len(a.buf)+n > cap(a.buf) {
+		a.buf = make([]byte, 0, arenaBlock)
+	}
+	b := a.buf[len(a.buf) : len(a.buf)+n : len(a.buf)+n]
+	a.buf = a.buf[:len(a.buf)+n]
+	return b
+}
+
+// name is eqName(k) in the arena.
+func (a *arena) name(k signal.Key) []byte {
+	b := a.take(len(k.Site) + len(k.Line) + len(k.Equipment) + 2)[:0]
+	b = append(append(append(append(append(b, k.Site...), 0), k.Line...), 0), k.Equipment...)
+	return b
+}
+
+// timeKey is the key kind, t, extra in the arena.
+func (a *arena) timeKey(kind byte, t int64, extra ...[]byte) []byte {
+	n := 9
+	for _, e := range extra {
+		n += len(e)
+	}
+	b := a.take(n)
+	b[0] = kind
+	putTime(b[1:], t)
+	b = b[:9]
+	for _, e := range extra {
+		b = append(b, e...)
+	}
+	return b
+}
+
+// pair is pair(x, y) in the arena.
+func (a *arena) pair(x, y int64) []byte {
+	v := a.take(16)
+	putTime(v, x)
+	putTime(v[8:], y)
+	return v
+}
+
+// bytes is v in the arena.
+func (a *arena) bytes(v ...byte) []byte { return append(a.take(len(v))[:0], v...) }
+
 // Load reads every timeline.
 func (s *Store) Load() (map[signal.Key]state.Saved, error) {
+	if err := s.merge(); err != nil {
+		return nil, err
+	}
 	out := map[signal.Key]state.Saved{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketEquipment)
@@ -171,6 +240,9 @@ func (s *Store) Load() (map[signal.Key]state.Saved, error) {
 // LoadKeys reads the timelines of keys, as one transaction sees them; a key
 // with nothing stored is missing from the result.
 func (s *Store) LoadKeys(keys []signal.Key) (map[signal.Key]state.Saved, error) {
+	if err := s.merge(); err != nil {
+		return nil, err
+	}
 	out := map[signal.Key]state.Saved{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		root := tx.Bucket(bucketEquipment)
@@ -259,6 +331,9 @@ func load(k signal.Key, b *bolt.Bucket) (state.Saved, error) {
 
 // Pending returns the ranges whose figures are not written yet.
 func (s *Store) Pending() (map[signal.Key]state.Range, error) {
+	if err := s.merge(); err != nil {
+		return nil, err
+	}
 	out := map[signal.Key]state.Range{}
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketDirty).ForEach(func(name, v []byte) error {
@@ -278,12 +353,16 @@ func (s *Store) Pending() (map[signal.Key]state.Range, error) {
 
 // Written clears the pending ranges whose figures were written: a range is
 // cleared only if it is still exactly what was written (a range widened
-// meanwhile stays pending).
+// meanwhile stays pending). The journal is merged first, in the same
+// transaction.
 func (s *Store) Written(done map[signal.Key]state.Range) error {
 	if len(done) == 0 {
-		return nil
+		return s.merge()
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := mergeTx(tx); err != nil {
+			return err
+		}
 		db := tx.Bucket(bucketDirty)
 		for k, r := range done {
 			name := eqName(k)
@@ -297,68 +376,65 @@ func (s *Store) Written(done map[signal.Key]state.Range) error {
 	})
 }
 
-// putChange writes a change's records into the equipment's bucket b.
-func putChange(b *bolt.Bucket, c state.Change) error {
-	if err := b.Put(keySpan, pair(c.First, c.Horizon)); err != nil {
+// putChange writes a change's records to b: an equipment bucket
+// (bucketSink) or a journal record.
+func putChange(b sink, a *arena, c state.Change) error {
+	if err := b.put(keySpan, a.pair(c.First, c.Horizon)); err != nil {
 		return err
 	}
 	for _, p := range c.Run {
-		if err := b.Put(timeKey('r', p.T), []byte{byte(p.V)}); err != nil {
+		if err := b.put(a.timeKey('r', p.T), a.bytes(byte(p.V))); err != nil {
 			return err
 		}
 	}
 	for _, p := range c.Alarm {
-		if err := b.Put(timeKey('a', p.T), alarmBytes(p)); err != nil {
+		if err := b.put(a.timeKey('a', p.T), alarmBytes(p)); err != nil {
 			return err
 		}
 	}
 	for _, p := range c.Count {
-		v := make([]byte, 8)
+		v := a.take(8)
 		binary.BigEndian.PutUint64(v, math.Float64bits(p.V))
-		if err := b.Put(timeKey('c', p.T), v); err != nil {
+		if err := b.put(a.timeKey('c', p.T), v); err != nil {
 			return err
 		}
 	}
 	for k := range state.NumSeries {
 		for _, p := range *c.Series(k) {
-			v := make([]byte, 8)
+			v := a.take(8)
 			binary.BigEndian.PutUint64(v, math.Float64bits(p.V))
-			if err := b.Put(timeKey(seriesKind[k], p.T), v); err != nil {
+			if err := b.put(a.timeKey(seriesKind[k], p.T), v); err != nil {
 				return err
 			}
 		}
 	}
 	for _, p := range c.State {
-		if err := b.Put(timeKey('t', p.T), []byte{byte(p.S)}); err != nil {
+		if err := b.put(a.timeKey('t', p.T), a.bytes(byte(p.S))); err != nil {
 			return err
 		}
 	}
 	for _, e := range c.Ops {
-		if err := b.Put(timeKey('o', e.T, append([]byte{e.Kind}, e.Op...)...), nil); err != nil {
+		if err := b.put(a.timeKey('o', e.T, []byte{e.Kind}, []byte(e.Op)), nil); err != nil {
 			return err
 		}
 	}
 	for _, g := range c.Gaps {
-		if err := b.Put(append([]byte{'g'}, pair(g.Start, g.End)...), nil); err != nil {
+		k := a.take(17)
+		k[0] = 'g'
+		putTime(k[1:], g.Start)
+		putTime(k[9:], g.End)
+		if err := b.put(k, nil); err != nil {
 			return err
 		}
 	}
 	if c.SilencesChanged {
-		// Collect first: deleting while iterating can skip keys.
-		var old [][]byte
-		cur := b.Cursor()
-		for k, _ := cur.Seek([]byte{'l'}); k != nil && k[0] == 'l'; k, _ = cur.Next() {
-			old = append(old, append([]byte(nil), k...))
-		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
+		if err := b.clearSilences(); err != nil {
+			return err
 		}
 		for _, si := range c.Silences {
-			v := make([]byte, 8)
+			v := a.take(8)
 			putTime(v, si.End)
-			if err := b.Put(timeKey('l', si.Start), v); err != nil {
+			if err := b.put(a.timeKey('l', si.Start), v); err != nil {
 				return err
 			}
 		}

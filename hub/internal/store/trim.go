@@ -46,6 +46,9 @@ type Trimmed struct {
 func (s *Store) Trim(before, floor int64) (Trimmed, error) {
 	var out Trimmed
 	err := s.db.Update(func(tx *bolt.Tx) error {
+		if err := mergeTx(tx); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketRetention)
 		if err != nil {
 			return err
@@ -141,7 +144,7 @@ func trimBucket(k signal.Key, b *bolt.Bucket, before int64) (int, error) {
 		Ops:    atCut(at.Ops, cut, func(e state.OpEvent) int64 { return e.T }),
 		Gaps:   atCut(at.Gaps, cut, func(g state.Interval) int64 { return g.Start }),
 	}
-	return len(old), putChange(b, c2)
+	return len(old), putChange(bucketSink{b}, &arena{}, c2)
 }
 
 // atCut is the elements of xs whose time is the cut.

@@ -4,9 +4,10 @@
 // from that sample and the past only: the score of a sample never depends on
 // samples that come after it.
 //
-// The detector watches seven features of the signal (the value, its mean over
-// 8 and 64 samples, its change over 1 and 8 samples, its spread over 32
-// samples and the shape of its distribution over 64 samples). Each feature is
+// The detector watches six features of the signal (the value, its mean over
+// 8 and 64 samples, its change over 1 and 8 samples and the shape of its
+// distribution over 64 samples; a seventh, its spread over 32 samples, only
+// when Config.Spread is set, as in version 2). Each feature is
 // compared with its own baseline, the Window values before its last 64 (so an
 // anomaly's first samples do not judge the next ones): beyond the 10 % and 90 %
 // quantiles the tail is modelled as exponential, fitted to the mean excess
@@ -81,6 +82,10 @@ type Config struct {
 	// Repeat scales the surprise of a feature value no more extreme than
 	// one the feature has taken before (1 treats it as new).
 	Repeat float64
+	// Spread turns on the spread32 feature, the standard deviation of the
+	// last 32 values. Version 2 scored it; it is off by default, as on NAB
+	// it opened more false detections than it found anomalies.
+	Spread bool
 }
 
 // DefaultConfig returns the parameters documented in the package README.
@@ -99,7 +104,7 @@ func DefaultConfig() Config {
 		Familiar:     0.5,
 		RecordAfter:  512,
 		RecordMargin: 0.01,
-		Repeat:       0.5,
+		Repeat:       0.45,
 	}
 }
 
@@ -183,7 +188,9 @@ const (
 	numFeatures
 )
 
-// bonferroni is log10 of the number of one-sided tests per sample.
+// bonferroni is log10 of the number of one-sided tests per sample with every
+// feature on (two tails of each of the seven features, one more than needed
+// as shape64 is one-sided); it stays the same when spread32 is off.
 var bonferroni = math.Log10(2 * numFeatures)
 
 // Result is the outcome of one sample.
@@ -383,7 +390,7 @@ func (d *Detector) features(vals *[numFeatures]float64, ok *[numFeatures]bool) {
 	if n >= 16 {
 		vals[fStep8], ok[fStep8] = d.mean(0, 8)-d.mean(8, 8), true
 	}
-	if n >= 32 {
+	if n >= 32 && d.cfg.Spread {
 		m := d.mean(0, 32)
 		ss := 0.0
 		for j := 0; j < 32; j++ {

@@ -209,12 +209,15 @@ func TestUnmarshalRejectsBadState(t *testing.T) {
 	blob, _ := d.MarshalBinary()
 	nan := append([]byte(nil), blob...)
 	copy(nan[len(nan)-8:], []byte{0, 0, 0, 0, 0, 0, 0xf8, 0x7f}) // a NaN feature value
+	spread := append([]byte(nil), blob...)
+	spread[4+8*14] = 2 // the Spread flag, after the magic and 14 parameters
 	for name, data := range map[string][]byte{
-		"empty":     nil,
-		"bad magic": append([]byte("XXXX"), blob[4:]...),
-		"truncated": blob[:len(blob)-3],
-		"trailing":  append(append([]byte(nil), blob...), 0),
-		"nan value": nan,
+		"empty":      nil,
+		"bad magic":  append([]byte("XXXX"), blob[4:]...),
+		"truncated":  blob[:len(blob)-3],
+		"trailing":   append(append([]byte(nil), blob...), 0),
+		"nan value":  nan,
+		"bad spread": spread,
 	} {
 		t.Run(name, func(t *testing.T) {
 			var x Detector
@@ -452,7 +455,7 @@ func TestUnmarshalVersion1(t *testing.T) {
 			t.Fatalf("row %d: score %v, version 1 gave %s", i, got, rec[1])
 		}
 	}
-	// Written again, it is a version 2 state that round-trips.
+	// Written again, it is a current state that round-trips.
 	again, _ := d.MarshalBinary()
 	if again[3] != stateMagic[3] {
 		t.Fatalf("re-encoded as version %d", again[3])
@@ -460,6 +463,59 @@ func TestUnmarshalVersion1(t *testing.T) {
 	var e Detector
 	if err := e.UnmarshalBinary(again); err != nil || e.Config() != d.Config() {
 		t.Fatalf("re-encoded state: %v", err)
+	}
+}
+
+// A version 2 state (written before the Spread parameter existed, with that
+// version's defaults) restores to a detector that scores the following
+// samples exactly as the version 2 detector did (testdata/state_v2.bin: the
+// state after the first 480 rows of spindle_load.csv; state_v2_scores.csv:
+// the scores version 2 gave the remaining rows, the jam's onset among them).
+func TestUnmarshalVersion2(t *testing.T) {
+	blob, err := os.ReadFile("testdata/state_v2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Detector
+	if err := d.UnmarshalBinary(blob); err != nil {
+		t.Fatal(err)
+	}
+	v2 := DefaultConfig()
+	v2.Repeat, v2.Spread = 0.5, true
+	if c := d.Config(); c != v2 || d.Samples() != 480 {
+		t.Fatalf("config %+v, %d samples: want version 2's defaults after 480", c, d.Samples())
+	}
+	f, err := os.Open("testdata/state_v2_scores.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := loadTestdata(t, "spindle_load.csv")
+	if len(want)-1 != len(s)-480 {
+		t.Fatalf("%d recorded scores for %d rows", len(want)-1, len(s)-480)
+	}
+	onsets := 0
+	for _, rec := range want[1:] {
+		i, _ := strconv.Atoi(rec[0])
+		r := d.Update(s[i].t, s[i].v)
+		if strconv.FormatFloat(r.Score, 'g', -1, 64) != rec[1] {
+			t.Fatalf("row %d: score %v, version 2 gave %s", i, r.Score, rec[1])
+		}
+		if r.Onset {
+			onsets++
+		}
+	}
+	if onsets == 0 {
+		t.Fatal("no onset: the recorded rows should hold the jam's")
+	}
+	again, _ := d.MarshalBinary()
+	var e Detector
+	if err := e.UnmarshalBinary(again); err != nil || e.Config() != d.Config() || again[3] != stateMagic[3] {
+		t.Fatalf("re-encoded state (version %d): %v", again[3], err)
 	}
 }
 

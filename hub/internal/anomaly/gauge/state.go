@@ -30,7 +30,7 @@ const (
 )
 
 // MarshalBinary encodes the parameters and the whole state (about 8 bytes
-// per held value: about 92 KiB with the defaults, Window 1024 and Memory
+// per held value: about 84 KiB with the defaults, Window 1024 and Memory
 // 4096).
 func (d *Detector) MarshalBinary() ([]byte, error) {
 	held := d.pat.held()

@@ -37,7 +37,7 @@ func setParam(cfg *gauge.Config, kv string) error {
 	floats := map[string]*float64{
 		"half_surprise": &cfg.HalfSurprise, "threshold": &cfg.Threshold,
 		"rearm": &cfg.Rearm, "familiar": &cfg.Familiar,
-		"record_margin": &cfg.RecordMargin, "repeat": &cfg.Repeat,
+		"record_margin": &cfg.RecordMargin, "repeat": &cfg.Repeat, "retrigger": &cfg.Retrigger,
 	}
 	if name == "spread" {
 		v, err := strconv.ParseBool(val)
@@ -63,5 +63,5 @@ func setParam(cfg *gauge.Config, kv string) error {
 		*p = v
 		return nil
 	}
-	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat, spread)", name)
+	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat, spread, retrigger)", name)
 }

@@ -86,6 +86,11 @@ type Config struct {
 	// last 32 values. Version 2 scored it; it is off by default, as on NAB
 	// it opened more false detections than it found anomalies.
 	Spread bool
+	// Retrigger is the raw score that opens a new episode while one is
+	// still open, once Refractory samples have passed since the last onset
+	// (0 turns it off): evidence this strong is taken as a new anomaly
+	// rather than the tail of the last one.
+	Retrigger float64
 }
 
 // DefaultConfig returns the parameters documented in the package README.
@@ -105,6 +110,7 @@ func DefaultConfig() Config {
 		RecordAfter:  512,
 		RecordMargin: 0.01,
 		Repeat:       0.45,
+		Retrigger:    0.998,
 	}
 }
 
@@ -156,6 +162,9 @@ func (c Config) Validate() error {
 		if !(c.Repeat >= 0 && c.Repeat <= 1) {
 			errs = append(errs, fmt.Errorf("repeat: %v not in [0, 1]", c.Repeat))
 		}
+	}
+	if c.Retrigger != 0 && !(c.Retrigger >= c.Threshold && c.Retrigger < 1) {
+		errs = append(errs, fmt.Errorf("retrigger: %v not 0 or in [threshold, 1)", c.Retrigger))
 	}
 	return errors.Join(errs...)
 }
@@ -355,6 +364,10 @@ func (d *Detector) episode(r *Result) {
 		r.Onset = true
 		r.Score = r.Raw
 		d.armed = false
+		d.since = 0
+	case !d.armed && d.cfg.Retrigger > 0 && d.since >= d.cfg.Refractory && r.Raw >= d.cfg.Retrigger:
+		r.Onset = true
+		r.Score = r.Raw
 		d.since = 0
 	case !d.armed || d.since < d.cfg.Refractory:
 		r.Score = r.Raw * d.cfg.Threshold

@@ -113,6 +113,8 @@ func TestConfigValidate(t *testing.T) {
 		{"quiet zero", func(c *Config) { c.Quiet = 0 }},
 		{"record after negative", func(c *Config) { c.RecordAfter = -1 }},
 		{"repeat above 1", func(c *Config) { c.Repeat = 2 }},
+		{"retrigger below threshold", func(c *Config) { c.Retrigger = 0.4 }},
+		{"retrigger 1", func(c *Config) { c.Retrigger = 1 }},
 		{"record margin NaN", func(c *Config) { c.RecordMargin = math.NaN() }},
 		{"one level", func(c *Config) { c.Levels = 1 }},
 		{"word too long for 64 bits", func(c *Config) { c.Word = 30 }},
@@ -312,6 +314,46 @@ func b2f(b bool) float64 {
 
 // While an episode is open the published score stays below Threshold, and
 // a new episode needs the refractory period and the rearm level.
+// While an episode is open, a raw score of at least Retrigger opens a new
+// one once the refractory period is over, and nothing less does.
+func TestRetrigger(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, c := range []struct {
+		name      string
+		retrigger float64
+		since     int
+		raw       float64
+		onset     bool
+	}{
+		{"strong after refractory", cfg.Retrigger, cfg.Refractory, cfg.Retrigger, true},
+		{"weaker", cfg.Retrigger, cfg.Refractory, 0.99, false},
+		{"within refractory", cfg.Retrigger, cfg.Refractory - 2, 0.9999, false},
+		{"off", 0, cfg.Refractory, 0.9999, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Retrigger = c.retrigger
+			d, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.armed, d.since = false, c.since
+			r := Result{Raw: c.raw}
+			d.episode(&r)
+			want := c.raw * cfg.Threshold
+			if c.onset {
+				want = c.raw
+			}
+			if r.Onset != c.onset || r.Score != want {
+				t.Fatalf("onset %v, score %v: want %v, %v", r.Onset, r.Score, c.onset, want)
+			}
+			if c.onset && (d.since != 0 || d.armed) {
+				t.Fatalf("after a retrigger: since %d, armed %v", d.since, d.armed)
+			}
+		})
+	}
+}
+
 func TestEpisodeSuppression(t *testing.T) {
 	s := noisy(4000, 13)
 	for i := 3000; i < 3300; i++ {
@@ -481,7 +523,7 @@ func TestUnmarshalVersion2(t *testing.T) {
 		t.Fatal(err)
 	}
 	v2 := DefaultConfig()
-	v2.Repeat, v2.Spread = 0.5, true
+	v2.Repeat, v2.Spread, v2.Retrigger = 0.5, true, 0
 	if c := d.Config(); c != v2 || d.Samples() != 480 {
 		t.Fatalf("config %+v, %d samples: want version 2's defaults after 480", c, d.Samples())
 	}

@@ -21,7 +21,8 @@ var ErrState = errors.New("invalid gauge detector state")
 // stateMagic starts every serialised state; its last byte is the format
 // version. Older versions are still read and restore a detector that scores
 // exactly as the version that wrote it: version 1 (no pattern memory) with
-// Levels 0 and Spread on, version 2 (no Spread parameter) with Spread on.
+// Levels 0 and Spread on, version 2 (no Spread and Retrigger parameters)
+// with Spread on and Retrigger 0.
 var stateMagic = [4]byte{'F', 'P', 'G', 3}
 
 const (
@@ -57,6 +58,7 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	} else {
 		u64(0)
 	}
+	f64(d.cfg.Retrigger)
 	u64(d.n)
 	u64(uint64(d.lastT))
 	u64(uint64(d.since))
@@ -134,6 +136,7 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		default:
 			r.fail("bad spread flag")
 		}
+		cfg.Retrigger = r.f64()
 	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrState, r.err)

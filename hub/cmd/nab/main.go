@@ -45,7 +45,7 @@ func nabMain(args []string) int {
 	var opt options
 	fset.BoolVar(&opt.explain, "explain", false, "add the columns raw (score before episode suppression), feature and familiar")
 	cfg := gauge.DefaultConfig()
-	fset.Func("set", "detector parameter name=value, changed from its default (repeatable): window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat", func(kv string) error {
+	fset.Func("set", "detector parameter name=value, changed from its default (repeatable): window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat, spread, retrigger", func(kv string) error {
 		return setParam(&cfg, kv)
 	})
 	if err := fset.Parse(args); err != nil {

@@ -37,7 +37,15 @@ func setParam(cfg *gauge.Config, kv string) error {
 	floats := map[string]*float64{
 		"half_surprise": &cfg.HalfSurprise, "threshold": &cfg.Threshold,
 		"rearm": &cfg.Rearm, "familiar": &cfg.Familiar,
-		"record_margin": &cfg.RecordMargin, "repeat": &cfg.Repeat,
+		"record_margin": &cfg.RecordMargin, "repeat": &cfg.Repeat, "retrigger": &cfg.Retrigger,
+	}
+	if name == "spread" {
+		v, err := strconv.ParseBool(val)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not true or false", name, val)
+		}
+		cfg.Spread = v
+		return nil
 	}
 	if p, ok := ints[name]; ok {
 		v, err := strconv.Atoi(val)
@@ -55,5 +63,5 @@ func setParam(cfg *gauge.Config, kv string) error {
 		*p = v
 		return nil
 	}
-	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat)", name)
+	return fmt.Errorf("%s: unknown parameter (want one of window, min_history, half_surprise, threshold, rearm, quiet, refractory, levels, word, memory, familiar, record_after, record_margin, repeat, spread, retrigger)", name)
 }

@@ -37,15 +37,15 @@ func TestHalfIsFixed(t *testing.T) {
 
 func TestSetParam(t *testing.T) {
 	cfg := gauge.DefaultConfig()
-	for _, kv := range []string{"window=512", "half_surprise=4", "levels=0", "repeat=1", "record_after=0"} {
+	for _, kv := range []string{"window=512", "half_surprise=4", "levels=0", "repeat=1", "record_after=0", "spread=true"} {
 		if err := setParam(&cfg, kv); err != nil {
 			t.Fatalf("%s: %v", kv, err)
 		}
 	}
-	if cfg.Window != 512 || cfg.HalfSurprise != 4 || cfg.Levels != 0 || cfg.Repeat != 1 || cfg.RecordAfter != 0 {
+	if cfg.Window != 512 || cfg.HalfSurprise != 4 || cfg.Levels != 0 || cfg.Repeat != 1 || cfg.RecordAfter != 0 || !cfg.Spread {
 		t.Fatalf("config %+v", cfg)
 	}
-	for _, kv := range []string{"window", "window=x", "nope=1", "repeat=abc"} {
+	for _, kv := range []string{"window", "window=x", "nope=1", "repeat=abc", "spread=2"} {
 		if err := setParam(&cfg, kv); err == nil {
 			t.Errorf("%q accepted", kv)
 		}

@@ -27,7 +27,7 @@ func (g *Gauges) Tracks(k signal.Key, name string) bool {
 }
 
 // State encodes the gauge's whole state: its last sample time, its flatline
-// run and its detector (gauge.Detector.MarshalBinary, about 92 KiB with the
+// run and its detector (gauge.Detector.MarshalBinary, about 84 KiB with the
 // default parameters). ok is false for a gauge not tracked.
 func (g *Gauges) State(k signal.Key, name string) (data []byte, ok bool, err error) {
 	gs := g.gauges[gaugeKey{k, name}]

@@ -4,9 +4,10 @@
 // from that sample and the past only: the score of a sample never depends on
 // samples that come after it.
 //
-// The detector watches seven features of the signal (the value, its mean over
-// 8 and 64 samples, its change over 1 and 8 samples, its spread over 32
-// samples and the shape of its distribution over 64 samples). Each feature is
+// The detector watches six features of the signal (the value, its mean over
+// 8 and 64 samples, its change over 1 and 8 samples and the shape of its
+// distribution over 64 samples; a seventh, its spread over 32 samples, only
+// when Config.Spread is set, as in version 2). Each feature is
 // compared with its own baseline, the Window values before its last 64 (so an
 // anomaly's first samples do not judge the next ones): beyond the 10 % and 90 %
 // quantiles the tail is modelled as exponential, fitted to the mean excess
@@ -81,6 +82,15 @@ type Config struct {
 	// Repeat scales the surprise of a feature value no more extreme than
 	// one the feature has taken before (1 treats it as new).
 	Repeat float64
+	// Spread turns on the spread32 feature, the standard deviation of the
+	// last 32 values. Version 2 scored it; it is off by default, as on NAB
+	// it opened more false detections than it found anomalies.
+	Spread bool
+	// Retrigger is the raw score that opens a new episode while one is
+	// still open, once Refractory samples have passed since the last onset
+	// (0 turns it off): evidence this strong is taken as a new anomaly
+	// rather than the tail of the last one.
+	Retrigger float64
 }
 
 // DefaultConfig returns the parameters documented in the package README.
@@ -99,7 +109,8 @@ func DefaultConfig() Config {
 		Familiar:     0.5,
 		RecordAfter:  512,
 		RecordMargin: 0.01,
-		Repeat:       0.5,
+		Repeat:       0.45,
+		Retrigger:    0.998,
 	}
 }
 
@@ -152,6 +163,9 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("repeat: %v not in [0, 1]", c.Repeat))
 		}
 	}
+	if c.Retrigger != 0 && !(c.Retrigger >= c.Threshold && c.Retrigger < 1) {
+		errs = append(errs, fmt.Errorf("retrigger: %v not 0 or in [threshold, 1)", c.Retrigger))
+	}
 	return errors.Join(errs...)
 }
 
@@ -183,7 +197,9 @@ const (
 	numFeatures
 )
 
-// bonferroni is log10 of the number of one-sided tests per sample.
+// bonferroni is log10 of the number of one-sided tests per sample with every
+// feature on (two tails of each of the seven features, one more than needed
+// as shape64 is one-sided); it stays the same when spread32 is off.
 var bonferroni = math.Log10(2 * numFeatures)
 
 // Result is the outcome of one sample.
@@ -349,6 +365,10 @@ func (d *Detector) episode(r *Result) {
 		r.Score = r.Raw
 		d.armed = false
 		d.since = 0
+	case !d.armed && d.cfg.Retrigger > 0 && d.since >= d.cfg.Refractory && r.Raw >= d.cfg.Retrigger:
+		r.Onset = true
+		r.Score = r.Raw
+		d.since = 0
 	case !d.armed || d.since < d.cfg.Refractory:
 		r.Score = r.Raw * d.cfg.Threshold
 	default:
@@ -383,7 +403,7 @@ func (d *Detector) features(vals *[numFeatures]float64, ok *[numFeatures]bool) {
 	if n >= 16 {
 		vals[fStep8], ok[fStep8] = d.mean(0, 8)-d.mean(8, 8), true
 	}
-	if n >= 32 {
+	if n >= 32 && d.cfg.Spread {
 		m := d.mean(0, 32)
 		ss := 0.0
 		for j := 0; j < 32; j++ {

@@ -113,6 +113,8 @@ func TestConfigValidate(t *testing.T) {
 		{"quiet zero", func(c *Config) { c.Quiet = 0 }},
 		{"record after negative", func(c *Config) { c.RecordAfter = -1 }},
 		{"repeat above 1", func(c *Config) { c.Repeat = 2 }},
+		{"retrigger below threshold", func(c *Config) { c.Retrigger = 0.4 }},
+		{"retrigger 1", func(c *Config) { c.Retrigger = 1 }},
 		{"record margin NaN", func(c *Config) { c.RecordMargin = math.NaN() }},
 		{"one level", func(c *Config) { c.Levels = 1 }},
 		{"word too long for 64 bits", func(c *Config) { c.Word = 30 }},
@@ -209,12 +211,15 @@ func TestUnmarshalRejectsBadState(t *testing.T) {
 	blob, _ := d.MarshalBinary()
 	nan := append([]byte(nil), blob...)
 	copy(nan[len(nan)-8:], []byte{0, 0, 0, 0, 0, 0, 0xf8, 0x7f}) // a NaN feature value
+	spread := append([]byte(nil), blob...)
+	spread[4+8*14] = 2 // the Spread flag, after the magic and 14 parameters
 	for name, data := range map[string][]byte{
-		"empty":     nil,
-		"bad magic": append([]byte("XXXX"), blob[4:]...),
-		"truncated": blob[:len(blob)-3],
-		"trailing":  append(append([]byte(nil), blob...), 0),
-		"nan value": nan,
+		"empty":      nil,
+		"bad magic":  append([]byte("XXXX"), blob[4:]...),
+		"truncated":  blob[:len(blob)-3],
+		"trailing":   append(append([]byte(nil), blob...), 0),
+		"nan value":  nan,
+		"bad spread": spread,
 	} {
 		t.Run(name, func(t *testing.T) {
 			var x Detector
@@ -309,6 +314,46 @@ func b2f(b bool) float64 {
 
 // While an episode is open the published score stays below Threshold, and
 // a new episode needs the refractory period and the rearm level.
+// While an episode is open, a raw score of at least Retrigger opens a new
+// one once the refractory period is over, and nothing less does.
+func TestRetrigger(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, c := range []struct {
+		name      string
+		retrigger float64
+		since     int
+		raw       float64
+		onset     bool
+	}{
+		{"strong after refractory", cfg.Retrigger, cfg.Refractory, cfg.Retrigger, true},
+		{"weaker", cfg.Retrigger, cfg.Refractory, 0.99, false},
+		{"within refractory", cfg.Retrigger, cfg.Refractory - 2, 0.9999, false},
+		{"off", 0, cfg.Refractory, 0.9999, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			cfg.Retrigger = c.retrigger
+			d, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d.armed, d.since = false, c.since
+			r := Result{Raw: c.raw}
+			d.episode(&r)
+			want := c.raw * cfg.Threshold
+			if c.onset {
+				want = c.raw
+			}
+			if r.Onset != c.onset || r.Score != want {
+				t.Fatalf("onset %v, score %v: want %v, %v", r.Onset, r.Score, c.onset, want)
+			}
+			if c.onset && (d.since != 0 || d.armed) {
+				t.Fatalf("after a retrigger: since %d, armed %v", d.since, d.armed)
+			}
+		})
+	}
+}
+
 func TestEpisodeSuppression(t *testing.T) {
 	s := noisy(4000, 13)
 	for i := 3000; i < 3300; i++ {
@@ -452,7 +497,7 @@ func TestUnmarshalVersion1(t *testing.T) {
 			t.Fatalf("row %d: score %v, version 1 gave %s", i, got, rec[1])
 		}
 	}
-	// Written again, it is a version 2 state that round-trips.
+	// Written again, it is a current state that round-trips.
 	again, _ := d.MarshalBinary()
 	if again[3] != stateMagic[3] {
 		t.Fatalf("re-encoded as version %d", again[3])
@@ -460,6 +505,59 @@ func TestUnmarshalVersion1(t *testing.T) {
 	var e Detector
 	if err := e.UnmarshalBinary(again); err != nil || e.Config() != d.Config() {
 		t.Fatalf("re-encoded state: %v", err)
+	}
+}
+
+// A version 2 state (written before the Spread parameter existed, with that
+// version's defaults) restores to a detector that scores the following
+// samples exactly as the version 2 detector did (testdata/state_v2.bin: the
+// state after the first 480 rows of spindle_load.csv; state_v2_scores.csv:
+// the scores version 2 gave the remaining rows, the jam's onset among them).
+func TestUnmarshalVersion2(t *testing.T) {
+	blob, err := os.ReadFile("testdata/state_v2.bin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d Detector
+	if err := d.UnmarshalBinary(blob); err != nil {
+		t.Fatal(err)
+	}
+	v2 := DefaultConfig()
+	v2.Repeat, v2.Spread, v2.Retrigger = 0.5, true, 0
+	if c := d.Config(); c != v2 || d.Samples() != 480 {
+		t.Fatalf("config %+v, %d samples: want version 2's defaults after 480", c, d.Samples())
+	}
+	f, err := os.Open("testdata/state_v2_scores.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := loadTestdata(t, "spindle_load.csv")
+	if len(want)-1 != len(s)-480 {
+		t.Fatalf("%d recorded scores for %d rows", len(want)-1, len(s)-480)
+	}
+	onsets := 0
+	for _, rec := range want[1:] {
+		i, _ := strconv.Atoi(rec[0])
+		r := d.Update(s[i].t, s[i].v)
+		if strconv.FormatFloat(r.Score, 'g', -1, 64) != rec[1] {
+			t.Fatalf("row %d: score %v, version 2 gave %s", i, r.Score, rec[1])
+		}
+		if r.Onset {
+			onsets++
+		}
+	}
+	if onsets == 0 {
+		t.Fatal("no onset: the recorded rows should hold the jam's")
+	}
+	again, _ := d.MarshalBinary()
+	var e Detector
+	if err := e.UnmarshalBinary(again); err != nil || e.Config() != d.Config() || again[3] != stateMagic[3] {
+		t.Fatalf("re-encoded state (version %d): %v", again[3], err)
 	}
 }
 

@@ -14,18 +14,24 @@ var (
 )
 
 // ErrState is returned (wrapped) by UnmarshalBinary for data that is not a
-// state written by MarshalBinary of this version or of version 1.
+// state written by MarshalBinary of this version, of version 2 or of
+// version 1.
 var ErrState = errors.New("invalid gauge detector state")
 
 // stateMagic starts every serialised state; its last byte is the format
-// version. Version 1 (no pattern memory) is still read: it restores a
-// detector with Levels 0, which scores exactly as the version that wrote it.
-var stateMagic = [4]byte{'F', 'P', 'G', 2}
+// version. Older versions are still read and restore a detector that scores
+// exactly as the version that wrote it: version 1 (no pattern memory) with
+// Levels 0 and Spread on, version 2 (no Spread and Retrigger parameters)
+// with Spread on and Retrigger 0.
+var stateMagic = [4]byte{'F', 'P', 'G', 3}
 
-const stateV1 = 1
+const (
+	stateV1 = 1
+	stateV2 = 2
+)
 
 // MarshalBinary encodes the parameters and the whole state (about 8 bytes
-// per held value: about 92 KiB with the defaults, Window 1024 and Memory
+// per held value: about 84 KiB with the defaults, Window 1024 and Memory
 // 4096).
 func (d *Detector) MarshalBinary() ([]byte, error) {
 	held := d.pat.held()
@@ -47,6 +53,12 @@ func (d *Detector) MarshalBinary() ([]byte, error) {
 	f64(d.cfg.RecordMargin)
 	f64(d.cfg.Repeat)
 	u64(uint64(d.cfg.Quiet))
+	if d.cfg.Spread {
+		u64(1)
+	} else {
+		u64(0)
+	}
+	f64(d.cfg.Retrigger)
 	u64(d.n)
 	u64(uint64(d.lastT))
 	u64(uint64(d.since))
@@ -95,7 +107,7 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 	var magic [4]byte
 	copy(magic[:], r.take(4))
 	version := magic[3]
-	if r.err != nil || [3]byte(magic[:3]) != [3]byte(stateMagic[:3]) || (version != stateMagic[3] && version != stateV1) {
+	if r.err != nil || [3]byte(magic[:3]) != [3]byte(stateMagic[:3]) || (version != stateMagic[3] && version != stateV2 && version != stateV1) {
 		return fmt.Errorf("%w: bad header", ErrState)
 	}
 	cfg := Config{
@@ -112,6 +124,19 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		cfg.Quiet = r.int()
 	} else {
 		cfg.Quiet = 1 // version 1 rearmed on the first sample below Rearm
+	}
+	switch version {
+	case stateV1, stateV2:
+		cfg.Spread = true // both scored spread32
+	default:
+		switch r.u64() {
+		case 0:
+		case 1:
+			cfg.Spread = true
+		default:
+			r.fail("bad spread flag")
+		}
+		cfg.Retrigger = r.f64()
 	}
 	if r.err != nil {
 		return fmt.Errorf("%w: %v", ErrState, r.err)
@@ -135,6 +160,10 @@ func (d *Detector) UnmarshalBinary(data []byte) error {
 		m := r.int()
 		if m > cfg.Window+histLen {
 			r.fail("feature window longer than Window plus its delay line")
+			break
+		}
+		if i == fSpread32 && !cfg.Spread && m != 0 {
+			r.fail("spread32 history without the spread32 feature")
 			break
 		}
 		for k := 0; k < m && r.err == nil; k++ {

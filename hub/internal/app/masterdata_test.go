@@ -135,6 +135,30 @@ equipment:
 		t.Fatalf("import: %d %s", code, body)
 	}
 	waitRate("M09 added on the 14th", 2, 4)
+	// Its segment is new from its in-service date, not from its first data
+	// (the 20th).
+	code, body = send(t, "GET", base+"/api/v1/months/2026-10/segments", viewer, "", "")
+	var segs struct {
+		Assignments []struct {
+			ID, Segment string
+			Reason      struct{ Code, Date string }
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &segs); code != http.StatusOK || err != nil {
+		t.Fatalf("segments: %d %v %s", code, err, body)
+	}
+	found := false
+	for _, a := range segs.Assignments {
+		if a.ID == "M09" {
+			found = true
+			if a.Segment != "new" || a.Reason.Code != "in_service" || a.Reason.Date != "2026-10-14" {
+				t.Fatalf("M09's segment after the import: %+v, want new, in service since 2026-10-14", a)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("M09 has no segment after the import: %s", body)
+	}
 
 	// M02 retired on the 5th by REST (JSON): 96 h in service, threshold
 	// 80 h x 96/745 = 10.3 h, 30 h run: active. 3 of 4.

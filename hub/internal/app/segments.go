@@ -13,6 +13,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/config"
 	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/segment"
+	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
 // segmentSink writes a month's segments and the actions (influx.Writer).
@@ -24,7 +25,9 @@ type segmentSink interface {
 // segmentSource is the segments of an engine as the configuration rules them.
 func segmentSource(cfg *config.Config, eng *engine.Engine) segment.Source {
 	eq, op := cfg.SegmentRules()
-	return segment.Source{Engine: eng, Location: cfg.Location, Equipment: eq, Operators: op, Cache: segment.NewCache(cfg.Segments.Refresh)}
+	return segment.Source{Engine: eng, Location: cfg.Location, Equipment: eq, Operators: op, Cache: segment.NewCache(cfg.Segments.Refresh),
+		// A machine imported with an in-service date is new from it (master data).
+		InService: func(k signal.Key) time.Time { return eng.Equipment(k).InService.From }}
 }
 
 // actionWriteTimeout bounds the write of an action just opened or changed.

@@ -88,7 +88,7 @@ fuzz:
 # direct forwarder, the agent and hub at scale; raw output in var/bench/raw.txt, then the results
 # table (deploy/benchtable/table.yaml) in var/bench/results.md and results.json, printed.
 # `make bench-docs` puts the last table into docs/benchmarks.md. See docs/benchmarks.md.
-PATH_MSGS      ?= 1000000
+PATH_MSGS      ?= 500000
 PATH_DISK_MSGS ?= 30000
 PATH_ROUNDS    ?= 3
 FLOOD_ROUNDS   ?= 3

@@ -10,7 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 OUT=${BENCH_OUT:-var/bench}
-PATH_MSGS=${PATH_MSGS:-1000000}
+PATH_MSGS=${PATH_MSGS:-500000}
 PATH_DISK_MSGS=${PATH_DISK_MSGS:-30000}
 PATH_ROUNDS=${PATH_ROUNDS:-3}
 FLOOD_ROUNDS=${FLOOD_ROUNDS:-3}
@@ -19,6 +19,8 @@ raw=$OUT/raw.txt
 : >"$raw"
 failed=0
 began=$(date +%s)
+commit=$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+if [ -n "$(git status --porcelain --untracked-files=no 2>/dev/null)" ]; then commit=$commit+dirty; fi
 
 # step NAME ARGS...: one go test run, its output teed to the raw file.
 step() {
@@ -31,11 +33,14 @@ step() {
 	echo "== $name: $(($(date +%s) - t0)) s" | tee -a "$raw"
 }
 
-# The end-to-end packages run below, each benchmark once per round.
-e2e='/agent/internal/benchmark$|/hub/internal/app$|/hub/internal/recompute$'
-step "micro-benchmarks of every package" -bench . -benchmem -timeout 10m \
-	$("$GO" list ./... | grep -Ev "$e2e")
-step "physical references: JetStream publish and consume" -bench '^BenchmarkNATS' -benchtime 200000x -count 3 -timeout 5m \
+# Micro-benchmarks: every package with a benchmark (only those are built),
+# except the end-to-end packages, which run below, each benchmark once per round.
+e2e='^agent/internal/benchmark$|^hub/internal/app$|^hub/internal/recompute$'
+micro=$(grep -rl --include='*_test.go' -E '^func Benchmark' agent hub pkg simulators deploy | xargs -n1 dirname | sort -u |
+	grep -Ev "$e2e" | sed 's|^|./|')
+# shellcheck disable=SC2086
+step "micro-benchmarks" -bench . -benchmem -timeout 10m $micro
+step "physical references: JetStream publish and consume" -bench '^BenchmarkNATS' -benchtime 100000x -count 3 -timeout 5m \
 	./agent/internal/benchmark
 step "agent against Telegraf" -bench '^BenchmarkPath$' -benchtime 1x -count "$PATH_ROUNDS" -timeout 20m \
 	./agent/internal/benchmark -args -pathmsgs "$PATH_MSGS" -pathdiskmsgs "$PATH_DISK_MSGS"
@@ -51,7 +56,7 @@ step "recompute" -bench '^Benchmark(RecomputeMonth|PlantRecompute)$' -benchtime 
 echo "== all benchmarks: $(($(date +%s) - began)) s" | tee -a "$raw"
 command="make bench (PATH_MSGS=$PATH_MSGS PATH_DISK_MSGS=$PATH_DISK_MSGS PATH_ROUNDS=$PATH_ROUNDS FLOOD_ROUNDS=$FLOOD_ROUNDS)"
 if ! "$GO" run ./deploy/benchtable -raw "$raw" -spec deploy/benchtable/table.yaml \
-	-md "$OUT/results.md" -json "$OUT/results.json" -command "$command"; then
+	-md "$OUT/results.md" -json "$OUT/results.json" -command "$command" -commit "$commit"; then
 	failed=1
 fi
 echo

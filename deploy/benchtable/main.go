@@ -29,15 +29,16 @@ func main() {
 	js := flag.String("json", "", "write the table as JSON to this file")
 	docs := flag.String("docs", "", "splice the Markdown table into this file, between its results markers")
 	command := flag.String("command", "make bench", "the command the run came from, shown with the table")
+	commit := flag.String("commit", "", "the commit the run measured; empty: the checked-out one")
 	fromMD := flag.Bool("from-md", false, "with -docs: splice the existing -md file instead of building the table again")
 	flag.Parse()
-	if err := run(*raw, *specFile, *md, *js, *docs, *command, *fromMD); err != nil {
+	if err := run(*raw, *specFile, *md, *js, *docs, *command, *commit, *fromMD); err != nil {
 		fmt.Fprintln(os.Stderr, "benchtable:", err)
 		os.Exit(1)
 	}
 }
 
-func run(raw, specFile, md, js, docs, command string, fromMD bool) error {
+func run(raw, specFile, md, js, docs, command, commit string, fromMD bool) error {
 	if fromMD {
 		if md == "" || docs == "" {
 			return errors.New("-from-md needs -md and -docs")
@@ -67,7 +68,10 @@ func run(raw, specFile, md, js, docs, command string, fromMD bool) error {
 	}
 	t := Build(spec, r)
 	t.Date = time.Now().UTC().Format("2006-01-02 15:04 UTC")
-	t.Commit, t.Command, t.Machine = Commit(), command, ThisMachine()
+	if commit == "" {
+		commit = Commit()
+	}
+	t.Commit, t.Command, t.Machine = commit, command, ThisMachine()
 	text := t.Markdown()
 	fmt.Print(text)
 	if md != "" {

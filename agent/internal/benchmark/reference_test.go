@@ -16,7 +16,7 @@ import (
 // stream the forwarders write to (a fresh in-process server per run, as in
 // BenchmarkPath). One operation is one message of BenchmarkPath's size.
 //
-//	go test -run '^$' -bench NATS -benchtime 200000x ./agent/internal/benchmark
+//	go test -run '^$' -bench NATS -benchtime 100000x ./agent/internal/benchmark
 
 // refSubject is a subject of the signal stream.
 const refSubject = signal.SubjectPrefix + ".plant1.L1.M001.power"

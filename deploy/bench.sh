@@ -48,7 +48,7 @@ step "agent in a flood" -bench '^BenchmarkMQTTToJetStream$' -benchtime 1x -count
 	./agent/internal/benchmark
 step "agent at scale" -bench '^Benchmark(BacklogDrain|OPCUAScale)$' -benchtime 1x -timeout 10m \
 	./agent/internal/benchmark
-step "hub end to end" -bench '^Benchmark(HubIngest|AlertLatency|PlantRSS)$' -benchtime 1x -timeout 10m \
+step "hub end to end" -bench '^Benchmark(HubIngest|(Downtime)?AlertLatency|PlantRSS|GrowthPerMachineMonth)$' -benchtime 1x -timeout 10m \
 	./hub/internal/app
 step "recompute" -bench '^Benchmark(RecomputeMonth|PlantRecompute)$' -benchtime 1x -timeout 10m \
 	./hub/internal/recompute

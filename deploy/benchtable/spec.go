@@ -26,7 +26,8 @@ type Section struct {
 
 // Row is one figure: the metric Unit of the benchmark Bench (an exact name
 // without the -GOMAXPROCS suffix, or a regular expression when it starts
-// with ^), from a package whose path ends with Pkg when Pkg is set.
+// with ^), from a package whose path ends with Pkg when Pkg is set. Unit
+// may name alternatives, "p99-ms|p99_ms": the first the benchmark reports.
 type Row struct {
 	ID     string   `yaml:"id"`
 	Label  string   `yaml:"label"`

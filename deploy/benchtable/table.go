@@ -149,9 +149,12 @@ func fill(r *Row, run *Run) Figure {
 		if res.Name != name {
 			continue // a pattern matching several benchmarks takes the first
 		}
-		v, ok := res.Metrics[r.Unit]
-		if !ok {
-			v = math.NaN()
+		v := math.NaN()
+		for u := range strings.SplitSeq(r.Unit, "|") {
+			if x, ok := res.Metrics[u]; ok {
+				v, f.Unit = x, u
+				break
+			}
 		}
 		for len(f.Rounds) < res.Round {
 			f.Rounds = append(f.Rounds, math.NaN()) // a round without a result

@@ -18,6 +18,7 @@ const testSpec = `sections:
       - {id: nometric, label: no metric, bench: BenchmarkPath/bare, unit: lost}
       - {id: ingest, label: partitioned, bench: "^BenchmarkHubIngest/partitions=([2-9]|[1-9][0-9]+)$", unit: signals/s, target: ">= 100000"}
       - {id: pub, label: "raw publish", bench: BenchmarkNATSPublish, unit: msgs/s}
+      - {id: alert, label: alert, bench: "^Benchmark(Downtime)?AlertLatency$", unit: "p99-ms|p99_ms"}
 `
 
 const testRun = `pkg: example.com/x/agent/internal/benchmark
@@ -32,6 +33,7 @@ BenchmarkNATSPublish-2 	 200000 	 5000 ns/op 	 40000 msgs/s
 pkg: example.com/x/hub/internal/app
 BenchmarkHubIngest/partitions=1-2 	 1 	 14000 signals/s
 BenchmarkHubIngest/partitions=4-2 	 1 	 19800 signals/s
+BenchmarkDowntimeAlertLatency-2 	 1 	 334 p99_ms
 `
 
 func build(t *testing.T) *Table {
@@ -81,6 +83,9 @@ func TestBuild(t *testing.T) {
 		if f.Status != want || f.Stat != nil || f.Met != nil {
 			t.Errorf("%s: status %q, stat %v, met %v; want %q and nothing else", id, f.Status, f.Stat, f.Met, want)
 		}
+	}
+	if a := row(t, tb, "alert"); a.Stat == nil || a.Stat.Median != 334 || a.Unit != "p99_ms" {
+		t.Errorf("alert latency, reported in the second unit: %+v", a)
 	}
 	in := row(t, tb, "ingest")
 	if in.Bench != "BenchmarkHubIngest/partitions=4" || in.Stat.Median != 19800 || in.Met == nil || *in.Met {

@@ -42,8 +42,8 @@ micro=$(grep -rl --include='*_test.go' -E '^func Benchmark' agent hub pkg simula
 step "micro-benchmarks" -bench . -benchmem -timeout 10m $micro
 step "physical references: JetStream publish and consume" -bench '^BenchmarkNATS' -benchtime 100000x -count 3 -timeout 5m \
 	./agent/internal/benchmark
-step "agent against Telegraf" -bench '^BenchmarkPath$' -benchtime 1x -count "$PATH_ROUNDS" -timeout 20m \
-	./agent/internal/benchmark -args -pathmsgs "$PATH_MSGS" -pathdiskmsgs "$PATH_DISK_MSGS"
+step "agent against Telegraf" -bench '^BenchmarkPath$' -benchtime 1x -timeout 20m \
+	./agent/internal/benchmark -args -pathmsgs "$PATH_MSGS" -pathdiskmsgs "$PATH_DISK_MSGS" -pathrounds "$PATH_ROUNDS"
 step "agent in a flood" -bench '^BenchmarkMQTTToJetStream$' -benchtime 1x -count "$FLOOD_ROUNDS" -timeout 10m \
 	./agent/internal/benchmark
 step "agent at scale" -bench '^Benchmark(BacklogDrain|OPCUAScale)$' -benchtime 1x -timeout 10m \

@@ -49,8 +49,9 @@ var (
 // Parse reads `go test -bench` output. It understands the standard result
 // line (https://go.dev/design/14313-benchmark-format), the "pkg:" lines
 // that say which package the results below belong to, a result split from
-// its name by output printed in between, and the "--- FAIL" and "--- SKIP"
-// lines of benchmarks that gave no result.
+// its name by output printed in between, the "--- FAIL" and "--- SKIP"
+// lines of benchmarks that gave no result, and the #01, #02 suffixes of a
+// sub-benchmark run again in a later round.
 func Parse(r io.Reader) (*Run, error) {
 	run := &Run{Outcomes: map[string]Outcome{}}
 	// The round of a result is how many times its name was printed before:
@@ -60,6 +61,7 @@ func Parse(r io.Reader) (*Run, error) {
 	var pkg, pending string
 	var round int
 	start := func(name string) {
+		name = baseName(name)
 		key := pkg + " " + name
 		pending, round = name, seen[key]
 		seen[key]++
@@ -73,7 +75,7 @@ func Parse(r io.Reader) (*Run, error) {
 		if err != nil {
 			return fmt.Errorf("line %d: %w", line, err)
 		}
-		run.Results = append(run.Results, Result{Pkg: pkg, Name: name, Round: round, N: n, Metrics: metrics})
+		run.Results = append(run.Results, Result{Pkg: pkg, Name: baseName(name), Round: round, N: n, Metrics: metrics})
 		return nil
 	}
 	sc := bufio.NewScanner(r)
@@ -107,14 +109,14 @@ func Parse(r io.Reader) (*Run, error) {
 			if m[1] == "SKIP" {
 				o = Skipped
 			}
-			run.Outcomes[m[2]] = o
+			run.Outcomes[baseName(m[2])] = o
 		} else if i := strings.Index(text, "\t--- "); i > 0 {
 			if m := outcomeLine.FindStringSubmatch(text[i+1:]); m != nil {
 				o := Failed
 				if m[1] == "SKIP" {
 					o = Skipped
 				}
-				run.Outcomes[m[2]] = o
+				run.Outcomes[baseName(m[2])] = o
 			}
 		}
 	}
@@ -123,6 +125,12 @@ func Parse(r io.Reader) (*Run, error) {
 	}
 	return run, nil
 }
+
+// repeated is the suffix Go gives a sub-benchmark run again under the same
+// name (BenchmarkPath/bare#01): a later round of the same benchmark.
+var repeated = regexp.MustCompile(`#\d+$`)
+
+func baseName(name string) string { return repeated.ReplaceAllString(name, "") }
 
 // parseMetrics parses "1.5 msgs/s  12 rss-MB ..." into units and values.
 func parseMetrics(s string) (map[string]float64, error) {

@@ -29,6 +29,8 @@ BenchmarkPath/agent-2        	--- FAIL: BenchmarkPath/agent-2
 BenchmarkPath/bare-2
        1	         8.500 cpu-s/M	     30000 msgs/s	        12.80 rss-MB
 BenchmarkPath/agent-2        	       1	        14.00 cpu-s/M	         0 doubled	         0 lost	     29000 msgs/s	        23.00 rss-MB	         0.97 x-bare
+BenchmarkPath/bare#01-2         	       1	         8.000 cpu-s/M	     32000 msgs/s	        12.90 rss-MB
+BenchmarkPath/agent#01-2        	--- FAIL: BenchmarkPath/agent#01-2
 --- FAIL: BenchmarkPath
 FAIL
 `
@@ -59,6 +61,7 @@ func TestParse(t *testing.T) {
 		{"BenchmarkPath/bare", 1, "github.com/floorpulse/floorpulse/agent/internal/benchmark", "msgs/s", 31000},
 		{"BenchmarkPath/bare", 2, "github.com/floorpulse/floorpulse/agent/internal/benchmark", "cpu-s/M", 8.5},  // name on a line of its own
 		{"BenchmarkPath/agent", 2, "github.com/floorpulse/floorpulse/agent/internal/benchmark", "x-bare", 0.97}, // round 1 failed
+		{"BenchmarkPath/bare", 3, "github.com/floorpulse/floorpulse/agent/internal/benchmark", "msgs/s", 32000}, // repeated: #01
 	} {
 		r, ok := got[key{tc.name, tc.round}]
 		if !ok {
@@ -69,8 +72,8 @@ func TestParse(t *testing.T) {
 			t.Errorf("%s round %d: pkg %q, %s = %v; want %q, %v", tc.name, tc.round, r.Pkg, tc.unit, r.Metrics[tc.unit], tc.pkg, tc.want)
 		}
 	}
-	if n := len(run.Results); n != 6 {
-		t.Errorf("%d results, want 6: %v", n, run.Results)
+	if n := len(run.Results); n != 7 {
+		t.Errorf("%d results, want 7: %v", n, run.Results)
 	}
 	for name, want := range map[string]Outcome{
 		"BenchmarkPath/telegraf-memory": Skipped,

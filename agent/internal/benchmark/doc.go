@@ -23,5 +23,5 @@
 // time is reported too, as is the broker's.
 //
 //	go test -run '^$' -bench MQTTToJetStream -benchtime 1x -count 3 ./agent/internal/benchmark
-//	go test -run '^$' -bench Path -benchtime 1x -count 3 ./agent/internal/benchmark -args -pathmsgs 200000
+//	go test -run '^$' -bench Path -benchtime 1x ./agent/internal/benchmark -args -pathmsgs 200000 -pathrounds 3
 package benchmark

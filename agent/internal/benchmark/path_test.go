@@ -17,6 +17,7 @@ var (
 	pathMsgs     = flag.Int("pathmsgs", 1_000_000, "BenchmarkPath: QoS 1 messages per contender and round")
 	pathDiskMsgs = flag.Int("pathdiskmsgs", 0, "BenchmarkPath: messages for Telegraf with its disk buffer (0: -pathmsgs); "+
 		"it forwards about a tenth as fast as the others")
+	pathRounds  = flag.Int("pathrounds", 1, "BenchmarkPath: rounds, the contenders alternating within each")
 	telegrafBin = flag.String("telegraf", "", "BenchmarkPath: Telegraf binary; empty: "+telegrafTool+" in the tool cache (`make telegraf`)")
 )
 
@@ -101,60 +102,69 @@ var round struct{ bare float64 }
 //     publishing to the same stream) with its memory buffer and with its
 //     disk buffer.
 //
-// With -count N the four alternate, round after round. Each reports its
+// With -args -pathrounds N the four alternate, round after round (Go's
+// -count would repeat each one N times before the next). Each reports its
 // sustained rate (first publication to the last message received or stored),
 // its CPU seconds per million messages and peak RSS (from /proc), and, for
 // the forwarders, the ids missing from the stream (lost), the copies beyond
 // one (doubled) and its rate over the bare subscriber's of the same round.
+// Rounds after the first are reported under Go's names for repeated
+// sub-benchmarks: BenchmarkPath/bare#01, #02 and so on.
 //
-//	go test -run '^$' -bench Path -benchtime 1x -count 3 ./agent/internal/benchmark -args -pathmsgs 200000
+//	go test -run '^$' -bench Path -benchtime 1x ./agent/internal/benchmark -args -pathmsgs 200000 -pathrounds 3
 func BenchmarkPath(b *testing.B) {
-	b.Run("bare", func(b *testing.B) {
-		binary(b, bareSubPkg)
-		msgs := pathMessagesOf(*pathMsgs)
-		var rs []result
-		for i := 0; i < b.N; i++ {
-			rs = append(rs, measureBare(b, msgs))
-		}
-		round.bare = median(mapped(rs, result.rate))
-		reportPath(b, rs, nil)
-	})
-	b.Run("agent", func(b *testing.B) {
-		bin := agentBinary(b)
-		msgs := pathMessagesOf(*pathMsgs)
-		var rs []result
-		var ids []idCount
-		for i := 0; i < b.N; i++ {
-			r, c := measureAgentCounted(b, bin, msgs)
-			rs, ids = append(rs, r), append(ids, c)
-		}
-		reportPath(b, rs, ids)
-		a := median(mapped(rs, result.rate))
-		if round.bare > 0 {
-			b.Logf("agent %.0f msgs/s, %.3f of the bare subscriber in this round (target >= %.2f); %.2f CPU s per million, peak RSS %.1f MB (target <= %.0f MB)",
-				a, a/round.bare, pathMinRatio, median(mapped(rs, result.cpuPerMillion)), median(mapped(rs, result.peakRSSMB)), pathMaxRSSMB)
-		}
-	})
-	for _, disk := range []bool{false, true} {
-		name := "telegraf-memory"
-		if disk {
-			name = "telegraf-disk"
-		}
-		b.Run(name, func(b *testing.B) {
-			bin := telegrafBinary(b)
-			n := *pathMsgs
-			if disk && *pathDiskMsgs > 0 {
-				n = *pathDiskMsgs
+	if *pathRounds < 1 {
+		b.Fatalf("-pathrounds %d: want at least 1", *pathRounds)
+	}
+	for range *pathRounds {
+		round.bare = 0
+		b.Run("bare", func(b *testing.B) {
+			binary(b, bareSubPkg)
+			msgs := pathMessagesOf(*pathMsgs)
+			var rs []result
+			for i := 0; i < b.N; i++ {
+				rs = append(rs, measureBare(b, msgs))
 			}
-			msgs := pathMessagesOf(n)
+			round.bare = median(mapped(rs, result.rate))
+			reportPath(b, rs, nil)
+		})
+		b.Run("agent", func(b *testing.B) {
+			bin := agentBinary(b)
+			msgs := pathMessagesOf(*pathMsgs)
 			var rs []result
 			var ids []idCount
 			for i := 0; i < b.N; i++ {
-				r, c := measureTelegraf(b, bin, msgs, disk)
+				r, c := measureAgentCounted(b, bin, msgs)
 				rs, ids = append(rs, r), append(ids, c)
 			}
 			reportPath(b, rs, ids)
+			a := median(mapped(rs, result.rate))
+			if round.bare > 0 {
+				b.Logf("agent %.0f msgs/s, %.3f of the bare subscriber in this round (target >= %.2f); %.2f CPU s per million, peak RSS %.1f MB (target <= %.0f MB)",
+					a, a/round.bare, pathMinRatio, median(mapped(rs, result.cpuPerMillion)), median(mapped(rs, result.peakRSSMB)), pathMaxRSSMB)
+			}
 		})
+		for _, disk := range []bool{false, true} {
+			name := "telegraf-memory"
+			if disk {
+				name = "telegraf-disk"
+			}
+			b.Run(name, func(b *testing.B) {
+				bin := telegrafBinary(b)
+				n := *pathMsgs
+				if disk && *pathDiskMsgs > 0 {
+					n = *pathDiskMsgs
+				}
+				msgs := pathMessagesOf(n)
+				var rs []result
+				var ids []idCount
+				for i := 0; i < b.N; i++ {
+					r, c := measureTelegraf(b, bin, msgs, disk)
+					rs, ids = append(rs, r), append(ids, c)
+				}
+				reportPath(b, rs, ids)
+			})
+		}
 	}
 }
 

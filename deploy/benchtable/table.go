@@ -185,12 +185,13 @@ func fill(r *Row, run *Run) Figure {
 	return f
 }
 
-// Num formats a figure: integers with thousands separators from 1,000 up,
-// three significant digits below, two decimals below 10 (ratios).
+// Num formats a figure: whole numbers (counts) as integers, with thousands
+// separators from 1,000 up; others with three significant digits, two
+// decimals between 0.1 and 10 (ratios).
 func Num(v float64) string {
 	a := math.Abs(v)
 	switch {
-	case a >= 1000:
+	case a >= 1000 || v == math.Trunc(v):
 		return group(strconv.FormatFloat(math.Round(v), 'f', 0, 64))
 	case a >= 100:
 		return strconv.FormatFloat(v, 'f', 0, 64)

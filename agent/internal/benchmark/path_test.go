@@ -138,6 +138,10 @@ func BenchmarkPath(b *testing.B) {
 				rs, ids = append(rs, r), append(ids, c)
 			}
 			reportPath(b, rs, ids)
+			// The split of the peak: the agent's own memory, and pages of
+			// the binary and the queue file mapped into it.
+			b.ReportMetric(median(mapped(rs, result.peakAnonMB)), "anon-MB")
+			b.ReportMetric(median(mapped(rs, func(r result) float64 { return float64(r.maxFile) / 1e6 })), "file-MB")
 			a := median(mapped(rs, result.rate))
 			if round.bare > 0 {
 				b.Logf("agent %.0f msgs/s, %.3f of the bare subscriber in this round (target >= %.2f); %.2f CPU s per million, peak RSS %.1f MB (target <= %.0f MB)",

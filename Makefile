@@ -8,9 +8,11 @@ BIN      := $(CURDIR)/bin
 INFLUXD  := $(TOOLBIN)/influxd
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK := $(TOOLBIN)/staticcheck-$(STATICCHECK_VERSION)
+TELEGRAF_VERSION := v1.37.2
+TELEGRAF := $(TOOLBIN)/telegraf-$(TELEGRAF_VERSION)
 export PATH := $(TOOLBIN):$(PATH)
 
-.PHONY: all build test lint unit demo tools mosquitto chromium bench fuzz clean release nab
+.PHONY: all build test lint unit demo tools mosquitto chromium telegraf bench bench-docs fuzz clean release nab
 
 all: build
 
@@ -32,6 +34,16 @@ $(STATICCHECK):
 	@mkdir -p $(TOOLBIN)
 	GOBIN=$(TOOLBIN) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(TOOLBIN)/staticcheck $@
+
+# Telegraf, pinned, for the agent's comparison in `make bench` (BenchmarkPath): built from the Go
+# module proxy with only the MQTT consumer, the NATS output and the JSON parsers and serializer
+# (47 s on this 2-core machine with the module cache empty, Go's build cache warm from the project).
+telegraf: $(TELEGRAF)
+$(TELEGRAF):
+	@mkdir -p $(TOOLBIN)
+	GOBIN=$(TOOLBIN) $(GO) install -tags "custom,inputs.mqtt_consumer,outputs.nats,parsers.json_v2,parsers.json,serializers.json" \
+		github.com/influxdata/telegraf/cmd/telegraf@$(TELEGRAF_VERSION)
+	mv $(TOOLBIN)/telegraf $@
 
 # mosquitto from Debian's packages, when it is not there yet.
 mosquitto:
@@ -71,15 +83,22 @@ FUZZTIME ?= 20s
 fuzz:
 	FUZZTIME=$(FUZZTIME) bash deploy/fuzz.sh
 
-# Micro-benchmarks of every package, then the agent end to end: mosquitto -> agent binary ->
-# JetStream beside a bare paho subscriber and a direct forwarder that keeps nothing on disk,
-# 200,000 QoS 1 messages each: three runs as fast as the broker goes, three at 35,000 msgs/s
-# and three at 70,000 msgs/s (a few minutes). See docs/performance.md.
-bench: tools
-	$(GO) test -run '^$$' -bench . -benchmem $$($(GO) list ./... | grep -v /agent/internal/benchmark)
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./agent/internal/benchmark
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./agent/internal/benchmark -args -rate 35000
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 3 -timeout 20m ./agent/internal/benchmark -args -rate 70000
+# Every benchmark (deploy/bench.sh): the micro-benchmarks of every package, the physical
+# references, the agent against Telegraf (BenchmarkPath: PATH_ROUNDS alternating rounds of
+# PATH_MSGS messages, PATH_DISK_MSGS for Telegraf's disk buffer), the agent in a flood against a
+# direct forwarder, the agent and hub at scale; raw output in var/bench/raw.txt, then the results
+# table (deploy/benchtable/table.yaml) in var/bench/results.md and results.json, printed.
+# `make bench-docs` puts the last table into docs/benchmarks.md. See docs/benchmarks.md.
+PATH_MSGS      ?= 500000
+PATH_DISK_MSGS ?= 30000
+PATH_ROUNDS    ?= 3
+FLOOD_ROUNDS   ?= 3
+bench: tools $(TELEGRAF)
+	@GO="$(GO)" PATH_MSGS=$(PATH_MSGS) PATH_DISK_MSGS=$(PATH_DISK_MSGS) PATH_ROUNDS=$(PATH_ROUNDS) \
+		FLOOD_ROUNDS=$(FLOOD_ROUNDS) bash deploy/bench.sh
+
+bench-docs:
+	$(GO) run ./deploy/benchtable -from-md -md var/bench/results.md -docs docs/benchmarks.md
 
 # NAB -------------------------------------------------------------------------
 

@@ -206,7 +206,13 @@ func BenchmarkMQTTToJetStream(b *testing.B) {
 		for i := range directs {
 			dr[i] = directs[i].rate() / bare[i].rate()
 		}
+		ad := make([]float64, len(directs))
+		for i := range directs {
+			ad[i] = agent[i].rate() / directs[i].rate()
+		}
 		b.ReportMetric(median(dr), "direct/bare")
+		b.ReportMetric(median(ad), "agent/direct")
+		b.ReportMetric(median(mapped(directs, result.rate)), "direct_msgs/s")
 		b.ReportMetric(median(mapped(directs, result.cpuPerMillion)), "direct_cpu_s/Msignals")
 	}
 	if !*inProc {
@@ -463,6 +469,13 @@ func (p bareProcess) close() { p.Stop(stopTimeout) }
 // the last message stored.
 func measureAgent(b *testing.B, bin string, msgs []message) result {
 	b.Helper()
+	return measureAgentThen(b, bin, msgs, nil)
+}
+
+// measureAgentThen is measureAgent, then inspect (may be nil) called with
+// the stream before it is closed.
+func measureAgentThen(b *testing.B, bin string, msgs []message, inspect func(*stream)) result {
+	b.Helper()
 	brk := startBroker(b)
 	defer brk.Kill()
 	st := startStream(b)
@@ -501,6 +514,9 @@ func measureAgent(b *testing.B, bin string, msgs []message) result {
 	r.committed, r.maxQueued, r.maxAnon, r.maxFile = w.finish()
 	r.begin, r.end = m.before, after
 	r.maxAnon, r.maxFile = max(r.maxAnon, after.RSSAnon), max(r.maxFile, after.RSSFile)
+	if inspect != nil {
+		inspect(st)
+	}
 	return r
 }
 

@@ -53,7 +53,9 @@ type message struct {
 // Topics: lines x machines x signals, as the simulator names them.
 const lines, machines = 4, 10
 
-var signalNames = [...]string{"run", "state", "count", "power", "operator"}
+// signalNames are signals whose value may be any number: the agent drops a
+// run that is not 0 or 1 and an operator that is not a string.
+var signalNames = [...]string{"state", "count", "power", "load", "temp"}
 
 // newMessages returns n messages shaped like the simulator's:
 // {"ts":"...","value":...} on floorpulse/<site>/<line>/<equipment>/<signal>,

@@ -118,7 +118,7 @@ func drainBacklog(b *testing.B, agentBin, hubBin string, msgs []message, sentine
 	for scrape(agentMetrics)["floorpulse_agent_signals_in_total"] < float64(len(msgs)) {
 		pub.check(b, false)
 		if agent.Exited() || time.Since(pub.start) > deadlineFor(len(msgs)) {
-			b.Fatalf("the agent did not queue %d signals in time\n%s", len(msgs), tail(agent.Output()))
+			b.Fatalf("the agent did not queue %d signals in time (%v)\n%s", len(msgs), scrape(agentMetrics), tail(agent.Output()))
 		}
 		time.Sleep(watchInterval)
 	}
@@ -194,13 +194,17 @@ func drainBacklog(b *testing.B, agentBin, hubBin string, msgs []message, sentine
 // their kinds), 5 ms of source time apart and ending a minute ago, the
 // first and the last being the sentinel's run: true, then false. It
 // returns the two source times.
+// backlogNames are the signals of a backlog: every kind the hub interprets
+// differently (a state, a run, a counter, a gauge, an operator).
+var backlogNames = [...]string{"run", "state", "count", "power", "operator"}
+
 func backlogMessages(n int) (msgs []message, first, last time.Time) {
 	const step = 5 * time.Millisecond
 	first = time.Now().Add(-time.Minute - time.Duration(n)*step).Truncate(time.Second).UTC()
 	msgs = make([]message, n)
 	ts := func(i int) string { return first.Add(time.Duration(i) * step).Format("2006-01-02T15:04:05.000Z07:00") }
 	for i := range msgs {
-		l, m, s := i/(machines*len(signalNames))%lines, i/len(signalNames)%machines, signalNames[i%len(signalNames)]
+		l, m, s := i/(machines*len(backlogNames))%lines, i/len(backlogNames)%machines, backlogNames[i%len(backlogNames)]
 		var v string
 		switch s {
 		case "run":
@@ -213,6 +217,8 @@ func backlogMessages(n int) (msgs []message, first, last time.Time) {
 			v = fmt.Sprintf("%.1f", float64(i%1000)/10)
 		case "operator":
 			v = fmt.Sprintf(`"op%02d"`, i%30)
+		default:
+			panic("backlogMessages: no value for " + s)
 		}
 		msgs[i] = message{topic: fmt.Sprintf("floorpulse/plant1/L%d/M%02d/%s", l+1, m+1, s), payload: fmt.Appendf(nil, `{"ts":%q,"value":%s}`, ts(i), v)}
 	}

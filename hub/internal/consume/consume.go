@@ -139,77 +139,14 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 }
 
 // Loop fetches batches from cons, hands them to handle and acknowledges
-// them, until ctx ends. The next batch is fetched and decoded while handle
-// works on the current one (handle is what waits on the disk), so at most
-// three batches are out at a time; a batch fetched but not handled when ctx
-// ends is negatively acknowledged, to be delivered again at once.
+// them, until ctx ends.
 func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handler, stats *Stats, log *slog.Logger) error {
 	log.Info("consuming", "stream", cfg.Stream, "consumer", cfg.Consumer)
-	fctx, stop := context.WithCancel(ctx)
-	defer stop()
-	batches := make(chan batch, 1)
-	fetched := make(chan struct{})
-	go func() {
-		defer close(fetched)
-		fetch(fctx, cons, cfg, stats, log, batches)
-	}()
-	defer func() {
-		stop()
-		<-fetched
-		for {
-			select {
-			case b := <-batches:
-				for _, m := range b.msgs {
-					_ = m.Nak()
-				}
-			default:
-				return
-			}
-		}
-	}()
-	backoff := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		var b batch
-		select {
-		case <-ctx.Done():
-			return nil
-		case b = <-batches:
-		}
-		if err := handle(ctx, b.sigs); err != nil {
-			stats.Failures.Add(1)
-			log.Warn("batch not stored; will be redelivered", "signals", len(b.sigs), "err", err, "retry_in", backoff)
-			for _, m := range b.msgs {
-				_ = m.NakWithDelay(backoff)
-			}
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 30*time.Second)
-			continue
-		}
-		backoff = 100 * time.Millisecond
-		for _, m := range b.msgs {
-			_ = m.Ack()
-		}
-		stats.Consumed.Add(uint64(len(b.msgs)))
-		stats.Batches.Add(1)
-		stats.LastBatch.Store(time.Now().UnixNano())
-	}
-	return nil
-}
-
-// batch is a fetched batch's messages and their signals.
-type batch struct {
-	msgs []jetstream.Msg
-	sigs []signal.Signal
-}
-
-// fetch fetches and decodes batches and sends those with signals to out,
-// until ctx ends. Messages that do not decode, or do not belong to the
-// consumer, are terminated here.
-func fetch(ctx context.Context, cons jetstream.Consumer, cfg Config, stats *Stats, log *slog.Logger, out chan<- batch) {
 	badLog, mismatchLog := newLimiter(time.Second), newLimiter(time.Second)
 	var dec signal.Decoder
+	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		fb, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(250*time.Millisecond))
+		batch, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(250*time.Millisecond))
 		if err != nil {
 			if ctx.Err() != nil {
 				break
@@ -218,8 +155,9 @@ func fetch(ctx context.Context, cons jetstream.Consumer, cfg Config, stats *Stat
 			sleep(ctx, time.Second)
 			continue
 		}
-		var b batch
-		for msg := range fb.Messages() {
+		var msgs []jetstream.Msg
+		var sigs []signal.Signal
+		for msg := range batch.Messages() {
 			s, err := dec.Unmarshal(msg.Data())
 			if err == nil && !cfg.subjectMatches(msg.Subject(), s) {
 				stats.Mismatched.Add(1)
@@ -241,24 +179,34 @@ func fetch(ctx context.Context, cons jetstream.Consumer, cfg Config, stats *Stat
 				_ = msg.Term()
 				continue
 			}
-			b.msgs = append(b.msgs, msg)
-			b.sigs = append(b.sigs, s)
+			msgs = append(msgs, msg)
+			sigs = append(sigs, s)
 		}
-		if err := fb.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			log.Debug("fetch ended", "err", err)
 		}
-		if len(b.msgs) == 0 {
+		if len(msgs) == 0 {
 			continue
 		}
-		select {
-		case out <- b:
-		case <-ctx.Done():
-			for _, m := range b.msgs {
-				_ = m.Nak()
+		if err := handle(ctx, sigs); err != nil {
+			stats.Failures.Add(1)
+			log.Warn("batch not stored; will be redelivered", "signals", len(sigs), "err", err, "retry_in", backoff)
+			for _, m := range msgs {
+				_ = m.NakWithDelay(backoff)
 			}
-			return
+			sleep(ctx, backoff)
+			backoff = min(backoff*2, 30*time.Second)
+			continue
 		}
+		backoff = 100 * time.Millisecond
+		for _, m := range msgs {
+			_ = m.Ack()
+		}
+		stats.Consumed.Add(uint64(len(msgs)))
+		stats.Batches.Add(1)
+		stats.LastBatch.Store(time.Now().UnixNano())
 	}
+	return nil
 }
 
 // subjectMatches tells whether a message's subject names the site, line and

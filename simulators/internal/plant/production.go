@@ -107,19 +107,8 @@ type StateKWh struct {
 }
 
 func (s *StateKWh) add(st string, kwh float64) {
-	switch st {
-	case Running:
-		s.Running += kwh
-	case Idle:
-		s.Idle += kwh
-	case Setup:
-		s.Setup += kwh
-	case Down:
-		s.Down += kwh
-	case PlannedStopState:
-		s.PlannedStop += kwh
-	case NoShiftState:
-		s.NoShift += kwh
+	if p := byState(st, &s.Running, &s.Idle, &s.Setup, &s.Down, &s.PlannedStop, &s.NoShift); p != nil {
+		*p += kwh
 	}
 }
 

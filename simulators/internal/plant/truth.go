@@ -78,20 +78,29 @@ func (s StateMs) Total() int64 {
 // add books ms in the state named st (running, idle, setup, down,
 // planned_stop or no_shift).
 func (s *StateMs) add(st string, ms int64) {
+	if p := byState(st, &s.Running, &s.Idle, &s.Setup, &s.Down, &s.PlannedStop, &s.NoShift); p != nil {
+		*p += ms
+	}
+}
+
+// byState returns the field of a per-state table that holds the state named
+// st (running, idle, setup, down, planned_stop or no_shift); nil for any other.
+func byState[T any](st string, running, idle, setup, down, planned, noShift *T) *T {
 	switch st {
 	case Running:
-		s.Running += ms
+		return running
 	case Idle:
-		s.Idle += ms
+		return idle
 	case Setup:
-		s.Setup += ms
+		return setup
 	case Down:
-		s.Down += ms
+		return down
 	case PlannedStopState:
-		s.PlannedStop += ms
+		return planned
 	case NoShiftState:
-		s.NoShift += ms
+		return noShift
 	}
+	return nil
 }
 
 // OperatorTruth is one operator's sessions and run time.

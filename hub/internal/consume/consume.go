@@ -58,7 +58,7 @@ type Stats struct {
 	Bad      atomic.Uint64 // messages that did not decode
 	// Mismatched are signals whose subject disagrees with their body.
 	Mismatched atomic.Uint64
-	Failures   atomic.Uint64 // handler failures (batch redelivered)
+	Failures   atomic.Uint64 // handler failures (the batch is retried)
 	Batches    atomic.Uint64
 	LastBatch  atomic.Int64 // unix nanoseconds of the last handled batch
 }
@@ -135,33 +135,206 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 	if err != nil {
 		return err
 	}
+	if err := Resume(ctx, js, cons, cfg, handle, log); err != nil {
+		return err
+	}
 	return Loop(ctx, cons, cfg, handle, stats, log)
 }
 
+// Resume hands over, in stream order, the messages cons delivered but that
+// were not acknowledged: those a consumer that died (a hub killed while it
+// handled a batch, or with the next one fetched) still held. Left to the
+// server they would come back only after the ack wait, behind the signals
+// that follow them. They are read again with an ordered consumer (Replay);
+// when the server redelivers them after the ack wait, they are applied a
+// second time, which changes nothing. A replay that fails leaves them to that
+// redelivery, as before; only the end of ctx is returned.
+func Resume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, cfg Config, handle Handler, log *slog.Logger) error {
+	ci, err := cons.Info(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("reading the consumer's state failed; signals it held unacknowledged come back after the ack wait", "err", err)
+		return nil
+	}
+	from, to := ci.AckFloor.Stream+1, ci.Delivered.Stream
+	if ci.NumAckPending == 0 || to < from {
+		return nil
+	}
+	n, last, err := Replay(ctx, js, cfg, from, to, handle)
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
+		log.Warn("resuming the signals held unacknowledged failed; they come back after the ack wait", "from", from, "to", to, "err", err)
+		return nil
+	}
+	log.Info("resumed the signals held unacknowledged", "from", from, "to", to, "replayed", n, "replayed_to", last)
+	return nil
+}
+
 // Loop fetches batches from cons, hands them to handle and acknowledges
-// them, until ctx ends.
+// them, until ctx ends. The next batch is fetched and decoded while handle
+// works on the current one (handle is what waits on the disk), so at most
+// three batches are out at a time. When handle fails, the batch stays here
+// with those fetched after it: the server is told they are in progress, and
+// they are handed to handle again, in stream order, after a growing delay,
+// until stored; only then does fetching go on. So handle sees the signals in
+// stream order whatever fails. Batches held when ctx ends are negatively
+// acknowledged, to come back at once; a consumer that dies holding batches
+// leaves them to Resume at the next start.
 func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handler, stats *Stats, log *slog.Logger) error {
 	log.Info("consuming", "stream", cfg.Stream, "consumer", cfg.Consumer)
-	badLog, mismatchLog := newLimiter(time.Second), newLimiter(time.Second)
-	var dec signal.Decoder
+	f := &fetcher{cons: cons, cfg: cfg, stats: stats, log: log, badLog: newLimiter(time.Second), mismatchLog: newLimiter(time.Second)}
+	var held []batch // fetched, not stored, in stream order
 	backoff := 100 * time.Millisecond
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(250*time.Millisecond))
+		for len(held) > 0 && ctx.Err() == nil {
+			if err := f.store(ctx, handle, held[0]); err != nil {
+				f.failed(ctx, err, held, &backoff)
+				continue
+			}
+			backoff = 100 * time.Millisecond
+			held = held[1:]
+		}
+		if ctx.Err() == nil {
+			held = f.pipeline(ctx, handle, &backoff)
+		}
+	}
+	for _, b := range held {
+		b.nak()
+	}
+	return nil
+}
+
+// batch is a fetched batch's messages and their signals.
+type batch struct {
+	msgs []jetstream.Msg
+	sigs []signal.Signal
+}
+
+// nak negatively acknowledges the batch's messages, to be delivered again
+// at once.
+func (b batch) nak() {
+	for _, m := range b.msgs {
+		_ = m.Nak()
+	}
+}
+
+// fetcher fetches and decodes batches.
+type fetcher struct {
+	cons                jetstream.Consumer
+	cfg                 Config
+	stats               *Stats
+	log                 *slog.Logger
+	badLog, mismatchLog *limiter
+	dec                 signal.Decoder
+	// left is a batch the fetching goroutine fetched but could not send
+	// before it stopped.
+	left *batch
+}
+
+// store hands b to handle and acknowledges it once handled.
+func (f *fetcher) store(ctx context.Context, handle Handler, b batch) error {
+	if err := handle(ctx, b.sigs); err != nil {
+		return err
+	}
+	for _, m := range b.msgs {
+		_ = m.Ack()
+	}
+	f.stats.Consumed.Add(uint64(len(b.msgs)))
+	f.stats.Batches.Add(1)
+	f.stats.LastBatch.Store(time.Now().UnixNano())
+	return nil
+}
+
+// failed counts and logs a failure to store held[0], tells the server that
+// every held message is in progress (so that none comes back after the ack
+// wait while held), and waits *backoff, which it then doubles (at most 30 s).
+func (f *fetcher) failed(ctx context.Context, err error, held []batch, backoff *time.Duration) {
+	f.stats.Failures.Add(1)
+	n := 0
+	for _, b := range held {
+		n += len(b.sigs)
+		for _, m := range b.msgs {
+			_ = m.InProgress()
+		}
+	}
+	f.log.Warn("batch not stored; retrying", "signals", len(held[0].sigs), "held", n, "err", err, "retry_in", *backoff)
+	sleep(ctx, *backoff)
+	*backoff = min(*backoff*2, 30*time.Second)
+}
+
+// pipeline hands batches, fetched ahead by a goroutine, to handle and
+// acknowledges them, until ctx ends (nil: the batch fetched ahead is
+// negatively acknowledged) or handle fails: then it returns the batches
+// fetched and not stored, the failed one first, in stream order.
+func (f *fetcher) pipeline(ctx context.Context, handle Handler, backoff *time.Duration) []batch {
+	fctx, stop := context.WithCancel(ctx)
+	batches := make(chan batch, 1)
+	fetched := make(chan struct{})
+	f.left = nil
+	go func() {
+		defer close(fetched)
+		f.fetch(fctx, batches)
+	}()
+	// stopFetching stops the goroutine and returns what it fetched and did
+	// not hand over, in order.
+	stopFetching := func() []batch {
+		stop()
+		<-fetched
+		var out []batch
+		select {
+		case b := <-batches:
+			out = append(out, b)
+		default:
+		}
+		if f.left != nil {
+			out = append(out, *f.left)
+		}
+		return out
+	}
+	for {
+		var b batch
+		select {
+		case <-ctx.Done():
+			for _, b := range stopFetching() {
+				b.nak()
+			}
+			return nil
+		case b = <-batches:
+		}
+		if err := f.store(ctx, handle, b); err != nil {
+			held := append([]batch{b}, stopFetching()...)
+			f.failed(ctx, err, held, backoff)
+			return held
+		}
+		*backoff = 100 * time.Millisecond
+	}
+}
+
+// fetch fetches and decodes batches and sends those with signals to out,
+// until ctx ends; a batch it could not send then is left in f.left. Messages that do not decode, or do not belong to the
+// consumer, are counted, logged at a limited rate and terminated here.
+func (f *fetcher) fetch(ctx context.Context, out chan<- batch) {
+	cfg, stats, log := f.cfg, f.stats, f.log
+	for ctx.Err() == nil {
+		fb, err := f.cons.Fetch(cfg.Batch, jetstream.FetchMaxWait(250*time.Millisecond))
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return
 			}
 			log.Warn("fetch failed", "err", err)
 			sleep(ctx, time.Second)
 			continue
 		}
-		var msgs []jetstream.Msg
-		var sigs []signal.Signal
-		for msg := range batch.Messages() {
-			s, err := dec.Unmarshal(msg.Data())
+		var b batch
+		for msg := range fb.Messages() {
+			s, err := f.dec.Unmarshal(msg.Data())
 			if err == nil && !cfg.subjectMatches(msg.Subject(), s) {
 				stats.Mismatched.Add(1)
-				if mismatchLog.allow() {
+				if f.mismatchLog.allow() {
 					log.Warn("signal whose subject disagrees with its body set aside", "subject", msg.Subject(),
 						"site", s.Site, "line", s.Line, "equipment", s.Equipment, "mismatched_total", stats.Mismatched.Load())
 				}
@@ -173,40 +346,28 @@ func Loop(ctx context.Context, cons jetstream.Consumer, cfg Config, handle Handl
 			}
 			if err != nil {
 				stats.Bad.Add(1)
-				if badLog.allow() {
+				if f.badLog.allow() {
 					log.Warn("bad signal message set aside", "subject", msg.Subject(), "err", err, "bad_total", stats.Bad.Load())
 				}
 				_ = msg.Term()
 				continue
 			}
-			msgs = append(msgs, msg)
-			sigs = append(sigs, s)
+			b.msgs = append(b.msgs, msg)
+			b.sigs = append(b.sigs, s)
 		}
-		if err := batch.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if err := fb.Error(); err != nil && !errors.Is(err, jetstream.ErrNoMessages) && !errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
 			log.Debug("fetch ended", "err", err)
 		}
-		if len(msgs) == 0 {
+		if len(b.msgs) == 0 {
 			continue
 		}
-		if err := handle(ctx, sigs); err != nil {
-			stats.Failures.Add(1)
-			log.Warn("batch not stored; will be redelivered", "signals", len(sigs), "err", err, "retry_in", backoff)
-			for _, m := range msgs {
-				_ = m.NakWithDelay(backoff)
-			}
-			sleep(ctx, backoff)
-			backoff = min(backoff*2, 30*time.Second)
-			continue
+		select {
+		case out <- b:
+		case <-ctx.Done():
+			f.left = &b
+			return
 		}
-		backoff = 100 * time.Millisecond
-		for _, m := range msgs {
-			_ = m.Ack()
-		}
-		stats.Consumed.Add(uint64(len(msgs)))
-		stats.Batches.Add(1)
-		stats.LastBatch.Store(time.Now().UnixNano())
 	}
-	return nil
 }
 
 // subjectMatches tells whether a message's subject names the site, line and

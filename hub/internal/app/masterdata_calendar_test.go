@@ -28,8 +28,9 @@ import (
 // DST change, turn that time of L1's machines into planned_stop and change
 // their availability and planned-stop seconds in InfluxDB as hand-computed
 // below; L2 keeps its figures. A malformed file changes nothing; the same
-// file again changes nothing; a cancelled closure gives its time back. No
-// restart in between; the offline commands' calendars hold them too.
+// file again changes nothing; a cancelled closure gives its time back; a
+// closure of every line ('*') stops L2 too. No restart in between; the
+// offline commands' calendars hold them too.
 func TestImportedClosuresAndPlannedStops(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -189,6 +190,13 @@ equipment:
 	}
 	wait("closure cancelled", want{"M01", 240, 10}, want{"M02", 0, 10}, want{"P01", 240, 0})
 
+	// A works holiday on the 20th for the whole site (line '*'): 24 h of
+	// planned stop on both lines.
+	if code, body := send(t, "PUT", base+"/api/v1/masterdata/closures", admin, "text/csv", "line,name,from,to\n*,Works holiday,2026-10-20,2026-10-21\n"); code != http.StatusOK || !strings.Contains(body, `"added":1`) {
+		t.Fatalf("site closure: %d %s", code, body)
+	}
+	wait("site closure imported", want{"M01", 240, 34}, want{"M02", 0, 34}, want{"P01", 240, 24})
+
 	// The offline commands compute with the same calendar.
 	stop()
 	opts, err := EngineOptions(cfg)
@@ -201,7 +209,10 @@ equipment:
 			planned += time.Duration(s.End - s.Start)
 		}
 	}
-	if planned != 10*time.Hour || opts.Calendar("s1", "L2") != nil {
-		t.Fatalf("offline: L1 planned stop %s, L2 %v", planned, opts.Calendar("s1", "L2"))
+	if planned != 34*time.Hour {
+		t.Fatalf("offline: L1 planned stop %s", planned)
+	}
+	if cal := opts.Calendar("s1", "L2"); cal == nil || len(cal.Closures) != 1 || cal.Closures[0].Name != "Works holiday" {
+		t.Fatalf("offline: L2 calendar %+v", cal)
 	}
 }

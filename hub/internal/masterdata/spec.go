@@ -1,12 +1,15 @@
 // Package masterdata keeps the plant's master data that other systems own
-// (MES, ERP, HR): sites, lines, equipment and operators, imported as CSV or
+// (MES, ERP, HR, the shift planning): sites, lines, equipment, operators,
+// shift calendars, planned stops, closures and rosters, imported as CSV or
 // JSON rows, validated as a whole (every bad row named with its line and
 // column; nothing applied when one is bad), stored as versioned records
 // with effective dates in a bbolt file, and every change audited with who
 // made it and when. Applying the same rows twice changes nothing and audits
 // nothing. The YAML registry of the hub's configuration is the base layer:
 // an imported equipment record replaces the YAML entry of the same site and
-// id, and adds equipment the YAML does not list.
+// id, and adds equipment the YAML does not list; a line's imported shifts
+// and planned stops replace its configured ones on the days they hold, and
+// imported closures are added to the configured ones.
 //
 // Parsing, validation and the registry merge are pure (values in, values
 // out, dates in the plant's time zone); the store and the HTTP handler are

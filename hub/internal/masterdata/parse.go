@@ -190,14 +190,9 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 				rec[c.Name] = ""
 				continue
 			}
-			cv, err := canonical(c.kind, v, loc)
-			if err != nil {
-				var fe *fieldError
-				if errors.As(err, &fe) {
-					add(rw.line, c.Name, fe.code, fe.kv...)
-				} else {
-					add(rw.line, c.Name, "csv", "error", err.Error())
-				}
+			cv, fe := canonical(c.kind, v, loc)
+			if fe != nil {
+				add(rw.line, c.Name, fe.code, fe.kv...)
 				ok = false
 				continue
 			}

@@ -221,7 +221,7 @@ func ParseDate(s string, loc *time.Location) (time.Time, error) {
 const maxText = 200
 
 // canonical checks one field's text and returns it in canonical form.
-func canonical(k kind, v string, loc *time.Location) (string, error) {
+func canonical(k kind, v string, loc *time.Location) (string, *fieldError) {
 	switch k {
 	case kindToken:
 		if !signal.ValidToken(v) {
@@ -249,7 +249,7 @@ func canonical(k kind, v string, loc *time.Location) (string, error) {
 	case kindDate:
 		t, err := ParseDate(v, loc)
 		if err != nil {
-			return "", err
+			return "", badField("bad_date", "value", v)
 		}
 		if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
 			return t.Format("2006-01-02"), nil

@@ -126,6 +126,7 @@ func ParseJSON(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record
 	rows := make([]row, 0, len(objs))
 	for i, o := range objs {
 		rw := row{line: i + 1, fields: map[string]string{}, present: map[string]bool{}}
+		wrong := map[string]bool{} // given, of a wrong type: named as such, not as missing
 		for k, v := range o {
 			if !spec.has(k) {
 				probs = append(probs, problem(i+1, k, "unknown_field", "columns", spec.names()))
@@ -138,14 +139,20 @@ func ParseJSON(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record
 				rw.fields[k] = v.String()
 			case nil:
 				rw.fields[k] = ""
+			case bool:
+				if spec.column(k).kind != kindFlag {
+					probs, wrong[k] = append(probs, problem(i+1, k, "want_string_or_number")), true
+					continue
+				}
+				rw.fields[k] = strconv.FormatBool(v)
 			default:
-				probs = append(probs, problem(i+1, k, "want_string_or_number"))
+				probs, wrong[k] = append(probs, problem(i+1, k, "want_string_or_number")), true
 				continue
 			}
 			rw.present[k] = true
 		}
 		for _, c := range spec.Columns {
-			if c.Required && !rw.present[c.Name] {
+			if c.Required && !rw.present[c.Name] && !wrong[c.Name] {
 				probs = append(probs, problem(i+1, c.Name, "required_field_missing"))
 			}
 		}
@@ -316,6 +323,16 @@ func (s Spec) has(col string) bool {
 		}
 	}
 	return false
+}
+
+// column returns a column of the spec by name (the zero column when none).
+func (s Spec) column(name string) Column {
+	for _, c := range s.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return Column{}
 }
 
 func (s Spec) names() string {

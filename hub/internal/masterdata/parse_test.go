@@ -286,6 +286,16 @@ func TestCalendarRecordsRoundTrip(t *testing.T) {
 			t.Fatalf("%s read back %v %v, want %v", tc.entity, back, err, recs)
 		}
 	}
+	// As JSON, cancelled may be a boolean; no other column may.
+	js, err := ParseJSON(Closures, strings.NewReader(`[{"line":"L1","name":"Audit","from":"2026-11-05T10:00","to":"2026-11-05T12:00","cancelled":true},
+		{"name":"Christmas","from":"2026-12-24","to":"2026-12-28T06:00","cancelled":false}]`), known, loc)
+	if err != nil || js[0]["cancelled"] != "yes" || js[1]["cancelled"] != "" || js[1]["line"] != "*" {
+		t.Fatalf("JSON closures %v %v", js, err)
+	}
+	if _, err := ParseJSON(Closures, strings.NewReader(`[{"line":"L1","name":true,"from":"2026-11-05","to":"2026-11-06"}]`), known, loc); err == nil ||
+		err.Error() != "line 1, column name: want a string or a number" {
+		t.Fatalf("a boolean name: %v", err)
+	}
 }
 
 // Imported planned stops replace a line's configured ones on the days they

@@ -23,9 +23,10 @@ const masterdataUsage = `usage: hub masterdata import -entity ENTITY -f FILE [-d
        hub masterdata export -entity ENTITY [-format csv|json] [-o FILE] [-url http://HOST:PORT]
        hub masterdata audit [-after SEQ] [-url http://HOST:PORT]
 
-Imports master data (sites, lines, equipment, operators, shifts, rosters) into a running hub
-as CSV (or JSON, for a FILE ending in .json; - reads standard input), exports
-it in the same format, or lists the audit log. Every bad row is named with its
+Imports master data (sites, lines, equipment, operators, shifts, planned stops,
+closures, rosters) into a running hub as CSV (or JSON, for a FILE ending in
+.json; - reads standard input), exports it in the same format, or lists the
+audit log. Every bad row is named with its
 line and column, and nothing of a bad file is applied. The API token of an
 admin in FLOORPULSE_TOKEN.`
 
@@ -38,7 +39,7 @@ func masterdataMain(args []string, stdin io.Reader, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("hub masterdata "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, masterdataUsage); fs.PrintDefaults() }
-	entity := fs.String("entity", "", "sites | lines | equipment | operators | shifts | rosters")
+	entity := fs.String("entity", "", "sites | lines | equipment | operators | shifts | planned_stops | closures | rosters")
 	file := fs.String("f", "", "import: the file to import (- for standard input)")
 	dry := fs.Bool("dry-run", false, "import: only say what would change")
 	format := fs.String("format", "csv", "export: csv | json")

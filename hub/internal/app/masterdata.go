@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -60,45 +61,64 @@ func (h *hub) openMasterData() (*masterdata.Store, error) {
 		return nil, err
 	}
 	h.dated.Set(rosters)
-	ovs, err := h.md.Overrides()
+	cals, err := h.md.Calendars()
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	h.cals.set(ovs)
+	h.cals.set(cals)
 	return st, nil
 }
 
 // calendars are the lines' calendars: the configuration's with the
-// imported shift calendars over them, swapped at once by an import.
+// imported shift calendars, planned stops and closures over them, swapped
+// at once by an import.
 type calendars struct {
 	cfg *config.Config
-	m   atomic.Pointer[map[string]*calendar.Calendar] // lines of the hub's site with imported shifts
+	cur atomic.Pointer[importedCalendars]
+}
+
+// importedCalendars are the calendars of the lines of the hub's site that
+// imported records concern: built at once for the lines with records of
+// their own, on first use for the others when closures hold for every line.
+type importedCalendars struct {
+	imported masterdata.Calendars
+	m        map[string]*calendar.Calendar
+	others   sync.Map // line -> *calendar.Calendar
 }
 
 func newCalendars(cfg *config.Config) *calendars {
 	c := &calendars{cfg: cfg}
-	c.set(nil)
+	c.set(masterdata.Calendars{})
 	return c
 }
 
-// set replaces the imported shift calendars (per line of the hub's site).
-func (c *calendars) set(ovs map[string][]calendar.Override) {
-	m := map[string]*calendar.Calendar{}
-	for line, o := range ovs {
-		m[line] = masterdata.WithOverrides(c.cfg.CalendarOf(c.cfg.Site, line), o, c.cfg.Location)
+// set replaces the imported calendar records.
+func (c *calendars) set(imported masterdata.Calendars) {
+	ic := &importedCalendars{imported: imported, m: map[string]*calendar.Calendar{}}
+	for _, line := range imported.Lines() {
+		ic.m[line] = imported.Of(c.cfg.CalendarOf(c.cfg.Site, line), line, c.cfg.Location)
 	}
-	c.m.Store(&m)
+	c.cur.Store(ic)
 }
 
 // of returns a line's calendar (nil: around the clock).
 func (c *calendars) of(site, line string) *calendar.Calendar {
-	if site == c.cfg.Site {
-		if cal, ok := (*c.m.Load())[line]; ok {
-			return cal
-		}
+	if site != c.cfg.Site {
+		return c.cfg.CalendarOf(site, line)
 	}
-	return c.cfg.CalendarOf(site, line)
+	ic := c.cur.Load()
+	if cal, ok := ic.m[line]; ok {
+		return cal
+	}
+	if len(ic.imported.Closures[masterdata.AllLines]) == 0 {
+		return c.cfg.CalendarOf(site, line)
+	}
+	if cal, ok := ic.others.Load(line); ok {
+		return cal.(*calendar.Calendar)
+	}
+	cal, _ := ic.others.LoadOrStore(line, ic.imported.Of(c.cfg.CalendarOf(site, line), line, c.cfg.Location))
+	return cal.(*calendar.Calendar)
 }
 
 // masterDataHooks connect equipment imports to a partition: before the
@@ -117,9 +137,14 @@ func (pt *part) masterDataHooks(h *hub) masterdata.Hooks {
 					from = map[signal.Key]time.Time{}
 				}
 				for _, k := range pt.eng.Keys() {
-					if t, ok := restate.Lines[k.Line]; ok && k.Site == h.cfg.Site {
-						if prev, seen := from[k]; !seen || t.Before(prev) {
-							from[k] = t
+					if k.Site != h.cfg.Site {
+						continue
+					}
+					for _, line := range []string{k.Line, masterdata.AllLines} {
+						if t, ok := restate.Lines[line]; ok {
+							if prev, seen := from[k]; !seen || t.Before(prev) {
+								from[k] = t
+							}
 						}
 					}
 				}
@@ -185,20 +210,20 @@ func (h *hub) withMasterData(api http.Handler) http.Handler {
 
 // EngineOptions are the engine options a hub that is not running computes
 // with (its offline commands): the configuration's with the imported
-// equipment and shift calendars over them. A partitioned hub's are the
-// configuration's.
+// equipment, shift calendars, planned stops and closures over them. A
+// partitioned hub's are the configuration's.
 func EngineOptions(cfg *config.Config) (engine.Options, error) {
 	opts := cfg.EngineOptions()
 	if cfg.Partitions.Count > 1 {
 		return opts, nil
 	}
-	recs, err := masterdata.LoadRecords(masterDataPath(cfg), masterdata.Equipment, masterdata.Shifts)
+	recs, err := masterdata.LoadRecords(masterDataPath(cfg), masterdata.Equipment, masterdata.Shifts, masterdata.PlannedStops, masterdata.Closures)
 	if err != nil {
 		return opts, err
 	}
 	opts.Registry = masterdata.Registry(opts.Registry, recs[masterdata.Equipment], cfg.Location)
 	cals := newCalendars(cfg)
-	cals.set(masterdata.Overrides(recs[masterdata.Shifts], cfg.Location))
+	cals.set(masterdata.CalendarsOf(recs[masterdata.Shifts], recs[masterdata.PlannedStops], recs[masterdata.Closures], cfg.Location))
 	opts.Calendar = cals.of
 	return opts, nil
 }

@@ -109,6 +109,8 @@ type Calendar struct {
 	Closures []Closure
 	// Overrides replace the shifts on some days (override.go).
 	Overrides []Override
+	// StopOverrides replace the recurring planned stops on some days.
+	StopOverrides []Override
 }
 
 // Span is a stretch of time of one kind, in Unix nanoseconds [Start, End).
@@ -172,7 +174,7 @@ func (c *Calendar) Spans(a, b int64) []Span {
 	} else {
 		shifts = c.shiftInstances(a, b, true)
 	}
-	stops := instances(c.Stops, c.Loc, a, b)
+	stops := c.stopInstances(a, b)
 	for _, cl := range c.Closures {
 		if cl.To.UnixNano() > a && cl.From.UnixNano() < b {
 			stops = append(stops, Instance{Name: cl.Name, Start: cl.From.UnixNano(), End: cl.To.UnixNano()})

@@ -55,3 +55,39 @@ func TestOverrides(t *testing.T) {
 		t.Fatalf("instances %+v", in)
 	}
 }
+
+// A stop override replaces the calendar's recurring planned stops on the
+// days it covers, and only those (a stop across midnight belongs to the day
+// it starts: the one of the 30th ends on the 31st at 04:00, before the
+// 31st's own break); the shifts and closures stay. On the day of the DST
+// change (23 h) a stop from 01:00 to 04:00 holds 2 h.
+func TestStopOverrides(t *testing.T) {
+	loc := mustLoc(t, "Europe/Berlin")
+	day := func(m time.Month, d int) time.Time { return time.Date(2026, m, d, 0, 0, 0, 0, loc) }
+	at := func(m time.Month, d, h, min int) int64 { return time.Date(2026, m, d, h, min, 0, 0, loc).UnixNano() }
+	cal := Calendar{Loc: loc, Stops: []Recurring{{Name: "break", Start: clock(t, "10:00"), End: clock(t, "10:30")}},
+		Closures: []Closure{{Name: "fire drill", From: time.Unix(0, at(3, 30, 14, 0)), To: time.Unix(0, at(3, 30, 15, 0))}},
+		StopOverrides: []Override{
+			{From: day(3, 29), Until: day(3, 31), Shifts: []Recurring{{Name: "maint", Start: clock(t, "23:00"), End: clock(t, "04:00")}}},
+		}}
+	got := describe(cal.Spans(at(3, 28, 9, 0), at(3, 31, 11, 0)), loc)
+	want := "shift  03-28T09:00-03-28T10:00, planned_stop  03-28T10:00-03-28T10:30, shift  03-28T10:30-03-29T23:00, " +
+		"planned_stop  03-29T23:00-03-30T04:00, shift  03-30T04:00-03-30T14:00, planned_stop  03-30T14:00-03-30T15:00, " +
+		"shift  03-30T15:00-03-30T23:00, planned_stop  03-30T23:00-03-31T04:00, " +
+		"shift  03-31T04:00-03-31T10:00, planned_stop  03-31T10:00-03-31T10:30, shift  03-31T10:30-03-31T11:00"
+	if got != want {
+		t.Fatalf("spans\n%s\nwant\n%s", got, want)
+	}
+	// The DST day (29 March, 23 h): a stop 01:00-04:00 holds 2 h.
+	dst := Calendar{Loc: loc, StopOverrides: []Override{{From: day(3, 29), Until: day(3, 30),
+		Shifts: []Recurring{{Name: "maint", Start: clock(t, "01:00"), End: clock(t, "04:00")}}}}}
+	var stopped int64
+	for _, s := range dst.Spans(day(3, 29).UnixNano(), day(3, 30).UnixNano()) {
+		if s.Kind == PlannedStop {
+			stopped += s.End - s.Start
+		}
+	}
+	if time.Duration(stopped) != 2*time.Hour {
+		t.Fatalf("planned stop on the DST day: %s", time.Duration(stopped))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -35,10 +36,10 @@ func ParseCSV(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record,
 	cr.TrimLeadingSpace = true
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, Problems{{Line: 1, Message: "empty file: want a header row"}}
+		return nil, Problems{problem(1, "", "empty_file")}
 	}
 	if err != nil {
-		return nil, Problems{{Line: 1, Message: err.Error()}}
+		return nil, Problems{problem(1, "", "csv", "error", err.Error())}
 	}
 	var probs Problems
 	cols := make([]string, len(header))
@@ -48,15 +49,15 @@ func ParseCSV(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record,
 		cols[i] = h
 		switch {
 		case !spec.has(h):
-			probs = append(probs, Problem{Line: 1, Column: h, Message: fmt.Sprintf("unknown column (want %s)", spec.names())})
+			probs = append(probs, problem(1, h, "unknown_column", "columns", spec.names()))
 		case seen[h]:
-			probs = append(probs, Problem{Line: 1, Column: h, Message: "column given twice"})
+			probs = append(probs, problem(1, h, "column_twice"))
 		}
 		seen[h] = true
 	}
 	for _, c := range spec.Columns {
 		if c.Required && !seen[c.Name] {
-			probs = append(probs, Problem{Line: 1, Column: c.Name, Message: "required column missing"})
+			probs = append(probs, problem(1, c.Name, "required_column_missing"))
 		}
 	}
 	if len(probs) > 0 {
@@ -74,7 +75,7 @@ func ParseCSV(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record,
 			if errors.As(err, &pe) {
 				line = pe.Line
 			}
-			probs = append(probs, Problem{Line: line, Message: err.Error()})
+			probs = append(probs, problem(line, "", "csv", "error", err.Error()))
 			break
 		}
 		line, _ = cr.FieldPos(0)
@@ -82,11 +83,11 @@ func ParseCSV(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record,
 			continue // a blank line
 		}
 		if len(rows) == MaxRows {
-			probs = append(probs, Problem{Line: line, Message: fmt.Sprintf("more than %d rows", MaxRows)})
+			probs = append(probs, problem(line, "", "too_many_rows", "max", strconv.Itoa(MaxRows)))
 			break
 		}
 		if len(rec) != len(cols) {
-			probs = append(probs, Problem{Line: line, Message: fmt.Sprintf("%d fields, the header has %d", len(rec), len(cols))})
+			probs = append(probs, problem(line, "", "field_count", "fields", strconv.Itoa(len(rec)), "columns", strconv.Itoa(len(cols))))
 			continue
 		}
 		rw := row{line: line, fields: map[string]string{}, present: map[string]bool{}}
@@ -116,18 +117,19 @@ func ParseJSON(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record
 	dec := json.NewDecoder(r)
 	dec.UseNumber()
 	if err := dec.Decode(&objs); err != nil {
-		return nil, Problems{{Line: 1, Message: "not a JSON array of objects: " + err.Error()}}
+		return nil, Problems{problem(1, "", "not_json", "error", err.Error())}
 	}
 	if len(objs) > MaxRows {
-		return nil, Problems{{Line: MaxRows + 1, Message: fmt.Sprintf("more than %d records", MaxRows)}}
+		return nil, Problems{problem(MaxRows+1, "", "too_many_rows", "max", strconv.Itoa(MaxRows))}
 	}
 	var probs Problems
 	rows := make([]row, 0, len(objs))
 	for i, o := range objs {
 		rw := row{line: i + 1, fields: map[string]string{}, present: map[string]bool{}}
+		wrong := map[string]bool{} // given, of a wrong type: named as such, not as missing
 		for k, v := range o {
 			if !spec.has(k) {
-				probs = append(probs, Problem{Line: i + 1, Column: k, Message: fmt.Sprintf("unknown field (want %s)", spec.names())})
+				probs = append(probs, problem(i+1, k, "unknown_field", "columns", spec.names()))
 				continue
 			}
 			switch v := v.(type) {
@@ -137,15 +139,21 @@ func ParseJSON(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record
 				rw.fields[k] = v.String()
 			case nil:
 				rw.fields[k] = ""
+			case bool:
+				if spec.column(k).kind != kindFlag {
+					probs, wrong[k] = append(probs, problem(i+1, k, "want_string_or_number")), true
+					continue
+				}
+				rw.fields[k] = strconv.FormatBool(v)
 			default:
-				probs = append(probs, Problem{Line: i + 1, Column: k, Message: "want a string or a number"})
+				probs, wrong[k] = append(probs, problem(i+1, k, "want_string_or_number")), true
 				continue
 			}
 			rw.present[k] = true
 		}
 		for _, c := range spec.Columns {
-			if c.Required && !rw.present[c.Name] {
-				probs = append(probs, Problem{Line: i + 1, Column: c.Name, Message: "required field missing"})
+			if c.Required && !rw.present[c.Name] && !wrong[c.Name] {
+				probs = append(probs, problem(i+1, c.Name, "required_field_missing"))
 			}
 		}
 		rows = append(rows, rw)
@@ -163,8 +171,8 @@ func ParseJSON(e Entity, r io.Reader, known Known, loc *time.Location) ([]Record
 // it starts.
 func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Problems) {
 	var probs Problems
-	add := func(line int, col, format string, args ...any) {
-		probs = append(probs, Problem{Line: line, Column: col, Message: fmt.Sprintf(format, args...)})
+	add := func(line int, col, code string, kv ...string) {
+		probs = append(probs, problem(line, col, code, kv...))
 	}
 	// Sites and lines the file itself declares may be named by its rows.
 	sites, lines := copySet(known.Sites), copySet(known.Lines)
@@ -183,15 +191,15 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 			v := rw.fields[c.Name]
 			if v == "" {
 				if c.Required && rw.present[c.Name] {
-					add(rw.line, c.Name, "required, empty")
+					add(rw.line, c.Name, "required_empty")
 					ok = false
 				}
 				rec[c.Name] = ""
 				continue
 			}
-			cv, err := canonical(c.kind, v, loc)
-			if err != nil {
-				add(rw.line, c.Name, "%v", err)
+			cv, fe := canonical(c.kind, v, loc)
+			if fe != nil {
+				add(rw.line, c.Name, fe.code, fe.kv...)
 				ok = false
 				continue
 			}
@@ -199,6 +207,9 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 		}
 		if spec.has("site") {
 			rec["site"] = site(rec)
+		}
+		if spec.Entity == Closures && rec["line"] == "" {
+			rec["line"] = AllLines
 		}
 		switch spec.Entity {
 		case Sites:
@@ -216,26 +227,29 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 			from, _ := ParseDate(rec[spec.From], loc)
 			until, _ := ParseDate(rec[spec.Until], loc)
 			if !until.After(from) {
-				add(rw.line, spec.Until, "%s is not after %s %s", rec[spec.Until], spec.From, rec[spec.From])
+				add(rw.line, spec.Until, "not_after", "value", rec[spec.Until], "from_column", spec.From, "from", rec[spec.From])
 			}
 		}
 		if spec.Entity != Sites && spec.has("site") && rec["site"] != "" && !sites[rec["site"]] {
-			add(rw.line, "site", "unknown site %q", rec["site"])
+			add(rw.line, "site", "unknown_site", "site", rec["site"])
 		}
 		switch spec.Entity {
 		case Equipment:
 			if rec["line"] != "" && !lines[rec["site"]+"/"+rec["line"]] {
-				add(rw.line, "line", "unknown line %q of site %s", rec["line"], rec["site"])
+				add(rw.line, "line", "unknown_line", "line", rec["line"], "site", rec["site"])
 			}
 		case Operators:
 			if rec["home_line"] != "" && !lines[rec["site"]+"/"+rec["home_line"]] {
-				add(rw.line, "home_line", "unknown line %q of site %s", rec["home_line"], rec["site"])
+				add(rw.line, "home_line", "unknown_line", "line", rec["home_line"], "site", rec["site"])
 			}
 		case Rosters:
 			checkRoster(rec, rw.line, known, lines, add)
-		case Shifts:
-			if rec["line"] != "" && !lines[known.Site+"/"+rec["line"]] {
-				add(rw.line, "line", "unknown line %q of site %s", rec["line"], known.Site)
+		case Shifts, PlannedStops, Closures:
+			if l := rec["line"]; l != "" && l != AllLines && !lines[known.Site+"/"+l] {
+				add(rw.line, "line", "unknown_line", "line", l, "site", known.Site)
+			}
+			if spec.Entity == PlannedStops {
+				checkStop(rec, rw, add)
 			}
 		}
 		if bad[i] {
@@ -243,20 +257,26 @@ func check(spec Spec, rows []row, known Known, loc *time.Location) ([]Record, Pr
 		}
 		k := spec.KeyOf(rec)
 		if first, dup := firstAt[k]; dup {
-			add(rw.line, spec.Key[len(spec.Key)-1], "duplicate id %s (also on line %d)", k, first)
+			add(rw.line, spec.Key[len(spec.Key)-1], "duplicate", "key", k, "first", strconv.Itoa(first))
 			continue
 		}
 		firstAt[k] = rw.line
 	}
-	if spec.Entity == Shifts {
-		probs = append(probs, overlappingShifts(recs, rows, bad, loc)...)
+	switch spec.Entity {
+	case Shifts:
+		probs = append(probs, overlapping(recs, rows, bad, "valid_from", "valid_until", "shift_overlap", loc)...)
+	case PlannedStops:
+		probs = append(probs, overlapping(recs, rows, bad, "valid_from", "valid_until", "stop_overlap", loc)...)
+	case Closures:
+		probs = append(probs, overlapping(recs, rows, bad, "from", "to", "closure_overlap", loc)...)
 	}
 	return recs, probs
 }
 
-// overlappingShifts finds shifts of one line and name whose validity
-// overlaps that of an earlier row.
-func overlappingShifts(recs []Record, rows []row, bad []bool, loc *time.Location) Problems {
+// overlapping finds rows of one line and name whose interval (the columns
+// from and until; a validity, or a closure's time) overlaps that of an
+// earlier row; a cancelled closure overlaps nothing.
+func overlapping(recs []Record, rows []row, bad []bool, fromCol, untilCol, code string, loc *time.Location) Problems {
 	var probs Problems
 	type seen struct {
 		line        int
@@ -264,19 +284,18 @@ func overlappingShifts(recs []Record, rows []row, bad []bool, loc *time.Location
 	}
 	byName := map[[2]string][]seen{}
 	for i, rec := range recs {
-		if bad[i] {
+		if bad[i] || rec["cancelled"] != "" {
 			continue
 		}
-		from, _ := ParseDate(rec["valid_from"], loc)
-		until, _ := ParseDate(rec["valid_until"], loc)
+		from, _ := ParseDate(rec[fromCol], loc)
+		until, _ := ParseDate(rec[untilCol], loc)
 		k := [2]string{rec["line"], rec["name"]}
 		if slices.ContainsFunc(byName[k], func(o seen) bool { return o.from.Equal(from) }) {
 			continue // a key given twice: named as such
 		}
 		for _, o := range byName[k] {
 			if (o.until.IsZero() || from.Before(o.until)) && (until.IsZero() || o.from.Before(until)) {
-				probs = append(probs, Problem{Line: rows[i].line, Column: "valid_from",
-					Message: fmt.Sprintf("shift %s of line %s already holds then (line %d)", rec["name"], rec["line"], o.line)})
+				probs = append(probs, problem(rows[i].line, fromCol, code, "name", rec["name"], "line", rec["line"], "first", strconv.Itoa(o.line)))
 				break
 			}
 		}
@@ -304,6 +323,16 @@ func (s Spec) has(col string) bool {
 		}
 	}
 	return false
+}
+
+// column returns a column of the spec by name (the zero column when none).
+func (s Spec) column(name string) Column {
+	for _, c := range s.Columns {
+		if c.Name == name {
+			return c
+		}
+	}
+	return Column{}
 }
 
 func (s Spec) names() string {
@@ -349,18 +378,18 @@ func sortRecords(spec Spec, recs []Record) []Record {
 }
 
 // checkRoster checks a roster row's line, shift and people.
-func checkRoster(rec Record, line int, known Known, lines map[string]bool, add func(int, string, string, ...any)) {
+func checkRoster(rec Record, line int, known Known, lines map[string]bool, add func(int, string, string, ...string)) {
 	if rec["line"] == "" {
 		return
 	}
 	if !lines[known.Site+"/"+rec["line"]] {
-		add(line, "line", "unknown line %q of site %s", rec["line"], known.Site)
+		add(line, "line", "unknown_line", "line", rec["line"], "site", known.Site)
 		return
 	}
 	if rec["shift"] != "" && known.Shifts != nil {
 		shifts := known.Shifts(rec["line"])
 		if !slices.Contains(shifts, rec["shift"]) {
-			add(line, "shift", "no shift %q in the calendar of line %s (shifts: %s)", rec["shift"], rec["line"], strings.Join(shifts, ", "))
+			add(line, "shift", "unknown_shift", "shift", rec["shift"], "line", rec["line"], "shifts", strings.Join(shifts, ", "))
 		}
 	}
 	if rec["leaders"] == "" {
@@ -368,7 +397,23 @@ func checkRoster(rec Record, line int, known Known, lines map[string]bool, add f
 	}
 	for _, id := range strings.Split(rec["leaders"], ";") {
 		if !known.People[id] {
-			add(line, "leaders", "%q is not in events.alerts.people", id)
+			add(line, "leaders", "unknown_person", "person", id)
 		}
+	}
+}
+
+// checkStop checks a planned stop's times: both, not equal, or neither
+// (no stop on the days the row holds). A time given but bad is named as such.
+func checkStop(rec Record, rw row, add func(int, string, string, ...string)) {
+	start, end := rec["start"], rec["end"]
+	switch {
+	case (rw.fields["start"] == "") != (rw.fields["end"] == ""):
+		col := "end"
+		if rw.fields["start"] == "" {
+			col = "start"
+		}
+		add(rw.line, col, "stop_times")
+	case start != "" && start == end:
+		add(rw.line, "end", "zero_length", "start", start, "end", end)
 	}
 }

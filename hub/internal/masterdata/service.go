@@ -13,7 +13,6 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/alert"
-	"github.com/floorpulse/floorpulse/hub/internal/calendar"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 )
 
@@ -41,14 +40,16 @@ type Hooks struct {
 	Applied func(registry []activity.Equipment)
 	// Rosters runs after a roster import commits, with the whole dated roster.
 	Rosters func(map[alert.DatedKey][]string)
-	// Calendars runs after a shift calendar import commits, with every
-	// line's overrides (Overrides), before the restated ranges are marked.
-	Calendars func(map[string][]calendar.Override)
+	// Calendars runs after an import of shifts, planned stops or closures
+	// commits, with all the imported calendar records, before the restated
+	// ranges are marked.
+	Calendars func(Calendars)
 }
 
 // Restatement is what an import changes the figures of, and from when:
 // equipment (an equipment import) or every equipment of a line of the
-// hub's site (a shift calendar import). A zero time is from the beginning.
+// hub's site (an import of shifts, planned stops or closures; AllLines:
+// every line). A zero time is from the beginning.
 type Restatement struct {
 	Equipment map[signal.Key]time.Time
 	Lines     map[string]time.Time
@@ -131,13 +132,16 @@ func RosterOf(recs []Record) map[alert.DatedKey][]string {
 	return out
 }
 
-// Overrides returns the imported shift calendars per line (Overrides).
-func (s *Service) Overrides() (map[string][]calendar.Override, error) {
-	recs, err := s.store.Records(Shifts)
-	if err != nil {
-		return nil, err
+// Calendars returns the imported shift calendars, planned stops and closures.
+func (s *Service) Calendars() (Calendars, error) {
+	var recs [3][]Record
+	for i, e := range []Entity{Shifts, PlannedStops, Closures} {
+		var err error
+		if recs[i], err = s.store.Records(e); err != nil {
+			return Calendars{}, err
+		}
 	}
-	return Overrides(recs, s.base.Location), nil
+	return CalendarsOf(recs[0], recs[1], recs[2], s.base.Location), nil
 }
 
 // Registry returns the equipment registry: the imported records over the base.
@@ -164,17 +168,19 @@ func (s *Service) AuditLast(n int) ([]Change, error) { return s.store.AuditLast(
 // behalf of by: the whole set or, on an error, nothing. With dryRun it only
 // says what would change. An equipment change restates the figures it
 // touches (Hooks.Prepare, with the equipment keys and the instant each is
-// restated from) and swaps the registry (Hooks.Applied).
+// restated from) and swaps the registry (Hooks.Applied); a change of
+// shifts, planned stops or closures swaps the calendars (Hooks.Calendars)
+// and restates every equipment of the lines it concerns.
 func (s *Service) Import(e Entity, recs []Record, by string, dryRun bool) (Diff, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var prepare func(Diff) error
-	if !dryRun && s.hooks.Prepare != nil && (e == Equipment || e == Shifts) {
+	if !dryRun && s.hooks.Prepare != nil && (e == Equipment || calendarEntity(e)) {
 		prepare = func(d Diff) error {
 			if len(d.Changes) == 0 {
 				return nil
 			}
-			return s.hooks.Prepare(d, Restatement{Equipment: Restate(d.Changes, s.base.Location), Lines: restateShifts(d.Changes, s.base.Location)})
+			return s.hooks.Prepare(d, Restatement{Equipment: Restate(d.Changes, s.base.Location), Lines: restateLines(d.Changes, s.base.Location)})
 		}
 	}
 	d, err := s.store.Apply(e, recs, by, s.now(), dryRun, prepare)
@@ -188,14 +194,14 @@ func (s *Service) Import(e Entity, recs []Record, by string, dryRun bool) (Diff,
 		}
 		s.hooks.Rosters(r)
 	}
-	if e == Shifts && s.hooks.Calendars != nil {
-		recs, err := s.store.Records(Shifts)
+	if calendarEntity(e) && s.hooks.Calendars != nil {
+		cals, err := s.Calendars()
 		if err != nil {
-			return d, fmt.Errorf("reading the shift calendars after the import: %w", err)
+			return d, fmt.Errorf("reading the calendars after the import: %w", err)
 		}
-		s.hooks.Calendars(Overrides(recs, s.base.Location))
+		s.hooks.Calendars(cals)
 	}
-	if e != Equipment && e != Shifts {
+	if e != Equipment && !calendarEntity(e) {
 		return d, nil
 	}
 	reg, err := s.Registry()

@@ -1,12 +1,15 @@
 // Package masterdata keeps the plant's master data that other systems own
-// (MES, ERP, HR): sites, lines, equipment and operators, imported as CSV or
+// (MES, ERP, HR, the shift planning): sites, lines, equipment, operators,
+// shift calendars, planned stops, closures and rosters, imported as CSV or
 // JSON rows, validated as a whole (every bad row named with its line and
 // column; nothing applied when one is bad), stored as versioned records
 // with effective dates in a bbolt file, and every change audited with who
 // made it and when. Applying the same rows twice changes nothing and audits
 // nothing. The YAML registry of the hub's configuration is the base layer:
 // an imported equipment record replaces the YAML entry of the same site and
-// id, and adds equipment the YAML does not list.
+// id, and adds equipment the YAML does not list; a line's imported shifts
+// and planned stops replace its configured ones on the days they hold, and
+// imported closures are added to the configured ones.
 //
 // Parsing, validation and the registry merge are pure (values in, values
 // out, dates in the plant's time zone); the store and the HTTP handler are
@@ -34,11 +37,18 @@ const (
 	Operators Entity = "operators"
 	Rosters   Entity = "rosters"
 	Shifts    Entity = "shifts"
+	// PlannedStops are recurring daily planned stops (breaks, maintenance).
+	PlannedStops Entity = "planned_stops"
+	// Closures are absolute planned stops (holidays, shutdowns).
+	Closures Entity = "closures"
 )
 
 // Entities lists every entity, in the order their references need them
 // imported (a line names its site, equipment its line).
-var Entities = []Entity{Sites, Lines, Equipment, Operators, Shifts, Rosters}
+var Entities = []Entity{Sites, Lines, Equipment, Operators, Shifts, PlannedStops, Closures, Rosters}
+
+// AllLines is the line of a closure of every line of the hub's site.
+const AllLines = "*"
 
 // kind is how a column's text is checked and written.
 type kind int
@@ -52,6 +62,8 @@ const (
 	kindPeople             // person ids separated by ';'
 	kindClock              // a local time of day HH:MM
 	kindDays               // week days: mon..sun or ranges, separated by ';'
+	kindScope              // a line (a name), or '*' for every line
+	kindFlag               // yes or no (empty)
 )
 
 // Column is one column of an entity's CSV file.
@@ -116,6 +128,22 @@ var specs = map[Entity]Spec{
 		{Name: "valid_from", kind: kindDay, Doc: "first day of this calendar (empty: always)"},
 		{Name: "valid_until", kind: kindDay, Doc: "first day it no longer holds (empty: open)"},
 	}},
+	PlannedStops: {Entity: PlannedStops, Key: []string{"line", "name", "valid_from"}, From: "valid_from", Until: "valid_until", Columns: []Column{
+		{Name: "line", Required: true, kind: kindToken, Doc: "line of the hub's site; must be known"},
+		{Name: "name", Required: true, kind: kindText, Doc: "stop name, e.g. `lunch`"},
+		{Name: "start", kind: kindClock, Doc: "start, `HH:MM` plant time (empty with `end`: no stop, see below)"},
+		{Name: "end", kind: kindClock, Doc: "end, `HH:MM`; before the start: the next day (not equal to it)"},
+		{Name: "days", kind: kindDays, Doc: "week days it starts on: `mon`..`sun` or ranges like `mon-fri`, separated by ';' (empty: every day)"},
+		{Name: "valid_from", kind: kindDay, Doc: "first day of these stops (empty: always)"},
+		{Name: "valid_until", kind: kindDay, Doc: "first day they no longer hold (empty: open)"},
+	}},
+	Closures: {Entity: Closures, Key: []string{"line", "name", "from"}, From: "from", Until: "to", Columns: []Column{
+		{Name: "line", kind: kindScope, Doc: "line of the hub's site, must be known; empty or `*`: every line of the site"},
+		{Name: "name", Required: true, kind: kindText, Doc: "what is closed for, e.g. `Christmas`"},
+		{Name: "from", Required: true, kind: kindDate, Doc: "when it starts: `YYYY-MM-DD` (midnight) or `YYYY-MM-DDTHH:MM`, plant time"},
+		{Name: "to", Required: true, kind: kindDate, Doc: "when it ends (not included), after `from`, in the same forms"},
+		{Name: "cancelled", kind: kindFlag, Doc: "`yes`: the closure does not take place (empty or `no`: it does)"},
+	}},
 	Rosters: {Entity: Rosters, Key: []string{"date", "line", "shift"}, Columns: []Column{
 		{Name: "date", Required: true, kind: kindDay, Doc: "the date the shift starts (a night shift belongs to the day it begins), `YYYY-MM-DD`"},
 		{Name: "line", Required: true, kind: kindToken, Doc: "line of the hub's site; must be known"},
@@ -157,33 +185,6 @@ func (s Spec) KeyOf(r Record) string {
 	return strings.Join(parts, "/")
 }
 
-// Problem is one bad field or row of an import: its line (the CSV line,
-// the header being 1; or the JSON record's number, from 1), its column
-// (empty for the whole row) and what is wrong.
-type Problem struct {
-	Line    int    `json:"line"`
-	Column  string `json:"column,omitempty"`
-	Message string `json:"message"`
-}
-
-func (p Problem) Error() string {
-	if p.Column == "" {
-		return fmt.Sprintf("line %d: %s", p.Line, p.Message)
-	}
-	return fmt.Sprintf("line %d, column %s: %s", p.Line, p.Column, p.Message)
-}
-
-// Problems are all the problems of an import; an import with any applies nothing.
-type Problems []Problem
-
-func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.Error()
-	}
-	return strings.Join(lines, "\n")
-}
-
 // Known are the sites and lines a row may name: the configuration's, the
 // stored ones and those of the file itself when it imports sites or lines;
 // and the shifts and people a roster may name.
@@ -213,24 +214,42 @@ func ParseDate(s string, loc *time.Location) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("bad date %q (want YYYY-MM-DD or YYYY-MM-DDTHH:MM, plant time)", s)
+	return time.Time{}, badField("bad_date", "value", s)
 }
 
+// maxText bounds a free text field.
+const maxText = 200
+
 // canonical checks one field's text and returns it in canonical form.
-func canonical(k kind, v string, loc *time.Location) (string, error) {
+func canonical(k kind, v string, loc *time.Location) (string, *fieldError) {
 	switch k {
 	case kindToken:
 		if !signal.ValidToken(v) {
-			return "", fmt.Errorf("%q is not a valid name (no spaces, dots, '*' or '>')", v)
+			return "", badField("bad_name", "value", v)
 		}
+	case kindScope:
+		if v == AllLines {
+			return v, nil
+		}
+		if !signal.ValidToken(v) {
+			return "", badField("bad_name", "value", v)
+		}
+	case kindFlag:
+		switch strings.ToLower(v) {
+		case "yes", "true", "1":
+			return "yes", nil
+		case "no", "false", "0":
+			return "", nil
+		}
+		return "", badField("bad_flag", "value", v)
 	case kindText:
-		if len(v) > 200 {
-			return "", fmt.Errorf("longer than 200 characters")
+		if len(v) > maxText {
+			return "", badField("too_long", "max", strconv.Itoa(maxText))
 		}
 	case kindDate:
 		t, err := ParseDate(v, loc)
 		if err != nil {
-			return "", err
+			return "", badField("bad_date", "value", v)
 		}
 		if t.Hour() == 0 && t.Minute() == 0 && t.Second() == 0 {
 			return t.Format("2006-01-02"), nil
@@ -239,7 +258,7 @@ func canonical(k kind, v string, loc *time.Location) (string, error) {
 	case kindDay:
 		t, err := time.ParseInLocation("2006-01-02", v, loc)
 		if err != nil {
-			return "", fmt.Errorf("bad date %q (want YYYY-MM-DD)", v)
+			return "", badField("bad_day", "value", v)
 		}
 		return t.Format("2006-01-02"), nil
 	case kindPeople:
@@ -249,7 +268,7 @@ func canonical(k kind, v string, loc *time.Location) (string, error) {
 				continue
 			}
 			if !signal.ValidToken(id) {
-				return "", fmt.Errorf("%q is not a valid person id", id)
+				return "", badField("bad_person", "value", id)
 			}
 			ids = append(ids, id)
 		}
@@ -257,24 +276,25 @@ func canonical(k kind, v string, loc *time.Location) (string, error) {
 	case kindClock:
 		c, err := calendar.ParseClock(v)
 		if err != nil {
-			return "", fmt.Errorf("bad time %q (want HH:MM)", v)
+			return "", badField("bad_time", "value", v)
 		}
 		return c.String(), nil
 	case kindDays:
 		var days []string
 		for _, d := range strings.Split(v, ";") {
-			if d = strings.ToLower(strings.TrimSpace(d)); d != "" {
-				days = append(days, d)
+			if d = strings.ToLower(strings.TrimSpace(d)); d == "" {
+				continue
 			}
-		}
-		if _, err := calendar.ParseWeekdays(days); err != nil {
-			return "", err
+			if _, err := calendar.ParseWeekdays([]string{d}); err != nil {
+				return "", badField("bad_weekday", "value", d)
+			}
+			days = append(days, d)
 		}
 		return strings.Join(days, ";"), nil
 	case kindNumber:
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil || f < 0 || f != f || f > 1e12 {
-			return "", fmt.Errorf("bad number %q (want a number >= 0)", v)
+			return "", badField("bad_number", "value", v)
 		}
 		return strconv.FormatFloat(f, 'f', -1, 64), nil
 	}

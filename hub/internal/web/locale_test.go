@@ -11,6 +11,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/action"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
+	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
 	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/hub/internal/state"
 )
@@ -112,6 +113,12 @@ func TestCatalogHasEveryUsedKey(t *testing.T) {
 	for _, l := range Languages {
 		used["lang."+l] = "languages"
 	}
+	for _, e := range masterDataEntities {
+		used["masterdata.entity."+e] = "master data entities"
+	}
+	for code := range masterdata.Messages() {
+		used["masterdata.problem."+code] = "master data problems"
+	}
 	keys := make([]string, 0, len(used))
 	for k := range used {
 		keys = append(keys, k)
@@ -170,6 +177,32 @@ func TestNumbersAndTimes(t *testing.T) {
 	} {
 		if c.got != c.want {
 			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
+
+// The page says a master data problem in its reader's language: each
+// problem code's text is the hub's English message in the English
+// catalogue, and every language's text has the same arguments.
+func TestMasterDataProblemsTranslated(t *testing.T) {
+	cats, err := loadCatalogs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := regexp.MustCompile(`\{[a-z_]+\}`)
+	for code, msg := range masterdata.Messages() {
+		key := "masterdata.problem." + code
+		if got := cats["en"][key]; got != msg {
+			t.Errorf("en %s: %q, the hub says %q", key, got, msg)
+		}
+		want := args.FindAllString(msg, -1)
+		sort.Strings(want)
+		for _, lang := range Languages {
+			got := args.FindAllString(cats[lang][key], -1)
+			sort.Strings(got)
+			if strings.Join(got, " ") != strings.Join(want, " ") {
+				t.Errorf("%s %s: arguments %v, want %v", lang, key, got, want)
+			}
 		}
 	}
 }

@@ -4,7 +4,7 @@ import "net/http"
 
 // masterDataEntities are the entities the master data page imports, in
 // the order their references need them.
-var masterDataEntities = []string{"sites", "lines", "equipment", "operators", "shifts", "rosters"}
+var masterDataEntities = []string{"sites", "lines", "equipment", "operators", "shifts", "planned_stops", "closures", "rosters"}
 
 // masterDataPage is the master data page's own fields.
 type masterDataPage struct {

@@ -24,7 +24,7 @@ const adminUser = "ada"
 // An admin checks a bad equipment file on the master data page and sees
 // every bad row with its line and column, with nothing applied; checks a
 // good one, sees what would change, applies it and sees it in the audit
-// log under their name; in both languages, with no console error (the
+// log under their name; in both languages (the problems too), with no console error (the
 // page's policy forbids inline script). A viewer has neither the page nor
 // its link.
 func TestBrowserMasterData(t *testing.T) {
@@ -78,6 +78,19 @@ func TestBrowserMasterData(t *testing.T) {
 		rows := eval[[]string](tb, `[...document.querySelectorAll('#md-problems tbody tr')].map(r => [...r.cells].slice(0, 2).map(c => c.innerText).join(' '))`)
 		if strings.Join(rows, ",") != "3 line,4 in_service_from,5 id" {
 			t.Fatalf("%s: problems %v", lang, rows)
+		}
+		// The problems are said in the page's language, the hub's values in them.
+		msgs := eval[[]string](tb, `[...document.querySelectorAll('#md-problems tbody tr')].map(r => r.cells[2].innerText)`)
+		for i, m := range msgs {
+			if han.MatchString(m) != (lang == "zh-CN") || !strings.Contains(m, []string{`L7`, `2026-02-30`, `s1/M09`}[i]) {
+				t.Fatalf("%s: problem %d says %q", lang, i+1, m)
+			}
+		}
+		if lang == "en" && msgs[0] != `unknown line "L7" of site s1` {
+			t.Fatalf("en: problem 1 says %q", msgs[0])
+		}
+		if opts := eval[[]string](tb, `[...document.querySelectorAll('#md-entity option')].map(o => o.value)`); strings.Join(opts, " ") != "sites lines equipment operators shifts planned_stops closures rosters" {
+			t.Fatalf("%s: records offered %v", lang, opts)
 		}
 		if eval[bool](tb, `document.getElementById('md-apply').disabled`) != true {
 			t.Fatalf("%s: a bad file may be applied", lang)

@@ -502,12 +502,22 @@
         });
       });
     }
+    // problemText says a problem in the page's language: the catalogue's
+    // text of its code with its arguments put in; the hub's English message
+    // for a code the catalogue does not know.
+    function problemText(p) {
+      var key = 'masterdata.problem.' + p.code;
+      if (!p.code || !Object.prototype.hasOwnProperty.call(cat, key)) { return p.message; }
+      return cat[key].replace(/\{([a-z_]+)\}/g, function (m, name) {
+        return p.args && Object.prototype.hasOwnProperty.call(p.args, name) ? p.args[name] : m;
+      });
+    }
     function show(j, dry) {
       out.textContent = '';
       if (j.problems && j.problems.length) {
         out.appendChild(node('p', 'bad', T('masterdata.problems') + ' (' + j.problems.length + ')'));
         out.appendChild(table([T('masterdata.line'), T('masterdata.column'), T('masterdata.message')],
-          j.problems.map(function (p) { return [String(p.line), p.column || '', p.message]; }), 'md-problems'));
+          j.problems.map(function (p) { return [String(p.line), p.column || '', problemText(p)]; }), 'md-problems'));
         return;
       }
       var d = j.diff;

@@ -68,6 +68,12 @@ type Backend interface {
 
 var _ Backend = (*Store)(nil)
 
+// RestatementOf is what changes restate: Restate's equipment, and the
+// lines whose shift calendars they change.
+func RestatementOf(changes []Change, loc *time.Location) Restatement {
+	return Restatement{Equipment: Restate(changes, loc), Lines: restateShifts(changes, loc)}
+}
+
 // Service validates and applies imports over a store, one at a time.
 type Service struct {
 	base  Base

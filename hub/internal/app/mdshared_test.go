@@ -1,0 +1,174 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/floorpulse/floorpulse/hub/internal/auth"
+	"github.com/floorpulse/floorpulse/hub/internal/partition"
+	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
+)
+
+// lineOctober reads the October 2026 point of a line's line_activity.
+func (r *partitionedRig) lineOctober(site, line string) map[string]any {
+	q := influxdb2.NewClient(r.in.URL, "").QueryAPI("")
+	res, err := q.Query(context.Background(), fmt.Sprintf(`from(bucket:"floorpulse/autogen") |> range(start: 2026-09-01T00:00:00Z, stop: 2026-10-31T00:00:00Z)
+		|> filter(fn: (r) => r._measurement == "line_activity" and r.period == "month" and r.site == %q and r.line == %q)`, site, line))
+	got := map[string]any{}
+	if err != nil {
+		return got
+	}
+	for res.Next() {
+		got[res.Record().Field()] = res.Record().Value()
+	}
+	return got
+}
+
+// waitRate waits until a line's October point has active of registered
+// equipment, and that rate.
+func (r *partitionedRig) waitRate(step, site, line string, active, registered int64) {
+	r.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := r.lineOctober(site, line)
+		if got["active"] == active && got["registered"] == registered && got["active_rate"] == float64(active)/float64(registered) {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%s: %s/%s October = active %v, registered %v, rate %v; want %d of %d", step, site, line,
+				got["active"], got["registered"], got["active_rate"], active, registered)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// sendServed posts JSON once the site's partition is served (503 until
+// then).
+func (r *partitionedRig) sendServed(url, token, contentType, body string) (int, string) {
+	r.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		code, got := send(r.t, "POST", url, token, contentType, body)
+		if code != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return code, got
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Master data and actions are the stream's, not a hub's. Two hub processes
+// share two partitions. An action is created on hub a while it holds every
+// partition; b joins. A CSV imported through a adds a machine in the middle
+// of October on a site of b's partition and one on a site of a's: b writes
+// the new active rate of its line, a of its own. The action is read and
+// changed through b. a is killed (SIGKILL): b takes its partition over and
+// computes with the imported machine from the start, and the action is
+// still there, with b's change, and changes again.
+func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("integration test")
+	}
+	r := &partitionedRig{t: t, nats: testenv.StartNATS(t), in: testenv.StartInflux(t, "floorpulse"), dir: t.TempDir(),
+		sites: []string{"s1", "s2", "s3", "s4"}, count: 2, ttl: 2 * time.Second, http: map[string]int{}}
+	r.js, _ = jetstream.New(connect(t, r.nats.URL))
+	admin, err := auth.AddToken(filepath.Join(r.dir, "tokens.yaml"), "erp", auth.Admin, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := func(id, path string) string { return fmt.Sprintf("http://127.0.0.1:%d%s", r.http[id], path) }
+
+	a := r.start("a")
+	r.waitOwners("a holds both partitions", 20*time.Second, map[string]int{"a": 2})
+	// October 2026, UTC (744 h): on every site L1/M01 runs 100 h (active),
+	// L1/M02 is silent, and M09, in no registry yet, runs 50 h from the 20th.
+	var sigs []signal.Signal
+	for _, site := range r.sites {
+		mk := func(eq string, day, hour int, on bool) signal.Signal {
+			return signal.Signal{Site: site, Line: "L1", Equipment: eq, Name: signal.Run, Value: signal.Bool(on),
+				Time: time.Date(2026, 10, day, hour, 0, 0, 0, time.UTC), Agent: "test"}
+		}
+		sigs = append(sigs, mk("M01", 2, 0, true), mk("M01", 6, 4, false), mk("M09", 20, 0, true), mk("M09", 22, 2, false))
+	}
+	publish(t, r.js, sigs)
+
+	code, body := r.sendServed(url("a", "/api/v1/actions"), admin, "application/json",
+		fmt.Sprintf(`{"what":"check the spindle","owner":"alice","due":"2026-11-01","subject":{"kind":"machine","site":%q,"line":"L1","equipment":"M01"}}`, r.sites[0]))
+	var act struct{ ID, Status string }
+	if err := json.Unmarshal([]byte(body), &act); code != http.StatusCreated || err != nil || act.ID == "" {
+		t.Fatalf("creating an action on a: %d %s", code, body)
+	}
+
+	r.start("b")
+	owners, _ := r.waitOwners("b takes a partition", 30*time.Second, map[string]int{"a": 1, "b": 1})
+	site := map[string]string{} // a site of each hub's partition
+	for _, s := range r.sites {
+		site[owners[partition.Of(s, r.count)]] = s
+	}
+	if site["a"] == "" || site["b"] == "" {
+		t.Fatalf("the sites do not cover both partitions: %v", owners)
+	}
+	for _, h := range []string{"a", "b"} {
+		r.waitRate("YAML registry", site[h], "L1", 1, 2)
+	}
+
+	// The import through a: M09 in service from the 15th (408 h of 744),
+	// threshold 80 h x 408/744 = 43.9 h, 50 h run: active. 2 of 3, on the
+	// site b holds (b writes it) and on the one a holds.
+	csv := fmt.Sprintf("id,site,line,class,in_service_from\nM09,%s,L1,cnc,2026-10-15\nM09,%s,L1,cnc,2026-10-15\n", site["a"], site["b"])
+	if code, body := send(t, "PUT", url("a", "/api/v1/masterdata/equipment"), admin, "text/csv", csv); code != http.StatusOK || !strings.Contains(body, `"added":2`) {
+		t.Fatalf("import through a: %d %s", code, body)
+	}
+	r.waitRate("M09 imported through a, on b's site", site["b"], "L1", 2, 3)
+	r.waitRate("M09 imported through a, on a's site", site["a"], "L1", 2, 3)
+	// b serves the master data a imported, and its audit.
+	if code, body := send(t, "GET", url("b", "/api/v1/masterdata/equipment"), admin, "", ""); code != http.StatusOK || strings.Count(body, "M09") != 2 {
+		t.Fatalf("export on b: %d %s", code, body)
+	}
+	if code, body := send(t, "GET", url("b", "/api/v1/masterdata/audit"), admin, "", ""); code != http.StatusOK || strings.Count(body, `"by": "erp"`)+strings.Count(body, `"by":"erp"`) != 2 {
+		t.Fatalf("audit on b: %d %s", code, body)
+	}
+
+	// The action, read and changed through b.
+	if code, body := send(t, "GET", url("b", "/api/v1/actions/"+act.ID), r.token, "", ""); code != http.StatusOK || !strings.Contains(body, "check the spindle") {
+		t.Fatalf("action on b: %d %s", code, body)
+	}
+	if code, body := send(t, "PATCH", url("b", "/api/v1/actions/"+act.ID), admin, "application/json", `{"status":"in_progress","note":"spindle ordered"}`); code != http.StatusOK {
+		t.Fatalf("patching the action on b: %d %s", code, body)
+	}
+
+	a.Kill()
+	r.waitOwners("b takes a's partition", 30*time.Second, map[string]int{"b": 2})
+	code, body = send(t, "GET", url("b", "/api/v1/actions/"+act.ID), r.token, "", "")
+	if err := json.Unmarshal([]byte(body), &act); code != http.StatusOK || err != nil || act.Status != "in_progress" || !strings.Contains(body, "spindle ordered") {
+		t.Fatalf("the action after a was killed: %d %s", code, body)
+	}
+	if code, body := send(t, "PATCH", url("b", "/api/v1/actions/"+act.ID), admin, "application/json", `{"status":"done"}`); code != http.StatusOK || !strings.Contains(body, `"done"`) {
+		t.Fatalf("closing the action on b: %d %s", code, body)
+	}
+	if code, body := send(t, "GET", url("b", "/api/v1/actions?status=done"), r.token, "", ""); code != http.StatusOK || !strings.Contains(body, act.ID) {
+		t.Fatalf("listing on b: %d %s", code, body)
+	}
+	// b computes a's former partition with the imported machine: a new
+	// signal there rewrites the line's October, still 2 of 3 (M02's 1 h
+	// is not active).
+	publish(t, r.js, []signal.Signal{
+		{Site: site["a"], Line: "L1", Equipment: "M02", Name: signal.Run, Value: signal.Bool(true), Time: time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), Agent: "test"},
+		{Site: site["a"], Line: "L1", Equipment: "M02", Name: signal.Run, Value: signal.Bool(false), Time: time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC), Agent: "test"},
+	})
+	r.waitFor("b writes M02's hour", 30*time.Second, func() bool {
+		got := r.lineOctober(site["a"], "L1")
+		rs, _ := got["run_hours"].(float64)
+		return rs == 100+50+1
+	})
+	r.waitRate("a's former partition on b", site["a"], "L1", 2, 3)
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -71,9 +72,10 @@ func (r *partitionedRig) sendServed(url, token, contentType, body string) (int, 
 // partition; b joins. A CSV imported through a adds a machine in the middle
 // of October on a site of b's partition and one on a site of a's: b writes
 // the new active rate of its line, a of its own. The action is read and
-// changed through b. a is killed (SIGKILL): b takes its partition over and
-// computes with the imported machine from the start, and the action is
-// still there, with b's change, and changes again.
+// changed through b. a is killed (SIGKILL) and a change of its site's
+// machine is imported through b before b takes a's partition over: b
+// restates it at the takeover and computes with it from the start; the
+// action is still there, with b's change, and changes again.
 func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
 	if testing.Short() {
 		t.Skip("integration test")
@@ -108,7 +110,7 @@ func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
 		t.Fatalf("creating an action on a: %d %s", code, body)
 	}
 
-	r.start("b")
+	b := r.start("b")
 	owners, _ := r.waitOwners("b takes a partition", 30*time.Second, map[string]int{"a": 1, "b": 1})
 	site := map[string]string{} // a site of each hub's partition
 	for _, s := range r.sites {
@@ -146,8 +148,30 @@ func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
 		t.Fatalf("patching the action on b: %d %s", code, body)
 	}
 
+	// a is killed; before b takes its partition over, M09 of a's site
+	// moves into service on the 21st, through b: 264 h in service,
+	// threshold 28.4 h, 26 h run from then: not active. b restates it when
+	// it takes the partition over: no signal comes in between.
+	aPart := partition.Of(site["a"], r.count)
+	r.waitFor("a snapshot of a's partition", 15*time.Second, func() bool {
+		obs, err := r.js.ObjectStore(context.Background(), partition.StateBucket("FLOORPULSE_SIGNALS"))
+		if err != nil {
+			return false
+		}
+		info, err := obs.GetInfo(context.Background(), partition.Object(aPart))
+		ci := r.consumerInfo(aPart)
+		return err == nil && ci != nil && ci.AckFloor.Stream > 0 && info.Metadata["seq"] == strconv.FormatUint(ci.AckFloor.Stream, 10)
+	})
 	a.Kill()
+	csv = fmt.Sprintf("id,site,line,class,in_service_from\nM09,%s,L1,cnc,2026-10-21\n", site["a"])
+	if code, body := send(t, "PUT", url("b", "/api/v1/masterdata/equipment"), admin, "text/csv", csv); code != http.StatusOK || !strings.Contains(body, `"changed":1`) {
+		t.Fatalf("import through b: %d %s", code, body)
+	}
 	r.waitOwners("b takes a's partition", 30*time.Second, map[string]int{"b": 2})
+	r.waitRate("a's partition taken over after the import", site["a"], "L1", 1, 3)
+	if !strings.Contains(b.Output(), `msg="master data restated"`) {
+		t.Errorf("b did not restate the change made while nobody held a's partition:\n%s", b.Output())
+	}
 	code, body = send(t, "GET", url("b", "/api/v1/actions/"+act.ID), r.token, "", "")
 	if err := json.Unmarshal([]byte(body), &act); code != http.StatusOK || err != nil || act.Status != "in_progress" || !strings.Contains(body, "spindle ordered") {
 		t.Fatalf("the action after a was killed: %d %s", code, body)
@@ -159,8 +183,8 @@ func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
 		t.Fatalf("listing on b: %d %s", code, body)
 	}
 	// b computes a's former partition with the imported machine: a new
-	// signal there rewrites the line's October, still 2 of 3 (M02's 1 h
-	// is not active).
+	// signal there rewrites the line's October, still 1 of 3 (M02's 1 h
+	// is not active; M09's 26 h in service are counted).
 	publish(t, r.js, []signal.Signal{
 		{Site: site["a"], Line: "L1", Equipment: "M02", Name: signal.Run, Value: signal.Bool(true), Time: time.Date(2026, 10, 25, 0, 0, 0, 0, time.UTC), Agent: "test"},
 		{Site: site["a"], Line: "L1", Equipment: "M02", Name: signal.Run, Value: signal.Bool(false), Time: time.Date(2026, 10, 25, 1, 0, 0, 0, time.UTC), Agent: "test"},
@@ -168,7 +192,7 @@ func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
 	r.waitFor("b writes M02's hour", 30*time.Second, func() bool {
 		got := r.lineOctober(site["a"], "L1")
 		rs, _ := got["run_hours"].(float64)
-		return rs == 100+50+1
+		return rs == 100+26+1
 	})
-	r.waitRate("a's former partition on b", site["a"], "L1", 2, 3)
+	r.waitRate("a's former partition on b", site["a"], "L1", 1, 3)
 }

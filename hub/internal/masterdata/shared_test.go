@@ -160,3 +160,28 @@ func TestSharedWatch(t *testing.T) {
 		t.Fatalf("last %d, %v", last, err)
 	}
 }
+
+// BenchmarkSharedImport imports 1,000 new equipment records into the
+// JetStream store of an embedded server: one publish per record.
+func BenchmarkSharedImport(b *testing.B) {
+	url := testenv.StartNATS(b).URL
+	nc, err := nats.Connect(url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	s, err := OpenShared(context.Background(), js, "S_MASTERDATA", "floorpulse.masterdata.S")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := 0; b.Loop(); i++ {
+		recs := make([]Record, 1000)
+		for j := range recs {
+			recs[j] = Record{"id": fmt.Sprintf("M%d-%d", i, j), "site": "s1", "line": "L1"}
+		}
+		if _, err := s.Apply(Equipment, recs, "erp", time.Now(), false, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -150,7 +150,11 @@ func (m *sharedMasterData) apply(changes []masterdata.Change) error {
 	reg := m.registryLocked()
 	for _, pt := range m.parts {
 		if touched[masterdata.Equipment] || touched[masterdata.Shifts] {
-			m.restate(pt, reg, fresh)
+			if err := m.restate(pt, reg, fresh); err != nil {
+				// Not stored: the partition's next holder restates them.
+				pt.log.Warn("storing the ranges to restate after a master data change", "err", err)
+				continue
+			}
 		}
 		if err := pt.st.SetMasterDataSeq(last); err != nil {
 			pt.log.Warn("storing the master data sequence applied", "seq", last, "err", err)
@@ -163,8 +167,9 @@ func (m *sharedMasterData) apply(changes []masterdata.Change) error {
 
 // restate swaps a partition's registry and restates what changes touch
 // of its equipment: the ranges are stored as pending, then marked, so the
-// flusher rewrites them with the new registry and calendars.
-func (m *sharedMasterData) restate(pt *part, reg []activity.Equipment, changes []masterdata.Change) {
+// flusher rewrites them with the new registry and calendars. The ranges
+// are marked even when storing them failed.
+func (m *sharedMasterData) restate(pt *part, reg []activity.Equipment, changes []masterdata.Change) error {
 	pt.eng.SetRegistry(registryOf(reg, pt.n, pt.p))
 	from := pt.restateFrom(m.h, masterdata.RestatementOf(changes, m.h.cfg.Location))
 	for k := range from {
@@ -173,13 +178,12 @@ func (m *sharedMasterData) restate(pt *part, reg []activity.Equipment, changes [
 		}
 	}
 	if len(from) == 0 {
-		return
+		return nil
 	}
 	dirty := pt.restateRanges(from, m.h.clock(), m.h.cfg.Location)
-	if err := pt.st.Save(nil, dirty); err != nil {
-		pt.log.Warn("storing the ranges to restate after a master data change", "err", err)
-	}
+	err := pt.st.Save(nil, dirty)
 	pt.fl.mark(dirty)
+	return err
 }
 
 // attach applies the master data to a partition just opened: its registry
@@ -200,7 +204,9 @@ func (m *sharedMasterData) attach(ctx context.Context, pt *part) error {
 		if err != nil {
 			return fmt.Errorf("reading the master data changes after %d: %w", stored, err)
 		}
-		m.restate(pt, reg, changes)
+		if err := m.restate(pt, reg, changes); err != nil {
+			return fmt.Errorf("storing the ranges the master data changes restate: %w", err)
+		}
 		pt.log.Info("master data restated", "after", stored, "to", m.seq, "changes", len(changes))
 	}
 	if err := pt.st.SetMasterDataSeq(m.seq); err != nil {

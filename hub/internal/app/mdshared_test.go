@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"strconv"
@@ -14,7 +16,10 @@ import (
 	influxdb2 "github.com/influxdata/influxdb-client-go/v2"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/floorpulse/floorpulse/hub/internal/alert"
 	"github.com/floorpulse/floorpulse/hub/internal/auth"
+	"github.com/floorpulse/floorpulse/hub/internal/config"
+	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
 	"github.com/floorpulse/floorpulse/hub/internal/partition"
 	"github.com/floorpulse/floorpulse/pkg/signal"
 	"github.com/floorpulse/floorpulse/pkg/testenv"
@@ -195,4 +200,85 @@ func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
 		return rs == 100+26+1
 	})
 	r.waitRate("a's former partition on b", site["a"], "L1", 1, 3)
+}
+
+// A roster and a shift calendar imported through one hub of a partitioned
+// deployment reach the alerts and the calendars of another hub, without a
+// restart, and a hub started afterwards reads them at its start.
+func TestSharedRosterAndCalendarReachEveryHub(t *testing.T) {
+	n := testenv.StartNATS(t)
+	cfg, err := config.Decode("hub.yaml", []byte(fmt.Sprintf(`site: s1
+timezone: Europe/Berlin
+data_dir: %s
+nats: {url: %q}
+partitions: {count: 2}
+calendar: {shifts: [{name: early, start: "06:00", end: "14:00"}, {name: late, start: "14:00", end: "22:00"}]}
+equipment: [{line: L1, ids: [M01]}]
+events:
+  webhooks: [{name: leaders, url: "http://127.0.0.1:1/hook", secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}]
+  alerts:
+    people: {alice: {channel: leaders}, bob: {channel: leaders}}
+    roster: {L1: {early: [alice], late: [alice]}}
+`, t.TempDir(), n.URL)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() *hub {
+		js, _ := jetstream.New(connect(t, n.URL))
+		h := &hub{cfg: cfg, js: js, log: slog.New(slog.NewTextHandler(io.Discard, nil)), dated: &alert.Dated{}, cals: newCalendars(cfg)}
+		md, err := h.openSharedMasterData(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- md.Run(ctx) }()
+		t.Cleanup(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Error(err)
+			}
+		})
+		return h
+	}
+	a, b := open(), open()
+	leaders := func(h *hub) string {
+		r := alert.Roster{Lines: cfg.Events.Alerts.Roster, Dated: h.dated}
+		return fmt.Sprint(r.LeadersOn("L1", "early", time.Date(2026, 10, 14, 6, 0, 0, 0, cfg.Location)))
+	}
+	shifts := func(h *hub) string {
+		day := time.Date(2026, 10, 21, 0, 0, 0, 0, cfg.Location)
+		var out []string
+		for _, in := range h.cals.of("s1", "L1").ShiftInstances(day.UnixNano(), day.Add(24*time.Hour).UnixNano()) {
+			out = append(out, fmt.Sprintf("%s %s", in.Name, time.Unix(0, in.Start).In(cfg.Location).Format("15:04")))
+		}
+		return strings.Join(out, ", ")
+	}
+	if leaders(b) != "[alice]" || shifts(b) != "early 06:00, late 14:00" {
+		t.Fatalf("before: %s; %s", leaders(b), shifts(b))
+	}
+	imp := func(e masterdata.Entity, csv string) {
+		t.Helper()
+		recs, err := a.md.Parse(e, "text/csv", strings.NewReader(csv))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.md.Import(e, recs, "hr", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	imp(masterdata.Shifts, "line,name,start,end,valid_from\nL1,day,08:00,16:00,2026-10-20\n")
+	imp(masterdata.Rosters, "date,line,shift,leaders\n2026-10-14,L1,early,bob\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for _, h := range []*hub{a, b} {
+		for leaders(h) != "[bob]" || shifts(h) != "day 08:00" {
+			if time.Now().After(deadline) {
+				t.Fatalf("after the imports: %s; %s", leaders(h), shifts(h))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if c := open(); leaders(c) != "[bob]" || shifts(c) != "day 08:00" {
+		t.Fatalf("a hub started after the imports: %s; %s", leaders(c), shifts(c))
+	}
 }

@@ -181,8 +181,8 @@ func TestPartitionedHubsShareMasterDataAndActions(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &act); code != http.StatusOK || err != nil || act.Status != "in_progress" || !strings.Contains(body, "spindle ordered") {
 		t.Fatalf("the action after a was killed: %d %s", code, body)
 	}
-	if code, body := send(t, "PATCH", url("b", "/api/v1/actions/"+act.ID), admin, "application/json", `{"status":"done"}`); code != http.StatusOK || !strings.Contains(body, `"done"`) {
-		t.Fatalf("closing the action on b: %d %s", code, body)
+	if code, body := send(t, "PATCH", url("b", "/api/v1/actions/"+act.ID), admin, "application/json", `{"status":"done"}`); code != http.StatusOK || !strings.Contains(body, `"done"`) || !strings.Contains(body, `"effect"`) {
+		t.Fatalf("closing the action on b, measured there: %d %s", code, body)
 	}
 	if code, body := send(t, "GET", url("b", "/api/v1/actions?status=done"), r.token, "", ""); code != http.StatusOK || !strings.Contains(body, act.ID) {
 		t.Fatalf("listing on b: %d %s", code, body)

@@ -282,3 +282,44 @@ events:
 		t.Fatalf("a hub started after the imports: %s; %s", leaders(c), shifts(c))
 	}
 }
+
+// The offline commands of a partitioned hub compute with the master data
+// on its NATS server, and say so when the server does not answer.
+func TestEngineOptionsReadSharedMasterData(t *testing.T) {
+	n := testenv.StartNATS(t)
+	conf := func(url string) *config.Config {
+		cfg, err := config.Decode("hub.yaml", []byte(fmt.Sprintf(`site: s1
+timezone: UTC
+data_dir: %s
+nats: {url: %q}
+partitions: {count: 2}
+equipment: [{line: L1, ids: [M01]}]
+`, t.TempDir(), url)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	cfg := conf(n.URL)
+	if opts, err := EngineOptions(cfg); err != nil || len(opts.Registry) != 1 {
+		t.Fatalf("nothing imported: %v, %v", opts.Registry, err)
+	}
+	js, _ := jetstream.New(connect(t, n.URL))
+	st, err := masterdata.OpenShared(context.Background(), js, partition.MasterDataStream(cfg.NATS.Stream), partition.MasterDataSubjects(cfg.NATS.Stream))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Apply(masterdata.Equipment, []masterdata.Record{{"id": "M09", "site": "s1", "line": "L1", "in_service_from": "2026-10-15"}},
+		"erp", time.Now(), false, nil); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := EngineOptions(cfg)
+	if err != nil || len(opts.Registry) != 2 || opts.Registry[1].Key.Equipment != "M09" ||
+		!opts.Registry[1].InService.From.Equal(time.Date(2026, 10, 15, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("imported: %+v, %v", opts.Registry, err)
+	}
+	if _, err := EngineOptions(conf(fmt.Sprintf("nats://127.0.0.1:%d", testenv.FreePort(t)))); err == nil ||
+		!strings.Contains(err.Error(), "reading the shared master data") {
+		t.Fatalf("no server: %v", err)
+	}
+}

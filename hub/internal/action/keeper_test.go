@@ -52,6 +52,9 @@ func TestKeeperConcurrentHubs(t *testing.T) {
 			var wg sync.WaitGroup
 			ids := make(chan string, 2*each)
 			errs := make(chan error, 4*each)
+			if list, err := k[1].List(Filter{}, time.UTC); err != nil || len(list) != 0 {
+				t.Fatalf("empty: %v, %v", list, err)
+			}
 			first, err := k[0].Create(n, "alice", now)
 			if err != nil {
 				t.Fatal(err)

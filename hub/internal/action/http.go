@@ -16,7 +16,7 @@ import (
 
 // Options configure the action API.
 type Options struct {
-	Store    *Store
+	Store    Keeper
 	Location *time.Location
 	// Site is the hub's site: a subject without one is on it.
 	Site string

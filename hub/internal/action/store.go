@@ -11,6 +11,18 @@ import (
 
 var bucketActions = []byte("actions")
 
+// Keeper keeps actions: Store (a bbolt file, one hub's) or Bucket (a
+// JetStream KeyValue bucket, the hubs of a partitioned deployment's).
+type Keeper interface {
+	Create(n New, by string, now time.Time) (Action, error)
+	Get(id string) (Action, error)
+	Update(id string, p Patch, by string, now time.Time) (Action, error)
+	// List returns the actions matching f, newest first, at most MaxList.
+	List(f Filter, loc *time.Location) ([]Action, error)
+}
+
+var _ Keeper = (*Store)(nil)
+
 // Store keeps actions in a bbolt file, one JSON record per action under
 // its id. Every change is one transaction: the action and its history are
 // written together or not at all.

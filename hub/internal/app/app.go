@@ -36,6 +36,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/influx"
 	"github.com/floorpulse/floorpulse/hub/internal/masterdata"
 	"github.com/floorpulse/floorpulse/hub/internal/metrics"
+	"github.com/floorpulse/floorpulse/hub/internal/partition"
 )
 
 // hub is what the partitions of one hub process share.
@@ -50,17 +51,21 @@ type hub struct {
 	w      *influx.Writer
 	ev     *events.Store
 	stats  *consume.Stats
-	// actions is the action store (data_dir/actions.db), shared by the
-	// partitions: an action's effect is measured by the partition that
-	// serves the request.
-	actions *action.Store
+	// actions is the action store, shared by the partitions: a single
+	// hub's file (data_dir/actions.db), or the KeyValue bucket of the stream
+	// that every hub of a partitioned deployment shares. An action's effect
+	// is measured by the partition that serves the request.
+	actions action.Keeper
 
 	mu      sync.Mutex
 	engines map[int]*engine.Engine // of the partitions held
 
-	// md is the master data (nil in a partitioned hub: the registry is the
-	// configuration's).
+	// md is the master data: a single hub's file (data_dir/masterdata.db),
+	// or the stream every hub of a partitioned deployment shares.
 	md *masterdata.Service
+	// shared applies the shared master data to the partitions held (nil
+	// in a single hub).
+	shared *sharedMasterData
 	// dated is the roster by date the alerts read first (imported rosters).
 	dated *alert.Dated
 	// cals are the lines' calendars, imported shift calendars included.
@@ -192,11 +197,20 @@ func open(ctx context.Context, cfg *config.Config, log *slog.Logger) (*hub, func
 		return nil, nil, err
 	}
 	closers = append(closers, func() { h.ev.Close() })
-	if h.actions, err = openActions(cfg, log); err != nil {
+	if cfg.Partitions.Count > 1 {
+		if h.actions, err = action.OpenBucket(ctx, h.js, partition.ActionBucket(cfg.NATS.Stream)); err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		return h, closeAll, nil
+	}
+	actions, err := openActions(cfg, log)
+	if err != nil {
 		closeAll()
 		return nil, nil, err
 	}
-	closers = append(closers, func() { h.actions.Close() })
+	h.actions = actions
+	closers = append(closers, func() { actions.Close() })
 	return h, closeAll, nil
 }
 

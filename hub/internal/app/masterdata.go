@@ -1,7 +1,6 @@
 package app
 
 import (
-	"maps"
 	"net/http"
 	"path/filepath"
 	"sort"
@@ -130,25 +129,7 @@ func (pt *part) masterDataHooks(h *hub) masterdata.Hooks {
 	var dirty map[signal.Key]state.Range
 	return masterdata.Hooks{
 		Prepare: func(_ masterdata.Diff, restate masterdata.Restatement) error {
-			from := restate.Equipment
-			if len(restate.Lines) > 0 {
-				from = maps.Clone(from)
-				if from == nil {
-					from = map[signal.Key]time.Time{}
-				}
-				for _, k := range pt.eng.Keys() {
-					if k.Site != h.cfg.Site {
-						continue
-					}
-					for _, line := range []string{k.Line, masterdata.AllLines} {
-						if t, ok := restate.Lines[line]; ok {
-							if prev, seen := from[k]; !seen || t.Before(prev) {
-								from[k] = t
-							}
-						}
-					}
-				}
-			}
+			from := pt.restateFrom(h, restate)
 			dirty = pt.restateRanges(from, h.clock(), h.cfg.Location)
 			return pt.st.Save(nil, dirty)
 		},
@@ -188,18 +169,6 @@ func (pt *part) restateRanges(restate map[signal.Key]time.Time, now time.Time, l
 	return out
 }
 
-// withoutMasterData answers the master data API of a partitioned hub: it
-// has none (each hub's data directory is its own, so master data kept in
-// one would not reach the others).
-func withoutMasterData(api http.Handler) http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/api/v1/masterdata/", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "master data is not served by a partitioned hub (partitions.count > 1): its registry and calendars are the configuration's", http.StatusNotImplemented)
-	})
-	mux.Handle("/", api)
-	return mux
-}
-
 // withMasterData serves the master data API beside api.
 func (h *hub) withMasterData(api http.Handler) http.Handler {
 	mux := http.NewServeMux()
@@ -211,13 +180,17 @@ func (h *hub) withMasterData(api http.Handler) http.Handler {
 // EngineOptions are the engine options a hub that is not running computes
 // with (its offline commands): the configuration's with the imported
 // equipment, shift calendars, planned stops and closures over them. A
-// partitioned hub's are the configuration's.
+// partitioned hub's imported master data is read from its stream on the
+// NATS server (sharedRecords).
 func EngineOptions(cfg *config.Config) (engine.Options, error) {
 	opts := cfg.EngineOptions()
+	var recs map[masterdata.Entity][]masterdata.Record
+	var err error
 	if cfg.Partitions.Count > 1 {
-		return opts, nil
+		recs, err = sharedRecords(cfg, masterdata.Equipment, masterdata.Shifts, masterdata.PlannedStops, masterdata.Closures)
+	} else {
+		recs, err = masterdata.LoadRecords(masterDataPath(cfg), masterdata.Equipment, masterdata.Shifts, masterdata.PlannedStops, masterdata.Closures)
 	}
-	recs, err := masterdata.LoadRecords(masterDataPath(cfg), masterdata.Equipment, masterdata.Shifts, masterdata.PlannedStops, masterdata.Closures)
 	if err != nil {
 		return opts, err
 	}

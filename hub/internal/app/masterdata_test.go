@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -364,17 +363,5 @@ events:
 	}
 	if got := roster.LeadersOn("L1", "late", start.Add(8*time.Hour)); fmt.Sprint(got) != "[alice]" {
 		t.Fatalf("another shift: %v", got)
-	}
-}
-
-// A partitioned hub says it serves no master data, and serves the rest.
-func TestPartitionedHubHasNoMasterData(t *testing.T) {
-	h := withoutMasterData(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) }))
-	for path, want := range map[string]int{"/api/v1/masterdata/equipment": http.StatusNotImplemented, "/api/v1/months": http.StatusTeapot} {
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
-		if rec.Code != want {
-			t.Errorf("%s: %d, want %d", path, rec.Code, want)
-		}
 	}
 }

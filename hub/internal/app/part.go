@@ -99,7 +99,10 @@ func (pt *part) build(h *hub) error {
 	if h.cals != nil {
 		opts.Calendar = h.cals.of
 	}
-	if h.md != nil {
+	switch {
+	case h.shared != nil:
+		opts.Registry = h.shared.registry()
+	case h.md != nil:
 		if opts.Registry, err = h.md.Registry(); err != nil {
 			return err
 		}

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/floorpulse/floorpulse/hub/internal/api"
 	"github.com/floorpulse/floorpulse/hub/internal/consume"
@@ -62,11 +63,26 @@ func (h *hub) partitioned(ctx context.Context) (func(context.Context) error, htt
 	if s.obs, err = snapshotStore(ctx, s.js, cfg.NATS.Stream); err != nil {
 		return nil, nil, fmt.Errorf("state bucket: %w", err)
 	}
+	md, err := h.openSharedMasterData(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
 	info, _ := json.Marshal(heartbeat{Hub: s.hubID, HTTP: cfg.HTTP.Listen})
 	coord := partition.New(kv, partition.Config{Count: cfg.Partitions.Count, TTL: cfg.Partitions.LeaseTTL,
 		HubID: s.hubID, Info: info}, s.runPartition, s.log.With("part", "partitions"))
 	base := api.New(engine.New(engine.Options{Location: cfg.Location}, nil), cfg.Location, cfg.Site, s.nc)
-	return coord.Run, withoutMasterData(s.router(coord, base)), nil
+	run := func(ctx context.Context) error {
+		g, gctx := errgroup.WithContext(ctx)
+		wctx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+		g.Go(func() error {
+			defer stopWatch() // the partitions' last figures are written with the master data applied
+			return coord.Run(gctx)
+		})
+		g.Go(func() error { return md.Run(wctx) })
+		return g.Wait()
+	}
+	// The master data is served by every hub: it is the stream's, not a partition's.
+	return run, h.withMasterData(s.router(coord, base)), nil
 }
 
 // snapshotStore opens (or creates) the object store of partition snapshots.

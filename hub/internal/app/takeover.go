@@ -51,6 +51,10 @@ func (s *partitioned) runPartition(ctx context.Context, l *partition.Lease) erro
 		return err
 	}
 	defer pt.close()
+	if err := s.shared.attach(ctx, pt); err != nil {
+		return fmt.Errorf("partition %d: master data: %w", p, err)
+	}
+	defer s.shared.detach(p)
 	ccfg := consumeConfig(s.cfg)
 	ccfg.Consumer = partition.Consumer(s.cfg.NATS.Consumer, p)
 	ccfg.Filter = partition.Filter(s.cfg.NATS.SubjectPrefix, p)

@@ -55,17 +55,37 @@ type Restatement struct {
 	Lines     map[string]time.Time
 }
 
+// Backend keeps the records and the audit log: Store (a bbolt file, one
+// hub's) or Shared (a JetStream stream, the hubs of a partitioned
+// deployment's).
+type Backend interface {
+	Records(e Entity) ([]Record, error)
+	// Apply upserts records (Store.Apply): check, when not nil, sees the
+	// diff before anything is written, and its error aborts the apply.
+	Apply(e Entity, recs []Record, by string, at time.Time, dryRun bool, check func(Diff) error) (Diff, error)
+	Audit(after uint64, limit int) ([]Change, error)
+	AuditLast(n int) ([]Change, error)
+}
+
+var _ Backend = (*Store)(nil)
+
+// RestatementOf is what changes restate: Restate's equipment, and the
+// lines whose shift calendars, planned stops or closures they change.
+func RestatementOf(changes []Change, loc *time.Location) Restatement {
+	return Restatement{Equipment: Restate(changes, loc), Lines: restateLines(changes, loc)}
+}
+
 // Service validates and applies imports over a store, one at a time.
 type Service struct {
 	base  Base
-	store *Store
+	store Backend
 	hooks Hooks
 	now   func() time.Time
 	mu    sync.Mutex // imports
 }
 
 // NewService builds the service of a store.
-func NewService(base Base, st *Store, hooks Hooks) *Service {
+func NewService(base Base, st Backend, hooks Hooks) *Service {
 	return &Service{base: base, store: st, hooks: hooks, now: time.Now}
 }
 

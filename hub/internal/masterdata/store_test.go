@@ -9,6 +9,7 @@ import (
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/pkg/signal"
+	"github.com/floorpulse/floorpulse/pkg/testenv"
 )
 
 func openStore(t *testing.T) *Store {
@@ -33,9 +34,14 @@ func parse(t *testing.T, in string) []Record {
 // An import is an upsert: new keys are added, changed ones get a new
 // version, equal ones are left alone; the same file twice changes nothing
 // and audits nothing; a dry run writes nothing; every change is audited
-// with who and when, before and after.
+// with who and when, before and after. Both backends: the hub's file and
+// the JetStream stream of a partitioned deployment.
 func TestStoreUpsertAndAudit(t *testing.T) {
-	s := openStore(t)
+	t.Run("bbolt", func(t *testing.T) { testUpsertAndAudit(t, openStore(t)) })
+	t.Run("jetstream", func(t *testing.T) { testUpsertAndAudit(t, openShared(t, testenv.StartNATS(t).URL)) })
+}
+
+func testUpsertAndAudit(t *testing.T, s Backend) {
 	t1 := time.Date(2026, 10, 14, 9, 0, 0, 0, time.UTC)
 	file := "id,line,class,in_service_from\nM01,L1,cnc,\nM09,L1,cnc,2026-10-14\n"
 	d, err := s.Apply(Equipment, parse(t, file), "erp", t1, true, nil)

@@ -63,6 +63,18 @@ func LeaseBucket(stream string) string { return stream + "_HUBS" }
 // StateBucket is the object store bucket of the partitions' state snapshots.
 func StateBucket(stream string) string { return stream + "_STATE" }
 
+// MasterDataStream is the stream of master data changes shared by the hubs
+// of a signals stream; MasterDataSubjects is the subject prefix of its
+// messages (one subject per record).
+func MasterDataStream(stream string) string { return stream + "_MASTERDATA" }
+
+// MasterDataSubjects is the subject prefix of MasterDataStream's messages.
+func MasterDataSubjects(stream string) string { return "floorpulse.masterdata." + stream }
+
+// ActionBucket is the KeyValue bucket of the actions shared by the hubs of
+// a signals stream.
+func ActionBucket(stream string) string { return stream + "_ACTIONS" }
+
 func leaseKey(p int) string   { return "partition." + strconv.Itoa(p) }
 func hubKey(id string) string { return "hub." + id }
 func isLeaseKey(k string) bool {

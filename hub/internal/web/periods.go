@@ -21,8 +21,21 @@ type periodsView struct {
 	// the month's days that have shifts.
 	Shifts []string
 	Rows   []shiftRow
+	// Totals are each shift's over the month, in the order of Shifts.
+	Totals []shiftTotal
 	// Query is the breakdown's scope as the API takes it (line=&equipment=).
 	Query string
+}
+
+// shiftTotal is a shift over the month: the summed loss hours of its
+// occurrences, so its OEE is their fully productive time over their
+// planned busy time (as a line's is over its machines), and the largest of
+// the summed losses.
+type shiftTotal struct {
+	Shift    string
+	OEE      *float64
+	MainLoss string
+	Loss     api.LossJSON
 }
 
 // shiftRow is one day of the shift table: its shifts by name (nil: none
@@ -83,6 +96,29 @@ func (h *handler) periods(m activity.Period, sc engine.Scope) *periodsView {
 			v.Rows = append(v.Rows, shiftRow{Day: day, Cells: make([]*api.PeriodJSON, len(v.Shifts))})
 		}
 		v.Rows[r].Cells[col[p.Shift]] = p
+	}
+	v.Totals = make([]shiftTotal, len(v.Shifts))
+	for i, name := range v.Shifts {
+		v.Totals[i].Shift = name
+	}
+	for _, p := range shifts.Periods {
+		if p.OEE == nil || p.OEE.LossHours == nil {
+			continue
+		}
+		t, l := &v.Totals[col[p.Shift]], p.OEE.LossHours
+		t.Loss.Availability += l.Availability
+		t.Loss.Performance += l.Performance
+		t.Loss.Quality += l.Quality
+		t.Loss.Productive += l.Productive
+	}
+	for i := range v.Totals {
+		t := &v.Totals[i]
+		l := t.Loss
+		if pbt := l.Availability + l.Performance + l.Quality + l.Productive; pbt > 0 {
+			o := l.Productive / pbt
+			t.OEE = &o
+			t.MainLoss = api.MainLoss(&api.OEEJSON{LossHours: &l})
+		}
 	}
 	return v
 }

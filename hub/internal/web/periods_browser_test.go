@@ -96,6 +96,25 @@ func TestBrowserOEEByDayAndShift(t *testing.T) {
 					t.Errorf("%s %s: the table's OEE %q, the API's %q", name, s.Period, got, want)
 				}
 			}
+			// The month's row: each shift's productive hours over its planned
+			// busy hours, summed over the month.
+			productive, pbt := map[string]float64{}, map[string]float64{}
+			for _, s := range shifts.Periods {
+				if s.OEE != nil && s.OEE.LossHours != nil {
+					l := s.OEE.LossHours
+					productive[s.Shift] += l.Productive
+					pbt[s.Shift] += l.Availability + l.Performance + l.Quality + l.Productive
+				}
+			}
+			if len(pbt) == 0 {
+				t.Errorf("%s: no shift with loss hours in the API", name)
+			}
+			for shift, h := range pbt {
+				oee := productive[shift] / h
+				if got, want := text(fmt.Sprintf(`#oee-shifts td[data-total=%q] [data-fig="oee"]`, shift)), l.PctP(&oee); got != want {
+					t.Errorf("%s: shift %s over the month: %q, from the API's shifts %q", name, shift, got, want)
+				}
+			}
 			if errs := tb.Errors(); len(errs) > 0 {
 				t.Errorf("%s: console: %s", name, strings.Join(errs, "\n"))
 			}

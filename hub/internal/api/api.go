@@ -7,6 +7,10 @@
 //	GET /api/v1/months/{YYYY-MM} monthly figures: equipment, lines, site
 //	GET /api/v1/months/{YYYY-MM}/operators
 //	                             monthly operator figures, per line and site
+//	GET /api/v1/months/{YYYY-MM}/days|shifts[?line=L[&equipment=E]]
+//	GET /api/v1/days/{YYYY-MM-DD}/hours|shifts[?line=L[&equipment=E]]
+//	                             the figures of a month by day or shift, of a
+//	                             day by hour or shift: site, line or equipment
 //	GET /api/v1/months/{YYYY-MM}/report?format=html|pdf|csv&lang=en|zh-CN
 //	                             the monthly report (with WithReport)
 //	GET /api/v1/months           the months that hold data
@@ -56,6 +60,10 @@ func New(eng *engine.Engine, loc *time.Location, site string, nc Conn, opts ...O
 	mux.HandleFunc("GET /api/v1/months", h.months)
 	mux.HandleFunc("GET /api/v1/months/{month}", h.month)
 	mux.HandleFunc("GET /api/v1/months/{month}/operators", h.operators)
+	mux.HandleFunc("GET /api/v1/months/{month}/days", h.monthBreakdown(activity.Day))
+	mux.HandleFunc("GET /api/v1/months/{month}/shifts", h.monthBreakdown(activity.Shift))
+	mux.HandleFunc("GET /api/v1/days/{day}/hours", h.dayBreakdown(activity.Hour))
+	mux.HandleFunc("GET /api/v1/days/{day}/shifts", h.dayBreakdown(activity.Shift))
 	mux.HandleFunc("POST /api/v1/recompute", h.startRecompute)
 	mux.HandleFunc("GET /api/v1/recompute", h.recomputeStatus)
 	mux.HandleFunc("GET /api/v1/lines/{line}/now", h.lineNowJSON)

@@ -36,8 +36,12 @@ type Data struct {
 	// Segments are the month's segments (nil when the source has none),
 	// Actions the actions opened, due or done in it.
 	Segments *api.SegmentsJSON `json:"segments,omitempty"`
-	Actions  []action.JSON     `json:"actions,omitempty"`
-	Location *time.Location    `json:"-"`
+	// Days and Shifts are every line's days and shifts of the month, in
+	// the order of Lines (nil when the source has no breakdowns).
+	Days     []api.BreakdownJSON `json:"days,omitempty"`
+	Shifts   []api.BreakdownJSON `json:"shifts,omitempty"`
+	Actions  []action.JSON       `json:"actions,omitempty"`
+	Location *time.Location      `json:"-"`
 }
 
 // Build gathers a month's report from src; month is YYYY-MM in loc.
@@ -78,6 +82,11 @@ func Build(src Source, month string, loc *time.Location) (Data, error) {
 		}
 		if len(sj.Assignments) > 0 {
 			d.Segments = &sj
+		}
+	}
+	if bs, ok := src.(BreakdownSource); ok {
+		if err := breakdowns(bs, &d); err != nil {
+			return Data{}, err
 		}
 	}
 	if as, ok := src.(ActionSource); ok {

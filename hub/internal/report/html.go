@@ -37,8 +37,9 @@ type view struct {
 	EventsSummary                                                           string
 	Events                                                                  []eventRow
 	Machines                                                                []machineRow
-	// OEE is the OEE and energy section (production.go).
-	OEE template.HTML
+	// OEE is the OEE and energy section (production.go), Periods the OEE
+	// by day and the worst days and shifts (periods.go).
+	OEE, Periods template.HTML
 	segmentsView
 }
 
@@ -70,6 +71,7 @@ var reportPage = template.Must(template.New("report").Parse(`<!doctype html>
 <section><h2>{{.T "best_worst"}}</h2>{{.BestWorst}}</section>
 <section><h2>{{.ParetoTitle}}</h2>{{if .HasDowntime}}{{.Pareto}}{{else}}<p>{{.T "no_downtime"}}</p>{{end}}<p class="note">{{.ParetoNote}}</p></section>
 {{.OEE}}
+{{.Periods}}
 <section><h2>{{.T "operators"}}</h2>{{if .HasOperators}}{{.Operators}}
 <table><tr><th class="l">{{.T "operator"}}</th><th>{{.T "run_hours"}}</th><th>{{.T "share"}}</th><th>{{.T "tier"}}</th><th class="l">{{.T "attrition_risk"}}</th></tr>
 {{range .OperatorRows}}<tr><td class="l">{{.Operator}}</td><td>{{.RunHours}}</td><td>{{.Share}}</td><td>{{.Tier}}</td><td class="l">{{.Risk}}</td></tr>
@@ -181,6 +183,7 @@ func buildView(d Data, c messages) view {
 	}
 	v.Operators = barChart(c.T("operators"), opBars, palette[2])
 	v.OEE = productionHTML(d, c)
+	v.Periods = periodsHTML(d, c)
 
 	open := 0
 	for _, r := range d.Events {

@@ -1,7 +1,8 @@
 // Package report makes the monthly report: a month's figures (equipment,
 // line and site rollups, operators) as a text table, CSV or JSON, and the
 // full report for the monthly review (site and line figures, a 12-month
-// trend, best and worst machines, a downtime Pareto, operator contribution,
+// trend, best and worst machines, a downtime Pareto, OEE and energy, each
+// line's OEE by day with the worst days and shifts, operator contribution,
 // the month's events) as one self-contained HTML page with inline SVG
 // charts, in English or Simplified Chinese (catalog/*.json), printed to PDF
 // by headless Chromium. It works from the same JSON structures the hub's

@@ -10,6 +10,7 @@ import (
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
 	"github.com/floorpulse/floorpulse/hub/internal/anomaly"
 	"github.com/floorpulse/floorpulse/hub/internal/api"
+	"github.com/floorpulse/floorpulse/hub/internal/engine"
 	"github.com/floorpulse/floorpulse/hub/internal/events/ledger"
 	"github.com/floorpulse/floorpulse/hub/internal/segment"
 	"github.com/floorpulse/floorpulse/pkg/signal"
@@ -34,6 +35,8 @@ type overviewPage struct {
 	Best, Worst []api.EquipmentJSON
 	ReportBase  string
 	Segments    *segmentsView
+	// Periods are the site's days and shifts of the month.
+	Periods *periodsView
 }
 
 func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
@@ -68,8 +71,10 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 		p.Worst = append(p.Worst, reg[i])
 	}
 	p.Segments = h.segments(segment.Equipment, "", m, v.Lang, v.CanAct && v.HasActions)
+	p.Periods = h.periods(m, engine.Scope{Site: h.opts.Site})
 	v.P = p
-	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "oee": p.Cur.Site.OEE}
+	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "oee": p.Cur.Site.OEE,
+		"oee_days": p.Periods.days()}
 	h.render(w, v)
 }
 
@@ -95,6 +100,8 @@ type linePage struct {
 	More   bool
 	// Segments are the line's machine segments.
 	Segments *segmentsView
+	// Periods are the line's days and shifts of the month.
+	Periods *periodsView
 }
 
 // maxLineEvents bounds the events a line's page lists (all are on its timeline).
@@ -173,10 +180,11 @@ func (h *handler) line(w http.ResponseWriter, r *http.Request) {
 		p.Events, p.More = p.Events[:maxLineEvents], true
 	}
 	p.Segments = h.segments(segment.Equipment, name, m, v.Lang, v.CanAct && v.HasActions)
+	p.Periods = h.periods(m, engine.Scope{Site: h.opts.Site, Line: name})
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "machines": p.Machines,
 		"gantt": gantt, "events": pins, "from": from, "to": to, "days": p.Days,
-		"alarms": p.Line.DownByAlarm, "oee": p.Line.OEE}
+		"alarms": p.Line.DownByAlarm, "oee": p.Line.OEE, "oee_days": p.Periods.days()}
 	h.render(w, v)
 }
 
@@ -227,6 +235,8 @@ type machinePage struct {
 	Trend []trendPoint
 	// Segment is the machine's segment of the month with its reason.
 	Segment *watchRow
+	// Periods are the machine's days and shifts of the month.
+	Periods *periodsView
 }
 
 // trendPoint is one month of a machine's trend.
@@ -287,10 +297,11 @@ func (h *handler) machine(w http.ResponseWriter, r *http.Request) {
 	}
 	p.Trend = trend
 	p.Segment = h.segmentOf(line, eq, m, v.Lang)
+	p.Periods = h.periods(m, engine.Scope{Site: h.opts.Site, Line: line, Equipment: eq})
 	v.P = p
 	v.Data = map[string]any{"i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "states": hist.States,
 		"marks": h.dayMarks(pins, m), "days": h.byDay(hist.States, m), "sessions": h.daySessions(hist.Sessions, m), "trend": trend,
-		"alarms": p.Eq.DownByAlarm, "oee": p.Eq.OEE}
+		"alarms": p.Eq.DownByAlarm, "oee": p.Eq.OEE, "oee_days": p.Periods.days()}
 	h.render(w, v)
 }
 

@@ -450,6 +450,99 @@
     document.body.dataset.oee = 'drawn';
   }
 
+  // ---- OEE by day (data.oee_days, the API's days of the month): the
+  // planned busy time of each day as stacked bars of the fully productive
+  // time and the three losses (hours), with the OEE as a line. A click on a
+  // day (or its button in the shift table) shows its shifts and hours, from
+  // the API's breakdowns of that day for the page's scope.
+  var lossColors = { productive: '#2e9d4f', quality: '#a05cc0', performance: '#e0b020', availability: '#d23b3b' };
+
+  function oeePeriods() {
+    var box = document.getElementById('oee-periods');
+    if (!box) { return; }
+    var days = data.oee_days || [];
+    var c = days.length && chart('oee-days');
+    if (c) {
+      var loss = function (k) {
+        return days.map(function (d) { var l = d.oee && d.oee.loss_hours; return l ? +l[k].toFixed(2) : null; });
+      };
+      var bar = function (k, key) {
+        return { name: T(key), type: 'bar', stack: 'pbt', itemStyle: { color: lossColors[k] }, data: loss(k) };
+      };
+      c.setOption({ animation: false, tooltip: tooltip, legend: { top: 0 },
+        grid: { left: 50, right: 60, top: 40, bottom: 30 },
+        xAxis: { type: 'category', data: days.map(function (d) { return String(+d.period.slice(8, 10)); }) },
+        yAxis: [{ type: 'value', name: T('js.hours') }, { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } }],
+        series: [bar('productive', 'oee.productive'), bar('quality', 'oee.loss_quality'), bar('performance', 'oee.loss_performance'),
+          bar('availability', 'oee.loss_availability'), Object.assign(oeeSeries(days.map(function (d) { return d.oee; })), { yAxisIndex: 1 })] });
+      c.getZr().on('click', function (e) {
+        var at = c.convertFromPixel({ xAxisIndex: 0 }, e.offsetX);
+        var i = Math.round(at);
+        if (i >= 0 && i < days.length) { oeeDay(days[i].period, box.dataset.query || ''); }
+      });
+      document.body.dataset.oeeDays = 'drawn';
+    }
+    document.querySelectorAll('button.day-pick').forEach(function (b) {
+      b.addEventListener('click', function () { oeeDay(b.dataset.day, box.dataset.query || ''); });
+    });
+  }
+
+  // oeeDay shows a day's shifts and hours below the chart.
+  function oeeDay(day, query) {
+    var panel = document.getElementById('oee-day');
+    var out = document.getElementById('oee-day-tables');
+    if (!panel || !out) { return; }
+    panel.hidden = false;
+    document.getElementById('oee-day-title').textContent = dayName(day) + ' · ' + T('oee.day_detail');
+    out.textContent = '';
+    out.appendChild(node('p', 'note', T('oee.loading')));
+    var get = function (kind) {
+      return fetch('/api/v1/days/' + encodeURIComponent(day) + '/' + kind + (query ? '?' + query : ''),
+        { credentials: 'same-origin', headers: { 'Accept': 'application/json' } }).then(function (r) {
+        if (!r.ok) { return r.text().then(function (t) { throw new Error(r.status + ' ' + t); }); }
+        return r.json();
+      });
+    };
+    Promise.all([get('shifts'), get('hours')]).then(function (res) {
+      out.textContent = '';
+      if (res[0].periods.length) { out.appendChild(periodTable(res[0].periods, 'oee.shift', 'oee-day-shifts', function (p) { return p.shift; })); }
+      out.appendChild(periodTable(res[1].periods, 'oee.hour', 'oee-day-hours', function (p) { return timeFmt.format(new Date(p.start)); }));
+      document.body.dataset.oeeDay = day;
+    }).catch(function (err) {
+      out.textContent = '';
+      out.appendChild(node('p', 'bad', T('oee.failed') + ' ' + err.message));
+    });
+  }
+
+  // periodTable is a table of periods: OEE, its factors, parts, the main
+  // loss and energy.
+  function periodTable(periods, head, id, label) {
+    var t = node('table', 'figs');
+    t.id = id;
+    var tr = node('tr');
+    [head, 'oee.oee', 'oee.availability', 'oee.performance', 'oee.quality', 'oee.good', 'oee.scrap', 'oee.main_loss', 'energy.kwh', 'energy.waste']
+      .forEach(function (k) { tr.appendChild(node('th', '', T(k))); });
+    t.appendChild(node('thead')).appendChild(tr);
+    var tb = t.appendChild(node('tbody'));
+    periods.forEach(function (p) {
+      var o = p.oee || {}, en = p.energy;
+      var row = node('tr');
+      row.dataset.period = p.period;
+      [[label(p), ''], [pct(o.oee), 'oee'], [pct(o.availability), ''], [pct(o.performance), ''], [pct(o.quality), ''],
+        [p.oee ? num(o.parts_good, 0) : '–', 'parts_good'], [p.oee ? num(o.parts_scrap, 0) : '–', ''],
+        [p.main_loss ? T('oee.loss_' + p.main_loss) : '–', 'main_loss'], [en ? num(en.kwh, 1) : '–', 'energy_kwh'], [en ? num(en.waste_kwh, 1) : '–', '']]
+        .forEach(function (cell) {
+          var td = node('td', '', cell[0]);
+          if (cell[1]) { td.dataset.fig = cell[1]; }
+          row.appendChild(td);
+        });
+      tb.appendChild(row);
+    });
+    var box = node('div', 'scroll');
+    box.appendChild(t);
+    return box;
+  }
+
   // ---- master data (admin): check a file (a dry run), apply it, the audit log
   function masterdata() {
     var entity = document.getElementById('md-entity');
@@ -610,5 +703,6 @@
   var run = { overview: overview, line: line, machine: machine, operators: operators, events: events, actions: actionsPage, board: boardPage, wall: wall, masterdata: masterdata }[page];
   if (run) { run(); }
   oeeWaterfall();
+  oeePeriods();
   document.body.dataset.ready = 'yes';
 })();

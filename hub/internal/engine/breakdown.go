@@ -1,7 +1,9 @@
 package engine
 
 import (
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
@@ -59,6 +61,13 @@ func (e *Engine) Breakdown(kind string, from, to time.Time, sc Scope) (out []Sli
 		shift string
 	}
 	index := map[slot]int{}
+	type job struct {
+		slice, at int
+		k         signal.Key
+		spans     []calendar.Span
+		p         activity.Period
+	}
+	var jobs []job
 	for _, lk := range lines {
 		cal := e.opts.Calendar(lk.site, lk.line)
 		var periods []activity.Period
@@ -93,11 +102,28 @@ func (e *Engine) Breakdown(kind string, from, to time.Time, sc Scope) (out []Sli
 			}
 			for _, k := range keys {
 				if sc.Equipment == "" || k.Equipment == sc.Equipment {
-					out[i].Equipment = append(out[i].Equipment, e.computeSpans(k, spans, p))
+					jobs = append(jobs, job{slice: i, at: len(out[i].Equipment), k: k, spans: spans, p: p})
+					out[i].Equipment = append(out[i].Equipment, activity.Figures{})
 				}
 			}
 		}
 	}
+	// The figures are computed on every core: each reads the engine only
+	// (as concurrent readers do), and a site's month of days or shifts is
+	// a figure per equipment per period.
+	workers := min(runtime.GOMAXPROCS(0), (len(jobs)+63)/64)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := w; j < len(jobs); j += workers {
+				jb := jobs[j]
+				out[jb.slice].Equipment[jb.at] = e.computeSpans(jb.k, jb.spans, jb.p)
+			}
+		}()
+	}
+	wg.Wait()
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Period.Start.Before(out[j].Period.Start) })
 	for i := range out {
 		figs := out[i].Equipment

@@ -56,6 +56,15 @@ type Queue interface {
 
 var _ Queue = (*buffer.Queue)(nil)
 
+// batchReader is implemented by a Queue that reads records into memory the
+// forwarder hands back once their batch left the queue; *buffer.Queue
+// implements it. Without it, every batch is read into fresh memory.
+type batchReader interface {
+	PeekInto(b *buffer.Batch, after uint64, n int) error
+}
+
+var _ batchReader = (*buffer.Queue)(nil)
+
 // Conn is what the forwarder needs of a NATS connection: core publishes
 // (JetStream's on the wire) and one subscription for the stream's acks.
 // *nats.Conn implements it.
@@ -84,6 +93,7 @@ type Forwarder struct {
 	nextID uint64
 
 	subjects map[string]string // subject tail -> subject; used by Run only
+	spare    []*buffer.Batch   // batches deleted from the queue, to read into again; used by Run only
 
 	mu      sync.Mutex
 	flights map[uint64]*flight // batches awaiting acks, by number
@@ -192,6 +202,7 @@ const pipeline = 2
 type flight struct {
 	id          uint64
 	recs        []buffer.Record
+	batch       *buffer.Batch // what recs are in, when read by PeekInto
 	undecodable uint64
 	sent        int  // messages published; known once sending is over
 	sending     bool // still publishing: acks may come before the last message is out
@@ -252,7 +263,7 @@ type run struct {
 // has no more. It fails only when the queue is closed.
 func (r *run) fill() error {
 	for len(r.inflight) < pipeline {
-		recs, err := r.f.q.PeekAfter(r.last, r.f.batch)
+		recs, batch, err := r.f.peek(r.last)
 		if err != nil {
 			if errors.Is(err, buffer.ErrClosed) {
 				return err
@@ -268,6 +279,7 @@ func (r *run) fill() error {
 			r.failed(recs, err)
 			return nil
 		}
+		fl.batch = batch
 		r.inflight = append(r.inflight, fl)
 		r.last = recs[len(recs)-1].Seq
 	}
@@ -295,8 +307,39 @@ func (r *run) settle() error {
 		}
 		r.abandon()
 		sleep(r.ctx, r.wait)
+		return nil
 	}
+	// Nothing refers to the batch's records any more: the flight is
+	// forgotten (a late ack finds nothing) and out of inflight.
+	if fl.batch != nil && len(f.spare) < pipeline {
+		f.spare = append(f.spare, fl.batch)
+	}
+	fl.recs, fl.batch = nil, nil
 	return nil
+}
+
+// peek reads the next batch after seq last, into a batch deleted before
+// when the queue can.
+func (f *Forwarder) peek(last uint64) ([]buffer.Record, *buffer.Batch, error) {
+	br, ok := f.q.(batchReader)
+	if !ok {
+		recs, err := f.q.PeekAfter(last, f.batch)
+		return recs, nil, err
+	}
+	var b *buffer.Batch
+	if n := len(f.spare); n > 0 {
+		b, f.spare = f.spare[n-1], f.spare[:n-1]
+	} else {
+		b = new(buffer.Batch)
+	}
+	if err := br.PeekInto(b, last, f.batch); err != nil {
+		return nil, nil, err
+	}
+	if len(b.Recs) == 0 {
+		f.spare = append(f.spare, b)
+		return nil, nil, nil
+	}
+	return b.Recs, b, nil
 }
 
 // abandon stops awaiting the batches in flight; they are published again.

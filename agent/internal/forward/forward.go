@@ -244,6 +244,11 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// What was acked leaves the queue now rather than being sent again at
+	// the next start.
+	if err := r.clean(); err != nil && !errors.Is(err, buffer.ErrClosed) {
+		return err
+	}
 	return nil
 }
 
@@ -257,7 +262,24 @@ type run struct {
 	inflight []*flight
 	last     uint64 // sequence number of the last record published
 	wait     time.Duration
+
+	// Acked batches not yet deleted from the queue: records up to acked,
+	// acked batches, the first of them acked at since.
+	acked   uint64
+	unclean int
+	since   time.Time
 }
+
+// Acked batches are deleted from the queue together, in one transaction
+// (one fsync), when no other batch is in flight, after deleteBatches of
+// them, or deleteAfter after the first was acked, whichever comes first.
+// Until then they are in the stream and in the queue, as between an ack
+// and its delete: after a crash they are sent again and the stream's
+// duplicate window drops them.
+const (
+	deleteBatches = 4
+	deleteAfter   = 100 * time.Millisecond
+)
 
 // fill publishes batches until pipeline of them are in flight or the queue
 // has no more. It fails only when the queue is closed.
@@ -299,22 +321,39 @@ func (r *run) settle() error {
 	}
 	r.wait = minWait
 	r.inflight = r.inflight[1:]
-	if err := f.q.Delete(fl.recs[len(fl.recs)-1].Seq); err != nil {
-		// The batch is in the stream; resending it later is deduplicated.
-		f.warn.Warn("deleting a forwarded batch failed", "upto", fl.recs[len(fl.recs)-1].Seq, "err", err)
-		if errors.Is(err, buffer.ErrClosed) {
-			return err
-		}
-		r.abandon()
-		sleep(r.ctx, r.wait)
-		return nil
+	if r.unclean == 0 {
+		r.since = time.Now()
 	}
+	r.acked, r.unclean = fl.recs[len(fl.recs)-1].Seq, r.unclean+1
 	// Nothing refers to the batch's records any more: the flight is
 	// forgotten (a late ack finds nothing) and out of inflight.
 	if fl.batch != nil && len(f.spare) < pipeline {
 		f.spare = append(f.spare, fl.batch)
 	}
 	fl.recs, fl.batch = nil, nil
+	if len(r.inflight) > 0 && r.unclean < deleteBatches && time.Since(r.since) < deleteAfter {
+		return nil
+	}
+	return r.clean()
+}
+
+// clean deletes the acked batches from the queue. It fails only when the
+// queue is closed.
+func (r *run) clean() error {
+	if r.unclean == 0 {
+		return nil
+	}
+	if err := r.f.q.Delete(r.acked); err != nil {
+		if errors.Is(err, buffer.ErrClosed) {
+			return err
+		}
+		// The batches are in the stream; resending them later is deduplicated.
+		r.f.warn.Warn("deleting forwarded batches failed", "upto", r.acked, "err", err)
+		r.abandon()
+		sleep(r.ctx, r.wait)
+		return nil
+	}
+	r.unclean = 0
 	return nil
 }
 
@@ -342,12 +381,18 @@ func (f *Forwarder) peek(last uint64) ([]buffer.Record, *buffer.Batch, error) {
 	return b.Recs, b, nil
 }
 
-// abandon stops awaiting the batches in flight; they are published again.
+// abandon stops awaiting the batches in flight; they are published again,
+// from the oldest record not acked when the acked ones could be deleted.
 func (r *run) abandon() {
 	for _, fl := range r.inflight {
 		r.f.forget(fl)
 	}
 	r.inflight, r.last = nil, 0
+	if r.unclean > 0 {
+		if err := r.f.q.Delete(r.acked); err == nil {
+			r.unclean = 0
+		}
+	}
 }
 
 // failed abandons what is in flight and waits, longer each time in a row.

@@ -46,20 +46,22 @@ const sentinel = "S01"
 func BenchmarkBacklogDrain(b *testing.B) {
 	agentBin, hubBin := agentBinary(b), binary(b, "./hub/cmd/hub")
 	msgs, first, last := backlogMessages(*backlogCount)
-	var rates, currents []float64
+	var rates, currents, cpus []float64
 	for i := 0; i < b.N; i++ {
 		r := drainBacklog(b, agentBin, hubBin, msgs, last.Sub(first))
 		b.Logf("iteration %d: %d signals queued in %v (%.0f/s into the queue, peak RSS %.1f MB); hub started, first record forwarded after %v; "+
-			"queue empty %v later: %.0f signals/s; hub current %.1f s after that (%d consumed when the queue emptied; hub peak RSS %.1f MB, agent %.1f MB)",
+			"queue empty %v later: %.0f signals/s, agent CPU %.2f µs a signal; hub current %.1f s after that (%d consumed when the queue emptied; hub peak RSS %.1f MB, agent %.1f MB)",
 			i+1, len(msgs), r.queued.Round(time.Millisecond), float64(len(msgs))/r.queued.Seconds(), r.agentFillRSS/1e6,
-			r.firstForward.Round(time.Millisecond), r.drain.Round(time.Millisecond), r.rate(), r.current.Seconds(), r.consumedAtEmpty,
+			r.firstForward.Round(time.Millisecond), r.drain.Round(time.Millisecond), r.rate(), r.cpuPerSignal(), r.current.Seconds(), r.consumedAtEmpty,
 			r.hubRSS/1e6, r.agentRSS/1e6)
 		rates = append(rates, r.rate())
 		currents = append(currents, r.current.Seconds())
+		cpus = append(cpus, r.cpuPerSignal())
 	}
 	rate, current := median(rates), median(currents)
 	b.ReportMetric(0, "ns/op")
 	b.ReportMetric(rate, "signals/s")
+	b.ReportMetric(median(cpus), "cpu-us/signal")
 	b.ReportMetric(current, "current-s")
 	verdict := func(met bool) string {
 		if met {
@@ -80,6 +82,7 @@ type drained struct {
 	queued          time.Duration // from the first publication until the agent committed every signal
 	firstForward    time.Duration // from the hub's start to the first record forwarded
 	drain           time.Duration // from the first record forwarded to the queue empty
+	drainCPU        time.Duration // the agent's CPU time over drain
 	current         time.Duration // from the queue empty to the hub's figures current
 	consumedAtEmpty uint64
 	agentFillRSS    float64 // agent's peak RSS while filling, bytes
@@ -88,6 +91,11 @@ type drained struct {
 }
 
 func (d drained) rate() float64 { return float64(d.n) / d.drain.Seconds() }
+
+// cpuPerSignal is the agent's CPU time per signal drained, in µs: on a
+// shared machine a steadier figure than the rate. /proc counts in 10 ms
+// ticks, so it is read over the whole drain.
+func (d drained) cpuPerSignal() float64 { return float64(d.drainCPU.Microseconds()) / float64(d.n) }
 
 func drainBacklog(b *testing.B, agentBin, hubBin string, msgs []message, sentinelRun time.Duration) drained {
 	b.Helper()
@@ -143,14 +151,21 @@ func drainBacklog(b *testing.B, agentBin, hubBin string, msgs []message, sentine
 
 	deadline := hubStart.Add(deadlineFor(len(msgs)))
 	var forwardStart, empty time.Time
+	var cpuStart time.Duration
 	for empty.IsZero() {
 		m := scrape(agentMetrics)
 		now := time.Now()
 		if forwardStart.IsZero() && m["floorpulse_agent_forwarded_total"] > 0 {
 			forwardStart = now
+			if u, err := agent.Usage(); err == nil {
+				cpuStart = u.CPU
+			}
 		}
 		if !forwardStart.IsZero() && m["floorpulse_agent_queue_records"] == 0 {
 			empty = now
+			if u, err := agent.Usage(); err == nil {
+				d.drainCPU = u.CPU - cpuStart
+			}
 			d.consumedAtEmpty = uint64(scrape("http://" + hubHTTP + "/metrics")["floorpulse_hub_signals_consumed_total"])
 			break
 		}

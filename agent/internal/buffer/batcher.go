@@ -84,7 +84,8 @@ func (b *Batcher) Add(ctx context.Context, e Entry) error {
 }
 
 // Commit appends sigs, and applies puts in the same transaction, and waits
-// until they are durable.
+// until they are durable. Once it returned nil, sigs is the caller's again
+// (the Batcher copied the signals when it took them).
 func (b *Batcher) Commit(ctx context.Context, sigs []signal.Signal, puts ...Put) error {
 	done := make(chan error, 1)
 	if err := b.Add(ctx, Entry{Signals: sigs, Puts: puts, Done: func(err error) { done <- err }}); err != nil {

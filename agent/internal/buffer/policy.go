@@ -137,11 +137,11 @@ func (g *gaps) markers(t *txn, r reason) error {
 // under r. An undecodable record is counted but cannot be covered by a marker.
 func dropHead(t *txn, r reason, more func(seq, left uint64) bool) error {
 	var g gaps
-	var keys [][]byte
+	keys := t.keyBuf()
 	var size uint64
 	c := t.b.Cursor()
 	for k, v := c.First(); k != nil && more(seqOf(k), t.size-size); k, v = c.Next() {
-		keys = append(keys, append([]byte(nil), k...))
+		keys = append(keys, k...)
 		size += uint64(len(v))
 		_, _, js := unframe(v)
 		s, err := signal.Unmarshal(js)

@@ -105,6 +105,11 @@ type Queue struct {
 
 	mu    sync.Mutex
 	freed chan struct{} // closed (and replaced) whenever room is freed
+	spare [][]byte      // blocks encode carves records from, kept for the next transaction
+
+	// Buffers of the write transaction, reused by the next one; bbolt runs
+	// one write transaction at a time.
+	scratch, keys []byte
 
 	released atomic.Int64 // when releasePages last ran, unix ns
 
@@ -164,8 +169,13 @@ func OpenWith(path string, o Options) (*Queue, error) {
 	return q, nil
 }
 
+// openDB opens the bbolt file. The freelist (the ids of the free pages) is
+// not written at every commit but rebuilt when the file is opened, as etcd
+// does: a queue being drained frees pages at every delete, and writing the
+// sorted list of them at each commit cost more than the delete itself. The
+// file stays readable by any bbolt, which rebuilds the list in the same way.
 func openDB(path string) (*bolt.DB, error) {
-	return bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType})
+	return bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 }
 
 func getUint(b *bolt.Bucket, k []byte) uint64 {
@@ -190,9 +200,11 @@ func seqKey(seq uint64) []byte {
 
 // txn is the state of one write transaction.
 type txn struct {
+	q              *Queue
 	tx             *bolt.Tx
 	b, m, idx      *bolt.Bucket
-	scratch, chunk []byte // encode's buffers
+	scratch, chunk []byte   // encode's buffers
+	used           [][]byte // blocks filled before chunk
 	recs, size     uint64
 	now            time.Time
 	newCommit      bool // an entry in idx was made for this transaction
@@ -218,18 +230,16 @@ func (q *Queue) update(fn func(t *txn) error) error {
 			return err
 		}
 		b.FillPercent = appendFill
-		t = &txn{tx: tx, b: b, m: m, idx: idx, recs: getUint(m, keyRecords), size: getUint(m, keyBytes), now: q.now()}
-		if err := fn(t); err != nil {
-			return err
-		}
-		if err := t.trimCommits(); err != nil {
-			return err
-		}
-		if err := putUint(m, keyRecords, t.recs); err != nil {
-			return err
-		}
-		return putUint(m, keyBytes, t.size)
+		t = &txn{q: q, tx: tx, b: b, m: m, idx: idx, scratch: q.scratch, recs: getUint(m, keyRecords), size: getUint(m, keyBytes), now: q.now()}
+		err = t.run(fn)
+		q.scratch = t.scratch
+		return err
 	})
+	if t != nil {
+		// Committed or rolled back, bbolt holds no value of the transaction
+		// any more: its blocks serve the next one.
+		q.putChunks(append(t.used, t.chunk))
+	}
 	if err != nil {
 		if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
 			return ErrClosed
@@ -251,6 +261,50 @@ func (q *Queue) update(fn func(t *txn) error) error {
 	return nil
 }
 
+// run runs fn and then updates the commit times and the counters.
+func (t *txn) run(fn func(t *txn) error) error {
+	if err := fn(t); err != nil {
+		return err
+	}
+	if err := t.trimCommits(); err != nil {
+		return err
+	}
+	if err := putUint(t.m, keyRecords, t.recs); err != nil {
+		return err
+	}
+	return putUint(t.m, keyBytes, t.size)
+}
+
+// maxSpare is how many blocks of chunkSize a queue keeps between
+// transactions: those of a commit of a few thousand signals.
+const maxSpare = 16
+
+// takeChunk returns an empty block of at least n bytes.
+func (q *Queue) takeChunk(n int) []byte {
+	if n <= chunkSize {
+		q.mu.Lock()
+		if k := len(q.spare); k > 0 {
+			c := q.spare[k-1]
+			q.spare = q.spare[:k-1]
+			q.mu.Unlock()
+			return c
+		}
+		q.mu.Unlock()
+	}
+	return make([]byte, 0, max(n, chunkSize))
+}
+
+// putChunks keeps blocks for later transactions.
+func (q *Queue) putChunks(cs [][]byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, c := range cs {
+		if cap(c) == chunkSize && len(q.spare) < maxSpare {
+			q.spare = append(q.spare, c[:0])
+		}
+	}
+}
+
 // encode gives s the next sequence number and returns its encoding, without
 // storing it.
 func (t *txn) encode(s *signal.Signal) ([]byte, error) {
@@ -260,9 +314,13 @@ func (t *txn) encode(s *signal.Signal) ([]byte, error) {
 		return nil, err
 	}
 	// bbolt keeps the value until the commit: each record gets its own
-	// bytes, carved from chunks rather than allocated one by one.
+	// bytes, carved from blocks rather than allocated one by one; the
+	// blocks are used again by later transactions.
 	if cap(t.chunk)-len(t.chunk) < len(t.scratch) {
-		t.chunk = make([]byte, 0, max(len(t.scratch), chunkSize))
+		if t.chunk != nil {
+			t.used = append(t.used, t.chunk)
+		}
+		t.chunk = t.q.takeChunk(len(t.scratch))
 	}
 	n := len(t.chunk)
 	t.chunk = append(t.chunk, t.scratch...)
@@ -302,17 +360,32 @@ func (t *txn) store(s signal.Signal) error {
 	return t.put(s, data)
 }
 
-// deleteKeys deletes records collected beforehand: Cursor.Delete followed
-// by Next can skip keys in bbolt, so nothing is deleted under a cursor.
-func (t *txn) deleteKeys(keys [][]byte, size uint64) error {
-	for _, k := range keys {
-		if err := t.b.Delete(k); err != nil {
+// keyBuf returns an empty buffer to collect keys in (8 bytes each), reused
+// by later transactions.
+func (t *txn) keyBuf() []byte { return t.q.keys[:0] }
+
+// deleteKeys deletes records collected beforehand, their keys one after
+// the other in keys (8 bytes each): Cursor.Delete followed by Next can skip
+// keys in bbolt, so nothing is deleted under a cursor.
+func (t *txn) deleteKeys(keys []byte, size uint64) error {
+	t.q.keys = keys[:0]
+	n := uint64(len(keys) / 8)
+	// One cursor for every key: what Bucket.Delete does (seek, then delete
+	// at the cursor), without a cursor and its stack per key. The cursor
+	// is positioned afresh by each Seek, never moved by Next after a delete.
+	c := t.b.Cursor()
+	for i := 0; i+8 <= len(keys); i += 8 {
+		k := keys[i : i+8 : i+8]
+		if at, _ := c.Seek(k); !bytes.Equal(at, k) {
+			continue
+		}
+		if err := c.Delete(); err != nil {
 			return err
 		}
 	}
-	t.recs -= min(t.recs, uint64(len(keys)))
+	t.recs -= min(t.recs, n)
 	t.size -= min(t.size, size)
-	if len(keys) > 0 {
+	if n > 0 {
 		t.freed = true
 	}
 	return nil
@@ -388,44 +461,16 @@ func (q *Queue) appendPolicy(t *txn, sigs []signal.Signal) error {
 
 func encodeErr(i, n int, err error) error { return fmt.Errorf("signal %d of %d: %w", i, n, err) }
 
-// Peek returns up to n of the oldest records, oldest first, without removing them.
-func (q *Queue) Peek(n int) ([]Record, error) { return q.PeekAfter(0, n) }
-
-// PeekAfter returns up to n of the oldest records with a sequence number
-// above after, oldest first, without removing them.
-func (q *Queue) PeekAfter(after uint64, n int) ([]Record, error) {
-	var out []Record
-	err := q.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketSignals).Cursor()
-		var arena []byte
-		for k, v := c.Seek(seqKey(after + 1)); k != nil && len(out) < n; k, v = c.Next() {
-			// The records are copied out of the mapped file into blocks
-			// shared by many records, not one allocation each (or three).
-			if cap(arena)-len(arena) < len(v) {
-				arena = make([]byte, 0, max(len(v), chunkSize))
-			}
-			start := len(arena)
-			arena = append(arena, v...)
-			out = append(out, peeked(binary.BigEndian.Uint64(k), arena[start:len(arena):len(arena)]))
-		}
-		return nil
-	})
-	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
-		return nil, ErrClosed
-	}
-	return out, err
-}
-
 // Delete removes every record with a sequence number up to and including
 // upto. Under drop_newest, the gap markers of refused signals are queued in
 // the same transaction once there is room.
 func (q *Queue) Delete(upto uint64) error {
 	err := q.update(func(t *txn) error {
-		var keys [][]byte
+		keys := t.keyBuf()
 		var size uint64
 		c := t.b.Cursor()
 		for k, v := c.First(); k != nil && binary.BigEndian.Uint64(k) <= upto; k, v = c.Next() {
-			keys = append(keys, append([]byte(nil), k...))
+			keys = append(keys, k...)
 			size += uint64(len(v))
 		}
 		if err := t.deleteKeys(keys, size); err != nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -99,10 +100,11 @@ func (s *fakeStream) set(f func(s *fakeStream)) {
 // memQueue is a Queue in memory. A record deleted before the stream stored
 // it is an error of the test.
 type memQueue struct {
-	t      *testing.T
-	stream *fakeStream
-	mu     sync.Mutex
-	recs   []buffer.Record
+	t       *testing.T
+	stream  *fakeStream
+	mu      sync.Mutex
+	recs    []buffer.Record
+	deletes []uint64 // upto of every Delete
 }
 
 var _ Queue = (*memQueue)(nil)
@@ -122,6 +124,7 @@ func (q *memQueue) PeekAfter(after uint64, n int) ([]buffer.Record, error) {
 func (q *memQueue) Delete(upto uint64) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	q.deletes = append(q.deletes, upto)
 	for len(q.recs) > 0 && q.recs[0].Seq <= upto {
 		r := q.recs[0]
 		if r.ID != "" && !q.stream.has(r.ID) {
@@ -288,4 +291,59 @@ func TestRecordsWithoutID(t *testing.T) {
 	if n := m.Undecodable.Load(); n != 1 {
 		t.Fatalf("undecodable %d, want 1", n)
 	}
+}
+
+// Acked batches leave the queue together, fewer transactions than batches,
+// each delete ending on the last record of a batch (memQueue fails the test
+// when a record leaves before the stream stored it); a failure deletes what
+// was acked before publishing again, so only the batches in flight come
+// back.
+func TestAckedBatchesDeletedTogether(t *testing.T) {
+	stream := newFakeStream()
+	q, in := queued(t, stream, 2000)
+	m := runFake(t, q, stream)
+	waitFor(t, "an empty queue", func() bool { return q.len() == 0 })
+	checkStored(t, stream, in, true)
+	q.mu.Lock()
+	deletes := slices.Clone(q.deletes)
+	q.mu.Unlock()
+	if len(deletes) >= 20 {
+		t.Fatalf("%d deletes for 20 batches: %v", len(deletes), deletes)
+	}
+	for _, upto := range deletes {
+		if upto%100 != 0 {
+			t.Fatalf("a delete up to %d, inside a batch of 100", upto)
+		}
+	}
+	if m.Duplicates.Load() != 0 {
+		t.Fatalf("%d duplicates without a failure", m.Duplicates.Load())
+	}
+
+	stream = newFakeStream()
+	q, in = queued(t, stream, 2000)
+	stream.silent = 1 // the first message of the first batch: the batch times out
+	var once sync.Once
+	m = runFake(t, &failAfter{memQueue: q, stream: stream, at: 1000, once: &once}, stream)
+	waitFor(t, "an empty queue", func() bool { return q.len() == 0 })
+	checkStored(t, stream, in, false)
+	// Two failures, each sending again at most the batches in flight.
+	if d := m.Duplicates.Load(); d > 2*pipeline*100 {
+		t.Fatalf("%d duplicates after two failures: acked batches were sent again", d)
+	}
+}
+
+// failAfter makes the stream refuse one publish once records up to at
+// were read, so a failure comes while acked batches wait to be deleted.
+type failAfter struct {
+	*memQueue
+	stream *fakeStream
+	at     uint64
+	once   *sync.Once
+}
+
+func (q *failAfter) PeekAfter(after uint64, n int) ([]buffer.Record, error) {
+	if after >= q.at {
+		q.once.Do(func() { q.stream.set(func(s *fakeStream) { s.reject = 1 }) })
+	}
+	return q.memQueue.PeekAfter(after, n)
 }

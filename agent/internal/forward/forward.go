@@ -26,9 +26,7 @@
 package forward
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,6 +53,15 @@ type Queue interface {
 }
 
 var _ Queue = (*buffer.Queue)(nil)
+
+// batchReader is implemented by a Queue that reads records into memory the
+// forwarder hands back once their batch left the queue; *buffer.Queue
+// implements it. Without it, every batch is read into fresh memory.
+type batchReader interface {
+	PeekInto(b *buffer.Batch, after uint64, n int) error
+}
+
+var _ batchReader = (*buffer.Queue)(nil)
 
 // Conn is what the forwarder needs of a NATS connection: core publishes
 // (JetStream's on the wire) and one subscription for the stream's acks.
@@ -84,6 +91,7 @@ type Forwarder struct {
 	nextID uint64
 
 	subjects map[string]string // subject tail -> subject; used by Run only
+	spare    []*buffer.Batch   // batches deleted from the queue, to read into again; used by Run only
 
 	mu      sync.Mutex
 	flights map[uint64]*flight // batches awaiting acks, by number
@@ -192,6 +200,7 @@ const pipeline = 2
 type flight struct {
 	id          uint64
 	recs        []buffer.Record
+	batch       *buffer.Batch // what recs are in, when read by PeekInto
 	undecodable uint64
 	sent        int  // messages published; known once sending is over
 	sending     bool // still publishing: acks may come before the last message is out
@@ -233,6 +242,11 @@ func (f *Forwarder) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	// What was acked leaves the queue now rather than being sent again at
+	// the next start.
+	if err := r.clean(); err != nil && !errors.Is(err, buffer.ErrClosed) {
+		return err
+	}
 	return nil
 }
 
@@ -246,13 +260,30 @@ type run struct {
 	inflight []*flight
 	last     uint64 // sequence number of the last record published
 	wait     time.Duration
+
+	// Acked batches not yet deleted from the queue: records up to acked,
+	// acked batches, the first of them acked at since.
+	acked   uint64
+	unclean int
+	since   time.Time
 }
+
+// Acked batches are deleted from the queue together, in one transaction
+// (one fsync), when no other batch is in flight, after deleteBatches of
+// them, or deleteAfter after the first was acked, whichever comes first.
+// Until then they are in the stream and in the queue, as between an ack
+// and its delete: after a crash they are sent again and the stream's
+// duplicate window drops them.
+const (
+	deleteBatches = 4
+	deleteAfter   = 100 * time.Millisecond
+)
 
 // fill publishes batches until pipeline of them are in flight or the queue
 // has no more. It fails only when the queue is closed.
 func (r *run) fill() error {
 	for len(r.inflight) < pipeline {
-		recs, err := r.f.q.PeekAfter(r.last, r.f.batch)
+		recs, batch, err := r.f.peek(r.last)
 		if err != nil {
 			if errors.Is(err, buffer.ErrClosed) {
 				return err
@@ -268,6 +299,7 @@ func (r *run) fill() error {
 			r.failed(recs, err)
 			return nil
 		}
+		fl.batch = batch
 		r.inflight = append(r.inflight, fl)
 		r.last = recs[len(recs)-1].Seq
 	}
@@ -287,24 +319,78 @@ func (r *run) settle() error {
 	}
 	r.wait = minWait
 	r.inflight = r.inflight[1:]
-	if err := f.q.Delete(fl.recs[len(fl.recs)-1].Seq); err != nil {
-		// The batch is in the stream; resending it later is deduplicated.
-		f.warn.Warn("deleting a forwarded batch failed", "upto", fl.recs[len(fl.recs)-1].Seq, "err", err)
+	if r.unclean == 0 {
+		r.since = time.Now()
+	}
+	r.acked, r.unclean = fl.recs[len(fl.recs)-1].Seq, r.unclean+1
+	// Nothing refers to the batch's records any more: the flight is
+	// forgotten (a late ack finds nothing) and out of inflight.
+	if fl.batch != nil && len(f.spare) < pipeline {
+		f.spare = append(f.spare, fl.batch)
+	}
+	fl.recs, fl.batch = nil, nil
+	if len(r.inflight) > 0 && r.unclean < deleteBatches && time.Since(r.since) < deleteAfter {
+		return nil
+	}
+	return r.clean()
+}
+
+// clean deletes the acked batches from the queue. It fails only when the
+// queue is closed.
+func (r *run) clean() error {
+	if r.unclean == 0 {
+		return nil
+	}
+	if err := r.f.q.Delete(r.acked); err != nil {
 		if errors.Is(err, buffer.ErrClosed) {
 			return err
 		}
+		// The batches are in the stream; resending them later is deduplicated.
+		r.f.warn.Warn("deleting forwarded batches failed", "upto", r.acked, "err", err)
 		r.abandon()
 		sleep(r.ctx, r.wait)
+		return nil
 	}
+	r.unclean = 0
 	return nil
 }
 
-// abandon stops awaiting the batches in flight; they are published again.
+// peek reads the next batch after seq last, into a batch deleted before
+// when the queue can.
+func (f *Forwarder) peek(last uint64) ([]buffer.Record, *buffer.Batch, error) {
+	br, ok := f.q.(batchReader)
+	if !ok {
+		recs, err := f.q.PeekAfter(last, f.batch)
+		return recs, nil, err
+	}
+	var b *buffer.Batch
+	if n := len(f.spare); n > 0 {
+		b, f.spare = f.spare[n-1], f.spare[:n-1]
+	} else {
+		b = new(buffer.Batch)
+	}
+	if err := br.PeekInto(b, last, f.batch); err != nil {
+		return nil, nil, err
+	}
+	if len(b.Recs) == 0 {
+		f.spare = append(f.spare, b)
+		return nil, nil, nil
+	}
+	return b.Recs, b, nil
+}
+
+// abandon stops awaiting the batches in flight; they are published again,
+// from the oldest record not acked when the acked ones could be deleted.
 func (r *run) abandon() {
 	for _, fl := range r.inflight {
 		r.f.forget(fl)
 	}
 	r.inflight, r.last = nil, 0
+	if r.unclean > 0 {
+		if err := r.f.q.Delete(r.acked); err == nil {
+			r.unclean = 0
+		}
+	}
 }
 
 // failed abandons what is in flight and waits, longer each time in a row.
@@ -380,78 +466,6 @@ func (f *Forwarder) forget(fl *flight) {
 	f.mu.Lock()
 	delete(f.flights, fl.id)
 	f.mu.Unlock()
-}
-
-// onAck counts one answer of the stream to a published message.
-func (f *Forwarder) onAck(m *nats.Msg) {
-	id, err := strconv.ParseUint(strings.TrimPrefix(m.Subject, f.inbox), 10, 64)
-	if err != nil {
-		return
-	}
-	dup, ackErr := parseAck(m)
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	fl := f.flights[id]
-	if fl == nil || fl.closed {
-		return
-	}
-	if ackErr != nil {
-		fl.err = ackErr
-		fl.finish()
-		return
-	}
-	fl.acked++
-	if dup {
-		fl.dups++
-	}
-	if !fl.sending && fl.acked >= fl.sent {
-		fl.finish()
-	}
-}
-
-// Prefixes of the stream's answers: the server writes the error, when there
-// is one, before the ack's fields, and names hold no quotes.
-var (
-	ackPrefix = []byte(`{"stream":`)
-	duplicate = []byte(`"duplicate":`)
-)
-
-// parseAck reads the stream's answer to one publish: stored, stored
-// before (a duplicate within the window), or an error (no stream for the
-// subject, storage failed, ...).
-func parseAck(m *nats.Msg) (dup bool, err error) {
-	if len(m.Data) == 0 {
-		if status := m.Header.Get("Status"); status == "503" {
-			return false, nats.ErrNoResponders
-		} else if status != "" {
-			return false, fmt.Errorf("status %s %s", status, m.Header.Get("Description"))
-		}
-		return false, errors.New("empty answer to a publish")
-	}
-	if bytes.HasPrefix(m.Data, ackPrefix) {
-		// The server writes `"duplicate": true` (with a space); either way.
-		i := bytes.Index(m.Data, duplicate)
-		return i >= 0 && bytes.HasPrefix(bytes.TrimLeft(m.Data[i+len(duplicate):], " "), []byte("true")), nil
-	}
-	var a struct {
-		Error *struct {
-			Code        int    `json:"code"`
-			ErrCode     int    `json:"err_code"`
-			Description string `json:"description"`
-		} `json:"error"`
-		Stream    string `json:"stream"`
-		Duplicate bool   `json:"duplicate"`
-	}
-	if err := json.Unmarshal(m.Data, &a); err != nil {
-		return false, fmt.Errorf("unreadable answer to a publish %q: %w", m.Data, err)
-	}
-	if a.Error != nil {
-		return false, fmt.Errorf("jetstream error %d (%d): %s", a.Error.Code, a.Error.ErrCode, a.Error.Description)
-	}
-	if a.Stream == "" {
-		return false, fmt.Errorf("answer to a publish names no stream: %q", m.Data)
-	}
-	return a.Duplicate, nil
 }
 
 // await waits until JetStream acked every message of the batch.

@@ -226,3 +226,61 @@ func FuzzParseAck(f *testing.F) {
 		}
 	})
 }
+
+// TestForwardReadsBatchesIntoReusedMemory forwards many small batches of
+// records of different lengths: the forwarder reads each batch into the
+// memory of one deleted before, and every message must still carry its own
+// subject, id and body, once.
+func TestForwardReadsBatchesIntoReusedMemory(t *testing.T) {
+	ns := testenv.StartNATS(t)
+	streamtest.Create(t, ns.URL)
+	q, err := buffer.Open(filepath.Join(t.TempDir(), "queue.db"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	t0 := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
+	eqs := []string{"M1", "MACHINE-LONG-NAME-0002", "M03", "PRESS-4"}
+	in := make([]signal.Signal, 1000)
+	for i := range in {
+		in[i] = signal.Signal{Site: "s1", Line: "L1", Equipment: eqs[i%len(eqs)], Name: "operator",
+			Value: signal.String(strings.Repeat("x", i%37)), Time: t0.Add(time.Duration(i) * time.Second), Agent: "a1"}
+	}
+	if err := q.Append(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	m := &metrics.Registry{}
+	cfg := natsConfig(ns.URL)
+	cfg.Batch = 7
+	nc, err := Connect(cfg, "test", m, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- New(q, nc, cfg, m, log).Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	streamtest.WaitCount(t, ns.URL, uint64(len(in)), 30*time.Second)
+	waitFor(t, "an empty queue", func() bool { return q.Len() == 0 })
+	want := map[string]signal.Signal{}
+	for _, s := range in {
+		want[s.ID()] = s
+	}
+	msgs := streamtest.Messages(t, ns.URL)
+	if len(msgs) != len(in) {
+		t.Fatalf("stream holds %d, want %d", len(msgs), len(in))
+	}
+	for _, msg := range msgs {
+		s, ok := want[msg.ID]
+		if !ok {
+			t.Fatalf("message id %s: not sent, or sent twice", msg.ID)
+		}
+		delete(want, msg.ID)
+		if msg.Subject != "floorpulse.signals.s1.L1."+s.Equipment || msg.Signal.ID() != msg.ID || msg.Signal.Value != s.Value {
+			t.Fatalf("message %s on %s carries %+v, want %+v", msg.ID, msg.Subject, msg.Signal, s)
+		}
+	}
+}

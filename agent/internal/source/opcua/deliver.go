@@ -43,7 +43,11 @@ func (s *session) handleDataChange(ctx context.Context, c requester, x *ua.DataC
 		return err
 	}
 	rx := s.now()
-	sigs := make([]signal.Signal, 0, len(x.MonitoredItems))
+	// The committer copies the signals before a commit returns: a
+	// notification's slice serves the next one once committed (and only
+	// then: after a failed commit the committer may still read it).
+	sigs := s.sigs[:0]
+	s.sigs = nil
 	for _, item := range x.MonitoredItems {
 		if item != nil && item.ClientHandle == s.clockHandle() {
 			s.clockTicked(wd)
@@ -53,7 +57,12 @@ func (s *session) handleDataChange(ctx context.Context, c requester, x *ua.DataC
 			sigs = append(sigs, sig)
 		}
 	}
-	return s.commitAll(ctx, sigs)
+	if err := s.commitAll(ctx, sigs); err != nil {
+		return err
+	}
+	clear(sigs) // no strings held until the next notification
+	s.sigs = sigs[:0]
+	return nil
 }
 
 // overflowed counts the items whose queue at the server overflowed before

@@ -63,7 +63,8 @@ import (
 )
 
 // Committer commits signals durably, with state records of the source in
-// the same transaction; *buffer.Batcher implements it.
+// the same transaction; *buffer.Batcher implements it. Once Commit returned
+// nil it no longer uses sigs: the source fills the slice again.
 type Committer interface {
 	Commit(ctx context.Context, sigs []signal.Signal, puts ...buffer.Put) error
 }

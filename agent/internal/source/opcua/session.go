@@ -34,6 +34,8 @@ type session struct {
 	marked time.Time                // the last watermarks were committed (agent clock)
 	marks  map[signal.Key]time.Time // the last watermark per equipment
 	live   map[uint32]bool          // nodes that delivered a value in this session
+
+	sigs []signal.Signal // handleDataChange's signals, reused once committed
 }
 
 // runSession runs one client session; it reports whether it got as far as

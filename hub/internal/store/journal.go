@@ -26,8 +26,8 @@ import (
 // batch, in the buckets or in the journal.
 //
 // Record (version journalV1): uvarint count of changes, each: name, uvarint
-// count of operations, each an op byte, 'p' (put: key, value) or 'l' (delete
-// the silences); then uvarint count of pending ranges, each: name, from, to
+// count of operations, each an op byte, 'p' (put: key, value), 'd' (delete:
+// key) or 'l' (delete the silences); then uvarint count of pending ranges, each: name, from, to
 // (8 bytes each, as pair). Names, keys and values are uvarint length and
 // bytes.
 var bucketJournal = []byte("journal")
@@ -39,6 +39,7 @@ const (
 	// the journal while nothing else merges (InfluxDB unreachable).
 	mergeEvery = 64
 	opPut      = 'p'
+	opDelete   = 'd'
 	opSilences = 'l'
 )
 
@@ -59,6 +60,13 @@ func (j *journalWriter) put(k, v []byte) error {
 	j.buf = append(j.buf, opPut)
 	j.bytes(k)
 	j.bytes(v)
+	j.n++
+	return nil
+}
+
+func (j *journalWriter) del(k []byte) error {
+	j.buf = append(j.buf, opDelete)
+	j.bytes(k)
 	j.n++
 	return nil
 }
@@ -157,6 +165,11 @@ func apply(tx *bolt.Tx, rec []byte) error {
 				if r.err == nil {
 					err = s.put(k, v)
 				}
+			case op[0] == opDelete:
+				k := r.bytes()
+				if r.err == nil {
+					err = s.del(k)
+				}
 			case op[0] == opSilences:
 				err = s.clearSilences()
 			default:
@@ -243,6 +256,7 @@ func journalLen(j *bolt.Bucket) uint64 {
 // sink receives the writes of a change (putChange).
 type sink interface {
 	put(k, v []byte) error
+	del(k []byte) error
 	clearSilences() error
 }
 
@@ -250,6 +264,8 @@ type sink interface {
 type bucketSink struct{ b *bolt.Bucket }
 
 func (s bucketSink) put(k, v []byte) error { return s.b.Put(k, v) }
+
+func (s bucketSink) del(k []byte) error { return s.b.Delete(k) }
 
 func (s bucketSink) clearSilences() error {
 	// Collect first: deleting while iterating can skip keys.

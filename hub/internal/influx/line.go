@@ -115,6 +115,13 @@ const (
 // appendEscaped appends s with the characters of set escaped as the
 // line-protocol encoder escapes them.
 func appendEscaped(b []byte, s, set string) []byte {
+	plain := true
+	for i := 0; i < len(s) && plain; i++ {
+		plain = s[i] > ' ' && s[i] != ',' && s[i] != '=' && s[i] != '"' && s[i] != '\\'
+	}
+	if plain { // nothing any of the sets escapes
+		return append(b, s...)
+	}
 	if !strings.ContainsAny(s, set) {
 		return append(b, s...)
 	}

@@ -1,6 +1,9 @@
 package state
 
-import "sort"
+import (
+	"slices"
+	"sort"
+)
 
 // Energy from power. A `power` observation (kW) is held until the next one;
 // the figures need its integral over stretches of one state. Keeping every
@@ -77,18 +80,22 @@ func (tl *Timeline) Fold() Folded {
 // foldOne adds the energy of observation p held until end to the pieces,
 // starting a piece at every cut in [p.T, end).
 func (tl *Timeline) foldOne(p Count, end int64, out *Folded) {
-	cuts := tl.cutsIn(p.T, end)
+	cuts := tl.cutsIn(p.T-1, end)
+	// A new piece at the first observation folded or at an observation
+	// that is a cut itself; otherwise its energy goes to the last piece,
+	// which ends at p.T (pieces are contiguous from the first power
+	// observation on).
+	newPiece := len(tl.pieces) == 0
+	if len(cuts) > 0 && cuts[0] == p.T {
+		cuts, newPiece = cuts[1:], true
+	}
 	from := p.T
 	for i := 0; i <= len(cuts); i++ {
 		to := end
 		if i < len(cuts) {
 			to = cuts[i]
 		}
-		// A new piece at a cut, at the first observation folded, or at
-		// an observation that is a cut itself; otherwise the energy goes
-		// to the last piece, which ends at p.T (pieces are contiguous from
-		// the first power observation on).
-		if i > 0 || len(tl.pieces) == 0 || tl.isCut(p.T) {
+		if i > 0 || newPiece {
 			tl.pieces = append(tl.pieces, Piece{T: from})
 		}
 		last := &tl.pieces[len(tl.pieces)-1]
@@ -102,17 +109,17 @@ func (tl *Timeline) foldOne(p Count, end int64, out *Folded) {
 	}
 }
 
-// isCut reports whether t starts a piece: a run, state or alarm
-// observation, an unknown edge or one of Cuts.
-func (tl *Timeline) isCut(t int64) bool {
-	c := tl.cutsIn(t-1, t+1)
-	return len(c) > 0 && c[0] == t
-}
-
 // cutsIn returns the instants in (a, b) where a piece starts, sorted and
-// distinct.
+// distinct: run, state and alarm observations, the edges of unknown
+// stretches (the data span, silences past the timeout, lost ranges) and
+// Cuts. The slice is valid until the next call.
 func (tl *Timeline) cutsIn(a, b int64) []int64 {
-	var cuts []int64
+	cuts := tl.cutBuf[:0]
+	in := func(t int64) {
+		if t > a && t < b {
+			cuts = append(cuts, t)
+		}
+	}
 	add := func(n int, at func(int) int64) {
 		for i := sort.Search(n, func(i int) bool { return at(i) > a }); i < n && at(i) < b; i++ {
 			cuts = append(cuts, at(i))
@@ -121,33 +128,36 @@ func (tl *Timeline) cutsIn(a, b int64) []int64 {
 	add(len(tl.run), func(i int) int64 { return tl.run[i].T })
 	add(len(tl.state), func(i int) int64 { return tl.state[i].T })
 	add(len(tl.alarm), func(i int) int64 { return tl.alarm[i].T })
-	for _, u := range tl.unknownIn(a, b) {
-		for _, t := range [2]int64{u.Start, u.End} {
-			if t > a && t < b {
-				cuts = append(cuts, t)
-			}
+	if tl.seen {
+		in(tl.first)
+		in(tl.horizon)
+	}
+	for i := sort.Search(len(tl.silences), func(i int) bool { return tl.silences[i].End > a }); i < len(tl.silences) && tl.silences[i].Start < b; i++ {
+		if s := tl.silences[i]; s.Start+tl.Timeout < s.End {
+			in(s.Start + tl.Timeout)
+			in(s.End)
 		}
+	}
+	for _, g := range tl.gaps {
+		if g.Start >= b {
+			break
+		}
+		in(g.Start)
+		in(g.End)
 	}
 	if tl.Cuts != nil {
 		cuts = append(cuts, tl.Cuts(a, b)...)
 	} else {
 		for t := (a/hourNs + 1) * hourNs; t < b; t += hourNs {
-			if t > a {
-				cuts = append(cuts, t)
-			}
+			in(t)
 		}
 	}
+	tl.cutBuf = cuts
 	if len(cuts) < 2 {
 		return cuts
 	}
-	sort.Slice(cuts, func(i, j int) bool { return cuts[i] < cuts[j] })
-	out := cuts[:1]
-	for _, t := range cuts[1:] {
-		if t != out[len(out)-1] {
-			out = append(out, t)
-		}
-	}
-	return out
+	slices.Sort(cuts)
+	return slices.Compact(cuts)
 }
 
 // PieceEnergy is the energy of the pieces over [a, b): whole pieces, and a

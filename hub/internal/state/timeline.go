@@ -249,6 +249,7 @@ type Timeline struct {
 	gaps           []Interval // as reported, sorted by Start
 	pieces         []Piece    // folded power (energy.go), sorted, contiguous up to fold
 	fold           int64
+	cutBuf         []int64 // scratch for cutsIn
 }
 
 // Observe records that the equipment reported something at t: it extends

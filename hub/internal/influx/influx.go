@@ -114,14 +114,20 @@ func (w *Writer) Prepare(ctx context.Context) error {
 // First it deletes the equipment_state points in the result's state ranges
 // (see deleteStates), so that the state points of a range are exactly its
 // state changes: a restated range keeps no point of the intervals it
-// replaced. A failure between the delete and the write leaves the range
-// pending; it is deleted and written again.
+// replaced; and the figure points the result replaces (restate.go), so
+// that a restated point keeps no field its period no longer has. A
+// failure between the delete and the write leaves the range pending; it
+// is deleted and written again.
 func (w *Writer) Write(ctx context.Context, res engine.Result) error {
 	if len(res.StateRanges) > 0 {
 		if err := w.deleteStates(ctx, res.StateRanges); err != nil {
 			w.stats.Failures.Add(1)
 			return err
 		}
+	}
+	if err := w.deleteFigures(ctx, res); err != nil {
+		w.stats.Failures.Add(1)
+		return err
 	}
 	// The points are encoded in line protocol as they are sent, 5,000 to
 	// a request; no client point (a map of fields each) is built.

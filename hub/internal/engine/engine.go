@@ -182,6 +182,10 @@ type Result struct {
 	// removes the equipment_state points in them before writing States, so
 	// a restated range keeps no point of the intervals it replaced.
 	StateRanges []StateRange
+	// Cleared says the figure points this result replaces were deleted
+	// already (a recompute deletes its whole range first), so the writer
+	// need not delete them before writing.
+	Cleared bool
 }
 
 // StateRange is the closed range [From, To] of an equipment's state steps.

@@ -125,9 +125,11 @@ func (w *Writer) Write(ctx context.Context, res engine.Result) error {
 			return err
 		}
 	}
-	if err := w.deleteFigures(ctx, res); err != nil {
-		w.stats.Failures.Add(1)
-		return err
+	if !res.Cleared {
+		if err := w.deleteFigures(ctx, res); err != nil {
+			w.stats.Failures.Add(1)
+			return err
+		}
 	}
 	// The points are encoded in line protocol as they are sent, 5,000 to
 	// a request; no client point (a map of fields each) is built.

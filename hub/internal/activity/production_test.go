@@ -130,7 +130,7 @@ func TestProductionGolden(t *testing.T) {
 						default:
 							t.Fatalf("signal %s", name)
 						}
-						tl.Fold()
+						tl.Fold(&state.Folded{})
 					}
 					if n := len(tl.SeriesOf(state.SeriesPower)); window == 1 && n > 2 {
 						t.Errorf("%s: %d power observations kept, want at most 2", e.ID, n)

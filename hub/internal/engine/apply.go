@@ -203,7 +203,7 @@ func (e *Engine) set(tl *state.Timeline, c *state.Change, s signal.Signal, t int
 			ser := c.Series(k)
 			*ser = append(*ser, state.Count{T: t})
 			if k == state.SeriesPower {
-				fold(tl, c)
+				e.fold(tl, c)
 			}
 		}
 	case signal.Alarm:

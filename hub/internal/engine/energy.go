@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 	"time"
 
@@ -62,11 +64,15 @@ func (e *Engine) cutsFor(k signal.Key) func(a, b int64) []int64 {
 }
 
 // fold folds tl's old power into pieces and notes it in c.
-func fold(tl *state.Timeline, c *state.Change) {
-	f := tl.Fold()
+func (e *Engine) fold(tl *state.Timeline, c *state.Change) {
+	f := &e.folded
+	f.Removed, f.Pieces = f.Removed[:0], f.Pieces[:0]
+	tl.Fold(f)
 	c.PowerFolded = append(c.PowerFolded, f.Removed...)
 	for _, t := range f.Pieces {
-		c.Pieces = append(c.Pieces, state.Piece{T: t})
+		if n := len(c.Pieces); n == 0 || c.Pieces[n-1].T != t {
+			c.Pieces = append(c.Pieces, state.Piece{T: t})
+		}
 	}
 }
 
@@ -86,7 +92,7 @@ func resolveEnergy(tl *state.Timeline, c *state.Change) {
 		return
 	}
 	pieces, _ := tl.Pieces()
-	sort.Slice(c.Pieces, func(i, j int) bool { return c.Pieces[i].T < c.Pieces[j].T })
+	slices.SortFunc(c.Pieces, func(a, b state.Piece) int { return cmp.Compare(a.T, b.T) })
 	out := c.Pieces[:0]
 	for _, p := range c.Pieces {
 		if n := len(out); n > 0 && out[n-1].T == p.T {

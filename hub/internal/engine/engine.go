@@ -83,6 +83,7 @@ type Engine struct {
 	unregistered map[string]int
 	// compacted are the changes folding restored power made (Compacted).
 	compacted []state.Change
+	folded    state.Folded // scratch for fold, under mu
 }
 
 // lineKey names a line of a site.
@@ -123,7 +124,7 @@ func New(opts Options, saved map[signal.Key]state.Saved) *Engine {
 		// A store written before power was folded keeps every power
 		// observation: fold them now, and hand the change to be saved.
 		c := state.Change{Key: k}
-		if fold(tl, &c); len(c.PowerFolded) > 0 {
+		if e.fold(tl, &c); len(c.PowerFolded) > 0 {
 			c.First, c.Horizon, _ = tl.Span()
 			resolveEnergy(tl, &c)
 			e.compacted = append(e.compacted, c)

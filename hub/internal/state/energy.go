@@ -55,26 +55,25 @@ type Folded struct {
 }
 
 // Fold folds the power observations older than PowerWindow behind the
-// latest one into pieces (nothing without a window). An observation is
-// folded once the next one is at least PowerWindow before the latest.
-func (tl *Timeline) Fold() Folded {
-	var out Folded
+// latest one into pieces (nothing without a window), and appends to f what
+// it changed. An observation is folded once the next one is at least
+// PowerWindow before the latest.
+func (tl *Timeline) Fold(f *Folded) {
 	pw := tl.series[SeriesPower]
 	if tl.PowerWindow <= 0 || len(pw) < 2 {
-		return out
+		return
 	}
 	latest := pw[len(pw)-1].T
 	n := 0
 	for n+1 < len(pw) && pw[n+1].T <= latest-tl.PowerWindow {
-		tl.foldOne(pw[n], pw[n+1].T, &out)
-		out.Removed = append(out.Removed, pw[n].T)
+		tl.foldOne(pw[n], pw[n+1].T, f)
+		f.Removed = append(f.Removed, pw[n].T)
 		n++
 	}
 	if n > 0 {
-		tl.series[SeriesPower] = append(pw[:0:0], pw[n:]...)
+		tl.series[SeriesPower] = pw[n:] // appends reallocate it, without the folded ones
 		tl.fold = pw[n].T
 	}
-	return out
 }
 
 // foldOne adds the energy of observation p held until end to the pieces,

@@ -10,67 +10,86 @@ import "github.com/floorpulse/floorpulse/hub/internal/state"
 // never keeps a stale state's value.
 func ProductionFields(f Figures) map[string]float64 {
 	out := map[string]float64{}
+	EachProductionField(f, func(k string, v float64) { out[k] = v })
+	return out
+}
+
+// EachProductionField calls put with each of ProductionFields(f), without
+// building the map.
+func EachProductionField(f Figures, put func(string, float64)) {
 	if f.IdealCycle > 0 {
-		out["ideal_cycle_seconds"] = f.IdealCycle.Seconds()
+		put("ideal_cycle_seconds", f.IdealCycle.Seconds())
 	}
 	if f.RatedPower > 0 {
-		out["rated_power_kw"] = f.RatedPower
+		put("rated_power_kw", f.RatedPower)
 	}
 	if f.HasParts {
-		out["parts_good"] = f.Good
-		out["parts_scrap"] = f.Scrap
+		put("parts_good", f.Good)
+		put("parts_scrap", f.Scrap)
 	}
-	put(out, "performance", f.Performance)
-	put(out, "quality", f.Quality)
-	put(out, "oee", f.OEE)
-	put(out, "throughput", f.Throughput)
+	putOK(put, "performance", f.Performance)
+	putOK(put, "quality", f.Quality)
+	putOK(put, "oee", f.OEE)
+	putOK(put, "throughput", f.Throughput)
 	if l, ok := f.Losses(); ok {
-		lossFields(out, l)
+		lossFields(put, l)
 	}
-	energyFields(out, f.Production, f.EnergyPerPart)
-	return out
+	energyFields(put, f.Production, f.EnergyPerPart)
 }
 
 // RollupProductionFields are ProductionFields of a line or the site.
 func RollupProductionFields(r Rollup) map[string]float64 {
 	out := map[string]float64{}
-	g := r.OEEGroup
-	if g.WithParts > 0 {
-		out["parts_good"] = g.Good
-		out["parts_scrap"] = g.Scrap
-	}
-	put(out, "performance", g.Performance)
-	put(out, "quality", g.Quality)
-	put(out, "oee", g.OEEValue)
-	put(out, "throughput", g.Throughput)
-	if g.WithOEE > 0 {
-		lossFields(out, g.Losses)
-	}
-	energyFields(out, g.Production, g.EnergyPerPart)
+	EachRollupProductionField(r, func(k string, v float64) { out[k] = v })
 	return out
 }
 
-func put(out map[string]float64, name string, f func() (float64, bool)) {
+// EachRollupProductionField calls put with each of RollupProductionFields(r).
+func EachRollupProductionField(r Rollup, put func(string, float64)) {
+	g := r.OEEGroup
+	if g.WithParts > 0 {
+		put("parts_good", g.Good)
+		put("parts_scrap", g.Scrap)
+	}
+	putOK(put, "performance", g.Performance)
+	putOK(put, "quality", g.Quality)
+	putOK(put, "oee", g.OEEValue)
+	putOK(put, "throughput", g.Throughput)
+	if g.WithOEE > 0 {
+		lossFields(put, g.Losses)
+	}
+	energyFields(put, g.Production, g.EnergyPerPart)
+}
+
+func putOK(put func(string, float64), name string, f func() (float64, bool)) {
 	if v, ok := f(); ok {
-		out[name] = v
+		put(name, v)
 	}
 }
 
-func lossFields(out map[string]float64, l Losses) {
-	out["loss_availability_seconds"] = l.Availability
-	out["loss_performance_seconds"] = l.Performance
-	out["loss_quality_seconds"] = l.Quality
-	out["productive_seconds"] = l.Productive
+func lossFields(put func(string, float64), l Losses) {
+	put("loss_availability_seconds", l.Availability)
+	put("loss_performance_seconds", l.Performance)
+	put("loss_quality_seconds", l.Quality)
+	put("productive_seconds", l.Productive)
 }
 
-func energyFields(out map[string]float64, p Production, perPart func() (float64, bool)) {
+// energyStateFields are the names of the energy per state.
+var energyStateFields = func() (out [state.NumStates]string) {
+	for s := range state.NumStates {
+		out[s] = "energy_kwh_" + s.String()
+	}
+	return out
+}()
+
+func energyFields(put func(string, float64), p Production, perPart func() (float64, bool)) {
 	if !p.HasEnergy {
 		return
 	}
-	out["energy_kwh"] = p.EnergyKWh()
-	out["energy_waste_kwh"] = p.EnergyWasteKWh()
+	put("energy_kwh", p.EnergyKWh())
+	put("energy_waste_kwh", p.EnergyWasteKWh())
 	for s := range state.NumStates {
-		out["energy_kwh_"+s.String()] = p.Energy[s]
+		put(energyStateFields[s], p.Energy[s])
 	}
-	put(out, "energy_kwh_per_part", perPart)
+	putOK(put, "energy_kwh_per_part", perPart)
 }

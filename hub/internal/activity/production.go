@@ -20,7 +20,8 @@ import (
 // drawn in). Without a meter, `power` (kW) is held from each observation
 // to the next and integrated over the time whose state is known: nothing is
 // counted while the state is unknown (a silence, a lost range, before the
-// first or after the latest word).
+// first or after the latest word). Power older than the timeline's window
+// is kept as energy pieces (state/energy.go), summed the same way.
 type Production struct {
 	// Good and Scrap are the parts counted in the period.
 	Good, Scrap float64
@@ -68,16 +69,22 @@ func production(tl *state.Timeline, segs []state.Seg, a, b int64) Production {
 		}
 		return p
 	}
-	power := tl.SeriesOf(state.SeriesPower)
-	if len(power) == 0 {
+	if !tl.HasPower() {
 		return p
 	}
 	p.HasEnergy = true
-	held := state.HeldIn(power, a, b)
+	// Folded power (state pieces) up to the fold point, the observations
+	// kept from there on.
+	pieces, fold := tl.Pieces()
+	held := state.HeldIn(tl.SeriesOf(state.SeriesPower), a, b)
 	for _, s := range segs {
 		lo, hi := max(s.Start, a), min(s.End, b)
 		if hi <= lo || s.State == state.Unknown {
 			continue
+		}
+		if len(pieces) > 0 && lo < fold {
+			p.Energy[s.State] += tl.PieceEnergy(lo, hi)
+			lo = min(fold, hi)
 		}
 		k := max(sort.Search(len(held), func(i int) bool { return held[i].T > lo })-1, 0)
 		for ; k < len(held) && held[k].T < hi; k++ {

@@ -56,125 +56,135 @@ func TestProductionGolden(t *testing.T) {
 	if err != nil || len(dirs) == 0 {
 		t.Fatalf("no cases: %v", err)
 	}
+	// Each case is computed from every power observation kept (window 0)
+	// and with power folded into energy pieces as it comes (an hour
+	// behind the latest observation, and all but the latest): the figures
+	// are the same.
 	for _, in := range dirs {
-		dir := filepath.Dir(in)
-		t.Run(filepath.Base(dir), func(t *testing.T) {
-			var c productionCase
-			var want productionWant
-			for path, v := range map[string]any{in: &c, filepath.Join(dir, "want.json"): &want} {
-				b, err := os.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := json.Unmarshal(b, v); err != nil {
-					t.Fatalf("%s: %v", path, err)
-				}
-			}
-			loc, err := time.LoadLocation(c.Timezone)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var timeout time.Duration
-			if c.Timeout != "" {
-				if timeout, err = time.ParseDuration(c.Timeout); err != nil {
-					t.Fatal(err)
-				}
-			}
-			var periods []Period
-			for _, p := range c.Periods {
-				start, err := parseLocal(p.Start+map[string]string{Month: "-01T00:00:00", Day: "T00:00:00"}[p.Kind], loc)
-				if err != nil {
-					t.Fatal(err)
-				}
-				periods = append(periods, map[string]func(time.Time, *time.Location) Period{Month: MonthOf, Day: DayOf, Hour: HourOf}[p.Kind](start, loc))
-			}
-			var figs []Figures
-			got := map[string]map[string]float64{}
-			for _, e := range c.Equipment {
-				eq := Equipment{Key: signal.Key{Site: "s", Line: e.Line, Equipment: e.ID}, Registered: true, RatedPower: e.RatedPower}
-				if e.IdealCycle != "" {
-					if eq.IdealCycle, err = time.ParseDuration(e.IdealCycle); err != nil {
-						t.Fatal(err)
-					}
-				}
-				tl := &state.Timeline{Timeout: int64(timeout)}
-				for _, o := range e.Signals {
-					at, err := parseLocal(o[0].(string), loc)
+		for _, window := range []time.Duration{0, time.Hour, 1} {
+			dir := filepath.Dir(in)
+			t.Run(fmt.Sprintf("%s/window=%s", filepath.Base(dir), window), func(t *testing.T) {
+				var c productionCase
+				var want productionWant
+				for path, v := range map[string]any{in: &c, filepath.Join(dir, "want.json"): &want} {
+					b, err := os.ReadFile(path)
 					if err != nil {
 						t.Fatal(err)
 					}
-					ts := at.UnixNano()
-					tl.Observe(ts)
-					switch name := o[1].(string); name {
-					case signal.Run:
-						tl.SetRun(ts, map[bool]int8{true: state.True, false: state.False}[o[2].(bool)])
-					case signal.State:
-						st, ok := state.ParseState(o[2].(string))
-						if !ok {
-							t.Fatalf("state %v", o[2])
-						}
-						tl.SetState(ts, st)
-					case signal.Count:
-						tl.SetCount(ts, o[2].(float64))
-					case signal.Scrap:
-						tl.SetSeries(state.SeriesScrap, ts, o[2].(float64))
-					case signal.Power:
-						tl.SetSeries(state.SeriesPower, ts, o[2].(float64))
-					case signal.Energy:
-						tl.SetSeries(state.SeriesEnergy, ts, o[2].(float64))
-					default:
-						t.Fatalf("signal %s", name)
+					if err := json.Unmarshal(b, v); err != nil {
+						t.Fatalf("%s: %v", path, err)
 					}
 				}
-				for _, p := range periods {
-					f := ComputeSpans(eq, tl, nil, p, 0)
-					figs = append(figs, f)
-					got[e.ID+" "+p.Name()] = ProductionFields(f)
+				loc, err := time.LoadLocation(c.Timezone)
+				if err != nil {
+					t.Fatal(err)
 				}
-			}
-			for _, r := range RollUp(figs, Tiers{}) {
-				got["line:"+r.Line+" "+r.Period.Name()] = RollupProductionFields(r)
-			}
-			check := func(key string, want map[string]float64) {
-				g, ok := got[key]
-				if !ok {
-					t.Errorf("%s: no figures", key)
-					return
+				var timeout time.Duration
+				if c.Timeout != "" {
+					if timeout, err = time.ParseDuration(c.Timeout); err != nil {
+						t.Fatal(err)
+					}
 				}
-				var names []string
-				for n := range g {
-					names = append(names, n)
+				var periods []Period
+				for _, p := range c.Periods {
+					start, err := parseLocal(p.Start+map[string]string{Month: "-01T00:00:00", Day: "T00:00:00"}[p.Kind], loc)
+					if err != nil {
+						t.Fatal(err)
+					}
+					periods = append(periods, map[string]func(time.Time, *time.Location) Period{Month: MonthOf, Day: DayOf, Hour: HourOf}[p.Kind](start, loc))
 				}
-				for n := range want {
-					if _, ok := g[n]; !ok {
+				var figs []Figures
+				got := map[string]map[string]float64{}
+				for _, e := range c.Equipment {
+					eq := Equipment{Key: signal.Key{Site: "s", Line: e.Line, Equipment: e.ID}, Registered: true, RatedPower: e.RatedPower}
+					if e.IdealCycle != "" {
+						if eq.IdealCycle, err = time.ParseDuration(e.IdealCycle); err != nil {
+							t.Fatal(err)
+						}
+					}
+					tl := &state.Timeline{Timeout: int64(timeout), PowerWindow: int64(window)}
+					for _, o := range e.Signals {
+						at, err := parseLocal(o[0].(string), loc)
+						if err != nil {
+							t.Fatal(err)
+						}
+						ts := at.UnixNano()
+						tl.Observe(ts)
+						switch name := o[1].(string); name {
+						case signal.Run:
+							tl.SetRun(ts, map[bool]int8{true: state.True, false: state.False}[o[2].(bool)])
+						case signal.State:
+							st, ok := state.ParseState(o[2].(string))
+							if !ok {
+								t.Fatalf("state %v", o[2])
+							}
+							tl.SetState(ts, st)
+						case signal.Count:
+							tl.SetCount(ts, o[2].(float64))
+						case signal.Scrap:
+							tl.SetSeries(state.SeriesScrap, ts, o[2].(float64))
+						case signal.Power:
+							tl.SetSeries(state.SeriesPower, ts, o[2].(float64))
+						case signal.Energy:
+							tl.SetSeries(state.SeriesEnergy, ts, o[2].(float64))
+						default:
+							t.Fatalf("signal %s", name)
+						}
+						tl.Fold(&state.Folded{})
+					}
+					if n := len(tl.SeriesOf(state.SeriesPower)); window == 1 && n > 2 {
+						t.Errorf("%s: %d power observations kept, want at most 2", e.ID, n)
+					}
+					for _, p := range periods {
+						f := ComputeSpans(eq, tl, nil, p, 0)
+						figs = append(figs, f)
+						got[e.ID+" "+p.Name()] = ProductionFields(f)
+					}
+				}
+				for _, r := range RollUp(figs, Tiers{}) {
+					got["line:"+r.Line+" "+r.Period.Name()] = RollupProductionFields(r)
+				}
+				check := func(key string, want map[string]float64) {
+					g, ok := got[key]
+					if !ok {
+						t.Errorf("%s: no figures", key)
+						return
+					}
+					var names []string
+					for n := range g {
 						names = append(names, n)
 					}
-				}
-				sort.Strings(names)
-				var diffs []string
-				for _, n := range names {
-					gv, gok := g[n]
-					wv, wok := want[n]
-					switch {
-					case !wok:
-						diffs = append(diffs, fmt.Sprintf("%s = %v, want absent", n, gv))
-					case !gok:
-						diffs = append(diffs, fmt.Sprintf("%s absent, want %v", n, wv))
-					case math.Abs(gv-wv) > 1e-9*math.Max(1, math.Abs(wv)):
-						diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", n, gv, wv))
+					for n := range want {
+						if _, ok := g[n]; !ok {
+							names = append(names, n)
+						}
+					}
+					sort.Strings(names)
+					var diffs []string
+					for _, n := range names {
+						gv, gok := g[n]
+						wv, wok := want[n]
+						switch {
+						case !wok:
+							diffs = append(diffs, fmt.Sprintf("%s = %v, want absent", n, gv))
+						case !gok:
+							diffs = append(diffs, fmt.Sprintf("%s absent, want %v", n, wv))
+						case math.Abs(gv-wv) > 1e-9*math.Max(1, math.Abs(wv)):
+							diffs = append(diffs, fmt.Sprintf("%s = %v, want %v", n, gv, wv))
+						}
+					}
+					if len(diffs) > 0 {
+						t.Errorf("%s:\n  %s", key, strings.Join(diffs, "\n  "))
 					}
 				}
-				if len(diffs) > 0 {
-					t.Errorf("%s:\n  %s", key, strings.Join(diffs, "\n  "))
+				for _, w := range want.Equipment {
+					check(w.Key+" "+w.Period, w.Fields)
 				}
-			}
-			for _, w := range want.Equipment {
-				check(w.Key+" "+w.Period, w.Fields)
-			}
-			for _, w := range want.Lines {
-				check("line:"+w.Key+" "+w.Period, w.Fields)
-			}
-		})
+				for _, w := range want.Lines {
+					check("line:"+w.Key+" "+w.Period, w.Fields)
+				}
+			})
+		}
 	}
 }
 

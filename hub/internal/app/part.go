@@ -109,6 +109,14 @@ func (pt *part) build(h *hub) error {
 	}
 	opts.Registry = registryOf(opts.Registry, pt.n, pt.p)
 	pt.eng = engine.New(opts, saved)
+	// A store from before power was folded into energy pieces is brought
+	// to that form at once (the figures do not change).
+	if c := pt.eng.Compacted(); len(c) > 0 {
+		if err := pt.st.Save(c, nil); err != nil {
+			return fmt.Errorf("folding stored power: %w", err)
+		}
+		pt.log.Info("stored power folded into energy pieces", "equipment", len(c))
+	}
 	floor, err := pt.st.Floor()
 	if err != nil {
 		return err

@@ -93,7 +93,9 @@ func (e *Engine) Reset(keys []signal.Key, saved map[signal.Key]state.Saved) {
 	defer e.mu.Unlock()
 	for _, k := range keys {
 		if s, ok := saved[k]; ok {
-			e.timelines[k] = state.Restore(int64(e.opts.Timeout), s)
+			// Not folded here: the store holds what it holds, and the
+			// next power observation folds what is due with its batch.
+			e.timelines[k] = e.equip(k, state.Restore(int64(e.opts.Timeout), s))
 			if _, ok := e.equipment[k]; !ok {
 				e.addEquipment(activity.Equipment{Key: k})
 			}
@@ -126,7 +128,7 @@ func (e *Engine) removeEquipment(k signal.Key) {
 func (e *Engine) timeline(k signal.Key) *state.Timeline {
 	tl := e.timelines[k]
 	if tl == nil {
-		tl = &state.Timeline{Timeout: int64(e.opts.Timeout)}
+		tl = e.equip(k, &state.Timeline{Timeout: int64(e.opts.Timeout)})
 		e.timelines[k] = tl
 		if _, ok := e.equipment[k]; !ok {
 			e.addEquipment(activity.Equipment{Key: k})
@@ -166,6 +168,10 @@ func (e *Engine) apply(tl *state.Timeline, c *state.Change, s signal.Signal) (lo
 		e.stats.TooLate++
 		return 0, 0, false
 	}
+	if s.Name == signal.Power && tl.PowerTooLate(t) {
+		e.stats.TooLate++ // older than the power kept: folded already (energy.go)
+		return 0, 0, false
+	}
 	if tl.Observe(t) {
 		c.SilencesChanged = true
 	}
@@ -196,6 +202,9 @@ func (e *Engine) set(tl *state.Timeline, c *state.Change, s signal.Signal, t int
 		if s.Quality == signal.Good && s.Value.Kind == signal.KindNumber && tl.SetSeries(k, t, s.Value.Num) {
 			ser := c.Series(k)
 			*ser = append(*ser, state.Count{T: t})
+			if k == state.SeriesPower {
+				e.fold(tl, c)
+			}
 		}
 	case signal.Alarm:
 		if tl.SetAlarm(t, tri(s, s.Value.Truthy()), AlarmCode(s.Value)) {
@@ -253,7 +262,8 @@ func (e *Engine) changes(touched map[signal.Key]*state.Change) []state.Change {
 			cs := tl.Counts()
 			c.Count[i] = cs[sort.Search(len(cs), func(j int) bool { return cs[j].T >= p.T })]
 		}
-		for k := range state.NumSeries {
+		resolveEnergy(tl, c)
+		for _, k := range []state.Series{state.SeriesScrap, state.SeriesEnergy} {
 			ser, all := *c.Series(k), tl.SeriesOf(k)
 			for i, p := range ser {
 				ser[i] = all[sort.Search(len(all), func(j int) bool { return all[j].T >= p.T })]

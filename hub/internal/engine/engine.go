@@ -81,6 +81,9 @@ type Engine struct {
 	floor     int64                             // nothing older is restated (retain.go)
 	// unregistered counts the equipment missing from the registry per site.
 	unregistered map[string]int
+	// compacted are the changes folding restored power made (Compacted).
+	compacted []state.Change
+	folded    state.Folded // scratch for fold, under mu
 }
 
 // lineKey names a line of a site.
@@ -113,11 +116,21 @@ func New(opts Options, saved map[signal.Key]state.Saved) *Engine {
 		e.addEquipment(eq)
 	}
 	for k, s := range saved {
-		e.timelines[k] = state.Restore(int64(opts.Timeout), s)
+		tl := e.equip(k, state.Restore(int64(opts.Timeout), s))
+		e.timelines[k] = tl
 		if _, ok := e.equipment[k]; !ok {
 			e.addEquipment(activity.Equipment{Key: k})
 		}
+		// A store written before power was folded keeps every power
+		// observation: fold them now, and hand the change to be saved.
+		c := state.Change{Key: k}
+		if e.fold(tl, &c); len(c.PowerFolded) > 0 {
+			c.First, c.Horizon, _ = tl.Span()
+			resolveEnergy(tl, &c)
+			e.compacted = append(e.compacted, c)
+		}
 	}
+	sort.Slice(e.compacted, func(i, j int) bool { return e.compacted[i].Key.String() < e.compacted[j].Key.String() })
 	return e
 }
 
@@ -170,6 +183,10 @@ type Result struct {
 	// removes the equipment_state points in them before writing States, so
 	// a restated range keeps no point of the intervals it replaced.
 	StateRanges []StateRange
+	// Cleared says the figure points this result replaces were deleted
+	// already (a recompute deletes its whole range first), so the writer
+	// need not delete them before writing.
+	Cleared bool
 }
 
 // StateRange is the closed range [From, To] of an equipment's state steps.

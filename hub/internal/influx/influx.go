@@ -114,8 +114,10 @@ func (w *Writer) Prepare(ctx context.Context) error {
 // First it deletes the equipment_state points in the result's state ranges
 // (see deleteStates), so that the state points of a range are exactly its
 // state changes: a restated range keeps no point of the intervals it
-// replaced. A failure between the delete and the write leaves the range
-// pending; it is deleted and written again.
+// replaced; and the figure points the result replaces (restate.go), so
+// that a restated point keeps no field its period no longer has. A
+// failure between the delete and the write leaves the range pending; it
+// is deleted and written again.
 func (w *Writer) Write(ctx context.Context, res engine.Result) error {
 	if len(res.StateRanges) > 0 {
 		if err := w.deleteStates(ctx, res.StateRanges); err != nil {
@@ -123,19 +125,42 @@ func (w *Writer) Write(ctx context.Context, res engine.Result) error {
 			return err
 		}
 	}
-	pts := Points(res)
-	for len(pts) > 0 {
-		n := min(len(pts), 5000)
-		if err := w.write.WritePoint(ctx, pts[:n]...); err != nil {
+	if !res.Cleared {
+		if err := w.deleteFigures(ctx, res); err != nil {
+			w.stats.Failures.Add(1)
+			return err
+		}
+	}
+	// The points are encoded in line protocol as they are sent, 5,000 to
+	// a request; no client point (a map of fields each) is built.
+	e := &lineEncoder{buf: make([]byte, 0, 1<<20)}
+	send := func() error {
+		if e.points == 0 {
+			return nil
+		}
+		n := e.points
+		if err := w.write.WriteRecord(ctx, string(e.buf)); err != nil {
 			w.stats.Failures.Add(1)
 			return fmt.Errorf("writing %d points to influxdb: %w", n, err)
 		}
 		w.stats.Requests.Add(1)
 		w.stats.Points.Add(uint64(n))
-		pts = pts[n:]
+		e.buf, e.points = e.buf[:0], 0
+		return nil
 	}
-	return nil
+	if err := encode(e, res, func() error {
+		if e.points >= writePoints {
+			return send()
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return send()
 }
+
+// writePoints is about how many points go in one write request.
+const writePoints = 5000
 
 // Points turns a result into InfluxDB points.
 func Points(res engine.Result) []*write.Point {
@@ -155,122 +180,209 @@ func Points(res engine.Result) []*write.Point {
 	return pts
 }
 
-func periodTags(tags map[string]string, p activity.Period) map[string]string {
-	tags["period"] = p.Kind
-	if p.Kind == activity.Shift {
-		tags["shift"] = p.Shift
+// encode appends a result's points to e in line protocol, in the order
+// Points gives them, so that e holds the same points as Points(res); after
+// is called after each point.
+func encode(e *lineEncoder, res engine.Result, after func() error) error {
+	for _, f := range res.Equipment {
+		e.begin(MeasurementEquipment, equipmentTags(f)...)
+		equipmentFields(e, f)
+		e.end(f.Period.Start)
+		if err := after(); err != nil {
+			return err
+		}
 	}
-	return tags
+	for _, r := range res.Rollups {
+		m, tags := rollupTags(r)
+		e.begin(m, tags...)
+		rollupFields(e, r)
+		e.end(r.Period.Start)
+		if err := after(); err != nil {
+			return err
+		}
+	}
+	for _, o := range res.Operators {
+		e.begin(MeasurementOperator, operatorTags(o)...)
+		operatorFields(e, o)
+		e.end(o.Period.Start)
+		if err := after(); err != nil {
+			return err
+		}
+	}
+	for _, st := range res.States {
+		e.begin(MeasurementState, stateTags(st)...)
+		stateStepFields(e, st)
+		e.end(st.Start)
+		if err := after(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func stateFields(fields map[string]any, secs [state.NumStates]float64) {
+// newPoint builds a client point from sorted tags and the fields fill gives.
+func newPoint(m string, tags []tag, fill func(fieldSink), t time.Time) *write.Point {
+	tm := make(map[string]string, len(tags))
+	for _, tg := range tags {
+		if tg.v != "" {
+			tm[tg.k] = tg.v
+		}
+	}
+	fields := mapSink{}
+	fill(fields)
+	return influxdb2.NewPoint(m, tm, fields, t)
+}
+
+// shiftTag is the shift tag of a period (empty, so left out, unless the
+// period is a shift).
+func shiftTag(p activity.Period) string {
+	if p.Kind == activity.Shift {
+		return p.Shift
+	}
+	return ""
+}
+
+var stateSecondsFields = func() (out [state.NumStates]string) {
+	for i := range state.NumStates {
+		out[i] = i.String() + "_seconds"
+	}
+	return out
+}()
+
+func stateFields(s fieldSink, secs [state.NumStates]float64) {
 	for i, v := range secs {
-		fields[state.State(i).String()+"_seconds"] = v
+		s.float(stateSecondsFields[i], v)
+	}
+}
+
+// equipmentTags are an equipment_activity point's tags, sorted by key.
+func equipmentTags(f activity.Figures) []tag {
+	return []tag{{"class", f.Class}, {"equipment", f.Key.Equipment}, {"line", f.Key.Line},
+		{"period", f.Period.Kind}, {"shift", shiftTag(f.Period)}, {"site", f.Key.Site}}
+}
+
+func equipmentFields(s fieldSink, f activity.Figures) {
+	s.float("run_seconds", f.RunSeconds())
+	s.float("run_hours", f.RunHours())
+	s.float("known_seconds", f.KnownSeconds())
+	s.float("calendar_hours", f.CalendarSeconds()/3600) // the period less the time out of service
+	// Always written: a restated point must not keep an old value.
+	s.float("out_of_service_seconds", f.OutOfService)
+	s.float("coverage", f.Coverage())
+	s.float("utilization", f.Utilization())
+	s.int("failures", int64(f.Failures))
+	s.bool("registered", f.Registered)
+	stateFields(s, f.Seconds)
+	if v, ok := f.Availability(); ok {
+		s.float("availability", v)
+	}
+	if f.HasCounter {
+		s.float("idle_running_seconds", f.IdleRunSeconds)
+	}
+	if v, ok := f.MTBF(); ok {
+		s.float("mtbf_seconds", v)
+	}
+	if v, ok := f.MTTR(); ok {
+		s.float("mttr_seconds", v)
+	}
+	activity.EachProductionField(f, s.float)
+	if f.Period.Kind == activity.Month {
+		s.bool("active", f.Active())
+		s.float("active_threshold_hours", f.Threshold.Hours())
 	}
 }
 
 // EquipmentPoint is the equipment_activity point of one equipment period.
 func EquipmentPoint(f activity.Figures) *write.Point {
-	fields := map[string]any{
-		"run_seconds":    f.RunSeconds(),
-		"run_hours":      f.RunHours(),
-		"known_seconds":  f.KnownSeconds(),
-		"calendar_hours": f.CalendarSeconds() / 3600, // the period less the time out of service
-		// Always written: a restated point must not keep an old value.
-		"out_of_service_seconds": f.OutOfService,
-		"coverage":               f.Coverage(),
-		"utilization":            f.Utilization(),
-		"failures":               int64(f.Failures),
-		"registered":             f.Registered,
+	return newPoint(MeasurementEquipment, equipmentTags(f), func(s fieldSink) { equipmentFields(s, f) }, f.Period.Start)
+}
+
+// rollupTags are a line_activity or site_activity point's measurement and
+// tags, sorted by key.
+func rollupTags(r activity.Rollup) (string, []tag) {
+	if r.Line == "" {
+		return MeasurementSite, []tag{{"period", r.Period.Kind}, {"shift", shiftTag(r.Period)}, {"site", r.Site}}
 	}
-	stateFields(fields, f.Seconds)
-	if v, ok := f.Availability(); ok {
-		fields["availability"] = v
+	return MeasurementLine, []tag{{"line", r.Line}, {"period", r.Period.Kind}, {"shift", shiftTag(r.Period)}, {"site", r.Site}}
+}
+
+var tierFields = [...][2]string{{"high", "tier_high"}, {"medium", "tier_medium"}, {"low", "tier_low"}, {"inactive", "tier_inactive"}}
+
+func rollupFields(s fieldSink, r activity.Rollup) {
+	s.int("registered", int64(r.Registered))
+	s.float("run_hours", r.RunSeconds()/3600)
+	s.int("failures", int64(r.Failures))
+	s.float("idle_running_seconds", r.IdleRunSeconds)
+	stateFields(s, r.Seconds)
+	if v, ok := r.Availability(); ok {
+		s.float("availability", v)
 	}
-	if f.HasCounter {
-		fields["idle_running_seconds"] = f.IdleRunSeconds
+	if v, ok := r.Utilization(); ok {
+		s.float("utilization", v)
 	}
-	if v, ok := f.MTBF(); ok {
-		fields["mtbf_seconds"] = v
+	if v, ok := r.Coverage(); ok {
+		s.float("coverage", v)
 	}
-	if v, ok := f.MTTR(); ok {
-		fields["mttr_seconds"] = v
+	activity.EachRollupProductionField(r, s.float)
+	if r.Period.Kind == activity.Month {
+		s.int("active", int64(r.Active))
+		s.float("active_rate", r.ActiveRate())
+		for _, t := range tierFields {
+			s.int(t[1], int64(r.Tiers[t[0]]))
+		}
 	}
-	for k, v := range activity.ProductionFields(f) {
-		fields[k] = v
-	}
-	if f.Period.Kind == activity.Month {
-		fields["active"] = f.Active()
-		fields["active_threshold_hours"] = f.Threshold.Hours()
-	}
-	tags := periodTags(map[string]string{"site": f.Key.Site, "line": f.Key.Line, "equipment": f.Key.Equipment, "class": f.Class}, f.Period)
-	return influxdb2.NewPoint(MeasurementEquipment, tags, fields, f.Period.Start)
 }
 
 // RollupPoint is the line_activity (or, for the site, site_activity) point of one period.
 func RollupPoint(r activity.Rollup) *write.Point {
-	fields := map[string]any{
-		"registered":           int64(r.Registered),
-		"run_hours":            r.RunSeconds() / 3600,
-		"failures":             int64(r.Failures),
-		"idle_running_seconds": r.IdleRunSeconds,
-	}
-	stateFields(fields, r.Seconds)
-	if v, ok := r.Availability(); ok {
-		fields["availability"] = v
-	}
-	if v, ok := r.Utilization(); ok {
-		fields["utilization"] = v
-	}
-	if v, ok := r.Coverage(); ok {
-		fields["coverage"] = v
-	}
-	for k, v := range activity.RollupProductionFields(r) {
-		fields[k] = v
-	}
-	if r.Period.Kind == activity.Month {
-		fields["active"] = int64(r.Active)
-		fields["active_rate"] = r.ActiveRate()
-		for _, t := range []string{"high", "medium", "low", "inactive"} {
-			fields["tier_"+t] = int64(r.Tiers[t])
-		}
-	}
-	tags := map[string]string{"site": r.Site}
-	m := MeasurementSite
-	if r.Line != "" {
-		tags["line"], m = r.Line, MeasurementLine
-	}
-	return influxdb2.NewPoint(m, periodTags(tags, r.Period), fields, r.Period.Start)
+	m, tags := rollupTags(r)
+	return newPoint(m, tags, func(s fieldSink) { rollupFields(s, r) }, r.Period.Start)
+}
+
+func stateTags(st engine.StateStep) []tag {
+	return []tag{{"equipment", st.Key.Equipment}, {"line", st.Key.Line}, {"site", st.Key.Site}}
+}
+
+func stateStepFields(s fieldSink, st engine.StateStep) {
+	s.str("state", st.State.String())
+	s.int("code", int64(st.State))
 }
 
 // StatePoint is the equipment_state point of one state change. The state is
 // a field, not a tag, so an equipment has one series; a point that is no
 // longer a change after late data is deleted by Write.
 func StatePoint(st engine.StateStep) *write.Point {
-	return influxdb2.NewPoint(MeasurementState,
-		map[string]string{"site": st.Key.Site, "line": st.Key.Line, "equipment": st.Key.Equipment},
-		map[string]any{"state": st.State.String(), "code": int64(st.State)}, st.Start)
+	return newPoint(MeasurementState, stateTags(st), func(s fieldSink) { stateStepFields(s, st) }, st.Start)
+}
+
+// operatorTags are an operator_activity point's tags, sorted by key: on a
+// line (scope=line) or over the site (scope=site, no line tag).
+func operatorTags(o activity.OperatorFigures) []tag {
+	scope := "site"
+	if o.Line != "" {
+		scope = "line"
+	}
+	return []tag{{"line", o.Line}, {"operator", o.Operator}, {"period", o.Period.Kind}, {"scope", scope},
+		{"shift", shiftTag(o.Period)}, {"site", o.Site}}
+}
+
+func operatorFields(s fieldSink, o activity.OperatorFigures) {
+	s.float("run_seconds", o.RunSeconds)
+	s.float("run_hours", o.RunSeconds/3600)
+	s.float("group_run_hours", o.GroupRunSeconds/3600)
+	if v, ok := o.Share(); ok {
+		s.float("share", v)
+	}
+	if o.Line == "" {
+		s.bool("active", o.Active())
+		s.str("tier", o.Tier)
+		s.bool("attrition_risk", o.Attrition)
+		s.str("attrition_reason", o.AttritionReason)
+	}
 }
 
 // OperatorPoint is the operator_activity point of one operator month, on a
 // line (scope=line) or over the site (scope=site, no line tag).
 func OperatorPoint(o activity.OperatorFigures) *write.Point {
-	fields := map[string]any{
-		"run_seconds":     o.RunSeconds,
-		"run_hours":       o.RunSeconds / 3600,
-		"group_run_hours": o.GroupRunSeconds / 3600,
-	}
-	if v, ok := o.Share(); ok {
-		fields["share"] = v
-	}
-	tags := map[string]string{"site": o.Site, "operator": o.Operator, "scope": "site"}
-	if o.Line != "" {
-		tags["line"], tags["scope"] = o.Line, "line"
-	} else {
-		fields["active"] = o.Active()
-		fields["tier"] = o.Tier
-		fields["attrition_risk"] = o.Attrition
-		fields["attrition_reason"] = o.AttritionReason
-	}
-	return influxdb2.NewPoint(MeasurementOperator, periodTags(tags, o.Period), fields, o.Period.Start)
+	return newPoint(MeasurementOperator, operatorTags(o), func(s fieldSink) { operatorFields(s, o) }, o.Period.Start)
 }

@@ -29,6 +29,13 @@ type Writer interface {
 	Write(ctx context.Context, res engine.Result) error
 }
 
+// Clearer deletes the figure points a result replaces (influx.Writer): a
+// recompute clears its whole range once, before it writes, rather than
+// each batch's.
+type Clearer interface {
+	DeleteFigures(ctx context.Context, res engine.Result) error
+}
+
 // BatchPoints is about how many points are written per request.
 const BatchPoints = 5000
 
@@ -109,6 +116,14 @@ func Run(ctx context.Context, eng *engine.Engine, w Writer, from, to time.Time, 
 		report = func(Progress) {}
 	}
 	report(pr)
+	clearer, clears := w.(Clearer)
+	if clears {
+		if err := clearer.DeleteFigures(ctx, outline(eng, periods)); err != nil {
+			pr.Running, pr.Error = false, err.Error()
+			report(pr)
+			return pr, err
+		}
+	}
 	type batch struct {
 		res     engine.Result
 		periods int
@@ -122,12 +137,13 @@ func Run(ctx context.Context, eng *engine.Engine, w Writer, from, to time.Time, 
 		send := func() error {
 			select {
 			case ch <- b:
-				b = batch{}
+				b = batch{res: engine.Result{Cleared: clears}}
 				return nil
 			case <-gctx.Done():
 				return gctx.Err()
 			}
 		}
+		b.res.Cleared = clears
 		for _, p := range periods {
 			r := eng.PeriodFigures(p)
 			b.res.Equipment = append(b.res.Equipment, r.Equipment...)
@@ -176,6 +192,57 @@ func Run(ctx context.Context, eng *engine.Engine, w Writer, from, to time.Time, 
 	}
 	report(pr)
 	return pr, err
+}
+
+// outline is a result with the first and the last period start of each
+// kind for every equipment, line and the site the engine knows, and for
+// their operators: deleting the figure points it replaces (influx
+// restate.go) deletes every point the recompute of periods writes again,
+// and the points of periods (shifts) a changed calendar no longer has.
+func outline(eng *engine.Engine, periods []activity.Period) engine.Result {
+	type span struct{ first, last activity.Period }
+	kinds := map[string]*span{}
+	var order []string
+	for _, p := range periods {
+		s := kinds[p.Kind]
+		if s == nil {
+			s = &span{first: p, last: p}
+			kinds[p.Kind] = s
+			order = append(order, p.Kind)
+		}
+		if p.Start.Before(s.first.Start) {
+			s.first = p
+		}
+		if p.Start.After(s.last.Start) {
+			s.last = p
+		}
+	}
+	var res engine.Result
+	sites := map[string]bool{}
+	lines := map[[2]string]bool{}
+	for _, k := range eng.Keys() {
+		sites[k.Site] = true
+		lines[[2]string{k.Site, k.Line}] = true
+		for _, kind := range order {
+			for _, p := range []activity.Period{kinds[kind].first, kinds[kind].last} {
+				res.Equipment = append(res.Equipment, activity.Figures{Equipment: activity.Equipment{Key: k}, Period: p})
+			}
+		}
+	}
+	for _, kind := range order {
+		for _, p := range []activity.Period{kinds[kind].first, kinds[kind].last} {
+			for l := range lines {
+				res.Rollups = append(res.Rollups, activity.Rollup{Site: l[0], Line: l[1], Period: p})
+			}
+			for s := range sites {
+				res.Rollups = append(res.Rollups, activity.Rollup{Site: s, Period: p})
+				if kind == activity.Month {
+					res.Operators = append(res.Operators, activity.OperatorFigures{Site: s, Period: p})
+				}
+			}
+		}
+	}
+	return res
 }
 
 // ErrBusy is returned by Service.Start while a recompute runs.

@@ -129,6 +129,29 @@ func TestRunWritesEveryPeriod(t *testing.T) {
 		t.Fatal(err)
 	}
 	check() // replaced, not added
+
+	// A field a recompute no longer writes goes: with an ideal cycle time
+	// every equipment point has ideal_cycle_seconds; once the registry
+	// has none, no point keeps it.
+	reg := cfg.EngineOptions().Registry
+	for i := range reg {
+		reg[i].IdealCycle = 45 * time.Second
+	}
+	eng.SetRegistry(reg)
+	if _, err := Run(context.Background(), eng, w, from, to, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, in, "equipment_activity", "ideal_cycle_seconds"); n != wantEq {
+		t.Fatalf("ideal_cycle_seconds on %d points, want %d", n, wantEq)
+	}
+	eng.SetRegistry(cfg.EngineOptions().Registry)
+	if _, err := Run(context.Background(), eng, w, from, to, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, in, "equipment_activity", "ideal_cycle_seconds"); n != 0 {
+		t.Errorf("ideal_cycle_seconds kept on %d points after a recompute without it", n)
+	}
+	check()
 }
 
 // gate holds every write until it is opened.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,7 +76,8 @@ func (tl *Timeline) Steps(a, b int64, cal []calendar.Span) []Seg {
 		return nil
 	}
 	unknown := tl.unknownIn(a, b)
-	cuts := []int64{a}
+	cuts := make([]int64, 1, 32)
+	cuts[0] = a
 	addPts := func(n int, at func(int) int64) {
 		i := sort.Search(n, func(i int) bool { return at(i) > a })
 		for ; i < n && at(i) < b; i++ {
@@ -91,14 +93,14 @@ func (tl *Timeline) Steps(a, b int64, cal []calendar.Span) []Seg {
 	for _, c := range cal {
 		cuts = append(cuts, c.Start, c.End)
 	}
-	sort.Slice(cuts, func(i, j int) bool { return cuts[i] < cuts[j] })
+	slices.Sort(cuts)
 
 	// Cursors: the index of the last observation at or before t.
 	ri := sort.Search(len(tl.run), func(i int) bool { return tl.run[i].T > a }) - 1
 	si := sort.Search(len(tl.state), func(i int) bool { return tl.state[i].T > a }) - 1
 	ai := sort.Search(len(tl.alarm), func(i int) bool { return tl.alarm[i].T > a }) - 1
 	ui, ci := 0, 0
-	var out []Seg
+	out := make([]Seg, 0, len(cuts))
 	for k := 0; k < len(cuts); k++ {
 		lo := cuts[k]
 		if lo >= b || (k > 0 && lo == cuts[k-1]) {

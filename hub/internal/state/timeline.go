@@ -228,6 +228,14 @@ type Range struct {
 // first observation and keep it.
 type Timeline struct {
 	Timeout int64
+	// PowerWindow is how long behind the latest power observation the
+	// observations are kept; older ones are folded into energy pieces
+	// (energy.go). 0 keeps every observation.
+	PowerWindow int64
+	// Cuts returns the instants in (a, b) where an energy piece must start
+	// besides the timeline's own (the plant's hours, the line's calendar);
+	// nil: every hour of Unix time.
+	Cuts func(a, b int64) []int64
 
 	first, horizon int64
 	seen           bool
@@ -239,6 +247,9 @@ type Timeline struct {
 	ops            []OpEvent
 	silences       []Interval // sorted, disjoint; each longer than Timeout
 	gaps           []Interval // as reported, sorted by Start
+	pieces         []Piece    // folded power (energy.go), sorted, contiguous up to fold
+	fold           int64
+	cutBuf         []int64 // scratch for cutsIn
 }
 
 // Observe records that the equipment reported something at t: it extends
@@ -420,6 +431,9 @@ type Saved struct {
 	Ops            []OpEvent
 	Silences       []Interval
 	Gaps           []Interval
+	// Pieces are the folded energy pieces, ending at Fold (energy.go).
+	Pieces []Piece
+	Fold   int64
 }
 
 // Series returns the stored observations of series s.
@@ -456,6 +470,16 @@ func Restore(timeout int64, s Saved) *Timeline {
 	}
 	tl.silences = append(tl.silences[:0], s.Silences...)
 	sort.Slice(tl.silences, func(i, j int) bool { return tl.silences[i].Start < tl.silences[j].Start })
+	tl.pieces = append(tl.pieces[:0], s.Pieces...)
+	sort.Slice(tl.pieces, func(i, j int) bool { return tl.pieces[i].T < tl.pieces[j].T })
+	tl.fold = s.Fold
+	if len(tl.pieces) > 0 && tl.fold == 0 {
+		// Stored without its end: the pieces end where the power
+		// observations kept begin.
+		if pw := tl.series[SeriesPower]; len(pw) > 0 {
+			tl.fold = pw[0].T
+		}
+	}
 	return tl
 }
 
@@ -476,6 +500,10 @@ type Change struct {
 	Gaps            []Interval
 	SilencesChanged bool
 	Silences        []Interval
+	// PowerFolded are the power observations folded into pieces (removed);
+	// Pieces the energy pieces added or changed, with their energy.
+	PowerFolded []int64
+	Pieces      []Piece
 }
 
 // Series returns the changed observations of series s.

@@ -20,7 +20,9 @@ import (
 // silences that end by cut are dropped and the others kept whole (where
 // the unknown part of a silence starts depends on its start); lost ranges
 // that end by cut are dropped and the others start at cut at the earliest;
-// the data span starts at cut at the earliest.
+// the data span starts at cut at the earliest; energy pieces that end by
+// cut are dropped and the one cut falls in starts at cut with its share of
+// energy in proportion to time (cut is a day before anything restated).
 //
 // An observation before cut applied afterwards is not placed as it would
 // have been in the whole timeline: the caller sets such late data aside.
@@ -62,6 +64,9 @@ func (tl *Timeline) Trim(before int64) (cut int64, changed bool) {
 		if trimPoints(&tl.series[k], cut, func(c Count) int64 { return c.T }, func(c Count) Count { c.T = cut; return c }) {
 			changed = true
 		}
+	}
+	if tl.trimPieces(cut) {
+		changed = true
 	}
 	i := sort.Search(len(tl.silences), func(i int) bool { return tl.silences[i].End > cut })
 	if i > 0 {
@@ -153,5 +158,7 @@ func (tl *Timeline) Save() Saved {
 		Ops:      append([]OpEvent(nil), tl.ops...),
 		Silences: append([]Interval(nil), tl.silences...),
 		Gaps:     append([]Interval(nil), tl.gaps...),
+		Pieces:   append([]Piece(nil), tl.pieces...),
+		Fold:     tl.fold,
 	}
 }

@@ -1,9 +1,11 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -18,7 +20,8 @@ import (
 // few pages instead of two or more per equipment, which is what bounds a
 // hub's commits on a disk whose fsync takes milliseconds. merge applies the
 // records, in order, to the equipment and dirty buckets and deletes them,
-// in one transaction: after Save has appended mergeEvery records, when
+// in one transaction (each key written once, with its last value, in key
+// order: merger): after Save has appended mergeEvery records, when
 // the flusher clears pending ranges (Written), and before anything reads the
 // timelines or the pending ranges (Open, LoadKeys, Trim). A record
 // holds exactly the puts Save would have made, so merging it later leaves
@@ -26,8 +29,8 @@ import (
 // batch, in the buckets or in the journal.
 //
 // Record (version journalV1): uvarint count of changes, each: name, uvarint
-// count of operations, each an op byte, 'p' (put: key, value) or 'l' (delete
-// the silences); then uvarint count of pending ranges, each: name, from, to
+// count of operations, each an op byte, 'p' (put: key, value), 'd' (delete:
+// key) or 'l' (delete the silences); then uvarint count of pending ranges, each: name, from, to
 // (8 bytes each, as pair). Names, keys and values are uvarint length and
 // bytes.
 var bucketJournal = []byte("journal")
@@ -39,6 +42,7 @@ const (
 	// the journal while nothing else merges (InfluxDB unreachable).
 	mergeEvery = 64
 	opPut      = 'p'
+	opDelete   = 'd'
 	opSilences = 'l'
 )
 
@@ -59,6 +63,13 @@ func (j *journalWriter) put(k, v []byte) error {
 	j.buf = append(j.buf, opPut)
 	j.bytes(k)
 	j.bytes(v)
+	j.n++
+	return nil
+}
+
+func (j *journalWriter) del(k []byte) error {
+	j.buf = append(j.buf, opDelete)
+	j.bytes(k)
 	j.n++
 	return nil
 }
@@ -130,40 +141,71 @@ func (r *reader) next(n uint64) []byte {
 
 func (r *reader) bytes() []byte { return r.next(r.uvarint()) }
 
-// apply makes the record's writes in the equipment and dirty buckets.
-func apply(tx *bolt.Tx, rec []byte) error {
+// bucketOps are the writes of the journal's records to one equipment
+// bucket, in order: clear says the stored silences were cleared (once or
+// more); ops are the puts and deletes after the last clear of the
+// silences' keys, and all others.
+type bucketOps struct {
+	name  []byte
+	clear bool
+	ops   []op
+}
+
+type op struct {
+	k, v []byte
+	del  bool
+	seq  int // order in the journal: of two writes of a key the later wins
+}
+
+// merger gathers the writes of the journal's records, so that they are made
+// once per key (a power observation put and folded away within the journal
+// costs nothing) and in key order (bbolt appends rather than inserting in
+// the middle of a page, which moves everything after it).
+type merger struct {
+	buckets map[string]*bucketOps
+	order   []*bucketOps
+	ranges  []rangeOp
+}
+
+type rangeOp struct {
+	name     []byte
+	from, to int64
+}
+
+// add decodes a record into m.
+func (m *merger) add(rec []byte) error {
 	if len(rec) == 0 || rec[0] != journalV1 {
 		return errJournal
 	}
 	r := &reader{b: rec[1:]}
-	root, db := tx.Bucket(bucketEquipment), tx.Bucket(bucketDirty)
 	for n := r.uvarint(); n > 0 && r.err == nil; n-- {
 		name := r.bytes()
 		ops := r.uvarint()
 		if r.err != nil {
 			break
 		}
-		b, err := root.CreateBucketIfNotExists(name)
-		if err != nil {
-			return err
+		b := m.buckets[string(name)]
+		if b == nil {
+			b = &bucketOps{name: name}
+			m.buckets[string(name)] = b
+			m.order = append(m.order, b)
 		}
-		b.FillPercent = appendFill
-		s := bucketSink{b}
 		for ; ops > 0 && r.err == nil; ops-- {
-			switch op := r.next(1); {
+			switch o := r.next(1); {
 			case r.err != nil:
-			case op[0] == opPut:
+			case o[0] == opPut:
 				k, v := r.bytes(), r.bytes()
-				if r.err == nil {
-					err = s.put(k, v)
+				b.ops = append(b.ops, op{k: k, v: v, seq: len(b.ops)})
+			case o[0] == opDelete:
+				b.ops = append(b.ops, op{k: r.bytes(), del: true, seq: len(b.ops)})
+			case o[0] == opSilences:
+				b.clear = true
+				b.ops = slices.DeleteFunc(b.ops, func(o op) bool { return len(o.k) > 0 && o.k[0] == 'l' })
+				for i := range b.ops {
+					b.ops[i].seq = i
 				}
-			case op[0] == opSilences:
-				err = s.clearSilences()
 			default:
 				r.err = errJournal
-			}
-			if err != nil {
-				return err
 			}
 		}
 	}
@@ -172,14 +214,66 @@ func apply(tx *bolt.Tx, rec []byte) error {
 		if r.err != nil {
 			break
 		}
-		if err := widen(db, name, getTime(v), getTime(v[8:])); err != nil {
-			return err
-		}
+		m.ranges = append(m.ranges, rangeOp{name, getTime(v), getTime(v[8:])})
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = errJournal
 	}
 	return r.err
+}
+
+// apply makes one record's writes in the equipment and dirty buckets.
+func apply(tx *bolt.Tx, rec []byte) error {
+	m := &merger{buckets: map[string]*bucketOps{}}
+	if err := m.add(rec); err != nil {
+		return err
+	}
+	return m.write(tx)
+}
+
+// write makes the gathered writes in the equipment and dirty buckets:
+// per bucket the stored silences cleared if they were, then for each key
+// its last write, in key order.
+func (m *merger) write(tx *bolt.Tx) error {
+	root, db := tx.Bucket(bucketEquipment), tx.Bucket(bucketDirty)
+	for _, bo := range m.order {
+		b, err := root.CreateBucketIfNotExists(bo.name)
+		if err != nil {
+			return err
+		}
+		b.FillPercent = appendFill
+		s := bucketSink{b}
+		if bo.clear {
+			if err := s.clearSilences(); err != nil {
+				return err
+			}
+		}
+		slices.SortFunc(bo.ops, func(a, b op) int {
+			if c := bytes.Compare(a.k, b.k); c != 0 {
+				return c
+			}
+			return a.seq - b.seq
+		})
+		for i, o := range bo.ops {
+			if i+1 < len(bo.ops) && bytes.Equal(bo.ops[i+1].k, o.k) {
+				continue // a later write of the key wins
+			}
+			if o.del {
+				err = s.del(o.k)
+			} else {
+				err = s.put(o.k, o.v)
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	for _, r := range m.ranges {
+		if err := widen(db, r.name, r.from, r.to); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // widen widens the pending range of name in bucket db by [from, to].
@@ -197,15 +291,19 @@ func mergeTx(tx *bolt.Tx) error {
 		return nil
 	}
 	c := j.Cursor()
-	var keys [][]byte
+	m := &merger{buckets: map[string]*bucketOps{}}
+	var keys int
 	for k, v := c.First(); k != nil; k, v = c.Next() {
-		if err := apply(tx, v); err != nil {
+		if err := m.add(v); err != nil {
 			return fmt.Errorf("merging journal record %d: %w", binary.BigEndian.Uint64(k), err)
 		}
-		keys = append(keys, k)
+		keys++
 	}
-	if len(keys) == 0 {
+	if keys == 0 {
 		return nil
+	}
+	if err := m.write(tx); err != nil {
+		return err
 	}
 	// The bucket is emptied by recreating it: cheaper than deleting its
 	// records one by one, and its sequence starts again.
@@ -243,6 +341,7 @@ func journalLen(j *bolt.Bucket) uint64 {
 // sink receives the writes of a change (putChange).
 type sink interface {
 	put(k, v []byte) error
+	del(k []byte) error
 	clearSilences() error
 }
 
@@ -250,6 +349,8 @@ type sink interface {
 type bucketSink struct{ b *bolt.Bucket }
 
 func (s bucketSink) put(k, v []byte) error { return s.b.Put(k, v) }
+
+func (s bucketSink) del(k []byte) error { return s.b.Delete(k) }
 
 func (s bucketSink) clearSilences() error {
 	// Collect first: deleting while iterating can skip keys.

@@ -31,6 +31,14 @@ func journalBatches() (batches [][]state.Change, dirty []map[signal.Key]state.Ra
 			c1.SilencesChanged, c1.Silences = true, []state.Interval{{Start: t, End: t + 60}}
 			c1.Gaps = []state.Interval{{Start: t + 60, End: t + 70}}
 		}
+		// Power observations kept a while, then folded into pieces (a
+		// put and a delete of one key, in one record or in two).
+		c1.Power = []state.Count{{T: t + 1, V: float64(i)}, {T: t + 2, V: 2}}
+		c1.PowerFolded = []int64{t + 2}
+		if i > 0 {
+			c1.PowerFolded = append(c1.PowerFolded, t-99)
+			c1.Pieces = []state.Piece{{T: t - 99, KWh: float64(i) / 3}, {T: t - 100 + 50, KWh: 1}}
+		}
 		c2 := state.Change{Key: k2, First: 3, Horizon: t, Run: []state.Point{{T: t, V: state.Bad}}}
 		batches = append(batches, []state.Change{c1, c2})
 		dirty = append(dirty, map[signal.Key]state.Range{k1: {From: t, To: t + 50}, k2: {From: 50 - t, To: t}})

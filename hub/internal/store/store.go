@@ -10,7 +10,10 @@
 // and records keyed by a kind byte and big-endian, order-preserving times:
 // 'r' run (1 byte value), 'a' alarm (alarm.go: 1 byte value, or value,
 // version and code), 't' state (1 byte), 'c' counter, 's' scrap counter,
-// 'p' power and 'e' energy meter (float64 bits each), 'o' operator
+// 'p' power and 'e' energy meter (float64 bits each), 'q' energy pieces
+// (power folded, state/energy.go: kWh from the key's time to the next
+// piece, float64 bits; a store written before power was folded has none,
+// and the engine folds its power at the first start), 'o' operator
 // events (time, kind byte, id; bbolt bounds a key to 32 KiB, so the engine
 // sets aside longer values), 'l' silences (start -> end), 'g' lost ranges
 // (start, end). Bucket "dirty" maps the equipment name to a pending range
@@ -301,6 +304,11 @@ func load(k signal.Key, b *bolt.Bucket) (state.Saved, error) {
 			}
 			ser := sv.Series(seriesOfKind[key[0]])
 			*ser = append(*ser, state.Count{T: t, V: math.Float64frombits(binary.BigEndian.Uint64(v))})
+		case 'q':
+			if len(v) != 8 {
+				return bad()
+			}
+			sv.Pieces = append(sv.Pieces, state.Piece{T: t, KWh: math.Float64frombits(binary.BigEndian.Uint64(v))})
 		case 't':
 			if len(v) != 1 {
 				return bad()
@@ -406,6 +414,20 @@ func putChange(b sink, a *arena, c state.Change) error {
 			if err := b.put(a.timeKey(seriesKind[k], p.T), v); err != nil {
 				return err
 			}
+		}
+	}
+	// Folded power: the observations removed (after the puts: one put and
+	// folded in the same batch goes) and the pieces.
+	for _, t := range c.PowerFolded {
+		if err := b.del(a.timeKey(seriesKind[state.SeriesPower], t)); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.Pieces {
+		v := a.take(8)
+		binary.BigEndian.PutUint64(v, math.Float64bits(p.KWh))
+		if err := b.put(a.timeKey('q', p.T), v); err != nil {
+			return err
 		}
 	}
 	for _, p := range c.State {

@@ -143,6 +143,7 @@ func trimBucket(k signal.Key, b *bolt.Bucket, before int64) (int, error) {
 		Energy: atCut(at.Energy, cut, func(p state.Count) int64 { return p.T }),
 		Ops:    atCut(at.Ops, cut, func(e state.OpEvent) int64 { return e.T }),
 		Gaps:   atCut(at.Gaps, cut, func(g state.Interval) int64 { return g.Start }),
+		Pieces: atCut(at.Pieces, cut, func(p state.Piece) int64 { return p.T }),
 	}
 	return len(old), putChange(bucketSink{b}, &arena{}, c2)
 }

@@ -18,7 +18,7 @@ import (
 func BenchmarkChartsDrawn(b *testing.B) {
 	testenv.Chromium(b)
 	start := time.Now()
-	f := newScaledFixture(b, testenv.Root(b), scale{lines: 20, machines: 50, sparse: true})
+	f := newScaledFixture(b, testenv.Root(b), scale{lines: 20, machines: 50, sparse: true, cacheSegments: true})
 	b.Logf("plant of %d machines built in %v", len(f.eng.Keys()), time.Since(start).Round(time.Second))
 	tab := testenv.NewTab(b, 1280, 900, false)
 	tab.Do(chromedp.Navigate(f.srv.URL+"/login"),

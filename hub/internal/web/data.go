@@ -3,8 +3,10 @@ package web
 import (
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"sort"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
@@ -70,17 +72,26 @@ func (h *handler) trend(m activity.Period, n int) ([]TrendMonth, []api.MonthJSON
 		ms[i] = p
 		p = h.prevMonth(p)
 	}
-	out := make([]TrendMonth, 0, n)
-	full := make([]api.MonthJSON, 0, n)
-	for _, p := range ms {
-		mj := api.Month(h.opts.Engine, h.opts.Location, h.opts.Site, p)
-		tm := TrendMonth{Month: mj.Month, Site: mj.Site, Lines: map[string]api.LineJSON{}}
-		for _, l := range mj.Lines {
-			tm.Lines[l.Line] = l
-		}
-		out = append(out, tm)
-		full = append(full, mj)
+	out := make([]TrendMonth, n)
+	full := make([]api.MonthJSON, n)
+	// The months are computed on every core: each only reads the engine.
+	workers := min(runtime.GOMAXPROCS(0), n)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < n; i += workers {
+				mj := api.Month(h.opts.Engine, h.opts.Location, h.opts.Site, ms[i])
+				tm := TrendMonth{Month: mj.Month, Site: mj.Site, Lines: map[string]api.LineJSON{}}
+				for _, l := range mj.Lines {
+					tm.Lines[l.Line] = l
+				}
+				out[i], full[i] = tm, mj
+			}
+		}()
 	}
+	wg.Wait()
 	return out, full
 }
 

@@ -70,6 +70,10 @@ type scale struct {
 	// and silence is never unknown (the signal timeout is off): a big plant
 	// over a year in a few million signals.
 	sparse bool
+	// cacheSegments keeps the segment reports for the hub's default
+	// segments.refresh, as the hub does (its refresher keeps them warm);
+	// without it every page computes them.
+	cacheSegments bool
 }
 
 // newFixture builds the demo plant's fixture; it takes a few seconds.
@@ -159,6 +163,9 @@ func newScaledFixture(t tb, root string, sc scale) *fixture {
 	// Segments and actions as the hub wires them, over a real action store.
 	eqRules, opRules := cfg.SegmentRules()
 	segs := segment.Source{Engine: f.eng, Location: cfg.Location, Equipment: eqRules, Operators: opRules}
+	if sc.cacheSegments {
+		segs.Cache = segment.NewCache(cfg.Segments.Refresh)
+	}
 	if f.actions, err = action.OpenStore(filepath.Join(cfg.DataDir, "actions.db")); err != nil {
 		t.Fatal(err)
 	}

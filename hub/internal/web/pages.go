@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/floorpulse/floorpulse/hub/internal/activity"
@@ -43,7 +44,22 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 	v, l := h.start(w, r, "overview")
 	m, all := h.month(r)
 	v.Title, v.Month, v.Months = l.T("overview.title"), m.Name(), all
+	// The segments and the site's days and shifts are computed while the
+	// trend is: each only reads.
+	var segs *segmentsView
+	var periods *periodsView
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		segs = h.segments(segment.Equipment, "", m, v.Lang, v.CanAct && v.HasActions)
+	}()
+	go func() {
+		defer wg.Done()
+		periods = h.periods(m, engine.Scope{Site: h.opts.Site})
+	}()
 	tr, full := h.trend(m, 12)
+	wg.Wait()
 	p := overviewPage{Cur: full[len(full)-1], Prev: full[len(full)-2], ReportBase: "/api/v1/months/" + url.PathEscape(m.Name()) + "/report"}
 	prev := map[string]api.LineJSON{}
 	for _, lj := range p.Prev.Lines {
@@ -70,8 +86,7 @@ func (h *handler) overview(w http.ResponseWriter, r *http.Request) {
 	for i := len(reg) - 1; i >= 0 && len(p.Worst) < rankCount; i-- {
 		p.Worst = append(p.Worst, reg[i])
 	}
-	p.Segments = h.segments(segment.Equipment, "", m, v.Lang, v.CanAct && v.HasActions)
-	p.Periods = h.periods(m, engine.Scope{Site: h.opts.Site})
+	p.Segments, p.Periods = segs, periods
 	v.P = p
 	v.Data = map[string]any{"trend": tr, "i18n": h.pages.cats[v.Lang], "zone": h.opts.Location.String(), "oee": p.Cur.Site.OEE,
 		"oee_days": p.Periods.days()}

@@ -5,7 +5,8 @@
 # does not stop the others; its rows say "failed", and the script exits 1.
 #
 # PATH_MSGS, PATH_DISK_MSGS, PATH_ROUNDS size BenchmarkPath (the agent against
-# Telegraf); FLOOD_ROUNDS the flood benchmark's rounds.
+# Telegraf); FLOOD_ROUNDS the flood benchmark's rounds; BACKLOG the signals
+# BenchmarkBacklogDrain buffers and drains.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
@@ -14,6 +15,7 @@ PATH_MSGS=${PATH_MSGS:-500000}
 PATH_DISK_MSGS=${PATH_DISK_MSGS:-30000}
 PATH_ROUNDS=${PATH_ROUNDS:-3}
 FLOOD_ROUNDS=${FLOOD_ROUNDS:-3}
+BACKLOG=${BACKLOG:-1000000}
 mkdir -p "$OUT"
 raw=$OUT/raw.txt
 : >"$raw"
@@ -46,15 +48,15 @@ step "agent against Telegraf" -bench '^BenchmarkPath$' -benchtime 1x -timeout 20
 	./agent/internal/benchmark -args -pathmsgs "$PATH_MSGS" -pathdiskmsgs "$PATH_DISK_MSGS" -pathrounds "$PATH_ROUNDS"
 step "agent in a flood" -bench '^BenchmarkMQTTToJetStream$' -benchtime 1x -count "$FLOOD_ROUNDS" -timeout 10m \
 	./agent/internal/benchmark
-step "agent at scale" -bench '^Benchmark(BacklogDrain|OPCUAScale)$' -benchtime 1x -timeout 10m \
-	./agent/internal/benchmark
+step "agent at scale" -bench '^Benchmark(BacklogDrain|OPCUAScale)$' -benchtime 1x -timeout 20m \
+	./agent/internal/benchmark -args -backlog "$BACKLOG"
 step "hub end to end" -bench '^Benchmark(HubIngest|(Downtime)?AlertLatency|PlantRSS|GrowthPerMachineMonth)$' -benchtime 1x -timeout 10m \
 	./hub/internal/app
 step "recompute" -bench '^Benchmark(RecomputeMonth|PlantRecompute)$' -benchtime 1x -timeout 10m \
 	./hub/internal/recompute
 
 echo "== all benchmarks: $(($(date +%s) - began)) s" | tee -a "$raw"
-command="make bench (PATH_MSGS=$PATH_MSGS PATH_DISK_MSGS=$PATH_DISK_MSGS PATH_ROUNDS=$PATH_ROUNDS FLOOD_ROUNDS=$FLOOD_ROUNDS)"
+command="make bench (PATH_MSGS=$PATH_MSGS PATH_DISK_MSGS=$PATH_DISK_MSGS PATH_ROUNDS=$PATH_ROUNDS FLOOD_ROUNDS=$FLOOD_ROUNDS BACKLOG=$BACKLOG)"
 if ! "$GO" run ./deploy/benchtable -raw "$raw" -spec deploy/benchtable/table.yaml \
 	-md "$OUT/results.md" -json "$OUT/results.json" -command "$command" -commit "$commit"; then
 	failed=1

@@ -49,7 +49,9 @@ type fixture struct {
 	srv *httptest.Server
 	// actions is the action store behind the actions page and API.
 	actions *action.Store
-	now     time.Time
+	// segs are the segment reports behind the pages and API.
+	segs *segment.Source
+	now  time.Time
 
 	mu sync.Mutex // one batch at a time, as the hub applies them
 }
@@ -71,8 +73,9 @@ type scale struct {
 	// over a year in a few million signals.
 	sparse bool
 	// cacheSegments keeps the segment reports for the hub's default
-	// segments.refresh, as the hub does (its refresher keeps them warm);
-	// without it every page computes them.
+	// segments.refresh, as the hub does (its refresher computes this
+	// month's and last month's every segments.refresh); without it every
+	// page computes them.
 	cacheSegments bool
 }
 
@@ -166,6 +169,7 @@ func newScaledFixture(t tb, root string, sc scale) *fixture {
 	if sc.cacheSegments {
 		segs.Cache = segment.NewCache(cfg.Segments.Refresh)
 	}
+	f.segs = &segs
 	if f.actions, err = action.OpenStore(filepath.Join(cfg.DataDir, "actions.db")); err != nil {
 		t.Fatal(err)
 	}

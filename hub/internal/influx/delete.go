@@ -38,9 +38,19 @@ var errNoDeleteAPI = errors.New("no /api/v2/delete")
 // machine (each statement costs InfluxDB 1.8 about as much whatever it
 // names).
 func (w *Writer) deleteStates(ctx context.Context, rs []engine.StateRange) error {
-	rs = mergeRanges(rs)
+	return deleteEach(ctx, w, mergeRanges(rs), func(ctx context.Context, r engine.StateRange) error {
+		return w.deleteV2(ctx, r.From, r.To, V2Predicate(r.Key), "equipment_state points of "+r.Key.String())
+	}, deleteGroups, "equipment_state points")
+}
+
+// deleteEach deletes rs through /api/v2/delete one at a time (v2) until the
+// server says it has no such endpoint (InfluxDB 1.8; remembered for the
+// writer's life), then the rest with the InfluxQL statements stmts makes of
+// them, deleteStatements to a /query request. what names the points in
+// errors.
+func deleteEach[R any](ctx context.Context, w *Writer, rs []R, v2 func(context.Context, R) error, stmts func([]R) []string, what string) error {
 	for len(rs) > 0 && !w.v1Delete.Load() {
-		err := w.deleteV2(ctx, rs[0])
+		err := v2(ctx, rs[0])
 		if errors.Is(err, errNoDeleteAPI) {
 			w.v1Delete.Store(true)
 			break
@@ -50,13 +60,13 @@ func (w *Writer) deleteStates(ctx context.Context, rs []engine.StateRange) error
 		}
 		rs = rs[1:]
 	}
-	stmts := deleteGroups(rs)
-	for len(stmts) > 0 {
-		n := min(len(stmts), deleteStatements)
-		if err := w.deleteV1(ctx, stmts[:n]); err != nil {
+	ss := stmts(rs)
+	for len(ss) > 0 {
+		n := min(len(ss), deleteStatements)
+		if err := w.deleteV1(ctx, ss[:n], what); err != nil {
 			return err
 		}
-		stmts = stmts[n:]
+		ss = ss[n:]
 	}
 	return nil
 }
@@ -131,12 +141,14 @@ func mergeRanges(rs []engine.StateRange) []engine.StateRange {
 	return out
 }
 
-// deleteV2 deletes one range through /api/v2/delete.
-func (w *Writer) deleteV2(ctx context.Context, r engine.StateRange) error {
+// deleteV2 deletes the points of predicate in [from, to] through
+// /api/v2/delete; errNoDeleteAPI when the server has no such endpoint.
+// what names the points in errors.
+func (w *Writer) deleteV2(ctx context.Context, from, to time.Time, predicate, what string) error {
 	body, err := json.Marshal(map[string]string{
-		"start":     r.From.UTC().Format(time.RFC3339Nano),
-		"stop":      r.To.UTC().Format(time.RFC3339Nano),
-		"predicate": V2Predicate(r.Key),
+		"start":     from.UTC().Format(time.RFC3339Nano),
+		"stop":      to.UTC().Format(time.RFC3339Nano),
+		"predicate": predicate,
 	})
 	if err != nil {
 		return err
@@ -145,17 +157,18 @@ func (w *Writer) deleteV2(ctx context.Context, r engine.StateRange) error {
 	status, msg, err := w.post(ctx, "/api/v2/delete?"+q.Encode(), "application/json", body)
 	switch {
 	case err != nil:
-		return fmt.Errorf("deleting equipment_state points of %s: %w", r.Key, err)
+		return fmt.Errorf("deleting %s: %w", what, err)
 	case status == http.StatusNotFound:
 		return errNoDeleteAPI
 	case status/100 != 2:
-		return fmt.Errorf("deleting equipment_state points of %s: %d %s", r.Key, status, msg)
+		return fmt.Errorf("deleting %s: %d %s", what, status, msg)
 	}
 	return nil
 }
 
-// deleteV1 sends InfluxQL DELETE statements in one /query request.
-func (w *Writer) deleteV1(ctx context.Context, stmts []string) error {
+// deleteV1 sends InfluxQL DELETE statements in one /query request; what
+// names the points in errors.
+func (w *Writer) deleteV1(ctx context.Context, stmts []string, what string) error {
 	db, _, _ := strings.Cut(w.cfg.Bucket, "/")
 	form := url.Values{"db": {db}, "q": {strings.Join(stmts, "; ")}}
 	status, msg, err := w.post(ctx, "/query", "application/x-www-form-urlencoded", []byte(form.Encode()))
@@ -163,7 +176,7 @@ func (w *Writer) deleteV1(ctx context.Context, stmts []string) error {
 		err = fmt.Errorf("%d %s", status, msg)
 	}
 	if err != nil {
-		return fmt.Errorf("deleting equipment_state points (%d statements): %w", len(stmts), err)
+		return fmt.Errorf("deleting %s (%d statements): %w", what, len(stmts), err)
 	}
 	return nil
 }

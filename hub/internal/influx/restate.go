@@ -2,11 +2,7 @@ package influx
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -153,52 +149,11 @@ func (w *Writer) DeleteFigures(ctx context.Context, res engine.Result) error {
 // InfluxQL on 1.8, grouped; through /api/v2/delete one series and kind at
 // a time.
 func (w *Writer) deleteFigures(ctx context.Context, res engine.Result) error {
-	rs := figureRanges(res)
-	for len(rs) > 0 && !w.v1Delete.Load() {
-		err := w.deleteFiguresV2(ctx, rs[0])
-		if errors.Is(err, errNoDeleteAPI) {
-			w.v1Delete.Store(true)
-			break
+	return deleteEach(ctx, w, figureRanges(res), func(ctx context.Context, r figureRange) error {
+		pred := []string{"_measurement=" + predicateString(r.m), "period=" + predicateString(r.kind)}
+		for _, t := range r.tags {
+			pred = append(pred, t.k+"="+predicateString(t.v))
 		}
-		if err != nil {
-			return err
-		}
-		rs = rs[1:]
-	}
-	stmts := figureStatements(rs)
-	for len(stmts) > 0 {
-		n := min(len(stmts), deleteStatements)
-		if err := w.deleteV1(ctx, stmts[:n]); err != nil {
-			return err
-		}
-		stmts = stmts[n:]
-	}
-	return nil
-}
-
-// deleteFiguresV2 deletes one range's points through /api/v2/delete.
-func (w *Writer) deleteFiguresV2(ctx context.Context, r figureRange) error {
-	pred := []string{"_measurement=" + predicateString(r.m), "period=" + predicateString(r.kind)}
-	for _, t := range r.tags {
-		pred = append(pred, t.k+"="+predicateString(t.v))
-	}
-	body, err := json.Marshal(map[string]string{
-		"start":     r.from.UTC().Format(time.RFC3339Nano),
-		"stop":      r.to.UTC().Format(time.RFC3339Nano),
-		"predicate": strings.Join(pred, " AND "),
-	})
-	if err != nil {
-		return err
-	}
-	q := url.Values{"org": {w.cfg.Org}, "bucket": {w.cfg.Bucket}}
-	status, msg, err := w.post(ctx, "/api/v2/delete?"+q.Encode(), "application/json", body)
-	switch {
-	case err != nil:
-		return fmt.Errorf("deleting %s points: %w", r.m, err)
-	case status == http.StatusNotFound:
-		return errNoDeleteAPI
-	case status/100 != 2:
-		return fmt.Errorf("deleting %s points: %d %s", r.m, status, msg)
-	}
-	return nil
+		return w.deleteV2(ctx, r.from, r.to, strings.Join(pred, " AND "), r.m+" points")
+	}, figureStatements, "figure points")
 }

@@ -2,11 +2,7 @@ package influx
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -93,50 +89,21 @@ var tagOrder = []string{"site", "line", "equipment", "operator", "action", "subj
 // deletePoints deletes the points, through /api/v2/delete one by one, or,
 // on InfluxDB 1.8, with InfluxQL DELETE statements in batches.
 func (w *Writer) deletePoints(ctx context.Context, pts []pointAt) error {
-	for len(pts) > 0 && !w.v1Delete.Load() {
-		p := pts[0]
+	return deleteEach(ctx, w, pts, func(ctx context.Context, p pointAt) error {
 		preds := []string{"_measurement=" + predicateString(p.measurement)}
 		for _, k := range tagOrder {
 			if v, ok := p.tags[k]; ok {
 				preds = append(preds, k+"="+predicateString(v))
 			}
 		}
-		body, err := json.Marshal(map[string]string{"start": p.at.UTC().Format(time.RFC3339Nano),
-			"stop": p.at.UTC().Format(time.RFC3339Nano), "predicate": strings.Join(preds, " AND ")})
-		if err != nil {
-			return err
-		}
-		q := url.Values{"org": {w.cfg.Org}, "bucket": {w.cfg.Bucket}}
-		status, msg, err := w.post(ctx, "/api/v2/delete?"+q.Encode(), "application/json", body)
-		switch {
-		case err != nil:
-			return fmt.Errorf("deleting %s points: %w", p.measurement, err)
-		case status == http.StatusNotFound:
-			w.v1Delete.Store(true)
-		case status/100 != 2:
-			return fmt.Errorf("deleting %s points: %d %s", p.measurement, status, msg)
-		default:
-			pts = pts[1:]
-		}
-	}
-	for len(pts) > 0 {
-		n := min(len(pts), deleteStatements)
-		stmts := make([]string, n)
-		for i, p := range pts[:n] {
+		return w.deleteV2(ctx, p.at, p.at, strings.Join(preds, " AND "), p.measurement+" points")
+	}, func(pts []pointAt) []string {
+		stmts := make([]string, len(pts))
+		for i, p := range pts {
 			stmts[i] = p.deleteStatement()
 		}
-		db, _, _ := strings.Cut(w.cfg.Bucket, "/")
-		form := url.Values{"db": {db}, "q": {strings.Join(stmts, "; ")}}
-		status, msg, err := w.post(ctx, "/query", "application/x-www-form-urlencoded", []byte(form.Encode()))
-		if err == nil && (status/100 != 2 || strings.Contains(msg, `"error"`)) {
-			err = errors.New(fmt.Sprint(status, " ", msg))
-		}
-		if err != nil {
-			return fmt.Errorf("deleting the points of %d series: %w", n, err)
-		}
-		pts = pts[n:]
-	}
-	return nil
+		return stmts
+	}, "points")
 }
 
 // deleteStatement is the InfluxQL statement (InfluxDB 1.8) that deletes p.

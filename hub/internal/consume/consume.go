@@ -135,9 +135,7 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 	if err != nil {
 		return err
 	}
-	if err := Resume(ctx, js, cons, cfg, handle, log); err != nil {
-		return err
-	}
+	Resume(ctx, js, cons, cfg, handle, log)
 	return Loop(ctx, cons, cfg, handle, stats, log)
 }
 
@@ -148,30 +146,29 @@ func Run(ctx context.Context, js jetstream.JetStream, cfg Config, handle Handler
 // that follow them. They are read again with an ordered consumer (Replay);
 // when the server redelivers them after the ack wait, they are applied a
 // second time, which changes nothing. A replay that fails leaves them to that
-// redelivery, as before; only the end of ctx is returned.
-func Resume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, cfg Config, handle Handler, log *slog.Logger) error {
+// redelivery, as before.
+func Resume(ctx context.Context, js jetstream.JetStream, cons jetstream.Consumer, cfg Config, handle Handler, log *slog.Logger) {
 	ci, err := cons.Info(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return
 		}
 		log.Warn("reading the consumer's state failed; signals it held unacknowledged come back after the ack wait", "err", err)
-		return nil
+		return
 	}
 	from, to := ci.AckFloor.Stream+1, ci.Delivered.Stream
 	if ci.NumAckPending == 0 || to < from {
-		return nil
+		return
 	}
 	n, last, err := Replay(ctx, js, cfg, from, to, handle)
 	if ctx.Err() != nil {
-		return nil
+		return
 	}
 	if err != nil {
 		log.Warn("resuming the signals held unacknowledged failed; they come back after the ack wait", "from", from, "to", to, "err", err)
-		return nil
+		return
 	}
 	log.Info("resumed the signals held unacknowledged", "from", from, "to", to, "replayed", n, "replayed_to", last)
-	return nil
 }
 
 // Loop fetches batches from cons, hands them to handle and acknowledges

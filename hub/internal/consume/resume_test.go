@@ -38,18 +38,8 @@ func TestRunResumesWhatADeadConsumerHeld(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
 	const total = 40
-	for i := range total {
-		s := signal.Signal{Site: "s1", Line: "L1", Equipment: "M01", Name: signal.Count, Value: signal.Number(float64(i)), Time: t0.Add(time.Duration(i) * time.Second)}
-		b, err := signal.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.Publish(ctx, s.Subject("fp"), b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishCounts(ctx, t, js, total)
 	// The consumer that dies: it acknowledges the first batch, then holds
 	// two more (one being handled, one fetched ahead) when it is gone.
 	cons, err := Durable(ctx, st, cfg)
@@ -132,18 +122,8 @@ func TestLoopKeepsOrderAcrossFailures(t *testing.T) {
 	if _, err := EnsureStream(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
-	t0 := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
 	const total = 100
-	for i := range total {
-		s := signal.Signal{Site: "s1", Line: "L1", Equipment: "M01", Name: signal.Count, Value: signal.Number(float64(i)), Time: t0.Add(time.Duration(i) * time.Second)}
-		b, err := signal.Marshal(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := js.Publish(ctx, s.Subject("fp"), b); err != nil {
-			t.Fatal(err)
-		}
-	}
+	publishCounts(ctx, t, js, total)
 	var mu sync.Mutex
 	var got []float64
 	calls := 0
@@ -180,6 +160,23 @@ func TestLoopKeepsOrderAcrossFailures(t *testing.T) {
 	for i, v := range got {
 		if v != float64(i) {
 			t.Fatalf("signal %d handled was count %v: %v", i, v, got)
+		}
+	}
+}
+
+// publishCounts publishes n count signals of one machine on prefix fp, the
+// i-th of value i, a second apart.
+func publishCounts(ctx context.Context, t *testing.T, js jetstream.JetStream, n int) {
+	t.Helper()
+	t0 := time.Date(2026, 10, 1, 6, 0, 0, 0, time.UTC)
+	for i := range n {
+		s := signal.Signal{Site: "s1", Line: "L1", Equipment: "M01", Name: signal.Count, Value: signal.Number(float64(i)), Time: t0.Add(time.Duration(i) * time.Second)}
+		b, err := signal.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := js.Publish(ctx, s.Subject("fp"), b); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

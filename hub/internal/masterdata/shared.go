@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -199,17 +198,10 @@ func (s *Shared) Apply(e Entity, recs []Record, by string, at time.Time, dryRun 
 				}
 				continue
 			}
-			c := Change{At: at.UTC(), By: by, Entity: e, Key: k, Version: 1, After: r}
-			st, ok := cur[k]
-			if ok {
-				if maps.Equal(st.Record, r) {
-					d.Unchanged++
-					continue
-				}
-				c.Before, c.Version = st.Record, st.Version+1
-				d.Changed++
-			} else {
-				d.Added++
+			st, stored := cur[k]
+			c, ok := d.count(k, r, st.Stored, stored, by, at)
+			if !ok {
+				continue
 			}
 			todo = append(todo, len(d.Changes))
 			expect = append(expect, st.seq)

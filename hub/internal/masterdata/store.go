@@ -50,6 +50,24 @@ type Diff struct {
 	Unchanged int      `json:"unchanged"`
 }
 
+// count counts r, the record of key k, in d against the version stored
+// under k (st, when stored), and returns the change it makes, or false
+// when it changes nothing.
+func (d *Diff) count(k string, r Record, st Stored, stored bool, by string, at time.Time) (Change, bool) {
+	c := Change{At: at.UTC(), By: by, Entity: d.Entity, Key: k, Version: 1, After: r}
+	switch {
+	case !stored:
+		d.Added++
+	case maps.Equal(st.Record, r):
+		d.Unchanged++
+		return c, false
+	default:
+		c.Before, c.Version = st.Record, st.Version+1
+		d.Changed++
+	}
+	return c, true
+}
+
 // Store keeps the master data records and their audit log.
 type Store struct {
 	db *bolt.DB
@@ -123,22 +141,16 @@ func (s *Store) Apply(e Entity, recs []Record, by string, at time.Time, dryRun b
 		b := tx.Bucket([]byte(e))
 		for _, r := range sortRecords(spec, recs) {
 			k := spec.KeyOf(r)
-			c := Change{At: at.UTC(), By: by, Entity: e, Key: k, Version: 1, After: r}
-			if v := b.Get([]byte(k)); v != nil {
-				var st Stored
+			var st Stored
+			v := b.Get([]byte(k))
+			if v != nil {
 				if err := json.Unmarshal(v, &st); err != nil {
 					return fmt.Errorf("record %s/%s: %w", e, k, err)
 				}
-				if maps.Equal(st.Record, r) {
-					d.Unchanged++
-					continue
-				}
-				c.Before, c.Version = st.Record, st.Version+1
-				d.Changed++
-			} else {
-				d.Added++
 			}
-			d.Changes = append(d.Changes, c)
+			if c, ok := d.count(k, r, st, v != nil, by, at); ok {
+				d.Changes = append(d.Changes, c)
+			}
 		}
 		if check != nil {
 			if err := check(d); err != nil {

@@ -129,6 +129,12 @@ func due(v string) (string, error) {
 	return v, nil
 }
 
+// action is the new action n (checked) with id, opened by by at now.
+func (n New) action(id, by string, now time.Time) Action {
+	return Action{ID: id, What: n.What, Owner: n.Owner, Due: n.Due, Status: Open, Subject: n.Subject,
+		CreatedBy: by, CreatedAt: now, UpdatedAt: now, History: []Change{{By: by, At: now, Field: "created", To: Open}}}
+}
+
 // check validates a new action's fields and subject.
 func (n New) check() (New, error) {
 	var err error

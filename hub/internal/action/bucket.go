@@ -96,8 +96,7 @@ func (b *Bucket) Create(n New, by string, now time.Time) (Action, error) {
 	if err != nil {
 		return Action{}, err
 	}
-	a := Action{ID: ID(seq), What: n.What, Owner: n.Owner, Due: n.Due, Status: Open, Subject: n.Subject,
-		CreatedBy: by, CreatedAt: now, UpdatedAt: now, History: []Change{{By: by, At: now, Field: "created", To: Open}}}
+	a := n.action(ID(seq), by, now)
 	data, err := json.Marshal(a)
 	if err != nil {
 		return Action{}, err

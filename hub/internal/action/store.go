@@ -69,15 +69,14 @@ func (s *Store) Create(n New, by string, now time.Time) (Action, error) {
 	if err != nil {
 		return Action{}, err
 	}
-	a := Action{What: n.What, Owner: n.Owner, Due: n.Due, Status: Open, Subject: n.Subject,
-		CreatedBy: by, CreatedAt: now, UpdatedAt: now, History: []Change{{By: by, At: now, Field: "created", To: Open}}}
+	var a Action
 	err = s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketActions)
 		seq, err := b.NextSequence()
 		if err != nil {
 			return err
 		}
-		a.ID = ID(seq)
+		a = n.action(ID(seq), by, now)
 		data, err := json.Marshal(a)
 		if err != nil {
 			return err
